@@ -1,0 +1,13 @@
+// The full-window highlight while files are dragged over Porch.
+
+import { h } from "./dom";
+
+export function DropOverlay(names: string[]): HTMLElement {
+  const what =
+    names.length === 0 ? "Drop to publish" : names.length === 1 ? `Drop to publish “${names[0]}”` : `Drop to publish ${names.length} items`;
+  return h(
+    "div",
+    { class: "drop-overlay", "data-testid": "drop-overlay" },
+    h("div", { class: "drop-target" }, h("div", { class: "drop-arrow", "aria-hidden": "true" }, "⬇"), h("p", {}, what)),
+  );
+}

@@ -1,0 +1,124 @@
+// The host seam: the only module that imports @tauri-apps/*. Everything above it runs the
+// same in the desktop window and in a plain browser on the LAN; here each capability has a
+// Tauri implementation and a browser fallback.
+//
+// Nothing in here knows about Porch's data; it moves opaque values and paths.
+
+import { invoke as tauriInvoke, isTauri } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
+
+/** True inside the Porch desktop window, false in a browser. */
+export function isDesktop(): boolean {
+  return isTauri();
+}
+
+/**
+ * Calls a Rust command of the desktop shell. Rejects with whatever the command returned as
+ * its error (the shell sends `{code, message}`); callers map it, see `api/client.ts`.
+ */
+export function invoke<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  if (!isDesktop()) {
+    return Promise.reject({ code: "Unsupported", message: `"${command}" needs the Porch app` });
+  }
+  return tauriInvoke<T>(command, args);
+}
+
+/** Subscribes to an event the shell emits; returns the unsubscribe function. */
+export async function onHostEvent<T>(name: string, handler: (payload: T) => void): Promise<() => void> {
+  if (!isDesktop()) return () => {};
+  const unlisten = await listen<T>(name, (event) => handler(event.payload));
+  return unlisten;
+}
+
+/** A file drag over the window, reduced to what the UI needs. */
+export type FileDrop =
+  | { type: "enter"; paths: string[] }
+  | { type: "over" }
+  /** `paths` are absolute file-system paths; a browser cannot know them and sends `names`. */
+  | { type: "drop"; paths: string[]; names: string[] }
+  | { type: "leave" };
+
+/**
+ * Reports files dragged onto the window. In Tauri this is the webview's native drag-drop
+ * (it yields real paths); in a browser it is the DOM drag events (names only).
+ */
+export async function onFileDrop(handler: (drop: FileDrop) => void): Promise<() => void> {
+  if (isDesktop()) {
+    return getCurrentWebview().onDragDropEvent((event) => {
+      const p = event.payload;
+      switch (p.type) {
+        case "enter":
+          handler({ type: "enter", paths: p.paths });
+          break;
+        case "over":
+          handler({ type: "over" });
+          break;
+        case "drop":
+          handler({ type: "drop", paths: p.paths, names: p.paths.map(baseName) });
+          break;
+        case "leave":
+          handler({ type: "leave" });
+          break;
+      }
+    });
+  }
+  return browserFileDrop(handler);
+}
+
+function browserFileDrop(handler: (drop: FileDrop) => void): () => void {
+  // dragenter/dragleave fire for every child element; count them so "leave" means the window.
+  let depth = 0;
+  const hasFiles = (e: DragEvent) => e.dataTransfer?.types.includes("Files") ?? false;
+  const onEnter = (e: DragEvent) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    if (depth++ === 0) handler({ type: "enter", paths: [] });
+  };
+  const onOver = (e: DragEvent) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    handler({ type: "over" });
+  };
+  const onLeave = (e: DragEvent) => {
+    if (!hasFiles(e)) return;
+    if (--depth <= 0) {
+      depth = 0;
+      handler({ type: "leave" });
+    }
+  };
+  const onDrop = (e: DragEvent) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth = 0;
+    const names = Array.from(e.dataTransfer?.files ?? [], (f) => f.name);
+    handler({ type: "drop", paths: [], names });
+  };
+  window.addEventListener("dragenter", onEnter);
+  window.addEventListener("dragover", onOver);
+  window.addEventListener("dragleave", onLeave);
+  window.addEventListener("drop", onDrop);
+  return () => {
+    window.removeEventListener("dragenter", onEnter);
+    window.removeEventListener("dragover", onOver);
+    window.removeEventListener("dragleave", onLeave);
+    window.removeEventListener("drop", onDrop);
+  };
+}
+
+/**
+ * Opens a URL in the user's browser. Inside the desktop window a plain link would navigate
+ * the app's own webview away from the UI, so the shell opens it instead.
+ */
+export async function openExternal(url: string): Promise<void> {
+  if (isDesktop()) {
+    await tauriInvoke("open_external", { url });
+    return;
+  }
+  window.open(url, "_blank", "noopener");
+}
+
+function baseName(path: string): string {
+  const parts = path.split(/[\\/]/).filter((s) => s.length > 0);
+  return parts[parts.length - 1] ?? path;
+}
