@@ -1,0 +1,352 @@
+//! Black-box test of the LAN policy: management calls (`/__api__/`) from a non-loopback
+//! peer are refused unless `--allow-remote-publishing` was given, while viewers on the LAN
+//! may always read the landing page and published content.
+//!
+//! Every 127.0.0.0/8 address is loopback, so the "LAN client" is a real network namespace
+//! joined to the root namespace by a veth pair (iproute2), and requests are made with curl
+//! from inside it. Needs root and `ip`; otherwise it prints `SKIP:` (and fails under CI).
+//! Only the two addresses of this test's own veth pair and loopback are ever contacted.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use common::{run_with_timeout, skip_or_fail, Opts, Porch};
+use serde_json::Value;
+
+/// Seconds one curl from the namespace may take (curl's own limit is lower).
+const CURL_TIMEOUT: u64 = 30;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A network namespace with a veth pair to the root namespace; removed on drop.
+struct LanHost {
+    ns: String,
+    veth_host: String,
+    /// The root namespace's end of the pair: where the server is reached from the LAN host.
+    host_ip: String,
+    /// The LAN host's own address.
+    ns_ip: String,
+}
+
+fn ip(args: &[&str]) -> Output {
+    run_with_timeout(Command::new("ip").args(args), 30)
+}
+
+fn ip_ok(args: &[&str]) {
+    let out = ip(args);
+    assert!(
+        out.status.success(),
+        "ip {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl LanHost {
+    fn create() -> LanHost {
+        let pid = std::process::id();
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let ns = format!("porch-t-{pid}-{n}");
+        let tag = format!("{}{n}", pid % 10000);
+        let veth_host = format!("pvh{tag}");
+        let veth_ns = format!("pvn{tag}");
+        assert!(veth_host.len() <= 15 && veth_ns.len() <= 15);
+
+        // A /30 inside 10.213.0.0/16 that no interface on this machine uses yet.
+        let used = String::from_utf8_lossy(&ip(&["-4", "-o", "addr", "show"]).stdout).into_owned();
+        let start = (pid.wrapping_mul(7).wrapping_add(n * 13)) % 16384;
+        let (a, b) = (0..16384u32)
+            .map(|i| (start + i) % 16384)
+            .map(|k| (k / 64, (k % 64) * 4))
+            .find(|(a, b)| {
+                (1..=2).all(|h| !used.contains(&format!("inet 10.213.{a}.{}/", b + h)))
+            })
+            .expect("a free /30 in 10.213.0.0/16");
+        let host_ip = format!("10.213.{a}.{}", b + 1);
+        let ns_ip = format!("10.213.{a}.{}", b + 2);
+
+        ip_ok(&["netns", "add", &ns]);
+        // From here on, drop cleans up whatever was made.
+        let lan = LanHost { ns, veth_host, host_ip, ns_ip };
+        ip_ok(&["link", "add", &lan.veth_host, "type", "veth", "peer", "name", &veth_ns]);
+        ip_ok(&["link", "set", &veth_ns, "netns", &lan.ns]);
+        ip_ok(&["addr", "add", &format!("{}/30", lan.host_ip), "dev", &lan.veth_host]);
+        ip_ok(&["link", "set", &lan.veth_host, "up"]);
+        ip_ok(&["-n", &lan.ns, "addr", "add", &format!("{}/30", lan.ns_ip), "dev", &veth_ns]);
+        ip_ok(&["-n", &lan.ns, "link", "set", &veth_ns, "up"]);
+        ip_ok(&["-n", &lan.ns, "link", "set", "lo", "up"]);
+        eprintln!(
+            "LAN host: netns {} at {} <-> {} on {}",
+            lan.ns, lan.ns_ip, lan.host_ip, lan.veth_host
+        );
+        lan
+    }
+
+    /// Runs curl inside the namespace against this pair's host address.
+    fn curl(&self, port: u16, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Reply {
+        assert!(path.starts_with('/'));
+        let url = format!("http://{}:{port}{path}", self.host_ip);
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns, "curl", "-sS", "--noproxy", "*", "--max-time", "20"])
+            .args(["-X", method, "-w", "\n__PORCH_META__ %{http_code} %{content_type}"]);
+        if let Some(key) = key {
+            cmd.args(["-H", &format!("Authorization: Key {key}")]);
+        }
+        if let Some(body) = body {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary", body]);
+        }
+        cmd.arg(&url);
+        let out = run_with_timeout(&mut cmd, CURL_TIMEOUT);
+        assert!(
+            out.status.success(),
+            "curl {method} {url} from netns {} failed: {}",
+            self.ns,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let marker = b"\n__PORCH_META__ ";
+        let at = out
+            .stdout
+            .windows(marker.len())
+            .rposition(|w| w == marker)
+            .expect("curl printed its status line");
+        let meta = String::from_utf8_lossy(&out.stdout[at + marker.len()..]).into_owned();
+        let (code, ctype) = meta.trim().split_once(' ').unwrap_or((meta.trim(), ""));
+        Reply {
+            what: format!("{method} {path} from {} (key: {})", self.ns_ip, key.is_some()),
+            status: code.parse().unwrap_or_else(|_| panic!("curl status {meta:?}")),
+            ctype: ctype.to_string(),
+            body: out.stdout[..at].to_vec(),
+        }
+    }
+}
+
+impl Drop for LanHost {
+    fn drop(&mut self) {
+        // Deleting the namespace destroys its veth end and so the pair; the link delete is
+        // for the case where the peer never made it into the namespace.
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.veth_host])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+struct Reply {
+    what: String,
+    status: u16,
+    ctype: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn expect_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "{}: body {}", self.what, self.text());
+        self
+    }
+
+    fn json(&self) -> Value {
+        assert!(
+            self.ctype.starts_with("application/json"),
+            "{}: content-type {:?}, body {}",
+            self.what,
+            self.ctype,
+            self.text()
+        );
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", self.what, self.text()))
+    }
+
+    /// Asserts a Connect-style error body: `{"code": int, "error": "...", "payload": ...}`.
+    fn expect_error_body(&self) -> Value {
+        let v = self.json();
+        assert!(v["code"].is_i64(), "{}: error body without integer code: {v}", self.what);
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{}: error body without an error message: {v}",
+            self.what
+        );
+        assert!(v.get("payload").is_some(), "{}: error body without payload: {v}", self.what);
+        v
+    }
+}
+
+/// Root and iproute2 are needed to make the LAN host.
+fn prerequisites_met(test: &str) -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !root {
+        skip_or_fail(test, "needs root to create a network namespace");
+        return false;
+    }
+    for tool in ["ip", "curl"] {
+        let found = Command::new(tool)
+            .arg("-V")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok();
+        if !found {
+            skip_or_fail(test, &format!("`{tool}` is not installed"));
+            return false;
+        }
+    }
+    true
+}
+
+fn port_of(p: &Porch) -> u16 {
+    p.base
+        .rsplit(':')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {}", p.base))
+}
+
+/// Starts Porch on all interfaces.
+async fn start_on_all_interfaces(extra: &[&str]) -> Porch {
+    Porch::start_with(Opts {
+        bind: Some("0.0.0.0".into()),
+        args: extra.iter().map(|s| s.to_string()).collect(),
+    })
+    .await
+}
+
+/// GET on loopback with the key; asserts 200 JSON.
+async fn local_json(p: &Porch, port: u16, path: &str) -> Value {
+    let resp = p
+        .http
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .header("Authorization", format!("Key {}", p.key))
+        .send()
+        .await
+        .expect("GET");
+    let status = resp.status();
+    let body = resp.text().await.expect("body");
+    assert_eq!(status, 200, "loopback GET {path} with key: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lan_peers_may_view_but_not_manage_by_default() {
+    const TEST: &str = "remote_publishing::lan_peers_may_view_but_not_manage_by_default";
+    if !prerequisites_met(TEST) {
+        return;
+    }
+    let lan = LanHost::create();
+    let p = start_on_all_interfaces(&[]).await;
+    let port = port_of(&p);
+
+    // Publish a static site from this machine with the CLI.
+    let work = tempfile::tempdir().expect("tempdir");
+    let site = work.path().join("lan-site");
+    std::fs::create_dir_all(site.join("docs")).expect("mkdir");
+    let fixture = common::fixture("rsconnect-site");
+    for f in ["index.html", "style.css", "docs/page.html"] {
+        std::fs::copy(fixture.join(f), site.join(f)).expect("copy fixture");
+    }
+    let index = std::fs::read(site.join("index.html")).expect("index");
+    let out = p.cli(&[
+        "deploy",
+        site.to_str().expect("utf8"),
+        "--name",
+        "lan-site",
+        "--title",
+        "LAN Fixture Site",
+    ]);
+    assert!(out.status.success(), "porch deploy failed");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let url = stdout.lines().last().unwrap_or("").trim().to_string();
+    let guid = url
+        .split("/content/")
+        .nth(1)
+        .map(|s| s.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| panic!("porch deploy's last line has no content URL: {stdout:?}"));
+
+    // Management from loopback works.
+    let items = local_json(&p, port, "/__api__/v1/content").await;
+    let items = items.as_array().expect("content list is an array");
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["guid"], guid.as_str(), "{items:?}");
+
+    // Management from the LAN is refused, even with a valid key, and changes nothing.
+    let r = lan.curl(port, "GET", "/__api__/v1/content", Some(p.key.as_str()), None);
+    r.expect_status(403).expect_error_body();
+    let r = lan.curl(port, "GET", &format!("/__api__/v1/content/{guid}"), Some(p.key.as_str()), None);
+    r.expect_status(403).expect_error_body();
+    let r = lan.curl(port, "POST", "/__api__/v1/content", Some(p.key.as_str()), Some(r#"{"name":"from-lan"}"#));
+    r.expect_status(403).expect_error_body();
+    let items = local_json(&p, port, "/__api__/v1/content").await;
+    assert_eq!(items.as_array().map(Vec::len), Some(1), "a refused create made content: {items}");
+
+    // Viewers on the LAN are welcome.
+    let r = lan.curl(port, "GET", "/", None, None);
+    r.expect_status(200);
+    assert!(r.text().contains("LAN Fixture Site"), "landing page from the LAN: {}", r.text());
+    let r = lan.curl(port, "GET", &format!("/content/{guid}/"), None, None);
+    r.expect_status(200);
+    assert_eq!(r.body, index, "/content/{guid}/ from the LAN: wrong bytes");
+    let r = lan.curl(port, "GET", &format!("/content/{guid}/style.css"), None, None);
+    r.expect_status(200);
+    assert!(r.ctype.starts_with("text/css"), "css content-type {:?}", r.ctype);
+
+    p.shutdown();
+    drop(lan);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allow_remote_publishing_lets_keyed_lan_clients_manage() {
+    const TEST: &str = "remote_publishing::allow_remote_publishing_lets_keyed_lan_clients_manage";
+    if !prerequisites_met(TEST) {
+        return;
+    }
+    let lan = LanHost::create();
+    let p = start_on_all_interfaces(&["--allow-remote-publishing"]).await;
+    let port = port_of(&p);
+
+    // With the key: allowed.
+    let r = lan.curl(port, "GET", "/__api__/v1/content", Some(p.key.as_str()), None);
+    let list = r.expect_status(200).json();
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "fresh server lists content: {list}");
+    let r = lan.curl(port, "GET", "/__api__/v1/user", Some(p.key.as_str()), None);
+    let user = r.expect_status(200).json();
+    assert!(user["username"].is_string(), "user: {user}");
+
+    // Without a key, or with a wrong one: 401 with a Connect error body.
+    let r = lan.curl(port, "GET", "/__api__/v1/content", None, None);
+    r.expect_status(401).expect_error_body();
+    let r = lan.curl(port, "GET", "/__api__/v1/content", Some("0123456789abcdef0123456789abcdef"), None);
+    r.expect_status(401).expect_error_body();
+    let r = lan.curl(port, "GET", "/__api__/v1/user", None, None);
+    let v = r.expect_status(401).expect_error_body();
+    assert_eq!(v["code"], 30, "anonymous /v1/user must answer code 30: {v}");
+
+    // A keyed create from the LAN makes content, visible from loopback too.
+    let r = lan.curl(port, "POST", "/__api__/v1/content", Some(p.key.as_str()), Some(r#"{"name":"from-lan"}"#));
+    assert!(
+        r.status == 200 || r.status == 201,
+        "{}: status {}, body {}",
+        r.what,
+        r.status,
+        r.text()
+    );
+    let created = r.json();
+    let guid = created["guid"].as_str().unwrap_or_else(|| panic!("no guid: {created}")).to_string();
+    let items = local_json(&p, port, "/__api__/v1/content").await;
+    let items = items.as_array().expect("content list is an array");
+    assert!(
+        items.iter().any(|i| i["guid"] == guid.as_str() && i["name"] == "from-lan"),
+        "LAN-created content missing: {items:?}"
+    );
+
+    p.shutdown();
+    drop(lan);
+}
