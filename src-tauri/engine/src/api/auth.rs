@@ -1,0 +1,101 @@
+//! Who is calling: the publisher (a valid key, from an allowed address) or a viewer.
+//!
+//! SECURITY: management calls need `Authorization: Key <key>`, and unless
+//! `--allow-remote-publishing` is set they must also come from a loopback peer. The peer
+//! address is the socket's, never a forwarded header, so it cannot be spoofed by a client.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+
+use super::error::ApiError;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::keys::parse_authorization;
+
+/// Proof that the caller is the publisher.
+#[derive(Debug, Clone, Copy)]
+pub struct Publisher;
+
+/// Whether an address is this machine's loopback (IPv4-mapped IPv6 included).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+/// The socket peer of a request (absent only for in-process calls, which are local).
+pub(super) fn peer(parts: &Parts) -> Option<SocketAddr> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
+
+/// Whether the request carries a valid key.
+pub(super) async fn has_valid_key(engine: &Engine, headers: &HeaderMap) -> Result<bool, Error> {
+    let Some(key) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(parse_authorization) else {
+        return Ok(false);
+    };
+    engine.check_key(key).await
+}
+
+impl FromRequestParts<Engine> for Publisher {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, engine: &Engine) -> Result<Self, Self::Rejection> {
+        let remote = peer(parts).is_some_and(|p| !is_loopback(p.ip()));
+        if remote && !engine.config().allow_remote_publishing {
+            return Err(Error::Forbidden(
+                "publishing from another computer is switched off; start Porch with --allow-remote-publishing to allow it"
+                    .into(),
+            )
+            .into());
+        }
+        if has_valid_key(engine, &parts.headers).await? {
+            Ok(Publisher)
+        } else {
+            Err(Error::Unauthorized.into())
+        }
+    }
+}
+
+/// The external origin for absolute URLs: `--public-url`, else the request's Host.
+#[derive(Debug, Clone)]
+pub struct Origin(pub String);
+
+impl FromRequestParts<Engine> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, engine: &Engine) -> Result<Self, Self::Rejection> {
+        if let Some(u) = &engine.config().public_url {
+            return Ok(Origin(u.trim_end_matches('/').to_string()));
+        }
+        let h = &parts.headers;
+        let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(|s| s.split(',').next().unwrap_or("").trim().to_string());
+        let proto = get("x-forwarded-proto").filter(|p| p == "http" || p == "https").unwrap_or_else(|| "http".into());
+        let host = get("x-forwarded-host")
+            .or_else(|| get("host"))
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c)));
+        Ok(Origin(match host {
+            Some(host) => format!("{proto}://{host}"),
+            None => engine.default_origin(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("127.0.0.1".parse().expect("ip")));
+        assert!(is_loopback("127.9.9.9".parse().expect("ip")));
+        assert!(is_loopback("::1".parse().expect("ip")));
+        assert!(is_loopback("::ffff:127.0.0.1".parse().expect("ip")));
+        assert!(!is_loopback("10.0.0.2".parse().expect("ip")));
+        assert!(!is_loopback("::ffff:192.168.1.2".parse().expect("ip")));
+    }
+}

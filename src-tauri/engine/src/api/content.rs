@@ -1,0 +1,138 @@
+//! `/__api__/v1/content`: create, list, read, update and delete items, and vanity paths.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{Origin, Publisher};
+use super::error::ApiError;
+use super::json_body;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::store::{ContentPatch, NewContent};
+use crate::view::ContentView;
+
+fn with_includes(engine: &Engine, v: ContentView, include: Option<&str>) -> Value {
+    let mut j = serde_json::to_value(&v).unwrap_or_default();
+    for inc in include.unwrap_or("").split(',').map(str::trim) {
+        match inc {
+            "owner" => {
+                j["owner"] = json!({
+                    "guid": engine.owner_guid(), "username": engine.config().publisher,
+                    "first_name": engine.config().publisher, "last_name": ""
+                })
+            }
+            "tags" => j["tags"] = json!([]),
+            _ => {}
+        }
+    }
+    j
+}
+
+/// `GET /v1/content?name=&owner_guid=`.
+pub(super) async fn list(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Origin(origin): Origin,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    if q.get("owner_guid").is_some_and(|o| o != engine.owner_guid()) {
+        return Ok(Json(vec![]));
+    }
+    let rows = engine.content_rows(q.get("name").map(String::as_str)).await?;
+    let include = q.get("include").map(String::as_str);
+    Ok(Json(rows.iter().map(|c| with_includes(&engine, engine.view(c, &origin), include)).collect()))
+}
+
+/// `POST /v1/content`.
+pub(super) async fn create(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Origin(origin): Origin,
+    body: Bytes,
+) -> Result<Json<ContentView>, ApiError> {
+    let mut new: NewContent = json_body(&body)?;
+    new.title = new.title.filter(|t| !t.is_empty());
+    if new.name.is_empty() {
+        return Err(Error::Invalid("a content name is required".into()).into());
+    }
+    let c = engine.create_content(new).await?;
+    Ok(Json(engine.view(&c, &origin)))
+}
+
+/// Query of a single-item read.
+#[derive(Debug, Deserialize)]
+pub(super) struct GetQuery {
+    include: Option<String>,
+}
+
+/// `GET /v1/content/{guid}`.
+pub(super) async fn get_one(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Origin(origin): Origin,
+    Path(guid): Path<String>,
+    Query(q): Query<GetQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let c = engine.content(&guid).await?;
+    Ok(Json(with_includes(&engine, engine.view(&c, &origin), q.include.as_deref())))
+}
+
+/// `PATCH /v1/content/{guid}`.
+pub(super) async fn update(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Origin(origin): Origin,
+    Path(guid): Path<String>,
+    body: Bytes,
+) -> Result<Json<ContentView>, ApiError> {
+    let patch: ContentPatch = json_body(&body)?;
+    let c = engine.update_content(&guid, patch).await?;
+    Ok(Json(engine.view(&c, &origin)))
+}
+
+/// `DELETE /v1/content/{guid}`: 204 with no body.
+pub(super) async fn remove(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<StatusCode, ApiError> {
+    engine.delete_content(&guid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of a vanity update.
+#[derive(Debug, Deserialize)]
+pub(super) struct VanityBody {
+    path: String,
+}
+
+fn vanity_json(c: &crate::store::ContentRow) -> Result<Json<Value>, ApiError> {
+    match &c.vanity_path {
+        Some(p) => Ok(Json(json!({ "content_guid": c.guid, "path": p, "created_time": c.updated_time }))),
+        None => Err(Error::not_found("vanity URL of content", &c.guid).into()),
+    }
+}
+
+/// `GET /v1/content/{guid}/vanity`.
+pub(super) async fn get_vanity(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Json<Value>, ApiError> {
+    vanity_json(&engine.content(&guid).await?)
+}
+
+/// `PUT /v1/content/{guid}/vanity {"path": "/sales/"}`.
+pub(super) async fn put_vanity(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let b: VanityBody = json_body(&body)?;
+    vanity_json(&engine.set_vanity(&guid, Some(&b.path)).await?)
+}
+
+/// `DELETE /v1/content/{guid}/vanity`.
+pub(super) async fn delete_vanity(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<StatusCode, ApiError> {
+    engine.set_vanity(&guid, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,69 @@
+//! API errors: a status plus Connect's `{code, error, payload}` JSON.
+//!
+//! Internal failures are logged here with their full cause chain and answered with a
+//! generic message, so nothing about the machine leaks to a client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::bundle::BundleError;
+use crate::error::{Error, ErrorCode};
+
+/// An engine error on its way to an HTTP client.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<BundleError> for ApiError {
+    fn from(e: BundleError) -> Self {
+        ApiError(Error::Bundle(e))
+    }
+}
+
+/// The HTTP status for an error.
+pub fn status_of(e: &Error) -> StatusCode {
+    match (e.code(), e) {
+        (_, Error::Bundle(BundleError::TooLarge { .. })) => StatusCode::PAYLOAD_TOO_LARGE,
+        (ErrorCode::NotFound, _) => StatusCode::NOT_FOUND,
+        (ErrorCode::InvalidManifest | ErrorCode::InvalidRequest, _) => StatusCode::BAD_REQUEST,
+        (ErrorCode::Conflict, _) => StatusCode::CONFLICT,
+        (ErrorCode::Unauthorized, _) => StatusCode::UNAUTHORIZED,
+        (ErrorCode::Forbidden, _) => StatusCode::FORBIDDEN,
+        (ErrorCode::Busy, _) => StatusCode::SERVICE_UNAVAILABLE,
+        (ErrorCode::Internal, _) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Renders an error's message with its causes, for logs.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = status_of(&self.0);
+        let message = if self.0.is_internal() {
+            tracing::error!(error = %chain(&self.0), "internal error");
+            "internal error in Porch; the details are in Porch's log".to_string()
+        } else {
+            tracing::debug!(error = %self.0, "request refused");
+            self.0.to_string()
+        };
+        let body = json!({ "code": self.0.connect_code(), "error": message, "payload": null, "porch_code": self.0.code() });
+        (status, Json(body)).into_response()
+    }
+}

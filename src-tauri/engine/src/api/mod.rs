@@ -1,0 +1,111 @@
+//! The HTTP surface on the LAN port.
+//!
+//! - `/__api__/…`: the Connect-style API real clients (rsconnect-python, quarto, pins,
+//!   posit-sdk) use; one file per resource; handlers are thin calls into [`Engine`] ops;
+//! - `/content/{guid}/…`, vanity paths and `/`: what viewers see ([`viewer`]).
+//!
+//! Requests pass through [`normalize`] before routing: API paths lose a trailing slash and
+//! doubled slashes (clients differ), so no API call is ever answered with a redirect.
+//! Every API answer is JSON, errors included.
+
+mod auth;
+mod bundles;
+mod content;
+pub mod error;
+mod server;
+mod tasks;
+mod viewer;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
+use axum::extract::Request;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use tower::util::MapRequest;
+use tower::ServiceBuilder;
+
+pub use auth::{is_loopback, Origin, Publisher};
+pub use error::ApiError;
+
+use crate::engine::Engine;
+use crate::error::Error;
+
+/// The routes, with the engine as state.
+pub fn router(engine: Engine) -> Router {
+    let api = Router::new()
+        .route("/server_settings", get(server::server_settings))
+        .route("/v1/server_settings/python", get(server::python_settings))
+        .route("/v1/server_settings/{runtime}", get(server::other_settings))
+        .route("/v1/user", get(server::current_user))
+        .route("/v1/users", get(server::users))
+        .route("/v1/content", get(content::list).post(content::create))
+        .route("/v1/content/{guid}", get(content::get_one).patch(content::update).delete(content::remove))
+        .route("/v1/content/{guid}/vanity", get(content::get_vanity).put(content::put_vanity).delete(content::delete_vanity))
+        .route("/v1/content/{guid}/bundles", get(bundles::list).post(bundles::upload))
+        .route("/v1/content/{guid}/bundles/{id}", get(bundles::get_one).delete(bundles::remove))
+        .route("/v1/content/{guid}/bundles/{id}/download", get(bundles::download))
+        .route("/v1/content/{guid}/deploy", post(tasks::deploy))
+        .route("/v1/content/{guid}/build", post(tasks::deploy))
+        .route("/v1/tasks/{id}", get(tasks::get_one))
+        .route("/applications", get(server::applications))
+        .route("/applications/{id}", get(server::application))
+        .fallback(server::api_not_found);
+    Router::new()
+        .nest("/__api__", api)
+        .route("/__ping__", get(|| async { Json(serde_json::json!({})) }))
+        .route("/", get(viewer::landing))
+        .route("/content/{key}", get(viewer::content_root_redirect).head(viewer::content_root_redirect))
+        .route("/content/{key}/", get(viewer::content_file).head(viewer::content_file))
+        .route("/content/{key}/{*rest}", get(viewer::content_file).head(viewer::content_file))
+        .fallback(viewer::fallback)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(600),
+        ))
+        .with_state(engine)
+}
+
+type Normalized = MapRequest<Router, fn(Request) -> Request>;
+
+/// The service `axum::serve` runs: normalisation, routes and the peer address.
+pub fn app(engine: Engine) -> IntoMakeServiceWithConnectInfo<Normalized, SocketAddr> {
+    let svc: Normalized = ServiceBuilder::new().map_request(normalize as fn(Request) -> Request).service(router(engine));
+    axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(svc)
+}
+
+/// Collapses `//` and drops a trailing `/` on API paths.
+pub fn normalize(mut req: Request) -> Request {
+    let path = req.uri().path();
+    let starts_api = path.trim_start_matches('/').starts_with("__api__");
+    if !starts_api || (!path.contains("//") && !path.ends_with('/')) {
+        return req;
+    }
+    let mut clean = String::with_capacity(path.len());
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        clean.push('/');
+        clean.push_str(seg);
+    }
+    if let Some(q) = req.uri().query() {
+        clean.push('?');
+        clean.push_str(q);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = clean.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+/// Parses a JSON body whatever its Content-Type says (quarto sends `text/plain`); an
+/// empty body reads as `{}`.
+pub(crate) fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let text = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &body[..] };
+    serde_json::from_slice(text).map_err(|e| ApiError(Error::Invalid(format!("cannot parse the request body as JSON: {e}"))))
+}

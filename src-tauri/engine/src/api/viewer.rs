@@ -1,0 +1,162 @@
+//! What viewers on the LAN reach: the landing page, `/content/{guid}/…`, vanity paths.
+//!
+//! SECURITY: viewers need no key for content whose access type is `all`; any other item
+//! needs the publisher's key (pins reads private pins that way). Paths are sanitised by
+//! `static_site::path` and contained by `static_site::serve`; nothing here joins raw
+//! request text onto a file-system path.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use super::auth::has_valid_key;
+use crate::engine::Engine;
+use crate::routes::Route;
+use crate::static_site::{self, pages, Miss, PathRefusal, Target};
+
+/// `GET /`: what viewers may see.
+pub(super) async fn landing(State(engine): State<Engine>) -> Html<String> {
+    let table = engine.inner.routes.snapshot();
+    let mut visible: Vec<&Route> = table.all.iter().map(Arc::as_ref).filter(|r| r.is_public() && r.bundle_id.is_some()).collect();
+    visible.sort_by_key(|r| r.title.to_lowercase());
+    Html(pages::landing(&visible))
+}
+
+/// `GET /content/{key}`: add the trailing slash.
+pub(super) async fn content_root_redirect(Path(key): Path<String>, uri: Uri) -> Response {
+    let q = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let key: String = key.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    Redirect::permanent(&format!("/content/{key}/{q}")).into_response()
+}
+
+/// `GET /content/{key}/{*rest}`.
+pub(super) async fn content_file(State(engine): State<Engine>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let Some(after) = path.strip_prefix("/content/") else { return not_found("That page does not exist.") };
+    let (key, rest) = after.split_once('/').unwrap_or((after, ""));
+    let Some(route) = engine.inner.routes.snapshot().get(key) else {
+        return not_found("There is no published content at this address.");
+    };
+    serve_route(&engine, &route, &format!("/content/{key}/"), rest, req.method(), req.headers()).await
+}
+
+/// Anything else: a vanity path, or a friendly 404.
+pub(super) async fn fallback(State(engine): State<Engine>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let table = engine.inner.routes.snapshot();
+    // Longest vanity prefix wins: try `/a/b/c`, `/a/b`, `/a`.
+    let trimmed = path.trim_start_matches('/');
+    let segs: Vec<&str> = trimmed.split('/').collect();
+    for n in (1..=segs.len()).rev() {
+        let prefix = segs[..n].join("/");
+        if prefix.is_empty() {
+            continue;
+        }
+        if let Some(route) = table.vanity(&prefix) {
+            let base = format!("/{prefix}/");
+            if n == segs.len() && !path.ends_with('/') {
+                let q = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+                return Redirect::permanent(&format!("{base}{q}")).into_response();
+            }
+            let rest = segs[n..].join("/");
+            return serve_route(&engine, &route, &base, &rest, req.method(), req.headers()).await;
+        }
+    }
+    not_found("That page does not exist.")
+}
+
+fn not_found(what: &str) -> Response {
+    (StatusCode::NOT_FOUND, Html(pages::not_found(what, "It may have been moved or removed."))).into_response()
+}
+
+/// Serves `rest` (the URL tail below `base`) of an item.
+async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, method: &Method, headers: &HeaderMap) -> Response {
+    if !route.is_public() {
+        match has_valid_key(engine, headers).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return (
+                    StatusCode::FORBIDDEN,
+                    Html(pages::notice("Private content", "The publisher has not shared this content with everyone on the network.")),
+                )
+                    .into_response()
+            }
+            Err(e) => return super::error::ApiError(e).into_response(),
+        }
+    }
+    // `_rev{N}/` serves a file of an earlier bundle; `_bundle{N}/` previews a draft.
+    let first = rest.split('/').next().unwrap_or("");
+    let explicit = first.strip_prefix("_rev").or_else(|| first.strip_prefix("_bundle")).and_then(|n| n.parse::<i64>().ok());
+    let (bundle_id, tail, index) = match explicit {
+        Some(id) => match engine.bundle(&route.guid, id).await {
+            Ok((_, b)) => {
+                let manifest = b.manifest.as_deref().and_then(|m| crate::bundle::Manifest::parse(m.as_bytes()).ok());
+                let index = manifest.and_then(|m| m.primary_html);
+                (b.id, rest.split_once('/').map(|(_, t)| t).unwrap_or(""), index)
+            }
+            Err(_) => return not_found(&format!("Bundle {id} of {} does not exist.", route.title)),
+        },
+        None => match route.bundle_id {
+            Some(id) => (id, rest, route.primary_html.clone()),
+            None => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    Html(pages::notice(&route.title, "This content has not been deployed yet.")),
+                )
+                    .into_response()
+            }
+        },
+    };
+    if explicit.is_none() && !crate::runtime_kind(&route.app_mode).is_static() {
+        return (
+            StatusCode::NOT_FOUND,
+            Html(pages::notice(
+                &route.title,
+                &format!(
+                    "This {} is published, but this version of Porch cannot run or render {} content yet.",
+                    pages::kind_label(&route.app_mode, &route.content_category),
+                    route.app_mode
+                ),
+            )),
+        )
+            .into_response();
+    }
+    let clean = match static_site::sanitize(tail) {
+        Ok(c) => c,
+        Err(PathRefusal::Traversal) => {
+            return (StatusCode::BAD_REQUEST, Html(pages::notice("Bad request", "That path is not allowed."))).into_response()
+        }
+        Err(PathRefusal::Hidden) => return not_found("That file does not exist."),
+    };
+    let root = engine.bundle_dir(bundle_id);
+    let target = Target { bundle_id, root: &root, path: &clean, index: index.as_deref() };
+    match static_site::serve(&engine.inner.files, target, method, headers).await {
+        Ok(resp) => resp,
+        Err(Miss::AddSlash) => {
+            let to = format!("{base}{}/", tail.trim_end_matches('/'));
+            Redirect::permanent(&to).into_response()
+        }
+        Err(Miss::NotFound) => (
+            StatusCode::NOT_FOUND,
+            Html(pages::not_found(
+                &format!("{} has no file at /{tail}.", route.title),
+                &format!("Go to the start of {}: {base}", route.title),
+            )),
+        )
+            .into_response(),
+    }
+    .map_with_header()
+}
+
+trait WithHeader {
+    fn map_with_header(self) -> Response;
+}
+
+impl WithHeader for Response {
+    fn map_with_header(mut self) -> Response {
+        self.headers_mut().entry(header::SERVER).or_insert(header::HeaderValue::from_static("porch"));
+        self
+    }
+}

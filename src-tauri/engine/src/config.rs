@@ -1,0 +1,77 @@
+//! Resolved settings, built once at the edge (CLI or desktop shell) and passed in.
+//!
+//! Nothing deeper in the engine reads environment variables or guesses paths.
+
+use std::path::PathBuf;
+
+/// Default LAN port, as Connect uses.
+pub const DEFAULT_PORT: u16 = 3939;
+
+/// Limits applied to every incoming bundle.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest accepted upload (compressed) and largest extracted total, in bytes.
+    pub max_bundle_bytes: u64,
+    /// Most files (and folders) one bundle may hold.
+    pub max_bundle_files: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_bundle_bytes: 2 * 1024 * 1024 * 1024, max_bundle_files: 100_000 }
+    }
+}
+
+/// Everything the engine needs to know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The one directory holding the database and every bundle.
+    pub data_dir: PathBuf,
+    /// The external origin viewers use (e.g. `http://porch.local:3939`); when unset, the
+    /// request's Host header (API) or the first LAN address (CLI, GUI) is used.
+    pub public_url: Option<String>,
+    /// Accept management API calls from non-loopback peers (still with a key).
+    pub allow_remote_publishing: bool,
+    /// Bundle limits.
+    pub limits: Limits,
+    /// Username reported for the single publisher.
+    pub publisher: String,
+}
+
+impl Config {
+    /// A configuration with defaults for everything but the data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            public_url: None,
+            allow_remote_publishing: false,
+            limits: Limits::default(),
+            publisher: "publisher".into(),
+        }
+    }
+
+    /// The platform's default data directory (`~/.local/share/porch` on Linux).
+    pub fn default_data_dir() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "porch").map(|d| d.data_dir().to_path_buf())
+    }
+
+    /// Where the SQLite database lives.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("porch.db")
+    }
+
+    /// Where extracted bundles and their archives live.
+    pub fn bundles_dir(&self) -> PathBuf {
+        self.data_dir.join("bundles")
+    }
+
+    /// Scratch space on the same file system as the bundles, so renames are atomic.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
+    }
+
+    /// The file a running server writes so the CLI can find it.
+    pub fn runtime_file(&self) -> PathBuf {
+        self.data_dir.join("porch.run.json")
+    }
+}

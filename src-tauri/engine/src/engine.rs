@@ -1,0 +1,269 @@
+//! The engine handle: owns the store, routes, tasks, caches and every background task.
+//!
+//! `Engine` is a cheap `Clone` over `Arc<Inner>`. `Engine::open` gives a handle with no
+//! listener (the CLI uses it to act on a data directory directly); `Engine::start` also
+//! serves HTTP on a listener that the caller already bound. All long-lived work is
+//! spawned on one `TaskTracker` with child tokens of one root `CancellationToken`, so
+//! `shutdown(grace)` stops everything in order.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::routes::{RouteTable, Routes};
+use crate::static_site::FileCache;
+use crate::store::Store;
+use crate::tasks::Tasks;
+
+/// Handle to a running (or merely opened) engine.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) store: Store,
+    pub(crate) routes: Routes,
+    pub(crate) tasks: Tasks,
+    pub(crate) files: FileCache,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) owner_guid: String,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+    pub(crate) server: OnceLock<ServerInfo>,
+}
+
+/// Where a serving engine listens.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerInfo {
+    pub(crate) local_addr: SocketAddr,
+}
+
+/// What a running server writes for the CLI (`porch.run.json` in the data dir).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuntimeInfo {
+    /// Server process id.
+    pub pid: u32,
+    /// Loopback URL of the server, e.g. `http://127.0.0.1:3939/`.
+    pub url: String,
+    /// The origin viewers use.
+    pub origin: String,
+}
+
+impl Engine {
+    /// Opens the data directory and store without serving anything.
+    pub async fn open(config: Config) -> Result<Engine> {
+        for dir in [config.data_dir.clone(), config.bundles_dir(), config.tmp_dir()] {
+            tokio::fs::create_dir_all(&dir).await.map_err(Error::io("creating the data directory", &dir))?;
+        }
+        let store = Store::open(&config.db_path()).await?;
+        let owner_guid = store.setting_or_init("owner_guid", || uuid::Uuid::new_v4().to_string()).await?;
+        let (events, _) = broadcast::channel(256);
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                tasks: Tasks::new(store.clone()),
+                routes: Routes::default(),
+                files: FileCache::default(),
+                events,
+                owner_guid,
+                cancel: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+                server: OnceLock::new(),
+                store,
+                config,
+            }),
+        };
+        engine.refresh_routes().await?;
+        Ok(engine)
+    }
+
+    /// Opens the engine and serves HTTP on `listener` until [`Engine::shutdown`].
+    pub async fn start(config: Config, listener: tokio::net::TcpListener) -> Result<Engine> {
+        let engine = Engine::open(config).await?;
+        let local_addr = listener.local_addr().map_err(Error::io("reading the bound address", ""))?;
+        let interrupted = engine.inner.store.fail_interrupted_tasks(&crate::time::now()).await?;
+        if interrupted > 0 {
+            tracing::warn!(interrupted, "marked deploy tasks of an earlier run as failed");
+        }
+        engine.clean_scratch().await;
+        let _ = engine.inner.server.set(ServerInfo { local_addr });
+        engine.write_runtime_file(local_addr).await?;
+        let app = crate::api::app(engine.clone());
+        let cancel = engine.inner.cancel.clone();
+        engine.inner.tracker.spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned());
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "HTTP server stopped");
+            }
+        });
+        engine.spawn_change_watch().await?;
+        tracing::info!(%local_addr, data_dir = %engine.inner.config.data_dir.display(), "Porch is serving");
+        Ok(engine)
+    }
+
+    /// Stops serving, waits up to `grace` for in-flight work, and removes the runtime file.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.cancel.cancel();
+        self.inner.tracker.close();
+        if tokio::time::timeout(grace, self.inner.tracker.wait()).await.is_err() {
+            tracing::warn!(remaining = self.inner.tracker.len(), "tasks still running after the grace period");
+        }
+        if self.inner.server.get().is_some() {
+            let _ = tokio::fs::remove_file(self.inner.config.runtime_file()).await;
+        }
+    }
+
+    /// A receiver of state changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// The configuration the engine runs with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The address the server is bound to, if serving.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.inner.server.get().map(|s| s.local_addr)
+    }
+
+    /// URLs viewers on the network can open (LAN addresses when bound to all interfaces).
+    pub fn viewer_urls(&self) -> Vec<String> {
+        let Some(addr) = self.local_addr() else {
+            return self.inner.config.public_url.iter().map(|u| format!("{}/", u.trim_end_matches('/'))).collect();
+        };
+        let port = addr.port();
+        let mut urls: Vec<String> = self.inner.config.public_url.iter().map(|u| format!("{}/", u.trim_end_matches('/'))).collect();
+        if addr.ip().is_unspecified() {
+            for ip in lan_addresses() {
+                urls.push(url_for(ip, port));
+            }
+            urls.push(url_for(IpAddr::from([127, 0, 0, 1]), port));
+        } else {
+            urls.push(url_for(addr.ip(), port));
+        }
+        urls.dedup();
+        urls
+    }
+
+    /// The origin used for absolute URLs when there is no request to take a Host from.
+    pub fn default_origin(&self) -> String {
+        self.viewer_urls()
+            .into_iter()
+            .next()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://localhost:{}", crate::config::DEFAULT_PORT))
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Reloads the routing table from the store.
+    pub(crate) async fn refresh_routes(&self) -> Result<()> {
+        let rows = self.inner.store.list_content(None).await?;
+        self.inner.routes.replace(RouteTable::build(&rows));
+        Ok(())
+    }
+
+    /// The extracted folder of a bundle.
+    pub(crate) fn bundle_dir(&self, bundle_id: i64) -> PathBuf {
+        self.inner.config.bundles_dir().join(bundle_id.to_string())
+    }
+
+    /// The stored archive of a bundle.
+    pub(crate) fn bundle_archive(&self, bundle_id: i64) -> PathBuf {
+        self.inner.config.bundles_dir().join(format!("{bundle_id}.tar.gz"))
+    }
+
+    async fn clean_scratch(&self) {
+        let tmp = self.inner.config.tmp_dir();
+        if let Ok(mut rd) = tokio::fs::read_dir(&tmp).await {
+            while let Ok(Some(e)) = rd.next_entry().await {
+                let p = e.path();
+                let _ = if p.is_dir() { tokio::fs::remove_dir_all(&p).await } else { tokio::fs::remove_file(&p).await };
+            }
+        }
+    }
+
+    async fn write_runtime_file(&self, addr: SocketAddr) -> Result<()> {
+        let loopback = if addr.ip().is_unspecified() || addr.ip().is_loopback() {
+            url_for(if addr.is_ipv6() { IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]) } else { IpAddr::from([127, 0, 0, 1]) }, addr.port())
+        } else {
+            url_for(addr.ip(), addr.port())
+        };
+        let info = RuntimeInfo { pid: std::process::id(), url: loopback, origin: self.default_origin() };
+        let path = self.inner.config.runtime_file();
+        let json = serde_json::to_vec_pretty(&info).unwrap_or_default();
+        tokio::fs::write(&path, json).await.map_err(Error::io("writing the runtime file", &path))
+    }
+
+    /// Notices commits by other processes (the CLI) and reloads routes.
+    async fn spawn_change_watch(&self) -> Result<()> {
+        let mut watch = self.inner.store.change_watch().await?;
+        let mut last = watch.version().await?;
+        let engine = self.clone();
+        let cancel = self.inner.cancel.child_token();
+        self.inner.tracker.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                match watch.version().await {
+                    Ok(v) if v != last => {
+                        last = v;
+                        if let Err(e) = engine.refresh_routes().await {
+                            tracing::warn!(error = %e, "cannot reload routes");
+                        }
+                        engine.emit(Event::LibraryChanged);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot poll the database for changes"),
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+fn url_for(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("http://{v4}:{port}/"),
+        IpAddr::V6(v6) => format!("http://[{v6}]:{port}/"),
+    }
+}
+
+/// Non-loopback IPv4 addresses of this machine.
+fn lan_addresses() -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| !i.is_loopback())
+        .map(|i| i.ip())
+        .filter(|ip| ip.is_ipv4())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Reads the runtime file a server left in `data_dir`, if its process still exists.
+pub fn running_server(config: &Config) -> Option<RuntimeInfo> {
+    let bytes = std::fs::read(config.runtime_file()).ok()?;
+    let info: RuntimeInfo = serde_json::from_slice(&bytes).ok()?;
+    std::path::Path::new(&format!("/proc/{}", info.pid)).exists().then_some(info)
+}

@@ -1,0 +1,170 @@
+//! The engine's top-level error and its small, closed set of codes.
+//!
+//! Each module has its own error enum with context; they fold into [`Error`] here. The UI
+//! and the API branch on [`ErrorCode`], never on message text. Connect's numeric codes
+//! (what real clients read) are derived from the variant in [`Error::connect_code`].
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::bundle::BundleError;
+
+/// The codes a caller may branch on. Add one only when a caller needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ErrorCode {
+    /// The named object does not exist.
+    NotFound,
+    /// The bundle or its manifest cannot be used.
+    InvalidManifest,
+    /// The request itself is malformed (bad name, bad field).
+    InvalidRequest,
+    /// The change clashes with what exists (duplicate name, active bundle).
+    Conflict,
+    /// No valid API key was presented.
+    Unauthorized,
+    /// The caller may not do this (e.g. publishing from the network).
+    Forbidden,
+    /// Porch is busy or shutting down; try again.
+    Busy,
+    /// Something failed inside Porch; details are in the log.
+    Internal,
+}
+
+/// Every failure an engine operation can report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A content item, bundle or task that does not exist.
+    #[error("{what} {id} not found")]
+    NotFound {
+        /// What kind of object ("content", "bundle", "task").
+        what: &'static str,
+        /// The identifier that was looked up.
+        id: String,
+    },
+    /// A request field is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The content name is already taken.
+    #[error("a content item named {0:?} already exists")]
+    DuplicateName(String),
+    /// The vanity path is taken or reserved.
+    #[error("{0}")]
+    VanityConflict(String),
+    /// Deleting the bundle that is being served.
+    #[error("bundle {0} is the active bundle; activate another bundle before deleting it")]
+    DeleteActiveBundle(i64),
+    /// The bundle was refused.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// Missing or unknown API key.
+    #[error("a valid API key is required (Authorization: Key <key>)")]
+    Unauthorized,
+    /// The operation is not allowed for this caller.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The engine is shutting down.
+    #[error("Porch is shutting down")]
+    ShuttingDown,
+    /// The database failed.
+    #[error("database error while {about}")]
+    Store {
+        /// What the engine was doing.
+        about: &'static str,
+        /// The cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The migrations could not be applied.
+    #[error("cannot migrate the database")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A file-system operation failed.
+    #[error("{about}: {}", path.display())]
+    Io {
+        /// What the engine was doing.
+        about: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Shorthand for a not-found error.
+    pub fn not_found(what: &'static str, id: impl ToString) -> Self {
+        Error::NotFound { what, id: id.to_string() }
+    }
+
+    /// Wraps an I/O error with context.
+    pub fn io(about: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Error::Io { about, path, source }
+    }
+
+    /// Wraps a database error with context; a unique-constraint violation is a conflict.
+    pub fn store(about: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Error::Store { about, source }
+    }
+
+    /// The code a caller branches on.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::Invalid(_) => ErrorCode::InvalidRequest,
+            Error::DuplicateName(_) | Error::VanityConflict(_) | Error::DeleteActiveBundle(_) => {
+                ErrorCode::Conflict
+            }
+            Error::Bundle(e) if e.is_internal() => ErrorCode::Internal,
+            Error::Bundle(_) => ErrorCode::InvalidManifest,
+            Error::Unauthorized => ErrorCode::Unauthorized,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::ShuttingDown => ErrorCode::Busy,
+            Error::Store { .. } | Error::Migrate(_) | Error::Io { .. } => ErrorCode::Internal,
+        }
+    }
+
+    /// Posit Connect's numeric error code, as real clients read it.
+    pub fn connect_code(&self) -> u32 {
+        match self {
+            Error::NotFound { .. } => 4,
+            Error::Invalid(_) => 3,
+            Error::DuplicateName(_) => 26,
+            Error::VanityConflict(_) => 3,
+            Error::DeleteActiveBundle(_) => 75,
+            Error::Bundle(BundleError::TooLarge { .. } | BundleError::TooManyFiles { .. }) => 3,
+            Error::Bundle(_) => 38,
+            Error::Unauthorized => 30,
+            Error::Forbidden(_) => 22,
+            Error::ShuttingDown => 3,
+            Error::Store { .. } | Error::Migrate(_) | Error::Io { .. } => 1,
+        }
+    }
+
+    /// Whether the message is safe to show to a caller (internal details stay in the log).
+    pub fn is_internal(&self) -> bool {
+        self.code() == ErrorCode::Internal
+    }
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_connect_numbers() {
+        assert_eq!(Error::not_found("content", "x").connect_code(), 4);
+        assert_eq!(Error::DuplicateName("a".into()).code(), ErrorCode::Conflict);
+        assert_eq!(Error::DuplicateName("a".into()).connect_code(), 26);
+        assert_eq!(Error::Unauthorized.connect_code(), 30);
+        assert_eq!(Error::DeleteActiveBundle(3).connect_code(), 75);
+        let e = Error::Bundle(BundleError::UnsafePath { entry: "../x".into() });
+        assert_eq!(e.code(), ErrorCode::InvalidManifest);
+        assert_eq!(e.connect_code(), 38);
+    }
+}

@@ -1,0 +1,32 @@
+//! A broadcast of state changes, for the desktop shell, SSE and tests.
+
+use serde::Serialize;
+
+/// Something changed in the library.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// An item was created, updated or (re)deployed.
+    ContentChanged {
+        /// Its guid.
+        guid: String,
+    },
+    /// An item was deleted.
+    ContentDeleted {
+        /// Its guid.
+        guid: String,
+    },
+    /// A deploy task ended.
+    TaskFinished {
+        /// Task id.
+        id: String,
+        /// Content guid.
+        guid: String,
+        /// 0 on success.
+        code: i64,
+        /// Error message, `""` on success.
+        error: String,
+    },
+    /// Another process (the CLI) changed the data directory.
+    LibraryChanged,
+}

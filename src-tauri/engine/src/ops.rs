@@ -1,0 +1,502 @@
+//! Engine operations: the one way in for the CLI, the HTTP API and the desktop shell.
+//!
+//! Content and bundle operations validate input, call the store, move files, refresh the
+//! routing table and publish an event. File work (extraction, packing) runs on blocking
+//! threads. A failed upload or deploy leaves no trace: extraction happens in a scratch
+//! folder that is renamed into place only after the database row is written, and the
+//! served bundle changes only in the activation transaction.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::{self, detect, BundleError, Manifest};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::keys;
+use crate::store::{BundleRow, ContentPatch, ContentRow, NewContent};
+use crate::tasks::{TaskLog, TaskView};
+use crate::time::now;
+use crate::view::{BundleView, ContentView};
+
+/// Access types Porch understands.
+pub const ACCESS_TYPES: &[&str] = &["all", "logged_in", "acl"];
+
+/// Options for [`Engine::deploy_path`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DeployOptions {
+    /// Content name; derived from the path when absent. An existing name is redeployed.
+    pub name: Option<String>,
+    /// Title for a new item (or a new title for an existing one).
+    pub title: Option<String>,
+    /// Access type for a new item (`all` by default).
+    pub access_type: Option<String>,
+}
+
+/// The result of deploying a path.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployment {
+    /// The deployed item.
+    pub content: ContentView,
+    /// The new bundle.
+    pub bundle_id: String,
+    /// The deploy task (its log stays queryable).
+    pub task_id: String,
+    /// Whether the item was created by this deploy.
+    pub created: bool,
+}
+
+/// Checks a content name: `[A-Za-z0-9._-]`, 3 to 64 characters.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !(3..=64).contains(&name.len()) || !ok_chars {
+        return Err(Error::Invalid(format!(
+            "invalid content name {name:?}: use 3 to 64 letters, digits, '.', '_' or '-'"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_access(access: Option<&str>) -> Result<()> {
+    match access {
+        Some(a) if !ACCESS_TYPES.contains(&a) => {
+            Err(Error::Invalid(format!("invalid access_type {a:?}: use one of all, logged_in, acl")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A content name derived from a file or folder name.
+pub fn name_from_path(path: &Path) -> String {
+    let stem = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "content".into());
+    let stem = bundle::pack::ARCHIVE_SUFFIXES
+        .iter()
+        .chain(bundle::pack::FILE_SUFFIXES)
+        .find_map(|s| (stem.to_ascii_lowercase().ends_with(s)).then(|| stem[..stem.len() - s.len()].to_string()))
+        .unwrap_or(stem);
+    let mut name: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    name = name.trim_matches(|c| c == '-' || c == '.').to_string();
+    while name.contains("--") {
+        name = name.replace("--", "-");
+    }
+    if name.len() < 3 {
+        name = format!("{}{}", if name.is_empty() { "content" } else { &name }, "-site");
+    }
+    name.truncate(64);
+    name
+}
+
+/// Checks a vanity path and returns it as `/a/b/`.
+pub fn normalize_vanity(path: &str) -> Result<String> {
+    let trimmed = path.trim().trim_matches('/');
+    let bad = |why: &str| Error::Invalid(format!("invalid vanity path {path:?}: {why}"));
+    if trimmed.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    for seg in trimmed.split('/') {
+        if seg.is_empty() || seg == "." || seg == ".." {
+            return Err(bad("it has an empty, '.' or '..' segment"));
+        }
+        if !seg.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+            return Err(bad("use letters, digits, '.', '_', '-' and '/'"));
+        }
+    }
+    let first = trimmed.split('/').next().unwrap_or_default();
+    if first.starts_with("__") || ["content", "connect", "static", "favicon.ico"].contains(&first) {
+        return Err(Error::VanityConflict(format!("the vanity path /{first}/ is reserved by Porch")));
+    }
+    Ok(format!("/{trimmed}/"))
+}
+
+impl Engine {
+    // ----- content -----
+
+    /// Creates an item (not yet deployed).
+    pub async fn create_content(&self, new: NewContent) -> Result<ContentRow> {
+        validate_name(&new.name)?;
+        validate_access(new.access_type.as_deref())?;
+        let guid = uuid::Uuid::new_v4().to_string();
+        let row = self.inner.store.insert_content(&guid, &new, &now()).await?;
+        self.changed(&row.guid).await?;
+        Ok(row)
+    }
+
+    /// Items, optionally filtered by exact name.
+    pub async fn content_rows(&self, name: Option<&str>) -> Result<Vec<ContentRow>> {
+        self.inner.store.list_content(name).await
+    }
+
+    /// Every item as the desktop shell shows it.
+    pub async fn list_content(&self) -> Result<Vec<ContentView>> {
+        let origin = self.default_origin();
+        Ok(self.content_rows(None).await?.iter().map(|c| self.view(c, &origin)).collect())
+    }
+
+    /// One item by guid or numeric id.
+    pub async fn content(&self, key: &str) -> Result<ContentRow> {
+        self.inner.store.content_by_guid(key).await
+    }
+
+    /// One item by name.
+    pub async fn content_by_name(&self, name: &str) -> Result<ContentRow> {
+        self.inner.store.content_by_name(name).await?.ok_or_else(|| Error::not_found("content named", name))
+    }
+
+    /// The API view of an item.
+    pub fn view(&self, c: &ContentRow, origin: &str) -> ContentView {
+        ContentView::new(c, &self.inner.owner_guid, origin)
+    }
+
+    /// The publisher's guid.
+    pub fn owner_guid(&self) -> &str {
+        &self.inner.owner_guid
+    }
+
+    /// Updates an item's fields.
+    pub async fn update_content(&self, key: &str, patch: ContentPatch) -> Result<ContentRow> {
+        let c = self.content(key).await?;
+        if let Some(n) = &patch.name {
+            validate_name(n)?;
+        }
+        validate_access(patch.access_type.as_deref())?;
+        self.inner.store.update_content(c.id, &patch, &now()).await?;
+        self.changed(&c.guid).await?;
+        self.content(&c.guid).await
+    }
+
+    /// Deletes an item, its bundles and their files.
+    pub async fn delete_content(&self, key: &str) -> Result<()> {
+        let c = self.content(key).await?;
+        let bundles = self.inner.store.list_bundles(c.id).await?;
+        self.inner.store.delete_content(c.id).await?;
+        self.refresh_routes().await?;
+        for b in &bundles {
+            self.remove_bundle_files(b.id).await;
+        }
+        self.emit(Event::ContentDeleted { guid: c.guid });
+        Ok(())
+    }
+
+    /// Sets (or with `None` clears) an item's vanity path.
+    pub async fn set_vanity(&self, key: &str, path: Option<&str>) -> Result<ContentRow> {
+        let c = self.content(key).await?;
+        let path = path.map(normalize_vanity).transpose()?;
+        self.inner.store.set_vanity(c.id, path.as_deref(), &now()).await?;
+        self.changed(&c.guid).await?;
+        self.content(&c.guid).await
+    }
+
+    async fn changed(&self, guid: &str) -> Result<()> {
+        self.refresh_routes().await?;
+        self.emit(Event::ContentChanged { guid: guid.to_string() });
+        Ok(())
+    }
+
+    // ----- bundles -----
+
+    /// Stores an uploaded archive as a new bundle of `key` (not yet deployed).
+    ///
+    /// The archive is extracted and checked in a scratch folder; on any error nothing is
+    /// kept. `metadata` is the optional upload metadata JSON (git source).
+    pub async fn upload_bundle(&self, key: &str, archive: &Path, metadata: Option<String>) -> Result<BundleRow> {
+        let c = self.content(key).await?;
+        let size = tokio::fs::metadata(archive).await.map_err(Error::io("reading the upload", archive))?.len();
+        let limits = self.inner.config.limits;
+        if size > limits.max_bundle_bytes {
+            return Err(BundleError::TooLarge { limit: limits.max_bundle_bytes, entry: "<archive>".into() }.into());
+        }
+        let stage = tempfile::Builder::new()
+            .prefix("stage-")
+            .tempdir_in(self.inner.config.tmp_dir())
+            .map_err(Error::io("creating a staging folder", self.inner.config.tmp_dir()))?;
+        let (stage_path, archive_path) = (stage.path().to_path_buf(), archive.to_path_buf());
+        let (extracted, manifest) = tokio::task::spawn_blocking(move || -> Result<_, BundleError> {
+            let ex = bundle::archive::extract(&archive_path, &stage_path, &limits)?;
+            let manifest = detect::manifest_for(&stage_path)?;
+            Ok((ex, manifest))
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("bundle extraction stopped: {e}")))??;
+
+        let manifest_json = serde_json::to_string(&manifest.raw).unwrap_or_default();
+        let (tx, id) = self
+            .inner
+            .store
+            .begin_bundle(c.id, size as i64, extracted.file_count as i64, &manifest_json, metadata.as_deref(), &now())
+            .await?;
+        let dir = self.bundle_dir(id);
+        let dest_archive = self.bundle_archive(id);
+        // Files first, then the commit: a row never exists without its files.
+        let placed = async {
+            tokio::fs::copy(archive, &dest_archive).await.map_err(Error::io("storing the bundle archive", &dest_archive))?;
+            let stage_path = stage.keep();
+            tokio::fs::rename(&stage_path, &dir).await.map_err(Error::io("moving the bundle into place", &dir))
+        }
+        .await;
+        if let Err(e) = placed {
+            let _ = tokio::fs::remove_file(&dest_archive).await;
+            drop(tx); // rolls back
+            return Err(e);
+        }
+        if let Err(e) = tx.commit().await {
+            self.remove_bundle_files(id).await;
+            return Err(Error::store("recording a bundle")(e));
+        }
+        tracing::info!(content = %c.guid, bundle = id, files = extracted.file_count, "bundle stored");
+        self.inner.store.bundle(c.id, id).await
+    }
+
+    /// Bundles of an item, newest first.
+    pub async fn bundles(&self, key: &str) -> Result<(ContentRow, Vec<BundleRow>)> {
+        let c = self.content(key).await?;
+        let b = self.inner.store.list_bundles(c.id).await?;
+        Ok((c, b))
+    }
+
+    /// One bundle of an item.
+    pub async fn bundle(&self, key: &str, bundle_id: i64) -> Result<(ContentRow, BundleRow)> {
+        let c = self.content(key).await?;
+        let b = self.inner.store.bundle(c.id, bundle_id).await?;
+        Ok((c, b))
+    }
+
+    /// The API view of a bundle.
+    pub fn bundle_view(&self, c: &ContentRow, b: &BundleRow) -> BundleView {
+        BundleView::new(b, &c.guid, c.bundle_id)
+    }
+
+    /// The path of a bundle's archive, for download.
+    pub async fn bundle_download(&self, key: &str, bundle_id: i64) -> Result<PathBuf> {
+        let (_, b) = self.bundle(key, bundle_id).await?;
+        Ok(self.bundle_archive(b.id))
+    }
+
+    /// Deletes a bundle that is not active.
+    pub async fn delete_bundle(&self, key: &str, bundle_id: i64) -> Result<()> {
+        let (c, b) = self.bundle(key, bundle_id).await?;
+        if c.bundle_id == Some(b.id) {
+            return Err(Error::DeleteActiveBundle(b.id));
+        }
+        self.inner.store.delete_bundle(c.id, b.id).await?;
+        self.remove_bundle_files(b.id).await;
+        self.emit(Event::ContentChanged { guid: c.guid });
+        Ok(())
+    }
+
+    async fn remove_bundle_files(&self, bundle_id: i64) {
+        self.inner.files.forget_bundle(bundle_id);
+        let _ = tokio::fs::remove_dir_all(self.bundle_dir(bundle_id)).await;
+        let _ = tokio::fs::remove_file(self.bundle_archive(bundle_id)).await;
+    }
+
+    // ----- deploy -----
+
+    /// Starts deploying a bundle (the newest when `bundle_id` is `None`); returns the task.
+    pub async fn deploy(&self, key: &str, bundle_id: Option<i64>, activate: bool) -> Result<String> {
+        let (c, b) = self.deploy_target(key, bundle_id).await?;
+        let log = self.inner.tasks.create(c.id, Some(b.id), "deploy").await?;
+        let id = log.id().to_string();
+        let engine = self.clone();
+        self.inner.tracker.spawn(async move {
+            let outcome = engine.run_deploy(&log, &c, &b, activate).await;
+            log.finish(&outcome).await;
+            engine.emit(Event::TaskFinished {
+                id: log.id().to_string(),
+                guid: c.guid.clone(),
+                code: i64::from(outcome.is_err()),
+                error: outcome.as_ref().err().map(ToString::to_string).unwrap_or_default(),
+            });
+        });
+        Ok(id)
+    }
+
+    async fn deploy_target(&self, key: &str, bundle_id: Option<i64>) -> Result<(ContentRow, BundleRow)> {
+        let c = self.content(key).await?;
+        let b = match bundle_id {
+            Some(id) => self.inner.store.bundle(c.id, id).await?,
+            None => self
+                .inner
+                .store
+                .list_bundles(c.id)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Invalid(format!("content {} has no bundle to deploy; upload one first", c.guid)))?,
+        };
+        Ok((c, b))
+    }
+
+    /// The deploy steps, writing progress into the task log.
+    async fn run_deploy(&self, log: &TaskLog, c: &ContentRow, b: &BundleRow, activate: bool) -> Result<()> {
+        log.line(format!("Deploying bundle {} of {} ({})", b.id, c.name, c.guid)).await;
+        let manifest = match b.manifest.as_deref() {
+            Some(m) => Manifest::parse(m.as_bytes())?,
+            None => detect::manifest_for(&self.bundle_dir(b.id))?,
+        };
+        log.line(format!(
+            "Content type: {} ({}){}",
+            crate::static_site::pages::kind_label(&manifest.app_mode, &manifest.content_category),
+            manifest.app_mode,
+            manifest.entrypoint.as_deref().map(|e| format!(", entry point {e}")).unwrap_or_default()
+        ))
+        .await;
+        if !crate::runtime_kind(&manifest.app_mode).is_static() {
+            log.line(format!(
+                "Note: this version of Porch stores {} content but does not run or render it yet; \
+                 viewers see an explanation until it can",
+                manifest.app_mode
+            ))
+            .await;
+        }
+        if let Some(primary) = &manifest.primary_html {
+            let exists = bundle::static_file_exists(&self.bundle_dir(b.id), primary).await;
+            if !exists {
+                return Err(BundleError::InvalidManifest {
+                    reason: format!("primary_html {primary:?} is not in the bundle"),
+                }
+                .into());
+            }
+        }
+        if !activate {
+            self.inner.store.mark_bundle_ready(b.id).await?;
+            log.line(format!("Bundle {} is ready; not activated (draft)", b.id)).await;
+            return Ok(());
+        }
+        let activation = crate::store::Activation {
+            app_mode: &manifest.app_mode,
+            content_category: &manifest.content_category,
+            entrypoint: manifest.entrypoint.as_deref(),
+            primary_html: manifest.primary_html.as_deref(),
+            now: &now(),
+        };
+        self.inner.store.activate_bundle(c.id, b.id, &activation).await?;
+        self.changed(&c.guid).await?;
+        log.line(format!("Bundle {} is now active", b.id)).await;
+        Ok(())
+    }
+
+    /// A task's state from line `first` on, waiting up to `wait` for news.
+    pub async fn task(&self, id: &str, first: usize, wait: Duration) -> Result<TaskView> {
+        self.inner.tasks.get(id, first, wait).await
+    }
+
+    /// Deploys a folder, single file or archive in one step: pack, upload, deploy, wait.
+    ///
+    /// An existing item with the same name gets a new bundle; otherwise one is created.
+    pub async fn deploy_path(&self, path: &Path, opts: DeployOptions) -> Result<Deployment> {
+        let name = opts.name.clone().unwrap_or_else(|| name_from_path(path));
+        validate_name(&name)?;
+        let (src, tmp, limits) = (path.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);
+        let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
+            .await
+            .map_err(|e| Error::Invalid(format!("packing stopped: {e}")))??;
+        let (content, created) = match self.inner.store.content_by_name(&name).await? {
+            Some(c) => {
+                if opts.title.is_some() {
+                    self.update_content(&c.guid, ContentPatch { title: opts.title.clone(), ..Default::default() }).await?;
+                }
+                (c, false)
+            }
+            None => {
+                let title = opts.title.clone().or_else(|| Some(title_from_path(path)));
+                let new = NewContent { name: name.clone(), title, description: None, access_type: opts.access_type.clone() };
+                (self.create_content(new).await?, true)
+            }
+        };
+        let result = async {
+            let b = self.upload_bundle(&content.guid, packed.path(), None).await?;
+            let log = self.inner.tasks.create(content.id, Some(b.id), "deploy").await?;
+            let outcome = self.run_deploy(&log, &content, &b, true).await;
+            log.finish(&outcome).await;
+            outcome.map(|()| (b.id, log.id().to_string()))
+        }
+        .await;
+        let (bundle_id, task_id) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                // A first deploy that fails leaves no empty item behind.
+                if created {
+                    let _ = self.delete_content(&content.guid).await;
+                }
+                return Err(e);
+            }
+        };
+        let row = self.content(&content.guid).await?;
+        Ok(Deployment {
+            content: self.view(&row, &self.default_origin()),
+            bundle_id: bundle_id.to_string(),
+            task_id,
+            created,
+        })
+    }
+
+    /// Deletes the item with this name.
+    pub async fn remove_by_name(&self, name: &str) -> Result<()> {
+        let c = self.content_by_name(name).await?;
+        self.delete_content(&c.guid).await
+    }
+
+    // ----- keys -----
+
+    /// Creates an API key and returns it; only its hash is stored.
+    pub async fn new_api_key(&self, name: &str) -> Result<String> {
+        let key = keys::random_token(32);
+        self.inner.store.insert_key(name, &keys::hash_key(&key), &now()).await?;
+        Ok(key)
+    }
+
+    /// Whether a presented key is valid.
+    pub async fn check_key(&self, key: &str) -> Result<bool> {
+        self.inner.store.key_exists(&keys::hash_key(key)).await
+    }
+}
+
+fn title_from_path(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    bundle::pack::ARCHIVE_SUFFIXES
+        .iter()
+        .chain(bundle::pack::FILE_SUFFIXES)
+        .find_map(|s| name.to_ascii_lowercase().ends_with(s).then(|| name[..name.len() - s.len()].to_string()))
+        .unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(validate_name("my-app_1.0").is_ok());
+        assert!(validate_name("ab").is_err());
+        assert!(validate_name(&"a".repeat(65)).is_err());
+        assert!(validate_name("has space").is_err());
+        assert!(validate_name("ünï").is_err());
+    }
+
+    #[test]
+    fn derived_names() {
+        assert_eq!(name_from_path(Path::new("/x/My Report.ipynb")), "my-report");
+        assert_eq!(name_from_path(Path::new("/x/site.tar.gz")), "site");
+        assert_eq!(name_from_path(Path::new("/x/a")), "a-site");
+        assert_eq!(name_from_path(Path::new("/x/Café Ünï")), "caf-n");
+        assert!(validate_name(&name_from_path(Path::new("/x/☃☃"))).is_ok());
+    }
+
+    #[test]
+    fn vanity_paths() {
+        assert_eq!(normalize_vanity("sales").expect("ok"), "/sales/");
+        assert_eq!(normalize_vanity("/team/sales/").expect("ok"), "/team/sales/");
+        assert!(normalize_vanity("/__api__/").is_err());
+        assert!(normalize_vanity("/content/x").is_err());
+        assert!(normalize_vanity("/a/../b").is_err());
+        assert!(normalize_vanity("").is_err());
+    }
+}

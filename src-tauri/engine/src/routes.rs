@@ -1,0 +1,120 @@
+//! The in-memory routing table: guid, numeric id and vanity path to what is served.
+//!
+//! Rebuilt from the store after every change (the library is small), then swapped in
+//! whole, so readers on the hot path take one short read lock and clone an `Arc`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::store::ContentRow;
+
+/// What the content router needs to know about one item.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Numeric id.
+    pub id: i64,
+    /// Guid.
+    pub guid: String,
+    /// Name.
+    pub name: String,
+    /// Title or name.
+    pub title: String,
+    /// Appmode.
+    pub app_mode: String,
+    /// Content category.
+    pub content_category: String,
+    /// `all`, `logged_in` or `acl`.
+    pub access_type: String,
+    /// The active bundle.
+    pub bundle_id: Option<i64>,
+    /// Page served at the root.
+    pub primary_html: Option<String>,
+    /// Vanity path, e.g. `/sales/`.
+    pub vanity_path: Option<String>,
+    /// Description.
+    pub description: String,
+}
+
+impl Route {
+    /// Whether anyone on the network may see it without a key.
+    pub fn is_public(&self) -> bool {
+        self.access_type == "all"
+    }
+}
+
+impl From<&ContentRow> for Route {
+    fn from(c: &ContentRow) -> Self {
+        Route {
+            id: c.id,
+            guid: c.guid.clone(),
+            name: c.name.clone(),
+            title: c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone()),
+            app_mode: c.app_mode.clone(),
+            content_category: c.content_category.clone(),
+            access_type: c.access_type.clone(),
+            bundle_id: c.bundle_id,
+            primary_html: c.primary_html.clone(),
+            vanity_path: c.vanity_path.clone(),
+            description: c.description.clone(),
+        }
+    }
+}
+
+/// A snapshot of every route.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    by_key: HashMap<String, Arc<Route>>,
+    by_vanity: HashMap<String, Arc<Route>>,
+    /// All routes, in creation order.
+    pub all: Vec<Arc<Route>>,
+}
+
+impl RouteTable {
+    /// Builds a table from content rows.
+    pub fn build(rows: &[ContentRow]) -> RouteTable {
+        let mut t = RouteTable::default();
+        for row in rows {
+            let r = Arc::new(Route::from(row));
+            t.by_key.insert(r.guid.clone(), r.clone());
+            t.by_key.insert(r.id.to_string(), r.clone());
+            if let Some(v) = &r.vanity_path {
+                t.by_vanity.insert(v.trim_matches('/').to_string(), r.clone());
+            }
+            t.all.push(r);
+        }
+        t
+    }
+
+    /// Looks up by guid or numeric id.
+    pub fn get(&self, key: &str) -> Option<Arc<Route>> {
+        self.by_key.get(key).cloned()
+    }
+
+    /// Looks up by vanity path (without slashes).
+    pub fn vanity(&self, path: &str) -> Option<Arc<Route>> {
+        self.by_vanity.get(path).cloned()
+    }
+}
+
+/// The shared, swappable table.
+#[derive(Debug, Default)]
+pub struct Routes {
+    // A std lock: held only to clone or replace an Arc, never across an await.
+    inner: RwLock<Arc<RouteTable>>,
+}
+
+impl Routes {
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<RouteTable> {
+        self.inner.read().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Replaces the table.
+    pub fn replace(&self, table: RouteTable) {
+        let table = Arc::new(table);
+        match self.inner.write() {
+            Ok(mut g) => *g = table,
+            Err(p) => *p.into_inner() = table,
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The HTML pages Porch writes itself: the landing page and friendly errors.
+
+use std::fmt::Write;
+
+use crate::routes::Route;
+
+/// Escapes text for HTML.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A human name for an appmode.
+pub fn kind_label(app_mode: &str, category: &str) -> &'static str {
+    match (app_mode, category) {
+        ("static", "pin") => "Pin",
+        ("static", "site") => "Site",
+        ("static", _) => "Static page",
+        ("jupyter-static", _) => "Jupyter notebook",
+        ("quarto-static", _) => "Quarto document",
+        ("rmd-static", _) => "R Markdown",
+        ("python-streamlit", _) => "Streamlit app",
+        ("python-dash", _) => "Dash app",
+        ("python-shiny", _) => "Shiny for Python app",
+        ("shiny", _) => "Shiny app",
+        ("python-gradio", _) => "Gradio app",
+        ("python-bokeh", _) => "Bokeh app",
+        ("python-panel", _) => "Panel app",
+        ("jupyter-voila", _) => "Voilà dashboard",
+        ("python-fastapi", _) => "FastAPI API",
+        ("python-api", _) => "Flask API",
+        ("api", _) => "Plumber API",
+        _ => "Content",
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:52rem;margin:3rem auto;\
+padding:0 1.2rem;color:#222;background:#fcfbf8}h1{font-weight:650;margin-bottom:.2rem}p.sub{color:#666;margin-top:0}\
+ul{list-style:none;padding:0}li{padding:.8rem 1rem;border:1px solid #e4e0d8;border-radius:.6rem;margin:.6rem 0;\
+background:#fff}li a{font-size:1.1rem;font-weight:600;color:#0b5cad;text-decoration:none}li a:hover{text-decoration:underline}\
+.kind{display:inline-block;margin-left:.6rem;font-size:.8rem;color:#555;background:#f0ede6;border-radius:1rem;\
+padding:.1rem .6rem}.desc{color:#555;margin:.3rem 0 0}.empty{padding:2rem;text-align:center;color:#666;\
+border:2px dashed #ddd;border-radius:.8rem}code{background:#f0ede6;padding:.1rem .3rem;border-radius:.3rem}";
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width,initial-scale=1\"><title>{}</title><style>{STYLE}</style></head>\
+         <body>{body}</body></html>",
+        esc(title)
+    )
+}
+
+/// The landing page at `/`: everything viewers may see.
+pub fn landing(routes: &[&Route]) -> String {
+    let mut body = String::from("<h1>Porch</h1><p class=\"sub\">Published on this computer for everyone on the network.</p>");
+    if routes.is_empty() {
+        body.push_str(
+            "<div class=\"empty\"><p><strong>Nothing is published yet.</strong></p>\
+             <p>When the publisher shares an app, notebook or site, it will appear here.</p></div>",
+        );
+    } else {
+        body.push_str("<ul id=\"content\">");
+        for r in routes {
+            let href = match &r.vanity_path {
+                Some(v) => v.clone(),
+                None => format!("/content/{}/", r.guid),
+            };
+            let desc = &r.description;
+            let _ = write!(
+                body,
+                "<li><a href=\"{}\">{}</a><span class=\"kind\">{}</span>{}</li>",
+                esc(&href),
+                esc(&r.title),
+                kind_label(&r.app_mode, &r.content_category),
+                if desc.is_empty() { String::new() } else { format!("<p class=\"desc\">{}</p>", esc(&desc)) }
+            );
+        }
+        body.push_str("</ul>");
+    }
+    page("Porch", &body)
+}
+
+/// A friendly not-found page.
+pub fn not_found(what: &str, hint: &str) -> String {
+    page(
+        "Not found · Porch",
+        &format!(
+            "<h1>Not found</h1><p>{}</p><p class=\"sub\">{}</p><p><a href=\"/\">See everything published here</a></p>",
+            esc(what),
+            esc(hint)
+        ),
+    )
+}
+
+/// A page explaining content cannot be shown.
+pub fn notice(title: &str, message: &str) -> String {
+    page(
+        &format!("{title} · Porch"),
+        &format!("<h1>{}</h1><p>{}</p><p><a href=\"/\">See everything published here</a></p>", esc(title), esc(message)),
+    )
+}

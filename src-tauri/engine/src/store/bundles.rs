@@ -1,0 +1,156 @@
+//! Bundles: immutable, numbered versions of a content item, and atomic activation.
+
+use super::Store;
+use crate::error::{Error, Result};
+
+/// One row of `bundles`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BundleRow {
+    /// Numeric id, unique across all content and never reused.
+    pub id: i64,
+    /// Owning content id.
+    pub content_id: i64,
+    /// Size of the archive in bytes.
+    pub size: i64,
+    /// Number of files extracted.
+    pub file_count: i64,
+    /// RFC 3339.
+    pub created_time: String,
+    /// The manifest (as shipped or inferred), JSON.
+    pub manifest: Option<String>,
+    /// `uploaded`, `active` or `inactive`.
+    pub state: String,
+    /// Upload metadata (git source), JSON.
+    pub metadata: Option<String>,
+}
+
+/// What activation writes onto the content row.
+#[derive(Debug, Clone)]
+pub struct Activation<'a> {
+    /// Appmode from the manifest.
+    pub app_mode: &'a str,
+    /// Content category.
+    pub content_category: &'a str,
+    /// Entry point.
+    pub entrypoint: Option<&'a str>,
+    /// Primary HTML page.
+    pub primary_html: Option<&'a str>,
+    /// Timestamp.
+    pub now: &'a str,
+}
+
+macro_rules! columns {
+    () => {
+        "id, content_id, size, file_count, created_time, manifest, state, metadata"
+    };
+}
+
+impl Store {
+    /// Starts a bundle insert inside a transaction; the caller moves the files into place
+    /// and then commits, so a row never exists without its files.
+    pub async fn begin_bundle(
+        &self,
+        content_id: i64,
+        size: i64,
+        file_count: i64,
+        manifest: &str,
+        metadata: Option<&str>,
+        now: &str,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Sqlite>, i64)> {
+        let mut tx = self.pool.begin().await.map_err(Error::store("starting a transaction"))?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO bundles (content_id, size, file_count, created_time, manifest, metadata) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(content_id)
+        .bind(size)
+        .bind(file_count)
+        .bind(now)
+        .bind(manifest)
+        .bind(metadata)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(Error::store("recording a bundle"))?;
+        Ok((tx, id))
+    }
+
+    /// Bundles of one item, newest first.
+    pub async fn list_bundles(&self, content_id: i64) -> Result<Vec<BundleRow>> {
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM bundles WHERE content_id = ? ORDER BY id DESC"))
+            .bind(content_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Error::store("listing bundles"))
+    }
+
+    /// One bundle of one item.
+    pub async fn bundle(&self, content_id: i64, bundle_id: i64) -> Result<BundleRow> {
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM bundles WHERE content_id = ? AND id = ?"))
+            .bind(content_id)
+            .bind(bundle_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Error::store("reading a bundle"))?
+            .ok_or_else(|| Error::not_found("bundle", bundle_id))
+    }
+
+    /// Makes `bundle_id` the served bundle of `content_id`, in one transaction.
+    pub async fn activate_bundle(&self, content_id: i64, bundle_id: i64, a: &Activation<'_>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(Error::store("starting a transaction"))?;
+        sqlx::query("UPDATE bundles SET state = 'inactive' WHERE content_id = ? AND state = 'active'")
+            .bind(content_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::store("deactivating bundles"))?;
+        sqlx::query("UPDATE bundles SET state = 'active' WHERE content_id = ? AND id = ?")
+            .bind(content_id)
+            .bind(bundle_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::store("activating a bundle"))?;
+        sqlx::query(
+            "UPDATE content SET bundle_id = ?, app_mode = ?, content_category = ?, entrypoint = ?, \
+             primary_html = ?, last_deployed_time = ?, updated_time = ? WHERE id = ?",
+        )
+        .bind(bundle_id)
+        .bind(a.app_mode)
+        .bind(a.content_category)
+        .bind(a.entrypoint)
+        .bind(a.primary_html)
+        .bind(a.now)
+        .bind(a.now)
+        .bind(content_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::store("pointing content at its bundle"))?;
+        tx.commit().await.map_err(Error::store("committing an activation"))
+    }
+
+    /// Marks a bundle that was deployed without activation.
+    pub async fn mark_bundle_ready(&self, bundle_id: i64) -> Result<()> {
+        sqlx::query("UPDATE bundles SET state = 'inactive' WHERE id = ? AND state = 'uploaded'")
+            .bind(bundle_id)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::store("marking a bundle ready"))?;
+        Ok(())
+    }
+
+    /// Deletes a bundle row that is not active.
+    pub async fn delete_bundle(&self, content_id: i64, bundle_id: i64) -> Result<()> {
+        let res = sqlx::query(
+            "DELETE FROM bundles WHERE content_id = ? AND id = ? AND id IS NOT \
+             (SELECT bundle_id FROM content WHERE id = ?)",
+        )
+        .bind(content_id)
+        .bind(bundle_id)
+        .bind(content_id)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::store("deleting a bundle"))?;
+        if res.rows_affected() == 0 {
+            return Err(Error::DeleteActiveBundle(bundle_id));
+        }
+        Ok(())
+    }
+}

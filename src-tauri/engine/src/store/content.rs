@@ -1,0 +1,183 @@
+//! Content items: the things a publisher shares.
+
+use serde::Deserialize;
+
+use super::{is_unique_violation, Store};
+use crate::error::{Error, Result};
+
+/// One row of `content`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContentRow {
+    /// Numeric id.
+    pub id: i64,
+    /// Hyphenated UUID.
+    pub guid: String,
+    /// Unique name.
+    pub name: String,
+    /// Display title, if set.
+    pub title: Option<String>,
+    /// Free text.
+    pub description: String,
+    /// Connect appmode (`static`, `python-dash`, ...); `unknown` before the first deploy.
+    pub app_mode: String,
+    /// `""`, `site`, `pin`, ...
+    pub content_category: String,
+    /// Entry point from the manifest.
+    pub entrypoint: Option<String>,
+    /// Page served at the root of a static bundle.
+    pub primary_html: Option<String>,
+    /// `all` (anyone on the LAN), `logged_in` or `acl` (publisher only).
+    pub access_type: String,
+    /// Vanity path such as `/sales/`, if any.
+    pub vanity_path: Option<String>,
+    /// The active bundle.
+    pub bundle_id: Option<i64>,
+    /// RFC 3339.
+    pub created_time: String,
+    /// RFC 3339.
+    pub updated_time: String,
+    /// RFC 3339, set on each activation.
+    pub last_deployed_time: Option<String>,
+}
+
+/// Fields for a new item.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewContent {
+    /// Unique name.
+    pub name: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Access type; defaults to `all`.
+    pub access_type: Option<String>,
+}
+
+/// A partial update; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ContentPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New title.
+    pub title: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New access type.
+    pub access_type: Option<String>,
+}
+
+macro_rules! columns {
+    () => {
+        "id, guid, name, title, description, app_mode, content_category, entrypoint, primary_html, \
+         access_type, vanity_path, bundle_id, created_time, updated_time, last_deployed_time"
+    };
+}
+
+impl Store {
+    /// Inserts a content item.
+    pub async fn insert_content(&self, guid: &str, new: &NewContent, now: &str) -> Result<ContentRow> {
+        let res = sqlx::query(
+            "INSERT INTO content (guid, name, title, description, access_type, created_time, updated_time) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(guid)
+        .bind(&new.name)
+        .bind(&new.title)
+        .bind(new.description.as_deref().unwrap_or(""))
+        .bind(new.access_type.as_deref().unwrap_or("all"))
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match res {
+            Ok(_) => self.content_by_guid(guid).await,
+            Err(e) if is_unique_violation(&e) => Err(Error::DuplicateName(new.name.clone())),
+            Err(e) => Err(Error::store("creating content")(e)),
+        }
+    }
+
+    /// All items, oldest first, optionally filtered by exact name.
+    pub async fn list_content(&self, name: Option<&str>) -> Result<Vec<ContentRow>> {
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM content WHERE (?1 IS NULL OR name = ?1) ORDER BY id"))
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Error::store("listing content"))
+    }
+
+    /// One item by guid, or by numeric id when `key` is all digits.
+    pub async fn find_content(&self, key: &str) -> Result<Option<ContentRow>> {
+        let sql = if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
+            concat!("SELECT ", columns!(), " FROM content WHERE id = ?")
+        } else {
+            concat!("SELECT ", columns!(), " FROM content WHERE guid = ?")
+        };
+        sqlx::query_as(sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Error::store("reading content"))
+    }
+
+    /// One item by guid (or numeric id); not found is an error.
+    pub async fn content_by_guid(&self, key: &str) -> Result<ContentRow> {
+        self.find_content(key).await?.ok_or_else(|| Error::not_found("content", key))
+    }
+
+    /// One item by name.
+    pub async fn content_by_name(&self, name: &str) -> Result<Option<ContentRow>> {
+        Ok(self.list_content(Some(name)).await?.into_iter().next())
+    }
+
+    /// Applies a patch.
+    pub async fn update_content(&self, id: i64, patch: &ContentPatch, now: &str) -> Result<()> {
+        let res = sqlx::query(
+            "UPDATE content SET name = COALESCE(?, name), title = COALESCE(?, title), \
+             description = COALESCE(?, description), access_type = COALESCE(?, access_type), \
+             updated_time = ? WHERE id = ?",
+        )
+        .bind(&patch.name)
+        .bind(&patch.title)
+        .bind(&patch.description)
+        .bind(&patch.access_type)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                Err(Error::DuplicateName(patch.name.clone().unwrap_or_default()))
+            }
+            Err(e) => Err(Error::store("updating content")(e)),
+        }
+    }
+
+    /// Sets or clears the vanity path.
+    pub async fn set_vanity(&self, id: i64, path: Option<&str>, now: &str) -> Result<()> {
+        let res = sqlx::query("UPDATE content SET vanity_path = ?, updated_time = ? WHERE id = ?")
+            .bind(path)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(Error::VanityConflict(format!(
+                "the vanity path {} is already in use",
+                path.unwrap_or_default()
+            ))),
+            Err(e) => Err(Error::store("setting the vanity path")(e)),
+        }
+    }
+
+    /// Deletes an item with its bundles and tasks' links.
+    pub async fn delete_content(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM content WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::store("deleting content"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,106 @@
+//! The store: every SQL statement Porch runs lives in this module.
+//!
+//! `Store` is a cheap clone over a sqlx pool (SQLite, WAL, foreign keys on). One file per
+//! table group. Callers get plain row structs; nothing here knows about HTTP or files.
+//! SQLite has one writer, so the pool is small; WAL lets readers proceed while it writes.
+
+mod bundles;
+mod content;
+mod keys;
+mod tasks;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+pub use bundles::{Activation, BundleRow};
+pub use content::{ContentPatch, ContentRow, NewContent};
+pub use tasks::TaskRow;
+
+use crate::error::{Error, Result};
+
+/// The embedded migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Handle to the database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub async fn open(path: &Path) -> Result<Store> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(Error::store("parsing connection options"))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(Error::store("opening the database"))?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Wraps an existing pool (tests).
+    pub fn from_pool(pool: SqlitePool) -> Store {
+        Store { pool }
+    }
+
+    /// Reads a setting.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Error::store("reading a setting"))
+    }
+
+    /// Reads a setting, storing `init()` first if it is missing.
+    pub async fn setting_or_init(&self, key: &str, init: impl FnOnce() -> String) -> Result<String> {
+        sqlx::query("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)")
+            .bind(key)
+            .bind(init())
+            .execute(&self.pool)
+            .await
+            .map_err(Error::store("writing a setting"))?;
+        Ok(self.setting(key).await?.unwrap_or_default())
+    }
+
+    /// SQLite's `data_version` on a dedicated connection: it changes whenever another
+    /// connection (another `porch` process included) commits.
+    pub async fn change_watch(&self) -> Result<ChangeWatch> {
+        let conn = self.pool.acquire().await.map_err(Error::store("opening a watch connection"))?;
+        Ok(ChangeWatch { conn: conn.detach() })
+    }
+}
+
+/// A connection kept aside to notice commits made by others.
+#[derive(Debug)]
+pub struct ChangeWatch {
+    conn: sqlx::SqliteConnection,
+}
+
+impl ChangeWatch {
+    /// The current data version.
+    pub async fn version(&mut self) -> Result<i64> {
+        sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(Error::store("reading data_version"))
+    }
+}
+
+/// Whether a database error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

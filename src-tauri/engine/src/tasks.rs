@@ -1,0 +1,172 @@
+//! Deploy tasks: live log lines with long-polling, persisted so they stay queryable.
+//!
+//! A running task lives in memory (`TaskLog`), mirrored line by line into the store. A
+//! reader waiting with `wait=N` parks on a `watch` channel that ticks on every new line
+//! and on finish, so log lines stream and finished tasks answer at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// A task as Connect's API returns it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TaskView {
+    /// Task id.
+    pub id: String,
+    /// Lines from `first` on.
+    pub output: Vec<String>,
+    /// Always null for deploys.
+    pub result: Option<serde_json::Value>,
+    /// Whether the task ended.
+    pub finished: bool,
+    /// 0 while running and on success.
+    pub code: i64,
+    /// `""` unless it failed.
+    pub error: String,
+    /// Total lines so far; the next `first`.
+    pub last: usize,
+}
+
+#[derive(Debug, Default)]
+struct TaskState {
+    lines: Vec<String>,
+    finished: bool,
+    code: i64,
+    error: String,
+}
+
+/// One running task's log.
+#[derive(Debug, Clone)]
+pub struct TaskLog {
+    id: String,
+    // A std lock: held only to push or copy lines, never across an await.
+    state: Arc<Mutex<TaskState>>,
+    tick: Arc<watch::Sender<u64>>,
+    store: Store,
+}
+
+impl TaskLog {
+    /// The task id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Appends a log line.
+    pub async fn line(&self, line: impl Into<String>) {
+        let line = line.into();
+        tracing::info!(task = %self.id, "{line}");
+        let idx = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.lines.push(line.clone());
+            s.lines.len() - 1
+        };
+        if let Err(e) = self.store.append_task_line(&self.id, idx as i64, &line).await {
+            tracing::warn!(task = %self.id, error = %e, "task line not persisted");
+        }
+        self.tick.send_modify(|v| *v += 1);
+    }
+
+    /// Ends the task; `Err` records the failure.
+    pub async fn finish(&self, outcome: &Result<(), Error>) {
+        let (code, error) = match outcome {
+            Ok(()) => (0, String::new()),
+            Err(e) => (1, e.to_string()),
+        };
+        if !error.is_empty() {
+            self.line(format!("Error: {error}")).await;
+        }
+        {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.finished = true;
+            s.code = code;
+            s.error = error.clone();
+        }
+        if let Err(e) = self.store.finish_task(&self.id, code, &error, &crate::time::now()).await {
+            tracing::warn!(task = %self.id, error = %e, "task end not persisted");
+        }
+        self.tick.send_modify(|v| *v += 1);
+    }
+
+    fn view(&self, first: usize) -> TaskView {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        TaskView {
+            id: self.id.clone(),
+            output: s.lines.iter().skip(first).cloned().collect(),
+            result: None,
+            finished: s.finished,
+            code: s.code,
+            error: s.error.clone(),
+            last: s.lines.len(),
+        }
+    }
+}
+
+/// Every task this process started, plus the store for older ones.
+#[derive(Debug)]
+pub struct Tasks {
+    store: Store,
+    // A std lock: map lookups only.
+    live: Mutex<HashMap<String, TaskLog>>,
+}
+
+impl Tasks {
+    /// A registry over the store.
+    pub fn new(store: Store) -> Tasks {
+        Tasks { store, live: Mutex::new(HashMap::new()) }
+    }
+
+    /// Creates and records a task.
+    pub async fn create(&self, content_id: i64, bundle_id: Option<i64>, kind: &str) -> Result<TaskLog> {
+        let id = crate::keys::random_token(12);
+        self.store.insert_task(&id, content_id, bundle_id, kind, &crate::time::now()).await?;
+        let (tx, _) = watch::channel(0);
+        let log = TaskLog {
+            id: id.clone(),
+            state: Arc::new(Mutex::new(TaskState::default())),
+            tick: Arc::new(tx),
+            store: self.store.clone(),
+        };
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id, log.clone());
+        Ok(log)
+    }
+
+    /// The task from line `first` on, waiting up to `wait` for new lines or the end.
+    pub async fn get(&self, id: &str, first: usize, wait: Duration) -> Result<TaskView> {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+        let Some(log) = live else {
+            let (row, lines) = self.store.task(id).await?.ok_or_else(|| Error::not_found("task", id))?;
+            return Ok(TaskView {
+                id: row.id,
+                last: lines.len(),
+                output: lines.into_iter().skip(first).collect(),
+                result: None,
+                finished: row.finished,
+                code: row.code,
+                error: row.error,
+            });
+        };
+        let mut rx = log.tick.subscribe();
+        let view = log.view(first);
+        if view.finished || view.last > first || wait.is_zero() {
+            return Ok(view);
+        }
+        let _ = tokio::time::timeout(wait, rx.changed()).await;
+        Ok(log.view(first))
+    }
+
+    /// Waits for a task to finish and returns its final state.
+    pub async fn wait_finished(&self, id: &str) -> Result<TaskView> {
+        loop {
+            let v = self.get(id, usize::MAX, Duration::from_secs(3600)).await?;
+            if v.finished {
+                return self.get(id, 0, Duration::ZERO).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Content and bundle as callers see them: Connect's JSON shapes, with absolute URLs.
+
+use serde::Serialize;
+
+use crate::store::{BundleRow, ContentRow};
+
+/// A content item in Connect's v1 shape (also what the desktop shell lists).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ContentView {
+    /// Hyphenated UUID.
+    pub guid: String,
+    /// Numeric id as a string.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Title (may be empty).
+    pub title: Option<String>,
+    /// Description.
+    pub description: String,
+    /// `all`, `logged_in` or `acl`.
+    pub access_type: String,
+    /// Appmode; `unknown` before the first deploy.
+    pub app_mode: String,
+    /// Content category.
+    pub content_category: String,
+    /// Parameterised reports (not yet supported).
+    pub parameterized: bool,
+    /// Active bundle id as a string.
+    pub bundle_id: Option<String>,
+    /// The publisher's guid.
+    pub owner_guid: String,
+    /// RFC 3339.
+    pub created_time: String,
+    /// RFC 3339.
+    pub last_deployed_time: Option<String>,
+    /// Absolute viewer URL with a trailing slash.
+    pub content_url: String,
+    /// Absolute URL of the item in the Porch dashboard.
+    pub dashboard_url: String,
+    /// Always `owner` for the publisher.
+    pub app_role: String,
+    /// Never locked.
+    pub locked: bool,
+    /// Not applicable yet.
+    pub r_version: Option<String>,
+    /// Not applicable yet.
+    pub py_version: Option<String>,
+    /// Not applicable yet.
+    pub quarto_version: Option<String>,
+    /// Absolute vanity URL, if any.
+    pub vanity_url: Option<String>,
+    /// Entry point.
+    pub entrypoint: Option<String>,
+}
+
+impl ContentView {
+    /// Builds the view; `origin` is like `http://host:3939` (no trailing slash).
+    pub fn new(c: &ContentRow, owner_guid: &str, origin: &str) -> ContentView {
+        ContentView {
+            guid: c.guid.clone(),
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            title: c.title.clone(),
+            description: c.description.clone(),
+            access_type: c.access_type.clone(),
+            app_mode: c.app_mode.clone(),
+            content_category: c.content_category.clone(),
+            parameterized: false,
+            bundle_id: c.bundle_id.map(|b| b.to_string()),
+            owner_guid: owner_guid.to_string(),
+            created_time: c.created_time.clone(),
+            last_deployed_time: c.last_deployed_time.clone(),
+            content_url: format!("{origin}/content/{}/", c.guid),
+            dashboard_url: format!("{origin}/connect/#/apps/{}", c.guid),
+            app_role: "owner".into(),
+            locked: false,
+            r_version: None,
+            py_version: None,
+            quarto_version: None,
+            vanity_url: c.vanity_path.as_ref().map(|v| format!("{origin}{v}")),
+            entrypoint: c.entrypoint.clone(),
+        }
+    }
+}
+
+/// A bundle in Connect's v1 shape.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BundleView {
+    /// Numeric id as a string.
+    pub id: String,
+    /// The owning content's guid.
+    pub content_guid: String,
+    /// RFC 3339.
+    pub created_time: String,
+    /// Whether it is being served.
+    pub active: bool,
+    /// Archive size in bytes.
+    pub size: i64,
+    /// `uploaded`, `active` or `inactive`.
+    pub state: String,
+    /// The manifest as stored.
+    pub manifest: Option<serde_json::Value>,
+    /// Not used by Porch.
+    pub r_version: Option<String>,
+    /// Not used by Porch.
+    pub py_version: Option<String>,
+    /// Not used by Porch.
+    pub quarto_version: Option<String>,
+    /// Upload metadata (git source), if any.
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl BundleView {
+    /// Builds the view.
+    pub fn new(b: &BundleRow, content_guid: &str, active_id: Option<i64>) -> BundleView {
+        BundleView {
+            id: b.id.to_string(),
+            content_guid: content_guid.to_string(),
+            created_time: b.created_time.clone(),
+            active: active_id == Some(b.id),
+            size: b.size,
+            state: b.state.clone(),
+            manifest: b.manifest.as_deref().and_then(|m| serde_json::from_str(m).ok()),
+            r_version: None,
+            py_version: None,
+            quarto_version: None,
+            metadata: b.metadata.as_deref().and_then(|m| serde_json::from_str(m).ok()),
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! The `porch` command: the desktop window, the headless server and a small CLI.
+//!
+//! This file only parses arguments, resolves the configuration, binds the listener and
+//! calls the engine; everything else lives in `porch-engine`. The desktop shell
+//! (`desktop/`) is compiled only with the `gui` feature.
+
+#[cfg(feature = "gui")]
+mod desktop;
+
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use clap::{Args, Parser, Subcommand};
+use porch_engine::{Config, DeployOptions, Engine, Limits};
+
+/// Publish data-science work to everyone on your local network.
+#[derive(Debug, Parser)]
+#[command(name = "porch", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// Where Porch keeps its database and bundles [default: the platform's data folder].
+    #[arg(long, global = true, env = "PORCH_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Server settings for the desktop window (same as `porch serve`).
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve headless (no window) and print the LAN URLs.
+    Serve(ServeArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Deploy a folder, a file (.html .ipynb .qmd .Rmd .py .R) or a bundle (.tar.gz .zip).
+    Deploy {
+        /// What to deploy.
+        path: PathBuf,
+        /// Content name (default: derived from the path). An existing name is redeployed.
+        #[arg(long)]
+        name: Option<String>,
+        /// Title shown to viewers.
+        #[arg(long)]
+        title: Option<String>,
+        /// Who may view it: all (anyone on the network), logged_in or acl (only you).
+        #[arg(long, value_name = "ACCESS")]
+        access: Option<String>,
+    },
+    /// List published content.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a content item and all its bundles.
+    Rm {
+        /// The content name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create an API key and print it (it is shown only once).
+    New {
+        /// A label to remember what the key is for.
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    /// Address to listen on; 0.0.0.0 reaches the whole network, 127.0.0.1 only this computer.
+    #[arg(long, default_value = "0.0.0.0", env = "PORCH_BIND")]
+    bind: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = porch_engine::config::DEFAULT_PORT, env = "PORCH_PORT")]
+    port: u16,
+    /// The URL viewers use to reach Porch, e.g. http://porch.local:3939 (for absolute links).
+    #[arg(long, env = "PORCH_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+    /// Accept publishing (management API calls with a key) from other computers.
+    #[arg(long)]
+    allow_remote_publishing: bool,
+    /// Largest bundle accepted, in bytes (compressed upload and extracted total).
+    #[arg(long, value_name = "BYTES")]
+    max_bundle_bytes: Option<u64>,
+    /// Most files one bundle may hold.
+    #[arg(long, value_name = "N")]
+    max_bundle_files: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let serving = matches!(cli.command, None | Some(Command::Serve(_)));
+    init_tracing(serving);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("porch: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}
+
+fn init_tracing(serving: bool) {
+    let default = if serving { "info,sqlx=warn,tower_http=warn" } else { "warn,sqlx=error" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn base_config(data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+    let dir = match data_dir {
+        Some(d) => d,
+        None => Config::default_data_dir().ok_or_else(|| anyhow!("cannot find a data folder; pass --data-dir"))?,
+    };
+    Ok(Config::new(dir))
+}
+
+fn serve_config(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Config> {
+    let mut config = base_config(data_dir)?;
+    config.public_url = args.public_url.as_ref().map(|u| u.trim_end_matches('/').to_string());
+    config.allow_remote_publishing = args.allow_remote_publishing;
+    let defaults = Limits::default();
+    config.limits = Limits {
+        max_bundle_bytes: args.max_bundle_bytes.unwrap_or(defaults.max_bundle_bytes),
+        max_bundle_files: args.max_bundle_files.unwrap_or(defaults.max_bundle_files),
+    };
+    if let Ok(user) = std::env::var("USER") {
+        if !user.is_empty() {
+            config.publisher = user;
+        }
+    }
+    Ok(config)
+}
+
+fn bind(args: &ServeArgs) -> anyhow::Result<TcpListener> {
+    let addr = SocketAddr::new(args.bind, args.port);
+    let listener = TcpListener::bind(addr).with_context(|| {
+        format!("cannot listen on {addr} (is Porch or another server already using port {}? try --port)", args.port)
+    })?;
+    listener.set_nonblocking(true).context("cannot configure the listener")?;
+    Ok(listener)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => open_window(cli.data_dir, &cli.serve),
+        Some(Command::Serve(args)) => serve(cli.data_dir, &args),
+        Some(Command::Key(KeyCommand::New { name })) => runtime()?.block_on(async {
+            let engine = Engine::open(base_config(cli.data_dir)?).await?;
+            println!("{}", engine.new_api_key(&name).await?);
+            Ok(())
+        }),
+        Some(Command::Deploy { path, name, title, access }) => runtime()?.block_on(async {
+            let engine = open_for_cli(cli.data_dir).await?;
+            let opts = DeployOptions { name, title, access_type: access };
+            let d = engine.deploy_path(&path, opts).await.with_context(|| format!("cannot deploy {}", path.display()))?;
+            let verb = if d.created { "Published" } else { "Updated" };
+            println!("{verb} {} (bundle {}, {})", d.content.name, d.bundle_id, d.content.app_mode);
+            println!("{}", d.content.content_url);
+            Ok(())
+        }),
+        Some(Command::List { json }) => runtime()?.block_on(async {
+            let engine = open_for_cli(cli.data_dir).await?;
+            let items = engine.list_content().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&items)?);
+            } else if items.is_empty() {
+                println!("Nothing is published yet. Try: porch deploy <folder>");
+            } else {
+                println!("{:<24} {:<18} {:<7} URL", "NAME", "TYPE", "ACCESS");
+                for c in items {
+                    println!("{:<24} {:<18} {:<7} {}", c.name, c.app_mode, c.access_type, c.content_url);
+                }
+            }
+            Ok(())
+        }),
+        Some(Command::Rm { name }) => runtime()?.block_on(async {
+            let engine = open_for_cli(cli.data_dir).await?;
+            engine.remove_by_name(&name).await?;
+            println!("Removed {name}");
+            Ok(())
+        }),
+    }
+}
+
+/// Opens the data directory for a one-shot command. When a server is running on it, its
+/// origin is used for printed URLs (and the server picks up the change by itself).
+async fn open_for_cli(data_dir: Option<PathBuf>) -> anyhow::Result<Engine> {
+    let mut config = base_config(data_dir)?;
+    if let Some(running) = porch_engine::running_server(&config) {
+        config.public_url = Some(running.origin);
+    }
+    Ok(Engine::open(config).await?)
+}
+
+fn serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
+    let config = serve_config(data_dir, args)?;
+    let listener = bind(args)?;
+    runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::from_std(listener).context("cannot use the listener")?;
+        let engine = Engine::start(config, listener).await?;
+        let addr = engine.local_addr().ok_or_else(|| anyhow!("the server did not report its address"))?;
+        // The first line is machine-readable: tests and scripts read the port from it.
+        println!("Listening on http://{addr}/");
+        println!("Viewers on your network can open:");
+        for url in engine.viewer_urls() {
+            println!("  {url}");
+        }
+        if !engine.config().allow_remote_publishing {
+            println!("Publishing is allowed from this computer only (with an API key: porch key new).");
+        }
+        wait_for_signal().await;
+        eprintln!("porch: shutting down");
+        engine.shutdown(Duration::from_secs(10)).await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers, fall back to Ctrl-C only.
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+#[cfg(feature = "gui")]
+fn open_window(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
+    let config = serve_config(data_dir, args)?;
+    let listener = bind(args)?;
+    desktop::run(config, listener)
+}
+
+#[cfg(not(feature = "gui"))]
+fn open_window(_: Option<PathBuf>, _: &ServeArgs) -> anyhow::Result<()> {
+    Err(anyhow!("this build of Porch has no desktop window; run `porch serve` to serve headless"))
+}
