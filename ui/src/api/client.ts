@@ -48,11 +48,12 @@ async function httpError(response: Response): Promise<ApiError> {
 }
 
 function codeForStatus(status: number): ErrorCode {
-  if (status === 401 || status === 403) return "Unauthorized";
+  if (status === 401) return "Unauthorized";
+  if (status === 403) return "Forbidden";
   if (status === 404) return "NotFound";
   if (status === 409) return "Conflict";
   if (status === 503) return "Busy";
-  if (status === 400 || status === 422) return "InvalidManifest";
+  if (status === 400 || status === 422) return "InvalidRequest";
   return "Internal";
 }
 

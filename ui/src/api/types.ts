@@ -5,16 +5,17 @@
 // exports them, it is a hand-kept mirror: change it only together with the Rust side, and
 // keep the field names exactly as serde writes them.
 
-/** Engine error codes (a small closed set), plus three the UI itself produces. */
+/** Engine error codes (`porch_engine::ErrorCode`, a small closed set), plus two of the UI's own. */
 export type ErrorCode =
   | "NotFound"
   | "InvalidManifest"
-  | "StartFailed"
+  | "InvalidRequest"
   | "Conflict"
+  /** No valid API key (the engine's code; the browser fallback also maps HTTP 401 to it). */
+  | "Unauthorized"
+  | "Forbidden"
   | "Busy"
   | "Internal"
-  // UI-local: the HTTP API asked for an API key (401/403).
-  | "Unauthorized"
   // UI-local: the engine could not be reached at all.
   | "Network"
   // UI-local: the action needs the desktop app (e.g. publishing by drop in a plain browser).

@@ -1,0 +1,81 @@
+//! Turning exit requests into exactly one graceful engine shutdown.
+//!
+//! Every way out (tray "Quit", SIGINT/SIGTERM, the last window closing when there is no
+//! tray) reaches Tauri as `RunEvent::ExitRequested`. The first request is prevented, the
+//! engine is shut down with a grace period, and then `AppHandle::exit` is called again;
+//! that second request passes through. Requests arriving meanwhile are prevented too.
+//!
+//! Ownership: [`ExitGate`] is managed state holding the phase. Concurrency: the phase is an
+//! atomic compare-and-swap, so concurrent requests (a signal during a tray quit) start one
+//! shutdown only; the shutdown itself runs on the tokio runtime, never on the GTK thread.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use porch_engine::Engine;
+use tauri::{AppHandle, ExitRequestApi, Manager as _, Runtime};
+
+/// How long running work gets to finish before the engine stops it.
+const GRACE: Duration = Duration::from_secs(5);
+/// Backstop: if shutdown itself hangs, exit anyway after this long.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(15);
+
+const RUNNING: u8 = 0;
+const STOPPING: u8 = 1;
+const STOPPED: u8 = 2;
+
+/// Where the app is on its way out.
+#[derive(Debug, Default)]
+pub(crate) struct ExitGate(AtomicU8);
+
+/// Handles one `RunEvent::ExitRequested`.
+pub(crate) fn on_exit_requested<R: Runtime>(app: &AppHandle<R>, code: Option<i32>, api: &ExitRequestApi) {
+    let gate = app.state::<ExitGate>();
+    match gate.0.compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            api.prevent_exit();
+            let app = app.clone();
+            let engine = app.state::<Engine>().inner().clone();
+            tauri::async_runtime::spawn(async move {
+                tracing::info!("shutting down");
+                if tokio::time::timeout(SHUTDOWN_DEADLINE, engine.shutdown(GRACE)).await.is_err() {
+                    tracing::error!(?SHUTDOWN_DEADLINE, "engine shutdown did not finish; exiting anyway");
+                }
+                app.state::<ExitGate>().0.store(STOPPED, Ordering::Release);
+                app.exit(code.unwrap_or(0));
+            });
+        }
+        // A shutdown is already running; it will exit when done.
+        Err(STOPPING) => api.prevent_exit(),
+        // STOPPED: this is our own final request; let it through.
+        Err(_) => {}
+    }
+}
+
+/// Spawns a task that requests an exit on SIGINT or SIGTERM, so `kill` and Ctrl-C in a
+/// terminal shut the server down as gracefully as "Quit" does.
+pub(crate) fn quit_on_signal<R: Runtime>(app: AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        if let Err(err) = wait_for_signal().await {
+            tracing::warn!(error = %err, "cannot listen for termination signals");
+            return;
+        }
+        tracing::info!("termination signal received");
+        app.exit(0);
+    });
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        res = tokio::signal::ctrl_c() => res,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}

@@ -1,0 +1,96 @@
+//! The desktop shell: one window showing the Library, a tray menu, and an orderly exit.
+//!
+//! Ownership: the shell owns only native concerns (STYLE 1.6): the window, the tray, drops
+//! arriving through the webview, opening links in the user's browser, and process exit.
+//! Everything about content lives in [`porch_engine::Engine`], which the shell starts, hands
+//! to Tauri as managed state, and shuts down.
+//!
+//! Concurrency: [`run`] builds one multi-thread tokio runtime, starts the engine on it, and
+//! gives Tauri the same runtime (`tauri::async_runtime::set`), so commands, the event
+//! forwarder and the HTTP server share it. The GTK event loop runs on the calling (main)
+//! thread inside `App::run_return`; callbacks from it only spawn onto the runtime, never block.
+//!
+//! Lifecycle: closing the window hides it and the server keeps serving; "Quit" in the tray
+//! (or SIGINT/SIGTERM) asks Tauri to exit, and [`exit`] turns that request into exactly one
+//! graceful engine shutdown followed by the real exit.
+
+mod commands;
+mod events;
+mod exit;
+mod tray;
+mod window;
+
+use anyhow::Context as _;
+use porch_engine::{Config, Engine};
+use tauri::{Manager as _, RunEvent, WindowEvent};
+
+/// Starts the engine on `listener` and runs the desktop app until the user quits.
+///
+/// `listener` is already bound to the LAN address by the CLI; it is made non-blocking here
+/// because tokio requires that of a std listener it adopts.
+pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("porch-rt")
+        .build()
+        .context("cannot start the async runtime")?;
+
+    listener
+        .set_nonblocking(true)
+        .context("cannot make the listener non-blocking")?;
+    let engine = runtime
+        .block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .context("cannot hand the listener to the async runtime")?;
+            Engine::start(config, listener)
+                .await
+                .context("cannot start the Porch engine")
+        })?;
+    tracing::info!(urls = ?engine.viewer_urls(), "serving the library");
+
+    // Tauri must spawn onto our runtime, not build a second one.
+    tauri::async_runtime::set(runtime.handle().clone());
+
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_shell::init())
+        .manage(engine.clone())
+        .manage(exit::ExitGate::default())
+        .manage(window::HideOnClose::default())
+        .invoke_handler(tauri::generate_handler![
+            commands::list_content,
+            commands::deploy_path,
+            commands::server_info,
+            commands::open_external,
+        ])
+        .setup(move |app| {
+            match tray::install(app, &engine.viewer_urls()) {
+                Ok(()) => app.state::<window::HideOnClose>().enable(),
+                // Without a tray there would be no way back to a hidden window, nor to quit,
+                // so closing the window quits instead (see `window::HideOnClose`).
+                Err(err) => tracing::warn!(error = %err, "no tray icon; closing the window will quit"),
+            }
+            events::forward(app.handle().clone(), engine.subscribe());
+            exit::quit_on_signal(app.handle().clone());
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                window::on_close_requested(window, api);
+            }
+        })
+        .build(tauri::generate_context!())
+        .context("cannot build the desktop app")?;
+
+    let code = app.run_return(|app, event| {
+        if let RunEvent::ExitRequested { code, api, .. } = event {
+            exit::on_exit_requested(app, code, &api);
+        }
+    });
+
+    // The engine has been shut down by now (see `exit`); give stragglers a moment.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if code != 0 {
+        anyhow::bail!("the desktop app exited with code {code}");
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# GUI end-to-end check of the real `porch` window (issue point 9).
+#
+# Starts Xvfb and tauri-driver, then tests/e2e/gui_e2e.py launches the real GUI binary
+# through WebDriver (WebKitWebDriver), checks the empty Library, deploys a folder with the
+# CLI (`porch deploy`, which talks to the running instance) and waits for the row to appear
+# live, drives the drop path, and finally sends SIGTERM to check the graceful quit.
+#
+# Needs: Xvfb, webkit2gtk-driver (WebKitWebDriver), tauri-driver (`cargo install
+# tauri-driver --locked`), python3 with selenium (installed into .venv-tests if missing).
+#
+# Env:  PORCH_BIN=path   use this GUI binary instead of building one
+#       SKIP_BUILD=1     do not rebuild ui/ and the binary
+#       E2E_OUT=dir      where screenshots go (default: a fresh /tmp/porch-e2e.XXXX)
+# Exit status is non-zero on any failure; the last line says PASS or FAIL.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target-gui}"
+PORCH="${PORCH_BIN:-$CARGO_TARGET_DIR/debug/porch}"
+OUT="${E2E_OUT:-$(mktemp -d /tmp/porch-e2e.XXXXXX)}"
+WORK="$(mktemp -d /tmp/porch-e2e-work.XXXXXX)"
+mkdir -p "$OUT"
+
+PIDS=()
+cleanup() {
+  local status=$?
+  # Only the processes this script started, newest first, by PID.
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill "${PIDS[i]}" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+  if [[ $status -eq 0 ]]; then
+    echo "PASS: GUI e2e (screenshots in $OUT)"
+  else
+    echo "FAIL: GUI e2e (exit $status; logs and screenshots in $OUT)"
+  fi
+  exit $status
+}
+trap cleanup EXIT
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "missing prerequisite: $1 ($2)" >&2; exit 2; }; }
+need Xvfb "apt-get install xvfb"
+need WebKitWebDriver "apt-get install webkit2gtk-driver"
+need tauri-driver "cargo install tauri-driver --locked"
+
+# Python with selenium: the caller's, or a private venv.
+PY="${PYTHON:-python3}"
+if ! "$PY" -c "import selenium" 2>/dev/null; then
+  if [[ ! -x "$ROOT/.venv-tests/bin/python" ]]; then
+    python3 -m venv "$ROOT/.venv-tests"
+  fi
+  PY="$ROOT/.venv-tests/bin/python"
+  "$PY" -c "import selenium" 2>/dev/null || "$PY" -m pip install -q selenium
+fi
+
+if [[ -z "${SKIP_BUILD:-}" && -z "${PORCH_BIN:-}" ]]; then
+  echo "== building ui/ and the GUI binary (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  if [[ ! -d "$ROOT/ui/node_modules" ]]; then npm ci --prefix "$ROOT/ui"; fi
+  npm --prefix "$ROOT/ui" run build >/dev/null
+  (cd "$ROOT" && cargo build --bin porch)
+fi
+[[ -x "$PORCH" ]] || { echo "no GUI binary at $PORCH" >&2; exit 2; }
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "== starting Xvfb"
+exec 3>"$WORK/display"
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$OUT/xvfb.log" 2>&1 &
+PIDS+=($!)
+exec 3>&-
+for _ in $(seq 100); do [[ -s "$WORK/display" ]] && break; sleep 0.1; done
+[[ -s "$WORK/display" ]] || { echo "Xvfb did not report a display" >&2; exit 1; }
+export DISPLAY=":$(tr -d '[:space:]' <"$WORK/display")"
+echo "   DISPLAY=$DISPLAY"
+
+DRIVER_PORT="$(free_port)"
+NATIVE_PORT="$(free_port)"
+echo "== starting tauri-driver on $DRIVER_PORT (native $NATIVE_PORT)"
+tauri-driver --port "$DRIVER_PORT" --native-port "$NATIVE_PORT" >"$OUT/tauri-driver.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+  curl -fsS "http://127.0.0.1:$DRIVER_PORT/status" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+echo "== running the WebDriver scenario"
+RUST_LOG="${RUST_LOG:-info}" "$PY" "$ROOT/tests/e2e/gui_e2e.py" \
+  --app "$PORCH" \
+  --driver "http://127.0.0.1:$DRIVER_PORT" \
+  --work "$WORK" \
+  --out "$OUT"

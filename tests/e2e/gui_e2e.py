@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""WebDriver scenario for the real Porch window; run by tests/e2e/gui.sh.
+
+Steps (each prints `ok - ...`; the first failure raises, screenshots the window and exits 1):
+ 1. launch `porch --data-dir D --bind 127.0.0.1 --port 0` through tauri-driver;
+ 2. the Library shows its empty state;
+ 3. `porch deploy <folder> --data-dir D` (the CLI, talking to the running app) publishes a
+    folder, and its row appears without a reload (engine event -> porch://event -> refetch);
+ 4. the row's viewer URL serves the folder's page over HTTP;
+ 5. a drop: WebDriver cannot perform an OS-level file drop, so the script emits the
+    `tauri://drag-enter` / `tauri://drag-drop` events that wry raises for a real drop. The
+    UI's real `onDragDropEvent` handler receives them and calls the real `deploy_path`
+    command; a second row and a success banner must appear;
+ 6. dropping a path that does not exist shows an error banner with a code and message;
+ 7. SIGTERM to the app: the engine shuts down gracefully and the process exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+
+TIMEOUT = 20.0
+
+
+class Scenario:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.app = os.path.abspath(args.app)
+        self.out = Path(args.out)
+        self.work = Path(args.work)
+        self.data = self.work / "data"
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.driver_url = args.driver
+        self.driver: webdriver.Remote | None = None
+        self.shots = 0
+
+    # ---- helpers -------------------------------------------------------------------
+
+    def ok(self, what: str) -> None:
+        print(f"ok - {what}", flush=True)
+
+    def wait_for(self, what: str, predicate, timeout: float = TIMEOUT):
+        deadline = time.monotonic() + timeout
+        last_err: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                value = predicate()
+                if value:
+                    return value
+            except WebDriverException as err:  # element went stale during a re-render
+                last_err = err
+            time.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" ({last_err})" if last_err else ""))
+
+    def find(self, css: str) -> list[dict]:
+        """Snapshots matching elements in one script call. The UI re-renders whole screens,
+        so element references go stale; plain values taken atomically do not."""
+        assert self.driver is not None
+        return self.driver.execute_script(
+            """
+            const pick = (el, sel) => el.querySelector(sel);
+            return Array.from(document.querySelectorAll(arguments[0]), (el) => ({
+              text: el.innerText,
+              href: (el.matches('a') ? el : pick(el, 'td.url a') || pick(el, 'a'))?.href ?? null,
+              code: pick(el, '[data-testid="error-code"]')?.innerText ?? null,
+              message: pick(el, '[data-testid="error-message"]')?.innerText ?? null,
+            }));
+            """,
+            css,
+        )
+
+    def screenshot(self, name: str) -> Path:
+        assert self.driver is not None
+        self.shots += 1
+        path = self.out / f"{self.shots:02d}-{name}.png"
+        self.driver.save_screenshot(str(path))
+        # The whole X screen too, to see the real native window (no window manager: undecorated).
+        subprocess.run(["import", "-window", "root", str(path.with_suffix(".screen.png"))],
+                       check=False, capture_output=True, timeout=10)
+        print(f"   screenshot: {path}", flush=True)
+        return path
+
+    def emit(self, event: str, payload: dict) -> None:
+        """Emits a Tauri event from the page, as wry does for native drag-drop."""
+        assert self.driver is not None
+        err = self.driver.execute_async_script(
+            """
+            const [event, payload, done] = arguments;
+            window.__TAURI_INTERNALS__.invoke('plugin:event|emit', { event, payload })
+              .then(() => done(null), (e) => done(String(e)));
+            """,
+            event,
+            payload,
+        )
+        assert err is None, f"emitting {event} failed: {err}"
+
+    def porch_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [self.app, *args, "--data-dir", str(self.data)]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        print(f"   $ {' '.join(cmd)} -> {res.returncode}", flush=True)
+        for line in (res.stdout + res.stderr).strip().splitlines()[-6:]:
+            print(f"     | {line}", flush=True)
+        return res
+
+    def app_pid(self) -> int | None:
+        """The PID of the GUI process launched for this run (matched on its unique data dir)."""
+        me = str(self.data)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            args = [a.decode(errors="replace") for a in argv if a]
+            if args and os.path.abspath(args[0]) == self.app and me in args and "deploy" not in args:
+                return int(entry.name)
+        return None
+
+    @staticmethod
+    def make_site(root: Path, name: str, marker: str) -> Path:
+        site = root / name
+        site.mkdir(parents=True)
+        (site / "index.html").write_text(
+            f"<!doctype html><html><head><title>{marker}</title></head>"
+            f"<body><h1>{marker}</h1><p>Published by the GUI e2e.</p></body></html>\n",
+            encoding="utf-8",
+        )
+        return site
+
+    # ---- the scenario ------------------------------------------------------------
+
+    def run(self) -> None:
+        opts = ArgOptions()
+        opts.set_capability("browserName", "wry")
+        opts.set_capability("tauri:options", {
+            "application": self.app,
+            "args": ["--data-dir", str(self.data), "--bind", "127.0.0.1", "--port", "0"],
+        })
+        started = time.monotonic()
+        self.driver = webdriver.Remote(command_executor=self.driver_url, options=opts)
+        self.driver.set_script_timeout(30)
+        self.ok(f"session up in {time.monotonic() - started:.1f}s")
+
+        # 2. empty state
+        self.wait_for("the empty state", lambda: self.find('[data-testid="empty-state"]'))
+        assert self.driver.title == "Porch", f"document title is {self.driver.title!r}"
+        text = self.find('[data-testid="empty-state"]')[0]["text"]
+        assert "Drop a folder or file here to publish it" in text, text
+        urls = self.wait_for("the viewer URL in the header", lambda: self.find('[data-testid="viewer-urls"] a'))
+        viewer = urls[0]["href"]
+        assert viewer and viewer.startswith("http://127.0.0.1:"), viewer
+        self.ok(f"empty Library shown; serving on {viewer}")
+        self.screenshot("empty")
+
+        # 3. deploy with the CLI; the row must appear live
+        sites = self.work / "sites"
+        first = self.make_site(sites, "e2e hello site", "Hello from the Porch e2e")
+        res = self.porch_cli("deploy", str(first))
+        assert res.returncode == 0, "porch deploy failed"
+        rows = self.wait_for("the deployed row to appear live", lambda: self.find('[data-testid="content-row"]'))
+        assert len(rows) == 1, f"{len(rows)} rows"
+        row_text = rows[0]["text"]
+        assert "e2e hello site" in row_text or "Hello from the Porch e2e" in row_text, row_text
+        link = rows[0]["href"]
+        assert link and link.startswith(viewer.rstrip("/")), f"viewer link {link!r} not under {viewer!r}"
+        self.ok(f"row appeared live: {row_text!r} -> {link}")
+
+        # 4. the viewer URL serves the page
+        with urllib.request.urlopen(link, timeout=10) as resp:
+            body = resp.read().decode("utf-8", errors="replace")
+        assert resp.status == 200 and "Hello from the Porch e2e" in body, (resp.status, body[:200])
+        self.ok("viewer URL serves the published page")
+        self.screenshot("deployed-by-cli")
+
+        # 5. a drop, through the webview's drag-drop events
+        second = self.make_site(sites, "dropped-site", "Dropped on the Porch window")
+        self.emit("tauri://drag-enter", {"paths": [str(second)], "position": {"x": 200, "y": 200}})
+        self.wait_for("the drop overlay", lambda: self.find('[data-testid="drop-overlay"]'))
+        overlay = self.find('[data-testid="drop-overlay"]')[0]["text"]
+        assert "dropped-site" in overlay, overlay
+        self.ok("drag-enter shows the drop overlay")
+        self.screenshot("drag-over")
+        self.emit("tauri://drag-drop", {"paths": [str(second)], "position": {"x": 200, "y": 200}})
+        self.wait_for("the overlay to go", lambda: not self.find('[data-testid="drop-overlay"]'))
+        banner = self.wait_for("a success banner", lambda: self.find('[data-testid="banner"][data-kind="ok"]'))
+        self.ok(f"drop published: {banner[0]['text']!r}")
+        self.wait_for("two rows", lambda: len(self.find('[data-testid="content-row"]')) == 2)
+        dropped_link = banner[0]["href"]
+        with urllib.request.urlopen(dropped_link, timeout=10) as resp:
+            body = resp.read().decode("utf-8", errors="replace")
+        assert "Dropped on the Porch window" in body, body[:200]
+        self.ok("the dropped folder is served at its viewer URL")
+
+        # 6. a drop that fails shows the error code and message
+        missing = self.work / "does-not-exist"
+        self.emit("tauri://drag-drop", {"paths": [str(missing)], "position": {"x": 200, "y": 200}})
+        err = self.wait_for("an error banner", lambda: self.find('[data-testid="banner"][data-kind="error"]'))
+        code, message = err[0]["code"], err[0]["message"]
+        assert code and message, (code, message)
+        self.ok(f"failed drop shows {code}: {message}")
+        assert len(self.find('[data-testid="content-row"]')) == 2
+        self.screenshot("after-drops")
+
+        # 7. graceful quit on SIGTERM
+        pid = self.app_pid()
+        assert pid is not None, "cannot find the porch GUI process"
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            state = _proc_state(pid)
+            if state == "Z":  # exited; its parent (WebKitWebDriver) has not reaped it yet
+                break
+            time.sleep(0.1)
+        assert _proc_state(pid) in (None, "Z"), f"porch (pid {pid}) still running 15s after SIGTERM"
+        self.ok(f"porch (pid {pid}) exited after SIGTERM")
+        try:
+            urllib.request.urlopen(viewer, timeout=2)
+            raise AssertionError("the server still answers after quit")
+        except OSError:
+            self.ok("the server stopped listening")
+
+    def fail_screenshot(self) -> None:
+        if self.driver is None:
+            return
+        try:
+            self.screenshot("failure")
+            print("   page text:", self.driver.find_element(By.TAG_NAME, "body").text[:1000], flush=True)
+        except Exception as err:  # the app may be gone; the failure itself matters more
+            print(f"   (no failure screenshot: {err})", flush=True)
+
+    def close(self) -> None:
+        if self.driver is not None:
+            try:
+                self.driver.quit()
+            except Exception:
+                pass  # the app already exited in step 7
+
+
+def _proc_state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--app", required=True, help="the porch GUI binary")
+    parser.add_argument("--driver", required=True, help="tauri-driver URL")
+    parser.add_argument("--work", required=True, help="scratch directory (data dir, fixture sites)")
+    parser.add_argument("--out", required=True, help="where screenshots go")
+    args = parser.parse_args()
+    scenario = Scenario(args)
+    try:
+        scenario.run()
+    except Exception as err:
+        print(f"not ok - {type(err).__name__}: {err}", flush=True)
+        scenario.fail_screenshot()
+        return 1
+    finally:
+        scenario.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
