@@ -27,16 +27,23 @@ pub(crate) struct CommandError {
 impl From<porch_engine::Error> for CommandError {
     fn from(err: porch_engine::Error) -> Self {
         // The desktop user owns this machine and its logs, so unlike the LAN API the message
-        // keeps the cause chain; it is still logged for the record.
+        // keeps the cause chain; it is still logged for the record. Some engine messages
+        // already quote their cause, so a cause is appended only when it is not there yet.
         let mut message = err.to_string();
         let mut source = std::error::Error::source(&err);
         while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
+            let cause_text = cause.to_string();
+            if !message.contains(&cause_text) {
+                message.push_str(": ");
+                message.push_str(&cause_text);
+            }
             source = cause.source();
         }
         tracing::warn!(code = ?err.code(), %message, "command failed");
-        CommandError { code: err.code(), message }
+        CommandError {
+            code: err.code(),
+            message,
+        }
     }
 }
 
@@ -48,20 +55,27 @@ pub(crate) struct ServerInfo {
 
 /// Every content item, for the Library list.
 #[tauri::command]
-pub(crate) async fn list_content(engine: State<'_, Engine>) -> Result<Vec<ContentView>, CommandError> {
+pub(crate) async fn list_content(
+    engine: State<'_, Engine>,
+) -> Result<Vec<ContentView>, CommandError> {
     Ok(engine.list_content().await?)
 }
 
 /// Publishes a dropped folder, file, `.tar.gz` or `.zip` and activates it.
 #[tauri::command]
-pub(crate) async fn deploy_path(engine: State<'_, Engine>, path: PathBuf) -> Result<Deployment, CommandError> {
+pub(crate) async fn deploy_path(
+    engine: State<'_, Engine>,
+    path: PathBuf,
+) -> Result<Deployment, CommandError> {
     Ok(engine.deploy_path(&path, DeployOptions::default()).await?)
 }
 
 /// The LAN URLs the viewer is reachable at.
 #[tauri::command]
 pub(crate) fn server_info(engine: State<'_, Engine>) -> ServerInfo {
-    ServerInfo { viewer_urls: engine.viewer_urls() }
+    ServerInfo {
+        viewer_urls: engine.viewer_urls(),
+    }
 }
 
 /// Opens an `http(s)` URL in the user's default browser.

@@ -29,17 +29,30 @@ const STOPPED: u8 = 2;
 pub(crate) struct ExitGate(AtomicU8);
 
 /// Handles one `RunEvent::ExitRequested`.
-pub(crate) fn on_exit_requested<R: Runtime>(app: &AppHandle<R>, code: Option<i32>, api: &ExitRequestApi) {
+pub(crate) fn on_exit_requested<R: Runtime>(
+    app: &AppHandle<R>,
+    code: Option<i32>,
+    api: &ExitRequestApi,
+) {
     let gate = app.state::<ExitGate>();
-    match gate.0.compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire) {
+    match gate
+        .0
+        .compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire)
+    {
         Ok(_) => {
             api.prevent_exit();
             let app = app.clone();
             let engine = app.state::<Engine>().inner().clone();
             tauri::async_runtime::spawn(async move {
                 tracing::info!("shutting down");
-                if tokio::time::timeout(SHUTDOWN_DEADLINE, engine.shutdown(GRACE)).await.is_err() {
-                    tracing::error!(?SHUTDOWN_DEADLINE, "engine shutdown did not finish; exiting anyway");
+                if tokio::time::timeout(SHUTDOWN_DEADLINE, engine.shutdown(GRACE))
+                    .await
+                    .is_err()
+                {
+                    tracing::error!(
+                        ?SHUTDOWN_DEADLINE,
+                        "engine shutdown did not finish; exiting anyway"
+                    );
                 }
                 app.state::<ExitGate>().0.store(STOPPED, Ordering::Release);
                 app.exit(code.unwrap_or(0));

@@ -38,14 +38,13 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Re
     listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
-    let engine = runtime
-        .block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener)
-                .context("cannot hand the listener to the async runtime")?;
-            Engine::start(config, listener)
-                .await
-                .context("cannot start the Porch engine")
-        })?;
+    let engine = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .context("cannot hand the listener to the async runtime")?;
+        Engine::start(config, listener)
+            .await
+            .context("cannot start the Porch engine")
+    })?;
     tracing::info!(urls = ?engine.viewer_urls(), "serving the library");
 
     // Tauri must spawn onto our runtime, not build a second one.
@@ -67,7 +66,9 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Re
                 Ok(()) => app.state::<window::HideOnClose>().enable(),
                 // Without a tray there would be no way back to a hidden window, nor to quit,
                 // so closing the window quits instead (see `window::HideOnClose`).
-                Err(err) => tracing::warn!(error = %err, "no tray icon; closing the window will quit"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "no tray icon; closing the window will quit")
+                }
             }
             events::forward(app.handle().clone(), engine.subscribe());
             exit::quit_on_signal(app.handle().clone());

@@ -21,7 +21,13 @@ const URL_PREFIX: &str = "url:";
 /// closing the window quit instead.
 pub(crate) fn install<R: Runtime>(app: &App<R>, viewer_urls: &[String]) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, OPEN_ID, "Open Porch", true, None::<&str>)?;
-    let serving = MenuItem::with_id(app, "serving", "Serving on your network:", false, None::<&str>)?;
+    let serving = MenuItem::with_id(
+        app,
+        "serving",
+        "Serving on your network:",
+        false,
+        None::<&str>,
+    )?;
     let url_items = viewer_urls
         .iter()
         .enumerate()
@@ -32,7 +38,11 @@ pub(crate) fn install<R: Runtime>(app: &App<R>, viewer_urls: &[String]) -> tauri
     let sep_b = PredefinedMenuItem::separator(app)?;
 
     let mut items: Vec<&dyn tauri::menu::IsMenuItem<R>> = vec![&open, &sep_a, &serving];
-    items.extend(url_items.iter().map(|item| item as &dyn tauri::menu::IsMenuItem<R>));
+    items.extend(
+        url_items
+            .iter()
+            .map(|item| item as &dyn tauri::menu::IsMenuItem<R>),
+    );
     items.extend([&sep_b as &dyn tauri::menu::IsMenuItem<R>, &quit]);
     let menu = Menu::with_items(app, &items)?;
 

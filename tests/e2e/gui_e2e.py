@@ -224,6 +224,13 @@ class Scenario:
             time.sleep(0.1)
         assert _proc_state(pid) in (None, "Z"), f"porch (pid {pid}) still running 15s after SIGTERM"
         self.ok(f"porch (pid {pid}) exited after SIGTERM")
+        # The app's stderr reaches tauri-driver's log (gui.sh writes it to --out).
+        log = self.out / "tauri-driver.log"
+        if log.exists():
+            text = log.read_text(errors="replace")
+            assert "termination signal received" in text and "shutting down" in text, \
+                "the app did not log a graceful shutdown"
+            self.ok("the shell ran the graceful shutdown path")
         try:
             urllib.request.urlopen(viewer, timeout=2)
             raise AssertionError("the server still answers after quit")

@@ -23,26 +23,41 @@ export type ErrorCode =
   // Codes added on the Rust side later still arrive as strings.
   | (string & {});
 
-/** One published item, as the engine lists it. */
+/** One published item, as the engine lists it (`porch_engine::ContentView`; the fields the UI reads). */
 export interface ContentView {
+  /** Hyphenated UUID. */
   guid: string;
+  /** Numeric id as a string. */
+  id: string;
+  /** Unique name, `[A-Za-z0-9._-]`. */
   name: string;
+  /** May be empty or null. */
   title: string | null;
-  /** Connect's app mode: "static", "quarto-static", "python-shiny", "jupyter-static", ... */
+  description: string;
+  /** `all`, `logged_in` or `acl`. */
+  access_type: string;
+  /** Connect's app mode: "static", "quarto-static", "jupyter-static", ...; "unknown" before the first deploy. */
   app_mode: string;
+  content_category: string;
+  /** Active bundle id as a string. */
+  bundle_id: string | null;
+  /** RFC 3339. */
+  created_time: string;
+  /** RFC 3339. */
+  last_deployed_time: string | null;
   /** Absolute viewer URL on the LAN origin, with a trailing slash. */
   content_url: string;
-  bundle_id: string | null;
-  access_type?: string;
-  description?: string | null;
-  last_deployed_time: string | null;
+  /** Absolute URL of the item in the Porch dashboard. */
+  dashboard_url: string;
 }
 
-/** The result of deploying one dropped path. */
+/** The result of deploying one dropped path (`porch_engine::Deployment`). */
 export interface Deployment {
   content: ContentView;
   bundle_id: string;
   task_id: string;
+  /** Whether the item was created by this deploy (false: redeployed by name). */
+  created: boolean;
 }
 
 /** What the desktop shell knows about the running server. */
@@ -51,10 +66,14 @@ export interface ServerInfo {
   viewer_urls: string[];
 }
 
-/** A state change broadcast by the engine (`#[serde(tag = "type")]`). */
+/** A state change broadcast by the engine (`porch_engine::Event`, `#[serde(tag = "type")]`). */
 export type EngineEvent =
   | { type: "content_changed"; guid: string }
   | { type: "content_deleted"; guid: string }
-  // The shell sends this when it fell behind the engine's broadcast and dropped events.
+  | { type: "task_finished"; id: string; guid: string; code: number; error: string }
+  /** Another process (the CLI) changed the data directory. */
+  | { type: "library_changed" }
+  /** Sent by the shell when it fell behind the engine's broadcast and dropped events. */
   | { type: "lagged"; skipped: number }
-  | { type: string; [key: string]: unknown };
+  /** The browser fallback's poll tick. */
+  | { type: "poll" };

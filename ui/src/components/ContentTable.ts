@@ -25,6 +25,7 @@ const MODE_LABELS: Record<string, string> = {
   "python-fastapi": "FastAPI",
   "python-api": "Flask API",
   api: "Plumber API",
+  unknown: "Not deployed",
 };
 
 export function ContentTable({ items, onOpen }: ContentTableProps): HTMLElement {
