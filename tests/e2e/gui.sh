@@ -7,7 +7,8 @@
 # live, drives the drop path, and finally sends SIGTERM to check the graceful quit.
 #
 # Needs: Xvfb, webkit2gtk-driver (WebKitWebDriver), tauri-driver (`cargo install
-# tauri-driver --locked`), python3 with selenium (installed into .venv-tests if missing).
+# tauri-driver --locked`), python3 with selenium and python-xlib (installed into
+# .venv-tests if missing).
 #
 # Env:  PORCH_BIN=path   use this GUI binary instead of building one
 #       SKIP_BUILD=1     do not rebuild ui/ and the binary
@@ -47,12 +48,12 @@ need tauri-driver "cargo install tauri-driver --locked"
 
 # Python with selenium: the caller's, or a private venv.
 PY="${PYTHON:-python3}"
-if ! "$PY" -c "import selenium" 2>/dev/null; then
+if ! "$PY" -c "import selenium, Xlib" 2>/dev/null; then
   if [[ ! -x "$ROOT/.venv-tests/bin/python" ]]; then
     python3 -m venv "$ROOT/.venv-tests"
   fi
   PY="$ROOT/.venv-tests/bin/python"
-  "$PY" -c "import selenium" 2>/dev/null || "$PY" -m pip install -q selenium
+  "$PY" -c "import selenium, Xlib" 2>/dev/null || "$PY" -m pip install -q selenium python-xlib
 fi
 
 if [[ -z "${SKIP_BUILD:-}" && -z "${PORCH_BIN:-}" ]]; then

@@ -12,7 +12,9 @@ Steps (each prints `ok - ...`; the first failure raises, screenshots the window 
     UI's real `onDragDropEvent` handler receives them and calls the real `deploy_path`
     command; a second row and a success banner must appear;
  6. dropping a path that does not exist shows an error banner with a code and message;
- 7. SIGTERM to the app: the engine shuts down gracefully and the process exits 0.
+ 7. closing the window (WM_DELETE_WINDOW, as a window manager sends it) hides it and the
+    server keeps serving (needs python-xlib; skipped with a note otherwise);
+ 8. SIGTERM to the app: the engine shuts down gracefully and the process exits.
 """
 from __future__ import annotations
 
@@ -212,9 +214,13 @@ class Scenario:
         assert len(self.find('[data-testid="content-row"]')) == 2
         self.screenshot("after-drops")
 
-        # 7. graceful quit on SIGTERM
         pid = self.app_pid()
         assert pid is not None, "cannot find the porch GUI process"
+
+        # 7. closing the window hides it; the server keeps serving
+        self.close_window_keeps_serving(pid, link)
+
+        # 8. graceful quit on SIGTERM
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
@@ -236,6 +242,43 @@ class Scenario:
             raise AssertionError("the server still answers after quit")
         except OSError:
             self.ok("the server stopped listening")
+
+    def close_window_keeps_serving(self, pid: int, url: str) -> None:
+        try:
+            from Xlib import X, display, protocol
+        except ImportError:
+            print("   skip - close-to-hide check needs python-xlib", flush=True)
+            return
+        d = display.Display()
+        net_pid = d.intern_atom("_NET_WM_PID")
+        protocols = d.intern_atom("WM_PROTOCOLS")
+        delete = d.intern_atom("WM_DELETE_WINDOW")
+
+        def app_windows():
+            found = []
+            for win in d.screen().root.query_tree().children:
+                try:
+                    prop = win.get_full_property(net_pid, X.AnyPropertyType)
+                    attrs = win.get_attributes()
+                except Exception:
+                    continue
+                if prop is not None and pid in prop.value and win.get_wm_name() == "Porch":
+                    found.append((win, attrs.map_state))
+            return found
+
+        wins = self.wait_for("the Porch X window", lambda: [w for w, state in app_windows() if state == X.IsViewable])
+        win = wins[0]
+        event = protocol.event.ClientMessage(window=win, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0]))
+        win.send_event(event, event_mask=X.NoEventMask)
+        d.flush()
+        # Hidden means still there but unmapped; a destroyed window would be a close, not a hide.
+        self.wait_for("the window to be hidden (unmapped, not destroyed)",
+                      lambda: any(w.id == win.id and state == X.IsUnmapped for w, state in app_windows()))
+        assert _proc_state(pid) not in (None, "Z"), "porch exited when its window was closed"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert resp.status == 200
+        self.ok("closing the window hides it; porch keeps serving")
+        d.close()
 
     def fail_screenshot(self) -> None:
         if self.driver is None:
