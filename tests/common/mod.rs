@@ -54,6 +54,18 @@ impl Porch {
     pub async fn start_with(opts: Opts) -> Porch {
         let dir = tempfile::Builder::new().prefix("porch-test").tempdir().expect("tempdir");
         let key = mint_key(dir.path());
+        Self::spawn(dir, key, opts)
+    }
+
+    /// Stops this server cleanly (asserting a clean exit) and starts a new one on the same
+    /// data directory with the same key.
+    pub async fn restart(mut self, opts: Opts) -> Porch {
+        self.stop();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        Self::spawn(dir, self.key.clone(), opts)
+    }
+
+    fn spawn(dir: tempfile::TempDir, key: String, opts: Opts) -> Porch {
         let bind = opts.bind.clone().unwrap_or_else(|| "127.0.0.1".into());
         let mut cmd = Command::new(porch_bin());
         cmd.arg("serve")
@@ -129,6 +141,10 @@ impl Porch {
 
     /// Sends SIGTERM and asserts a clean, prompt exit.
     pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
         let mut child = self.child.take().expect("running");
         signal(child.id(), "TERM");
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -147,14 +163,14 @@ impl Drop for Porch {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             // Kill the whole group: the server and anything it started.
-            let _ = Command::new("kill").args(["-KILL", &format!("-{}", child.id())]).status();
+            let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", child.id())]).status();
             let _ = child.wait();
         }
     }
 }
 
 fn signal(pid: u32, sig: &str) {
-    let status = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().expect("kill");
+    let status = Command::new("kill").args(["-s", sig, "--", &pid.to_string()]).status().expect("kill");
     assert!(status.success());
 }
 
@@ -240,7 +256,7 @@ pub fn run_with_timeout(cmd: &mut Command, secs: u64) -> Output {
             break status;
         }
         if Instant::now() >= deadline {
-            let _ = Command::new("kill").args(["-KILL", &format!("-{}", child.id())]).status();
+            let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", child.id())]).status();
             let _ = child.wait();
             let stdout = out_t.join().unwrap_or_default();
             let stderr = err_t.join().unwrap_or_default();
@@ -273,4 +289,160 @@ pub fn in_ci() -> bool {
 pub fn skip_or_fail(test: &str, why: &str) {
     assert!(!in_ci(), "{test}: prerequisite missing under CI=true: {why}");
     eprintln!("SKIP: {test}: {why}");
+}
+
+/// A tar archive writer that accepts any entry name, link or type, for hostile bundles.
+pub struct RawTar {
+    buf: Vec<u8>,
+}
+
+impl Default for RawTar {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RawTar {
+    /// An empty archive.
+    pub fn new() -> RawTar {
+        RawTar { buf: Vec::new() }
+    }
+
+    /// Appends an entry with a raw name (up to 100 bytes), type flag and link name.
+    pub fn entry(mut self, name: &str, typeflag: u8, link: &str, data: &[u8]) -> RawTar {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..108].copy_from_slice(b"0000644\0");
+        h[108..116].copy_from_slice(b"0000000\0");
+        h[116..124].copy_from_slice(b"0000000\0");
+        h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+        h[136..148].copy_from_slice(b"00000000000\0");
+        h[156] = typeflag;
+        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        self.buf.extend_from_slice(&h);
+        self.buf.extend_from_slice(data);
+        let pad = (512 - data.len() % 512) % 512;
+        self.buf.extend(std::iter::repeat_n(0u8, pad));
+        self
+    }
+
+    /// A regular file.
+    pub fn file(self, name: &str, data: &[u8]) -> RawTar {
+        self.entry(name, b'0', "", data)
+    }
+
+    /// A PAX extended header setting `path` for the next entry.
+    pub fn pax_path(self, path: &str) -> RawTar {
+        let mut rec = format!(" path={path}\n");
+        let mut len = rec.len();
+        loop {
+            let candidate = format!("{len}{rec}");
+            if candidate.len() == len {
+                rec = candidate;
+                break;
+            }
+            len = candidate.len();
+        }
+        self.entry("PaxHeaders/x", b'x', "", rec.as_bytes())
+    }
+
+    /// The gzip-compressed archive.
+    pub fn gz(mut self) -> Vec<u8> {
+        self.buf.extend(std::iter::repeat_n(0u8, 1024));
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&self.buf).expect("gzip");
+        enc.finish().expect("gzip")
+    }
+}
+
+/// A zip archive from `(name, contents)` pairs; names are written as given.
+pub fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in files {
+        w.start_file(*name, zip::write::SimpleFileOptions::default()).expect("zip entry");
+        w.write_all(data).expect("zip write");
+    }
+    w.finish().expect("zip finish").into_inner()
+}
+
+impl Porch {
+    /// Creates an item through the API and returns its guid.
+    pub async fn create(&self, name: &str) -> String {
+        let r = self
+            .api(reqwest::Method::POST, "/__api__/v1/content")
+            .json(&serde_json::json!({ "name": name, "title": name }))
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(r.status(), 200, "create {name}");
+        let v: serde_json::Value = r.json().await.expect("json");
+        v["guid"].as_str().expect("guid").to_string()
+    }
+
+    /// Uploads raw bundle bytes (no Content-Type, like rsconnect).
+    pub async fn upload(&self, guid: &str, bytes: Vec<u8>) -> reqwest::Response {
+        self.api(reqwest::Method::POST, &format!("/__api__/v1/content/{guid}/bundles"))
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload")
+    }
+
+    /// Deploys a bundle and waits for its task to finish; returns the final task JSON.
+    pub async fn deploy(&self, guid: &str, bundle_id: &str) -> serde_json::Value {
+        let r = self
+            .api(reqwest::Method::POST, &format!("/__api__/v1/content/{guid}/deploy"))
+            .json(&serde_json::json!({ "bundle_id": bundle_id }))
+            .send()
+            .await
+            .expect("deploy");
+        assert!(r.status().is_success(), "deploy status {}", r.status());
+        let task: serde_json::Value = r.json().await.expect("json");
+        let id = task["task_id"].as_str().expect("task_id").to_string();
+        self.wait_task(&id).await
+    }
+
+    /// Polls a task with `wait=1` until it finishes.
+    pub async fn wait_task(&self, id: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let v: serde_json::Value = self
+                .api(reqwest::Method::GET, &format!("/__api__/v1/tasks/{id}?wait=1"))
+                .send()
+                .await
+                .expect("task")
+                .json()
+                .await
+                .expect("task json");
+            if v["finished"] == true {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "task {id} did not finish");
+        }
+    }
+
+    /// Uploads and deploys; returns the bundle id (panics on failure).
+    pub async fn publish(&self, guid: &str, bytes: Vec<u8>) -> String {
+        let r = self.upload(guid, bytes).await;
+        assert_eq!(r.status(), 200, "upload failed: {}", r.text().await.unwrap_or_default());
+        let b: serde_json::Value = r.json().await.expect("json");
+        let id = b["id"].as_str().expect("bundle id").to_string();
+        let t = self.deploy(guid, &id).await;
+        assert_eq!(t["code"], 0, "deploy failed: {t}");
+        id
+    }
+
+    /// GETs a path as a viewer and returns (status, body bytes).
+    pub async fn fetch(&self, path: &str) -> (u16, Vec<u8>) {
+        let r = self.get(path).await;
+        let s = r.status().as_u16();
+        (s, r.bytes().await.expect("body").to_vec())
+    }
 }

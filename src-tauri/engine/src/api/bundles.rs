@@ -35,6 +35,8 @@ where
         let chunk = chunk.map_err(|e| Error::Invalid(format!("the upload was interrupted: {e}")))?;
         total += chunk.len() as u64;
         if total > limit {
+            // Read (and drop) the rest, so the client sees the 413 rather than a broken pipe.
+            while let Some(Ok(_)) = stream.next().await {}
             return Err(BundleError::TooLarge { limit, entry: "<upload>".into() }.into());
         }
         out.write_all(&chunk).await.map_err(Error::io("writing an upload file", file))?;
@@ -127,9 +129,12 @@ pub(super) async fn download(
     let path = engine.bundle_download(&guid, bundle_id).await?;
     let file = tokio::fs::File::open(&path).await.map_err(Error::io("opening a bundle archive", &path))?;
     let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
-    let mut head = [0u8; 4];
-    let is_zip = tokio::fs::read(&path).await.map(|b| b.starts_with(b"PK")).unwrap_or(false);
-    let _ = &mut head;
+    let is_zip = {
+        use tokio::io::AsyncReadExt;
+        let mut head = [0u8; 2];
+        let mut f = tokio::fs::File::open(&path).await.map_err(Error::io("opening a bundle archive", &path))?;
+        f.read_exact(&mut head).await.is_ok() && &head == b"PK"
+    };
     let (ctype, ext) = if is_zip { ("application/zip", "zip") } else { ("application/gzip", "tar.gz") };
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((
