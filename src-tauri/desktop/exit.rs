@@ -16,7 +16,7 @@ use porch_engine::Engine;
 use tauri::{AppHandle, ExitRequestApi, Manager as _, Runtime};
 
 /// How long running work gets to finish before the engine stops it.
-const GRACE: Duration = Duration::from_secs(5);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
 /// Backstop: if shutdown itself hangs, exit anyway after this long.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(15);
 

@@ -29,6 +29,15 @@ use tauri::{Manager as _, RunEvent, WindowEvent};
 /// `listener` is already bound to the LAN address by the CLI; it is made non-blocking here
 /// because tokio requires that of a std listener it adopts.
 pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Result<()> {
+    // GTK panics deep inside the event loop without a display; say it plainly instead.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        anyhow::bail!(
+            "no graphical display (DISPLAY and WAYLAND_DISPLAY are unset); \
+             run `porch serve` to serve without a window"
+        );
+    }
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("porch-rt")
@@ -50,7 +59,39 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Re
     // Tauri must spawn onto our runtime, not build a second one.
     tauri::async_runtime::set(runtime.handle().clone());
 
-    let app = tauri::Builder::default()
+    let app = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build_app(engine.clone())));
+    let app = match app {
+        Ok(Ok(app)) => app,
+        failed => {
+            // No window after all (e.g. an unreachable display, where GTK panics): stop
+            // serving cleanly rather than by dropping the runtime under the engine.
+            runtime.block_on(engine.shutdown(exit::GRACE));
+            return match failed {
+                Ok(Err(err)) => Err(err).context("cannot build the desktop app"),
+                _ => Err(anyhow::anyhow!(
+                    "cannot open the desktop window (GTK failed to start)"
+                )),
+            };
+        }
+    };
+
+    let code = app.run_return(|app, event| {
+        if let RunEvent::ExitRequested { code, api, .. } = event {
+            exit::on_exit_requested(app, code, &api);
+        }
+    });
+
+    // The engine has been shut down by now (see `exit`); give stragglers a moment.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if code != 0 {
+        anyhow::bail!("the desktop app exited with code {code}");
+    }
+    Ok(())
+}
+
+/// The Tauri app: plugins, managed state, commands, tray, event forwarding and window rules.
+fn build_app(engine: Engine) -> tauri::Result<tauri::App> {
+    tauri::Builder::default()
         .plugin(tauri_plugin_shell::init())
         .manage(engine.clone())
         .manage(exit::ExitGate::default())
@@ -80,18 +121,4 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Re
             }
         })
         .build(tauri::generate_context!())
-        .context("cannot build the desktop app")?;
-
-    let code = app.run_return(|app, event| {
-        if let RunEvent::ExitRequested { code, api, .. } = event {
-            exit::on_exit_requested(app, code, &api);
-        }
-    });
-
-    // The engine has been shut down by now (see `exit`); give stragglers a moment.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    if code != 0 {
-        anyhow::bail!("the desktop app exited with code {code}");
-    }
-    Ok(())
 }
