@@ -1,0 +1,184 @@
+//! The `porch` command line: keys, deploys, listing, removal, errors and signals.
+
+mod common;
+
+use std::process::Command;
+
+use common::{fixture, porch_bin, run_cli, targz, Porch};
+use serde_json::Value;
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "command failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout.clone()).expect("utf8")
+}
+
+/// Asserts a failure with a one-line reason containing `needle`.
+fn fails(out: &std::process::Output, needle: &str) {
+    assert!(!out.status.success(), "command should fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("porch:")).collect();
+    assert_eq!(lines.len(), 1, "one reason line expected, got: {err}");
+    assert!(lines[0].contains(needle), "{:?} should mention {needle:?}", lines[0]);
+}
+
+fn list(dir: &std::path::Path) -> Vec<Value> {
+    serde_json::from_str(&ok(&run_cli(dir, &["list", "--json"]))).expect("json list")
+}
+
+#[test]
+fn keys_are_printed_once_and_stored_hashed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = ok(&run_cli(dir.path(), &["key", "new", "--name", "laptop"])).trim().to_string();
+    assert_eq!(key.len(), 64);
+    assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
+    let key2 = ok(&run_cli(dir.path(), &["key", "new"])).trim().to_string();
+    assert_ne!(key, key2);
+    // Neither key appears anywhere in the data directory.
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&key) && !text.contains(&key2), "a key is stored in plain text in {}", entry.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn deploy_list_redeploy_and_remove_without_a_server() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    assert!(ok(&run_cli(d, &["list"])).contains("Nothing is published yet"));
+
+    // A folder, named explicitly.
+    let out = ok(&run_cli(d, &["deploy", fixture("site").to_str().expect("utf8"), "--name", "my-site", "--title", "My Site"]));
+    assert!(out.contains("Published my-site"), "{out}");
+    assert!(out.lines().last().expect("url").contains("/content/"));
+    // The same name again is a redeploy with a new bundle.
+    let out = ok(&run_cli(d, &["deploy", fixture("site").to_str().expect("utf8"), "--name", "my-site"]));
+    assert!(out.contains("Updated my-site (bundle 2"), "{out}");
+
+    // Single files and archives, with derived names.
+    let work = tempfile::tempdir().expect("tmp");
+    let html = work.path().join("Quarterly Report.html");
+    std::fs::write(&html, "<h1>Q3</h1>").expect("write");
+    let nb = work.path().join("analysis.ipynb");
+    std::fs::write(&nb, r#"{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}"#).expect("write");
+    let tgz = work.path().join("bundle.tar.gz");
+    std::fs::write(&tgz, targz(&[("index.html", b"from tgz")])).expect("write");
+    let zip = work.path().join("zipped-site.zip");
+    std::fs::write(&zip, common::zip(&[("index.html", b"from zip")])).expect("write");
+    for p in [&html, &nb, &tgz, &zip] {
+        ok(&run_cli(d, &["deploy", p.to_str().expect("utf8")]));
+    }
+    let items = list(d);
+    let by_name = |n: &str| items.iter().find(|c| c["name"] == n).unwrap_or_else(|| panic!("{n} missing from {items:?}")).clone();
+    assert_eq!(by_name("my-site")["title"], "My Site");
+    assert_eq!(by_name("my-site")["bundle_id"], "2");
+    assert_eq!(by_name("quarterly-report")["app_mode"], "static");
+    assert_eq!(by_name("quarterly-report")["title"], "Quarterly Report");
+    assert_eq!(by_name("analysis")["app_mode"], "jupyter-static");
+    assert_eq!(by_name("bundle")["app_mode"], "static");
+    assert_eq!(by_name("zipped-site")["app_mode"], "static");
+    let table = ok(&run_cli(d, &["list"]));
+    assert!(table.contains("NAME") && table.contains("quarterly-report"));
+
+    // Removing an item removes its files.
+    let bundle = by_name("my-site")["bundle_id"].as_str().expect("bundle").to_string();
+    assert!(d.join("bundles").join(&bundle).is_dir());
+    assert!(ok(&run_cli(d, &["rm", "my-site"])).contains("Removed my-site"));
+    assert!(!d.join("bundles").join(&bundle).exists());
+    assert!(!d.join("bundles").join("1").exists());
+    assert!(list(d).iter().all(|c| c["name"] != "my-site"));
+}
+
+#[test]
+fn bad_input_fails_with_one_line_and_keeps_what_was_there() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let work = tempfile::tempdir().expect("tmp");
+    let good = work.path().join("good");
+    std::fs::create_dir(&good).expect("mkdir");
+    std::fs::write(good.join("index.html"), "good").expect("write");
+    ok(&run_cli(d, &["deploy", good.to_str().expect("utf8"), "--name", "keep-me"]));
+
+    fails(&run_cli(d, &["deploy", "/definitely/not/here"]), "/definitely/not/here");
+    let junk = work.path().join("junk");
+    std::fs::create_dir(&junk).expect("mkdir");
+    std::fs::write(junk.join("notes.txt"), "x").expect("write");
+    fails(&run_cli(d, &["deploy", junk.to_str().expect("utf8"), "--name", "keep-me"]), "notes.txt");
+    fails(&run_cli(d, &["deploy", good.to_str().expect("utf8"), "--name", "no"]), "invalid content name");
+    fails(&run_cli(d, &["deploy", good.to_str().expect("utf8"), "--name", "x1x", "--access", "world"]), "access_type");
+    let escape = work.path().join("escape.tar.gz");
+    std::fs::write(&escape, common::RawTar::new().file("../../etc/evil", b"x").gz()).expect("write");
+    fails(&run_cli(d, &["deploy", escape.to_str().expect("utf8"), "--name", "keep-me"]), "../../etc/evil");
+    fails(&run_cli(d, &["rm", "no-such-item"]), "no-such-item");
+
+    // The good item is untouched: same bundle, and no half-created items were left.
+    let items = list(d);
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["name"], "keep-me");
+    assert_eq!(items[0]["bundle_id"], "1");
+    let served = std::fs::read(d.join("bundles/1/index.html")).expect("bundle file");
+    assert_eq!(served, b"good");
+}
+
+#[tokio::test]
+async fn serve_stops_cleanly_on_sigterm_and_sigint() {
+    let p = Porch::start().await;
+    assert!(p.data_dir().join("porch.run.json").is_file());
+    let dir = p.data_dir().to_path_buf();
+    let p2 = p.restart(common::Opts::default()).await;
+    // restart() asserted a clean SIGTERM exit; now SIGINT.
+    let pid_file: Value = serde_json::from_slice(&std::fs::read(dir.join("porch.run.json")).expect("runtime file")).expect("json");
+    let pid = pid_file["pid"].as_u64().expect("pid").to_string();
+    let status = Command::new("kill").args(["-s", "INT", "--", &pid]).status().expect("kill");
+    assert!(status.success());
+    common::eventually(20, "porch to exit on SIGINT", || async {
+        (!std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(true))
+        .then_some(())
+    })
+    .await;
+    assert!(!dir.join("porch.run.json").exists(), "runtime file left behind");
+    drop(p2);
+}
+
+#[tokio::test]
+async fn a_busy_port_is_a_clear_error() {
+    let p = Porch::start().await;
+    let port = p.base.rsplit(':').next().expect("port").to_string();
+    let other = tempfile::tempdir().expect("tmp");
+    let out = Command::new(porch_bin())
+        .args(["serve", "--bind", "127.0.0.1", "--port", &port, "--data-dir"])
+        .arg(other.path())
+        .output()
+        .expect("run");
+    fails(&out, "cannot listen on 127.0.0.1");
+    p.shutdown();
+}
+
+#[test]
+fn data_dir_comes_from_the_environment() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = Command::new(porch_bin()).args(["key", "new"]).env("PORCH_DATA_DIR", dir.path()).output().expect("run");
+    ok(&out);
+    assert!(dir.path().join("porch.db").is_file());
+}
+
+#[cfg(not(feature = "gui"))]
+#[test]
+fn headless_build_explains_there_is_no_window() {
+    let dir = tempfile::tempdir().expect("tmp");
+    fails(&run_cli(dir.path(), &[]), "porch serve");
+}
