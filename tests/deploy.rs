@@ -211,7 +211,8 @@ async fn tar_quirks_are_handled() {
 #[tokio::test]
 async fn appmode_is_inferred_and_stored_with_the_bundle() {
     let p = Porch::start().await;
-    let cases: &[(&str, &[(&str, &[u8])], &str)] = &[
+    type Files<'a> = &'a [(&'a str, &'a [u8])];
+    let cases: &[(&str, Files, &str)] = &[
         ("infer-dash", &[("app.py", b"from dash import Dash\napp = Dash()\n"), ("requirements.txt", b"dash\n")], "python-dash"),
         ("infer-streamlit", &[("app.py", b"import streamlit as st\n")], "python-streamlit"),
         ("infer-fastapi", &[("main.py", b"from fastapi import FastAPI\n")], "python-fastapi"),

@@ -271,6 +271,18 @@ async fn lan_peers_may_view_but_not_manage_by_default() {
         .map(|s| s.trim_end_matches('/').to_string())
         .unwrap_or_else(|| panic!("porch deploy's last line has no content URL: {stdout:?}"));
 
+    // The CLI wrote from another process: the server notices the commit by itself (it polls
+    // the database), so wait for the viewer routes to show it.
+    common::eventually(15, "the running server to pick up the CLI deploy", || {
+        let url = format!("http://127.0.0.1:{port}/content/{guid}/");
+        let http = p.http.clone();
+        async move {
+            let resp = http.get(url).send().await.ok()?;
+            (resp.status() == 200).then_some(())
+        }
+    })
+    .await;
+
     // Management from loopback works.
     let items = local_json(&p, port, "/__api__/v1/content").await;
     let items = items.as_array().expect("content list is an array");

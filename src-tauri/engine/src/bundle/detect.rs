@@ -113,7 +113,7 @@ pub fn python_framework(src: &str) -> Option<&'static str> {
         .map(str::trim)
         .filter_map(|l| {
             l.strip_prefix("import ").or_else(|| l.strip_prefix("from ")).map(|rest| {
-                rest.split(|c: char| c == '.' || c == ' ' || c == ',').next().unwrap_or("")
+                rest.split(['.', ' ', ',']).next().unwrap_or("")
             })
         })
         .collect();

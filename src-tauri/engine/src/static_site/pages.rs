@@ -83,7 +83,7 @@ pub fn landing(routes: &[&Route]) -> String {
                 esc(&href),
                 esc(&r.title),
                 kind_label(&r.app_mode, &r.content_category),
-                if desc.is_empty() { String::new() } else { format!("<p class=\"desc\">{}</p>", esc(&desc)) }
+                if desc.is_empty() { String::new() } else { format!("<p class=\"desc\">{}</p>", esc(desc)) }
             );
         }
         body.push_str("</ul>");
