@@ -118,6 +118,9 @@ impl Error {
                 ErrorCode::Conflict
             }
             Error::Bundle(e) if e.is_internal() => ErrorCode::Internal,
+            Error::Bundle(BundleError::Source { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                ErrorCode::NotFound
+            }
             Error::Bundle(_) => ErrorCode::InvalidManifest,
             Error::Unauthorized => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
