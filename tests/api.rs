@@ -225,3 +225,30 @@ async fn bundles_upload_list_download_delete() {
     p.shutdown();
 }
 
+
+#[tokio::test]
+async fn events_stream_over_sse() {
+    use futures_util::StreamExt;
+    let p = Porch::start().await;
+    let r = p.get("/__api__/porch/events").await;
+    assert_eq!(r.status(), 401);
+    let r = p.api(Method::GET, "/__api__/porch/events").send().await.expect("sse");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().expect("ct").starts_with("text/event-stream"));
+    let mut body = r.bytes_stream();
+    let guid = p.create("sse-watch").await;
+    let mut seen = String::new();
+    let found = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(chunk) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+            if seen.contains(&format!(r#""type":"content_changed","guid":"{guid}""#))
+                || seen.contains(&format!(r#""guid":"{guid}","type":"content_changed""#))
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "no content_changed event for {guid} in {seen:?}");
+}

@@ -12,6 +12,7 @@ mod auth;
 mod bundles;
 mod content;
 pub mod error;
+mod events;
 mod server;
 mod tasks;
 mod viewer;
@@ -51,6 +52,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content/{guid}/deploy", post(tasks::deploy))
         .route("/v1/content/{guid}/build", post(tasks::deploy))
         .route("/v1/tasks/{id}", get(tasks::get_one))
+        .route("/porch/events", get(events::stream))
         .route("/applications", get(server::applications))
         .route("/applications/{id}", get(server::application))
         .fallback(server::api_not_found);
