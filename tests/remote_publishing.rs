@@ -45,7 +45,25 @@ fn ip_ok(args: &[&str]) {
 }
 
 impl LanHost {
+    /// Removes namespaces this test left behind in runs that were killed before their drop
+    /// ran: only `porch-t-<pid>-<n>` whose test process no longer exists.
+    fn remove_stale() {
+        let list = String::from_utf8_lossy(&ip(&["netns", "list"]).stdout).into_owned();
+        for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
+            let Some(rest) = name.strip_prefix("porch-t-") else { continue };
+            let Some((pid, n)) = rest.split_once('-') else { continue };
+            if pid.parse::<u32>().is_err() || n.parse::<u32>().is_err() {
+                continue;
+            }
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                eprintln!("removing stale network namespace {name}");
+                let _ = ip(&["netns", "del", name]);
+            }
+        }
+    }
+
     fn create() -> LanHost {
+        Self::remove_stale();
         let pid = std::process::id();
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let ns = format!("porch-t-{pid}-{n}");
