@@ -218,6 +218,9 @@ fn serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
     let listener = bind(args)?;
     runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener).context("cannot use the listener")?;
+        // Handlers first: a signal that arrives right after the address is printed must
+        // still shut down cleanly.
+        let signals = Signals::install()?;
         let engine = Engine::start(config, listener).await?;
         let addr = engine.local_addr().ok_or_else(|| anyhow!("the server did not report its address"))?;
         // The first line is machine-readable: tests and scripts read the port from it.
@@ -229,23 +232,33 @@ fn serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
         if !engine.config().allow_remote_publishing {
             println!("Publishing is allowed from this computer only (with an API key: porch key new).");
         }
-        wait_for_signal().await;
+        signals.wait().await;
         eprintln!("porch: shutting down");
         engine.shutdown(Duration::from_secs(10)).await;
         Ok(())
     })
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        // Without signal handlers, fall back to Ctrl-C only.
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, listened for from the moment they are installed.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }
 
