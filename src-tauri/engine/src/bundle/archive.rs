@@ -237,22 +237,8 @@ fn extract_tar<R: Read>(mut ar: tar::Archive<R>, sink: &mut Sink<'_>) -> Result<
                 sink.file(&rel, entry, &name)?
             }
             tar::EntryType::Directory => sink.dir(&rel)?,
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(|source| BundleError::Corrupt { entry: name.clone(), source })?
-                    .ok_or_else(|| BundleError::LinkEscapes { entry: name.clone(), target: String::new() })?
-                    .into_owned();
-                sink.symlink(&rel, &target, &name)?
-            }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(|source| BundleError::Corrupt { entry: name.clone(), source })?
-                    .ok_or_else(|| BundleError::LinkEscapes { entry: name.clone(), target: String::new() })?
-                    .into_owned();
-                sink.hardlink(&rel, &target, &name)?
-            }
+            tar::EntryType::Symlink => sink.symlink(&rel, &link_target(&entry, &name)?, &name)?,
+            tar::EntryType::Link => sink.hardlink(&rel, &link_target(&entry, &name)?, &name)?,
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader | tar::EntryType::GNULongName
             | tar::EntryType::GNULongLink => {}
             tar::EntryType::Char => return Err(BundleError::SpecialFile { entry: name, kind: "character device" }),
@@ -262,6 +248,15 @@ fn extract_tar<R: Read>(mut ar: tar::Archive<R>, sink: &mut Sink<'_>) -> Result<
         }
     }
     Ok(())
+}
+
+/// The target of a link entry (PAX `linkpath` honoured).
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>, name: &str) -> Result<PathBuf, BundleError> {
+    entry
+        .link_name()
+        .map_err(|source| BundleError::Corrupt { entry: name.to_string(), source })?
+        .map(|t| t.into_owned())
+        .ok_or_else(|| BundleError::LinkEscapes { entry: name.to_string(), target: String::new() })
 }
 
 fn extract_zip(archive: &Path, sink: &mut Sink<'_>) -> Result<(), BundleError> {
@@ -317,25 +312,6 @@ fn collapse_single_dir(dest: &Path) -> Result<(), BundleError> {
         }
         fs::remove_dir(&hold).map_err(BundleError::io("collapsing the top folder", &hold))?;
     }
-}
-
-/// Counts files and bytes under `root` (for bundles made from folders).
-pub fn walk_files(root: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in fs::read_dir(&dir)? {
-            let e = e?;
-            let ft = e.file_type()?;
-            if ft.is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(e.path().strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| e.path()));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 #[cfg(test)]
