@@ -154,3 +154,58 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewContent;
+
+    async fn item_with_bundles(store: &Store, n: usize) -> (i64, Vec<i64>) {
+        let new = NewContent { name: "item".into(), ..Default::default() };
+        let c = store.insert_content("00000000-0000-4000-8000-000000000001", &new, "t").await.expect("insert");
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            let (tx, id) = store.begin_bundle(c.id, 1, 1, "{}", None, "t").await.expect("bundle");
+            tx.commit().await.expect("commit");
+            ids.push(id);
+        }
+        (c.id, ids)
+    }
+
+    fn activation() -> Activation<'static> {
+        Activation { app_mode: "static", content_category: "", entrypoint: None, primary_html: None, now: "t2" }
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn activation_moves_the_active_flag(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool);
+        let (cid, ids) = item_with_bundles(&store, 2).await;
+        store.activate_bundle(cid, ids[0], &activation()).await.expect("activate");
+        store.activate_bundle(cid, ids[1], &activation()).await.expect("activate");
+        let states: Vec<(i64, String)> = store.list_bundles(cid).await.expect("list").into_iter().map(|b| (b.id, b.state)).collect();
+        assert_eq!(states, vec![(ids[1], "active".into()), (ids[0], "inactive".into())]);
+        let c = store.content_by_guid("00000000-0000-4000-8000-000000000001").await.expect("content");
+        assert_eq!(c.bundle_id, Some(ids[1]));
+        assert_eq!(c.app_mode, "static");
+        assert_eq!(c.last_deployed_time.as_deref(), Some("t2"));
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn the_active_bundle_cannot_be_deleted(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool);
+        let (cid, ids) = item_with_bundles(&store, 2).await;
+        store.activate_bundle(cid, ids[0], &activation()).await.expect("activate");
+        assert!(matches!(store.delete_bundle(cid, ids[0]).await, Err(crate::error::Error::DeleteActiveBundle(_))));
+        store.delete_bundle(cid, ids[1]).await.expect("delete inactive");
+        assert_eq!(store.list_bundles(cid).await.expect("list").len(), 1);
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_rolled_back_bundle_insert_leaves_nothing(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool);
+        let (cid, _) = item_with_bundles(&store, 0).await;
+        let (tx, _) = store.begin_bundle(cid, 1, 1, "{}", None, "t").await.expect("bundle");
+        drop(tx);
+        assert!(store.list_bundles(cid).await.expect("list").is_empty());
+    }
+}
