@@ -94,6 +94,7 @@ async fn files_types_and_names() {
     assert_eq!(r.status(), 404);
     let page = r.text().await.expect("text");
     assert!(page.contains("Fixture Site") && page.contains("href=\"/\""), "{page}");
+    assert!(page.contains(&format!("href=\"{base}\"")), "the 404 page links to the item's start: {page}");
     p.shutdown();
 }
 

@@ -68,7 +68,7 @@ pub(super) async fn fallback(State(engine): State<Engine>, req: Request) -> Resp
 }
 
 fn not_found(what: &str) -> Response {
-    (StatusCode::NOT_FOUND, Html(pages::not_found(what, "It may have been moved or removed."))).into_response()
+    (StatusCode::NOT_FOUND, Html(pages::not_found(what, None))).into_response()
 }
 
 /// Serves `rest` (the URL tail below `base`) of an item.
@@ -140,10 +140,7 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, met
         }
         Err(Miss::NotFound) => (
             StatusCode::NOT_FOUND,
-            Html(pages::not_found(
-                &format!("{} has no file at /{tail}.", route.title),
-                &format!("Go to the start of {}: {base}", route.title),
-            )),
+            Html(pages::not_found(&format!("{} has no file at /{tail}.", route.title), Some((&route.title, base)))),
         )
             .into_response(),
     }

@@ -91,14 +91,17 @@ pub fn landing(routes: &[&Route]) -> String {
     page("Porch", &body)
 }
 
-/// A friendly not-found page.
-pub fn not_found(what: &str, hint: &str) -> String {
+/// A friendly not-found page; `start` links to the start of the item the path was in.
+pub fn not_found(what: &str, start: Option<(&str, &str)>) -> String {
+    let start = match start {
+        Some((title, href)) => format!("<p>Go to the start of <a href=\"{}\">{}</a>.</p>", esc(href), esc(title)),
+        None => "<p class=\"sub\">It may have been moved or removed.</p>".to_string(),
+    };
     page(
         "Not found · Porch",
         &format!(
-            "<h1>Not found</h1><p>{}</p><p class=\"sub\">{}</p><p><a href=\"/\">See everything published here</a></p>",
-            esc(what),
-            esc(hint)
+            "<h1>Not found</h1><p>{}</p>{start}<p><a href=\"/\">See everything published here</a></p>",
+            esc(what)
         ),
     )
 }
