@@ -1,0 +1,247 @@
+//! The reverse proxy from the LAN port to content workers: HTTP and WebSocket.
+//!
+//! Each forwarded request gets its own upstream HTTP/1.1 connection to the worker's
+//! loopback port. Bodies stream both ways (nothing is buffered whole), hop-by-hop headers
+//! are dropped, the original `Host` is kept (frameworks compare it with `Origin`), and the
+//! `X-Forwarded-*` and `RStudio-Connect-App-Base-URL` headers are added. An upgrade
+//! (WebSocket) is completed on both sides and the two upgraded streams are spliced.
+//! The [`Lease`] travels with the response body (or the spliced stream) so the worker's
+//! connection count drops exactly when the exchange ends.
+//!
+//! Failures become responses, never panics: upstream refused or crashed → 502, with an
+//! `x-porch-proxy-error` header naming the reason.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use bytes::Bytes;
+use hyper_util::rt::TokioIo;
+
+use crate::supervisor::{Lease, PrefixMode};
+
+/// Header naming why the proxy answered itself.
+pub const ERROR_HEADER: &str = "x-porch-proxy-error";
+
+/// What the proxy needs to know about the request's outside.
+#[derive(Debug, Clone)]
+pub struct Outside {
+    /// The item's external base path without a trailing slash (`/content/<guid>`).
+    pub base_path: String,
+    /// The client's address.
+    pub peer: Option<SocketAddr>,
+    /// `http` (Porch serves plain HTTP on the LAN).
+    pub proto: &'static str,
+    /// Absolute external URL of the item root, with a trailing slash.
+    pub app_base_url: String,
+}
+
+const HOP_BY_HOP: &[&str] = &[
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
+    "transfer-encoding", "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+fn is_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
+    let conn_upgrade = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")));
+    if conn_upgrade {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+/// A synthetic error response.
+pub fn error_response(status: StatusCode, reason: &'static str, html: String) -> Response<Body> {
+    let mut r = Response::new(Body::from(html));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r.headers_mut().insert(ERROR_HEADER, HeaderValue::from_static(reason));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Forwards `req` to the leased worker and returns its response.
+pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) -> Response<Body> {
+    // The path the worker sees.
+    let full = req.uri().path().to_string();
+    let path = match lease.prefix {
+        PrefixMode::PassThrough => full.clone(),
+        PrefixMode::Strip => {
+            let rest = full.strip_prefix(&outside.base_path).unwrap_or(&full);
+            if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") }
+        }
+    };
+    let pq = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let upgrade = is_upgrade(req.headers());
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+
+    let (mut parts, body) = req.into_parts();
+    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+    strip_hop_by_hop(&mut parts.headers);
+    let h = &mut parts.headers;
+    if let Some(peer) = outside.peer {
+        let prior = h.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let chain = match prior {
+            Some(p) => format!("{p}, {}", peer.ip()),
+            None => peer.ip().to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&chain) {
+            h.insert("x-forwarded-for", v);
+        }
+    }
+    h.insert("x-forwarded-proto", HeaderValue::from_static(outside.proto));
+    if let Ok(v) = HeaderValue::from_str(&host) {
+        h.insert("x-forwarded-host", v);
+    }
+    let port = host.rsplit_once(':').map(|(_, p)| p.to_string()).unwrap_or_else(|| "80".into());
+    if let Ok(v) = HeaderValue::from_str(&port) {
+        h.insert("x-forwarded-port", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&outside.app_base_url) {
+        h.insert("rstudio-connect-app-base-url", v);
+    }
+    if let Some(u) = &upgrade {
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(header::UPGRADE, u.clone());
+    }
+    parts.uri = match pq.parse() {
+        Ok(u) => u,
+        Err(_) => return error_response(StatusCode::BAD_REQUEST, "bad-path", "bad request path".into()),
+    };
+    parts.version = axum::http::Version::HTTP_11;
+    let upstream_req = Request::from_parts(parts, body);
+
+    let addr = SocketAddr::from(([127, 0, 0, 1], lease.port));
+    let stream = match tokio::net::TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "upstream refused the connection");
+            return error_response(StatusCode::BAD_GATEWAY, "upstream-refused", crate::static_site::pages::notice(
+                "The app is not answering",
+                "Its process refused the connection. Reload the page to start a fresh one.",
+            ));
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let (mut sender, conn) = match hyper::client::conn::http1::Builder::new().handshake(TokioIo::new(stream)).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "upstream handshake failed");
+            return error_response(StatusCode::BAD_GATEWAY, "upstream-error", crate::static_site::pages::notice(
+                "The app is not answering",
+                "Its process closed the connection.",
+            ));
+        }
+    };
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "upstream connection ended with an error");
+        }
+    });
+    let mut resp = match sender.send_request(upstream_req).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "upstream failed mid-request");
+            return error_response(StatusCode::BAD_GATEWAY, "upstream-error", crate::static_site::pages::notice(
+                "The app stopped answering",
+                "Its process ended or closed the connection while answering. Reload the page to try again.",
+            ));
+        }
+    };
+
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let upstream_upgrade = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                let _lease = lease; // counts as a connection while the socket is open
+                match (client_upgrade.await, upstream_upgrade.await) {
+                    (Ok(down), Ok(up)) => {
+                        let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(down), &mut TokioIo::new(up)).await;
+                    }
+                    (d, u) => tracing::debug!(client = d.is_ok(), upstream = u.is_ok(), "upgrade did not complete"),
+                }
+            });
+            let (parts, _) = resp.into_parts();
+            return Response::from_parts(parts, Body::empty());
+        }
+    }
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Response::from_parts(parts, Body::new(LeasedBody { inner: body, _lease: lease }))
+}
+
+/// A response body that holds the worker's lease until it has been sent.
+struct LeasedBody {
+    inner: hyper::body::Incoming,
+    _lease: Lease,
+}
+
+impl http_body::Body for LeasedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-private"));
+        h.insert("x-private", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn upgrade_detection() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        assert_eq!(is_upgrade(&h), Some(HeaderValue::from_static("websocket")));
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        assert_eq!(is_upgrade(&h), None);
+    }
+}

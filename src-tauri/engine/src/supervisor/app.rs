@@ -1,0 +1,463 @@
+//! The actor for one interactive item: owns its workers and its routing decisions.
+//!
+//! Concurrency: a single task processes messages in order, so routing state needs no
+//! locks. Starting and stopping happen in spawned sub-tasks that report back with
+//! messages (`Started`, `StartFailed`, `Exited`), so a slow start never blocks routing
+//! for workers that are already up. Connection counts are atomics shared with leases.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::process::Child;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::instance::{self, Instance, InstanceInfo, LogFile, State};
+use super::{AppDef, Lease, RouteError};
+
+/// Messages to the actor.
+pub(super) enum Msg {
+    Acquire { affinity: Option<u64>, reply: oneshot::Sender<Result<Lease, RouteError>> },
+    Released { id: u64 },
+    Install(Box<AppDef>),
+    Started { id: u64, child: Child },
+    Ready { id: u64 },
+    StartFailed { id: u64, message: String },
+    Exited { id: u64, status: String },
+    Status { reply: oneshot::Sender<Vec<InstanceInfo>> },
+    Kill { id: u64, reply: oneshot::Sender<bool> },
+    Restart { reply: oneshot::Sender<()> },
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+/// A request waiting for a worker to become ready.
+struct Waiter {
+    affinity: Option<u64>,
+    reply: oneshot::Sender<Result<Lease, RouteError>>,
+    deadline: tokio::time::Instant,
+}
+
+/// The task watching one child: stop it by sending `true`; it ends when the child is gone.
+struct Watcher {
+    id: u64,
+    stop: tokio::sync::watch::Sender<bool>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+/// Recent crashes, for back-off.
+#[derive(Default)]
+struct Crashes {
+    times: VecDeque<Instant>,
+    last_lines: Vec<String>,
+    last_message: String,
+}
+
+pub(super) struct App {
+    def: AppDef,
+    tx: mpsc::UnboundedSender<Msg>,
+    instances: Vec<Instance>,
+    /// Child handles, by worker id (kept apart so `Instance` stays plain data).
+    children: Vec<Watcher>,
+    waiters: Vec<Waiter>,
+    next_id: u64,
+    log: Arc<tokio::sync::Mutex<LogFile>>,
+    grace: Duration,
+    crashes: Crashes,
+    backoff_until: Option<Instant>,
+}
+
+impl App {
+    pub(super) fn new(def: AppDef, tx: mpsc::UnboundedSender<Msg>, logs_dir: PathBuf, grace: Duration) -> App {
+        let log = Arc::new(tokio::sync::Mutex::new(LogFile::new(logs_dir.join(format!("{}.log", def.guid)))));
+        App {
+            def,
+            tx,
+            instances: Vec::new(),
+            children: Vec::new(),
+            waiters: Vec::new(),
+            next_id: 1,
+            log,
+            grace,
+            crashes: Crashes::default(),
+            backoff_until: None,
+        }
+    }
+
+    pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>, cancel: CancellationToken) {
+        self.ensure_min();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => self.on_tick(),
+                msg = rx.recv() => match msg {
+                    None => break,
+                    Some(Msg::Shutdown { reply }) => {
+                        self.stop_all().await;
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(msg) => self.handle(msg).await,
+                },
+            }
+        }
+        self.stop_all().await;
+    }
+
+    async fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Acquire { affinity, reply } => self.on_acquire(affinity, reply),
+            Msg::Released { id } => self.on_released(id),
+            Msg::Install(def) => self.on_install(*def),
+            Msg::Started { id, child } => self.on_started(id, child),
+            Msg::Ready { id } => self.on_ready(id),
+            Msg::StartFailed { id, message } => self.on_start_failed(id, message),
+            Msg::Exited { id, status } => self.on_exited(id, status),
+            Msg::Status { reply } => {
+                let _ = reply.send(self.instances.iter().map(Instance::info).collect());
+            }
+            Msg::Kill { id, reply } => {
+                let found = self.instances.iter().find(|i| i.id == id).map(|i| i.pid);
+                if let Some(pid) = found {
+                    instance::signal_group(pid, "KILL");
+                }
+                let _ = reply.send(found.is_some());
+            }
+            Msg::Restart { reply } => {
+                self.stop_all().await;
+                self.crashes = Crashes::default();
+                self.backoff_until = None;
+                self.ensure_min();
+                let _ = reply.send(());
+            }
+            Msg::Shutdown { .. } => {}
+        }
+    }
+
+    // ----- routing -----
+
+    fn live(&self) -> impl Iterator<Item = &Instance> {
+        self.instances.iter().filter(|i| i.state == State::Ready && i.bundle_id == self.def.bundle_id)
+    }
+
+    fn starting(&self) -> usize {
+        self.instances.iter().filter(|i| i.state == State::Starting && i.bundle_id == self.def.bundle_id).count()
+    }
+
+    fn lease(&self, inst: &Instance) -> Lease {
+        inst.conns.fetch_add(1, Ordering::SeqCst);
+        Lease { instance: inst.id, port: inst.spawn.port, prefix: inst.spawn.prefix, conns: inst.conns.clone(), activity: self.tx.clone() }
+    }
+
+    /// Picks a worker for a new connection, or `None` when the caller must wait/fail.
+    fn pick(&self, affinity: Option<u64>) -> Option<Lease> {
+        let max = self.def.settings.max_conns_per_process;
+        // A session stays on its worker, even one that is draining after a redeploy.
+        if let Some(id) = affinity {
+            if let Some(inst) = self.instances.iter().find(|i| i.id == id && i.state != State::Starting) {
+                return Some(self.lease(inst));
+            }
+        }
+        self.live().filter(|i| i.connections() < max).min_by_key(|i| i.connections()).map(|i| self.lease(i))
+    }
+
+    fn on_acquire(&mut self, affinity: Option<u64>, reply: oneshot::Sender<Result<Lease, RouteError>>) {
+        let s = self.def.settings;
+        let live = self.live().count();
+        let total: usize = self.live().map(Instance::connections).sum();
+        // Proactive spawn when utilisation after admitting this connection exceeds the load factor.
+        if live > 0 {
+            let u = (total + 1) as f64 / (live * s.max_conns_per_process.max(1)) as f64;
+            if u > s.load_factor && live + self.starting() < s.max_processes {
+                self.start_one();
+            }
+        }
+        if let Some(lease) = self.pick(affinity) {
+            let _ = reply.send(Ok(lease));
+            return;
+        }
+        if let Some(until) = self.backoff_until {
+            if Instant::now() < until {
+                let _ = reply.send(Err(RouteError::StartFailed {
+                    message: format!("it crashed repeatedly; Porch will try again shortly ({})", self.crashes.last_message),
+                    last_lines: self.crashes.last_lines.clone(),
+                }));
+                return;
+            }
+        }
+        if self.starting() == 0 {
+            if live + self.starting() >= s.max_processes {
+                let _ = reply.send(Err(RouteError::AtCapacity(live)));
+                return;
+            }
+            self.start_one();
+        }
+        let deadline = tokio::time::Instant::now() + s.init_timeout;
+        self.waiters.push(Waiter { affinity, reply, deadline });
+    }
+
+    fn serve_waiters(&mut self) {
+        let waiters = std::mem::take(&mut self.waiters);
+        for w in waiters {
+            if w.reply.is_closed() {
+                continue;
+            }
+            match self.pick(w.affinity) {
+                Some(lease) => {
+                    let _ = w.reply.send(Ok(lease));
+                }
+                None => self.waiters.push(w),
+            }
+        }
+        // Still waiting and nothing starting: start another if allowed, else refuse.
+        if !self.waiters.is_empty() && self.starting() == 0 {
+            if self.live().count() < self.def.settings.max_processes {
+                self.start_one();
+            } else {
+                for w in std::mem::take(&mut self.waiters) {
+                    let _ = w.reply.send(Err(RouteError::AtCapacity(self.live().count())));
+                }
+            }
+        }
+    }
+
+    fn on_released(&mut self, id: u64) {
+        if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) {
+            if inst.connections() == 0 {
+                inst.idle_since = Some(tokio::time::Instant::now());
+            }
+        }
+        self.serve_waiters();
+    }
+
+    // ----- lifecycle -----
+
+    fn start_one(&mut self) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let port = match free_port() {
+            Ok(p) => p,
+            Err(e) => return self.fail_waiters(format!("no free port: {e}"), Vec::new()),
+        };
+        let spawn = match (self.def.factory)(port) {
+            Ok(s) => s,
+            Err(e) => return self.fail_waiters(e, Vec::new()),
+        };
+        let conns = Arc::new(AtomicUsize::new(0));
+        let tail = Arc::new(std::sync::Mutex::new(VecDeque::new()));
+        self.instances.push(Instance {
+            id,
+            pid: 0,
+            bundle_id: self.def.bundle_id,
+            spawn: spawn.clone(),
+            state: State::Starting,
+            conns,
+            started: Instant::now(),
+            idle_since: None,
+            tail: tail.clone(),
+        });
+        let (tx, log, guid, init) = (self.tx.clone(), self.log.clone(), self.def.guid.clone(), self.def.settings.init_timeout);
+        tokio::spawn(async move {
+            let child = match instance::spawn(&spawn, &guid, log, tail).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = tx.send(Msg::StartFailed { id, message: format!("cannot run {}: {e}", spawn.program.display()) });
+                    return;
+                }
+            };
+            let _ = tx.send(Msg::Started { id, child });
+            let deadline = tokio::time::Instant::now() + init;
+            loop {
+                if tx.is_closed() {
+                    return;
+                }
+                if instance::wait_ready(&spawn).await {
+                    let _ = tx.send(Msg::Ready { id });
+                    return;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    let _ = tx.send(Msg::StartFailed { id, message: format!("it did not answer within {init:?}") });
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    }
+
+    fn on_started(&mut self, id: u64, mut child: Child) {
+        let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) else {
+            // Stopped while starting.
+            tokio::spawn(instance::stop(child, self.grace));
+            return;
+        };
+        inst.pid = child.id().unwrap_or(0);
+        tracing::info!(app = %self.def.guid, worker = id, pid = inst.pid, "worker started");
+        let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
+        let (tx, grace) = (self.tx.clone(), self.grace);
+        let done = tokio::spawn(async move {
+            let status = tokio::select! {
+                s = child.wait() => s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                _ = stop_rx.changed() => {
+                    instance::stop(child, grace).await;
+                    "stopped".to_string()
+                }
+            };
+            let _ = tx.send(Msg::Exited { id, status });
+        });
+        self.children.push(Watcher { id, stop, done });
+    }
+
+    fn on_ready(&mut self, id: u64) {
+        if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id && i.state == State::Starting) {
+            inst.state = State::Ready;
+            inst.idle_since = Some(tokio::time::Instant::now());
+            tracing::info!(app = %self.def.guid, worker = id, "worker ready");
+        }
+        self.serve_waiters();
+    }
+
+    fn on_start_failed(&mut self, id: u64, message: String) {
+        let lines = self.instances.iter().find(|i| i.id == id).map(Instance::last_lines).unwrap_or_default();
+        tracing::warn!(app = %self.def.guid, worker = id, "{message}");
+        self.stop_worker(id);
+        self.record_crash(&message, lines.clone());
+        self.fail_waiters(message, lines);
+    }
+
+    fn on_exited(&mut self, id: u64, status: String) {
+        let Some(pos) = self.instances.iter().position(|i| i.id == id) else { return };
+        let inst = self.instances.remove(pos);
+        self.children.retain(|w| w.id != id);
+        if status != "stopped" {
+            let lines = inst.last_lines();
+            tracing::warn!(app = %self.def.guid, worker = id, %status, "worker exited unexpectedly");
+            let msg = format!("the process exited ({status})");
+            self.record_crash(&msg, lines.clone());
+            if inst.state == State::Starting {
+                self.fail_waiters(msg, lines);
+            }
+        }
+        self.ensure_min();
+        self.serve_waiters();
+    }
+
+    fn record_crash(&mut self, message: &str, lines: Vec<String>) {
+        let now = Instant::now();
+        self.crashes.times.push_back(now);
+        while self.crashes.times.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(30)) {
+            self.crashes.times.pop_front();
+        }
+        self.crashes.last_lines = lines;
+        self.crashes.last_message = message.to_string();
+        // Three crashes within 30 s: wait before starting again, doubling up to a minute.
+        if self.crashes.times.len() >= 3 {
+            let n = self.crashes.times.len() as u32 - 2;
+            let wait = Duration::from_secs(2u64.saturating_pow(n).min(60));
+            self.backoff_until = Some(now + wait);
+        }
+    }
+
+    fn fail_waiters(&mut self, message: String, last_lines: Vec<String>) {
+        for w in std::mem::take(&mut self.waiters) {
+            let _ = w.reply.send(Err(RouteError::StartFailed { message: message.clone(), last_lines: last_lines.clone() }));
+        }
+    }
+
+    fn on_install(&mut self, def: AppDef) {
+        let new_bundle = def.bundle_id != self.def.bundle_id;
+        self.def = def;
+        if new_bundle {
+            // Blue/green: old workers take no new sessions and stop once idle.
+            for inst in &mut self.instances {
+                if inst.bundle_id != self.def.bundle_id && inst.state != State::Draining {
+                    inst.state = State::Draining;
+                }
+            }
+        }
+        self.ensure_min();
+    }
+
+    fn ensure_min(&mut self) {
+        let have = self.live().count() + self.starting();
+        for _ in have..self.def.settings.min_processes.min(self.def.settings.max_processes) {
+            self.start_one();
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = tokio::time::Instant::now();
+        // Waiters past their deadline get a start timeout.
+        let (expired, kept): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut self.waiters).into_iter().partition(|w| now >= w.deadline);
+        self.waiters = kept;
+        for w in expired {
+            let _ = w.reply.send(Err(RouteError::StartTimeout(self.def.settings.init_timeout)));
+        }
+        let s = self.def.settings;
+        let mut live = self.live().count();
+        let mut to_stop = Vec::new();
+        for inst in &self.instances {
+            if inst.connections() > 0 {
+                continue;
+            }
+            let idle_for = inst.idle_since.map(|t| now.duration_since(t)).unwrap_or_default();
+            match inst.state {
+                State::Draining => to_stop.push(inst.id),
+                State::Ready if idle_for >= s.idle_timeout && (inst.bundle_id != self.def.bundle_id || live > s.min_processes) => {
+                    to_stop.push(inst.id);
+                    if inst.bundle_id == self.def.bundle_id {
+                        live -= 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for id in to_stop {
+            tracing::info!(app = %self.def.guid, worker = id, "stopping idle worker");
+            self.stop_worker(id);
+        }
+    }
+
+    /// Marks a worker draining and signals its watcher to stop it.
+    fn stop_worker(&mut self, id: u64) {
+        if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) {
+            inst.state = State::Draining;
+        }
+        match self.children.iter().find(|w| w.id == id) {
+            Some(w) => {
+                let _ = w.stop.send(true);
+            }
+            None => {
+                // Not spawned yet (or failed before): just forget it.
+                self.instances.retain(|i| i.id != id);
+            }
+        }
+    }
+
+    async fn stop_all(&mut self) {
+        self.fail_waiters("the app is stopping".into(), Vec::new());
+        for w in &self.children {
+            let _ = w.stop.send(true);
+        }
+        // Each watcher ends once its child is gone (SIGTERM, grace, SIGKILL).
+        let watchers = std::mem::take(&mut self.children);
+        let limit = self.grace + Duration::from_secs(2);
+        for w in watchers {
+            if tokio::time::timeout(limit, w.done).await.is_err() {
+                tracing::warn!(app = %self.def.guid, worker = w.id, "worker did not stop in time");
+            }
+        }
+        // Workers that never got a process (still spawning) are simply forgotten; their
+        // start task sees the closed channel or its `Started` finds no record and stops it.
+        self.instances.clear();
+    }
+}
+
+/// A free loopback port, found by binding port 0. The port is closed again before the
+/// child binds it; a lost race shows up as a start failure and the next start retries.
+fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(l.local_addr()?.port())
+}

@@ -1,0 +1,290 @@
+//! The supervisor: the only owner of content processes.
+//!
+//! One actor task per interactive item (`app.rs`) owns that item's instances and decides,
+//! per Connect's runtime settings, when to start, route to, drain and stop them. The
+//! [`Supervisor`] handle finds or creates the actor and talks to it with messages and
+//! oneshot replies; nothing else touches a child process.
+//!
+//! Routing follows features.md §2.1: start a worker when none is live and hold the request
+//! until it is ready (bounded by `init_timeout`); start one more in the background when
+//! utilisation `(Σc + 1) / (P × M)` exceeds the load factor; route to the ready worker
+//! with the fewest connections that has room; keep a session on its worker (affinity);
+//! reject with `AtCapacity` when every worker is full and no more may start. Idle workers
+//! above `min_processes` are marked draining before they are signalled, so no request is
+//! ever routed to a dying worker.
+//!
+//! Children run in their own process group, under `setpriv --pdeathsig KILL` where
+//! available so that they die with Porch even when Porch is SIGKILLed; stopping sends
+//! SIGTERM to the group, waits a grace period, then SIGKILLs it.
+
+mod app;
+mod instance;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use instance::{InstanceInfo, State as InstanceState};
+
+/// Connect's runtime settings for one item.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RuntimeSettings {
+    /// Ceiling on concurrent workers.
+    pub max_processes: usize,
+    /// Workers kept alive with no connections.
+    pub min_processes: usize,
+    /// Connections one worker accepts.
+    pub max_conns_per_process: usize,
+    /// How eagerly new workers start, 0..=1.
+    pub load_factor: f64,
+    /// How long a worker lives after its last connection closes.
+    pub idle_timeout: Duration,
+    /// How long a new worker has to become ready.
+    pub init_timeout: Duration,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        RuntimeSettings {
+            max_processes: 3,
+            min_processes: 0,
+            max_conns_per_process: 20,
+            load_factor: 0.5,
+            idle_timeout: Duration::from_secs(5),
+            init_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How the proxy forwards the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PrefixMode {
+    /// Forward the path below the item's base path (`/content/<guid>` removed).
+    Strip,
+    /// Forward the full external path (the app was told its prefix).
+    PassThrough,
+}
+
+/// Everything needed to start one worker; produced by a launcher, consumed here.
+#[derive(Debug, Clone)]
+pub struct Spawn {
+    /// The program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Working directory.
+    pub cwd: PathBuf,
+    /// The loopback port it will listen on.
+    pub port: u16,
+    /// Path polled on the app port until it answers.
+    pub readiness_path: String,
+    /// Whether any HTTP status means ready (else only < 500).
+    pub ready_on_any_status: bool,
+    /// Path handling for the proxy.
+    pub prefix: PrefixMode,
+    /// Support files written before spawning.
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// Builds a [`Spawn`] for a given port (the launcher, bound to one bundle).
+pub type SpawnFactory = Arc<dyn Fn(u16) -> Result<Spawn, String> + Send + Sync>;
+
+/// One deployable version of an interactive item.
+#[derive(Clone)]
+pub struct AppDef {
+    /// The item's guid.
+    pub guid: String,
+    /// The bundle being served; a new one drains the old workers (blue/green).
+    pub bundle_id: i64,
+    /// Runtime settings.
+    pub settings: RuntimeSettings,
+    /// How to start a worker.
+    pub factory: SpawnFactory,
+}
+
+impl std::fmt::Debug for AppDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppDef").field("guid", &self.guid).field("bundle_id", &self.bundle_id).finish()
+    }
+}
+
+/// Why a request could not be given a worker.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum RouteError {
+    /// Every worker is full and no more may start.
+    #[error("at capacity: all {0} processes are serving their maximum number of connections")]
+    AtCapacity(usize),
+    /// The worker did not become ready in time.
+    #[error("the app did not start within {0:?}")]
+    StartTimeout(Duration),
+    /// The worker failed to start or crashed while starting.
+    #[error("the app failed to start: {message}")]
+    StartFailed {
+        /// What happened.
+        message: String,
+        /// The last lines it printed.
+        last_lines: Vec<String>,
+    },
+    /// The item is not (or no longer) supervised.
+    #[error("the app is not running")]
+    Gone,
+}
+
+/// A routed request's claim on a worker; dropping it ends the connection.
+#[derive(Debug)]
+pub struct Lease {
+    /// Worker id (for affinity).
+    pub instance: u64,
+    /// Its loopback port.
+    pub port: u16,
+    /// Path handling.
+    pub prefix: PrefixMode,
+    conns: Arc<AtomicUsize>,
+    activity: mpsc::UnboundedSender<app::Msg>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.conns.fetch_sub(1, Ordering::SeqCst);
+        let _ = self.activity.send(app::Msg::Released { id: self.instance });
+    }
+}
+
+/// Whether a request must be held until a worker is ready, or may be answered at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Hold up to the init timeout (API clients).
+    UntilReady,
+    /// Hold at most this long (browsers get a "starting" page after it).
+    AtMost(Duration),
+}
+
+/// Handle to every supervised item.
+#[derive(Clone, Debug)]
+pub struct Supervisor {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    // A std lock: map lookups and inserts only, never held across an await.
+    apps: Mutex<HashMap<String, mpsc::UnboundedSender<app::Msg>>>,
+    logs_dir: PathBuf,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    grace: Duration,
+}
+
+impl Supervisor {
+    /// A supervisor writing per-item logs under `logs_dir`.
+    pub fn new(logs_dir: PathBuf, cancel: CancellationToken, tracker: TaskTracker, grace: Duration) -> Supervisor {
+        Supervisor { inner: Arc::new(Inner { apps: Mutex::new(HashMap::new()), logs_dir, cancel, tracker, grace }) }
+    }
+
+    fn actor(&self, guid: &str) -> Option<mpsc::UnboundedSender<app::Msg>> {
+        let apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
+        apps.get(guid).filter(|tx| !tx.is_closed()).cloned()
+    }
+
+    /// Installs (or replaces) an item's definition. A new bundle drains the old workers;
+    /// `min_processes` workers start at once.
+    pub fn install(&self, def: AppDef) {
+        let guid = def.guid.clone();
+        if let Some(tx) = self.actor(&guid) {
+            if tx.send(app::Msg::Install(Box::new(def.clone()))).is_ok() {
+                return;
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let app = app::App::new(def, tx.clone(), self.inner.logs_dir.clone(), self.inner.grace);
+        let cancel = self.inner.cancel.child_token();
+        self.inner.tracker.spawn(app.run(rx, cancel));
+        self.inner.apps.lock().unwrap_or_else(|p| p.into_inner()).insert(guid, tx);
+    }
+
+    /// Whether an item is supervised.
+    pub fn has(&self, guid: &str) -> bool {
+        self.actor(guid).is_some()
+    }
+
+    /// Stops all of an item's workers and forgets it.
+    pub async fn remove(&self, guid: &str) {
+        let tx = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner()).remove(guid);
+        if let Some(tx) = tx {
+            let (reply, done) = oneshot::channel();
+            if tx.send(app::Msg::Shutdown { reply }).is_ok() {
+                let _ = done.await;
+            }
+        }
+    }
+
+    /// Stops every worker of an item; the next request starts fresh ones.
+    pub async fn restart(&self, guid: &str) {
+        if let Some(tx) = self.actor(guid) {
+            let (reply, done) = oneshot::channel();
+            if tx.send(app::Msg::Restart { reply }).is_ok() {
+                let _ = done.await;
+            }
+        }
+    }
+
+    /// Finds a worker for a request (starting one if needed).
+    pub async fn acquire(&self, guid: &str, affinity: Option<u64>, wait: Wait) -> Result<Lease, RouteError> {
+        let tx = self.actor(guid).ok_or(RouteError::Gone)?;
+        let (reply, rx) = oneshot::channel();
+        tx.send(app::Msg::Acquire { affinity, reply }).map_err(|_| RouteError::Gone)?;
+        let limit = match wait {
+            Wait::UntilReady => None,
+            Wait::AtMost(d) => Some(d),
+        };
+        match limit {
+            None => rx.await.map_err(|_| RouteError::Gone)?,
+            Some(d) => match tokio::time::timeout(d, rx).await {
+                Ok(r) => r.map_err(|_| RouteError::Gone)?,
+                // The request keeps its place: the actor's reply is simply dropped.
+                Err(_) => Err(RouteError::StartTimeout(d)),
+            },
+        }
+    }
+
+    /// The item's workers.
+    pub async fn instances(&self, guid: &str) -> Vec<InstanceInfo> {
+        let Some(tx) = self.actor(guid) else { return Vec::new() };
+        let (reply, rx) = oneshot::channel();
+        if tx.send(app::Msg::Status { reply }).is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Kills one worker (as a crash would); returns whether it existed.
+    pub async fn kill(&self, guid: &str, instance: u64) -> bool {
+        let Some(tx) = self.actor(guid) else { return false };
+        let (reply, rx) = oneshot::channel();
+        if tx.send(app::Msg::Kill { id: instance, reply }).is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    /// The item's recent log lines.
+    pub async fn log_tail(&self, guid: &str, lines: usize) -> Vec<String> {
+        instance::read_log_tail(&self.inner.logs_dir.join(format!("{guid}.log")), lines).await
+    }
+
+    /// Stops every worker of every item (SIGTERM, grace, SIGKILL).
+    pub async fn shutdown(&self) {
+        let all: Vec<String> = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        let stops = all.iter().map(|g| self.remove(g));
+        futures_util::future::join_all(stops).await;
+    }
+}
