@@ -39,6 +39,9 @@ mod python;
 mod r;
 mod requirements;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
