@@ -305,6 +305,9 @@ impl Environments {
             ),
             None => format!("No {package_file} in the bundle: no requirements to install"),
         });
+        if !extras.is_empty() {
+            let _ = log.send(format!("Packages the runtime adds: {}", extras.join(" ")));
+        }
 
         let lock = self.lock_for(&hash);
         let _building = lock.lock().await;

@@ -316,3 +316,48 @@ async fn r_reports_missing_r_or_missing_packages_by_name() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_cancelled_build_leaves_no_half_environment() {
+    let data = tempfile::tempdir().expect("data dir");
+    let mut envs = Environments::new(data.path());
+    // python -m venv (with ensurepip) takes seconds, so a short deadline lands mid-build.
+    envs.allow_uv = false;
+    if envs.interpreters(&python::candidate_names()).await.is_empty() {
+        println!("SKIP: no Python 3 on this machine");
+        return;
+    }
+    let (tx, mut rx) = unbounded_channel();
+    let b = bundle(Some("six==1.16.0\n"));
+    let outcome = timeout(Duration::from_millis(300), envs.python(b.path(), &manifest(None), &[], &tx)).await;
+    let entries = env_entries(data.path());
+    match outcome {
+        Err(_) => {
+            assert!(drain(&mut rx).iter().any(|l| l.starts_with("$ ")), "the build had started");
+            // A killed child may still be exiting; poll with a deadline rather than sleep.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !env_entries(data.path()).is_empty() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(env_entries(data.path()), Vec::<String>::new(), "nothing left (right after: {entries:?})");
+        }
+        Ok(done) => println!("SKIP: the build finished within 300 ms ({:?})", done.map(|e| e.reused)),
+    }
+}
+
+#[test]
+fn error_messages_name_what_to_do() {
+    let e = EnvError::RPackagesMissing { packages: vec!["R6".into(), "shiny".into()] };
+    assert_eq!(
+        e.to_string(),
+        "R packages missing on this machine: R6, shiny. Install them in R with install.packages(c(\"R6\", \"shiny\")) and deploy again"
+    );
+    let e = EnvError::InstallFailed {
+        tool: "uv pip install".into(),
+        status: "exit status: 1".into(),
+        last_lines: vec!["error: No solution found".into(), "  cause: nope".into()],
+    };
+    assert_eq!(e.to_string(), "uv pip install failed (exit status: 1):\nerror: No solution found\n  cause: nope");
+    let e = EnvError::PythonVersionUnavailable { wanted: "3.9".into(), from: ".python-version", available: vec![] };
+    assert!(e.to_string().contains("this machine has no Python 3 at all"), "{e}");
+}
