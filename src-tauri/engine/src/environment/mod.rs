@@ -7,7 +7,7 @@
 //!
 //! **Caching.** A Python environment's name is a hash of the interpreter (version and real
 //! path), the normalised content of every requirements file reached (includes followed,
-//! see [`requirements`](self) module docs) and the launcher's extras. Environments are shared
+//! see the private `requirements` submodule) and the launcher's extras. Environments are shared
 //! by every item and deploy with the same key, so redeploying unchanged requirements
 //! installs nothing. Nothing here deletes old environments yet.
 //!
