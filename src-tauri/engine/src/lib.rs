@@ -8,6 +8,7 @@
 //! - [`store`]: SQLite through sqlx (WAL, foreign keys, embedded migrations); the only SQL;
 //! - [`bundle`]: safe extraction, packing, manifest reading and content detection;
 //! - [`engine`]: the handle, start-up, background tasks and shutdown;
+//! - [`environment`]: Python virtualenvs (uv, cached by hash) and R package checks;
 //! - [`ops`]: the operations every front end calls (content, bundles, deploy, keys);
 //! - [`tasks`]: deploy tasks with streaming logs and long-polling;
 //! - [`routes`]: the in-memory routing table the content server reads;
@@ -20,6 +21,7 @@ pub mod api;
 pub mod bundle;
 pub mod config;
 pub mod engine;
+pub mod environment;
 pub mod error;
 pub mod events;
 pub mod keys;
