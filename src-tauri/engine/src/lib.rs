@@ -25,6 +25,7 @@ pub mod events;
 pub mod keys;
 pub mod ops;
 pub mod routes;
+pub mod runtimes;
 pub mod static_site;
 pub mod store;
 pub mod tasks;
