@@ -128,7 +128,7 @@ pub fn is_shiny_express_source(source: &str) -> bool {
             return true;
         }
         line.strip_prefix("from shiny import ")
-            .is_some_and(|names| names.split(|c: char| c == ',' || c.is_whitespace() || c == '(' || c == ')').any(|n| n == "express"))
+            .is_some_and(|names| names.split(|c: char| c == ',' || c == '(' || c == ')' || c.is_whitespace()).any(|n| n == "express"))
     })
 }
 

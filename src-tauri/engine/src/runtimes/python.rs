@@ -89,7 +89,8 @@ pub(super) fn launch(ctx: &LaunchContext<'_>) -> Result<LaunchSpec, LaunchError>
             if !prefix.is_empty() {
                 args.push(format!("--server.baseUrlPath={prefix}"));
             }
-            Ok(spec(ctx, bin.join(exe("streamlit")), args, env, PrefixMode::PassThrough, readiness_ok(&format!("{prefix}/_stcore/health"))))
+            let readiness = readiness_ok(&format!("{prefix}/_stcore/health"));
+            Ok(spec(ctx, bin.join(exe("streamlit")), args, env, PrefixMode::PassThrough, readiness))
         }
         "python-bokeh" | "python-panel" => {
             let panel = ctx.app_mode == "python-panel";
@@ -269,7 +270,8 @@ fn shiny_entrypoint(ctx: &LaunchContext<'_>) -> Result<PyEntryPoint, LaunchError
     }
     let file = require_module(ctx, text, &ep)?;
     if ep.object.is_none() {
-        let source = std::fs::read_to_string(&file).map_err(|source| LaunchError::BundleUnreadable { path: file.clone(), source })?;
+        let source = std::fs::read_to_string(&file)
+            .map_err(|source| LaunchError::BundleUnreadable { path: file.clone(), source })?;
         if entrypoint::is_shiny_express_source(&source) {
             // Shiny resolves the escaped name relative to the working directory (the bundle).
             let rel = file.strip_prefix(ctx.bundle_dir).unwrap_or(&file);
