@@ -20,7 +20,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use porch_engine::bundle::Manifest;
-use porch_engine::runtimes::{connect_env, launch_spec, python_extras, LaunchContext, PrefixMode};
+use porch_engine::runtimes::{
+    connect_env, launch_spec, needs_r, python_extras, r_packages, LaunchContext, LaunchSpec, PrefixMode,
+};
 
 const GUID: &str = "7c1e4a2b-5d6f-4a8b-9c0d-1e2f3a4b5c6d";
 const VENV_ROOT: &str = "/tmp/porch-launch-venvs";
@@ -173,23 +175,54 @@ fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-fn launch(case: &Case) {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+/// The interpreter a case runs under, or `None` (after printing `SKIP:`) when it is missing.
+enum Interpreter {
+    Python(PathBuf),
+    R(PathBuf),
+}
+
+fn interpreter(case: &Case) -> Option<Interpreter> {
+    if needs_r(case.mode) {
+        let ok = Command::new("Rscript").arg("--version").stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+        if !ok {
+            println!("SKIP: {}: Rscript is not installed", case.mode);
+            return None;
+        }
+        let load: Vec<String> = r_packages(case.mode).iter().map(|p| format!("library({p})")).collect();
+        let loaded = Command::new("Rscript").arg("-e").arg(load.join(";")).output().is_ok_and(|o| o.status.success());
+        if !loaded {
+            println!("SKIP: {}: R packages {:?} are not installed", case.mode, r_packages(case.mode));
+            return None;
+        }
+        return Some(Interpreter::R(PathBuf::from("Rscript")));
+    }
     let Some(uv) = uv_command() else {
         println!("SKIP: {}: uv is not installed (python3 -m pip install uv)", case.mode);
-        return;
+        return None;
     };
     let mut packages: Vec<&str> = case.packages.to_vec();
     packages.extend_from_slice(python_extras(case.mode));
-    let python = match ensure_venv(&uv, case.mode, &packages) {
-        Ok(p) => p,
+    match ensure_venv(&uv, case.mode, &packages) {
+        Ok(python) => Some(Interpreter::Python(python)),
         Err(e) if in_ci() => panic!("{}: cannot build the venv: {e}", case.mode),
         Err(e) => {
             println!("SKIP: {}: cannot build the venv: {e}", case.mode);
-            return;
+            None
         }
-    };
+    }
+}
 
+/// A spawned instance: the spec it came from, its bundle and its output.
+struct Running {
+    group: Group,
+    spec: LaunchSpec,
+    log_path: PathBuf,
+    started: Instant,
+    _bundle: tempfile::TempDir,
+}
+
+/// Writes the bundle, computes the spec and spawns exactly what it says.
+fn start(case: &Case, interpreter: &Interpreter) -> Running {
     let bundle = tempfile::tempdir().expect("bundle dir");
     for (name, body) in case.files {
         std::fs::write(bundle.path().join(name), body).expect("write app file");
@@ -199,12 +232,16 @@ fn launch(case: &Case) {
     let external_host = format!("127.0.0.1:{port}");
     let manifest = Manifest::inferred(case.mode, case.entrypoint, None);
     let env = connect_env("http://127.0.0.1:3939", GUID, None, &[("PORCH_PUBLISHER_VAR".into(), "from-publisher".into())]);
+    let (python, rscript) = match interpreter {
+        Interpreter::Python(p) => (Some(p.as_path()), None),
+        Interpreter::R(r) => (None, Some(r.as_path())),
+    };
     let spec = launch_spec(&LaunchContext {
         app_mode: case.mode,
         manifest: &manifest,
         bundle_dir: bundle.path(),
-        python: Some(&python),
-        rscript: None,
+        python,
+        rscript,
         base_path: &base,
         external_host: &external_host,
         port,
@@ -229,11 +266,19 @@ fn launch(case: &Case) {
         .process_group(0)
         .spawn()
         .expect("spawn");
-    let mut group = Group { child };
+    Running { group: Group { child }, spec, log_path, started, _bundle: bundle }
+}
+
+fn launch(case: &Case) {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(interpreter) = interpreter(case) else { return };
+    let mut run = start(case, &interpreter);
+    let (spec, log_path, started, port) = (run.spec.clone(), run.log_path.clone(), run.started, run.spec.port);
+    let base = base_path();
 
     // Readiness, polled every 100 ms as the supervisor will.
     loop {
-        if let Ok(Some(status)) = group.child.try_wait() {
+        if let Ok(Some(status)) = run.group.child.try_wait() {
             panic!("{}: exited before ready ({status}):\n{}", case.mode, tail(&log_path));
         }
         if let Ok((code, _)) = get(port, &spec.readiness.path, Duration::from_secs(5)) {
@@ -265,8 +310,27 @@ fn launch(case: &Case) {
         assert!(TcpStream::connect(("127.0.0.1", *port)).is_err(), "{}: something listens on {port}", case.mode);
     }
     let stop = Instant::now();
-    group.kill();
+    run.group.kill();
     println!("{}: killed in {:.2}s", case.mode, stop.elapsed().as_secs_f64());
+}
+
+/// Starts a case that must fail before listening, and checks its exit and last words.
+fn launch_fails(case: &Case, status_code: i32, message: &str) {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(interpreter) = interpreter(case) else { return };
+    let mut run = start(case, &interpreter);
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let status = loop {
+        if let Ok(Some(status)) = run.group.child.try_wait() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "{}: still running; expected it to fail", case.mode);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = std::fs::read_to_string(&run.log_path).unwrap_or_default();
+    assert_eq!(status.code(), Some(status_code), "{}: {status}\n{log}", case.mode);
+    assert!(log.contains(message), "{}: log lacks {message:?}:\n{log}", case.mode);
+    println!("{}: failed as expected in {:.2}s: {}", case.mode, run.started.elapsed().as_secs_f64(), log.trim());
 }
 
 #[test]
@@ -419,6 +483,114 @@ fn voila_renders_the_notebook_under_base_url() {
         )],
         entrypoint: None,
         checks: &[("/", "VOILA-OK")],
+        unbound: &[],
+    });
+}
+
+#[test]
+fn wsgi_plain_application_callable_is_not_called_as_a_factory() {
+    // `application(environ, start_response)` has required parameters: it is the app itself.
+    launch(&Case {
+        mode: "python-api",
+        packages: &["flask"],
+        files: &[(
+            "app.py",
+            "def application(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [('WSGI-OK script=' + environ['SCRIPT_NAME'] + ' path=' + environ['PATH_INFO']).encode()]\n",
+        )],
+        entrypoint: None,
+        checks: &[("/x/y", "WSGI-OK script={BASE} path=/x/y")],
+        unbound: &[],
+    });
+}
+
+#[test]
+fn asgi_explicit_factory_is_called() {
+    launch(&Case {
+        mode: "python-fastapi",
+        packages: &["fastapi"],
+        files: &[(
+            "main.py",
+            "from fastapi import FastAPI\n\ndef make_app():\n    api = FastAPI()\n\n    @api.get('/ping')\n    def ping():\n        return 'FACTORY-OK'\n    return api\n",
+        )],
+        entrypoint: Some("main:make_app"),
+        checks: &[("/ping", "FACTORY-OK")],
+        unbound: &[],
+    });
+}
+
+#[test]
+fn shim_explains_a_module_without_an_app() {
+    launch_fails(
+        &Case {
+            mode: "python-api",
+            packages: &["flask"],
+            files: &[("app.py", "VALUE = 1\n")],
+            entrypoint: None,
+            checks: &[],
+            unbound: &[],
+        },
+        2,
+        "porch_launch: error: module 'app' defines none of app, application, create_app, make_app",
+    );
+}
+
+#[test]
+fn shim_explains_a_missing_object() {
+    launch_fails(
+        &Case {
+            mode: "python-fastapi",
+            packages: &["fastapi"],
+            files: &[("app.py", "from fastapi import FastAPI\napp = FastAPI()\n")],
+            entrypoint: Some("app:nope"),
+            checks: &[],
+            unbound: &[],
+        },
+        2,
+        "porch_launch: error: module 'app' has no attribute 'nope'",
+    );
+}
+
+// R modes: these run only where R and the packages are installed (Debian: r-base-core
+// r-cran-shiny r-cran-rmarkdown r-cran-plumber pandoc) and print `SKIP:` otherwise.
+
+#[test]
+fn r_shiny_app_serves_stripped() {
+    launch(&Case {
+        mode: "shiny",
+        packages: &[],
+        files: &[(
+            "app.R",
+            "library(shiny)\nui <- fluidPage(h1('R-SHINY-OK'), p(Sys.getenv('CONNECT_CONTENT_GUID')))\nshinyApp(ui, function(input, output, session) {})\n",
+        )],
+        entrypoint: None,
+        checks: &[("/", "R-SHINY-OK"), ("/", GUID)],
+        unbound: &[],
+    });
+}
+
+#[test]
+fn r_plumber_api_serves_stripped() {
+    launch(&Case {
+        mode: "api",
+        packages: &[],
+        files: &[(
+            "plumber.R",
+            "#* @get /echo\n#* @serializer unboxedJSON\nfunction(req) list(msg = 'PLUMBER-OK', base = req$HTTP_RSTUDIO_CONNECT_APP_BASE_URL)\n",
+        )],
+        entrypoint: None,
+        checks: &[("/echo", "PLUMBER-OK"), ("/echo", "{BASE}/")],
+        unbound: &[],
+    });
+}
+
+#[test]
+fn r_markdown_shiny_serves_its_loader() {
+    launch(&Case {
+        mode: "rmd-shiny",
+        packages: &[],
+        files: &[("doc.Rmd", "---\ntitle: RMD-SHINY-OK\nruntime: shiny\n---\n\n```{r}\nrenderText('hi')\n```\n")],
+        entrypoint: None,
+        checks: &[("/", "rmd_loader")],
         unbound: &[],
     });
 }
