@@ -28,6 +28,7 @@ pub mod keys;
 pub mod ops;
 pub mod proxy;
 pub mod routes;
+pub mod runtimes;
 pub mod static_site;
 pub mod store;
 pub mod supervisor;
