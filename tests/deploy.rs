@@ -226,19 +226,33 @@ async fn appmode_is_inferred_and_stored_with_the_bundle() {
     ];
     for (name, files, mode) in cases {
         let guid = p.create(name).await;
-        let b = p.publish(&guid, targz(files)).await;
-        let bundle: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles/{b}")).send().await.expect("get").json().await.expect("json");
-        assert_eq!(bundle["manifest"]["metadata"]["appmode"], *mode, "{name}");
-        let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
-        assert_eq!(c["app_mode"], *mode, "{name}");
+        // Upload only: the inferred manifest is stored with the bundle. (Deploying the
+        // interactive ones would build their environments; tests/interactive.rs does that.)
+        let r = p.upload(&guid, targz(files)).await;
+        assert_eq!(r.status(), 200, "{name}");
+        let b: Value = r.json().await.expect("json");
+        assert_eq!(b["manifest"]["metadata"]["appmode"], *mode, "{name}");
+        if !matches!(porch_kind(mode), "interactive") {
+            let t = p.deploy(&guid, b["id"].as_str().expect("id")).await;
+            assert_eq!(t["code"], 0, "{name}: {t}");
+            let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+            assert_eq!(c["app_mode"], *mode, "{name}");
+        }
     }
     // A single .html that is not index.html becomes the primary page.
     let (status, body) = p.fetch(&format!("/content/{}/", latest_guid(&p, "infer-html").await)).await;
     assert_eq!((status, body), (200, b"<p>hi</p>".to_vec()));
-    // Content that cannot run yet says so instead of serving its source.
-    let (status, body) = p.fetch(&format!("/content/{}/app.py", latest_guid(&p, "infer-dash").await)).await;
+    // Content that cannot be rendered yet says so instead of serving its source.
+    let (status, body) = p.fetch(&format!("/content/{}/report.ipynb", latest_guid(&p, "infer-notebook").await)).await;
     assert_eq!(status, 404);
-    assert!(String::from_utf8_lossy(&body).contains("cannot run"));
+    assert!(String::from_utf8_lossy(&body).contains("cannot render"));
+}
+
+fn porch_kind(mode: &str) -> &'static str {
+    match mode {
+        "static" | "jupyter-static" | "quarto-static" | "rmd-static" => "document",
+        _ => "interactive",
+    }
 }
 
 async fn latest_guid(p: &Porch, name: &str) -> String {

@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) cancel: CancellationToken,
     pub(crate) tracker: TaskTracker,
     pub(crate) server: OnceLock<ServerInfo>,
+    pub(crate) supervisor: crate::supervisor::Supervisor,
+    pub(crate) environments: crate::environment::Environments,
 }
 
 /// Where a serving engine listens.
@@ -63,13 +65,26 @@ pub struct RuntimeInfo {
 
 impl Engine {
     /// Opens the data directory and store without serving anything.
-    pub async fn open(config: Config) -> Result<Engine> {
+    pub async fn open(mut config: Config) -> Result<Engine> {
         for dir in [config.data_dir.clone(), config.bundles_dir(), config.tmp_dir()] {
             tokio::fs::create_dir_all(&dir).await.map_err(Error::io("creating the data directory", &dir))?;
         }
+        // Children run in their bundle folders: every path handed to them must be absolute.
+        config.data_dir = tokio::fs::canonicalize(&config.data_dir)
+            .await
+            .map_err(Error::io("resolving the data directory", &config.data_dir))?;
         let store = Store::open(&config.db_path()).await?;
         let owner_guid = store.setting_or_init("owner_guid", || uuid::Uuid::new_v4().to_string()).await?;
         let (events, _) = broadcast::channel(256);
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let supervisor = crate::supervisor::Supervisor::new(
+            config.data_dir.join("logs"),
+            cancel.clone(),
+            tracker.clone(),
+            Duration::from_secs(5),
+        );
+        let environments = crate::environment::Environments::new(&config.data_dir);
         let engine = Engine {
             inner: Arc::new(Inner {
                 tasks: Tasks::new(store.clone()),
@@ -77,9 +92,11 @@ impl Engine {
                 files: FileCache::default(),
                 events,
                 owner_guid,
-                cancel: CancellationToken::new(),
-                tracker: TaskTracker::new(),
+                cancel,
+                tracker,
                 server: OnceLock::new(),
+                supervisor,
+                environments,
                 store,
                 config,
             }),
@@ -108,6 +125,7 @@ impl Engine {
             }
         });
         engine.spawn_change_watch().await?;
+        engine.supervise_all();
         tracing::info!(%local_addr, data_dir = %engine.inner.config.data_dir.display(), "Porch is serving");
         Ok(engine)
     }
@@ -210,6 +228,44 @@ impl Engine {
         tokio::fs::write(&path, json).await.map_err(Error::io("writing the runtime file", &path))
     }
 
+    /// Hands every active interactive item to the supervisor (workers for `min_processes`
+    /// start now; the rest on the first request). Runs in the background: preparing an
+    /// environment can take a while and must not delay serving.
+    fn supervise_all(&self) {
+        let engine = self.clone();
+        self.inner.tracker.spawn(async move {
+            let rows = match engine.inner.store.list_content(None).await {
+                Ok(rows) => rows,
+                Err(e) => return tracing::warn!(error = %e, "cannot list content to supervise"),
+            };
+            for c in rows.iter().filter(|c| crate::runtime_kind(&c.app_mode) == crate::RuntimeKind::Interactive) {
+                engine.supervise(c).await;
+            }
+        });
+    }
+
+    /// After a reload: items another process (the CLI) redeployed or deleted get their
+    /// workers replaced or stopped.
+    async fn follow_external_changes(&self, before: &RouteTable) {
+        let after = self.inner.routes.snapshot();
+        for old in &before.all {
+            match after.get(&old.guid) {
+                None => self.inner.supervisor.remove(&old.guid).await,
+                Some(new) if new.bundle_id != old.bundle_id || new.app_mode != old.app_mode => {
+                    if let Ok(c) = self.content(&new.guid).await {
+                        self.supervise(&c).await;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Whether this engine serves (and so supervises processes).
+    pub(crate) fn is_serving(&self) -> bool {
+        self.inner.server.get().is_some()
+    }
+
     /// Notices commits by other processes (the CLI) and reloads routes.
     async fn spawn_change_watch(&self) -> Result<()> {
         let mut watch = self.inner.store.change_watch().await?;
@@ -226,9 +282,11 @@ impl Engine {
                 match watch.version().await {
                     Ok(v) if v != last => {
                         last = v;
+                        let before = engine.inner.routes.snapshot();
                         if let Err(e) = engine.refresh_routes().await {
                             tracing::warn!(error = %e, "cannot reload routes");
                         }
+                        engine.follow_external_changes(&before).await;
                         engine.emit(Event::LibraryChanged);
                     }
                     Ok(_) => {}

@@ -58,6 +58,9 @@ pub enum Error {
     /// The bundle was refused.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// The content's runtime environment could not be prepared.
+    #[error(transparent)]
+    Environment(#[from] crate::environment::EnvError),
     /// Missing or unknown API key.
     #[error("a valid API key is required (Authorization: Key <key>)")]
     Unauthorized,
@@ -122,6 +125,8 @@ impl Error {
                 ErrorCode::NotFound
             }
             Error::Bundle(_) => ErrorCode::InvalidManifest,
+            Error::Environment(e) if e.is_internal() => ErrorCode::Internal,
+            Error::Environment(_) => ErrorCode::InvalidManifest,
             Error::Unauthorized => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::ShuttingDown => ErrorCode::Busy,
@@ -139,6 +144,7 @@ impl Error {
             Error::DeleteActiveBundle(_) => 75,
             Error::Bundle(BundleError::TooLarge { .. } | BundleError::TooManyFiles { .. }) => 3,
             Error::Bundle(_) => 38,
+            Error::Environment(_) => 38,
             Error::Unauthorized => 30,
             Error::Forbidden(_) => 22,
             Error::ShuttingDown => 3,

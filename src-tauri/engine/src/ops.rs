@@ -176,6 +176,7 @@ impl Engine {
     pub async fn delete_content(&self, key: &str) -> Result<()> {
         let c = self.content(key).await?;
         let bundles = self.inner.store.list_bundles(c.id).await?;
+        self.inner.supervisor.remove(&c.guid).await;
         self.inner.store.delete_content(c.id).await?;
         self.refresh_routes().await?;
         for b in &bundles {
@@ -348,13 +349,20 @@ impl Engine {
             manifest.entrypoint.as_deref().map(|e| format!(", entry point {e}")).unwrap_or_default()
         ))
         .await;
-        if !crate::runtime_kind(&manifest.app_mode).is_static() {
-            log.line(format!(
-                "Note: this version of Porch stores {} content but does not run or render it yet; \
-                 viewers see an explanation until it can",
-                manifest.app_mode
-            ))
-            .await;
+        match crate::runtime_kind(&manifest.app_mode) {
+            crate::RuntimeKind::Interactive => {
+                log.line("Preparing the environment").await;
+                self.prepare_environment(&self.bundle_dir(b.id), &manifest, Some(log)).await?;
+            }
+            crate::RuntimeKind::Rendered => {
+                log.line(format!(
+                    "Note: this version of Porch stores {} content but does not render it yet; \
+                     viewers see an explanation until it can",
+                    manifest.app_mode
+                ))
+                .await;
+            }
+            crate::RuntimeKind::Static => {}
         }
         if let Some(primary) = &manifest.primary_html {
             let exists = bundle::static_file_exists(&self.bundle_dir(b.id), primary).await;
@@ -379,6 +387,8 @@ impl Engine {
         };
         self.inner.store.activate_bundle(c.id, b.id, &activation).await?;
         self.changed(&c.guid).await?;
+        let active = self.content(&c.guid).await?;
+        self.supervise(&active).await;
         log.line(format!("Bundle {} is now active", b.id)).await;
         Ok(())
     }

@@ -51,6 +51,9 @@ pub struct ContentView {
     pub vanity_url: Option<String>,
     /// Entry point.
     pub entrypoint: Option<String>,
+    /// Runtime settings; `null` fields use the server defaults.
+    #[serde(flatten)]
+    pub runtime: crate::store::RuntimeRow,
 }
 
 impl ContentView {
@@ -79,6 +82,7 @@ impl ContentView {
             quarto_version: None,
             vanity_url: c.vanity_path.as_ref().map(|v| format!("{origin}{v}")),
             entrypoint: c.entrypoint.clone(),
+            runtime: c.runtime.clone(),
         }
     }
 }

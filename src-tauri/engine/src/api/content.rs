@@ -91,7 +91,13 @@ pub(super) async fn update(
     Path(guid): Path<String>,
     body: Bytes,
 ) -> Result<Json<ContentView>, ApiError> {
-    let patch: ContentPatch = json_body(&body)?;
+    let raw: Value = json_body(&body)?;
+    let runtime = super::interactive::runtime_changes(&raw)?;
+    let patch: ContentPatch =
+        serde_json::from_value(raw).map_err(|e| Error::Invalid(format!("cannot parse the request body: {e}")))?;
+    if !runtime.is_empty() {
+        engine.update_runtime(&guid, &runtime).await?;
+    }
     let c = engine.update_content(&guid, patch).await?;
     Ok(Json(engine.view(&c, &origin)))
 }

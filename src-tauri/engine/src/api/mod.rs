@@ -13,6 +13,7 @@ mod bundles;
 mod content;
 pub mod error;
 mod events;
+mod interactive;
 mod server;
 mod tasks;
 mod viewer;
@@ -46,6 +47,11 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content", get(content::list).post(content::create))
         .route("/v1/content/{guid}", get(content::get_one).patch(content::update).delete(content::remove))
         .route("/v1/content/{guid}/vanity", get(content::get_vanity).put(content::put_vanity).delete(content::delete_vanity))
+        .route("/v1/content/{guid}/environment", get(interactive::env_get).patch(interactive::env_patch).put(interactive::env_put))
+        .route("/v1/content/{guid}/jobs", get(interactive::jobs))
+        .route("/v1/content/{guid}/jobs/{key}", axum::routing::delete(interactive::kill_job))
+        .route("/v1/content/{guid}/restart", post(interactive::restart))
+        .route("/v1/content/{guid}/log", get(interactive::log))
         .route("/v1/content/{guid}/bundles", get(bundles::list).post(bundles::upload))
         .route("/v1/content/{guid}/bundles/{id}", get(bundles::get_one).delete(bundles::remove))
         .route("/v1/content/{guid}/bundles/{id}/download", get(bundles::download))

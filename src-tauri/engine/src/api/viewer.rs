@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::auth::has_valid_key;
@@ -36,10 +36,25 @@ pub(super) async fn content_file(State(engine): State<Engine>, req: Request) -> 
     let path = req.uri().path().to_string();
     let Some(after) = path.strip_prefix("/content/") else { return not_found("That page does not exist.") };
     let (key, rest) = after.split_once('/').unwrap_or((after, ""));
-    let Some(route) = engine.inner.routes.snapshot().get(key) else {
+    let mut route = engine.inner.routes.snapshot().get(key);
+    let stale = route.as_ref().is_none_or(|r| r.bundle_id.is_none());
+    if stale && looks_like_key(key) {
+        // Possibly created a moment ago by another process (the CLI): look again.
+        if engine.refresh_routes().await.is_ok() {
+            route = engine.inner.routes.snapshot().get(key);
+        }
+    }
+    let Some(route) = route else {
         return not_found("There is no published content at this address.");
     };
-    serve_route(&engine, &route, &format!("/content/{key}/"), rest, req.method(), req.headers()).await
+    let (base, rest) = (format!("/content/{key}/"), rest.to_string());
+    serve_route(&engine, &route, &base, &rest, req).await
+}
+
+/// Whether a path segment could name an item (a guid or a numeric id).
+fn looks_like_key(key: &str) -> bool {
+    (key.len() == 36 && key.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+        || (!key.is_empty() && key.len() <= 19 && key.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Anything else: a vanity path, or a friendly 404.
@@ -61,7 +76,7 @@ pub(super) async fn fallback(State(engine): State<Engine>, req: Request) -> Resp
                 return Redirect::permanent(&format!("{base}{q}")).into_response();
             }
             let rest = segs[n..].join("/");
-            return serve_route(&engine, &route, &base, &rest, req.method(), req.headers()).await;
+            return serve_route(&engine, &route, &base, &rest, req).await;
         }
     }
     not_found("That page does not exist.")
@@ -72,7 +87,9 @@ fn not_found(what: &str) -> Response {
 }
 
 /// Serves `rest` (the URL tail below `base`) of an item.
-async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, method: &Method, headers: &HeaderMap) -> Response {
+async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req: Request) -> Response {
+    let (method, headers) = (req.method().clone(), req.headers().clone());
+    let (method, headers) = (&method, &headers);
     if !route.is_public() {
         match has_valid_key(engine, headers).await {
             Ok(true) => {}
@@ -109,13 +126,16 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, met
             }
         },
     };
+    if explicit.is_none() && crate::runtime_kind(&route.app_mode) == crate::RuntimeKind::Interactive {
+        return super::interactive::proxy(engine, route, base, req).await;
+    }
     if explicit.is_none() && !crate::runtime_kind(&route.app_mode).is_static() {
         return (
             StatusCode::NOT_FOUND,
             Html(pages::notice(
                 &route.title,
                 &format!(
-                    "This {} is published, but this version of Porch cannot run or render {} content yet.",
+                    "This {} is published, but this version of Porch cannot render {} content yet.",
                     pages::kind_label(&route.app_mode, &route.content_category),
                     route.app_mode
                 ),

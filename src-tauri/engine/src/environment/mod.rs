@@ -158,6 +158,13 @@ pub enum EnvError {
     },
 }
 
+impl EnvError {
+    /// Whether the fault is Porch's (file system, spawning) rather than the content's.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, EnvError::Io { .. } | EnvError::Spawn { .. })
+    }
+}
+
 fn list_or_none(items: &[String]) -> String {
     if items.is_empty() {
         "no Python 3 at all".into()

@@ -254,10 +254,11 @@ pub fn python_extras(app_mode: &str) -> &'static [&'static str] {
         // The shim serves WSGI apps with waitress: cross-platform, handles the prefix in
         // both proxy modes and applies every forwarded header.
         "python-api" | "python-dash" => &["waitress"],
-        // The shim serves ASGI apps with uvicorn (Shiny depends on it already).
-        "python-fastapi" | "python-shiny" => &["uvicorn"],
+        // The shim serves ASGI apps with uvicorn (Shiny depends on it already); without a
+        // WebSocket library uvicorn answers every upgrade with 404.
+        "python-fastapi" | "python-shiny" => &["uvicorn", "websockets"],
         // The shim mounts the Blocks on a FastAPI app under uvicorn (Gradio depends on both).
-        "python-gradio" => &["uvicorn", "fastapi"],
+        "python-gradio" => &["uvicorn", "fastapi", "websockets"],
         // Voilà runs the notebook in a kernel from the same venv.
         "jupyter-voila" => &["ipykernel"],
         _ => &[],

@@ -134,7 +134,7 @@ fn fastapi_uses_the_asgi_shim_with_root_path() {
     assert!(has_arg(&spec, &format!("--prefix={BASE}")));
     assert_eq!(spec.prefix, PrefixMode::Strip);
     assert_eq!(spec.readiness, Readiness { path: "/".into(), any_status: true });
-    assert_eq!(python_extras("python-fastapi"), ["uvicorn"]);
+    assert_eq!(python_extras("python-fastapi"), ["uvicorn", "websockets"]);
 }
 
 #[test]
@@ -283,7 +283,7 @@ fn gradio_uses_the_gradio_shim() {
     assert_eq!(env_of(&spec, "GRADIO_ANALYTICS_ENABLED"), Some("False"));
     assert_eq!(spec.prefix, PrefixMode::Strip);
     assert_eq!(spec.readiness, Readiness { path: "/config".into(), any_status: false });
-    assert_eq!(python_extras("python-gradio"), ["uvicorn", "fastapi"]);
+    assert_eq!(python_extras("python-gradio"), ["uvicorn", "fastapi", "websockets"]);
 }
 
 #[test]

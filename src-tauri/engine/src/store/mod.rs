@@ -7,6 +7,7 @@
 mod bundles;
 mod content;
 mod keys;
+mod runtime;
 mod tasks;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use sqlx::SqlitePool;
 
 pub use bundles::{Activation, BundleRow};
 pub use content::{ContentPatch, ContentRow, NewContent};
+pub use runtime::RuntimeRow;
 pub use tasks::TaskRow;
 
 use crate::error::{Error, Result};

@@ -1,0 +1,187 @@
+//! Engine operations for interactive content: runtime settings, environment variables,
+//! the worker list, restarts and logs. The supervisor does the process work; this layer
+//! validates, stores and tells it.
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::store::{ContentRow, RuntimeRow};
+use crate::supervisor::{InstanceInfo, RuntimeSettings};
+
+/// The runtime fields Connect exposes on a content item.
+pub const RUNTIME_FIELDS: &[&str] = &[
+    "min_processes", "max_processes", "max_conns_per_process", "load_factor", "idle_timeout", "init_timeout",
+    "connection_timeout", "read_timeout",
+];
+
+/// A change to one runtime field: `None` returns it to the server default.
+pub type RuntimeChange = (String, Option<f64>);
+
+/// The settings in force: the item's values over the server defaults.
+pub fn effective(row: &RuntimeRow, d: &RuntimeSettings) -> RuntimeSettings {
+    use std::time::Duration;
+    let count = |v: Option<i64>, dflt: usize| v.map(|v| v.max(0) as usize).unwrap_or(dflt);
+    let secs = |v: Option<i64>, dflt: Duration| v.map(|v| Duration::from_secs(v.max(0) as u64)).unwrap_or(dflt);
+    RuntimeSettings {
+        min_processes: count(row.min_processes, d.min_processes),
+        max_processes: count(row.max_processes, d.max_processes),
+        max_conns_per_process: count(row.max_conns_per_process, d.max_conns_per_process),
+        load_factor: row.load_factor.unwrap_or(d.load_factor),
+        idle_timeout: secs(row.idle_timeout, d.idle_timeout),
+        init_timeout: secs(row.init_timeout, d.init_timeout),
+    }
+}
+
+/// Applies changes to a row and checks the result.
+pub fn apply_runtime(row: &RuntimeRow, changes: &[RuntimeChange], d: &RuntimeSettings) -> Result<RuntimeRow> {
+    let mut r = row.clone();
+    for (field, value) in changes {
+        let int = |v: &Option<f64>| -> Result<Option<i64>> {
+            match v {
+                None => Ok(None),
+                Some(x) if x.fract() == 0.0 && *x >= 0.0 && *x <= 1e9 => Ok(Some(*x as i64)),
+                Some(x) => Err(Error::Invalid(format!("{field} must be a whole number of at least 0, not {x}"))),
+            }
+        };
+        match field.as_str() {
+            "min_processes" => r.min_processes = int(value)?,
+            "max_processes" => r.max_processes = int(value)?,
+            "max_conns_per_process" => r.max_conns_per_process = int(value)?,
+            "idle_timeout" => r.idle_timeout = int(value)?,
+            "init_timeout" => r.init_timeout = int(value)?,
+            "connection_timeout" => r.connection_timeout = int(value)?,
+            "read_timeout" => r.read_timeout = int(value)?,
+            "load_factor" => {
+                if let Some(x) = value {
+                    if !(0.0..=1.0).contains(x) {
+                        return Err(Error::Invalid(format!("load_factor must be between 0 and 1, not {x}")));
+                    }
+                }
+                r.load_factor = *value;
+            }
+            other => return Err(Error::Invalid(format!("unknown runtime setting {other:?}"))),
+        }
+    }
+    let e = effective(&r, d);
+    if e.max_processes < 1 {
+        return Err(Error::Invalid("max_processes must be at least 1".into()));
+    }
+    if e.max_conns_per_process < 1 {
+        return Err(Error::Invalid("max_conns_per_process must be at least 1".into()));
+    }
+    if e.min_processes > e.max_processes {
+        return Err(Error::Invalid(format!(
+            "min_processes ({}) must not exceed max_processes ({})",
+            e.min_processes, e.max_processes
+        )));
+    }
+    if e.init_timeout.is_zero() {
+        return Err(Error::Invalid("init_timeout must be at least 1 second".into()));
+    }
+    Ok(r)
+}
+
+/// Checks an environment variable name.
+fn valid_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl Engine {
+    /// The server's default runtime settings.
+    pub fn runtime_defaults(&self) -> RuntimeSettings {
+        RuntimeSettings::default()
+    }
+
+    /// Changes runtime settings (validated) and applies them to running workers.
+    pub async fn update_runtime(&self, key: &str, changes: &[RuntimeChange]) -> Result<ContentRow> {
+        let c = self.content(key).await?;
+        if changes.is_empty() {
+            return Ok(c);
+        }
+        let row = apply_runtime(&c.runtime, changes, &self.runtime_defaults())?;
+        self.inner.store.set_runtime(c.id, &row).await?;
+        let c = self.content(&c.guid).await?;
+        self.supervise(&c).await;
+        self.emit(crate::events::Event::ContentChanged { guid: c.guid.clone() });
+        Ok(c)
+    }
+
+    /// Names of an item's environment variables (values are never returned).
+    pub async fn env_names(&self, key: &str) -> Result<Vec<String>> {
+        let c = self.content(key).await?;
+        Ok(self.inner.store.env_vars(c.id).await?.into_iter().map(|(n, _)| n).collect())
+    }
+
+    /// Sets (`Some`) or deletes (`None`) variables; `replace` drops all others. Restarts
+    /// the item's workers so they see the change.
+    pub async fn update_env(&self, key: &str, changes: &[(String, Option<String>)], replace: bool) -> Result<Vec<String>> {
+        let c = self.content(key).await?;
+        if let Some((bad, _)) = changes.iter().find(|(n, _)| !valid_env_name(n)) {
+            return Err(Error::Invalid(format!("invalid environment variable name {bad:?}")));
+        }
+        self.inner.store.update_env_vars(c.id, changes, replace).await?;
+        self.inner.supervisor.restart(&c.guid).await;
+        self.supervise(&c).await;
+        self.env_names(&c.guid).await
+    }
+
+    /// An item's workers.
+    pub async fn instances(&self, key: &str) -> Result<Vec<InstanceInfo>> {
+        let c = self.content(key).await?;
+        Ok(self.inner.supervisor.instances(&c.guid).await)
+    }
+
+    /// Kills one worker.
+    pub async fn kill_instance(&self, key: &str, id: u64) -> Result<()> {
+        let c = self.content(key).await?;
+        if self.inner.supervisor.kill(&c.guid, id).await {
+            Ok(())
+        } else {
+            Err(Error::not_found("process", id))
+        }
+    }
+
+    /// Stops every worker of an item; new ones start as needed (and `min_processes` at once).
+    pub async fn restart_content(&self, key: &str) -> Result<()> {
+        let c = self.content(key).await?;
+        self.inner.supervisor.restart(&c.guid).await;
+        Ok(())
+    }
+
+    /// The last `lines` lines of an item's process log.
+    pub async fn content_log(&self, key: &str, lines: usize) -> Result<Vec<String>> {
+        let c = self.content(key).await?;
+        Ok(self.inner.supervisor.log_tail(&c.guid, lines).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_validation() {
+        let d = RuntimeSettings::default();
+        let row = RuntimeRow::default();
+        let ok = apply_runtime(&row, &[("min_processes".into(), Some(2.0)), ("max_processes".into(), Some(4.0))], &d).expect("ok");
+        assert_eq!((ok.min_processes, ok.max_processes), (Some(2), Some(4)));
+        assert!(apply_runtime(&row, &[("min_processes".into(), Some(5.0))], &d).is_err(), "min above the default max");
+        assert!(apply_runtime(&row, &[("load_factor".into(), Some(1.5))], &d).is_err());
+        assert!(apply_runtime(&row, &[("max_processes".into(), Some(0.0))], &d).is_err());
+        assert!(apply_runtime(&row, &[("idle_timeout".into(), Some(-1.0))], &d).is_err());
+        assert!(apply_runtime(&row, &[("bogus".into(), Some(1.0))], &d).is_err());
+        let back = apply_runtime(&ok, &[("min_processes".into(), None)], &d).expect("ok");
+        assert_eq!(back.min_processes, None);
+        assert_eq!(effective(&back, &d).min_processes, 0);
+    }
+
+    #[test]
+    fn env_names() {
+        assert!(valid_env_name("API_KEY_2"));
+        assert!(valid_env_name("_x"));
+        assert!(!valid_env_name("2X"));
+        assert!(!valid_env_name("A-B"));
+        assert!(!valid_env_name(""));
+    }
+}

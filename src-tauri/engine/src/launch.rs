@@ -1,0 +1,138 @@
+//! Bridges a deployed interactive item to the supervisor: prepares its environment,
+//! asks the launcher for a launch description per worker, and installs the result.
+//!
+//! Environments are prepared at deploy time (with the install log streamed into the
+//! deploy task); installing a definition later (Porch start, settings change) finds the
+//! same cached environment, so it costs a hash check, not an install.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::bundle::Manifest;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::store::ContentRow;
+use crate::supervisor::{AppDef, PrefixMode, Spawn};
+use crate::tasks::TaskLog;
+use crate::{runtime_kind, runtimes, RuntimeKind};
+
+/// The interpreter a bundle runs with.
+#[derive(Debug, Clone)]
+pub(crate) enum Interpreter {
+    /// A Python virtualenv's interpreter.
+    Python(PathBuf),
+    /// The machine's Rscript.
+    R(PathBuf),
+}
+
+impl Engine {
+    /// Prepares the runtime environment of an interactive bundle, streaming progress into
+    /// `log` (when given). Errors name what is missing.
+    pub(crate) async fn prepare_environment(
+        &self,
+        bundle_dir: &Path,
+        manifest: &Manifest,
+        log: Option<&TaskLog>,
+    ) -> Result<Interpreter> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        let forward = {
+            let log = log.cloned();
+            tokio::spawn(async move {
+                while let Some(line) = rx.recv().await {
+                    match &log {
+                        Some(l) => l.line(line).await,
+                        None => tracing::debug!("{line}"),
+                    }
+                }
+            })
+        };
+        let mode = manifest.app_mode.as_str();
+        let result = if runtimes::needs_python(mode) {
+            self.inner
+                .environments
+                .python(bundle_dir, manifest, runtimes::python_extras(mode), &tx)
+                .await
+                .map(|env| Interpreter::Python(env.python))
+        } else if runtimes::needs_r(mode) {
+            self.inner.environments.r(bundle_dir, manifest, runtimes::r_packages(mode), &tx).await.map(|env| Interpreter::R(env.rscript))
+        } else {
+            drop(tx);
+            let _ = forward.await;
+            return Err(Error::Invalid(format!("Porch cannot run {mode} content")));
+        };
+        drop(tx);
+        let _ = forward.await;
+        Ok(result?)
+    }
+
+    /// Installs (or refreshes) the supervisor's definition of an item, or removes it when
+    /// the item is not interactive or has no active bundle.
+    pub(crate) async fn supervise(&self, c: &ContentRow) {
+        // Only a serving engine runs workers; the CLI's engine leaves that to the server.
+        if !self.is_serving() {
+            return;
+        }
+        let guid = c.guid.clone();
+        match self.app_def(c).await {
+            Ok(Some(def)) => self.inner.supervisor.install(def),
+            Ok(None) => {
+                if self.inner.supervisor.has(&guid) {
+                    self.inner.supervisor.remove(&guid).await;
+                }
+            }
+            Err(e) => tracing::warn!(content = %guid, error = %e, "cannot prepare the app"),
+        }
+    }
+
+    async fn app_def(&self, c: &ContentRow) -> Result<Option<AppDef>> {
+        let Some(bundle_id) = c.bundle_id else { return Ok(None) };
+        if runtime_kind(&c.app_mode) != RuntimeKind::Interactive {
+            return Ok(None);
+        }
+        let (_, b) = self.bundle(&c.guid, bundle_id).await?;
+        let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
+        let bundle_dir = self.bundle_dir(bundle_id);
+        let interpreter = self.prepare_environment(&bundle_dir, &manifest, None).await?;
+        let origin = self.default_origin();
+        let publisher_vars = self.inner.store.env_vars(c.id).await?;
+        let env = runtimes::connect_env(&origin, &c.guid, None, &publisher_vars);
+        let settings = crate::interactive::effective(&c.runtime, &self.runtime_defaults());
+        let base_path = format!("/content/{}", c.guid);
+        let external_host = origin.split("://").nth(1).unwrap_or("localhost").to_string();
+        let factory = Arc::new(move |port: u16| -> Result<Spawn, String> {
+            let (python, rscript) = match &interpreter {
+                Interpreter::Python(p) => (Some(p.as_path()), None),
+                Interpreter::R(r) => (None, Some(r.as_path())),
+            };
+            let ctx = runtimes::LaunchContext {
+                app_mode: &manifest.app_mode,
+                manifest: &manifest,
+                bundle_dir: &bundle_dir,
+                python,
+                rscript,
+                base_path: &base_path,
+                external_host: &external_host,
+                port,
+                env: &env,
+            };
+            let spec = runtimes::launch_spec(&ctx).map_err(|e| e.to_string())?;
+            Ok(Spawn {
+                program: spec.program,
+                args: spec.args,
+                env: spec.env,
+                cwd: spec.cwd,
+                port: spec.port,
+                readiness_path: spec.readiness.path,
+                ready_on_any_status: spec.readiness.any_status,
+                prefix: match spec.prefix {
+                    runtimes::PrefixMode::Strip => PrefixMode::Strip,
+                    runtimes::PrefixMode::PassThrough => PrefixMode::PassThrough,
+                },
+                files: spec.files,
+            })
+        });
+        Ok(Some(AppDef { guid: c.guid.clone(), bundle_id, settings, factory }))
+    }
+}

@@ -1,0 +1,235 @@
+//! Interactive content end to end: a real FastAPI app in a uv-built environment, started
+//! on demand by the real `porch` binary and reached through its proxy (HTTP and WebSocket).
+//! Needs uv and PyPI; skipped visibly without uv (and failing under CI=true).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{eventually, fixture, Porch};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn have_uv() -> bool {
+    let on_path = std::process::Command::new("uv").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    let module = std::process::Command::new("python3").args(["-m", "uv", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
+    on_path || module
+}
+
+fn skip(test: &str) -> bool {
+    if have_uv() {
+        return false;
+    }
+    common::skip_or_fail(test, "uv is not installed");
+    true
+}
+
+/// Copies the FastAPI fixture (optionally with other requirements) and deploys it by CLI.
+async fn deploy_fastapi(p: &Porch, name: &str, requirements: Option<&str>) -> (String, std::process::Output) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let src = fixture("apps/fastapi-app");
+    for f in ["app.py", "requirements.txt"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).expect("copy");
+    }
+    if let Some(r) = requirements {
+        std::fs::write(dir.path().join("requirements.txt"), r).expect("write");
+    }
+    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", name]);
+    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+    let guid = list.iter().find(|c| c["name"] == name).map(|c| c["guid"].as_str().expect("guid").to_string()).unwrap_or_default();
+    std::mem::forget(dir); // keep nothing; the bundle is a copy
+    (guid, out)
+}
+
+async fn root_json(p: &Porch, guid: &str) -> Value {
+    let r = p.get(&format!("/content/{guid}/")).await;
+    assert_eq!(r.status(), 200, "app root");
+    r.json().await.expect("json")
+}
+
+async fn jobs(p: &Porch, guid: &str) -> Vec<Value> {
+    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/jobs")).send().await.expect("jobs").json().await.expect("json")
+}
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false)
+}
+
+/// A WebSocket text exchange over a raw socket through the proxy.
+fn ws_echo(p: &Porch, path: &str, text: &str) -> String {
+    let addr = p.base.trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{addr}\r\n\r\n"
+    )
+    .expect("handshake");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).expect("read head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "no upgrade: {head}");
+    assert!(head.to_ascii_lowercase().contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "{head}");
+    let payload = text.as_bytes();
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    s.write_all(&frame).expect("send");
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).expect("frame head");
+    let mut body = vec![0u8; (h[1] & 0x7f) as usize];
+    s.read_exact(&mut body).expect("frame body");
+    String::from_utf8(body).expect("utf8")
+}
+
+#[tokio::test]
+async fn fastapi_runs_on_demand_behind_the_proxy() {
+    if skip("fastapi_runs_on_demand_behind_the_proxy") {
+        return;
+    }
+    let p = Porch::start().await;
+    let (guid, out) = deploy_fastapi(&p, "fast-api", None).await;
+    assert!(out.status.success(), "deploy failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(jobs(&p, &guid).await.is_empty(), "no process before the first viewer");
+
+    let v = root_json(&p, &guid).await;
+    assert_eq!(v["hello"], "porch");
+    assert_eq!(v["root_path"], format!("/content/{guid}"));
+    assert_eq!(v["guid"], guid.as_str());
+    assert_eq!(v["server"], format!("{}/", p.base));
+    assert_eq!(v["base_url"], format!("{}/content/{guid}/", p.base));
+    assert_eq!(v["forwarded_for"], "127.0.0.1");
+    let pid = v["pid"].as_u64().expect("pid");
+    let j = jobs(&p, &guid).await;
+    assert_eq!(j.len(), 1);
+    assert_eq!(j[0]["pid"].as_u64(), Some(pid), "the job list names the worker (setpriv execs in place)");
+
+    // Streaming routes and query strings pass through.
+    let r = p.get(&format!("/content/{guid}/sleep?ms=50")).await;
+    assert_eq!(r.json::<Value>().await.expect("json")["slept"], 50);
+    // WebSocket both ways.
+    assert_eq!(ws_echo(&p, &format!("/content/{guid}/ws"), "hi porch"), "echo:hi porch");
+
+    // A killed worker is replaced on the next request.
+    let r = p.api(Method::DELETE, &format!("/__api__/v1/content/{guid}/jobs/{}", j[0]["key"].as_str().expect("key"))).send().await.expect("kill");
+    assert_eq!(r.status(), 204);
+    eventually(20, "the killed worker to go", || async { (!alive(pid)).then_some(()) }).await;
+    let v2 = eventually(60, "a fresh worker", || async {
+        let r = p.get(&format!("/content/{guid}/")).await;
+        if r.status() == 200 { r.json::<Value>().await.ok() } else { None }
+    })
+    .await;
+    assert_ne!(v2["pid"], v["pid"]);
+
+    // An environment change restarts the app with the new value; values are never returned.
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}/environment"))
+        .json(&json!([{"name": "GREETING", "value": "hello from porch"}]))
+        .send()
+        .await
+        .expect("env");
+    assert_eq!(r.json::<Value>().await.expect("json"), json!(["GREETING"]));
+    let v3 = root_json(&p, &guid).await;
+    assert_eq!(v3["greeting"], "hello from porch");
+    assert_ne!(v3["pid"], v2["pid"], "an environment change restarts the app");
+
+    // Idle shutdown with a short idle timeout.
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"idle_timeout": 1})).send().await.expect("patch");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.expect("json")["idle_timeout"], 1);
+    let pid3 = v3["pid"].as_u64().expect("pid");
+    eventually(30, "the idle worker to stop", || async { (!alive(pid3)).then_some(()) }).await;
+    assert!(jobs(&p, &guid).await.is_empty());
+
+    // Invalid runtime settings are refused.
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"min_processes": 5, "max_processes": 2})).send().await.expect("patch");
+    assert_eq!(r.status(), 400);
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"load_factor": 2})).send().await.expect("patch");
+    assert_eq!(r.status(), 400);
+
+    // min_processes starts a worker without a viewer.
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"min_processes": 1})).send().await.expect("patch");
+    assert_eq!(r.status(), 200);
+    eventually(60, "an eager worker", || async { (!jobs(&p, &guid).await.is_empty()).then_some(()) }).await;
+
+    // The process log is readable.
+    let log = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/log?lines=50")).send().await.expect("log").text().await.expect("text");
+    assert!(log.to_lowercase().contains("uvicorn"), "{log}");
+    p.shutdown();
+}
+
+#[tokio::test]
+async fn capacity_redeploys_and_bad_requirements() {
+    if skip("capacity_redeploys_and_bad_requirements") {
+        return;
+    }
+    let p = Porch::start().await;
+    let (guid, out) = deploy_fastapi(&p, "cap-api", None).await;
+    assert!(out.status.success());
+    p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"max_processes": 1, "max_conns_per_process": 1}))
+        .send()
+        .await
+        .expect("patch");
+    root_json(&p, &guid).await; // warm
+    let slow = {
+        let (http, url) = (p.http.clone(), p.url(&format!("/content/{guid}/sleep?ms=3000")));
+        tokio::spawn(async move { http.get(url).send().await.map(|r| r.status().as_u16()) })
+    };
+    // Wait until the slow request holds the only connection, then knock.
+    eventually(10, "the slow request to occupy the worker", || async {
+        jobs(&p, &guid).await.first().is_some_and(|j| j["connections"] == 1).then_some(())
+    })
+    .await;
+    let busy = p.get(&format!("/content/{guid}/")).await;
+    assert_eq!(busy.status(), 503);
+    assert_eq!(busy.headers()["x-porch-proxy-error"], "at-capacity");
+    assert!(busy.headers().contains_key("retry-after"));
+    assert_eq!(slow.await.expect("join").expect("slow"), 200);
+
+    // Redeploying with unchanged requirements reuses the environment.
+    let (_, out) = deploy_fastapi(&p, "cap-api", None).await;
+    assert!(out.status.success());
+    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    let bundles: Vec<Value> = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("b").json().await.expect("json");
+    assert_eq!(bundles.len(), 2);
+    assert_eq!(c["bundle_id"], bundles[0]["id"]);
+    let served = root_json(&p, &guid).await;
+
+    // Bad requirements: a clear failure, and the previous version keeps serving.
+    let (_, out) = deploy_fastapi(&p, "cap-api", Some("this-package-does-not-exist-porch==1.0\n")).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("this-package-does-not-exist-porch"), "{err}");
+    let after = root_json(&p, &guid).await;
+    assert_eq!(after["hello"], served["hello"]);
+    let c2: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    assert_eq!(c2["bundle_id"], c["bundle_id"]);
+    p.shutdown();
+}
+
+#[tokio::test]
+async fn no_worker_outlives_a_killed_porch() {
+    if skip("no_worker_outlives_a_killed_porch") {
+        return;
+    }
+    let p = Porch::start().await;
+    let (guid, out) = deploy_fastapi(&p, "orphan-check", None).await;
+    assert!(out.status.success());
+    let pid = root_json(&p, &guid).await["pid"].as_u64().expect("pid");
+    assert!(alive(pid));
+    // SIGKILL Porch alone (not its group): the kernel must take the worker down with it.
+    let info: Value = serde_json::from_slice(&std::fs::read(p.data_dir().join("porch.run.json")).expect("runtime")).expect("json");
+    let porch_pid = info["pid"].as_u64().expect("pid").to_string();
+    let status = std::process::Command::new("kill").args(["-s", "KILL", "--", &porch_pid]).status().expect("kill");
+    assert!(status.success());
+    eventually(10, "the worker to die with Porch", || async { (!alive(pid)).then_some(()) }).await;
+}
