@@ -128,7 +128,10 @@ fn base_config(data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
         Some(d) => d,
         None => Config::default_data_dir().ok_or_else(|| anyhow!("cannot find a data folder; pass --data-dir"))?,
     };
-    Ok(Config::new(dir))
+    let mut config = Config::new(dir);
+    // A shared download cache for Python packages (tests and benchmarks use several data dirs).
+    config.uv_cache_dir = std::env::var_os("PORCH_UV_CACHE_DIR").map(PathBuf::from).filter(|p| !p.as_os_str().is_empty());
+    Ok(config)
 }
 
 fn serve_config(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Config> {

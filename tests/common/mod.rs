@@ -17,6 +17,11 @@ pub fn porch_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_porch"))
 }
 
+/// One uv download cache for every test's data dir, so each framework downloads once.
+pub fn uv_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("uv-cache")
+}
+
 /// Path of a file or folder under `tests/fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
@@ -74,6 +79,7 @@ impl Porch {
             .args(["--bind", &bind, "--port", "0"])
             .args(&opts.args)
             .env("RUST_LOG", "porch=debug,porch_engine=debug,info")
+            .env("PORCH_UV_CACHE_DIR", uv_cache())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         {
@@ -180,6 +186,7 @@ pub fn run_cli(data_dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
+        .env("PORCH_UV_CACHE_DIR", uv_cache())
         .output()
         .expect("run porch");
     eprintln!(

@@ -36,6 +36,8 @@ pub struct Config {
     pub limits: Limits,
     /// Username reported for the single publisher.
     pub publisher: String,
+    /// uv's package cache, when not `<data_dir>/cache/uv` (`PORCH_UV_CACHE_DIR`).
+    pub uv_cache_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -47,6 +49,7 @@ impl Config {
             allow_remote_publishing: false,
             limits: Limits::default(),
             publisher: "publisher".into(),
+            uv_cache_dir: None,
         }
     }
 

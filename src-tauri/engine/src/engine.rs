@@ -84,7 +84,10 @@ impl Engine {
             tracker.clone(),
             Duration::from_secs(5),
         );
-        let environments = crate::environment::Environments::new(&config.data_dir);
+        let mut environments = crate::environment::Environments::new(&config.data_dir);
+        if let Some(dir) = &config.uv_cache_dir {
+            environments = environments.with_uv_cache(dir.clone());
+        }
         let engine = Engine {
             inner: Arc::new(Inner {
                 tasks: Tasks::new(store.clone()),

@@ -271,6 +271,13 @@ impl Environments {
         }
     }
 
+    /// Uses `dir` as uv's package cache instead of `<data_dir>/cache/uv` (several data
+    /// directories, such as test runs, can then share one download cache).
+    pub fn with_uv_cache(mut self, dir: PathBuf) -> Environments {
+        self.uv_cache = dir;
+        self
+    }
+
     /// The folder holding every environment.
     pub fn root(&self) -> &Path {
         &self.root
