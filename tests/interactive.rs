@@ -59,6 +59,22 @@ fn alive(pid: u64) -> bool {
 
 /// A WebSocket text exchange over a raw socket through the proxy.
 fn ws_echo(p: &Porch, path: &str, text: &str) -> String {
+    let mut s = ws_open(p, path);
+    let payload = text.as_bytes();
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    s.write_all(&frame).expect("send");
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).expect("frame head");
+    let mut body = vec![0u8; (h[1] & 0x7f) as usize];
+    s.read_exact(&mut body).expect("frame body");
+    String::from_utf8(body).expect("utf8")
+}
+
+/// Opens a WebSocket through the proxy and checks the handshake.
+fn ws_open(p: &Porch, path: &str) -> TcpStream {
     let addr = p.base.trim_start_matches("http://").to_string();
     let mut s = TcpStream::connect(&addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
@@ -77,17 +93,7 @@ fn ws_echo(p: &Porch, path: &str, text: &str) -> String {
     let head = String::from_utf8_lossy(&head);
     assert!(head.starts_with("HTTP/1.1 101"), "no upgrade: {head}");
     assert!(head.to_ascii_lowercase().contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "{head}");
-    let payload = text.as_bytes();
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    s.write_all(&frame).expect("send");
-    let mut h = [0u8; 2];
-    s.read_exact(&mut h).expect("frame head");
-    let mut body = vec![0u8; (h[1] & 0x7f) as usize];
-    s.read_exact(&mut body).expect("frame body");
-    String::from_utf8(body).expect("utf8")
+    s
 }
 
 #[tokio::test]
@@ -140,6 +146,17 @@ async fn fastapi_runs_on_demand_behind_the_proxy() {
     let v3 = root_json(&p, &guid).await;
     assert_eq!(v3["greeting"], "hello from porch");
     assert_ne!(v3["pid"], v2["pid"], "an environment change restarts the app");
+
+    // A silent viewer's WebSocket is closed after the read timeout.
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"read_timeout": 1})).send().await.expect("patch");
+    assert_eq!(r.status(), 200);
+    let mut quiet = ws_open(&p, &format!("/content/{guid}/ws"));
+    let t0 = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let n = quiet.read(&mut buf).expect("Porch closes the socket (EOF) before the 30 s client timeout");
+    assert_eq!(n, 0, "the idle WebSocket should be closed by Porch");
+    assert!(t0.elapsed() < Duration::from_secs(20));
+    p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"read_timeout": null})).send().await.expect("patch");
 
     // Idle shutdown with a short idle timeout.
     let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"idle_timeout": 1})).send().await.expect("patch");

@@ -28,6 +28,8 @@ pub fn effective(row: &RuntimeRow, d: &RuntimeSettings) -> RuntimeSettings {
         load_factor: row.load_factor.unwrap_or(d.load_factor),
         idle_timeout: secs(row.idle_timeout, d.idle_timeout),
         init_timeout: secs(row.init_timeout, d.init_timeout),
+        connection_timeout: secs(row.connection_timeout, d.connection_timeout),
+        read_timeout: secs(row.read_timeout, d.read_timeout),
     }
 }
 

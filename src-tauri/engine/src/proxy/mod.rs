@@ -14,6 +14,10 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
@@ -178,10 +182,11 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
         if let Some(client_upgrade) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut resp);
             tokio::spawn(async move {
-                let _lease = lease; // counts as a connection while the socket is open
                 match (client_upgrade.await, upstream_upgrade.await) {
                     (Ok(down), Ok(up)) => {
-                        let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(down), &mut TokioIo::new(up)).await;
+                        let limits = Idle { connection: nonzero(lease.connection_timeout), read: nonzero(lease.read_timeout) };
+                        splice(TokioIo::new(down), TokioIo::new(up), limits).await;
+                        drop(lease); // counted as a connection while the socket was open
                     }
                     (d, u) => tracing::debug!(client = d.is_ok(), upstream = u.is_ok(), "upgrade did not complete"),
                 }
@@ -193,6 +198,67 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     Response::from_parts(parts, Body::new(LeasedBody { inner: body, _lease: lease }))
+}
+
+/// Idle limits on a spliced connection.
+#[derive(Debug, Clone, Copy)]
+struct Idle {
+    /// Silence either way.
+    connection: Option<Duration>,
+    /// Silence from the client.
+    read: Option<Duration>,
+}
+
+fn nonzero(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
+}
+
+/// Copies both ways until either side closes or an idle limit passes (Connect's
+/// connection and read timeouts).
+async fn splice<A, B>(client: A, upstream: B, idle: Idle)
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let (mut ur, mut uw) = tokio::io::split(upstream);
+    let (mut cbuf, mut ubuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    let (mut last_any, mut last_client) = (Instant::now(), Instant::now());
+    loop {
+        let deadline = [idle.connection.map(|d| last_any + d), idle.read.map(|d| last_client + d)]
+            .into_iter()
+            .flatten()
+            .min();
+        let expire = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            n = cr.read(&mut cbuf) => match n {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if uw.write_all(&cbuf[..n]).await.is_err() { break; }
+                    last_any = Instant::now();
+                    last_client = last_any;
+                }
+            },
+            n = ur.read(&mut ubuf) => match n {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if cw.write_all(&ubuf[..n]).await.is_err() { break; }
+                    last_any = Instant::now();
+                }
+            },
+            _ = expire => {
+                tracing::debug!("closing an idle upgraded connection");
+                break;
+            }
+        }
+    }
+    let _ = uw.shutdown().await;
+    let _ = cw.shutdown().await;
 }
 
 /// A response body that holds the worker's lease until it has been sent.

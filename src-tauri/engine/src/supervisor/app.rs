@@ -149,7 +149,15 @@ impl App {
 
     fn lease(&self, inst: &Instance) -> Lease {
         inst.conns.fetch_add(1, Ordering::SeqCst);
-        Lease { instance: inst.id, port: inst.spawn.port, prefix: inst.spawn.prefix, conns: inst.conns.clone(), activity: self.tx.clone() }
+        Lease {
+            instance: inst.id,
+            port: inst.spawn.port,
+            prefix: inst.spawn.prefix,
+            connection_timeout: self.def.settings.connection_timeout,
+            read_timeout: self.def.settings.read_timeout,
+            conns: inst.conns.clone(),
+            activity: self.tx.clone(),
+        }
     }
 
     /// Picks a worker for a new connection, or `None` when the caller must wait/fail.

@@ -48,6 +48,10 @@ pub struct RuntimeSettings {
     pub idle_timeout: Duration,
     /// How long a new worker has to become ready.
     pub init_timeout: Duration,
+    /// Longest silence (either way) on a viewer's connection; zero means never.
+    pub connection_timeout: Duration,
+    /// Longest silence from the viewer; zero means never.
+    pub read_timeout: Duration,
 }
 
 impl Default for RuntimeSettings {
@@ -59,6 +63,8 @@ impl Default for RuntimeSettings {
             load_factor: 0.5,
             idle_timeout: Duration::from_secs(5),
             init_timeout: Duration::from_secs(60),
+            connection_timeout: Duration::from_secs(3600),
+            read_timeout: Duration::from_secs(3600),
         }
     }
 }
@@ -148,6 +154,10 @@ pub struct Lease {
     pub port: u16,
     /// Path handling.
     pub prefix: PrefixMode,
+    /// Idle limits for long-lived exchanges (WebSockets); zero means never.
+    pub connection_timeout: Duration,
+    /// Limit on silence from the viewer; zero means never.
+    pub read_timeout: Duration,
     conns: Arc<AtomicUsize>,
     activity: mpsc::UnboundedSender<app::Msg>,
 }
