@@ -256,7 +256,9 @@ impl App {
         };
         let conns = Arc::new(AtomicUsize::new(0));
         let tail = Arc::new(std::sync::Mutex::new(VecDeque::new()));
+        let probe = CancellationToken::new();
         self.instances.push(Instance {
+            probe: probe.clone(),
             id,
             pid: 0,
             bundle_id: self.def.bundle_id,
@@ -279,7 +281,7 @@ impl App {
             let _ = tx.send(Msg::Started { id, child });
             let deadline = tokio::time::Instant::now() + init;
             loop {
-                if tx.is_closed() {
+                if tx.is_closed() || probe.is_cancelled() {
                     return;
                 }
                 if instance::wait_ready(&spawn).await {
@@ -290,7 +292,10 @@ impl App {
                     let _ = tx.send(Msg::StartFailed { id, message: format!("it did not answer within {init:?}") });
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::select! {
+                    _ = probe.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
             }
         });
     }
@@ -328,6 +333,10 @@ impl App {
     }
 
     fn on_start_failed(&mut self, id: u64, message: String) {
+        // A worker that already exited was dealt with in `on_exited`.
+        if !self.instances.iter().any(|i| i.id == id && i.state == State::Starting) {
+            return;
+        }
         let lines = self.instances.iter().find(|i| i.id == id).map(Instance::last_lines).unwrap_or_default();
         tracing::warn!(app = %self.def.guid, worker = id, "{message}");
         self.stop_worker(id);
@@ -338,6 +347,7 @@ impl App {
     fn on_exited(&mut self, id: u64, status: String) {
         let Some(pos) = self.instances.iter().position(|i| i.id == id) else { return };
         let inst = self.instances.remove(pos);
+        inst.probe.cancel();
         self.children.retain(|w| w.id != id);
         if status != "stopped" {
             let lines = inst.last_lines();
@@ -432,6 +442,7 @@ impl App {
     fn stop_worker(&mut self, id: u64) {
         if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) {
             inst.state = State::Draining;
+            inst.probe.cancel();
         }
         match self.children.iter().find(|w| w.id == id) {
             Some(w) => {

@@ -66,6 +66,8 @@ pub(super) struct Instance {
     pub(super) started: Instant,
     pub(super) idle_since: Option<tokio::time::Instant>,
     pub(super) tail: Arc<Mutex<VecDeque<String>>>,
+    /// Cancels the readiness probe once the worker is stopped or gone.
+    pub(super) probe: tokio_util::sync::CancellationToken,
 }
 
 impl Instance {
