@@ -453,3 +453,306 @@ impl Porch {
         (s, r.bytes().await.expect("body").to_vec())
     }
 }
+
+// ---- WebSocket client (raw socket, RFC 6455) ------------------------------------------------
+
+/// SHA-1 of `data` (for checking `Sec-WebSocket-Accept`; not for security).
+pub fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
+    let mut msg = data.to_vec();
+    let bits = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bits.to_be_bytes());
+    for block in msg.chunks(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in block.chunks(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
+                _ => (b ^ c ^ d, 0xCA62_C1D6),
+            };
+            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 20];
+    for (i, x) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
+    }
+    out
+}
+
+/// Standard base64 with padding.
+pub fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The `Sec-WebSocket-Accept` a server must answer for `key`.
+pub fn ws_accept(key: &str) -> String {
+    base64(&sha1(format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11").as_bytes()))
+}
+
+/// One received WebSocket message (fragments joined).
+#[derive(Debug, Clone)]
+pub struct WsMessage {
+    /// 1 text, 2 binary, 8 close.
+    pub opcode: u8,
+    pub data: Vec<u8>,
+}
+
+impl WsMessage {
+    /// The payload as (lossy) UTF-8.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.data).into_owned()
+    }
+}
+
+/// A client WebSocket over a raw TCP connection, for exchanges through the proxy.
+pub struct Ws {
+    stream: std::net::TcpStream,
+    /// The server's handshake response head (status line and headers).
+    pub head: String,
+}
+
+impl Ws {
+    /// Opens `path` on a server at `base` (`http://host:port`) with the upgrade handshake,
+    /// sending `Origin: <base>` and the extra headers. Returns the response head as `Err`
+    /// unless it is a `101` whose `Sec-WebSocket-Accept` matches the (random) key sent.
+    pub fn connect(base: &str, path: &str, headers: &[(&str, &str)]) -> Result<Ws, String> {
+        use std::io::{Read, Write};
+        let addr = base.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let mut stream = std::net::TcpStream::connect(&addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("read timeout");
+        stream.set_write_timeout(Some(Duration::from_secs(30))).expect("write timeout");
+        let nonce: [u8; 16] = {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+            let seed = sha1(format!("{t}{path}{}", std::process::id()).as_bytes());
+            seed[..16].try_into().expect("16 bytes")
+        };
+        let key = base64(&nonce);
+        let mut req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{addr}\r\n"
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        stream.write_all(req.as_bytes()).map_err(|e| format!("send handshake: {e}"))?;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                Ok(_) => break,
+                Err(e) => return Err(format!("reading handshake response: {e}; got so far: {}", String::from_utf8_lossy(&head))),
+            }
+            if head.len() > 64 * 1024 {
+                break;
+            }
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        if !head.starts_with("HTTP/1.1 101") {
+            // Include some of the body, if any, for the report.
+            let mut body = vec![0u8; 2048];
+            stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
+            let n = stream.read(&mut body).unwrap_or(0);
+            return Err(format!("no upgrade for {path}: {head}{}", String::from_utf8_lossy(&body[..n])));
+        }
+        let want = ws_accept(&key);
+        let accept = head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-accept")).map(|(_, v)| v.trim().to_string()));
+        if accept.as_deref() != Some(want.as_str()) {
+            return Err(format!("wrong Sec-WebSocket-Accept for {path} (want {want}): {head}"));
+        }
+        Ok(Ws { stream, head })
+    }
+
+    /// A response header's value from the handshake.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+    }
+
+    /// Sends one masked frame.
+    pub fn send(&mut self, opcode: u8, payload: &[u8]) {
+        use std::io::Write;
+        let mut frame = vec![0x80 | opcode];
+        let len = payload.len();
+        if len < 126 {
+            frame.push(0x80 | len as u8);
+        } else if len < 65536 {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&frame).expect("send frame");
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) {
+        self.send(1, text.as_bytes());
+    }
+
+    /// Receives the next data or close message (answers pings, joins fragments).
+    pub fn recv(&mut self) -> Result<WsMessage, String> {
+        use std::io::Read;
+        let mut data = Vec::new();
+        let mut first_opcode = None;
+        loop {
+            let mut h = [0u8; 2];
+            self.stream.read_exact(&mut h).map_err(|e| format!("frame head: {e}"))?;
+            let fin = h[0] & 0x80 != 0;
+            let opcode = h[0] & 0x0f;
+            let mut len = u64::from(h[1] & 0x7f);
+            if len == 126 {
+                let mut b = [0u8; 2];
+                self.stream.read_exact(&mut b).map_err(|e| format!("frame len: {e}"))?;
+                len = u64::from(u16::from_be_bytes(b));
+            } else if len == 127 {
+                let mut b = [0u8; 8];
+                self.stream.read_exact(&mut b).map_err(|e| format!("frame len: {e}"))?;
+                len = u64::from_be_bytes(b);
+            }
+            let mask = if h[1] & 0x80 != 0 {
+                let mut m = [0u8; 4];
+                self.stream.read_exact(&mut m).map_err(|e| format!("frame mask: {e}"))?;
+                Some(m)
+            } else {
+                None
+            };
+            let mut payload = vec![0u8; len as usize];
+            self.stream.read_exact(&mut payload).map_err(|e| format!("frame body: {e}"))?;
+            if let Some(m) = mask {
+                payload.iter_mut().enumerate().for_each(|(i, b)| *b ^= m[i % 4]);
+            }
+            match opcode {
+                9 => self.send(10, &payload),
+                10 => {}
+                8 => return Ok(WsMessage { opcode: 8, data: payload }),
+                _ => {
+                    if opcode != 0 {
+                        first_opcode = Some(opcode);
+                    }
+                    data.extend_from_slice(&payload);
+                    if fin {
+                        return Ok(WsMessage { opcode: first_opcode.unwrap_or(opcode), data });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Receives messages until `want` accepts one (returning it and everything before it),
+    /// failing on close, error or after `secs`.
+    pub fn recv_until(&mut self, secs: u64, mut want: impl FnMut(&WsMessage) -> bool) -> Result<Vec<WsMessage>, String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("timed out after {secs}s; received: {}", summarize(&seen)));
+            }
+            self.stream.set_read_timeout(Some(left)).expect("read timeout");
+            let m = self.recv().map_err(|e| format!("{e}; received before: {}", summarize(&seen)))?;
+            let (done, closed) = (want(&m), m.opcode == 8);
+            seen.push(m);
+            if done {
+                return Ok(seen);
+            }
+            if closed {
+                return Err(format!("closed by the server; received: {}", summarize(&seen)));
+            }
+        }
+    }
+}
+
+fn summarize(msgs: &[WsMessage]) -> String {
+    msgs.iter()
+        .map(|m| {
+            let t = m.text();
+            let t: String = t.chars().take(300).collect();
+            format!("[op {} {}B] {t}", m.opcode, m.data.len())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// ---- pages ------------------------------------------------------------------------------------
+
+/// Same-origin `src`/`href` references in an HTML page, resolved against `page_path`
+/// (a path on the server, e.g. `/content/<guid>/`), query strings kept.
+pub fn page_refs(page_path: &str, html: &str) -> Vec<String> {
+    let dir = match page_path.rfind('/') {
+        Some(i) => &page_path[..=i],
+        None => "/",
+    };
+    let mut out = Vec::new();
+    for attr in ["src=\"", "href=\"", "src='", "href='"] {
+        let quote = attr.chars().last().expect("quote");
+        let mut rest = html;
+        while let Some(at) = rest.find(attr) {
+            rest = &rest[at + attr.len()..];
+            let Some(end) = rest.find(quote) else { break };
+            let r = rest[..end].replace("&amp;", "&");
+            rest = &rest[end..];
+            let lower = r.to_ascii_lowercase();
+            if r.is_empty()
+                || r.starts_with('#')
+                || r.starts_with("//")
+                || ["http:", "https:", "data:", "mailto:", "javascript:", "blob:"].iter().any(|s| lower.starts_with(s))
+            {
+                continue;
+            }
+            let mut path = if r.starts_with('/') { r.clone() } else { format!("{dir}{}", r.trim_start_matches("./")) };
+            // Resolve `..` segments.
+            while let Some(i) = path.find("/../") {
+                let head = &path[..i];
+                let up = head.rfind('/').map_or(0, |j| j);
+                path = format!("{}{}", &path[..up], &path[i + 3..]);
+            }
+            if !out.contains(&path) {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
