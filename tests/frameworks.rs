@@ -1,0 +1,626 @@
+//! Real apps with real clients: one tiny app per Python appmode, deployed with the real
+//! `rsconnect deploy <mode>` (from `$PORCH_TEST_VENV`) to a running Porch, then used through
+//! the proxy as a viewer: the page and its assets, and the framework's own live channel
+//! (WebSocket, callback POST, SSE queue or JSON route). R Shiny and Plumber are deployed with
+//! `porch deploy` and need R with the shiny and plumber packages (Debian's `r-base-core`,
+//! `r-cran-shiny`, `r-cran-plumber`, installed by `.ci/test`).
+//!
+//! Every test starts its own Porch, so they run in parallel. The first deploy of a framework
+//! builds its environment with uv from PyPI. Missing tools skip visibly (and fail under CI=true).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{eventually, fixture, page_refs, run_with_timeout, skip_or_fail, Porch, Ws};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// Seconds `rsconnect add` may take.
+const RSCONNECT_TIMEOUT: u64 = 120;
+/// Seconds a deploy may take: it builds the environment from PyPI and waits for the task.
+const DEPLOY_TIMEOUT: u64 = 900;
+/// Seconds for the first view (the worker starts on demand) and for one protocol step.
+const START_TIMEOUT: u64 = 180;
+const STEP_TIMEOUT: u64 = 60;
+
+// ---- prerequisites -------------------------------------------------------------------------
+
+fn venv() -> PathBuf {
+    match std::env::var_os("PORCH_TEST_VENV") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests"),
+    }
+}
+
+fn have_uv() -> bool {
+    let ok = |c: &mut Command| c.output().map(|o| o.status.success()).unwrap_or(false);
+    ok(Command::new("uv").arg("--version")) || ok(Command::new("python3").args(["-m", "uv", "--version"]))
+}
+
+/// The rsconnect CLI, or `None` after reporting why the test cannot run.
+fn rsconnect_or_skip(test: &str) -> Option<Rsconnect> {
+    let bin = venv().join("bin/rsconnect");
+    if !bin.is_file() {
+        skip_or_fail(test, &format!("{} not found; run `bash .ci/test` or set PORCH_TEST_VENV", bin.display()));
+        return None;
+    }
+    if !have_uv() {
+        skip_or_fail(test, "uv is not installed");
+        return None;
+    }
+    Some(Rsconnect { bin, home: tempfile::tempdir().expect("tempdir") })
+}
+
+/// `Rscript`, when it can load every package named; else `None` after reporting why.
+fn r_or_skip(test: &str, packages: &[&str]) -> Option<()> {
+    let expr = packages.iter().map(|p| format!("library({p})")).collect::<Vec<_>>().join(";");
+    match Command::new("Rscript").args(["-e", &expr]).output() {
+        Ok(o) if o.status.success() => Some(()),
+        Ok(o) => {
+            skip_or_fail(test, &format!("R cannot load {packages:?}: {}", String::from_utf8_lossy(&o.stderr)));
+            None
+        }
+        Err(e) => {
+            skip_or_fail(test, &format!("Rscript not found ({e}); install r-base-core r-cran-shiny r-cran-plumber"));
+            None
+        }
+    }
+}
+
+// ---- rsconnect -----------------------------------------------------------------------------
+
+/// The `rsconnect` CLI with its environment isolated from the developer's.
+struct Rsconnect {
+    bin: PathBuf,
+    home: tempfile::TempDir,
+}
+
+impl Rsconnect {
+    fn run(&self, args: &[&str], secs: u64) -> Output {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            .env("HOME", self.home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("NO_COLOR", "1")
+            .env("TERM", "dumb");
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("CONNECT_") || k.starts_with("RSCONNECT_") {
+                cmd.env_remove(&k);
+            }
+        }
+        run_with_timeout(&mut cmd, secs)
+    }
+}
+
+/// Stdout then stderr, without ANSI colour sequences.
+fn text(out: &Output) -> String {
+    let raw = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let mut clean = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            clean.push(c);
+        }
+    }
+    clean
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let dest = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+/// A deployed app on its own Porch.
+struct Deployed {
+    p: Porch,
+    guid: String,
+    /// `/content/<guid>/`
+    root: String,
+    _work: tempfile::TempDir,
+}
+
+impl Deployed {
+    /// The app's process log, for failure messages.
+    async fn log(&self) -> String {
+        let r = self.p.api(Method::GET, &format!("/__api__/v1/content/{}/log?lines=200", self.guid)).send().await;
+        match r {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(e) => format!("(log unavailable: {e})"),
+        }
+    }
+
+    /// `what` followed by the app's log, for a panic message.
+    async fn report(&self, what: &str) -> String {
+        format!("{what}\n--- app log (GET /__api__/v1/content/{}/log)\n{}", self.guid, self.log().await)
+    }
+
+    /// GETs a path under the app root as a keyless viewer; waits while the proxy says the
+    /// worker is starting (502/503/504), then requires 200. Returns (content-type, body).
+    async fn view(&self, rel: &str) -> (String, String) {
+        let path = format!("{}{rel}", self.root);
+        let mut last = String::new();
+        let deadline = Instant::now() + Duration::from_secs(START_TIMEOUT);
+        let got = loop {
+            let r = self.p.get(&path).await;
+            let status = r.status().as_u16();
+            if matches!(status, 502..=504) {
+                last = format!("{} {:?}", r.status(), r.headers().get("x-porch-proxy-error"));
+                if Instant::now() >= deadline {
+                    break None;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            let headers = format!("{:?}", r.headers());
+            let ctype = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let body = r.text().await.unwrap_or_default();
+            break Some((status, headers, ctype, body));
+        };
+        match got {
+            Some((200, _, ctype, body)) => (ctype, body),
+            Some((status, headers, _, body)) => {
+                let body: String = body.chars().take(2000).collect();
+                panic!("{}", self.report(&format!("GET {path}: expected 200, got {status}\n{headers}\n{body}")).await)
+            }
+            None => panic!("{}", self.report(&format!("GET {path}: the worker never answered (last: {last})")).await),
+        }
+    }
+
+    /// Asserts that every same-origin script and stylesheet `page` references under the app
+    /// root answers 200 through the proxy (at least one must exist). Returns how many.
+    async fn check_assets(&self, page_path: &str, html: &str) -> usize {
+        let refs: Vec<String> = page_refs(page_path, html)
+            .into_iter()
+            .filter(|r| r.starts_with(&self.root))
+            .filter(|r| {
+                let p = r.split('?').next().unwrap_or(r);
+                p.ends_with(".js") || p.ends_with(".css") || p.ends_with(".mjs")
+            })
+            .collect();
+        if refs.is_empty() {
+            let head: String = html.chars().take(3000).collect();
+            panic!("{}", self.report(&format!("{page_path} references no script or stylesheet under {}:\n{head}", self.root)).await);
+        }
+        for r in refs.iter().take(25) {
+            let resp = self.p.get(r).await;
+            let status = resp.status().as_u16();
+            if status != 200 {
+                panic!("{}", self.report(&format!("asset {r} (referenced by {page_path}) answered {status} through the proxy")).await);
+            }
+        }
+        eprintln!("ASSETS {page_path}: {} referenced assets answered 200", refs.len().min(25));
+        refs.len()
+    }
+
+    /// Opens a WebSocket under the app root; on a failed handshake, fails with the app's log.
+    async fn ws(&self, rel: &str, headers: &[(&str, &str)]) -> Ws {
+        let path = format!("{}{rel}", self.root);
+        match Ws::connect(&self.p.base, &path, headers) {
+            Ok(ws) => ws,
+            Err(e) => panic!("{}", self.report(&format!("WebSocket handshake through the proxy failed: {e}")).await),
+        }
+    }
+}
+
+/// Starts a Porch, registers it with rsconnect, deploys the fixture `frameworks/<name>` with
+/// `rsconnect deploy <args…> <dir>`, checks the item's appmode and returns it.
+async fn rsconnect_deploy(test: &str, name: &str, args: &[&str], app_mode: &str) -> Option<Deployed> {
+    let rsc = rsconnect_or_skip(test)?;
+    let p = Porch::start().await;
+    let add = rsc.run(&["add", "-n", "porch", "-s", &p.base, "-k", &p.key], RSCONNECT_TIMEOUT);
+    assert!(add.status.success(), "rsconnect add failed:\n{}", text(&add));
+
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join(format!("porch-{name}"));
+    copy_tree(&fixture(&format!("frameworks/{name}")), &dir);
+    let target = match name {
+        "voila" => dir.join("app.ipynb"),
+        _ => dir.clone(),
+    };
+    let target = target.to_str().expect("utf8 path").to_string();
+    let title = format!("Porch {name} fixture");
+    let mut argv: Vec<&str> = vec!["deploy"];
+    argv.extend_from_slice(args);
+    argv.extend_from_slice(&["-n", "porch", "-t", &title, &target]);
+    let t0 = Instant::now();
+    let out = rsc.run(&argv, DEPLOY_TIMEOUT);
+    let secs = t0.elapsed().as_secs_f64();
+    let out_text = text(&out);
+    eprintln!("TIMING {test}: rsconnect deploy {} took {secs:.1}s", args.join(" "));
+
+    let items: Value = p.api(Method::GET, "/__api__/v1/content").send().await.expect("list").json().await.expect("json");
+    let items = items.as_array().cloned().unwrap_or_default();
+    let guid = items.first().and_then(|i| i["guid"].as_str()).map(str::to_string);
+    if !out.status.success() {
+        let log = match &guid {
+            Some(g) => p.api(Method::GET, &format!("/__api__/v1/content/{g}/log?lines=200")).send().await.expect("log").text().await.unwrap_or_default(),
+            None => String::new(),
+        };
+        panic!("rsconnect deploy {} failed after {secs:.1}s:\n{out_text}\n--- app log\n{log}", args.join(" "));
+    }
+    assert_eq!(items.len(), 1, "expected one content item: {items:?}");
+    let item = &items[0];
+    assert_eq!(item["app_mode"], app_mode, "app_mode: {item}");
+    assert_eq!(item["title"], title.as_str(), "title: {item}");
+    let guid = guid.expect("guid");
+    Some(Deployed { root: format!("/content/{guid}/"), guid, p, _work: work })
+}
+
+/// Starts a Porch and deploys the fixture `frameworks/<name>` with `porch deploy`.
+async fn porch_deploy(test: &str, name: &str, app_mode: &str) -> Deployed {
+    let p = Porch::start().await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join(format!("porch-{name}"));
+    copy_tree(&fixture(&format!("frameworks/{name}")), &dir);
+    let mut cmd = Command::new(common::porch_bin());
+    cmd.arg("deploy").arg(&dir).args(["--name", name, "--data-dir"]).arg(p.data_dir());
+    let t0 = Instant::now();
+    let out = run_with_timeout(&mut cmd, DEPLOY_TIMEOUT);
+    eprintln!("TIMING {test}: porch deploy took {:.1}s", t0.elapsed().as_secs_f64());
+    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+    let item = list.iter().find(|c| c["name"] == name).cloned().unwrap_or(Value::Null);
+    let guid = item["guid"].as_str().unwrap_or_default().to_string();
+    if !out.status.success() {
+        let log = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/log?lines=200")).send().await.expect("log").text().await.unwrap_or_default();
+        panic!("porch deploy failed:\n{}{}\n--- app log\n{log}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
+    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    assert_eq!(c["app_mode"], app_mode, "app_mode: {c}");
+    Deployed { root: format!("/content/{guid}/"), guid, p, _work: work }
+}
+
+/// Times the first view of the app (which starts its worker).
+async fn first_view(test: &str, d: &Deployed, rel: &str) -> (String, String) {
+    let t0 = Instant::now();
+    let page = d.view(rel).await;
+    eprintln!("TIMING {test}: first view of {}{rel} took {:.1}s", d.root, t0.elapsed().as_secs_f64());
+    page
+}
+
+fn must_contain(what: &str, haystack: &str, needle: &str) {
+    assert!(haystack.contains(needle), "{what}: expected {needle:?} in:\n{}", haystack.chars().take(4000).collect::<String>());
+}
+
+/// The text between `start` and the next `end` after it.
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let i = s.find(start)? + start.len();
+    let j = s[i..].find(end)?;
+    Some(&s[i..i + j])
+}
+
+#[test]
+fn websocket_accept_matches_rfc6455() {
+    assert_eq!(common::ws_accept("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    assert_eq!(common::base64(b"ab"), "YWI=");
+    assert_eq!(common::base64(b"abc"), "YWJj");
+    assert_eq!(
+        page_refs("/c/g/", r#"<link href="a.css"><script src="./b/c.js?v=1"></script><a href="https://x/"><img src="/c/x/../y.png">"#),
+        vec!["/c/g/b/c.js?v=1".to_string(), "/c/y.png".to_string(), "/c/g/a.css".to_string()]
+    );
+}
+
+// ---- Python: WSGI and ASGI ----------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flask_api_with_rsconnect() {
+    let test = "flask_api_with_rsconnect";
+    let Some(d) = rsconnect_deploy(test, "api", &["api", "--entrypoint", "app:app"], "python-api").await else { return };
+    let (ctype, html) = first_view(test, &d, "").await;
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    must_contain("Flask page", &html, "PORCH-FLASK-OK");
+    // url_for built the asset link with the prefix.
+    must_contain("Flask page", &html, &format!("{}static/style.css", d.root));
+    d.check_assets(&d.root, &html).await;
+    let (_, css) = d.view("static/style.css").await;
+    must_contain("Flask css", &css, "PORCH-FLASK-CSS");
+
+    let (ctype, body) = d.view("api/double?n=21").await;
+    assert!(ctype.starts_with("application/json"), "{ctype}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["framework"], "flask");
+    assert_eq!(v["doubled"], 42);
+    assert_eq!(v["script_root"], d.root.trim_end_matches('/'), "SCRIPT_NAME carries the prefix");
+    d.p.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fastapi_with_rsconnect() {
+    let test = "fastapi_with_rsconnect";
+    let Some(d) = rsconnect_deploy(test, "fastapi", &["fastapi", "--entrypoint", "app:app"], "python-fastapi").await else { return };
+    let (ctype, html) = first_view(test, &d, "").await;
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    must_contain("FastAPI page", &html, "PORCH-FASTAPI-OK");
+    d.check_assets(&d.root, &html).await;
+
+    let (_, body) = d.view("api/double?n=21").await;
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["doubled"], 42);
+    assert_eq!(v["root_path"], d.root.trim_end_matches('/'));
+
+    let mut ws = d.ws("ws", &[]).await;
+    ws.send_text("hello porch");
+    let got = ws.recv_until(STEP_TIMEOUT, |m| m.opcode == 1).expect("echo");
+    assert_eq!(got.last().expect("msg").text(), "FASTAPI-ECHO:hello porch");
+    d.p.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dash_with_rsconnect() {
+    let test = "dash_with_rsconnect";
+    let Some(d) = rsconnect_deploy(test, "dash", &["dash", "--entrypoint", "app:app"], "python-dash").await else { return };
+    let (_, html) = first_view(test, &d, "").await;
+    must_contain("Dash page", &html, "<title>PORCH-DASH-OK</title>");
+    // Dash's renderer finds its routes through the prefixed config.
+    let config = between(&html, "<script id=\"_dash-config\" type=\"application/json\">", "</script>")
+        .unwrap_or_else(|| panic!("no _dash-config in the page:\n{html}"));
+    let config: Value = serde_json::from_str(config.trim()).expect("_dash-config json");
+    assert_eq!(config["requests_pathname_prefix"], d.root.as_str(), "{config}");
+    d.check_assets(&d.root, &html).await;
+
+    let (_, layout) = d.view("_dash-layout").await;
+    must_contain("Dash layout", &layout, "PORCH-DASH-LAYOUT");
+
+    // A callback round trip, as the renderer posts it.
+    let body = json!({
+        "output": "out.children",
+        "outputs": {"id": "out", "property": "children"},
+        "inputs": [{"id": "inp", "property": "value", "value": "through-porch"}],
+        "changedPropIds": ["inp.value"],
+    });
+    let r = d.p.http.post(d.p.url(&format!("{}_dash-update-component", d.root))).json(&body).send().await.expect("callback");
+    let (status, headers) = (r.status().as_u16(), format!("{:?}", r.headers()));
+    let text = r.text().await.unwrap_or_default();
+    if status != 200 {
+        panic!("{}", d.report(&format!("Dash callback POST: expected 200, got {status} {headers}: {text}")).await);
+    }
+    let v: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["response"]["out"]["children"], "DASH-CALLBACK:through-porch", "{v}");
+    d.p.shutdown();
+}
+
+// ---- Python: framework servers with WebSockets ---------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streamlit_with_rsconnect() {
+    let test = "streamlit_with_rsconnect";
+    let Some(d) = rsconnect_deploy(test, "streamlit", &["streamlit", "--entrypoint", "app.py"], "python-streamlit").await else { return };
+    let (_, html) = first_view(test, &d, "").await;
+    must_contain("Streamlit page", &html, "<title>Streamlit</title>");
+    d.check_assets(&d.root, &html).await;
+    let (_, health) = d.view("_stcore/health").await;
+    assert_eq!(health.trim(), "ok");
+
+    let mut ws = d.ws("_stcore/stream", &[("Sec-WebSocket-Protocol", "streamlit")]).await;
+    assert_eq!(ws.header("sec-websocket-protocol").as_deref(), Some("streamlit"), "{}", ws.head);
+    // BackMsg { rerun_script: ClientState {} } (field 11, empty): the server runs the script
+    // and streams ForwardMsgs; the title's text arrives inside one of them.
+    ws.send(2, &[0x5a, 0x00]);
+    match ws.recv_until(STEP_TIMEOUT, |m| String::from_utf8_lossy(&m.data).contains("PORCH-STREAMLIT-OK")) {
+        Ok(msgs) => eprintln!("streamlit: the script's output arrived in message {} over the WebSocket", msgs.len()),
+        Err(e) => panic!("{}", d.report(&format!("Streamlit rerun over _stcore/stream: {e}")).await),
+    }
+    d.p.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shiny_with_rsconnect() {
+    let test = "shiny_with_rsconnect";
+    let Some(d) = rsconnect_deploy(test, "shiny", &["shiny", "--entrypoint", "app:app"], "python-shiny").await else { return };
+    let (_, html) = first_view(test, &d, "").await;
+    must_contain("Shiny page", &html, "PORCH-SHINY-OK");
+    d.check_assets(&d.root, &html).await;
+    shiny_exchange(&d, "SHINY-SERVER-OK:42").await;
+    d.p.shutdown();
+}
+
+/// Shiny's protocol (Python and R): `{"config":…}` first, then `init` with the inputs, then
+/// the rendered output values.
+async fn shiny_exchange(d: &Deployed, want: &str) {
+    let mut ws = d.ws("websocket/", &[]).await;
+    if let Err(e) = ws.recv_until(STEP_TIMEOUT, |m| m.text().contains("\"config\"")) {
+        panic!("{}", d.report(&format!("Shiny sent no config message: {e}")).await);
+    }
+    ws.send_text(r#"{"method":"init","data":{"n:shiny.number":21,".clientdata_output_txt_hidden":false}}"#);
+    if let Err(e) = ws.recv_until(STEP_TIMEOUT, |m| m.text().contains(want)) {
+        panic!("{}", d.report(&format!("Shiny did not send {want:?} after init: {e}")).await);
+    }
+}
+
+/// Bokeh's protocol (Bokeh and Panel): the session token from the app page, the `ws` route
+/// with subprotocols `bokeh, <token>`, the server's ACK, then PULL-DOC-REQ → PULL-DOC-REPLY
+/// carrying the document.
+async fn bokeh_exchange(d: &Deployed, app_path: &str, html: &str, want: &str) {
+    let Some(token) = between(html, "\"token\":\"", "\"").or_else(|| between(html, "\"token\": \"", "\"")) else {
+        panic!("{}", d.report(&format!("no session token in the page:\n{}", html.chars().take(3000).collect::<String>())).await)
+    };
+    let protocols = format!("bokeh, {token}");
+    let mut ws = d.ws(&format!("{app_path}/ws"), &[("Sec-WebSocket-Protocol", &protocols)]).await;
+    assert_eq!(ws.header("sec-websocket-protocol").as_deref(), Some("bokeh"), "{}", ws.head);
+    match ws.recv_until(STEP_TIMEOUT, |m| m.text().contains("\"msgtype\":\"ACK\"") || m.text().contains("\"msgtype\": \"ACK\"")) {
+        Ok(_) => {}
+        Err(e) => panic!("{}", d.report(&format!("no ACK on {app_path}/ws: {e}")).await),
+    }
+    // The ACK's metadata and content frames.
+    for _ in 0..2 {
+        ws.recv().expect("ACK frames");
+    }
+    ws.send_text(r#"{"msgid":"porch-1","msgtype":"PULL-DOC-REQ"}"#);
+    ws.send_text("{}");
+    ws.send_text("{}");
+    if let Err(e) = ws.recv_until(STEP_TIMEOUT, |m| m.text().contains(want)) {
+        panic!("{}", d.report(&format!("PULL-DOC-REPLY without {want:?}: {e}")).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bokeh_with_rsconnect() {
+    let test = "bokeh_with_rsconnect";
+    let Some(d) = rsconnect_deploy(test, "bokeh", &["bokeh", "--entrypoint", "app.py"], "python-bokeh").await else { return };
+    // The root redirects to the only app, keeping the prefix.
+    let t0 = Instant::now();
+    let r = eventually(START_TIMEOUT, "bokeh to answer", || async {
+        let r = d.p.get(&d.root).await;
+        (!matches!(r.status().as_u16(), 502..=504)).then_some(r)
+    })
+    .await;
+    eprintln!("TIMING {test}: first view of {} took {:.1}s", d.root, t0.elapsed().as_secs_f64());
+    assert!(r.status().is_redirection(), "expected a redirect to the app, got {}", r.status());
+    let loc = r.headers()["location"].to_str().expect("location").to_string();
+    let app_path = format!("{}app", d.root);
+    assert!(loc == app_path || loc == "app" || loc == "./app", "redirect to {loc}");
+    let (_, html) = d.view("app").await;
+    must_contain("Bokeh page", &html, "<title>PORCH-BOKEH-TITLE</title>");
+    d.check_assets(&app_path, &html).await;
+    bokeh_exchange(&d, "app", &html, "PORCH-BOKEH-OK").await;
+    d.p.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn panel_with_rsconnect() {
+    let test = "panel_with_rsconnect";
+    let Some(d) = rsconnect_deploy(test, "panel", &["panel", "--entrypoint", "app.py"], "python-panel").await else { return };
+    let (_, html) = first_view(test, &d, "app").await;
+    must_contain("Panel page", &html, "PORCH-PANEL-TITLE");
+    d.check_assets(&format!("{}app", d.root), &html).await;
+    bokeh_exchange(&d, "app", &html, "PORCH-PANEL-OK").await;
+    d.p.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn voila_with_rsconnect() {
+    let test = "voila_with_rsconnect";
+    let Some(d) = rsconnect_deploy(test, "voila", &["voila"], "jupyter-voila").await else { return };
+    let (_, html) = first_view(test, &d, "").await;
+    // The notebook ran: its output is in the page.
+    must_contain("Voilà page", &html, "PORCH-VOILA-OK:42");
+    d.check_assets(&d.root, &html).await;
+    let kernel = between(&html, "kernelId\": \"", "\"")
+        .or_else(|| between(&html, "kernelId\":\"", "\""))
+        .or_else(|| between(&html, "kernel_id\": \"", "\""))
+        .or_else(|| between(&html, "kernelId = '", "'"))
+        .map(str::to_string);
+    let Some(kernel) = kernel else { panic!("{}", d.report(&format!("no kernel id in the page:\n{html}")).await) };
+    let mut ws = d.ws(&format!("api/kernels/{kernel}/channels?session_id=porch-test-session"), &[]).await;
+    let request = json!({
+        "header": {"msg_id": "porch-kernel-info", "username": "porch", "session": "porch-test-session",
+                   "msg_type": "kernel_info_request", "version": "5.3", "date": "2026-01-01T00:00:00Z"},
+        "parent_header": {}, "metadata": {}, "content": {}, "channel": "shell", "buffers": [],
+    });
+    ws.send_text(&request.to_string());
+    match ws.recv_until(STEP_TIMEOUT, |m| m.text().contains("kernel_info_reply")) {
+        Ok(msgs) => must_contain("kernel_info_reply", &msgs.last().expect("msg").text(), "\"status\": \"ok\""),
+        Err(e) => panic!("{}", d.report(&format!("no kernel_info_reply over the kernel channels: {e}")).await),
+    }
+    d.p.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gradio_with_rsconnect() {
+    let test = "gradio_with_rsconnect";
+    let Some(d) = rsconnect_deploy(test, "gradio", &["gradio", "--entrypoint", "app:demo"], "python-gradio").await else { return };
+    let (_, html) = first_view(test, &d, "").await;
+    must_contain("Gradio page", &html, "PORCH-GRADIO-OK");
+    d.check_assets(&d.root, &html).await;
+
+    let (_, config) = d.view("config").await;
+    let config: Value = serde_json::from_str(&config).expect("config json");
+    must_contain("Gradio config", &config.to_string(), "PORCH-GRADIO-OK");
+    let root = config["root"].as_str().unwrap_or_default().to_string();
+    assert_eq!(root.trim_end_matches('/'), d.p.url(d.root.trim_end_matches('/')), "Gradio's root URL: {root}");
+    let api_prefix = config["api_prefix"].as_str().unwrap_or("/gradio_api").trim_matches('/').to_string();
+    let dep = config["dependencies"]
+        .as_array()
+        .and_then(|deps| deps.iter().find(|dep| dep["api_name"] == "greet" || dep["api_name"] == "predict"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no `greet` (or older `predict`) dependency in {config}"));
+    let fn_index = dep["id"].as_u64().expect("dependency id");
+
+    // The queue: join, then read the SSE stream until the result.
+    let session = "porchsession1";
+    let join = json!({"data": ["porch"], "event_data": null, "fn_index": fn_index, "trigger_id": null, "session_hash": session});
+    let r = d.p.http.post(d.p.url(&format!("{}{api_prefix}/queue/join", d.root))).json(&join).send().await.expect("join");
+    let (status, headers) = (r.status().as_u16(), format!("{:?}", r.headers()));
+    let body = r.text().await.unwrap_or_default();
+    if status != 200 {
+        panic!("{}", d.report(&format!("Gradio queue/join: expected 200, got {status} {headers}: {body}")).await);
+    }
+    let url = d.p.url(&format!("{}{api_prefix}/queue/data?session_hash={session}", d.root));
+    let sse = tokio::time::timeout(Duration::from_secs(STEP_TIMEOUT), async {
+        use futures_util::StreamExt;
+        let r = d.p.http.get(&url).header("Accept", "text/event-stream").send().await.expect("queue/data");
+        assert_eq!(r.status(), 200, "queue/data");
+        let mut stream = r.bytes_stream();
+        let mut seen = String::new();
+        while let Some(chunk) = stream.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+            if seen.contains("process_completed") {
+                break;
+            }
+        }
+        seen
+    })
+    .await;
+    match sse {
+        Ok(seen) => must_contain("Gradio SSE", &seen, "GRADIO-OK:porch"),
+        Err(_) => panic!("{}", d.report("Gradio queue/data did not complete").await),
+    }
+    d.p.shutdown();
+}
+
+// ---- R --------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn r_shiny_with_porch_deploy() {
+    let test = "r_shiny_with_porch_deploy";
+    if r_or_skip(test, &["shiny"]).is_none() {
+        return;
+    }
+    let d = porch_deploy(test, "r-shiny", "shiny").await;
+    let (_, html) = first_view(test, &d, "").await;
+    must_contain("R Shiny page", &html, "PORCH-RSHINY-OK");
+    d.check_assets(&d.root, &html).await;
+    shiny_exchange(&d, "RSHINY-SERVER-OK:42").await;
+    d.p.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn r_plumber_with_porch_deploy() {
+    let test = "r_plumber_with_porch_deploy";
+    if r_or_skip(test, &["plumber"]).is_none() {
+        return;
+    }
+    let d = porch_deploy(test, "r-plumber", "api").await;
+    let (_, hello) = first_view(test, &d, "hello").await;
+    must_contain("Plumber text route", &hello, "PORCH-PLUMBER-OK");
+    let (ctype, body) = d.view("double?n=21").await;
+    assert!(ctype.starts_with("application/json"), "{ctype}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["doubled"], json!([42]), "{v}");
+    assert_eq!(v["framework"], json!(["plumber"]), "{v}");
+    // The generated OpenAPI document describes the routes.
+    let (_, spec) = d.view("openapi.json").await;
+    must_contain("Plumber OpenAPI", &spec, "/double");
+    d.p.shutdown();
+}
