@@ -89,6 +89,11 @@ async fn files_types_and_names() {
     assert_eq!(r.headers()["content-length"], bytes_of("assets/style.css").len().to_string().as_str());
     assert!(r.bytes().await.expect("body").is_empty());
 
+    // Static files answer only GET and HEAD.
+    let r = p.http.post(p.url(&format!("{base}index.html"))).body("x").send().await.expect("post");
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, HEAD");
+
     // A missing file gets a helpful HTML 404.
     let r = p.get(&format!("{base}nope.html")).await;
     assert_eq!(r.status(), 404);

@@ -67,8 +67,9 @@ pub fn router(engine: Engine) -> Router {
         .route("/__ping__", get(|| async { Json(serde_json::json!({})) }))
         .route("/", get(viewer::landing))
         .route("/content/{key}", get(viewer::content_root_redirect).head(viewer::content_root_redirect))
-        .route("/content/{key}/", get(viewer::content_file).head(viewer::content_file))
-        .route("/content/{key}/{*rest}", get(viewer::content_file).head(viewer::content_file))
+        // Any method: apps and APIs take POST, PUT, ...; static serving answers 405 itself.
+        .route("/content/{key}/", axum::routing::any(viewer::content_file))
+        .route("/content/{key}/{*rest}", axum::routing::any(viewer::content_file))
         .fallback(viewer::fallback)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
