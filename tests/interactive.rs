@@ -59,7 +59,7 @@ fn alive(pid: u64) -> bool {
 
 /// A WebSocket text exchange over a raw socket through the proxy.
 fn ws_echo(p: &Porch, path: &str, text: &str) -> String {
-    let mut s = ws_open(p, path);
+    let mut s = ws_open(&p.base, path);
     let payload = text.as_bytes();
     let mask = [1u8, 2, 3, 4];
     let mut frame = vec![0x81, 0x80 | payload.len() as u8];
@@ -74,8 +74,8 @@ fn ws_echo(p: &Porch, path: &str, text: &str) -> String {
 }
 
 /// Opens a WebSocket through the proxy and checks the handshake.
-fn ws_open(p: &Porch, path: &str) -> TcpStream {
-    let addr = p.base.trim_start_matches("http://").to_string();
+fn ws_open(base: &str, path: &str) -> TcpStream {
+    let addr = base.trim_start_matches("http://").to_string();
     let mut s = TcpStream::connect(&addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
     write!(
@@ -150,7 +150,7 @@ async fn fastapi_runs_on_demand_behind_the_proxy() {
     // A silent viewer's WebSocket is closed after the read timeout.
     let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"read_timeout": 1})).send().await.expect("patch");
     assert_eq!(r.status(), 200);
-    let mut quiet = ws_open(&p, &format!("/content/{guid}/ws"));
+    let mut quiet = ws_open(&p.base, &format!("/content/{guid}/ws"));
     let t0 = std::time::Instant::now();
     let mut buf = [0u8; 64];
     let n = quiet.read(&mut buf).expect("Porch closes the socket (EOF) before the 30 s client timeout");
@@ -164,7 +164,7 @@ async fn fastapi_runs_on_demand_behind_the_proxy() {
     assert_eq!(r.json::<Value>().await.expect("json")["idle_timeout"], 1);
     let pid3 = v3["pid"].as_u64().expect("pid");
     eventually(30, "the idle worker to stop", || async { (!alive(pid3)).then_some(()) }).await;
-    assert!(jobs(&p, &guid).await.is_empty());
+    eventually(10, "the stopped worker to leave the job list", || async { jobs(&p, &guid).await.is_empty().then_some(()) }).await;
 
     // Invalid runtime settings are refused.
     let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"min_processes": 5, "max_processes": 2})).send().await.expect("patch");
@@ -249,4 +249,56 @@ async fn no_worker_outlives_a_killed_porch() {
     let status = std::process::Command::new("kill").args(["-s", "KILL", "--", &porch_pid]).status().expect("kill");
     assert!(status.success());
     eventually(10, "the worker to die with Porch", || async { (!alive(pid)).then_some(()) }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_sessions_scale_out_and_keep_affinity() {
+    if skip("websocket_sessions_scale_out_and_keep_affinity") {
+        return;
+    }
+    let p = Porch::start().await;
+    let (guid, out) = deploy_fastapi(&p, "scale-api", None).await;
+    assert!(out.status.success());
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"max_processes": 3, "max_conns_per_process": 2, "load_factor": 0.5}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 200);
+    // Six open sessions at two per process need three processes.
+    let mut sockets = Vec::new();
+    for _ in 0..6 {
+        let path = format!("/content/{guid}/ws");
+        let base = p.base.clone();
+        let s = tokio::task::spawn_blocking(move || ws_open(&base, &path)).await.expect("join");
+        sockets.push(s);
+        // Let a proactively started worker come up before the next arrival.
+        eventually(60, "no worker still starting", || async {
+            jobs(&p, &guid).await.iter().all(|j| j["state"] == "ready").then_some(())
+        })
+        .await;
+    }
+    let j = jobs(&p, &guid).await;
+    assert_eq!(j.len(), 3, "{j:?}");
+    assert!(j.iter().all(|w| w["connections"] == 2), "{j:?}");
+    // A seventh session is turned away with 503.
+    let r = p.get(&format!("/content/{guid}/")).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["x-porch-proxy-error"], "at-capacity");
+    drop(sockets.pop());
+    // Affinity: the cookie brings a viewer back to the process that served it.
+    let first = eventually(10, "a free slot", || async {
+        let r = p.get(&format!("/content/{guid}/")).await;
+        (r.status() == 200).then_some(r)
+    })
+    .await;
+    let cookie = first.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_string();
+    let pid = first.json::<Value>().await.expect("json")["pid"].clone();
+    for _ in 0..5 {
+        let r = p.http.get(p.url(&format!("/content/{guid}/"))).header("Cookie", &cookie).send().await.expect("get");
+        assert_eq!(r.json::<Value>().await.expect("json")["pid"], pid);
+    }
+    drop(sockets);
+    p.shutdown();
 }

@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) server: OnceLock<ServerInfo>,
     pub(crate) supervisor: crate::supervisor::Supervisor,
     pub(crate) environments: crate::environment::Environments,
+    /// Serialises handing items to the supervisor (see `Engine::supervise`).
+    pub(crate) supervise_lock: tokio::sync::Mutex<()>,
 }
 
 /// Where a serving engine listens.
@@ -100,6 +102,7 @@ impl Engine {
                 server: OnceLock::new(),
                 supervisor,
                 environments,
+                supervise_lock: tokio::sync::Mutex::new(()),
                 store,
                 config,
             }),

@@ -74,8 +74,18 @@ impl Engine {
         if !self.is_serving() {
             return;
         }
+        // One at a time, each reading the item afresh: the last call installs the latest
+        // state even when a deploy, a settings change and a reload race each other.
+        let _turn = self.inner.supervise_lock.lock().await;
         let guid = c.guid.clone();
-        match self.app_def(c).await {
+        let c = match self.content(&guid).await {
+            Ok(c) => c,
+            Err(_) => {
+                self.inner.supervisor.remove(&guid).await;
+                return;
+            }
+        };
+        match self.app_def(&c).await {
             Ok(Some(def)) => self.inner.supervisor.install(def),
             Ok(None) => {
                 if self.inner.supervisor.has(&guid) {
