@@ -164,6 +164,9 @@ lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a != "n/a" && a + 0 < 
 verdict() { if "$@"; then echo met; else echo "NOT met"; fi; }
 
 # ------------------------------------------------------------ porch serve ----
+# uv's cache must be this data dir's own (<data_dir>/cache/uv), empty at first: part (d)
+# measures a first deploy from nothing. A shared cache from the caller would hide that.
+unset PORCH_UV_CACHE_DIR
 DATA=$TMP/data
 P=$TMP/porch
 mkdir -p "$DATA" "$P" "$TMP/apps"
