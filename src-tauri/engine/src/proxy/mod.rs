@@ -1,7 +1,8 @@
 //! The reverse proxy from the LAN port to content workers: HTTP and WebSocket.
 //!
-//! Each forwarded request gets its own upstream HTTP/1.1 connection to the worker's
-//! loopback port. Bodies stream both ways (nothing is buffered whole), hop-by-hop headers
+//! Plain requests go through one shared pool of keep-alive HTTP/1.1 connections to the
+//! workers' loopback ports (a worker's pooled connections simply fail over to fresh ones
+//! once it stops); an upgrade (WebSocket) gets a dedicated connection. Bodies stream both ways (nothing is buffered whole), hop-by-hop headers
 //! are dropped, the original `Host` is kept (frameworks compare it with `Origin`), and the
 //! `X-Forwarded-*` and `RStudio-Connect-App-Base-URL` headers are added. An upgrade
 //! (WebSocket) is completed on both sides and the two upgraded streams are spliced.
@@ -141,35 +142,17 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
     let upstream_req = Request::from_parts(parts, body);
 
     let addr = SocketAddr::from(([127, 0, 0, 1], lease.port));
-    let stream = match tokio::net::TcpStream::connect(addr).await {
-        Ok(s) => s,
-        Err(e) => {
+    let sent = if upgrade.is_some() { send_dedicated(addr, upstream_req).await } else { send_pooled(addr, upstream_req).await };
+    let mut resp = match sent {
+        Ok(r) => r,
+        Err(Upstream::Refused(e)) => {
             tracing::warn!(%addr, error = %e, "upstream refused the connection");
             return error_response(StatusCode::BAD_GATEWAY, "upstream-refused", crate::static_site::pages::notice(
                 "The app is not answering",
                 "Its process refused the connection. Reload the page to start a fresh one.",
             ));
         }
-    };
-    let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = match hyper::client::conn::http1::Builder::new().handshake(TokioIo::new(stream)).await {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(%addr, error = %e, "upstream handshake failed");
-            return error_response(StatusCode::BAD_GATEWAY, "upstream-error", crate::static_site::pages::notice(
-                "The app is not answering",
-                "Its process closed the connection.",
-            ));
-        }
-    };
-    tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            tracing::debug!(error = %e, "upstream connection ended with an error");
-        }
-    });
-    let mut resp = match sender.send_request(upstream_req).await {
-        Ok(r) => r,
-        Err(e) => {
+        Err(Upstream::Failed(e)) => {
             tracing::warn!(%addr, error = %e, "upstream failed mid-request");
             return error_response(StatusCode::BAD_GATEWAY, "upstream-error", crate::static_site::pages::notice(
                 "The app stopped answering",
@@ -198,6 +181,53 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     Response::from_parts(parts, Body::new(LeasedBody { inner: body, _lease: lease }))
+}
+
+/// Why the upstream exchange failed.
+enum Upstream {
+    /// No connection could be made.
+    Refused(String),
+    /// The connection broke during the exchange.
+    Failed(String),
+}
+
+type Pool = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
+
+/// The shared keep-alive pool to workers.
+fn pool() -> &'static Pool {
+    static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
+            .build(connector)
+    })
+}
+
+async fn send_pooled(addr: SocketAddr, mut req: Request<Body>) -> Result<Response<hyper::body::Incoming>, Upstream> {
+    // The pool routes by the absolute URI; the original Host header is kept as sent.
+    let pq = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    *req.uri_mut() = format!("http://{addr}{pq}").parse().map_err(|e| Upstream::Failed(format!("{e}")))?;
+    pool().request(req).await.map_err(|e| {
+        if e.is_connect() { Upstream::Refused(e.to_string()) } else { Upstream::Failed(e.to_string()) }
+    })
+}
+
+async fn send_dedicated(addr: SocketAddr, req: Request<Body>) -> Result<Response<hyper::body::Incoming>, Upstream> {
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| Upstream::Refused(e.to_string()))?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| Upstream::Failed(e.to_string()))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "upstream connection ended with an error");
+        }
+    });
+    sender.send_request(req).await.map_err(|e| Upstream::Failed(e.to_string()))
 }
 
 /// Idle limits on a spliced connection.
