@@ -213,8 +213,22 @@ async fn capacity_redeploys_and_bad_requirements() {
     assert_eq!(slow.await.expect("join").expect("slow"), 200);
 
     // Redeploying with unchanged requirements reuses the environment.
+    let envs = || -> Vec<String> {
+        std::fs::read_dir(p.data_dir().join("envs"))
+            .expect("envs")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    };
+    let before = envs();
+    assert_eq!(before.len(), 1);
+    let env_dir = p.data_dir().join("envs").join(&before[0]);
+    let built = std::fs::metadata(&env_dir).expect("env").modified().expect("mtime");
     let (_, out) = deploy_fastapi(&p, "cap-api", None).await;
     assert!(out.status.success());
+    assert_eq!(envs(), before, "an unchanged redeploy must not build another environment");
+    assert_eq!(std::fs::metadata(&env_dir).expect("env").modified().expect("mtime"), built, "nor touch the old one");
     let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
     let bundles: Vec<Value> = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("b").json().await.expect("json");
     assert_eq!(bundles.len(), 2);
