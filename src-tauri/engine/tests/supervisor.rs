@@ -212,3 +212,28 @@ async fn shutdown_leaves_no_process() {
         until(5, "every worker to exit", || !alive(*p)).await;
     }
 }
+
+#[tokio::test]
+async fn a_port_lost_to_a_race_is_retried() {
+    use std::sync::Mutex;
+    let (sup, _dir) = supervisor();
+    let base = def("a9", 1, fast(), &[]);
+    // The first port handed out is grabbed by someone else before the app binds it.
+    let squatter: Arc<Mutex<Option<std::net::TcpListener>>> = Arc::new(Mutex::new(None));
+    let inner = base.factory.clone();
+    let held = squatter.clone();
+    let factory = Arc::new(move |port: u16| {
+        let mut slot = held.lock().expect("lock");
+        if slot.is_none() {
+            *slot = Some(std::net::TcpListener::bind(("127.0.0.1", port)).expect("squat"));
+        }
+        inner(port)
+    });
+    sup.install(AppDef { factory, ..base });
+    let lease = sup.acquire("a9", None, Wait::UntilReady).await.expect("a retried start");
+    let squatted = squatter.lock().expect("lock").as_ref().map(|l| l.local_addr().expect("addr").port());
+    assert_ne!(Some(lease.port), squatted);
+    assert_eq!(get(lease.port, "/health").await, "ok");
+    drop(lease);
+    sup.shutdown().await;
+}

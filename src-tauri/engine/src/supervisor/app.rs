@@ -23,7 +23,7 @@ pub(super) enum Msg {
     Acquire { affinity: Option<u64>, reply: oneshot::Sender<Result<Lease, RouteError>> },
     Released { id: u64 },
     Install(Box<AppDef>),
-    Started { id: u64, child: Child },
+    Started { id: u64, child: Child, readers: Vec<tokio::task::JoinHandle<()>> },
     Ready { id: u64 },
     StartFailed { id: u64, message: String },
     Exited { id: u64, status: String },
@@ -67,6 +67,8 @@ pub(super) struct App {
     grace: Duration,
     crashes: Crashes,
     backoff_until: Option<Instant>,
+    /// Starts retried because the chosen port was taken (bounded; reset when one is ready).
+    port_retries: u32,
 }
 
 impl App {
@@ -83,6 +85,7 @@ impl App {
             grace,
             crashes: Crashes::default(),
             backoff_until: None,
+            port_retries: 0,
         }
     }
 
@@ -112,7 +115,7 @@ impl App {
             Msg::Acquire { affinity, reply } => self.on_acquire(affinity, reply),
             Msg::Released { id } => self.on_released(id),
             Msg::Install(def) => self.on_install(*def),
-            Msg::Started { id, child } => self.on_started(id, child),
+            Msg::Started { id, child, readers } => self.on_started(id, child, readers),
             Msg::Ready { id } => self.on_ready(id),
             Msg::StartFailed { id, message } => self.on_start_failed(id, message),
             Msg::Exited { id, status } => self.on_exited(id, status),
@@ -271,14 +274,14 @@ impl App {
         });
         let (tx, log, guid, init) = (self.tx.clone(), self.log.clone(), self.def.guid.clone(), self.def.settings.init_timeout);
         tokio::spawn(async move {
-            let child = match instance::spawn(&spawn, &guid, log, tail).await {
+            let (child, readers) = match instance::spawn(&spawn, &guid, log, tail).await {
                 Ok(c) => c,
                 Err(e) => {
                     let _ = tx.send(Msg::StartFailed { id, message: format!("cannot run {}: {e}", spawn.program.display()) });
                     return;
                 }
             };
-            let _ = tx.send(Msg::Started { id, child });
+            let _ = tx.send(Msg::Started { id, child, readers });
             let deadline = tokio::time::Instant::now() + init;
             loop {
                 if tx.is_closed() || probe.is_cancelled() {
@@ -300,7 +303,7 @@ impl App {
         });
     }
 
-    fn on_started(&mut self, id: u64, mut child: Child) {
+    fn on_started(&mut self, id: u64, mut child: Child, readers: Vec<tokio::task::JoinHandle<()>>) {
         let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) else {
             // Stopped while starting.
             tokio::spawn(instance::stop(child, self.grace));
@@ -318,6 +321,10 @@ impl App {
                     "stopped".to_string()
                 }
             };
+            // Let its last output land in the tail before the exit is judged.
+            for r in readers {
+                let _ = tokio::time::timeout(Duration::from_millis(500), r).await;
+            }
             let _ = tx.send(Msg::Exited { id, status });
         });
         self.children.push(Watcher { id, stop, done });
@@ -328,6 +335,7 @@ impl App {
             inst.state = State::Ready;
             inst.idle_since = Some(tokio::time::Instant::now());
             tracing::info!(app = %self.def.guid, worker = id, "worker ready");
+            self.port_retries = 0;
         }
         self.serve_waiters();
     }
@@ -351,6 +359,16 @@ impl App {
         self.children.retain(|w| w.id != id);
         if status != "stopped" {
             let lines = inst.last_lines();
+            // The port was free when Porch picked it but taken before the app bound it:
+            // not the app's fault; try again on another port.
+            let lost_port = inst.state == State::Starting
+                && lines.iter().any(|l| l.to_ascii_lowercase().contains("address already in use"));
+            if lost_port && !self.waiters.is_empty() && self.port_retries < 3 {
+                self.port_retries += 1;
+                tracing::info!(app = %self.def.guid, worker = id, "port taken before the app bound it; retrying");
+                self.start_one();
+                return;
+            }
             tracing::warn!(app = %self.def.guid, worker = id, %status, "worker exited unexpectedly");
             let msg = format!("the process exited ({status})");
             self.record_crash(&msg, lines.clone());

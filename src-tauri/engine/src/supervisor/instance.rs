@@ -108,7 +108,7 @@ pub(super) async fn spawn(
     guid: &str,
     log: Arc<tokio::sync::Mutex<LogFile>>,
     tail: Arc<Mutex<VecDeque<String>>>,
-) -> std::io::Result<Child> {
+) -> std::io::Result<(Child, Vec<tokio::task::JoinHandle<()>>)> {
     for (path, text) in &spawn.files {
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await?;
@@ -133,13 +133,14 @@ pub(super) async fn spawn(
         .kill_on_drop(true);
     let mut child = cmd.spawn()?;
     let pid = child.id().unwrap_or(0);
+    let mut readers = Vec::new();
     for (stream, name) in [
         (child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), "stdout"),
         (child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), "stderr"),
     ] {
         let Some(stream) = stream else { continue };
         let (tail, log, guid) = (tail.clone(), log.clone(), guid.to_string());
-        tokio::spawn(async move {
+        readers.push(tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 tracing::debug!(app = %guid, pid, stream = name, "{line}");
@@ -152,9 +153,9 @@ pub(super) async fn spawn(
                 }
                 log.lock().await.write(&format!("[{pid}] {line}")).await;
             }
-        });
+        }));
     }
-    Ok(child)
+    Ok((child, readers))
 }
 
 /// Polls the worker until it answers HTTP on its readiness path.
