@@ -59,6 +59,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Render a notebook, Quarto document or R Markdown report now.
+    Render {
+        /// The content name.
+        name: String,
+    },
     /// Remove a content item and all its bundles.
     Rm {
         /// The content name.
@@ -195,6 +200,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{:<24} {:<18} {:<7} {}", c.name, c.app_mode, c.access_type, c.content_url);
                 }
             }
+            Ok(())
+        }),
+        Some(Command::Render { name }) => runtime()?.block_on(async {
+            let engine = open_for_cli(cli.data_dir).await?;
+            let c = engine.content_by_name(&name).await?;
+            let task = engine.render_now(&c.guid, "manual").await?;
+            let done = engine.wait_task(&task).await?;
+            if done.code != 0 {
+                return Err(anyhow!("the render of {name} failed: {}", done.error.lines().next().unwrap_or("")));
+            }
+            let latest = engine.renders(&c.guid).await?.into_iter().next();
+            println!("Rendered {name} (render {})", latest.map(|r| r.id).unwrap_or_default());
+            println!("{}", engine.view(&engine.content(&c.guid).await?, &engine.default_origin()).content_url);
             Ok(())
         }),
         Some(Command::Rm { name }) => runtime()?.block_on(async {

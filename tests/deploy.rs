@@ -226,8 +226,9 @@ async fn appmode_is_inferred_and_stored_with_the_bundle() {
     ];
     for (name, files, mode) in cases {
         let guid = p.create(name).await;
-        // Upload only: the inferred manifest is stored with the bundle. (Deploying the
-        // interactive ones would build their environments; tests/interactive.rs does that.)
+        // Upload only: the inferred manifest is stored with the bundle. (Deploying apps and
+        // documents builds environments and renders; tests/interactive.rs and
+        // tests/frameworks.rs do that.)
         let r = p.upload(&guid, targz(files)).await;
         assert_eq!(r.status(), 200, "{name}");
         let b: Value = r.json().await.expect("json");
@@ -242,15 +243,15 @@ async fn appmode_is_inferred_and_stored_with_the_bundle() {
     // A single .html that is not index.html becomes the primary page.
     let (status, body) = p.fetch(&format!("/content/{}/", latest_guid(&p, "infer-html").await)).await;
     assert_eq!((status, body), (200, b"<p>hi</p>".to_vec()));
-    // Content that cannot be rendered yet says so instead of serving its source.
+    // An uploaded but undeployed notebook serves nothing, not even its source.
     let (status, body) = p.fetch(&format!("/content/{}/report.ipynb", latest_guid(&p, "infer-notebook").await)).await;
     assert_eq!(status, 404);
-    assert!(String::from_utf8_lossy(&body).contains("cannot render"));
+    assert!(String::from_utf8_lossy(&body).contains("not been deployed"));
 }
 
 fn porch_kind(mode: &str) -> &'static str {
     match mode {
-        "static" | "jupyter-static" | "quarto-static" | "rmd-static" => "document",
+        "static" => "document",
         _ => "interactive",
     }
 }

@@ -237,6 +237,7 @@ async fn rsconnect_deploy(test: &str, name: &str, args: &[&str], app_mode: &str)
     copy_tree(&fixture(&format!("frameworks/{name}")), &dir);
     let target = match name {
         "voila" => dir.join("app.ipynb"),
+        "notebook" => dir.join("report.ipynb"),
         _ => dir.clone(),
     };
     let target = target.to_str().expect("utf8 path").to_string();
@@ -623,4 +624,101 @@ async fn r_plumber_with_porch_deploy() {
     let (_, spec) = d.view("openapi.json").await;
     must_contain("Plumber OpenAPI", &spec, "/double");
     d.p.shutdown();
+}
+
+
+/// The number a render of the notebook fixture printed (it changes every run).
+fn render_marker(html: &str) -> String {
+    // The source cell mentions the marker too; the printed output comes after it.
+    let found = html.match_indices("PORCH-RENDER ").find_map(|(at, m)| {
+        let digits: String = html[at + m.len()..].chars().take_while(char::is_ascii_digit).collect();
+        (!digits.is_empty()).then_some(digits)
+    });
+    found.unwrap_or_else(|| panic!("no printed marker in {}", &html[..html.len().min(2000)]))
+}
+
+#[tokio::test]
+async fn notebook_renders_on_deploy_and_on_demand() {
+    let test = "notebook_renders_on_deploy_and_on_demand";
+    let Some(d) = rsconnect_deploy(test, "notebook", &["notebook"], "jupyter-static").await else { return };
+    let p = &d.p;
+    // Deploying rendered it once.
+    let first = p.get(&d.root).await;
+    assert_eq!(first.status(), 200);
+    let first_html = first.text().await.expect("html");
+    let n1 = render_marker(&first_html);
+    assert!(first_html.contains("REPORT-NAME Porch notebook fixture"), "RSC_REPORT_NAME reaches the render");
+    // Render now through the API: a new output, served at once.
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{}/render", d.guid)).send().await.expect("render");
+    assert_eq!(r.status(), 202);
+    let task = r.json::<Value>().await.expect("json")["task_id"].as_str().expect("task").to_string();
+    assert_eq!(p.wait_task(&task).await["code"], 0);
+    let n2 = render_marker(&p.get(&d.root).await.text().await.expect("html"));
+    assert_ne!(n1, n2, "a new render has new output");
+    // And with the CLI.
+    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{}", d.guid)).send().await.expect("get").json().await.expect("json");
+    let out = p.cli(&["render", c["name"].as_str().expect("name")]);
+    assert!(out.status.success(), "porch render failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Rendered"));
+    let history: Vec<Value> = p.api(Method::GET, &format!("/__api__/v1/content/{}/renders", d.guid)).send().await.expect("renders").json().await.expect("json");
+    assert_eq!(history.len(), 3, "deploy, manual (API) and manual (CLI): {history:?}");
+    assert!(history.iter().all(|r| r["status"] == "success"));
+    assert_eq!(history[2]["trigger"], "deploy");
+    assert_eq!(history[0]["current"], true);
+    // Earlier renders stay at stable URLs.
+    let oldest = history[2]["id"].as_str().expect("id");
+    let old = p.get(&format!("{}_render{oldest}/", d.root)).await.text().await.expect("html");
+    assert_eq!(render_marker(&old), n1);
+    let log = p.api(Method::GET, &format!("/__api__/v1/content/{}/renders/{oldest}/log", d.guid)).send().await.expect("log").text().await.expect("text");
+    assert!(log.to_lowercase().contains("notebook"), "{log}");
+}
+
+#[tokio::test]
+async fn a_failed_render_keeps_the_previous_output() {
+    let p = Porch::start().await;
+    let work = tempfile::tempdir().expect("tmp");
+    let dir = work.path().join("report");
+    copy_tree(&fixture("frameworks/notebook"), &dir);
+    let mut cmd = Command::new(common::porch_bin());
+    cmd.arg("deploy").arg(&dir).args(["--name", "failing-report", "--data-dir"]).arg(p.data_dir());
+    let out = run_with_timeout(&mut cmd, DEPLOY_TIMEOUT);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+    let guid = list[0]["guid"].as_str().expect("guid").to_string();
+    let before = p.get(&format!("/content/{guid}/")).await.bytes().await.expect("body");
+    // The next version raises: its deploy fails, and viewers keep the old page byte for byte.
+    std::fs::write(dir.join("FAIL"), "x").expect("marker");
+    let mut cmd = Command::new(common::porch_bin());
+    cmd.arg("deploy").arg(&dir).args(["--name", "failing-report", "--data-dir"]).arg(p.data_dir());
+    let out = run_with_timeout(&mut cmd, DEPLOY_TIMEOUT);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("render failed"), "{}", String::from_utf8_lossy(&out.stderr));
+    let after = p.get(&format!("/content/{guid}/")).await.bytes().await.expect("body");
+    assert_eq!(before, after);
+    let history: Vec<Value> = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders")).send().await.expect("renders").json().await.expect("json");
+    assert_eq!(history[0]["status"], "failed");
+    assert_eq!(history[1]["current"], true);
+    let failed = history[0]["id"].as_str().expect("id");
+    let log = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders/{failed}/log")).send().await.expect("log").text().await.expect("text");
+    assert!(log.contains("ZeroDivisionError"), "the full log is kept: {log}");
+    // A failed render is not served at its own URL.
+    assert_eq!(p.get(&format!("/content/{guid}/_render{failed}/")).await.status(), 404);
+}
+
+#[tokio::test]
+async fn r_markdown_renders_where_r_is_installed() {
+    let test = "r_markdown_renders_where_r_is_installed";
+    let has_rmarkdown = Command::new("Rscript")
+        .args(["-e", "library(rmarkdown)"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_rmarkdown {
+        common::skip_or_fail(test, "R with the rmarkdown package (r-cran-rmarkdown, pandoc) is not installed");
+        return;
+    }
+    let d = porch_deploy(test, "rmd", "rmd-static").await;
+    let html = d.p.get(&d.root).await.text().await.expect("html");
+    assert!(html.contains("PORCH-RMD"), "{}", &html[..html.len().min(1500)]);
+    assert!(html.contains("Porch R Markdown fixture"));
 }

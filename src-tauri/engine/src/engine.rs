@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) environments: crate::environment::Environments,
     /// Serialises handing items to the supervisor (see `Engine::supervise`).
     pub(crate) supervise_lock: tokio::sync::Mutex<()>,
+    /// Render slots (one render at a time by default).
+    pub(crate) render_slots: tokio::sync::Semaphore,
 }
 
 /// Where a serving engine listens.
@@ -103,6 +105,7 @@ impl Engine {
                 supervisor,
                 environments,
                 supervise_lock: tokio::sync::Mutex::new(()),
+                render_slots: tokio::sync::Semaphore::new(1),
                 store,
                 config,
             }),
@@ -116,6 +119,7 @@ impl Engine {
         let engine = Engine::open(config).await?;
         let local_addr = listener.local_addr().map_err(Error::io("reading the bound address", ""))?;
         let interrupted = engine.inner.store.fail_interrupted_tasks(&crate::time::now()).await?;
+        engine.inner.store.fail_interrupted_renders(&crate::time::now()).await?;
         if interrupted > 0 {
             tracing::warn!(interrupted, "marked deploy tasks of an earlier run as failed");
         }

@@ -29,6 +29,7 @@ pub mod keys;
 mod launch;
 pub mod ops;
 pub mod proxy;
+pub mod render;
 pub mod routes;
 pub mod runtimes;
 pub mod static_site;

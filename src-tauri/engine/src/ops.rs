@@ -195,7 +195,7 @@ impl Engine {
         self.content(&c.guid).await
     }
 
-    async fn changed(&self, guid: &str) -> Result<()> {
+    pub(crate) async fn changed(&self, guid: &str) -> Result<()> {
         self.refresh_routes().await?;
         self.emit(Event::ContentChanged { guid: guid.to_string() });
         Ok(())
@@ -349,19 +349,16 @@ impl Engine {
             manifest.entrypoint.as_deref().map(|e| format!(", entry point {e}")).unwrap_or_default()
         ))
         .await;
+        let mut rendered = None;
         match crate::runtime_kind(&manifest.app_mode) {
             crate::RuntimeKind::Interactive => {
                 log.line("Preparing the environment").await;
                 self.prepare_environment(&self.bundle_dir(b.id), &manifest, Some(log)).await?;
             }
-            crate::RuntimeKind::Rendered => {
-                log.line(format!(
-                    "Note: this version of Porch stores {} content but does not render it yet; \
-                     viewers see an explanation until it can",
-                    manifest.app_mode
-                ))
-                .await;
+            crate::RuntimeKind::Rendered if activate => {
+                rendered = Some(self.run_render(log, c, b.id, &manifest, "deploy", false).await?);
             }
+            crate::RuntimeKind::Rendered => {}
             crate::RuntimeKind::Static => {}
         }
         if let Some(primary) = &manifest.primary_html {
@@ -386,11 +383,19 @@ impl Engine {
             now: &now(),
         };
         self.inner.store.activate_bundle(c.id, b.id, &activation).await?;
+        if let Some(render) = rendered {
+            self.inner.store.set_current_render(c.id, render).await?;
+        }
         self.changed(&c.guid).await?;
         let active = self.content(&c.guid).await?;
         self.supervise(&active).await;
         log.line(format!("Bundle {} is now active", b.id)).await;
         Ok(())
+    }
+
+    /// Waits for a task to finish and returns its final state.
+    pub async fn wait_task(&self, id: &str) -> Result<TaskView> {
+        self.inner.tasks.wait_finished(id).await
     }
 
     /// A task's state from line `first` on, waiting up to `wait` for news.

@@ -33,6 +33,8 @@ pub struct Route {
     pub vanity_path: Option<String>,
     /// Description.
     pub description: String,
+    /// The render viewers see (rendered content).
+    pub render_id: Option<i64>,
 }
 
 impl Route {
@@ -56,6 +58,7 @@ impl From<&ContentRow> for Route {
             primary_html: c.primary_html.clone(),
             vanity_path: c.vanity_path.clone(),
             description: c.description.clone(),
+            render_id: c.render_id,
         }
     }
 }

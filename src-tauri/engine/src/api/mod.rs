@@ -14,6 +14,7 @@ mod content;
 pub mod error;
 mod events;
 mod interactive;
+mod renders;
 mod server;
 mod tasks;
 mod viewer;
@@ -52,6 +53,9 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content/{guid}/jobs/{key}", axum::routing::delete(interactive::kill_job))
         .route("/v1/content/{guid}/restart", post(interactive::restart))
         .route("/v1/content/{guid}/log", get(interactive::log))
+        .route("/v1/content/{guid}/render", post(renders::render_now))
+        .route("/v1/content/{guid}/renders", get(renders::history))
+        .route("/v1/content/{guid}/renders/{id}/log", get(renders::log))
         .route("/v1/content/{guid}/bundles", get(bundles::list).post(bundles::upload))
         .route("/v1/content/{guid}/bundles/{id}", get(bundles::get_one).delete(bundles::remove))
         .route("/v1/content/{guid}/bundles/{id}/download", get(bundles::download))

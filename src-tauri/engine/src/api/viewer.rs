@@ -129,6 +129,15 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
     if explicit.is_none() && crate::runtime_kind(&route.app_mode) == crate::RuntimeKind::Interactive {
         return super::interactive::proxy(engine, route, base, req).await;
     }
+    let first_seg = rest.split('/').next().unwrap_or("");
+    let render_pick = first_seg.strip_prefix("_render").and_then(|n| n.parse::<i64>().ok());
+    if explicit.is_none() && crate::runtime_kind(&route.app_mode) == crate::RuntimeKind::Rendered {
+        let (render, tail) = match render_pick {
+            Some(id) => (Some(id), rest.split_once('/').map(|(_, t)| t).unwrap_or("")),
+            None => (route.render_id, rest),
+        };
+        return serve_render(engine, route, base, render, tail, method, headers).await;
+    }
     if explicit.is_none() && !crate::runtime_kind(&route.app_mode).is_static() {
         return (
             StatusCode::NOT_FOUND,
@@ -165,6 +174,50 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
             .into_response(),
     }
     .map_with_header()
+}
+
+/// Serves a file of a render's output (the current one unless `_render{N}/` names another).
+async fn serve_render(
+    engine: &Engine,
+    route: &Route,
+    base: &str,
+    render: Option<i64>,
+    tail: &str,
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+) -> Response {
+    let Some(id) = render else {
+        return (StatusCode::NOT_FOUND, Html(pages::notice(&route.title, "This document has not been rendered yet."))).into_response();
+    };
+    // Only successful renders of this item are served.
+    let ok = engine
+        .renders(&route.guid)
+        .await
+        .map(|all| all.iter().any(|r| r.id == id && r.status == "success"))
+        .unwrap_or(false);
+    if !ok {
+        return not_found(&format!("{} has no render {id}.", route.title));
+    }
+    let clean = match static_site::sanitize(tail) {
+        Ok(c) => c,
+        Err(PathRefusal::Traversal) => {
+            return (StatusCode::BAD_REQUEST, Html(pages::notice("Bad request", "That path is not allowed."))).into_response()
+        }
+        Err(PathRefusal::Hidden) => return not_found("That file does not exist."),
+    };
+    let root = engine.render_dir(id).join("output");
+    let index = crate::render::primary_page(&root);
+    // Renders share the file cache with bundles under negative ids.
+    let target = Target { bundle_id: -id, root: &root, path: &clean, index: index.as_deref() };
+    match static_site::serve(&engine.inner.files, target, method, headers).await {
+        Ok(resp) => resp,
+        Err(Miss::AddSlash) => Redirect::permanent(&format!("{base}{}/", tail.trim_end_matches('/'))).into_response(),
+        Err(Miss::NotFound) => (
+            StatusCode::NOT_FOUND,
+            Html(pages::not_found(&format!("{} has no file at /{tail}.", route.title), Some((&route.title, base)))),
+        )
+            .into_response(),
+    }
 }
 
 trait WithHeader {

@@ -38,6 +38,8 @@ pub struct ContentRow {
     pub updated_time: String,
     /// RFC 3339, set on each activation.
     pub last_deployed_time: Option<String>,
+    /// The render viewers see (rendered content).
+    pub render_id: Option<i64>,
     /// Runtime settings (interactive content).
     #[sqlx(flatten)]
     pub runtime: super::RuntimeRow,
@@ -74,7 +76,7 @@ macro_rules! columns {
         "id, guid, name, title, description, app_mode, content_category, entrypoint, primary_html, \
          access_type, vanity_path, bundle_id, created_time, updated_time, last_deployed_time, \
          min_processes, max_processes, max_conns_per_process, load_factor, idle_timeout, init_timeout, \
-         connection_timeout, read_timeout"
+         connection_timeout, read_timeout, render_id"
     };
 }
 

@@ -7,6 +7,7 @@
 mod bundles;
 mod content;
 mod keys;
+mod renders;
 mod runtime;
 mod tasks;
 
@@ -19,6 +20,7 @@ use sqlx::SqlitePool;
 
 pub use bundles::{Activation, BundleRow};
 pub use content::{ContentPatch, ContentRow, NewContent};
+pub use renders::RenderRow;
 pub use runtime::RuntimeRow;
 pub use tasks::TaskRow;
 

@@ -1,0 +1,54 @@
+//! Rendered content: render now, the render history and a render's log.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::auth::{Origin, Publisher};
+use super::error::ApiError;
+use crate::engine::Engine;
+use crate::error::Error;
+
+/// `POST /v1/content/{guid}/render`: 202 with the task id.
+pub(super) async fn render_now(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let task_id = engine.render_now(&guid, "manual").await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "task_id": task_id }))))
+}
+
+/// `GET /v1/content/{guid}/renders`: newest first, with each render's URL.
+pub(super) async fn history(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Origin(origin): Origin,
+    Path(guid): Path<String>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let c = engine.content(&guid).await?;
+    let list = engine.renders(&guid).await?;
+    Ok(Json(
+        list.iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                v["id"] = json!(r.id.to_string());
+                v["bundle_id"] = json!(r.bundle_id.to_string());
+                v["current"] = json!(c.render_id == Some(r.id));
+                if r.status == "success" {
+                    v["url"] = json!(format!("{origin}/content/{}/_render{}/", c.guid, r.id));
+                }
+                v
+            })
+            .collect(),
+    ))
+}
+
+/// `GET /v1/content/{guid}/renders/{id}/log`: the full log as text.
+pub(super) async fn log(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path((guid, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id: i64 = id.parse().map_err(|_| Error::not_found("render", &id))?;
+    let text = engine.render_log(&guid, id).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
+}

@@ -1,0 +1,363 @@
+//! Rendered content: runs a notebook, Quarto document or R Markdown report start to finish
+//! and keeps every result.
+//!
+//! Each render gets `<data_dir>/renders/<id>/` with a fresh working copy of the bundle
+//! (`work/`, removed afterwards), the output (`output/`) and the full log (`log.txt`).
+//! Only a successful render can become the one viewers see, and it does so by one row
+//! update, so a failed render never replaces the previous output. Renders take a slot
+//! from a semaphore (one at a time by default) so a laptop is not swamped.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::bundle::Manifest;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::store::{ContentRow, RenderRow};
+use crate::tasks::TaskLog;
+
+/// Successful renders kept per item (failed ones are kept with their logs).
+pub const KEEP_SUCCESSFUL: usize = 30;
+
+/// The program and arguments of one render.
+struct RenderCommand {
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+fn first_with_ext(dir: &Path, ext: &str) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.to_ascii_lowercase().ends_with(ext))
+        .collect();
+    names.sort();
+    names.into_iter().next()
+}
+
+/// The page to serve at the root of a render's output.
+pub fn primary_page(output: &Path) -> Option<String> {
+    if output.join("index.html").is_file() {
+        return Some("index.html".into());
+    }
+    first_with_ext(output, ".html")
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// The folder of one render.
+    pub(crate) fn render_dir(&self, id: i64) -> PathBuf {
+        self.inner.config.data_dir.join("renders").join(id.to_string())
+    }
+
+    /// Starts rendering an item's active bundle now; returns the task id.
+    pub async fn render_now(&self, key: &str, trigger: &str) -> Result<String> {
+        let c = self.content(key).await?;
+        if crate::runtime_kind(&c.app_mode) != crate::RuntimeKind::Rendered {
+            return Err(Error::Invalid(format!("{} is {} content, which is not rendered", c.name, c.app_mode)));
+        }
+        let bundle_id = c.bundle_id.ok_or_else(|| Error::Invalid(format!("{} has not been deployed yet", c.name)))?;
+        let (_, b) = self.bundle(&c.guid, bundle_id).await?;
+        let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
+        let log = self.inner.tasks.create(c.id, Some(bundle_id), "render").await?;
+        let id = log.id().to_string();
+        let (engine, trigger) = (self.clone(), trigger.to_string());
+        self.inner.tracker.spawn(async move {
+            let outcome = engine.run_render(&log, &c, bundle_id, &manifest, &trigger, true).await.map(|_| ());
+            log.finish(&outcome).await;
+        });
+        Ok(id)
+    }
+
+    /// An item's render history, newest first.
+    pub async fn renders(&self, key: &str) -> Result<Vec<RenderRow>> {
+        let c = self.content(key).await?;
+        self.inner.store.renders(c.id).await
+    }
+
+    /// The full log of one render.
+    pub async fn render_log(&self, key: &str, id: i64) -> Result<String> {
+        let c = self.content(key).await?;
+        if !self.inner.store.renders(c.id).await?.iter().any(|r| r.id == id) {
+            return Err(Error::not_found("render", id));
+        }
+        let path = self.render_dir(id).join("log.txt");
+        Ok(tokio::fs::read_to_string(&path).await.unwrap_or_default())
+    }
+
+    /// Renders `bundle_id` of `c` into a new render folder, streaming output into `log`.
+    /// With `publish`, a success becomes what viewers see. Returns the render id.
+    pub(crate) async fn run_render(
+        &self,
+        log: &TaskLog,
+        c: &ContentRow,
+        bundle_id: i64,
+        manifest: &Manifest,
+        trigger: &str,
+        publish: bool,
+    ) -> Result<i64> {
+        let _slot = self.inner.render_slots.acquire().await.map_err(|_| Error::ShuttingDown)?;
+        let id = self.inner.store.insert_render(c.id, bundle_id, trigger, &crate::time::now()).await?;
+        let dir = self.render_dir(id);
+        let (work, output) = (dir.join("work"), dir.join("output"));
+        log.line(format!("Render {id} of {} ({trigger})", c.name)).await;
+        let result = self.render_into(log, c, bundle_id, manifest, &dir, &work, &output).await;
+        let _ = tokio::fs::remove_dir_all(&work).await;
+        let now = crate::time::now();
+        match result {
+            Ok(()) => {
+                let size = dir_size(&output) as i64;
+                self.inner.store.finish_render(id, true, "", size, publish, &now).await?;
+                log.line(format!("Render {id} succeeded ({size} bytes of output)")).await;
+                self.prune_renders(c.id).await;
+                if publish {
+                    self.changed(&c.guid).await?;
+                }
+                Ok(id)
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                self.inner.store.finish_render(id, false, &msg, 0, false, &now).await?;
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn render_into(
+        &self,
+        log: &TaskLog,
+        c: &ContentRow,
+        bundle_id: i64,
+        manifest: &Manifest,
+        dir: &Path,
+        work: &Path,
+        output: &Path,
+    ) -> Result<()> {
+        let bundle_dir = self.bundle_dir(bundle_id);
+        {
+            let (from, to) = (bundle_dir.clone(), work.to_path_buf());
+            tokio::task::spawn_blocking(move || copy_tree(&from, &to))
+                .await
+                .map_err(|e| Error::Invalid(format!("copying the bundle stopped: {e}")))?
+                .map_err(Error::io("copying the bundle for rendering", work))?;
+        }
+        tokio::fs::create_dir_all(output).await.map_err(Error::io("creating the render output folder", output))?;
+        let cmd = self.render_command(log, c, manifest, &bundle_dir, work, output).await?;
+        let mut logfile = tokio::fs::File::create(dir.join("log.txt")).await.map_err(Error::io("creating the render log", dir))?;
+        let mut command = match ["/usr/bin/setpriv", "/bin/setpriv"].iter().find(|p| Path::new(p).is_file()) {
+            Some(sp) => {
+                let mut k = tokio::process::Command::new(sp);
+                k.args(["--pdeathsig", "KILL", "--"]).arg(&cmd.program);
+                k
+            }
+            None => tokio::process::Command::new(&cmd.program),
+        };
+        command
+            .args(&cmd.args)
+            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(work)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        log.line(format!("$ {} {}", cmd.program.display(), cmd.args.join(" "))).await;
+        let mut child = command.spawn().map_err(|e| Error::Invalid(format!("cannot run {}: {e}", cmd.program.display())))?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        drop(tx);
+        let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        while let Some(line) = rx.recv().await {
+            let _ = logfile.write_all(format!("{line}\n").as_bytes()).await;
+            if tail.len() == 15 {
+                tail.pop_front();
+            }
+            tail.push_back(line.clone());
+            log.line(line).await;
+        }
+        let status = child.wait().await.map_err(|e| Error::Invalid(format!("the render did not finish: {e}")))?;
+        let _ = logfile.flush().await;
+        if !status.success() {
+            let last = tail.into_iter().collect::<Vec<_>>().join("\n");
+            return Err(Error::Invalid(format!("the render failed ({status}); last lines:\n{last}")));
+        }
+        if primary_page(output).is_none() {
+            return Err(Error::Invalid("the render produced no HTML page".into()));
+        }
+        Ok(())
+    }
+
+    async fn render_command(
+        &self,
+        log: &TaskLog,
+        c: &ContentRow,
+        manifest: &Manifest,
+        bundle_dir: &Path,
+        work: &Path,
+        output: &Path,
+    ) -> Result<RenderCommand> {
+        let origin = self.default_origin();
+        let mut env = crate::runtimes::connect_env(&origin, &c.guid, None, &self.inner.store.env_vars(c.id).await?);
+        env.push(("RSC_REPORT_NAME".into(), c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone())));
+        env.push(("RSC_REPORT_URL".into(), format!("{origin}/content/{}/", c.guid)));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let forward = {
+            let log = log.clone();
+            tokio::spawn(async move {
+                while let Some(line) = rx.recv().await {
+                    log.line(line).await;
+                }
+            })
+        };
+        let out = output.display().to_string();
+        let cmd = match manifest.app_mode.as_str() {
+            "jupyter-static" => {
+                let env_py = self.inner.environments.python(bundle_dir, manifest, &["nbconvert", "ipykernel"], &tx).await;
+                drop(tx);
+                let _ = forward.await;
+                let py = env_py?;
+                let entry = manifest
+                    .entrypoint
+                    .clone()
+                    .or_else(|| first_with_ext(work, ".ipynb"))
+                    .ok_or_else(|| Error::Invalid("the bundle has no notebook to render".into()))?;
+                let jupyter = manifest.raw.get("jupyter");
+                let flag = |k: &str| jupyter.and_then(|j| j.get(k)).and_then(|v| v.as_bool()).unwrap_or(false);
+                let mut args: Vec<String> = ["-m", "nbconvert", "--to", "html", "--execute", "--output-dir", &out, "--output", "index"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                if flag("hide_all_input") {
+                    args.push("--no-input".into());
+                } else if flag("hide_tagged_input") {
+                    args.push("--TagRemovePreprocessor.remove_input_tags=hide_input".into());
+                }
+                args.push(entry);
+                env.push(("PATH".into(), format!("{}:{}", py.bin_dir.display(), std::env::var("PATH").unwrap_or_default())));
+                RenderCommand { program: py.python, args, env }
+            }
+            "rmd-static" => {
+                let renv = self.inner.environments.r(bundle_dir, manifest, &["rmarkdown"], &tx).await;
+                drop(tx);
+                let _ = forward.await;
+                let r = renv?;
+                let entry = manifest
+                    .entrypoint
+                    .clone()
+                    .or_else(|| manifest.raw.pointer("/metadata/primary_rmd").and_then(|v| v.as_str()).map(str::to_string))
+                    .or_else(|| first_with_ext(work, ".rmd"))
+                    .ok_or_else(|| Error::Invalid("the bundle has no .Rmd to render".into()))?;
+                env.push(("PORCH_RENDER_INPUT".into(), entry));
+                env.push(("PORCH_RENDER_OUTPUT".into(), out));
+                let expr = "rmarkdown::render(Sys.getenv('PORCH_RENDER_INPUT'), output_dir = Sys.getenv('PORCH_RENDER_OUTPUT'), \
+                            output_file = 'index.html', envir = new.env())";
+                RenderCommand { program: r.rscript, args: vec!["-e".into(), expr.into()], env }
+            }
+            "quarto-static" => {
+                drop(tx);
+                let _ = forward.await;
+                let quarto = std::env::var_os("QUARTO_PATH")
+                    .map(PathBuf::from)
+                    .filter(|p| p.is_file())
+                    .or_else(|| which("quarto"))
+                    .ok_or_else(|| {
+                        Error::Invalid(
+                            "Quarto is not installed: install the Quarto CLI and put `quarto` on PATH (or set QUARTO_PATH)".into(),
+                        )
+                    })?;
+                let mut args = vec!["render".to_string()];
+                if let Some(e) = &manifest.entrypoint {
+                    args.push(e.clone());
+                }
+                args.extend(["--output-dir".to_string(), out]);
+                RenderCommand { program: quarto, args, env }
+            }
+            other => {
+                drop(tx);
+                let _ = forward.await;
+                return Err(Error::Invalid(format!("{other} content is not rendered")));
+            }
+        };
+        Ok(cmd)
+    }
+
+    /// Keeps the newest successful renders (and the current one); failed ones stay.
+    async fn prune_renders(&self, content_id: i64) {
+        let Ok(all) = self.inner.store.renders(content_id).await else { return };
+        let current = self.inner.store.current_render(content_id).await.ok().flatten();
+        let old: Vec<i64> = all
+            .iter()
+            .filter(|r| r.status == "success")
+            .skip(KEEP_SUCCESSFUL)
+            .filter(|r| Some(r.id) != current)
+            .map(|r| r.id)
+            .collect();
+        if old.is_empty() {
+            return;
+        }
+        if self.inner.store.delete_renders(&old).await.is_ok() {
+            for id in old {
+                self.inner.files.forget_bundle(-id);
+                let _ = tokio::fs::remove_dir_all(self.render_dir(id)).await;
+            }
+        }
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).map(|p| p.join(program)).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|p| p.is_file())
+}

@@ -1,0 +1,125 @@
+//! Renders of documents: history, status, and which one viewers see.
+
+use serde::Serialize;
+
+use super::Store;
+use crate::error::{Error, Result};
+
+/// One row of `renders`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct RenderRow {
+    /// Render id.
+    pub id: i64,
+    /// The item.
+    pub content_id: i64,
+    /// The bundle rendered.
+    pub bundle_id: i64,
+    /// deploy, manual, schedule or watch.
+    pub trigger: String,
+    /// running, success or failed.
+    pub status: String,
+    /// RFC 3339.
+    pub started_time: String,
+    /// RFC 3339.
+    pub finished_time: Option<String>,
+    /// Bytes of output.
+    pub output_size: i64,
+    /// Why it failed.
+    pub error: String,
+}
+
+impl Store {
+    /// Records a render that is starting.
+    pub async fn insert_render(&self, content_id: i64, bundle_id: i64, trigger: &str, now: &str) -> Result<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO renders (content_id, bundle_id, trigger, started_time) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(content_id)
+        .bind(bundle_id)
+        .bind(trigger)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(Error::store("recording a render"))
+    }
+
+    /// Records how a render ended; on success with `publish`, viewers see it from now on.
+    pub async fn finish_render(&self, id: i64, ok: bool, error: &str, size: i64, publish: bool, now: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(Error::store("starting a transaction"))?;
+        sqlx::query("UPDATE renders SET status = ?, error = ?, output_size = ?, finished_time = ? WHERE id = ?")
+            .bind(if ok { "success" } else { "failed" })
+            .bind(error)
+            .bind(size)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::store("finishing a render"))?;
+        if ok && publish {
+            sqlx::query("UPDATE content SET render_id = ? WHERE id = (SELECT content_id FROM renders WHERE id = ?)")
+                .bind(id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::store("publishing a render"))?;
+        }
+        tx.commit().await.map_err(Error::store("committing a render"))
+    }
+
+    /// Makes a finished render the one viewers see.
+    pub async fn set_current_render(&self, content_id: i64, id: i64) -> Result<()> {
+        sqlx::query("UPDATE content SET render_id = ? WHERE id = ?")
+            .bind(id)
+            .bind(content_id)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::store("publishing a render"))?;
+        Ok(())
+    }
+
+    /// An item's renders, newest first.
+    pub async fn renders(&self, content_id: i64) -> Result<Vec<RenderRow>> {
+        sqlx::query_as(
+            "SELECT id, content_id, bundle_id, trigger, status, started_time, finished_time, output_size, error \
+             FROM renders WHERE content_id = ? ORDER BY id DESC",
+        )
+        .bind(content_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::store("listing renders"))
+    }
+
+    /// The render viewers see.
+    pub async fn current_render(&self, content_id: i64) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT render_id FROM content WHERE id = ?")
+            .bind(content_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Error::store("reading the current render"))
+    }
+
+    /// Deletes render rows (retention).
+    pub async fn delete_renders(&self, ids: &[i64]) -> Result<()> {
+        for id in ids {
+            sqlx::query("DELETE FROM renders WHERE id = ?")
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(Error::store("deleting a render"))?;
+        }
+        Ok(())
+    }
+
+    /// Ends renders a previous run left running.
+    pub async fn fail_interrupted_renders(&self, now: &str) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE renders SET status = 'failed', error = 'interrupted: Porch stopped during the render', \
+             finished_time = ? WHERE status = 'running'",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::store("closing interrupted renders"))?;
+        Ok(r.rows_affected())
+    }
+}
