@@ -26,7 +26,8 @@
 //! - `cron` is standard five-field cron (minute hour day-of-month month day-of-week, with croner's
 //!   extensions such as `L` and `#`), evaluated in the schedule's zone by croner, which
 //!   tokio-cron-scheduler also uses, with the same DST rules: a fixed time in a gap runs at the
-//!   first instant after it, a fixed time in a repeated hour runs once.
+//!   first instant after it, a fixed time in a repeated hour runs once. An expression with a
+//!   wildcard hour (`*/30 * * * *`) is an interval and runs in both halves of a repeated hour.
 //!
 //! ## Which days
 //!

@@ -441,6 +441,22 @@ fn cases() -> Vec<Case> {
             runs: &["2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"],
         },
         Case {
+            name: "cron every 30 minutes runs in both halves of the repeated New York hour",
+            kind: "cron",
+            params: json!({"Cron": "*/30 * * * *"}),
+            start: "2026-10-01T00:00:00-04:00",
+            zone: new_york,
+            after: "2026-11-01T00:10:00-04:00",
+            runs: &[
+                "2026-11-01T00:30:00-04:00",
+                "2026-11-01T01:00:00-04:00",
+                "2026-11-01T01:30:00-04:00",
+                "2026-11-01T01:00:00-05:00",
+                "2026-11-01T01:30:00-05:00",
+                "2026-11-01T02:00:00-05:00",
+            ],
+        },
+        Case {
             name: "cron never fires before its anchor (inclusive at the anchor)",
             kind: "cron",
             params: json!({"Cron": "0 * * * *"}),
