@@ -12,6 +12,7 @@
 //! - [`ops`]: the operations every front end calls (content, bundles, deploy, keys);
 //! - [`tasks`]: deploy tasks with streaming logs and long-polling;
 //! - [`routes`]: the in-memory routing table the content server reads;
+//! - [`scheduler`]: when rendered content runs next (Connect's schedule types, cron), pure;
 //! - [`static_site`]: sanitise → resolve → contain → reply for bundle files, plus pages;
 //! - [`api`]: the HTTP surface (Connect-style API under `/__api__/`, content, landing page);
 //! - [`events`]: a broadcast of state changes;
@@ -32,6 +33,7 @@ pub mod proxy;
 pub mod render;
 pub mod routes;
 pub mod runtimes;
+pub mod scheduler;
 pub mod static_site;
 pub mod store;
 pub mod supervisor;
