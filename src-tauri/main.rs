@@ -64,6 +64,9 @@ enum Command {
         /// The content name.
         name: String,
     },
+    /// Manage render schedules of a document.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Remove a content item and all its bundles.
     Rm {
         /// The content name.
@@ -78,6 +81,46 @@ enum KeyCommand {
         /// A label to remember what the key is for.
         #[arg(long, default_value = "default")]
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScheduleCommand {
+    /// List an item's schedules with their next runs.
+    List {
+        /// The content name.
+        name: String,
+    },
+    /// Add a schedule, e.g. `porch schedule add report --type day --start 2026-12-01T07:00:00Z --tz Europe/Berlin`.
+    Add {
+        /// The content name.
+        name: String,
+        /// minute, hour, day, weekday, week, dayofweek, semimonth, dayofmonth, dayweekofmonth, year or cron.
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: String,
+        /// Connect's schedule parameters as JSON, e.g. '{"N": 2}' or '{"Days": [1, 3]}'.
+        #[arg(long, default_value = "{}")]
+        params: String,
+        /// A cron expression (with --type cron).
+        #[arg(long)]
+        cron: Option<String>,
+        /// The first run (RFC 3339); defaults to now.
+        #[arg(long)]
+        start: Option<String>,
+        /// The IANA time zone whose wall clock the schedule follows.
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// Render and keep the output, but leave what viewers see unchanged.
+        #[arg(long)]
+        no_publish: bool,
+        /// Do not run a missed run when Porch comes back.
+        #[arg(long)]
+        no_catch_up: bool,
+    },
+    /// Delete a schedule.
+    Rm {
+        /// The schedule id.
+        id: i64,
     },
 }
 
@@ -213,6 +256,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let latest = engine.renders(&c.guid).await?.into_iter().next();
             println!("Rendered {name} (render {})", latest.map(|r| r.id).unwrap_or_default());
             println!("{}", engine.view(&engine.content(&c.guid).await?, &engine.default_origin()).content_url);
+            Ok(())
+        }),
+        Some(Command::Schedule(cmd)) => runtime()?.block_on(async {
+            let engine = open_for_cli(cli.data_dir).await?;
+            match cmd {
+                ScheduleCommand::List { name } => {
+                    let c = engine.content_by_name(&name).await?;
+                    let rows = engine.schedules(&c.guid).await?;
+                    let views: Vec<serde_json::Value> = rows.iter().map(|r| engine.schedule_view(r, &c.guid)).collect();
+                    println!("{}", serde_json::to_string_pretty(&views)?);
+                }
+                ScheduleCommand::Add { name, kind, params, cron, start, tz, no_publish, no_catch_up } => {
+                    let c = engine.content_by_name(&name).await?;
+                    let params: serde_json::Value =
+                        serde_json::from_str(&params).map_err(|e| anyhow!("--params is not JSON: {e}"))?;
+                    let start = start.unwrap_or_else(porch_engine::time::now);
+                    let mut def = serde_json::json!({ "type": kind, "schedule": params, "start_time": start, "timezone": tz });
+                    if let Some(expr) = cron {
+                        def["cron"] = serde_json::json!(expr);
+                    }
+                    let opts = porch_engine::schedules::OptionsPatch {
+                        publish: Some(!no_publish),
+                        catch_up: Some(!no_catch_up),
+                        ..Default::default()
+                    };
+                    let row = engine.create_schedule(&c.guid, &def, &opts).await?;
+                    let view = engine.schedule_view(&row, &c.guid);
+                    println!("Added schedule {} for {name}; next run {}", row.id, view["next_run"].as_str().unwrap_or("never"));
+                }
+                ScheduleCommand::Rm { id } => {
+                    engine.delete_schedule(id).await?;
+                    println!("Removed schedule {id}");
+                }
+            }
             Ok(())
         }),
         Some(Command::Rm { name }) => runtime()?.block_on(async {

@@ -70,6 +70,14 @@ impl Porch {
         Self::spawn(dir, self.key.clone(), opts)
     }
 
+    /// Like [`Porch::restart`], running `between` while Porch is stopped.
+    pub async fn restart_with(mut self, between: impl FnOnce()) -> Porch {
+        self.stop();
+        between();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        Self::spawn(dir, self.key.clone(), Opts::default())
+    }
+
     fn spawn(dir: tempfile::TempDir, key: String, opts: Opts) -> Porch {
         let bind = opts.bind.clone().unwrap_or_else(|| "127.0.0.1".into());
         let mut cmd = Command::new(porch_bin());

@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub(crate) supervise_lock: tokio::sync::Mutex<()>,
     /// Render slots (one render at a time by default).
     pub(crate) render_slots: tokio::sync::Semaphore,
+    /// Items with a render queued or running. A std lock: set updates only.
+    pub(crate) rendering: std::sync::Mutex<std::collections::HashSet<i64>>,
 }
 
 /// Where a serving engine listens.
@@ -106,6 +108,7 @@ impl Engine {
                 environments,
                 supervise_lock: tokio::sync::Mutex::new(()),
                 render_slots: tokio::sync::Semaphore::new(1),
+                rendering: std::sync::Mutex::new(std::collections::HashSet::new()),
                 store,
                 config,
             }),
@@ -140,6 +143,7 @@ impl Engine {
         });
         engine.spawn_change_watch().await?;
         engine.supervise_all();
+        engine.spawn_schedule_loop();
         tracing::info!(%local_addr, data_dir = %engine.inner.config.data_dir.display(), "Porch is serving");
         Ok(engine)
     }

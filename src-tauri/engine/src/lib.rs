@@ -32,6 +32,7 @@ pub mod ops;
 pub mod proxy;
 pub mod render;
 pub mod routes;
+pub mod schedules;
 pub mod runtimes;
 pub mod scheduler;
 pub mod static_site;

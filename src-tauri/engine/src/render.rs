@@ -131,6 +131,7 @@ impl Engine {
         trigger: &str,
         publish: bool,
     ) -> Result<i64> {
+        let _busy = Busy::mark(self, c.id);
         let _slot = self.inner.render_slots.acquire().await.map_err(|_| Error::ShuttingDown)?;
         let id = self.inner.store.insert_render(c.id, bundle_id, trigger, &crate::time::now()).await?;
         let dir = self.render_dir(id);
@@ -351,6 +352,25 @@ impl Engine {
                 let _ = tokio::fs::remove_dir_all(self.render_dir(id)).await;
             }
         }
+    }
+}
+
+/// Marks an item as rendering (queued or running) until dropped.
+struct Busy<'a> {
+    engine: &'a Engine,
+    content_id: i64,
+}
+
+impl<'a> Busy<'a> {
+    fn mark(engine: &'a Engine, content_id: i64) -> Busy<'a> {
+        engine.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).insert(content_id);
+        Busy { engine, content_id }
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.engine.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.content_id);
     }
 }
 

@@ -15,6 +15,7 @@ pub mod error;
 mod events;
 mod interactive;
 mod renders;
+mod schedules;
 mod server;
 mod tasks;
 mod viewer;
@@ -55,6 +56,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content/{guid}/log", get(interactive::log))
         .route("/v1/content/{guid}/render", post(renders::render_now))
         .route("/v1/content/{guid}/renders", get(renders::history))
+        .route("/v1/content/{guid}/schedules", get(schedules::list).post(schedules::create))
+        .route("/v1/schedules/{id}", get(schedules::get_one).patch(schedules::update).delete(schedules::remove))
         .route("/v1/content/{guid}/renders/{id}/log", get(renders::log))
         .route("/v1/content/{guid}/bundles", get(bundles::list).post(bundles::upload))
         .route("/v1/content/{guid}/bundles/{id}", get(bundles::get_one).delete(bundles::remove))

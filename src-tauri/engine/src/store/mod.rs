@@ -9,6 +9,7 @@ mod content;
 mod keys;
 mod renders;
 mod runtime;
+mod schedules;
 mod tasks;
 
 use std::path::Path;
@@ -22,6 +23,7 @@ pub use bundles::{Activation, BundleRow};
 pub use content::{ContentPatch, ContentRow, NewContent};
 pub use renders::RenderRow;
 pub use runtime::RuntimeRow;
+pub use schedules::{ScheduleOptions, ScheduleRow};
 pub use tasks::TaskRow;
 
 use crate::error::{Error, Result};

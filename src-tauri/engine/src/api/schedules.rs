@@ -1,0 +1,71 @@
+//! Schedules of rendered content: create, list, read, update, delete.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::Value;
+
+use super::auth::Publisher;
+use super::error::ApiError;
+use super::json_body;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::schedules::OptionsPatch;
+
+fn options(body: &Value) -> Result<OptionsPatch, ApiError> {
+    let mut o = OptionsPatch::default();
+    let flag = |k: &str| -> Result<Option<bool>, ApiError> {
+        match body.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(Error::Invalid(format!("{k} must be true or false, not {other}")).into()),
+        }
+    };
+    o.enabled = flag("enabled")?;
+    o.publish = flag("publish")?;
+    o.catch_up = flag("catch_up")?;
+    o.email = flag("email")?;
+    Ok(o)
+}
+
+fn parse_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| Error::not_found("schedule", id).into())
+}
+
+/// `GET /v1/content/{guid}/schedules`.
+pub(super) async fn list(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Json<Vec<Value>>, ApiError> {
+    let c = engine.content(&guid).await?;
+    let rows = engine.schedules(&guid).await?;
+    Ok(Json(rows.iter().map(|r| engine.schedule_view(r, &c.guid)).collect()))
+}
+
+/// `POST /v1/content/{guid}/schedules`.
+pub(super) async fn create(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let v: Value = json_body(&body)?;
+    let o = options(&v)?;
+    let c = engine.content(&guid).await?;
+    let row = engine.create_schedule(&guid, &v, &o).await?;
+    Ok(Json(engine.schedule_view(&row, &c.guid)))
+}
+
+/// `GET /v1/schedules/{id}`.
+pub(super) async fn get_one(_: Publisher, State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let (row, guid) = engine.schedule(parse_id(&id)?).await?;
+    Ok(Json(engine.schedule_view(&row, &guid)))
+}
+
+/// `PATCH /v1/schedules/{id}`.
+pub(super) async fn update(_: Publisher, State(engine): State<Engine>, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let v: Value = json_body(&body)?;
+    let o = options(&v)?;
+    let row = engine.update_schedule(parse_id(&id)?, &v, &o).await?;
+    let (_, guid) = engine.schedule(row.id).await?;
+    Ok(Json(engine.schedule_view(&row, &guid)))
+}
+
+/// `DELETE /v1/schedules/{id}`: 204.
+pub(super) async fn remove(_: Publisher, State(engine): State<Engine>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    engine.delete_schedule(parse_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

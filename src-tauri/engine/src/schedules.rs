@@ -1,0 +1,195 @@
+//! Running schedules: the stored definitions, a loop that fires renders, and catch-up.
+//!
+//! The next-run arithmetic is the pure [`crate::scheduler`]; this module only decides,
+//! once a second, whether a schedule's next planned time has come. Each schedule remembers
+//! the planned time of the last run it handled (`last_planned`), so a run missed while
+//! Porch was off or the machine slept is run once when Porch is back (with catch-up on),
+//! never several times, and is dropped with catch-up off. A schedule that fires while its
+//! item is still rendering records a skipped run instead of queueing another.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::scheduler::{missed_since, Schedule};
+use crate::store::{ScheduleOptions, ScheduleRow};
+
+/// A late run still counts as on time (not a catch-up) within this margin.
+const ON_TIME: Duration = Duration::from_secs(60);
+
+/// Porch's options on a schedule, as the API takes them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OptionsPatch {
+    /// Whether it fires.
+    pub enabled: Option<bool>,
+    /// Whether renders replace what viewers see.
+    pub publish: Option<bool>,
+    /// Whether a missed run runs once when Porch is back.
+    pub catch_up: Option<bool>,
+    /// Whether to email after a run.
+    pub email: Option<bool>,
+}
+
+impl OptionsPatch {
+    fn apply(&self, o: ScheduleOptions) -> ScheduleOptions {
+        ScheduleOptions {
+            enabled: self.enabled.unwrap_or(o.enabled),
+            publish: self.publish.unwrap_or(o.publish),
+            catch_up: self.catch_up.unwrap_or(o.catch_up),
+            email: self.email.unwrap_or(o.email),
+        }
+    }
+}
+
+fn parse(definition: &str) -> Result<Schedule> {
+    let v: Value = serde_json::from_str(definition).map_err(|e| Error::Invalid(format!("schedule: {e}")))?;
+    Schedule::from_connect(&v).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+fn ts(s: &str) -> Option<Timestamp> {
+    s.parse().ok()
+}
+
+impl Engine {
+    /// A schedule as the API shows it: Connect's fields, Porch's options and the next 5 runs
+    /// in the schedule's zone and in UTC.
+    pub fn schedule_view(&self, row: &ScheduleRow, guid: &str) -> Value {
+        let mut v = serde_json::from_str::<Value>(&row.definition).unwrap_or_else(|_| json!({}));
+        let next: Vec<Value> = parse(&row.definition)
+            .map(|s| {
+                s.upcoming(Timestamp::now(), 5)
+                    .into_iter()
+                    .map(|t| json!({ "local": t.to_zoned(s.timezone.clone()).to_string(), "utc": t.to_string() }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("id".into(), json!(row.id.to_string()));
+            o.insert("content_guid".into(), json!(guid));
+            o.insert("enabled".into(), json!(row.enabled));
+            o.insert("publish".into(), json!(row.publish));
+            o.insert("catch_up".into(), json!(row.catch_up));
+            o.insert("email".into(), json!(row.email));
+            o.insert("next_run".into(), next.first().map(|n| n["utc"].clone()).unwrap_or(Value::Null));
+            o.insert("next_runs".into(), Value::Array(next));
+            o.insert("last_planned".into(), json!(row.last_planned));
+        }
+        v
+    }
+
+    /// Adds a schedule to a rendered item. `definition` is Connect's shape; bad input is
+    /// refused with a message naming the field, and nothing is stored.
+    pub async fn create_schedule(&self, key: &str, definition: &Value, options: &OptionsPatch) -> Result<ScheduleRow> {
+        let c = self.content(key).await?;
+        if crate::runtime_kind(&c.app_mode) != crate::RuntimeKind::Rendered {
+            return Err(Error::Invalid(format!("{} is {} content; only rendered documents take schedules", c.name, c.app_mode)));
+        }
+        Schedule::from_connect(definition).map_err(|e| Error::Invalid(e.to_string()))?;
+        let o = options.apply(ScheduleOptions { enabled: true, publish: true, catch_up: true, email: false });
+        let id = self.inner.store.insert_schedule(c.id, &definition.to_string(), o, &crate::time::now()).await?;
+        self.inner.store.schedule(id).await
+    }
+
+    /// An item's schedules.
+    pub async fn schedules(&self, key: &str) -> Result<Vec<ScheduleRow>> {
+        let c = self.content(key).await?;
+        self.inner.store.schedules(Some(c.id)).await
+    }
+
+    /// One schedule and its item's guid.
+    pub async fn schedule(&self, id: i64) -> Result<(ScheduleRow, String)> {
+        let row = self.inner.store.schedule(id).await?;
+        let c = self.content(&row.content_id.to_string()).await?;
+        Ok((row, c.guid))
+    }
+
+    /// Changes a schedule: definition fields present in `patch` replace the stored ones.
+    pub async fn update_schedule(&self, id: i64, patch: &Value, options: &OptionsPatch) -> Result<ScheduleRow> {
+        let row = self.inner.store.schedule(id).await?;
+        let mut def: Value = serde_json::from_str(&row.definition).unwrap_or_else(|_| json!({}));
+        if let (Some(d), Some(p)) = (def.as_object_mut(), patch.as_object()) {
+            for k in ["type", "schedule", "start_time", "timezone", "cron"] {
+                if let Some(v) = p.get(k) {
+                    d.insert(k.into(), v.clone());
+                }
+            }
+        }
+        Schedule::from_connect(&def).map_err(|e| Error::Invalid(e.to_string()))?;
+        let o = options.apply(ScheduleOptions { enabled: row.enabled, publish: row.publish, catch_up: row.catch_up, email: row.email });
+        self.inner.store.update_schedule(id, &def.to_string(), o, &crate::time::now()).await?;
+        self.inner.store.schedule(id).await
+    }
+
+    /// Deletes a schedule.
+    pub async fn delete_schedule(&self, id: i64) -> Result<()> {
+        self.inner.store.delete_schedule(id).await
+    }
+
+    /// Starts the loop that fires schedules (serving engines only).
+    pub(crate) fn spawn_schedule_loop(&self) {
+        let engine = self.clone();
+        let cancel = self.inner.cancel.child_token();
+        self.inner.tracker.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                if let Err(e) = engine.fire_due_schedules(Timestamp::now()).await {
+                    tracing::warn!(error = %e, "schedule check failed");
+                }
+            }
+        });
+    }
+
+    async fn fire_due_schedules(&self, now: Timestamp) -> Result<()> {
+        for row in self.inner.store.schedules(None).await? {
+            if !row.enabled {
+                continue;
+            }
+            let Ok(schedule) = parse(&row.definition) else { continue };
+            // Runs are counted from the last one handled, or from when the schedule was made.
+            let since = row.last_planned.as_deref().and_then(ts).or_else(|| ts(&row.created_time)).unwrap_or(now);
+            let Some(planned) = missed_since(&schedule, since, now) else { continue };
+            self.inner.store.set_last_planned(row.id, &planned.to_string()).await?;
+            let late = now.duration_since(planned).unsigned_abs() > ON_TIME;
+            if late && !row.catch_up {
+                tracing::info!(schedule = row.id, %planned, "missed run dropped (catch-up is off)");
+                continue;
+            }
+            self.fire(&row, planned, late).await;
+        }
+        Ok(())
+    }
+
+    async fn fire(&self, row: &ScheduleRow, planned: Timestamp, late: bool) {
+        let Ok(c) = self.content(&row.content_id.to_string()).await else { return };
+        let Some(bundle_id) = c.bundle_id else { return };
+        let rendering = self.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).contains(&c.id);
+        if rendering {
+            tracing::info!(schedule = row.id, content = %c.guid, "skipped: the previous render is still running");
+            let _ = self.inner.store.insert_skipped_render(c.id, bundle_id, &crate::time::now()).await;
+            return;
+        }
+        tracing::info!(schedule = row.id, content = %c.guid, %planned, late, "scheduled render");
+        let (engine, publish, trigger) = (self.clone(), row.publish, "schedule");
+        let Ok(log) = self.inner.tasks.create(c.id, Some(bundle_id), "render").await else { return };
+        self.inner.tracker.spawn(async move {
+            let manifest = match engine.bundle(&c.guid, bundle_id).await {
+                Ok((_, b)) => crate::bundle::Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes()),
+                Err(e) => return log.finish(&Err(e)).await,
+            };
+            let outcome = match manifest {
+                Ok(m) => engine.run_render(&log, &c, bundle_id, &m, trigger, publish).await.map(|_| ()),
+                Err(e) => Err(e.into()),
+            };
+            log.finish(&outcome).await;
+        });
+    }
+}

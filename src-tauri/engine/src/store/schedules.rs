@@ -1,0 +1,149 @@
+//! Schedules: stored definitions and the bookkeeping that makes catch-up run once.
+
+use serde::Serialize;
+
+use super::Store;
+use crate::error::{Error, Result};
+
+/// One row of `schedules`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct ScheduleRow {
+    /// Schedule id.
+    pub id: i64,
+    /// The item it renders.
+    pub content_id: i64,
+    /// Connect's schedule fields, as JSON.
+    pub definition: String,
+    /// Whether it fires.
+    pub enabled: bool,
+    /// Whether its renders replace what viewers see.
+    pub publish: bool,
+    /// Whether a run missed while Porch was off runs (once) when it is back.
+    pub catch_up: bool,
+    /// Whether to email after a run.
+    pub email: bool,
+    /// The planned time of the last run handled, RFC 3339 UTC.
+    pub last_planned: Option<String>,
+    /// RFC 3339.
+    pub created_time: String,
+    /// RFC 3339.
+    pub updated_time: String,
+}
+
+/// The options of a schedule besides its definition.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScheduleOptions {
+    /// Whether it fires.
+    pub enabled: bool,
+    /// Whether its renders replace what viewers see.
+    pub publish: bool,
+    /// Whether a missed run runs once when Porch is back.
+    pub catch_up: bool,
+    /// Whether to email after a run.
+    pub email: bool,
+}
+
+macro_rules! columns {
+    () => {
+        "id, content_id, definition, enabled, publish, catch_up, email, last_planned, created_time, updated_time"
+    };
+}
+
+impl Store {
+    /// Adds a schedule.
+    pub async fn insert_schedule(&self, content_id: i64, definition: &str, o: ScheduleOptions, now: &str) -> Result<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO schedules (content_id, definition, enabled, publish, catch_up, email, created_time, updated_time) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(content_id)
+        .bind(definition)
+        .bind(o.enabled)
+        .bind(o.publish)
+        .bind(o.catch_up)
+        .bind(o.email)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(Error::store("adding a schedule"))
+    }
+
+    /// Replaces a schedule's definition and options.
+    pub async fn update_schedule(&self, id: i64, definition: &str, o: ScheduleOptions, now: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE schedules SET definition = ?, enabled = ?, publish = ?, catch_up = ?, email = ?, updated_time = ? \
+             WHERE id = ?",
+        )
+        .bind(definition)
+        .bind(o.enabled)
+        .bind(o.publish)
+        .bind(o.catch_up)
+        .bind(o.email)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::store("updating a schedule"))?;
+        Ok(())
+    }
+
+    /// Every schedule, or one item's.
+    pub async fn schedules(&self, content_id: Option<i64>) -> Result<Vec<ScheduleRow>> {
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM schedules WHERE (?1 IS NULL OR content_id = ?1) ORDER BY id"))
+            .bind(content_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Error::store("listing schedules"))
+    }
+
+    /// One schedule.
+    pub async fn schedule(&self, id: i64) -> Result<ScheduleRow> {
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM schedules WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Error::store("reading a schedule"))?
+            .ok_or_else(|| Error::not_found("schedule", id))
+    }
+
+    /// Deletes a schedule.
+    pub async fn delete_schedule(&self, id: i64) -> Result<()> {
+        let r = sqlx::query("DELETE FROM schedules WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::store("deleting a schedule"))?;
+        if r.rows_affected() == 0 {
+            return Err(Error::not_found("schedule", id));
+        }
+        Ok(())
+    }
+
+    /// Records the planned time of the last run handled.
+    pub async fn set_last_planned(&self, id: i64, planned: &str) -> Result<()> {
+        sqlx::query("UPDATE schedules SET last_planned = ? WHERE id = ?")
+            .bind(planned)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::store("recording a schedule run"))?;
+        Ok(())
+    }
+
+    /// Records a run that was skipped (the item was still rendering).
+    pub async fn insert_skipped_render(&self, content_id: i64, bundle_id: i64, now: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO renders (content_id, bundle_id, trigger, status, started_time, finished_time, error) \
+             VALUES (?, ?, 'schedule', 'skipped', ?, ?, 'skipped: the previous render was still running')",
+        )
+        .bind(content_id)
+        .bind(bundle_id)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::store("recording a skipped run"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! Schedules end to end: bad input, a real schedule firing, catch-up after a restart (once,
+//! or never with catch-up off), and a skipped overlapping run. Renders use the notebook
+//! fixture; needs uv (skipped visibly without it, failing under CI=true).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{eventually, fixture, Porch};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn have_uv() -> bool {
+    ["uv --version", "python3 -m uv --version"].iter().any(|c| {
+        let mut parts = c.split(' ');
+        std::process::Command::new(parts.next().unwrap_or("uv")).args(parts).output().map(|o| o.status.success()).unwrap_or(false)
+    })
+}
+
+/// Deploys the notebook fixture (optionally with marker files) and returns its guid.
+async fn deploy_notebook(p: &Porch, name: &str, markers: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tmp");
+    for f in ["report.ipynb", "requirements.txt"] {
+        std::fs::copy(fixture("frameworks/notebook").join(f), dir.path().join(f)).expect("copy");
+    }
+    for m in markers {
+        std::fs::write(dir.path().join(m), "x").expect("marker");
+    }
+    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", name]);
+    assert!(out.status.success(), "deploy: {}", String::from_utf8_lossy(&out.stderr));
+    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+    list.iter().find(|c| c["name"] == name).and_then(|c| c["guid"].as_str()).expect("guid").to_string()
+}
+
+async fn renders(p: &Porch, guid: &str) -> Vec<Value> {
+    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders")).send().await.expect("renders").json().await.expect("json")
+}
+
+fn by_trigger(list: &[Value], trigger: &str, status: &str) -> usize {
+    list.iter().filter(|r| r["trigger"] == trigger && r["status"] == status).count()
+}
+
+fn rfc3339_in(secs: i64) -> String {
+    let t = jiff_now() + secs;
+    let out = std::process::Command::new("date").args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%SZ"]).output().expect("date");
+    String::from_utf8(out.stdout).expect("utf8").trim().to_string()
+}
+
+fn jiff_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
+}
+
+#[tokio::test]
+async fn bad_schedules_are_refused_naming_the_field() {
+    let p = Porch::start().await;
+    let guid = p.create("sched-bad").await;
+    // An undeployed (static/unknown) item takes no schedule either.
+    let good = json!({"type": "day", "schedule": "{\"N\": 1}", "start_time": "2026-12-01T07:00:00Z", "timezone": "Europe/Berlin"});
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&good).send().await.expect("post");
+    assert_eq!(r.status(), 400);
+    if !have_uv() {
+        common::skip_or_fail("bad_schedules_are_refused_naming_the_field (rendered part)", "uv is not installed");
+        return;
+    }
+    let guid = deploy_notebook(&p, "sched-bad-nb", &[]).await;
+    let cases: &[(Value, &str)] = &[
+        (json!({"type": "fortnightly", "schedule": "{}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}), "type"),
+        (json!({"type": "day", "schedule": "{\"N\": 1}", "start_time": "2026-12-01T07:00:00Z", "timezone": "Mars/Olympus"}), "timezone"),
+        (json!({"type": "cron", "cron": "61 * * * *", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}), "cron"),
+        (json!({"type": "minute", "schedule": "{\"N\": 0}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}), "N"),
+        (json!({"type": "dayofweek", "schedule": "{\"Days\": [1, 7]}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}), "Days"),
+        (json!({"type": "day", "schedule": "{\"N\": 1}", "start_time": "next tuesday", "timezone": "UTC"}), "start_time"),
+        (json!({"type": "day", "schedule": "{\"N\": 1}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC", "publish": "yes"}), "publish"),
+    ];
+    for (body, field) in cases {
+        let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(body).send().await.expect("post");
+        assert_eq!(r.status(), 400, "{body}");
+        let e: Value = r.json().await.expect("json");
+        assert!(e["error"].as_str().expect("error").contains(field), "{e} should name {field}");
+    }
+    let list: Vec<Value> = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/schedules")).send().await.expect("list").json().await.expect("json");
+    assert!(list.is_empty(), "nothing stored: {list:?}");
+    // A good one lists its next five runs in the zone and in UTC; PATCH with a bad value changes nothing.
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&good).send().await.expect("post");
+    assert_eq!(r.status(), 200);
+    let s: Value = r.json().await.expect("json");
+    assert_eq!(s["next_runs"].as_array().expect("runs").len(), 5);
+    assert!(s["next_runs"][0]["local"].as_str().expect("local").contains("[Europe/Berlin]"));
+    let id = s["id"].as_str().expect("id");
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/schedules/{id}")).json(&json!({"timezone": "Nowhere/Nothing"})).send().await.expect("patch");
+    assert_eq!(r.status(), 400);
+    let again: Value = p.api(Method::GET, &format!("/__api__/v1/schedules/{id}")).send().await.expect("get").json().await.expect("json");
+    assert_eq!(again["timezone"], "Europe/Berlin");
+    let r = p.api(Method::DELETE, &format!("/__api__/v1/schedules/{id}")).send().await.expect("delete");
+    assert_eq!(r.status(), 204);
+}
+
+#[tokio::test]
+async fn a_schedule_fires_and_an_overlapping_run_is_skipped() {
+    if !have_uv() {
+        common::skip_or_fail("a_schedule_fires_and_an_overlapping_run_is_skipped", "uv is not installed");
+        return;
+    }
+    let p = Porch::start().await;
+    let guid = deploy_notebook(&p, "sched-fire", &[]).await;
+    // Every minute from 3 seconds from now: the first run comes at once.
+    let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": rfc3339_in(3), "timezone": "UTC"});
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("post");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let list = eventually(60, "a scheduled render", || async {
+        let list = renders(&p, &guid).await;
+        (by_trigger(&list, "schedule", "success") == 1).then_some(list)
+    })
+    .await;
+    assert_eq!(list[0]["current"], true, "a published scheduled render is what viewers see");
+
+    // A slow document: a run that fires during a render is skipped and recorded.
+    let slow = deploy_notebook(&p, "sched-slow", &["SLEEP"]).await;
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{slow}/render")).send().await.expect("render");
+    assert_eq!(r.status(), 202);
+    let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": rfc3339_in(2), "timezone": "UTC"});
+    p.api(Method::POST, &format!("/__api__/v1/content/{slow}/schedules")).json(&def).send().await.expect("post");
+    let list = eventually(30, "a skipped run", || async {
+        let list = renders(&p, &slow).await;
+        (by_trigger(&list, "schedule", "skipped") == 1).then_some(list)
+    })
+    .await;
+    assert_eq!(by_trigger(&list, "schedule", "success"), 0, "{list:?}");
+    p.shutdown();
+}
+
+#[tokio::test]
+async fn catch_up_after_a_restart_runs_once_or_not_at_all() {
+    if !have_uv() {
+        common::skip_or_fail("catch_up_after_a_restart_runs_once_or_not_at_all", "uv is not installed");
+        return;
+    }
+    let p = Porch::start().await;
+    let on = deploy_notebook(&p, "catch-up-on", &[]).await;
+    let off = deploy_notebook(&p, "catch-up-off", &[]).await;
+    // Daily at an hour that has passed today: nothing is due now.
+    let start = rfc3339_in(-3 * 86400 - 3600);
+    for (guid, catch_up) in [(&on, true), (&off, false)] {
+        let def = json!({"type": "day", "schedule": {"N": 1}, "start_time": start, "timezone": "UTC", "catch_up": catch_up});
+        let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("post");
+        assert_eq!(r.status(), 200);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(by_trigger(&renders(&p, &on).await, "schedule", "success"), 0, "nothing was due");
+    // Porch is off for "three days": the schedules last ran long ago.
+    let db = p.data_dir().join("porch.db");
+    let p = p.restart_with(|| {
+        let sql = format!("UPDATE schedules SET last_planned = '{}'", rfc3339_in(-3 * 86400));
+        let out = std::process::Command::new("python3")
+            .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"])
+            .arg(&db)
+            .arg(&sql)
+            .output()
+            .expect("python3");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    })
+    .await;
+    eventually(60, "the catch-up run", || async { (by_trigger(&renders(&p, &on).await, "schedule", "success") == 1).then_some(()) }).await;
+    // Exactly once, and never with catch-up off.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(by_trigger(&renders(&p, &on).await, "schedule", "success"), 1, "missed runs are caught up once");
+    assert_eq!(renders(&p, &off).await.iter().filter(|r| r["trigger"] == "schedule").count(), 0);
+    p.shutdown();
+}
