@@ -144,6 +144,12 @@ struct ServeArgs {
     /// Most files one bundle may hold.
     #[arg(long, value_name = "N")]
     max_bundle_files: Option<u64>,
+    /// How many documents may render at once.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    render_concurrency: u16,
+    /// Successful renders kept per document (failed ones are kept with their logs).
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    keep_renders: u32,
 }
 
 fn main() -> ExitCode {
@@ -191,6 +197,8 @@ fn serve_config(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<C
         max_bundle_bytes: args.max_bundle_bytes.unwrap_or(defaults.max_bundle_bytes),
         max_bundle_files: args.max_bundle_files.unwrap_or(defaults.max_bundle_files),
     };
+    config.render_concurrency = usize::from(args.render_concurrency);
+    config.keep_renders = args.keep_renders as usize;
     if let Ok(user) = std::env::var("USER") {
         if !user.is_empty() {
             config.publisher = user;

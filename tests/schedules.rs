@@ -167,3 +167,29 @@ async fn catch_up_after_a_restart_runs_once_or_not_at_all() {
     assert_eq!(renders(&p, &off).await.iter().filter(|r| r["trigger"] == "schedule").count(), 0);
     p.shutdown();
 }
+
+#[tokio::test]
+async fn retention_keeps_the_newest_renders_and_pages_offer_history() {
+    if !have_uv() {
+        common::skip_or_fail("retention_keeps_the_newest_renders_and_pages_offer_history", "uv is not installed");
+        return;
+    }
+    let p = Porch::start_with(common::Opts { args: vec!["--keep-renders".into(), "2".into()], ..Default::default() }).await;
+    let guid = deploy_notebook(&p, "retained", &[]).await;
+    for _ in 0..3 {
+        let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).send().await.expect("render");
+        let task = r.json::<Value>().await.expect("json")["task_id"].as_str().expect("task").to_string();
+        assert_eq!(p.wait_task(&task).await["code"], 0);
+    }
+    let list = renders(&p, &guid).await;
+    assert_eq!(list.len(), 2, "only the newest two successful renders are kept: {list:?}");
+    let oldest_kept: i64 = list[1]["id"].as_str().expect("id").parse().expect("num");
+    for gone in 1..oldest_kept {
+        assert!(!p.data_dir().join("renders").join(gone.to_string()).exists(), "render {gone} was not removed");
+        assert_eq!(p.get(&format!("/content/{guid}/_render{gone}/")).await.status(), 404);
+    }
+    let page = p.get(&format!("/content/{guid}/")).await.text().await.expect("html");
+    assert!(page.contains("id=\"porch-history\""), "the page offers the history switcher");
+    assert!(page.contains(&format!("/content/{guid}/_render{oldest_kept}/")), "it links the earlier render");
+    p.shutdown();
+}

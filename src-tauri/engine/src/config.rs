@@ -38,6 +38,10 @@ pub struct Config {
     pub publisher: String,
     /// uv's package cache, when not `<data_dir>/cache/uv` (`PORCH_UV_CACHE_DIR`).
     pub uv_cache_dir: Option<PathBuf>,
+    /// How many renders may run at once.
+    pub render_concurrency: usize,
+    /// Successful renders kept per item (failed ones are kept with their logs).
+    pub keep_renders: usize,
 }
 
 impl Config {
@@ -50,6 +54,8 @@ impl Config {
             limits: Limits::default(),
             publisher: "publisher".into(),
             uv_cache_dir: None,
+            render_concurrency: 1,
+            keep_renders: 30,
         }
     }
 

@@ -107,7 +107,7 @@ impl Engine {
                 supervisor,
                 environments,
                 supervise_lock: tokio::sync::Mutex::new(()),
-                render_slots: tokio::sync::Semaphore::new(1),
+                render_slots: tokio::sync::Semaphore::new(config.render_concurrency.max(1)),
                 rendering: std::sync::Mutex::new(std::collections::HashSet::new()),
                 store,
                 config,

@@ -18,9 +18,6 @@ use crate::error::{Error, Result};
 use crate::store::{ContentRow, RenderRow};
 use crate::tasks::TaskLog;
 
-/// Successful renders kept per item (failed ones are kept with their logs).
-pub const KEEP_SUCCESSFUL: usize = 30;
-
 /// The program and arguments of one render.
 struct RenderCommand {
     program: PathBuf,
@@ -339,7 +336,7 @@ impl Engine {
         let old: Vec<i64> = all
             .iter()
             .filter(|r| r.status == "success")
-            .skip(KEEP_SUCCESSFUL)
+            .skip(self.inner.config.keep_renders.max(1))
             .filter(|r| Some(r.id) != current)
             .map(|r| r.id)
             .collect();

@@ -207,6 +207,16 @@ async fn serve_render(
     };
     let root = engine.render_dir(id).join("output");
     let index = crate::render::primary_page(&root);
+    // The root page of a render carries a small switcher to earlier renders, as Connect's does.
+    if clean.rel.as_os_str().is_empty() && method == axum::http::Method::GET {
+        if let Some(page) = &index {
+            if let Ok(html) = tokio::fs::read_to_string(root.join(page)).await {
+                let history = engine.renders(&route.guid).await.unwrap_or_default();
+                let html = pages::with_history_switcher(&html, base, id, &history);
+                return ([(axum::http::header::CACHE_CONTROL, "no-cache")], Html(html)).into_response();
+            }
+        }
+    }
     // Renders share the file cache with bundles under negative ids.
     let target = Target { bundle_id: -id, root: &root, path: &clean, index: index.as_deref() };
     match static_site::serve(&engine.inner.files, target, method, headers).await {

@@ -113,3 +113,31 @@ pub fn notice(title: &str, message: &str) -> String {
         &format!("<h1>{}</h1><p>{}</p><p><a href=\"/\">See everything published here</a></p>", esc(title), esc(message)),
     )
 }
+
+/// Adds a small "Renders" switcher to a rendered page: the newest successful renders, each
+/// linking to its stable `_render{id}/` URL, the one shown marked.
+pub fn with_history_switcher(html: &str, base: &str, shown: i64, history: &[crate::store::RenderRow]) -> String {
+    let mut items = String::new();
+    for r in history.iter().filter(|r| r.status == "success").take(10) {
+        let when = r.finished_time.as_deref().unwrap_or(&r.started_time).replace('T', " ").replace('Z', " UTC");
+        let _ = write!(
+            items,
+            "<li><a href=\"{}_render{}/\"{}>{}</a> <small>{}</small></li>",
+            esc(base),
+            r.id,
+            if r.id == shown { " aria-current=\"page\" style=\"font-weight:700\"" } else { "" },
+            esc(&when),
+            esc(&r.trigger)
+        );
+    }
+    let widget = format!(
+        "<details id=\"porch-history\" style=\"position:fixed;right:12px;bottom:12px;z-index:2147483647;\
+         background:#fff;border:1px solid #ccc;border-radius:8px;padding:6px 10px;font:13px system-ui,sans-serif;\
+         box-shadow:0 2px 8px rgba(0,0,0,.15);max-width:22rem\"><summary style=\"cursor:pointer\">Renders</summary>\
+         <ol style=\"margin:.4rem 0 0;padding-left:1.2rem\">{items}</ol></details>"
+    );
+    match html.rfind("</body>") {
+        Some(at) => format!("{}{widget}{}", &html[..at], &html[at..]),
+        None => format!("{html}{widget}"),
+    }
+}
