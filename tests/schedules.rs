@@ -26,7 +26,7 @@ async fn deploy_notebook(p: &Porch, name: &str, markers: &[&str]) -> String {
     for m in markers {
         std::fs::write(dir.path().join(m), "x").expect("marker");
     }
-    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", name]);
+    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", name, "--title", name]);
     assert!(out.status.success(), "deploy: {}", String::from_utf8_lossy(&out.stderr));
     let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
     list.iter().find(|c| c["name"] == name).and_then(|c| c["guid"].as_str()).expect("guid").to_string()
@@ -191,5 +191,138 @@ async fn retention_keeps_the_newest_renders_and_pages_offer_history() {
     let page = p.get(&format!("/content/{guid}/")).await.text().await.expect("html");
     assert!(page.contains("id=\"porch-history\""), "the page offers the history switcher");
     assert!(page.contains(&format!("/content/{guid}/_render{oldest_kept}/")), "it links the earlier render");
+    p.shutdown();
+}
+
+/// A real SMTP server (aiosmtpd from the test venv) that prints every message it gets.
+struct Smtp {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<String>>,
+    child: std::process::Child,
+}
+
+impl Smtp {
+    fn start() -> Option<Smtp> {
+        let venv = std::env::var_os("PORCH_TEST_VENV")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests"));
+        let python = venv.join("bin/python");
+        let ok = std::process::Command::new(&python).args(["-c", "import aiosmtpd"]).output().map(|o| o.status.success()).unwrap_or(false);
+        if !ok {
+            return None;
+        }
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0)).ok()?.local_addr().ok()?.port();
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new(&python)
+            .args(["-u", "-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Debugging", "stdout"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .ok()?;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (out, sink) = (child.stdout.take()?, seen.clone());
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let mut s = sink.lock().expect("lock");
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        // Wait until it accepts connections.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Smtp { port, seen, child })
+    }
+
+    fn text(&self) -> String {
+        self.seen.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn email_after_scheduled_renders() {
+    if !have_uv() {
+        common::skip_or_fail("email_after_scheduled_renders", "uv is not installed");
+        return;
+    }
+    let Some(smtp) = Smtp::start() else {
+        common::skip_or_fail("email_after_scheduled_renders", "aiosmtpd is not installed in the test venv");
+        return;
+    };
+    let p = Porch::start().await;
+    // Settings: the password is kept but never shown.
+    let settings = json!({"host": "127.0.0.1", "port": smtp.port, "security": "none", "password": "hunter2-secret",
+                          "from": "porch@example.org", "owner": "owner@example.org"});
+    let r = p.api(Method::PUT, "/__api__/porch/smtp").json(&settings).send().await.expect("put");
+    assert_eq!(r.status(), 200);
+    let shown = p.api(Method::GET, "/__api__/porch/smtp").send().await.expect("get").text().await.expect("text");
+    assert!(!shown.contains("hunter2-secret") && shown.contains("\"password_set\":true"), "{shown}");
+    let r = p.api(Method::PUT, "/__api__/porch/smtp").json(&json!({"host": "x", "port": 25, "security": "none", "from": "nope", "owner": "o@example.org"})).send().await.expect("put");
+    assert_eq!(r.status(), 400);
+
+    let guid = deploy_notebook(&p, "mailed-report", &[]).await;
+    let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": rfc3339_in(2), "timezone": "UTC",
+                     "email": true, "recipients": ["viewer@example.org"], "attach": true});
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("post");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let list = eventually(60, "the scheduled render's email", || async {
+        let list = renders(&p, &guid).await;
+        list.iter().any(|r| r["email_status"] == "sent to 1").then_some(list)
+    })
+    .await;
+    assert_eq!(by_trigger(&list, "schedule", "success"), 1);
+    let mail = smtp.text();
+    assert!(mail.contains("viewer@example.org") && mail.contains("mailed-report: rendered"), "{mail}");
+    // Undo quoted-printable soft line breaks before looking for the link.
+    assert!(mail.replace("=\n", "").contains(&format!("/content/{guid}/")), "the mail links the output: {mail}");
+    assert!(mail.to_ascii_lowercase().contains("attachment"), "the HTML is attached: {mail}");
+
+    // A failing scheduled render mails the owner with the log tail.
+    p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}/environment"))
+        .json(&json!([{"name": "PORCH_FIXTURE_FAIL", "value": "1"}]))
+        .send()
+        .await
+        .expect("env");
+    let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": rfc3339_in(2), "timezone": "UTC", "email": true, "recipients": ["viewer@example.org"]});
+    p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("post");
+    eventually(60, "the failure mail", || async {
+        let m = smtp.text();
+        (m.contains("owner@example.org") && m.contains("render failed")).then_some(())
+    })
+    .await;
+    assert!(smtp.text().contains("ZeroDivisionError"), "the owner gets the log tail");
+
+    // A mail server that is down never fails the render.
+    p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}/environment"))
+        .json(&json!([{"name": "PORCH_FIXTURE_FAIL", "value": null}]))
+        .send()
+        .await
+        .expect("env");
+    let dead = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind").local_addr().expect("addr").port();
+    let down = json!({"host": "127.0.0.1", "port": dead, "security": "none", "from": "porch@example.org", "owner": "owner@example.org"});
+    p.api(Method::PUT, "/__api__/porch/smtp").json(&down).send().await.expect("put");
+    let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": rfc3339_in(2), "timezone": "UTC", "email": true, "recipients": ["viewer@example.org"]});
+    p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("post");
+    let list = eventually(60, "a render whose mail failed", || async {
+        let list = renders(&p, &guid).await;
+        list.iter().any(|r| r["email_status"].as_str().is_some_and(|s| s.starts_with("failed"))).then_some(list)
+    })
+    .await;
+    let failed_mail = list.iter().find(|r| r["email_status"].as_str().is_some_and(|s| s.starts_with("failed"))).expect("row");
+    assert_eq!(failed_mail["status"], "success", "a mail failure does not fail the render");
     p.shutdown();
 }

@@ -28,6 +28,7 @@ pub mod events;
 pub mod interactive;
 pub mod keys;
 mod launch;
+pub mod mail;
 pub mod ops;
 pub mod proxy;
 pub mod render;

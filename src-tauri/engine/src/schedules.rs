@@ -32,16 +32,31 @@ pub struct OptionsPatch {
     pub catch_up: Option<bool>,
     /// Whether to email after a run.
     pub email: Option<bool>,
+    /// Who gets the email.
+    pub recipients: Option<Vec<String>>,
+    /// Whether the email carries the rendered HTML.
+    pub attach: Option<bool>,
 }
 
 impl OptionsPatch {
-    fn apply(&self, o: ScheduleOptions) -> ScheduleOptions {
-        ScheduleOptions {
+    fn apply(&self, o: ScheduleOptions) -> Result<ScheduleOptions> {
+        let recipients = match &self.recipients {
+            Some(list) => {
+                if let Some(bad) = list.iter().find(|a| !crate::mail::plausible_address(a)) {
+                    return Err(Error::Invalid(format!("recipients: {bad:?} is not an email address")));
+                }
+                serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+            }
+            None => o.recipients,
+        };
+        Ok(ScheduleOptions {
             enabled: self.enabled.unwrap_or(o.enabled),
             publish: self.publish.unwrap_or(o.publish),
             catch_up: self.catch_up.unwrap_or(o.catch_up),
             email: self.email.unwrap_or(o.email),
-        }
+            recipients,
+            attach: self.attach.unwrap_or(o.attach),
+        })
     }
 }
 
@@ -74,6 +89,8 @@ impl Engine {
             o.insert("publish".into(), json!(row.publish));
             o.insert("catch_up".into(), json!(row.catch_up));
             o.insert("email".into(), json!(row.email));
+            o.insert("recipients".into(), serde_json::from_str::<Value>(&row.recipients).unwrap_or_else(|_| json!([])));
+            o.insert("attach".into(), json!(row.attach));
             o.insert("next_run".into(), next.first().map(|n| n["utc"].clone()).unwrap_or(Value::Null));
             o.insert("next_runs".into(), Value::Array(next));
             o.insert("last_planned".into(), json!(row.last_planned));
@@ -89,7 +106,14 @@ impl Engine {
             return Err(Error::Invalid(format!("{} is {} content; only rendered documents take schedules", c.name, c.app_mode)));
         }
         Schedule::from_connect(definition).map_err(|e| Error::Invalid(e.to_string()))?;
-        let o = options.apply(ScheduleOptions { enabled: true, publish: true, catch_up: true, email: false });
+        let o = options.apply(ScheduleOptions {
+            enabled: true,
+            publish: true,
+            catch_up: true,
+            email: false,
+            recipients: "[]".into(),
+            attach: false,
+        })?;
         let id = self.inner.store.insert_schedule(c.id, &definition.to_string(), o, &crate::time::now()).await?;
         self.inner.store.schedule(id).await
     }
@@ -119,7 +143,14 @@ impl Engine {
             }
         }
         Schedule::from_connect(&def).map_err(|e| Error::Invalid(e.to_string()))?;
-        let o = options.apply(ScheduleOptions { enabled: row.enabled, publish: row.publish, catch_up: row.catch_up, email: row.email });
+        let o = options.apply(ScheduleOptions {
+            enabled: row.enabled,
+            publish: row.publish,
+            catch_up: row.catch_up,
+            email: row.email,
+            recipients: row.recipients.clone(),
+            attach: row.attach,
+        })?;
         self.inner.store.update_schedule(id, &def.to_string(), o, &crate::time::now()).await?;
         self.inner.store.schedule(id).await
     }
@@ -178,7 +209,7 @@ impl Engine {
             return;
         }
         tracing::info!(schedule = row.id, content = %c.guid, %planned, late, "scheduled render");
-        let (engine, publish, trigger) = (self.clone(), row.publish, "schedule");
+        let (engine, row, trigger) = (self.clone(), row.clone(), "schedule");
         let Ok(log) = self.inner.tasks.create(c.id, Some(bundle_id), "render").await else { return };
         self.inner.tracker.spawn(async move {
             let manifest = match engine.bundle(&c.guid, bundle_id).await {
@@ -186,10 +217,13 @@ impl Engine {
                 Err(e) => return log.finish(&Err(e)).await,
             };
             let outcome = match manifest {
-                Ok(m) => engine.run_render(&log, &c, bundle_id, &m, trigger, publish).await.map(|_| ()),
+                Ok(m) => engine.run_render(&log, &c, bundle_id, &m, trigger, row.publish).await,
                 Err(e) => Err(e.into()),
             };
-            log.finish(&outcome).await;
+            if row.email {
+                engine.mail_after_render(&log, &row, &c, &outcome).await;
+            }
+            log.finish(&outcome.map(|_| ())).await;
         });
     }
 }

@@ -66,6 +66,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content/{guid}/build", post(tasks::deploy))
         .route("/v1/tasks/{id}", get(tasks::get_one))
         .route("/porch/events", get(events::stream))
+        .route("/porch/smtp", get(schedules::smtp_get).put(schedules::smtp_put))
         .route("/applications", get(server::applications))
         .route("/applications/{id}", get(server::application))
         .fallback(server::api_not_found);

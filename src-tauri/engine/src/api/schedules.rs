@@ -26,6 +26,17 @@ fn options(body: &Value) -> Result<OptionsPatch, ApiError> {
     o.publish = flag("publish")?;
     o.catch_up = flag("catch_up")?;
     o.email = flag("email")?;
+    o.attach = flag("attach")?;
+    o.recipients = match body.get("recipients") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string).ok_or_else(|| Error::Invalid("recipients: a list of email addresses".into())))
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(_) => return Err(Error::Invalid("recipients: a list of email addresses".into()).into()),
+    };
     Ok(o)
 }
 
@@ -68,4 +79,16 @@ pub(super) async fn update(_: Publisher, State(engine): State<Engine>, Path(id):
 pub(super) async fn remove(_: Publisher, State(engine): State<Engine>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     engine.delete_schedule(parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /__api__/porch/smtp`: the settings without the password.
+pub(super) async fn smtp_get(_: Publisher, State(engine): State<Engine>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(engine.smtp_view().await?))
+}
+
+/// `PUT /__api__/porch/smtp`.
+pub(super) async fn smtp_put(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let s: crate::mail::SmtpSettings = json_body(&body)?;
+    engine.set_smtp(s).await?;
+    Ok(Json(engine.smtp_view().await?))
 }

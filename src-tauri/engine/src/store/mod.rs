@@ -82,6 +82,17 @@ impl Store {
         Ok(self.setting(key).await?.unwrap_or_default())
     }
 
+    /// Writes a setting.
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::store("writing a setting"))?;
+        Ok(())
+    }
+
     /// SQLite's `data_version` on a dedicated connection: it changes whenever another
     /// connection (another `porch` process included) commits.
     pub async fn change_watch(&self) -> Result<ChangeWatch> {

@@ -26,6 +26,8 @@ pub struct RenderRow {
     pub output_size: i64,
     /// Why it failed.
     pub error: String,
+    /// What became of the email after it ('' when none was due).
+    pub email_status: String,
 }
 
 impl Store {
@@ -80,7 +82,7 @@ impl Store {
     /// An item's renders, newest first.
     pub async fn renders(&self, content_id: i64) -> Result<Vec<RenderRow>> {
         sqlx::query_as(
-            "SELECT id, content_id, bundle_id, trigger, status, started_time, finished_time, output_size, error \
+            "SELECT id, content_id, bundle_id, trigger, status, started_time, finished_time, output_size, error, email_status \
              FROM renders WHERE content_id = ? ORDER BY id DESC",
         )
         .bind(content_id)

@@ -22,6 +22,10 @@ pub struct ScheduleRow {
     pub catch_up: bool,
     /// Whether to email after a run.
     pub email: bool,
+    /// Who gets the email (JSON list of addresses).
+    pub recipients: String,
+    /// Whether the email carries the rendered HTML.
+    pub attach: bool,
     /// The planned time of the last run handled, RFC 3339 UTC.
     pub last_planned: Option<String>,
     /// RFC 3339.
@@ -31,7 +35,7 @@ pub struct ScheduleRow {
 }
 
 /// The options of a schedule besides its definition.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleOptions {
     /// Whether it fires.
     pub enabled: bool,
@@ -41,11 +45,16 @@ pub struct ScheduleOptions {
     pub catch_up: bool,
     /// Whether to email after a run.
     pub email: bool,
+    /// Who gets the email (JSON list of addresses).
+    pub recipients: String,
+    /// Whether the email carries the rendered HTML.
+    pub attach: bool,
 }
 
 macro_rules! columns {
     () => {
-        "id, content_id, definition, enabled, publish, catch_up, email, last_planned, created_time, updated_time"
+        "id, content_id, definition, enabled, publish, catch_up, email, recipients, attach, last_planned, \
+         created_time, updated_time"
     };
 }
 
@@ -53,8 +62,8 @@ impl Store {
     /// Adds a schedule.
     pub async fn insert_schedule(&self, content_id: i64, definition: &str, o: ScheduleOptions, now: &str) -> Result<i64> {
         sqlx::query_scalar(
-            "INSERT INTO schedules (content_id, definition, enabled, publish, catch_up, email, created_time, updated_time) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO schedules (content_id, definition, enabled, publish, catch_up, email, recipients, attach, \
+             created_time, updated_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(content_id)
         .bind(definition)
@@ -62,6 +71,8 @@ impl Store {
         .bind(o.publish)
         .bind(o.catch_up)
         .bind(o.email)
+        .bind(&o.recipients)
+        .bind(o.attach)
         .bind(now)
         .bind(now)
         .fetch_one(&self.pool)
@@ -72,14 +83,16 @@ impl Store {
     /// Replaces a schedule's definition and options.
     pub async fn update_schedule(&self, id: i64, definition: &str, o: ScheduleOptions, now: &str) -> Result<()> {
         sqlx::query(
-            "UPDATE schedules SET definition = ?, enabled = ?, publish = ?, catch_up = ?, email = ?, updated_time = ? \
-             WHERE id = ?",
+            "UPDATE schedules SET definition = ?, enabled = ?, publish = ?, catch_up = ?, email = ?, recipients = ?, \
+             attach = ?, updated_time = ? WHERE id = ?",
         )
         .bind(definition)
         .bind(o.enabled)
         .bind(o.publish)
         .bind(o.catch_up)
         .bind(o.email)
+        .bind(&o.recipients)
+        .bind(o.attach)
         .bind(now)
         .bind(id)
         .execute(&self.pool)
@@ -128,6 +141,17 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(Error::store("recording a schedule run"))?;
+        Ok(())
+    }
+
+    /// Records what became of a render's email.
+    pub async fn set_email_status(&self, render_id: i64, status: &str) -> Result<()> {
+        sqlx::query("UPDATE renders SET email_status = ? WHERE id = ?")
+            .bind(status)
+            .bind(render_id)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::store("recording an email status"))?;
         Ok(())
     }
 

@@ -1,0 +1,183 @@
+//! Email after a scheduled render, over the publisher's SMTP server.
+//!
+//! SECURITY: the SMTP password is stored in Porch's database (the data directory is the
+//! publisher's own) but never logged and never returned by the API, which reports only
+//! whether one is set. A mail failure is recorded on the render and in its log; it never
+//! fails the render.
+
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::store::{ContentRow, ScheduleRow};
+use crate::tasks::TaskLog;
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the start (port 465).
+    Tls,
+    /// No encryption (a server on this machine or in a trusted network).
+    None,
+}
+
+/// The publisher's SMTP settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SmtpSettings {
+    /// Server host name.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Connection security.
+    pub security: Security,
+    /// Login user, if the server needs one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Login password (never returned by the API).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The sender address.
+    pub from: String,
+    /// Where failure reports go (the publisher).
+    pub owner: String,
+}
+
+/// Whether a string looks like an email address (a light check; the server decides).
+pub fn plausible_address(a: &str) -> bool {
+    a.parse::<Mailbox>().is_ok()
+}
+
+const SETTING: &str = "smtp";
+
+impl Engine {
+    /// The SMTP settings, if any.
+    pub async fn smtp_settings(&self) -> Result<Option<SmtpSettings>> {
+        Ok(self.inner.store.setting(SETTING).await?.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    /// The SMTP settings as the API shows them: no password, only whether one is set.
+    pub async fn smtp_view(&self) -> Result<Value> {
+        Ok(match self.smtp_settings().await? {
+            Some(s) => {
+                let set = s.password.as_deref().is_some_and(|p| !p.is_empty());
+                let mut v = serde_json::to_value(SmtpSettings { password: None, ..s }).unwrap_or_default();
+                v["password_set"] = json!(set);
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("password");
+                }
+                v
+            }
+            None => json!({ "configured": false }),
+        })
+    }
+
+    /// Stores SMTP settings (a missing password keeps the stored one).
+    pub async fn set_smtp(&self, mut s: SmtpSettings) -> Result<()> {
+        if s.host.trim().is_empty() {
+            return Err(Error::Invalid("host: the SMTP server name is required".into()));
+        }
+        if s.port == 0 {
+            return Err(Error::Invalid("port: must be between 1 and 65535".into()));
+        }
+        for (field, addr) in [("from", &s.from), ("owner", &s.owner)] {
+            if !plausible_address(addr) {
+                return Err(Error::Invalid(format!("{field}: {addr:?} is not an email address")));
+            }
+        }
+        if s.password.is_none() {
+            s.password = self.smtp_settings().await?.and_then(|old| old.password);
+        }
+        let text = serde_json::to_string(&s).unwrap_or_default();
+        self.inner.store.set_setting(SETTING, &text).await
+    }
+
+    /// Emails the schedule's recipients after a render (or the owner, on failure), and
+    /// records the outcome on the render. Never fails the render.
+    pub(crate) async fn mail_after_render(&self, log: &TaskLog, row: &ScheduleRow, c: &ContentRow, outcome: &Result<i64>) {
+        let render_id = match outcome {
+            Ok(id) => Some(*id),
+            Err(_) => self.inner.store.renders(c.id).await.ok().and_then(|r| r.first().map(|r| r.id)),
+        };
+        let status = match self.try_mail(row, c, outcome).await {
+            Ok(n) => format!("sent to {n}"),
+            Err(e) => {
+                tracing::warn!(content = %c.guid, error = %e, "email after render failed");
+                format!("failed: {e}")
+            }
+        };
+        log.line(format!("Email: {status}")).await;
+        if let Some(id) = render_id {
+            let _ = self.inner.store.set_email_status(id, &status).await;
+        }
+    }
+
+    async fn try_mail(&self, row: &ScheduleRow, c: &ContentRow, outcome: &Result<i64>) -> std::result::Result<usize, String> {
+        let smtp = self.smtp_settings().await.map_err(|e| e.to_string())?.ok_or("no SMTP server is configured")?;
+        let title = c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone());
+        let url = format!("{}/content/{}/", self.default_origin(), c.guid);
+        let (to, subject, body, attachment) = match outcome {
+            Ok(render_id) => {
+                let list: Vec<String> = serde_json::from_str(&row.recipients).unwrap_or_default();
+                if list.is_empty() {
+                    return Err("the schedule has no recipients".into());
+                }
+                let attachment = if row.attach {
+                    let out = self.render_dir(*render_id).join("output");
+                    match crate::render::primary_page(&out) {
+                        Some(p) => tokio::fs::read(out.join(&p)).await.ok().map(|b| (p, b)),
+                        None => None,
+                    }
+                } else {
+                    None
+                };
+                (list, format!("{title}: rendered"), format!("{title} was rendered.\n\nOpen it: {url}\n"), attachment)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let lines: Vec<&str> = message.lines().collect();
+                let tail = lines[lines.len().saturating_sub(20)..].to_vec();
+                (
+                    vec![smtp.owner.clone()],
+                    format!("{title}: render failed"),
+                    format!("The scheduled render of {title} failed.\n\n{}\n\nThe last good version is still served: {url}\n", tail.join("\n")),
+                    None,
+                )
+            }
+        };
+        let from: Mailbox = smtp.from.parse().map_err(|e| format!("from: {e}"))?;
+        let mut builder = Message::builder().from(from).subject(subject);
+        for addr in &to {
+            builder = builder.to(addr.parse().map_err(|e| format!("recipient {addr}: {e}"))?);
+        }
+        let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(body);
+        let message = match attachment {
+            Some((name, bytes)) => builder.multipart(
+                MultiPart::mixed()
+                    .singlepart(text)
+                    .singlepart(Attachment::new(name).body(bytes, ContentType::TEXT_HTML)),
+            ),
+            None => builder.singlepart(text),
+        }
+        .map_err(|e| e.to_string())?;
+        let mut transport = match smtp.security {
+            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?,
+            Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| e.to_string())?,
+            Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+        }
+        .port(smtp.port)
+        .timeout(Some(std::time::Duration::from_secs(30)));
+        if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
+            transport = transport.credentials(Credentials::new(user.clone(), pass.clone()));
+        }
+        transport.build().send(message).await.map_err(|e| e.to_string())?;
+        Ok(to.len())
+    }
+}
