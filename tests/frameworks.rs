@@ -722,3 +722,28 @@ async fn r_markdown_renders_where_r_is_installed() {
     assert!(html.contains("PORCH-RMD"), "{}", &html[..html.len().min(1500)]);
     assert!(html.contains("Porch R Markdown fixture"));
 }
+
+#[tokio::test]
+async fn quarto_renders_where_quarto_exists_and_says_what_to_install_elsewhere() {
+    let p = Porch::start().await;
+    let work = tempfile::tempdir().expect("tmp");
+    let dir = work.path().join("quarto");
+    copy_tree(&fixture("frameworks/quarto"), &dir);
+    let mut cmd = Command::new(common::porch_bin());
+    cmd.arg("deploy").arg(&dir).args(["--name", "quarto-report", "--data-dir"]).arg(p.data_dir());
+    let out = run_with_timeout(&mut cmd, DEPLOY_TIMEOUT);
+    let has_quarto = Command::new("quarto").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    if has_quarto {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+        let html = p.get(&format!("/content/{}/", list[0]["guid"].as_str().expect("guid"))).await.text().await.expect("html");
+        assert!(html.contains("PORCH-QUARTO"));
+    } else {
+        eprintln!("SKIP: quarto is not on PATH; checked that Porch names what to install instead");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Quarto is not installed"), "{err}");
+        let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+        assert!(list.is_empty(), "a failed first deploy leaves nothing behind: {list:?}");
+    }
+}
