@@ -1,7 +1,8 @@
 //! Running schedules: the stored definitions, a loop that fires renders, and catch-up.
 //!
 //! The next-run arithmetic is the pure [`crate::scheduler`]; this module only decides,
-//! once a second, whether a schedule's next planned time has come. Each schedule remembers
+//! five times a second, whether a schedule's next planned time has come (so a run starts
+//! within about 0.2 s of its planned time, whatever second Porch started on). Each schedule remembers
 //! the planned time of the last run it handled (`last_planned`), so a run missed while
 //! Porch was off or the machine slept is run once when Porch is back (with catch-up on),
 //! never several times, and is dropped with catch-up off. A schedule that fires while its
@@ -165,7 +166,7 @@ impl Engine {
         let engine = self.clone();
         let cancel = self.inner.cancel.child_token();
         self.inner.tracker.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
