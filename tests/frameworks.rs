@@ -10,11 +10,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{eventually, fixture, page_refs, run_with_timeout, skip_or_fail, Porch, Ws};
+use common::{copy_tree, eventually, fixture, have_uv, page_refs, plain_text as text, run_with_timeout, skip_or_fail, Porch, Rsconnect, Ws};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -28,30 +27,14 @@ const STEP_TIMEOUT: u64 = 60;
 
 // ---- prerequisites -------------------------------------------------------------------------
 
-fn venv() -> PathBuf {
-    match std::env::var_os("PORCH_TEST_VENV") {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests"),
-    }
-}
-
-fn have_uv() -> bool {
-    let ok = |c: &mut Command| c.output().map(|o| o.status.success()).unwrap_or(false);
-    ok(Command::new("uv").arg("--version")) || ok(Command::new("python3").args(["-m", "uv", "--version"]))
-}
-
-/// The rsconnect CLI, or `None` after reporting why the test cannot run.
+/// The rsconnect CLI, or `None` after reporting why the test cannot run (it needs uv too).
 fn rsconnect_or_skip(test: &str) -> Option<Rsconnect> {
-    let bin = venv().join("bin/rsconnect");
-    if !bin.is_file() {
-        skip_or_fail(test, &format!("{} not found; run `bash .ci/test` or set PORCH_TEST_VENV", bin.display()));
-        return None;
-    }
+    let rsc = Rsconnect::find(test)?;
     if !have_uv() {
         skip_or_fail(test, "uv is not installed");
         return None;
     }
-    Some(Rsconnect { bin, home: tempfile::tempdir().expect("tempdir") })
+    Some(rsc)
 }
 
 /// `Rscript`, when it can load every package named; else `None` after reporting why.
@@ -66,68 +49,6 @@ fn r_or_skip(test: &str, packages: &[&str]) -> Option<()> {
         Err(e) => {
             skip_or_fail(test, &format!("Rscript not found ({e}); install r-base-core r-cran-shiny r-cran-plumber"));
             None
-        }
-    }
-}
-
-// ---- rsconnect -----------------------------------------------------------------------------
-
-/// The `rsconnect` CLI with its environment isolated from the developer's.
-struct Rsconnect {
-    bin: PathBuf,
-    home: tempfile::TempDir,
-}
-
-impl Rsconnect {
-    fn run(&self, args: &[&str], secs: u64) -> Output {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            .env("HOME", self.home.path())
-            .env_remove("XDG_CONFIG_HOME")
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("NO_COLOR", "1")
-            .env("TERM", "dumb");
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy().into_owned();
-            if k.starts_with("CONNECT_") || k.starts_with("RSCONNECT_") {
-                cmd.env_remove(&k);
-            }
-        }
-        run_with_timeout(&mut cmd, secs)
-    }
-}
-
-/// Stdout then stderr, without ANSI colour sequences.
-fn text(out: &Output) -> String {
-    let raw = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let mut clean = String::with_capacity(raw.len());
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) {
-                    break;
-                }
-            }
-        } else {
-            clean.push(c);
-        }
-    }
-    clean
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let dest = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
         }
     }
 }

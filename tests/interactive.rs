@@ -8,15 +8,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{eventually, fixture, Porch};
+use common::{have_uv, eventually, fixture, Porch};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-fn have_uv() -> bool {
-    let on_path = std::process::Command::new("uv").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
-    let module = std::process::Command::new("python3").args(["-m", "uv", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
-    on_path || module
-}
 
 fn skip(test: &str) -> bool {
     if have_uv() {

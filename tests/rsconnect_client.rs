@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use common::{run_with_timeout, skip_or_fail, Porch};
+use common::{copy_tree, plain_text as text, Porch, Rsconnect};
 use serde_json::Value;
 
 /// Seconds any one `rsconnect` invocation may take.
@@ -15,80 +13,6 @@ const RSCONNECT_TIMEOUT: u64 = 180;
 
 /// The title the site is deployed under (and must appear on the landing page).
 const TITLE: &str = "Porch Fixture Site";
-
-/// The virtualenv holding the pinned test tools: `$PORCH_TEST_VENV`, else `.venv-tests`.
-fn venv() -> PathBuf {
-    match std::env::var_os("PORCH_TEST_VENV") {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests"),
-    }
-}
-
-/// The `rsconnect` CLI, with its environment isolated from the developer's.
-struct Rsconnect {
-    bin: PathBuf,
-    home: tempfile::TempDir,
-}
-
-impl Rsconnect {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            .env("HOME", self.home.path())
-            .env_remove("XDG_CONFIG_HOME")
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("NO_COLOR", "1")
-            .env("TERM", "dumb");
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy().into_owned();
-            if k.starts_with("CONNECT_") || k.starts_with("RSCONNECT_") {
-                cmd.env_remove(&k);
-            }
-        }
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        run_with_timeout(&mut self.cmd(args), RSCONNECT_TIMEOUT)
-    }
-}
-
-/// Stdout then stderr, without the ANSI colour sequences rsconnect's log lines carry.
-fn text(out: &Output) -> String {
-    let raw = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let mut clean = String::with_capacity(raw.len());
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            // Parameters and intermediates, then one final byte in '@'..='~'.
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) {
-                    break;
-                }
-            }
-        } else {
-            clean.push(c);
-        }
-    }
-    clean
-}
-
-/// Copies a directory tree (files and folders only).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let dest = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
-    }
-}
 
 /// The URL rsconnect printed as "Direct content URL: ...".
 fn direct_url(output: &str) -> Option<String> {
@@ -127,22 +51,11 @@ async fn viewer_get(p: &Porch, path: &str) -> (String, Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rsconnect_deploys_static_site_and_viewers_read_it() {
-    let bin = venv().join("bin/rsconnect");
-    if !bin.is_file() {
-        skip_or_fail(
-            "rsconnect_client",
-            &format!(
-                "{} not found; run `bash .ci/test` or set PORCH_TEST_VENV to a venv with tests/requirements.txt",
-                bin.display()
-            ),
-        );
-        return;
-    }
-    let rsc = Rsconnect { bin, home: tempfile::tempdir().expect("tempdir") };
+    let Some(rsc) = Rsconnect::find("rsconnect_client") else { return };
     let p = Porch::start().await;
 
     // A wrong key is refused, and rsconnect says why.
-    let bad = rsc.run(&["add", "-n", "porch-bad", "-s", &p.base, "-k", "0123456789abcdef0123456789abcdef"]);
+    let bad = rsc.run(&["add", "-n", "porch-bad", "-s", &p.base, "-k", "0123456789abcdef0123456789abcdef"], RSCONNECT_TIMEOUT);
     let bad_text = text(&bad);
     assert!(!bad.status.success(), "rsconnect add with a wrong key succeeded:\n{bad_text}");
     assert!(
@@ -151,9 +64,9 @@ async fn rsconnect_deploys_static_site_and_viewers_read_it() {
     );
 
     // The right key registers the server.
-    let add = rsc.run(&["add", "-n", "porch", "-s", &p.base, "-k", &p.key]);
+    let add = rsc.run(&["add", "-n", "porch", "-s", &p.base, "-k", &p.key], RSCONNECT_TIMEOUT);
     assert!(add.status.success(), "rsconnect add failed:\n{}", text(&add));
-    let list = rsc.run(&["list"]);
+    let list = rsc.run(&["list"], RSCONNECT_TIMEOUT);
     let list_text = text(&list);
     assert!(list.status.success(), "rsconnect list failed:\n{list_text}");
     assert!(list_text.contains("porch"), "server not saved:\n{list_text}");
@@ -168,7 +81,7 @@ async fn rsconnect_deploys_static_site_and_viewers_read_it() {
     let subpage = std::fs::read(site.join("docs/page.html")).expect("docs/page.html");
     let site_arg = site.to_str().expect("utf8 path");
 
-    let deploy = rsc.run(&["deploy", "html", "-n", "porch", "-t", TITLE, site_arg]);
+    let deploy = rsc.run(&["deploy", "html", "-n", "porch", "-t", TITLE, site_arg], RSCONNECT_TIMEOUT);
     let deploy_text = text(&deploy);
     assert!(deploy.status.success(), "rsconnect deploy html failed:\n{deploy_text}");
 
@@ -209,7 +122,7 @@ async fn rsconnect_deploys_static_site_and_viewers_read_it() {
         .replace("Fixture site, version one", "Fixture site, version two");
     assert_ne!(index_v2.as_bytes(), index_v1.as_slice());
     std::fs::write(site.join("index.html"), &index_v2).expect("write index");
-    let redeploy = rsc.run(&["deploy", "html", "-n", "porch", site_arg]);
+    let redeploy = rsc.run(&["deploy", "html", "-n", "porch", site_arg], RSCONNECT_TIMEOUT);
     let redeploy_text = text(&redeploy);
     assert!(redeploy.status.success(), "rsconnect redeploy failed:\n{redeploy_text}");
     assert_eq!(

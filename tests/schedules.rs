@@ -6,16 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{eventually, fixture, Porch};
+use common::{have_uv, eventually, fixture, Porch};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-fn have_uv() -> bool {
-    ["uv --version", "python3 -m uv --version"].iter().any(|c| {
-        let mut parts = c.split(' ');
-        std::process::Command::new(parts.next().unwrap_or("uv")).args(parts).output().map(|o| o.status.success()).unwrap_or(false)
-    })
-}
 
 /// Deploys the notebook fixture (optionally with marker files) and returns its guid.
 async fn deploy_notebook(p: &Porch, name: &str, markers: &[&str]) -> String {

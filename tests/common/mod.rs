@@ -764,3 +764,94 @@ pub fn page_refs(page_path: &str, html: &str) -> Vec<String> {
     }
     out
 }
+
+/// The virtualenv holding the pinned test tools: `$PORCH_TEST_VENV`, else `.venv-tests`.
+pub fn test_venv() -> PathBuf {
+    match std::env::var_os("PORCH_TEST_VENV") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests"),
+    }
+}
+
+/// Whether uv is available (on PATH or as `python3 -m uv`), as Porch looks for it.
+pub fn have_uv() -> bool {
+    let ok = |c: &mut Command| c.output().map(|o| o.status.success()).unwrap_or(false);
+    ok(Command::new("uv").arg("--version")) || ok(Command::new("python3").args(["-m", "uv", "--version"]))
+}
+
+/// Copies a directory tree (files and folders only).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let dest = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+/// The real `rsconnect` CLI from the test venv, with its environment (HOME, proxies,
+/// CONNECT_* variables) isolated from the developer's.
+pub struct Rsconnect {
+    bin: PathBuf,
+    home: tempfile::TempDir,
+}
+
+impl Rsconnect {
+    /// The CLI, or `None` (after `skip_or_fail`) when the test venv lacks it.
+    pub fn find(test: &str) -> Option<Rsconnect> {
+        let bin = test_venv().join("bin/rsconnect");
+        if !bin.is_file() {
+            skip_or_fail(
+                test,
+                &format!("{} not found; run `bash .ci/test` or set PORCH_TEST_VENV to a venv with tests/requirements.txt", bin.display()),
+            );
+            return None;
+        }
+        Some(Rsconnect { bin, home: tempfile::tempdir().expect("tempdir") })
+    }
+
+    /// Runs `rsconnect <args>` with a deadline of `secs`.
+    pub fn run(&self, args: &[&str], secs: u64) -> Output {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            .env("HOME", self.home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("NO_COLOR", "1")
+            .env("TERM", "dumb");
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("CONNECT_") || k.starts_with("RSCONNECT_") {
+                cmd.env_remove(&k);
+            }
+        }
+        run_with_timeout(&mut cmd, secs)
+    }
+}
+
+/// Stdout then stderr, without the ANSI colour sequences rsconnect prints even with NO_COLOR.
+pub fn plain_text(out: &Output) -> String {
+    let raw = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let mut clean = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters and intermediates, then one final byte in '@'..='~'.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            clean.push(c);
+        }
+    }
+    clean
+}
