@@ -106,7 +106,8 @@ async fn a_schedule_fires_and_an_overlapping_run_is_skipped() {
         (by_trigger(&list, "schedule", "success") == 1).then_some(list)
     })
     .await;
-    assert_eq!(list[0]["current"], true, "a published scheduled render is what viewers see");
+    let scheduled = list.iter().find(|r| r["trigger"] == "schedule" && r["status"] == "success").expect("scheduled render");
+    assert_eq!(scheduled["current"], true, "a published scheduled render is what viewers see: {list:?}");
 
     // A slow document: a run that fires during a render is skipped and recorded.
     let slow = deploy_notebook(&p, "sched-slow", &["SLEEP"]).await;

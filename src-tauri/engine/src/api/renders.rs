@@ -32,7 +32,6 @@ pub(super) async fn history(
                 let mut v = serde_json::to_value(r).unwrap_or_default();
                 v["id"] = json!(r.id.to_string());
                 v["bundle_id"] = json!(r.bundle_id.to_string());
-                v["current"] = json!(c.render_id == Some(r.id));
                 if r.status == "success" {
                     v["url"] = json!(format!("{origin}/content/{}/_render{}/", c.guid, r.id));
                 }

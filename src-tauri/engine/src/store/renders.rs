@@ -28,6 +28,9 @@ pub struct RenderRow {
     pub error: String,
     /// What became of the email after it ('' when none was due).
     pub email_status: String,
+    /// Whether viewers see this render (read in the same statement as the row, so a
+    /// render that just succeeded and was published never shows as not current).
+    pub current: bool,
 }
 
 impl Store {
@@ -82,8 +85,9 @@ impl Store {
     /// An item's renders, newest first.
     pub async fn renders(&self, content_id: i64) -> Result<Vec<RenderRow>> {
         sqlx::query_as(
-            "SELECT id, content_id, bundle_id, trigger, status, started_time, finished_time, output_size, error, email_status \
-             FROM renders WHERE content_id = ? ORDER BY id DESC",
+            "SELECT r.id, r.content_id, r.bundle_id, r.trigger, r.status, r.started_time, r.finished_time, r.output_size, \
+             r.error, r.email_status, COALESCE(c.render_id = r.id, 0) AS current \
+             FROM renders r JOIN content c ON c.id = r.content_id WHERE r.content_id = ? ORDER BY r.id DESC",
         )
         .bind(content_id)
         .fetch_all(&self.pool)
