@@ -52,6 +52,9 @@ pub enum Error {
     /// The vanity path is taken or reserved.
     #[error("{0}")]
     VanityConflict(String),
+    /// Another clash with what exists; the message names the field.
+    #[error("{0}")]
+    Conflict(String),
     /// Deleting the bundle that is being served.
     #[error("bundle {0} is the active bundle; activate another bundle before deleting it")]
     DeleteActiveBundle(i64),
@@ -117,7 +120,7 @@ impl Error {
         match self {
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::Invalid(_) => ErrorCode::InvalidRequest,
-            Error::DuplicateName(_) | Error::VanityConflict(_) | Error::DeleteActiveBundle(_) => {
+            Error::DuplicateName(_) | Error::VanityConflict(_) | Error::Conflict(_) | Error::DeleteActiveBundle(_) => {
                 ErrorCode::Conflict
             }
             Error::Bundle(e) if e.is_internal() => ErrorCode::Internal,
@@ -140,7 +143,7 @@ impl Error {
             Error::NotFound { .. } => 4,
             Error::Invalid(_) => 3,
             Error::DuplicateName(_) => 26,
-            Error::VanityConflict(_) => 3,
+            Error::VanityConflict(_) | Error::Conflict(_) => 3,
             Error::DeleteActiveBundle(_) => 75,
             Error::Bundle(BundleError::TooLarge { .. } | BundleError::TooManyFiles { .. }) => 3,
             Error::Bundle(_) => 38,

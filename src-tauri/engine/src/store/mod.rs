@@ -11,6 +11,7 @@ mod renders;
 mod runtime;
 mod schedules;
 mod tasks;
+mod variants;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -25,6 +26,7 @@ pub use renders::RenderRow;
 pub use runtime::RuntimeRow;
 pub use schedules::{ScheduleOptions, ScheduleRow};
 pub use tasks::TaskRow;
+pub use variants::VariantRow;
 
 use crate::error::{Error, Result};
 

@@ -28,18 +28,22 @@ pub struct RenderRow {
     pub error: String,
     /// What became of the email after it ('' when none was due).
     pub email_status: String,
-    /// Whether viewers see this render (read in the same statement as the row, so a
-    /// render that just succeeded and was published never shows as not current).
+    /// The variant rendered (None: the item's default parameters).
+    pub variant_id: Option<i64>,
+    /// Whether viewers see this render, as the item's (or its variant's) current output. Read
+    /// in the same statement as the row, so a render that just succeeded and was published
+    /// never shows as not current.
     pub current: bool,
 }
 
 impl Store {
     /// Records a render that is starting.
-    pub async fn insert_render(&self, content_id: i64, bundle_id: i64, trigger: &str, now: &str) -> Result<i64> {
+    pub async fn insert_render(&self, content_id: i64, variant_id: Option<i64>, bundle_id: i64, trigger: &str, now: &str) -> Result<i64> {
         sqlx::query_scalar(
-            "INSERT INTO renders (content_id, bundle_id, trigger, started_time) VALUES (?, ?, ?, ?) RETURNING id",
+            "INSERT INTO renders (content_id, variant_id, bundle_id, trigger, started_time) VALUES (?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(content_id)
+        .bind(variant_id)
         .bind(bundle_id)
         .bind(trigger)
         .bind(now)
@@ -61,12 +65,13 @@ impl Store {
             .await
             .map_err(Error::store("finishing a render"))?;
         if ok && publish {
-            sqlx::query("UPDATE content SET render_id = ? WHERE id = (SELECT content_id FROM renders WHERE id = ?)")
-                .bind(id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::store("publishing a render"))?;
+            // The item's own output, or its variant's: exactly one of these matches.
+            for sql in [
+                "UPDATE content SET render_id = ?1 WHERE id = (SELECT content_id FROM renders WHERE id = ?1 AND variant_id IS NULL)",
+                "UPDATE variants SET render_id = ?1 WHERE id = (SELECT variant_id FROM renders WHERE id = ?1)",
+            ] {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err(Error::store("publishing a render"))?;
+            }
         }
         tx.commit().await.map_err(Error::store("committing a render"))
     }
@@ -86,7 +91,9 @@ impl Store {
     pub async fn renders(&self, content_id: i64) -> Result<Vec<RenderRow>> {
         sqlx::query_as(
             "SELECT r.id, r.content_id, r.bundle_id, r.trigger, r.status, r.started_time, r.finished_time, r.output_size, \
-             r.error, r.email_status, COALESCE(c.render_id = r.id, 0) AS current \
+             r.error, r.email_status, r.variant_id, \
+             COALESCE(CASE WHEN r.variant_id IS NULL THEN c.render_id = r.id \
+                      ELSE (SELECT v.render_id FROM variants v WHERE v.id = r.variant_id) = r.id END, 0) AS current \
              FROM renders r JOIN content c ON c.id = r.content_id WHERE r.content_id = ? ORDER BY r.id DESC",
         )
         .bind(content_id)

@@ -32,6 +32,8 @@ pub struct ScheduleRow {
     pub created_time: String,
     /// RFC 3339.
     pub updated_time: String,
+    /// The variant it renders (None: the item's default parameters).
+    pub variant_id: Option<i64>,
 }
 
 /// The options of a schedule besides its definition.
@@ -54,18 +56,26 @@ pub struct ScheduleOptions {
 macro_rules! columns {
     () => {
         "id, content_id, definition, enabled, publish, catch_up, email, recipients, attach, last_planned, \
-         created_time, updated_time"
+         created_time, updated_time, variant_id"
     };
 }
 
 impl Store {
     /// Adds a schedule.
-    pub async fn insert_schedule(&self, content_id: i64, definition: &str, o: ScheduleOptions, now: &str) -> Result<i64> {
+    pub async fn insert_schedule(
+        &self,
+        content_id: i64,
+        variant_id: Option<i64>,
+        definition: &str,
+        o: ScheduleOptions,
+        now: &str,
+    ) -> Result<i64> {
         sqlx::query_scalar(
-            "INSERT INTO schedules (content_id, definition, enabled, publish, catch_up, email, recipients, attach, \
-             created_time, updated_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO schedules (content_id, variant_id, definition, enabled, publish, catch_up, email, recipients, attach, \
+             created_time, updated_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(content_id)
+        .bind(variant_id)
         .bind(definition)
         .bind(o.enabled)
         .bind(o.publish)
@@ -156,12 +166,13 @@ impl Store {
     }
 
     /// Records a run that was skipped (the item was still rendering).
-    pub async fn insert_skipped_render(&self, content_id: i64, bundle_id: i64, now: &str) -> Result<()> {
+    pub async fn insert_skipped_render(&self, content_id: i64, variant_id: Option<i64>, bundle_id: i64, now: &str) -> Result<()> {
         sqlx::query(
-            "INSERT INTO renders (content_id, bundle_id, trigger, status, started_time, finished_time, error) \
-             VALUES (?, ?, 'schedule', 'skipped', ?, ?, 'skipped: the previous render was still running')",
+            "INSERT INTO renders (content_id, variant_id, bundle_id, trigger, status, started_time, finished_time, error) \
+             VALUES (?, ?, ?, 'schedule', 'skipped', ?, ?, 'skipped: the previous render was still running')",
         )
         .bind(content_id)
+        .bind(variant_id)
         .bind(bundle_id)
         .bind(now)
         .bind(now)
