@@ -49,7 +49,7 @@ pub(crate) struct Inner {
     /// Render slots (one render at a time by default).
     pub(crate) render_slots: tokio::sync::Semaphore,
     /// Items with a render queued or running. A std lock: set updates only.
-    pub(crate) rendering: std::sync::Mutex<std::collections::HashSet<i64>>,
+    pub(crate) rendering: std::sync::Mutex<std::collections::HashSet<(i64, i64)>>,
 }
 
 /// Where a serving engine listens.

@@ -41,6 +41,7 @@ pub mod store;
 pub mod supervisor;
 pub mod tasks;
 pub mod time;
+pub mod variants;
 pub mod view;
 
 pub use config::{Config, Limits};

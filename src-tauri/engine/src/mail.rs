@@ -104,7 +104,13 @@ impl Engine {
     pub(crate) async fn mail_after_render(&self, log: &TaskLog, row: &ScheduleRow, c: &ContentRow, outcome: &Result<i64>) {
         let render_id = match outcome {
             Ok(id) => Some(*id),
-            Err(_) => self.inner.store.renders(c.id).await.ok().and_then(|r| r.first().map(|r| r.id)),
+            Err(_) => self
+                .inner
+                .store
+                .renders(c.id)
+                .await
+                .ok()
+                .and_then(|r| r.into_iter().find(|r| r.variant_id == row.variant_id).map(|r| r.id)),
         };
         let status = match self.try_mail(row, c, outcome).await {
             Ok(n) => format!("sent to {n}"),
@@ -121,8 +127,14 @@ impl Engine {
 
     async fn try_mail(&self, row: &ScheduleRow, c: &ContentRow, outcome: &Result<i64>) -> std::result::Result<usize, String> {
         let smtp = self.smtp_settings().await.map_err(|e| e.to_string())?.ok_or("no SMTP server is configured")?;
-        let title = c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone());
-        let url = format!("{}/content/{}/", self.default_origin(), c.guid);
+        let mut title = c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone());
+        let mut url = format!("{}/content/{}/", self.default_origin(), c.guid);
+        if let Some(v) = row.variant_id {
+            if let Ok(variant) = self.inner.store.variant(v).await {
+                title = format!("{title} ({})", variant.name);
+            }
+            url.push_str(&format!("_variant{v}/"));
+        }
         let (to, subject, body, attachment) = match outcome {
             Ok(render_id) => {
                 let list: Vec<String> = serde_json::from_str(&row.recipients).unwrap_or_default();

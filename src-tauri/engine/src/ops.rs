@@ -387,6 +387,16 @@ impl Engine {
             self.inner.store.set_current_render(c.id, render).await?;
         }
         self.changed(&c.guid).await?;
+        if rendered.is_some() {
+            // Each variant renders the new version too, in this task (a CLI deploy ends with
+            // it), once the default output is live. A failing variant keeps its previous
+            // output and does not fail the deploy.
+            for v in self.inner.store.variants(c.id).await? {
+                if let Err(e) = self.run_render_variant(log, c, Some(&v), b.id, &manifest, "deploy", true).await {
+                    log.line(format!("Variant {:?} did not render: {e}", v.name)).await;
+                }
+            }
+        }
         let active = self.content(&c.guid).await?;
         self.supervise(&active).await;
         log.line(format!("Bundle {} is now active", b.id)).await;

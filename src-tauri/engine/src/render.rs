@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use crate::bundle::Manifest;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::{ContentRow, RenderRow};
+use crate::store::{ContentRow, RenderRow, VariantRow};
 use crate::tasks::TaskLog;
 
 /// The program and arguments of one render.
@@ -84,10 +84,19 @@ impl Engine {
 
     /// Starts rendering an item's active bundle now; returns the task id.
     pub async fn render_now(&self, key: &str, trigger: &str) -> Result<String> {
+        self.render_variant_now(key, None, trigger).await
+    }
+
+    /// Starts rendering an item (or one of its variants) now; returns the task id.
+    pub async fn render_variant_now(&self, key: &str, variant: Option<i64>, trigger: &str) -> Result<String> {
         let c = self.content(key).await?;
         if crate::runtime_kind(&c.app_mode) != crate::RuntimeKind::Rendered {
             return Err(Error::Invalid(format!("{} is {} content, which is not rendered", c.name, c.app_mode)));
         }
+        let variant = match variant {
+            Some(id) => Some(self.variant_of(&c, id).await?),
+            None => None,
+        };
         let bundle_id = c.bundle_id.ok_or_else(|| Error::Invalid(format!("{} has not been deployed yet", c.name)))?;
         let (_, b) = self.bundle(&c.guid, bundle_id).await?;
         let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
@@ -95,10 +104,16 @@ impl Engine {
         let id = log.id().to_string();
         let (engine, trigger) = (self.clone(), trigger.to_string());
         self.inner.tracker.spawn(async move {
-            let outcome = engine.run_render(&log, &c, bundle_id, &manifest, &trigger, true).await.map(|_| ());
+            let outcome =
+                engine.run_render_variant(&log, &c, variant.as_ref(), bundle_id, &manifest, &trigger, true).await.map(|_| ());
             log.finish(&outcome).await;
         });
         Ok(id)
+    }
+
+    /// Whether an item (or one of its variants) is rendering or queued to.
+    pub(crate) fn is_rendering(&self, content_id: i64, variant: Option<i64>) -> bool {
+        self.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).contains(&(content_id, variant.unwrap_or(0)))
     }
 
     /// An item's render history, newest first.
@@ -128,13 +143,41 @@ impl Engine {
         trigger: &str,
         publish: bool,
     ) -> Result<i64> {
-        let _busy = Busy::mark(self, c.id);
+        self.run_render_variant(log, c, None, bundle_id, manifest, trigger, publish).await
+    }
+
+    /// [`Engine::run_render`] for a variant: its parameters go to the document, and a
+    /// published success becomes what viewers of the variant see.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn run_render_variant(
+        &self,
+        log: &TaskLog,
+        c: &ContentRow,
+        variant: Option<&VariantRow>,
+        bundle_id: i64,
+        manifest: &Manifest,
+        trigger: &str,
+        publish: bool,
+    ) -> Result<i64> {
+        let variant_id = variant.map(|v| v.id);
+        let _busy = Busy::mark(self, c.id, variant_id);
         let _slot = self.inner.render_slots.acquire().await.map_err(|_| Error::ShuttingDown)?;
-        let id = self.inner.store.insert_render(c.id, bundle_id, trigger, &crate::time::now()).await?;
+        let id = self.inner.store.insert_render(c.id, variant_id, bundle_id, trigger, &crate::time::now()).await?;
         let dir = self.render_dir(id);
         let (work, output) = (dir.join("work"), dir.join("output"));
-        log.line(format!("Render {id} of {} ({trigger})", c.name)).await;
-        let result = self.render_into(log, c, bundle_id, manifest, &dir, &work, &output).await;
+        let params = match variant {
+            Some(v) => {
+                log.line(format!("Render {id} of {}, variant {:?} ({trigger})", c.name, v.name)).await;
+                let params = crate::variants::parameters(&v.parameters);
+                log.line(format!("Parameters: {}", serde_json::Value::Object(params.clone()))).await;
+                params
+            }
+            None => {
+                log.line(format!("Render {id} of {} ({trigger})", c.name)).await;
+                Params::new()
+            }
+        };
+        let result = self.render_into(log, c, bundle_id, manifest, &params, &dir, &work, &output).await;
         let _ = tokio::fs::remove_dir_all(&work).await;
         let now = crate::time::now();
         match result {
@@ -142,7 +185,7 @@ impl Engine {
                 let size = dir_size(&output) as i64;
                 self.inner.store.finish_render(id, true, "", size, publish, &now).await?;
                 log.line(format!("Render {id} succeeded ({size} bytes of output)")).await;
-                self.prune_renders(c.id).await;
+                self.prune_renders(c.id, variant_id).await;
                 if publish {
                     self.changed(&c.guid).await?;
                 }
@@ -163,6 +206,7 @@ impl Engine {
         c: &ContentRow,
         bundle_id: i64,
         manifest: &Manifest,
+        params: &Params,
         dir: &Path,
         work: &Path,
         output: &Path,
@@ -176,7 +220,7 @@ impl Engine {
                 .map_err(Error::io("copying the bundle for rendering", work))?;
         }
         tokio::fs::create_dir_all(output).await.map_err(Error::io("creating the render output folder", output))?;
-        let cmd = self.render_command(log, c, manifest, &bundle_dir, work, output).await?;
+        let cmd = self.render_command(log, c, manifest, params, &bundle_dir, dir, work, output).await?;
         let mut logfile = tokio::fs::File::create(dir.join("log.txt")).await.map_err(Error::io("creating the render log", dir))?;
         let mut command = match ["/usr/bin/setpriv", "/bin/setpriv"].iter().find(|p| Path::new(p).is_file()) {
             Some(sp) => {
@@ -235,12 +279,15 @@ impl Engine {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn render_command(
         &self,
         log: &TaskLog,
         c: &ContentRow,
         manifest: &Manifest,
+        params: &Params,
         bundle_dir: &Path,
+        dir: &Path,
         work: &Path,
         output: &Path,
     ) -> Result<RenderCommand> {
@@ -275,6 +322,9 @@ impl Engine {
                     .iter()
                     .map(|s| s.to_string())
                     .collect();
+                if !params.is_empty() {
+                    inject_notebook_parameters(work, &entry, params).await?;
+                }
                 if flag("hide_all_input") {
                     args.push("--no-input".into());
                 } else if flag("hide_tagged_input") {
@@ -297,8 +347,12 @@ impl Engine {
                     .ok_or_else(|| Error::Invalid("the bundle has no .Rmd to render".into()))?;
                 env.push(("PORCH_RENDER_INPUT".into(), entry));
                 env.push(("PORCH_RENDER_OUTPUT".into(), out));
-                let expr = "rmarkdown::render(Sys.getenv('PORCH_RENDER_INPUT'), output_dir = Sys.getenv('PORCH_RENDER_OUTPUT'), \
-                            output_file = 'index.html', envir = new.env())";
+                // A variant's parameters override the document's `params:` defaults.
+                env.push(("PORCH_RENDER_PARAMS".into(), if params.is_empty() { String::new() } else { serde_json::Value::Object(params.clone()).to_string() }));
+                let expr = "p <- Sys.getenv('PORCH_RENDER_PARAMS'); \
+                            rmarkdown::render(Sys.getenv('PORCH_RENDER_INPUT'), output_dir = Sys.getenv('PORCH_RENDER_OUTPUT'), \
+                            output_file = 'index.html', envir = new.env(), \
+                            params = if (nzchar(p)) jsonlite::fromJSON(p, simplifyVector = TRUE) else NULL)";
                 RenderCommand { program: r.rscript, args: vec!["-e".into(), expr.into()], env }
             }
             "quarto-static" => {
@@ -318,6 +372,7 @@ impl Engine {
                     args.push(e.clone());
                 }
                 args.extend(["--output-dir".to_string(), out]);
+                args.extend(quarto_params_args(params, dir).await?);
                 RenderCommand { program: quarto, args, env }
             }
             other => {
@@ -329,46 +384,87 @@ impl Engine {
         Ok(cmd)
     }
 
-    /// Keeps the newest successful renders (and the current one); failed ones stay.
-    async fn prune_renders(&self, content_id: i64) {
+    /// Keeps the newest successful renders of the item (or of one variant) and the current
+    /// one; failed ones stay.
+    async fn prune_renders(&self, content_id: i64, variant: Option<i64>) {
         let Ok(all) = self.inner.store.renders(content_id).await else { return };
-        let current = self.inner.store.current_render(content_id).await.ok().flatten();
         let old: Vec<i64> = all
             .iter()
-            .filter(|r| r.status == "success")
+            .filter(|r| r.variant_id == variant && r.status == "success")
             .skip(self.inner.config.keep_renders.max(1))
-            .filter(|r| Some(r.id) != current)
+            .filter(|r| !r.current)
             .map(|r| r.id)
             .collect();
         if old.is_empty() {
             return;
         }
         if self.inner.store.delete_renders(&old).await.is_ok() {
-            for id in old {
-                self.inner.files.forget_bundle(-id);
-                let _ = tokio::fs::remove_dir_all(self.render_dir(id)).await;
-            }
+            self.forget_render_files(&old).await;
+        }
+    }
+
+    /// Removes render folders (and their cached files) whose rows are gone.
+    pub(crate) async fn forget_render_files(&self, ids: &[i64]) {
+        for id in ids {
+            self.inner.files.forget_bundle(-id);
+            let _ = tokio::fs::remove_dir_all(self.render_dir(*id)).await;
         }
     }
 }
 
-/// Marks an item as rendering (queued or running) until dropped.
+/// Marks an item (or one of its variants) as rendering, queued or running, until dropped.
 struct Busy<'a> {
     engine: &'a Engine,
-    content_id: i64,
+    key: (i64, i64),
 }
 
 impl<'a> Busy<'a> {
-    fn mark(engine: &'a Engine, content_id: i64) -> Busy<'a> {
-        engine.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).insert(content_id);
-        Busy { engine, content_id }
+    fn mark(engine: &'a Engine, content_id: i64, variant: Option<i64>) -> Busy<'a> {
+        let key = (content_id, variant.unwrap_or(0));
+        engine.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
+        Busy { engine, key }
     }
 }
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
-        self.engine.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.content_id);
+        self.engine.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
     }
+}
+
+/// Parameters of a render: a variant's named values.
+pub(crate) type Params = serde_json::Map<String, serde_json::Value>;
+
+/// Writes `params` into the working copy of a notebook as papermill does: a code cell tagged
+/// `injected-parameters` right after the cell tagged `parameters` (or first, when there is
+/// none), so later cells see the variant's values in place of the defaults.
+async fn inject_notebook_parameters(work: &Path, entry: &str, params: &Params) -> Result<()> {
+    let inside = Path::new(entry).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    let path = work.join(entry);
+    let regular = tokio::fs::symlink_metadata(&path).await.map(|m| m.is_file()).unwrap_or(false);
+    if !inside || !regular {
+        return Err(Error::Invalid(format!("the entry point {entry:?} is not a notebook file inside the bundle")));
+    }
+    let path = path.as_path();
+    let text = tokio::fs::read(path).await.map_err(Error::io("reading the notebook", path))?;
+    let mut nb: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| Error::Invalid(format!("the notebook is not valid JSON: {e}")))?;
+    crate::variants::inject_parameters(&mut nb, params)?;
+    let out = serde_json::to_vec(&nb).map_err(|e| Error::Invalid(format!("cannot write the notebook: {e}")))?;
+    tokio::fs::write(path, out).await.map_err(Error::io("writing the notebook", path))
+}
+
+/// Quarto's `--execute-params` for a variant: the parameters as a YAML (JSON) file beside
+/// the render, outside the working copy so a project render does not pick it up.
+async fn quarto_params_args(params: &Params, dir: &Path) -> Result<Vec<String>> {
+    if params.is_empty() {
+        return Ok(Vec::new());
+    }
+    let file = dir.join("params.yml");
+    tokio::fs::write(&file, serde_json::Value::Object(params.clone()).to_string())
+        .await
+        .map_err(Error::io("writing the render parameters", &file))?;
+    Ok(vec!["--execute-params".into(), file.display().to_string()])
 }
 
 fn which(program: &str) -> Option<PathBuf> {
@@ -377,4 +473,35 @@ fn which(program: &str) -> Option<PathBuf> {
         .unwrap_or_default()
         .into_iter()
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn quarto_gets_variant_parameters_as_an_execute_params_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        assert!(quarto_params_args(&Params::new(), dir.path()).await.expect("none").is_empty());
+        let params = crate::variants::validate_parameters(&serde_json::json!({"region": "south", "n": 2})).expect("valid");
+        let args = quarto_params_args(&params, dir.path()).await.expect("args");
+        let file = dir.path().join("params.yml");
+        assert_eq!(args, vec!["--execute-params".to_string(), file.display().to_string()]);
+        let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).expect("file")).expect("json is yaml");
+        assert_eq!(written, serde_json::json!({"region": "south", "n": 2}));
+    }
+
+    #[tokio::test]
+    async fn notebook_parameters_only_go_into_a_notebook_inside_the_work_copy() {
+        let work = tempfile::tempdir().expect("tmp");
+        let params = crate::variants::validate_parameters(&serde_json::json!({"x": 1})).expect("valid");
+        std::fs::write(work.path().join("nb.ipynb"), r#"{"cells": [], "nbformat": 4, "nbformat_minor": 4}"#).expect("write");
+        inject_notebook_parameters(work.path(), "nb.ipynb", &params).await.expect("inject");
+        let nb: serde_json::Value = serde_json::from_slice(&std::fs::read(work.path().join("nb.ipynb")).expect("read")).expect("json");
+        assert_eq!(nb["cells"][0]["source"], "# Parameters\nx = 1\n");
+        for bad in ["../nb.ipynb", "/etc/passwd", "missing.ipynb"] {
+            let e = inject_notebook_parameters(work.path(), bad, &params).await.expect_err("refused").to_string();
+            assert!(e.contains("not a notebook file inside the bundle"), "{e}");
+        }
+    }
 }

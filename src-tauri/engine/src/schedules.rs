@@ -95,16 +95,27 @@ impl Engine {
             o.insert("next_run".into(), next.first().map(|n| n["utc"].clone()).unwrap_or(Value::Null));
             o.insert("next_runs".into(), Value::Array(next));
             o.insert("last_planned".into(), json!(row.last_planned));
+            o.insert("variant_id".into(), json!(row.variant_id.map(|id| id.to_string())));
         }
         v
     }
 
     /// Adds a schedule to a rendered item. `definition` is Connect's shape; bad input is
     /// refused with a message naming the field, and nothing is stored.
-    pub async fn create_schedule(&self, key: &str, definition: &Value, options: &OptionsPatch) -> Result<ScheduleRow> {
+    /// `variant` names one of the item's variants to render (None: the item's defaults).
+    pub async fn create_schedule(
+        &self,
+        key: &str,
+        variant: Option<i64>,
+        definition: &Value,
+        options: &OptionsPatch,
+    ) -> Result<ScheduleRow> {
         let c = self.content(key).await?;
         if crate::runtime_kind(&c.app_mode) != crate::RuntimeKind::Rendered {
             return Err(Error::Invalid(format!("{} is {} content; only rendered documents take schedules", c.name, c.app_mode)));
+        }
+        if let Some(id) = variant {
+            self.variant_of(&c, id).await.map_err(|_| Error::Invalid(format!("variant_id: {} has no variant {id}", c.name)))?;
         }
         Schedule::from_connect(definition).map_err(|e| Error::Invalid(e.to_string()))?;
         let o = options.apply(ScheduleOptions {
@@ -115,7 +126,7 @@ impl Engine {
             recipients: "[]".into(),
             attach: false,
         })?;
-        let id = self.inner.store.insert_schedule(c.id, &definition.to_string(), o, &crate::time::now()).await?;
+        let id = self.inner.store.insert_schedule(c.id, variant, &definition.to_string(), o, &crate::time::now()).await?;
         self.inner.store.schedule(id).await
     }
 
@@ -203,10 +214,16 @@ impl Engine {
     async fn fire(&self, row: &ScheduleRow, planned: Timestamp, late: bool) {
         let Ok(c) = self.content(&row.content_id.to_string()).await else { return };
         let Some(bundle_id) = c.bundle_id else { return };
-        let rendering = self.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).contains(&c.id);
-        if rendering {
+        let variant = match row.variant_id {
+            Some(id) => match self.variant_of(&c, id).await {
+                Ok(v) => Some(v),
+                Err(e) => return tracing::warn!(schedule = row.id, error = %e, "the schedule's variant is gone"),
+            },
+            None => None,
+        };
+        if self.is_rendering(c.id, row.variant_id) {
             tracing::info!(schedule = row.id, content = %c.guid, "skipped: the previous render is still running");
-            let _ = self.inner.store.insert_skipped_render(c.id, bundle_id, &crate::time::now()).await;
+            let _ = self.inner.store.insert_skipped_render(c.id, row.variant_id, bundle_id, &crate::time::now()).await;
             return;
         }
         tracing::info!(schedule = row.id, content = %c.guid, %planned, late, "scheduled render");
@@ -218,7 +235,7 @@ impl Engine {
                 Err(e) => return log.finish(&Err(e)).await,
             };
             let outcome = match manifest {
-                Ok(m) => engine.run_render(&log, &c, bundle_id, &m, trigger, row.publish).await,
+                Ok(m) => engine.run_render_variant(&log, &c, variant.as_ref(), bundle_id, &m, trigger, row.publish).await,
                 Err(e) => Err(e.into()),
             };
             if row.email {
