@@ -18,6 +18,7 @@ mod renders;
 mod schedules;
 mod server;
 mod tasks;
+mod variants;
 mod viewer;
 
 use std::net::SocketAddr;
@@ -56,6 +57,11 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content/{guid}/log", get(interactive::log))
         .route("/v1/content/{guid}/render", post(renders::render_now))
         .route("/v1/content/{guid}/renders", get(renders::history))
+        .route("/v1/content/{guid}/variants", get(variants::list).post(variants::create))
+        .route(
+            "/v1/content/{guid}/variants/{id}",
+            get(variants::get_one).patch(variants::update).delete(variants::remove),
+        )
         .route("/v1/content/{guid}/schedules", get(schedules::list).post(schedules::create))
         .route("/v1/schedules/{id}", get(schedules::get_one).patch(schedules::update).delete(schedules::remove))
         .route("/v1/content/{guid}/renders/{id}/log", get(renders::log))

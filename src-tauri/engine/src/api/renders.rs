@@ -1,5 +1,6 @@
 //! Rendered content: render now, the render history and a render's log.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -12,8 +13,16 @@ use crate::engine::Engine;
 use crate::error::Error;
 
 /// `POST /v1/content/{guid}/render`: 202 with the task id.
-pub(super) async fn render_now(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let task_id = engine.render_now(&guid, "manual").await?;
+/// An optional body `{"variant_id": ID}` renders one variant.
+pub(super) async fn render_now(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let v: Value = super::json_body(&body)?;
+    let variant = super::variants::optional_id(&v, "variant_id")?;
+    let task_id = engine.render_variant_now(&guid, variant, "manual").await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "task_id": task_id }))))
 }
 
@@ -32,8 +41,13 @@ pub(super) async fn history(
                 let mut v = serde_json::to_value(r).unwrap_or_default();
                 v["id"] = json!(r.id.to_string());
                 v["bundle_id"] = json!(r.bundle_id.to_string());
+                v["variant_id"] = json!(r.variant_id.map(|id| id.to_string()));
+                let base = match r.variant_id {
+                    Some(variant) => format!("{origin}/content/{}/_variant{variant}/", c.guid),
+                    None => format!("{origin}/content/{}/", c.guid),
+                };
                 if r.status == "success" {
-                    v["url"] = json!(format!("{origin}/content/{}/_render{}/", c.guid, r.id));
+                    v["url"] = json!(format!("{base}_render{}/", r.id));
                 }
                 v
             })

@@ -56,7 +56,8 @@ pub(super) async fn create(_: Publisher, State(engine): State<Engine>, Path(guid
     let v: Value = json_body(&body)?;
     let o = options(&v)?;
     let c = engine.content(&guid).await?;
-    let row = engine.create_schedule(&guid, &v, &o).await?;
+    let variant = super::variants::optional_id(&v, "variant_id")?;
+    let row = engine.create_schedule(&guid, variant, &v, &o).await?;
     Ok(Json(engine.schedule_view(&row, &c.guid)))
 }
 

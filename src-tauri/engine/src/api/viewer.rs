@@ -129,14 +129,24 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
     if explicit.is_none() && crate::runtime_kind(&route.app_mode) == crate::RuntimeKind::Interactive {
         return super::interactive::proxy(engine, route, base, req).await;
     }
-    let first_seg = rest.split('/').next().unwrap_or("");
-    let render_pick = first_seg.strip_prefix("_render").and_then(|n| n.parse::<i64>().ok());
     if explicit.is_none() && crate::runtime_kind(&route.app_mode) == crate::RuntimeKind::Rendered {
-        let (render, tail) = match render_pick {
-            Some(id) => (Some(id), rest.split_once('/').map(|(_, t)| t).unwrap_or("")),
-            None => (route.render_id, rest),
+        // `_variant{V}/` serves a variant's output; `_render{N}/` (below either) an earlier render.
+        let after_first = |s: &str| s.split_once('/').map(|(_, t)| t).unwrap_or("").to_string();
+        let variant = rest.split('/').next().unwrap_or("").strip_prefix("_variant").and_then(|n| n.parse::<i64>().ok());
+        let (base, rest, current) = match variant {
+            Some(v) => match engine.variant(&route.guid, &v.to_string()).await {
+                Ok(row) if row.id == v => (format!("{base}_variant{v}/"), after_first(rest), row.render_id),
+                _ => return not_found(&format!("{} has no variant {v}.", route.title)),
+            },
+            None => (base.to_string(), rest.to_string(), route.render_id),
         };
-        return serve_render(engine, route, base, render, tail, method, headers).await;
+        let pick = rest.split('/').next().unwrap_or("").strip_prefix("_render").and_then(|n| n.parse::<i64>().ok());
+        let (render, tail) = match pick {
+            Some(id) => (Some(id), after_first(&rest)),
+            None => (current, rest.clone()),
+        };
+        let shown = Shown { base: &base, variant, render };
+        return serve_render(engine, route, shown, &tail, method, headers).await;
     }
     if explicit.is_none() && !crate::runtime_kind(&route.app_mode).is_static() {
         return (
@@ -176,26 +186,35 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
     .map_with_header()
 }
 
+/// Which render of an item a request shows: the item's or a variant's, under `base`.
+struct Shown<'a> {
+    base: &'a str,
+    variant: Option<i64>,
+    render: Option<i64>,
+}
+
 /// Serves a file of a render's output (the current one unless `_render{N}/` names another).
 async fn serve_render(
     engine: &Engine,
     route: &Route,
-    base: &str,
-    render: Option<i64>,
+    shown: Shown<'_>,
     tail: &str,
     method: &axum::http::Method,
     headers: &axum::http::HeaderMap,
 ) -> Response {
-    let Some(id) = render else {
+    let base = shown.base;
+    let Some(id) = shown.render else {
         return (StatusCode::NOT_FOUND, Html(pages::notice(&route.title, "This document has not been rendered yet."))).into_response();
     };
-    // Only successful renders of this item are served.
-    let ok = engine
+    // Only successful renders of this item (and of the variant shown) are served.
+    let history: Vec<_> = engine
         .renders(&route.guid)
         .await
-        .map(|all| all.iter().any(|r| r.id == id && r.status == "success"))
-        .unwrap_or(false);
-    if !ok {
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.variant_id == shown.variant)
+        .collect();
+    if !history.iter().any(|r| r.id == id && r.status == "success") {
         return not_found(&format!("{} has no render {id}.", route.title));
     }
     let clean = match static_site::sanitize(tail) {
@@ -211,7 +230,6 @@ async fn serve_render(
     if clean.rel.as_os_str().is_empty() && method == axum::http::Method::GET {
         if let Some(page) = &index {
             if let Ok(html) = tokio::fs::read_to_string(root.join(page)).await {
-                let history = engine.renders(&route.guid).await.unwrap_or_default();
                 let html = pages::with_history_switcher(&html, base, id, &history);
                 return ([(axum::http::header::CACHE_CONTROL, "no-cache")], Html(html)).into_response();
             }
