@@ -63,7 +63,13 @@ enum Command {
     Render {
         /// The content name.
         name: String,
+        /// Render this variant (a named parameter set) instead of the document's defaults.
+        #[arg(long)]
+        variant: Option<String>,
     },
+    /// Manage variants of a document: named parameter sets that render and schedule on their own.
+    #[command(subcommand)]
+    Variant(VariantCommand),
     /// Manage render schedules of a document.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
@@ -82,6 +88,43 @@ enum KeyCommand {
         #[arg(long, default_value = "default")]
         name: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum VariantCommand {
+    /// List a document's variants with their parameters and URLs.
+    List {
+        /// The content name.
+        name: String,
+    },
+    /// Add a variant, e.g. `porch variant add report south -P region=south -P year=2026`.
+    Add {
+        /// The content name.
+        name: String,
+        /// The variant's name.
+        variant: String,
+        /// A parameter; the value is read as JSON when it parses (numbers, true, lists), else as text.
+        #[arg(short = 'P', long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+    },
+    /// Delete a variant with its renders and schedules.
+    Rm {
+        /// The content name.
+        name: String,
+        /// The variant's name or id.
+        variant: String,
+    },
+}
+
+/// `NAME=VALUE` pairs as a JSON object; values are JSON when they parse, else text.
+fn parse_params(pairs: &[String]) -> anyhow::Result<serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    for pair in pairs {
+        let (k, v) = pair.split_once('=').ok_or_else(|| anyhow!("-P {pair:?}: expected NAME=VALUE"))?;
+        let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+        map.insert(k.trim().to_string(), value);
+    }
+    Ok(serde_json::Value::Object(map))
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +159,9 @@ enum ScheduleCommand {
         /// Do not run a missed run when Porch comes back.
         #[arg(long)]
         no_catch_up: bool,
+        /// Render this variant (name or id) instead of the document's defaults.
+        #[arg(long)]
+        variant: Option<String>,
     },
     /// Delete a schedule.
     Rm {
@@ -253,17 +299,48 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }),
-        Some(Command::Render { name }) => runtime()?.block_on(async {
+        Some(Command::Render { name, variant }) => runtime()?.block_on(async {
             let engine = open_for_cli(cli.data_dir).await?;
             let c = engine.content_by_name(&name).await?;
-            let task = engine.render_now(&c.guid, "manual").await?;
+            let variant = match variant {
+                Some(v) => Some(engine.variant(&c.guid, &v).await?),
+                None => None,
+            };
+            let task = engine.render_variant_now(&c.guid, variant.as_ref().map(|v| v.id), "manual").await?;
             let done = engine.wait_task(&task).await?;
             if done.code != 0 {
                 return Err(anyhow!("the render of {name} failed: {}", done.error.lines().next().unwrap_or("")));
             }
-            let latest = engine.renders(&c.guid).await?.into_iter().next();
+            let variant_id = variant.as_ref().map(|v| v.id);
+            let latest = engine.renders(&c.guid).await?.into_iter().find(|r| r.variant_id == variant_id);
             println!("Rendered {name} (render {})", latest.map(|r| r.id).unwrap_or_default());
-            println!("{}", engine.view(&engine.content(&c.guid).await?, &engine.default_origin()).content_url);
+            match &variant {
+                Some(v) => println!("{}", engine.variant_view(v, &c.guid)["url"].as_str().unwrap_or_default()),
+                None => println!("{}", engine.view(&engine.content(&c.guid).await?, &engine.default_origin()).content_url),
+            }
+            Ok(())
+        }),
+        Some(Command::Variant(cmd)) => runtime()?.block_on(async {
+            let engine = open_for_cli(cli.data_dir).await?;
+            match cmd {
+                VariantCommand::List { name } => {
+                    let c = engine.content_by_name(&name).await?;
+                    let views: Vec<serde_json::Value> =
+                        engine.variants(&c.guid).await?.iter().map(|v| engine.variant_view(v, &c.guid)).collect();
+                    println!("{}", serde_json::to_string_pretty(&views)?);
+                }
+                VariantCommand::Add { name, variant, params } => {
+                    let c = engine.content_by_name(&name).await?;
+                    let v = engine.create_variant(&c.guid, &variant, &parse_params(&params)?).await?;
+                    println!("Added variant {:?} (id {}) of {name}; render it with: porch render {name} --variant {:?}", v.name, v.id, v.name);
+                }
+                VariantCommand::Rm { name, variant } => {
+                    let c = engine.content_by_name(&name).await?;
+                    let v = engine.variant(&c.guid, &variant).await?;
+                    engine.delete_variant(&c.guid, v.id).await?;
+                    println!("Removed variant {:?} of {name}", v.name);
+                }
+            }
             Ok(())
         }),
         Some(Command::Schedule(cmd)) => runtime()?.block_on(async {
@@ -275,8 +352,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     let views: Vec<serde_json::Value> = rows.iter().map(|r| engine.schedule_view(r, &c.guid)).collect();
                     println!("{}", serde_json::to_string_pretty(&views)?);
                 }
-                ScheduleCommand::Add { name, kind, params, cron, start, tz, no_publish, no_catch_up } => {
+                ScheduleCommand::Add { name, kind, params, cron, start, tz, no_publish, no_catch_up, variant } => {
                     let c = engine.content_by_name(&name).await?;
+                    let variant = match variant {
+                        Some(v) => Some(engine.variant(&c.guid, &v).await?.id),
+                        None => None,
+                    };
                     let params: serde_json::Value =
                         serde_json::from_str(&params).map_err(|e| anyhow!("--params is not JSON: {e}"))?;
                     let start = start.unwrap_or_else(porch_engine::time::now);
@@ -289,7 +370,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         catch_up: Some(!no_catch_up),
                         ..Default::default()
                     };
-                    let row = engine.create_schedule(&c.guid, &def, &opts).await?;
+                    let row = engine.create_schedule(&c.guid, variant, &def, &opts).await?;
                     let view = engine.schedule_view(&row, &c.guid);
                     println!("Added schedule {} for {name}; next run {}", row.id, view["next_run"].as_str().unwrap_or("never"));
                 }
