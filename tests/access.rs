@@ -394,6 +394,14 @@ async fn app_cookies_stay_on_their_item_and_porch_credentials_never_reach_apps()
     let b = deploy_access_app(&p, "cookie-app-b").await;
     p.api(Method::PUT, &format!("/__api__/v1/content/{a}/vanity")).json(&json!({"path": "/team/a/"})).send().await.expect("vanity");
 
+    // An app's bundle files are its source code: `_rev`/`_bundle` show them to the publisher only.
+    let bundle = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{a}")).send().await.expect("get")).await["bundle_id"].as_str().expect("bundle").to_string();
+    for path in [format!("/content/{a}/_rev{bundle}/app.py"), format!("/content/{a}/_bundle{bundle}/requirements.txt")] {
+        assert_eq!(p.get(&path).await.status(), 404, "{path}");
+        let r = p.api(Method::GET, &path).send().await.expect("get");
+        assert_eq!(r.status(), 200, "{path} with the key");
+    }
+
     // App A sets `session` with Path=/ and `session_nopath` without a Path: both come back
     // scoped to A's paths only.
     let r = p.get(&format!("/content/{a}/set-cookie")).await;

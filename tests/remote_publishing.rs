@@ -517,6 +517,38 @@ async fn each_viewer_access_from_the_lan_and_from_loopback() {
         let (status, echo) = lan.websocket(port, &format!("/content/{app}/ws"), "");
         assert!(status.contains(" 101 "), "{status}");
         assert_eq!(echo, "echo:hello-lan");
+        // The app's own port is bound to loopback: the LAN host cannot connect to it.
+        let jobs = local_json(&p, port, &format!("/__api__/v1/content/{app}/jobs")).await;
+        let app_port = jobs[0]["port"].as_u64().unwrap_or_else(|| panic!("a running worker with a port: {jobs}"));
+        let direct = run_with_timeout(
+            Command::new("ip").args(["netns", "exec", &lan.ns, "curl", "-sS", "--max-time", "10"]).arg(format!("http://{}:{app_port}/", lan.host_ip)),
+            CURL_TIMEOUT,
+        );
+        assert_eq!(direct.status.code(), Some(7), "the app's private port answered the LAN: {}", String::from_utf8_lossy(&direct.stdout));
+    }
+
+    // Every management route refuses the LAN, key or not (remote publishing is off).
+    for (method, path) in [
+        ("GET", "/__api__/v1/content".to_string()),
+        ("GET", format!("/__api__/v1/content/{site}")),
+        ("PATCH", format!("/__api__/v1/content/{site}")),
+        ("DELETE", format!("/__api__/v1/content/{site}")),
+        ("GET", format!("/__api__/v1/content/{site}/bundles")),
+        ("GET", format!("/__api__/v1/content/{site}/bundles/{rev}/download")),
+        ("POST", format!("/__api__/v1/content/{site}/deploy")),
+        ("GET", "/__api__/v1/tasks/anything".to_string()),
+        ("GET", "/__api__/porch/events".to_string()),
+        ("POST", format!("/__api__/porch/content/{site}/secret-link")),
+        ("DELETE", format!("/__api__/porch/content/{site}/secret-link")),
+        ("GET", "/__api__/porch/keys".to_string()),
+        ("POST", "/__api__/porch/keys".to_string()),
+        ("GET", "/__api__/porch/smtp".to_string()),
+        ("GET", "/__api__/applications".to_string()),
+        ("GET", "/__api__/v1/user".to_string()),
+    ] {
+        for key in [None, Some(p.key.as_str())] {
+            lan.curl(port, method, &path, key, (method != "GET" && method != "DELETE").then_some("{}")).expect_status(403).expect_error_body();
+        }
     }
 
     // local: this computer only; from the LAN, every path is a missing item, even with the

@@ -176,6 +176,12 @@ async fn gate_parts(
     Gate::Hidden
 }
 
+/// Whether the request carries the publisher's key from where the publisher may act.
+fn is_publisher<'a>(engine: &'a Engine, req: &Request) -> impl std::future::Future<Output = bool> + Send + 'a {
+    let (peer, headers) = (peer_of(req), req.headers().clone());
+    async move { may_publish_from(engine, peer) && matches!(check_key(engine, &headers, peer).await, Ok(KeyCheck::Valid)) }
+}
+
 /// The `porch_token` query parameter, if any.
 fn query_token(uri: &Uri) -> Option<String> {
     uri.query()?.split('&').find_map(|kv| {
@@ -242,6 +248,12 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
         Some(id) => match engine.bundle(&route.guid, id).await {
             Ok((_, b)) => {
                 let manifest = b.manifest.as_deref().and_then(|m| crate::bundle::Manifest::parse(m.as_bytes()).ok());
+                // The files of an app or a source document are its code, not what was shared:
+                // only the publisher may browse them (viewers get a missing item's 404).
+                let is_static = manifest.as_ref().is_none_or(|m| crate::runtime_kind(&m.app_mode).is_static());
+                if !is_static && !is_publisher(engine, &req).await {
+                    return not_found(&format!("{} has no file at /{rest}.", route.title));
+                }
                 let index = manifest.and_then(|m| m.primary_html);
                 (b.id, rest.split_once('/').map(|(_, t)| t).unwrap_or(""), index)
             }
