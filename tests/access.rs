@@ -90,6 +90,13 @@ async fn access_modes_map_connect_access_types_and_refuse_bad_values() {
     let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
     let item = list.iter().find(|c| c["name"] == "cli-site").expect("listed");
     assert_eq!((item["viewer_access"].as_str(), item["access_type"].as_str()), (Some("local"), Some("acl")));
+    // Switching to link without a link makes one and prints it; with one, it is kept.
+    let out = p.cli(&["access", "cli-site", "link"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success() && text.contains("?porch_token="), "{text}");
+    let out = p.cli(&["access", "cli-site", "link"]);
+    let again = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success() && !again.contains("?porch_token=") && again.contains("unchanged"), "{again}");
     p.shutdown();
 }
 
@@ -170,7 +177,9 @@ async fn secret_links_set_a_scoped_cookie_and_can_be_regenerated_and_revoked() {
     }
     let cookie = set[0].split(';').next().expect("pair").to_string();
     let with = |path: String| p.http.get(p.url(&path)).header("Cookie", cookie.clone()).send();
-    assert_eq!(status_and_text(with(format!("/content/{guid}/")).await.expect("get")).await, (200, "shared-report v2".into()));
+    let r = with(format!("/content/{guid}/")).await.expect("get");
+    assert!(r.headers()["cache-control"].to_str().expect("ascii").starts_with("private"), "no shared cache may keep a link item");
+    assert_eq!(status_and_text(r).await, (200, "shared-report v2".into()));
     assert_eq!(status_and_text(with(format!("/content/{guid}/_rev{rev}/")).await.expect("get")).await, (200, "shared-report v1".into()));
     assert_eq!(with("/q3/data.csv".into()).await.expect("get").status(), 200);
     // One item's cookie opens nothing else.

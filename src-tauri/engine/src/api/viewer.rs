@@ -78,7 +78,7 @@ pub(super) async fn content_file(State(engine): State<Engine>, req: Request) -> 
     };
     let (base, rest) = (format!("/content/{key}/"), rest.to_string());
     match gate(&engine, &route, &base, &req).await {
-        Gate::Open => serve_route(&engine, &route, &base, &rest, req).await,
+        Gate::Open => keep_private(&route, serve_route(&engine, &route, &base, &rest, req).await),
         Gate::Redirect(r) => r,
         Gate::Hidden => not_found(NO_CONTENT),
     }
@@ -114,7 +114,7 @@ pub(super) async fn fallback(State(engine): State<Engine>, req: Request) -> Resp
                 return Redirect::permanent(&format!("{base}{q}")).into_response();
             }
             let rest = segs[n..].join("/");
-            return serve_route(&engine, &route, &base, &rest, req).await;
+            return keep_private(&route, serve_route(&engine, &route, &base, &rest, req).await);
         }
     }
     not_found(NO_PAGE)
@@ -174,6 +174,25 @@ async fn gate_parts(
         }
     }
     Gate::Hidden
+}
+
+/// Marks answers about local and link items `Cache-Control: private`, so no shared cache
+/// hands them to someone else (an app's own directives stay, `public` becomes `private`).
+fn keep_private(route: &Route, mut resp: Response) -> Response {
+    if route.access == Access::Network {
+        return resp;
+    }
+    let current = resp.headers().get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+    let value = match current {
+        None => "private".to_string(),
+        Some(c) if c.contains("private") || c.contains("no-store") => c,
+        Some(c) if c.contains("public") => c.replace("public", "private"),
+        Some(c) => format!("private, {c}"),
+    };
+    if let Ok(v) = header::HeaderValue::from_str(&value) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
+    resp
 }
 
 /// Whether the request carries the publisher's key from where the publisher may act.
