@@ -318,10 +318,17 @@ async fn management_never_answers_on_content_paths_and_items_cannot_reach_each_o
         assert!(!ctype.unwrap_or_default().contains("json") && !body.contains("bravo-site"), "{path} answered like the API: {body}");
     }
     // Vanity paths cannot shadow Porch's routes or another item.
-    for (path, status) in [("/__api__/", 409), ("/content/x/", 409), ("/alpha/", 409), ("/a/../b/", 400)] {
+    for (path, status) in [("/__api__/", 409), ("/content/x/", 409), ("/alpha/", 409), ("/alpha/inner/", 409), ("/a/../b/", 400)] {
         let r = p.api(Method::PUT, &format!("/__api__/v1/content/{b}/vanity")).json(&json!({ "path": path })).send().await.expect("put");
         assert_eq!(r.status().as_u16(), status, "vanity {path}");
     }
+    // Nesting is refused both ways, so one item's cookies cannot reach another's pages.
+    p.api(Method::PUT, &format!("/__api__/v1/content/{b}/vanity")).json(&json!({"path": "/team/reports/"})).send().await.expect("put");
+    let r = p.api(Method::PUT, &format!("/__api__/v1/content/{a}/vanity")).json(&json!({"path": "/team/"})).send().await.expect("put");
+    assert_eq!(r.status(), 409);
+    assert!(json_of(r).await["error"].as_str().unwrap_or("").contains("nested"));
+    let v = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{a}/vanity")).send().await.expect("get")).await;
+    assert_eq!(v["path"], "/alpha/", "a refused vanity change lost the old one");
 
     // Traversal from one item into another item's files, in every spelling, gets nothing of it.
     let raw = |path: String| {

@@ -64,6 +64,18 @@ pub struct FailureLimiter {
     buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
 }
 
+/// The address a bucket belongs to: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64, since
+/// one host usually holds a whole /64 and could otherwise rotate addresses.
+fn bucket_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
 impl FailureLimiter {
     fn level(tokens: f64, since: Instant, now: Instant) -> f64 {
         (tokens + now.saturating_duration_since(since).as_secs_f64() * REFILL_PER_SEC).min(FAILURE_BURST)
@@ -73,7 +85,7 @@ impl FailureLimiter {
     pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
         let now = Instant::now();
         let map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let &(tokens, since) = map.get(&ip)?;
+        let &(tokens, since) = map.get(&bucket_of(ip))?;
         let level = Self::level(tokens, since, now);
         (level < 1.0).then(|| Duration::from_secs_f64((1.0 - level) / REFILL_PER_SEC))
     }
@@ -85,7 +97,7 @@ impl FailureLimiter {
         if map.len() >= MAX_TRACKED {
             map.retain(|_, (t, since)| Self::level(*t, *since, now) < FAILURE_BURST);
         }
-        let entry = map.entry(ip).or_insert((FAILURE_BURST, now));
+        let entry = map.entry(bucket_of(ip)).or_insert((FAILURE_BURST, now));
         let level = Self::level(entry.0, entry.1, now);
         *entry = ((level - 1.0).max(0.0), now);
     }
@@ -135,5 +147,13 @@ mod tests {
         let wait = l.blocked(a).expect("blocked after 10 failures");
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(6), "{wait:?}");
         assert!(l.blocked(b).is_none());
+        // IPv6 counts per /64; IPv4-mapped addresses count as their IPv4 address.
+        let v6 = |s: &str| -> IpAddr { s.parse().expect("ip") };
+        for i in 0..10 {
+            l.failed(v6(&format!("fd00:1:2:3::{i:x}")));
+        }
+        assert!(l.blocked(v6("fd00:1:2:3:ffff::1")).is_some());
+        assert!(l.blocked(v6("fd00:1:2:4::1")).is_none());
+        assert!(l.blocked(v6("::ffff:10.0.0.1")).is_some());
     }
 }

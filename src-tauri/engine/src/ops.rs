@@ -235,6 +235,19 @@ impl Engine {
     pub async fn set_vanity(&self, key: &str, path: Option<&str>) -> Result<ContentRow> {
         let c = self.content(key).await?;
         let path = path.map(normalize_vanity).transpose()?;
+        // Nested vanity paths would let one item's cookies (and its relative links) reach
+        // another item's pages: `/team/` and `/team/report/` cannot both exist.
+        if let Some(p) = &path {
+            for other in self.content_rows(None).await? {
+                let Some(o) = other.vanity_path.as_deref().filter(|_| other.id != c.id) else { continue };
+                if o != p.as_str() && (o.starts_with(p.as_str()) || p.starts_with(o)) {
+                    return Err(Error::VanityConflict(format!(
+                        "the vanity path {p} overlaps {o} of {}; vanity paths cannot be nested",
+                        other.name
+                    )));
+                }
+            }
+        }
         self.inner.store.set_vanity(c.id, path.as_deref(), &now()).await?;
         self.changed(&c.guid).await?;
         self.content(&c.guid).await
