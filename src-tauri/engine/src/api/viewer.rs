@@ -241,7 +241,10 @@ fn link_redirect(route: &Route, base: &str, uri: &Uri, token: &str) -> Response 
     }
     let name = link_cookie_name(&route.guid);
     for b in bases {
-        let c = format!("{name}={token}; Path={b}; Max-Age={LINK_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax");
+        // Without the trailing slash, the cookie also reaches `/q3` (which redirects to `/q3/`),
+        // and by the path-match rule still nothing but the item's own paths.
+        let path = b.trim_end_matches('/');
+        let c = format!("{name}={token}; Path={path}; Max-Age={LINK_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax");
         if let Ok(v) = header::HeaderValue::from_str(&c) {
             resp.headers_mut().append(header::SET_COOKIE, v);
         }
