@@ -189,6 +189,9 @@ async fn secret_links_set_a_scoped_cookie_and_can_be_regenerated_and_revoked() {
     // A wrong token is a 404 that looks like a missing item, never a 403.
     let (s, body) = status_and_text(p.get(&format!("/content/{guid}/?porch_token={}", "0".repeat(64))).await).await;
     assert_eq!((s, body), (404, missing.clone()));
+    // ... but a stale token in a bookmarked URL does not undo a valid cookie.
+    let r = with(format!("/content/{guid}/?porch_token={}", "0".repeat(64))).await.expect("get");
+    assert_eq!(r.status(), 200);
 
     // Regenerating: the old token and its cookie stop working, the new one works.
     let v = json_of(p.api(Method::POST, &format!("/__api__/porch/content/{guid}/secret-link")).send().await.expect("post")).await;

@@ -161,7 +161,9 @@ async fn gate_parts(
                             && !headers.contains_key(header::UPGRADE);
                         return if plain { Gate::Redirect(link_redirect(route, base, uri, &token)) } else { Gate::Open };
                     }
-                } else if cookie_values(headers, &link_cookie_name(&route.guid)).any(|t| keys::matches_any(t, [hash])) {
+                }
+                // A stale token in the URL does not undo a valid cookie.
+                if cookie_values(headers, &link_cookie_name(&route.guid)).any(|t| keys::matches_any(t, [hash])) {
                     return Gate::Open;
                 }
             }
@@ -209,10 +211,13 @@ fn query_token(uri: &Uri) -> Option<String> {
     })
 }
 
-/// A query string without `porch_token`, with its `?` (or empty).
+/// A query string without `porch_token`, with its `?` (or empty); untouched when it has none.
 pub(crate) fn query_without_token(query: Option<&str>) -> String {
-    let kept: Vec<&str> = query
-        .unwrap_or("")
+    let Some(q) = query else { return String::new() };
+    if !q.split('&').any(|kv| kv.split_once('=').map_or(kv, |(k, _)| k) == TOKEN_PARAM) {
+        return format!("?{q}");
+    }
+    let kept: Vec<&str> = q
         .split('&')
         .filter(|kv| !kv.is_empty() && kv.split_once('=').map_or(*kv, |(k, _)| k) != TOKEN_PARAM)
         .collect();
@@ -404,5 +409,19 @@ impl WithHeader for Response {
     fn map_with_header(mut self) -> Response {
         self.headers_mut().entry(header::SERVER).or_insert(header::HeaderValue::from_static("porch"));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_leaves_the_query_and_nothing_else_changes() {
+        assert_eq!(query_without_token(None), "");
+        assert_eq!(query_without_token(Some("a=1&&b")), "?a=1&&b");
+        assert_eq!(query_without_token(Some("porch_token=t")), "");
+        assert_eq!(query_without_token(Some("x=1&porch_token=t&y=2")), "?x=1&y=2");
+        assert_eq!(query_token(&"/c/?x=1&porch_token=a%62c".parse().expect("uri")), Some("abc".into()));
     }
 }
