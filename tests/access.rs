@@ -116,6 +116,16 @@ async fn each_mode_from_loopback_on_every_path_and_the_landing_page() {
         assert_eq!(p.fetch(&format!("/content/{guid}/data.csv")).await.0, 200);
         assert_eq!(p.fetch(&format!("/content/{guid}/_rev{rev}/")).await, (200, format!("{name} v1").into_bytes()));
     }
+    // A loopback browser asked by another site's name (DNS rebinding) is not "this computer".
+    let port = p.base.rsplit(':').next().expect("port").to_string();
+    for (host, status) in [("localhost", 200), ("127.0.0.1", 200), ("[::1]", 200), ("attacker.example", 404), ("127.0.0.1.nip.io", 404)] {
+        let r = p.http.get(p.url(&format!("/content/{local}/"))).header("Host", format!("{host}:{port}")).send().await.expect("get");
+        assert_eq!(r.status().as_u16(), status, "local item with Host {host}");
+        let page = p.http.get(p.url("/")).header("Host", format!("{host}:{port}")).send().await.expect("get").text().await.expect("page");
+        assert_eq!(page.contains(&local), status == 200, "landing page with Host {host}");
+    }
+    assert_eq!(p.http.get(p.url(&format!("/content/{net}/"))).header("Host", "attacker.example").send().await.expect("get").status(), 200);
+
     // A link item without its token does not exist, whatever the path or address form.
     let id = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{link}")).send().await.expect("get")).await["id"].as_str().expect("id").to_string();
     for path in [

@@ -67,6 +67,36 @@ pub(super) async fn check_key(engine: &Engine, headers: &HeaderMap, peer: Option
     Ok(KeyCheck::Invalid)
 }
 
+/// Whether the request's `Host` names this machine: an IP literal, `localhost`, this
+/// machine's host name (or `NAME.local`), or the host of `--public-url`.
+///
+/// SECURITY: a loopback peer is not enough to trust a browser: a page from anywhere can
+/// point its own domain name at 127.0.0.1 (DNS rebinding) and read what the browser fetches.
+/// Such requests carry the foreign name in `Host`, so loopback-only content also checks it.
+pub(super) fn host_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()) else {
+        return true; // HTTP/1.0 without Host: no name to rebind
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => return v6.split(']').next().is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h).trim_end_matches('.').to_ascii_lowercase(),
+    };
+    if name.parse::<IpAddr>().is_ok() || name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    let me = super::server::hostname().to_ascii_lowercase();
+    if name == me || name == format!("{me}.local") {
+        return true;
+    }
+    engine
+        .config()
+        .public_url
+        .as_deref()
+        .and_then(|u| u.split("://").nth(1))
+        .map(|rest| rest.split(['/', ':']).next().unwrap_or("").to_ascii_lowercase())
+        .is_some_and(|public| public == name)
+}
+
 /// Whether a peer may act as the publisher at all (loopback, or remote publishing on).
 pub(super) fn may_publish_from(engine: &Engine, peer: Option<SocketAddr>) -> bool {
     engine.config().allow_remote_publishing || peer.is_none_or(|p| is_loopback(p.ip()))

@@ -21,7 +21,7 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::auth::{check_key, is_loopback, may_publish_from, KeyCheck};
+use super::auth::{check_key, host_is_this_machine, is_loopback, may_publish_from, KeyCheck};
 use crate::engine::Engine;
 use crate::keys;
 use crate::routes::{Access, Route};
@@ -45,7 +45,7 @@ fn peer_of(req: &Request) -> Option<SocketAddr> {
 /// `GET /`: what this visitor may open: network items, and local ones for loopback
 /// visitors. Secret-link items are never listed (their cookie is scoped to their paths).
 pub(super) async fn landing(State(engine): State<Engine>, req: Request) -> Html<String> {
-    let local = peer_of(&req).is_some_and(|p| is_loopback(p.ip()));
+    let local = peer_of(&req).is_some_and(|p| is_loopback(p.ip())) && host_is_this_machine(&engine, req.headers());
     let table = engine.inner.routes.snapshot();
     let listed = |r: &Route| r.access == Access::Network || (r.access == Access::Local && local);
     let mut visible: Vec<&Route> = table.all.iter().map(Arc::as_ref).filter(|r| listed(r) && r.bundle_id.is_some()).collect();
@@ -151,7 +151,7 @@ async fn gate_parts(
 ) -> Gate {
     match route.access {
         Access::Network => return Gate::Open,
-        Access::Local if peer.is_some_and(|p| is_loopback(p.ip())) => return Gate::Open,
+        Access::Local if peer.is_some_and(|p| is_loopback(p.ip())) && host_is_this_machine(engine, headers) => return Gate::Open,
         Access::Local => {}
         Access::Link => {
             if let Some(hash) = route.link_token_hash.as_deref() {
