@@ -156,6 +156,7 @@ async fn each_mode_from_loopback_on_every_path_and_the_landing_page() {
     let page = p.get("/").await.text().await.expect("page");
     assert!(page.contains(&format!("/content/{net}/")) && page.contains(&format!("/content/{local}/")), "{page}");
     assert!(!page.contains(&link) && !page.contains("by-link") && !page.contains("secret-report"), "{page}");
+    assert_eq!(page.matches("only this computer").count(), 1, "the local item is marked: {page}");
     p.shutdown();
 }
 
