@@ -494,3 +494,49 @@ async fn app_cookies_stay_on_their_item_and_porch_credentials_never_reach_apps()
     assert_eq!(ws.recv().expect("echo").text(), "echo:hi");
     p.shutdown();
 }
+
+#[tokio::test]
+async fn rendered_documents_follow_access_on_render_history_paths_and_hide_their_source() {
+    const TEST: &str = "access::rendered_documents_follow_access_on_render_history_paths_and_hide_their_source";
+    if !common::have_uv() {
+        common::skip_or_fail(TEST, "uv is not installed");
+        return;
+    }
+    let p = Porch::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    for f in ["report.ipynb", "requirements.txt"] {
+        std::fs::copy(common::fixture("frameworks/notebook").join(f), dir.path().join(f)).expect("copy");
+    }
+    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", "linked-report", "--access", "link"]);
+    assert!(out.status.success(), "deploy: {}", String::from_utf8_lossy(&out.stderr));
+    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+    let item = list.iter().find(|c| c["name"] == "linked-report").expect("listed").clone();
+    let (guid, bundle) = (item["guid"].as_str().expect("guid").to_string(), item["bundle_id"].as_str().expect("bundle").to_string());
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).send().await.expect("render");
+    let task = json_of(r).await["task_id"].as_str().expect("task").to_string();
+    assert_eq!(p.wait_task(&task).await["code"], 0, "the render failed");
+    let renders = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders")).send().await.expect("renders")).await;
+    let render = renders[0]["id"].as_str().expect("render id").to_string();
+    let missing = missing_item_page(&p).await;
+
+    let paths = [format!("/content/{guid}/"), format!("/content/{guid}/_render{render}/")];
+    for path in &paths {
+        let (s, body) = status_and_text(p.get(path).await).await;
+        assert_eq!((s, body), (404, missing.clone()), "{path} without the link");
+        assert_eq!(p.api(Method::GET, path).send().await.expect("get").status(), 200, "{path} with the key");
+    }
+    let v = json_of(p.api(Method::POST, &format!("/__api__/porch/content/{guid}/secret-link")).send().await.expect("post")).await;
+    let token = v["url"].as_str().expect("url").split("porch_token=").nth(1).expect("token").to_string();
+    let r = p.get(&format!("/content/{guid}/_render{render}/?porch_token={token}")).await;
+    assert_eq!(r.status(), 303);
+    let cookie = cookies_of(&r)[0].split(';').next().expect("pair").to_string();
+    for path in &paths {
+        let r = p.http.get(p.url(path)).header("Cookie", cookie.clone()).send().await.expect("get");
+        assert_eq!(r.status(), 200, "{path} with the link cookie");
+    }
+    // The notebook itself is the publisher's source: not for viewers, even with the link.
+    let source = format!("/content/{guid}/_rev{bundle}/report.ipynb");
+    assert_eq!(p.http.get(p.url(&source)).header("Cookie", cookie.clone()).send().await.expect("get").status(), 404);
+    assert_eq!(p.api(Method::GET, &source).send().await.expect("get").status(), 200);
+    p.shutdown();
+}
