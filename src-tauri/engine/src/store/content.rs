@@ -210,3 +210,38 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    /// Items that were private before viewer access existed stay private (local), never network.
+    #[tokio::test]
+    async fn migration_0007_keeps_private_items_private() {
+        let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.expect("memory db");
+        for sql in [
+            include_str!("../../migrations/0001_init.sql"),
+            include_str!("../../migrations/0002_runtime.sql"),
+            include_str!("../../migrations/0003_renders.sql"),
+            include_str!("../../migrations/0004_schedules.sql"),
+        ] {
+            sqlx::raw_sql(sql).execute(&pool).await.expect("older migration");
+        }
+        for (name, access) in [("open", "all"), ("members", "logged_in"), ("named", "acl")] {
+            sqlx::query("INSERT INTO content (guid, name, access_type, created_time, updated_time) VALUES (?, ?, ?, '', '')")
+                .bind(format!("guid-{name}"))
+                .bind(name)
+                .bind(access)
+                .execute(&pool)
+                .await
+                .expect("insert");
+        }
+        sqlx::raw_sql(include_str!("../../migrations/0007_viewer_access.sql")).execute(&pool).await.expect("0007");
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT name, viewer_access, link_token_hash FROM content ORDER BY id").fetch_all(&pool).await.expect("select");
+        assert_eq!(
+            rows,
+            [("open".into(), "network".into(), None), ("members".into(), "local".into(), None), ("named".into(), "local".into(), None)]
+        );
+    }
+}
