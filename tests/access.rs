@@ -97,6 +97,12 @@ async fn access_modes_map_connect_access_types_and_refuse_bad_values() {
     let out = p.cli(&["access", "cli-site", "link"]);
     let again = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success() && !again.contains("?porch_token=") && again.contains("unchanged"), "{again}");
+    let out = p.cli(&["secret-link", "cli-site", "--revoke"]);
+    assert!(out.status.success());
+    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+    assert_eq!(list.iter().find(|c| c["name"] == "cli-site").expect("listed")["secret_link"], false);
+    let out = p.cli(&["secret-link", "no-such-item"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no-such-item"));
     p.shutdown();
 }
 
