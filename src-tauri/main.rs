@@ -49,9 +49,26 @@ enum Command {
         /// Title shown to viewers.
         #[arg(long)]
         title: Option<String>,
-        /// Who may view it: all (anyone on the network), logged_in or acl (only you).
+        /// Who may view it: network (anyone who reaches Porch), local (this computer only) or
+        /// link (whoever has the secret link; see `porch secret-link`). Connect's all,
+        /// logged_in and acl are accepted too (acl = local).
         #[arg(long, value_name = "ACCESS")]
         access: Option<String>,
+    },
+    /// Set who may view an item: network, local or link.
+    Access {
+        /// The content name.
+        name: String,
+        /// network (anyone who reaches Porch), local (this computer only) or link (secret link holders).
+        access: String,
+    },
+    /// Print a new secret link for an item (the previous one stops working), or revoke it.
+    SecretLink {
+        /// The content name.
+        name: String,
+        /// Revoke the link instead: it and the cookies it set stop working.
+        #[arg(long)]
+        revoke: bool,
     },
     /// List published content.
     List {
@@ -87,6 +104,13 @@ enum KeyCommand {
         /// A label to remember what the key is for.
         #[arg(long, default_value = "default")]
         name: String,
+    },
+    /// List keys (id, name, created); keys themselves are never shown again.
+    List,
+    /// Revoke a key by id, or every key with a name; it stops working at once.
+    Revoke {
+        /// The key's id or name (see `porch key list`).
+        which: String,
     },
 }
 
@@ -275,12 +299,71 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", engine.new_api_key(&name).await?);
             Ok(())
         }),
+        Some(Command::Key(KeyCommand::List)) => runtime()?.block_on(async {
+            let engine = Engine::open(base_config(cli.data_dir)?).await?;
+            let keys = engine.api_keys().await?;
+            if keys.is_empty() {
+                println!("No keys. Make one with: porch key new --name NAME");
+            } else {
+                println!("{:<6} {:<24} CREATED", "ID", "NAME");
+                for k in keys {
+                    println!("{:<6} {:<24} {}", k.id, k.name, k.created_time);
+                }
+            }
+            Ok(())
+        }),
+        Some(Command::Key(KeyCommand::Revoke { which })) => runtime()?.block_on(async {
+            let engine = Engine::open(base_config(cli.data_dir)?).await?;
+            let n = engine.revoke_api_key(&which).await?;
+            println!("Revoked {n} key{}", if n == 1 { "" } else { "s" });
+            Ok(())
+        }),
+        Some(Command::Access { name, access }) => runtime()?.block_on(async {
+            let engine = open_for_cli(cli.data_dir).await?;
+            let c = engine.content_by_name(&name).await?;
+            let c = engine.set_access(&c.guid, &access).await?;
+            let origin = engine.default_origin();
+            match c.viewer_access.as_str() {
+                "network" => println!("{name} is open to everyone who can reach Porch"),
+                "local" => println!("{name} is visible on this computer only"),
+                _ if c.link_token_hash.is_some() => {
+                    println!("{name} is visible only through its secret link (unchanged; `porch secret-link {name}` makes a new one)")
+                }
+                _ => {
+                    let (c, token) = engine.new_secret_link(&c.guid).await?;
+                    println!("{name} is visible only through its secret link (shown once):");
+                    println!("{}", engine.secret_link_url(&c, &origin, &token));
+                }
+            }
+            Ok(())
+        }),
+        Some(Command::SecretLink { name, revoke }) => runtime()?.block_on(async {
+            let engine = open_for_cli(cli.data_dir).await?;
+            let c = engine.content_by_name(&name).await?;
+            if revoke {
+                engine.revoke_secret_link(&c.guid).await?;
+                println!("Revoked the secret link of {name}");
+                return Ok(());
+            }
+            let (c, token) = engine.new_secret_link(&c.guid).await?;
+            if c.viewer_access != "link" {
+                eprintln!(
+                    "note: {name} is {} access; the link is needed only after `porch access {name} link`",
+                    c.viewer_access
+                );
+            }
+            println!("{}", engine.secret_link_url(&c, &engine.default_origin(), &token));
+            Ok(())
+        }),
         Some(Command::Deploy { path, name, title, access }) => runtime()?.block_on(async {
             let engine = open_for_cli(cli.data_dir).await?;
             let opts = DeployOptions { name, title, access_type: access };
             let d = engine.deploy_path(&path, opts).await.with_context(|| format!("cannot deploy {}", path.display()))?;
             let verb = if d.created { "Published" } else { "Updated" };
             println!("{verb} {} (bundle {}, {})", d.content.name, d.bundle_id, d.content.app_mode);
+            if d.content.viewer_access == "link" && !d.content.secret_link {
+                eprintln!("note: {0} is visible only through a secret link; make one with `porch secret-link {0}`", d.content.name);
+            }
             println!("{}", d.content.content_url);
             Ok(())
         }),
@@ -294,7 +377,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 println!("{:<24} {:<18} {:<7} URL", "NAME", "TYPE", "ACCESS");
                 for c in items {
-                    println!("{:<24} {:<18} {:<7} {}", c.name, c.app_mode, c.access_type, c.content_url);
+                    println!("{:<24} {:<18} {:<7} {}", c.name, c.app_mode, c.viewer_access, c.content_url);
                 }
             }
             Ok(())

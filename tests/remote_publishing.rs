@@ -104,13 +104,21 @@ impl LanHost {
 
     /// Runs curl inside the namespace against this pair's host address.
     fn curl(&self, port: u16, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Reply {
+        self.request(port, method, path, key, body, &[])
+    }
+
+    /// Like [`LanHost::curl`], with extra request headers; the reply keeps the response head.
+    fn request(&self, port: u16, method: &str, path: &str, key: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
         assert!(path.starts_with('/'));
         let url = format!("http://{}:{port}{path}", self.host_ip);
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns, "curl", "-sS", "--noproxy", "*", "--max-time", "20"])
+        cmd.args(["netns", "exec", &self.ns, "curl", "-sS", "-i", "--path-as-is", "--noproxy", "*", "--max-time", "20"])
             .args(["-X", method, "-w", "\n__PORCH_META__ %{http_code} %{content_type}"]);
         if let Some(key) = key {
             cmd.args(["-H", &format!("Authorization: Key {key}")]);
+        }
+        for (k, v) in headers {
+            cmd.args(["-H", &format!("{k}: {v}")]);
         }
         if let Some(body) = body {
             cmd.args(["-H", "Content-Type: application/json", "--data-binary", body]);
@@ -131,12 +139,57 @@ impl LanHost {
             .expect("curl printed its status line");
         let meta = String::from_utf8_lossy(&out.stdout[at + marker.len()..]).into_owned();
         let (code, ctype) = meta.trim().split_once(' ').unwrap_or((meta.trim(), ""));
+        let all = &out.stdout[..at];
+        let split = all.windows(4).position(|w| w == b"\r\n\r\n").map_or(all.len(), |i| i + 4);
         Reply {
             what: format!("{method} {path} from {} (key: {})", self.ns_ip, key.is_some()),
             status: code.parse().unwrap_or_else(|_| panic!("curl status {meta:?}")),
             ctype: ctype.to_string(),
-            body: out.stdout[..at].to_vec(),
+            head: String::from_utf8_lossy(&all[..split]).into_owned(),
+            body: all[split..].to_vec(),
         }
+    }
+
+    /// Opens a WebSocket from inside the namespace (Python's standard library; curl has no
+    /// WebSocket client here), sends `hello-lan` and returns the handshake's status line and
+    /// the first message back (empty when there was no upgrade).
+    fn websocket(&self, port: u16, path: &str, cookie: &str) -> (String, String) {
+        const CLIENT: &str = r#"
+import base64, os, socket, sys
+host, port, path, cookie = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.create_connection((host, port), timeout=20)
+req = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+       f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n"
+       f"Origin: http://{host}:{port}\r\n")
+if cookie:
+    req += f"Cookie: {cookie}\r\n"
+s.sendall((req + "\r\n").encode())
+def exactly(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise SystemExit("closed early")
+        b += c
+    return b
+head = b""
+while not head.endswith(b"\r\n\r\n"):
+    head += exactly(1)
+print(head.split(b"\r\n")[0].decode())
+if head.split(b" ")[1] == b"101":
+    msg, mask = b"hello-lan", os.urandom(4)
+    s.sendall(bytes([0x81, 0x80 | len(msg)]) + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(msg)))
+    b1, b2 = exactly(2)
+    print(exactly(b2 & 0x7F).decode())
+"#;
+        let out = run_with_timeout(
+            Command::new("ip").args(["netns", "exec", &self.ns, "python3", "-c", CLIENT, &self.host_ip, &port.to_string(), path, cookie]),
+            CURL_TIMEOUT,
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "WebSocket {path} from {}: {text}{}", self.ns_ip, String::from_utf8_lossy(&out.stderr));
+        let mut lines = text.lines();
+        (lines.next().unwrap_or("").to_string(), lines.next().unwrap_or("").to_string())
     }
 }
 
@@ -156,10 +209,22 @@ struct Reply {
     what: String,
     status: u16,
     ctype: String,
+    /// Status line and headers.
+    head: String,
     body: Vec<u8>,
 }
 
 impl Reply {
+    /// Every value of a response header.
+    fn header_values(&self, name: &str) -> Vec<String> {
+        self.head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    }
+
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
@@ -377,6 +442,169 @@ async fn allow_remote_publishing_lets_keyed_lan_clients_manage() {
         "LAN-created content missing: {items:?}"
     );
 
+    p.shutdown();
+    drop(lan);
+}
+
+/// Creates a static item with two bundles through the loopback API; returns (guid, first bundle).
+async fn two_bundle_site(p: &Porch, name: &str) -> (String, String) {
+    let guid = p.create(name).await;
+    let first = p.publish(&guid, common::targz(&[("index.html", format!("{name} v1").as_bytes())])).await;
+    p.publish(&guid, common::targz(&[("index.html", format!("{name} v2").as_bytes())])).await;
+    (guid, first)
+}
+
+async fn set_access(p: &Porch, guid: &str, access: &str) {
+    let r = p
+        .api(reqwest::Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&serde_json::json!({ "viewer_access": access }))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 200, "set {guid} to {access}");
+}
+
+/// The link cookie a secret-link URL sets, as `name=value`, fetched from the LAN host.
+fn open_link_from_lan(lan: &LanHost, port: u16, url: &str) -> (Reply, String) {
+    let path = url.split_once("/content/").map(|(_, t)| format!("/content/{t}")).expect("content URL");
+    let r = lan.request(port, "GET", &path, None, None, &[]);
+    let cookie = r.header_values("set-cookie").first().map(|c| c.split(';').next().unwrap_or("").to_string()).unwrap_or_default();
+    (r, cookie)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_viewer_access_from_the_lan_and_from_loopback() {
+    const TEST: &str = "remote_publishing::each_viewer_access_from_the_lan_and_from_loopback";
+    if !prerequisites_met(TEST) {
+        return;
+    }
+    let with_app = common::have_uv();
+    if !with_app {
+        skip_or_fail(TEST, "uv is not installed: the WebSocket part needs an app");
+    }
+    let lan = LanHost::create();
+    let p = start_on_all_interfaces(&[]).await;
+    let port = port_of(&p);
+    let (site, rev) = two_bundle_site(&p, "lan-access-site").await;
+    let app = if with_app {
+        let dir = tempfile::tempdir().expect("tmp");
+        common::copy_tree(&common::fixture("apps/access-app"), dir.path());
+        let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", "lan-access-app"]);
+        assert!(out.status.success(), "deploy the app: {}", String::from_utf8_lossy(&out.stderr));
+        let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+        list.iter().find(|c| c["name"] == "lan-access-app").and_then(|c| c["guid"].as_str()).map(str::to_string)
+    } else {
+        None
+    };
+    let loopback = |path: String| {
+        let http = p.http.clone();
+        async move {
+            let r = http.get(format!("http://127.0.0.1:{port}{path}")).send().await.expect("GET");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        }
+    };
+    let missing = lan.curl(port, "GET", "/content/6f1c3f1e-0000-4000-8000-000000000000/", None, None);
+    missing.expect_status(404);
+
+    // network: everyone, on every path, WebSockets included.
+    set_access(&p, &site, "network").await;
+    lan.curl(port, "GET", &format!("/content/{site}/"), None, None).expect_status(200);
+    let r = lan.curl(port, "GET", &format!("/content/{site}/_rev{rev}/"), None, None);
+    assert_eq!(r.expect_status(200).text(), "lan-access-site v1");
+    assert!(lan.curl(port, "GET", "/", None, None).text().contains(&format!("/content/{site}/")));
+    if let Some(app) = &app {
+        set_access(&p, app, "network").await;
+        let (status, echo) = lan.websocket(port, &format!("/content/{app}/ws"), "");
+        assert!(status.contains(" 101 "), "{status}");
+        assert_eq!(echo, "echo:hello-lan");
+        // The app's own port is bound to loopback: the LAN host cannot connect to it.
+        let jobs = local_json(&p, port, &format!("/__api__/v1/content/{app}/jobs")).await;
+        let app_port = jobs[0]["port"].as_u64().unwrap_or_else(|| panic!("a running worker with a port: {jobs}"));
+        let direct = run_with_timeout(
+            Command::new("ip").args(["netns", "exec", &lan.ns, "curl", "-sS", "--max-time", "10"]).arg(format!("http://{}:{app_port}/", lan.host_ip)),
+            CURL_TIMEOUT,
+        );
+        assert_eq!(direct.status.code(), Some(7), "the app's private port answered the LAN: {}", String::from_utf8_lossy(&direct.stdout));
+    }
+
+    // Every management route refuses the LAN, key or not (remote publishing is off).
+    for (method, path) in [
+        ("GET", "/__api__/v1/content".to_string()),
+        ("GET", format!("/__api__/v1/content/{site}")),
+        ("PATCH", format!("/__api__/v1/content/{site}")),
+        ("DELETE", format!("/__api__/v1/content/{site}")),
+        ("GET", format!("/__api__/v1/content/{site}/bundles")),
+        ("GET", format!("/__api__/v1/content/{site}/bundles/{rev}/download")),
+        ("POST", format!("/__api__/v1/content/{site}/deploy")),
+        ("GET", "/__api__/v1/tasks/anything".to_string()),
+        ("GET", "/__api__/porch/events".to_string()),
+        ("POST", format!("/__api__/porch/content/{site}/secret-link")),
+        ("DELETE", format!("/__api__/porch/content/{site}/secret-link")),
+        ("GET", "/__api__/porch/keys".to_string()),
+        ("POST", "/__api__/porch/keys".to_string()),
+        ("GET", "/__api__/porch/smtp".to_string()),
+        ("GET", "/__api__/applications".to_string()),
+        ("GET", "/__api__/v1/user".to_string()),
+    ] {
+        for key in [None, Some(p.key.as_str())] {
+            lan.curl(port, method, &path, key, (method != "GET" && method != "DELETE").then_some("{}")).expect_status(403).expect_error_body();
+        }
+    }
+
+    // local: this computer only; from the LAN, every path is a missing item, even with the
+    // key (remote publishing is off, so the key opens nothing from the LAN).
+    set_access(&p, &site, "local").await;
+    for path in [format!("/content/{site}/"), format!("/content/{site}/_rev{rev}/"), format!("/content/{site}/_bundle{rev}/")] {
+        let r = lan.curl(port, "GET", &path, None, None);
+        r.expect_status(404);
+        assert_eq!(r.body, missing.body, "{path}: a local item must look missing from the LAN");
+        lan.curl(port, "GET", &path, Some(p.key.as_str()), None).expect_status(404);
+    }
+    assert!(!lan.curl(port, "GET", "/", None, None).text().contains(&site), "a local item is listed for the LAN");
+    assert_eq!(loopback(format!("/content/{site}/_rev{rev}/")).await, (200, "lan-access-site v1".into()));
+    assert!(loopback("/".into()).await.1.contains(&format!("/content/{site}/")), "a local item is not listed on this computer");
+    if let Some(app) = &app {
+        set_access(&p, app, "local").await;
+        let (status, _) = lan.websocket(port, &format!("/content/{app}/ws"), "");
+        assert!(status.contains(" 404 "), "a local app's WebSocket opened from the LAN: {status}");
+        let mut ws = common::Ws::connect(&format!("http://127.0.0.1:{port}"), &format!("/content/{app}/ws"), &[]).expect("loopback WebSocket");
+        ws.send_text("local");
+        assert_eq!(ws.recv().expect("echo").text(), "echo:local");
+    }
+
+    // link: only with the secret link, from anywhere (loopback included); its cookie opens
+    // every path of the item, WebSockets too.
+    set_access(&p, &site, "link").await;
+    lan.curl(port, "GET", &format!("/content/{site}/"), None, None).expect_status(404);
+    assert_eq!(loopback(format!("/content/{site}/")).await.0, 404);
+    let pr = &p;
+    let link = |guid: String| async move {
+        let r = pr.api(reqwest::Method::POST, &format!("/__api__/porch/content/{guid}/secret-link")).send().await.expect("post");
+        let v: Value = r.json().await.expect("json");
+        v["url"].as_str().expect("url").to_string()
+    };
+    let url = link(site.clone()).await;
+    let wrong = lan.curl(port, "GET", &format!("/content/{site}/?porch_token={}", "f".repeat(64)), None, None);
+    wrong.expect_status(404);
+    assert_eq!(wrong.body, missing.body, "a wrong token must look like a missing item");
+    let (r, cookie) = open_link_from_lan(&lan, port, &url);
+    r.expect_status(303);
+    assert_eq!(r.header_values("location"), [format!("/content/{site}/")]);
+    assert!(r.header_values("set-cookie").iter().all(|c| c.contains("HttpOnly") && c.contains(&format!("Path=/content/{site};"))), "{}", r.head);
+    let r = lan.request(port, "GET", &format!("/content/{site}/_rev{rev}/"), None, None, &[("Cookie", &cookie)]);
+    assert_eq!(r.expect_status(200).text(), "lan-access-site v1");
+    lan.request(port, "GET", &format!("/content/{site}/"), None, None, &[("Cookie", &cookie)]).expect_status(200);
+    assert!(!lan.request(port, "GET", "/", None, None, &[("Cookie", &cookie)]).text().contains(&site), "a link item is listed");
+    if let Some(app) = &app {
+        set_access(&p, app, "link").await;
+        let ws_path = format!("/content/{app}/ws");
+        assert!(lan.websocket(port, &ws_path, "").0.contains(" 404 "));
+        let (_, app_cookie) = open_link_from_lan(&lan, port, &link(app.clone()).await);
+        let (status, echo) = lan.websocket(port, &ws_path, &app_cookie);
+        assert!(status.contains(" 101 "), "{status}");
+        assert_eq!(echo, "echo:hello-lan");
+        assert!(lan.websocket(port, &ws_path, &cookie).0.contains(" 404 "), "one item's link cookie opened another");
+    }
     p.shutdown();
     drop(lan);
 }

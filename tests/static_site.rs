@@ -268,7 +268,7 @@ async fn landing_page_lists_only_what_viewers_may_see() {
 
     let public = deploy_fixture(&p, "public-site").await;
     let private = p.create("private-pin").await;
-    p.api(Method::PATCH, &format!("/__api__/v1/content/{private}")).json(&json!({"title":"Secret Pin","access_type":"acl"})).send().await.expect("patch");
+    p.api(Method::PATCH, &format!("/__api__/v1/content/{private}")).json(&json!({"title":"Secret Pin","viewer_access":"link"})).send().await.expect("patch");
     p.publish(&private, targz(&[("index.html", b"private data")])).await;
     let undeployed = p.create("not-deployed-yet").await;
 
@@ -278,14 +278,14 @@ async fn landing_page_lists_only_what_viewers_may_see() {
     assert!(!page.contains("Secret Pin") && !page.contains(&private), "private content is listed");
     assert!(!page.contains(&undeployed));
 
-    // Private content needs the key, which pins sends.
+    // Private content needs the key, which pins sends; without it, it does not exist.
     let r = p.get(&format!("/content/{private}/")).await;
-    assert_eq!(r.status(), 403);
+    assert_eq!(r.status(), 404);
     let r = p.api(Method::GET, &format!("/content/{private}/")).send().await.expect("get");
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.expect("body").to_vec(), b"private data");
     let r = p.http.get(p.url(&format!("/content/{private}/"))).header("Authorization", "Key not-a-key").send().await.expect("get");
-    assert_eq!(r.status(), 403);
+    assert_eq!(r.status(), 404);
     // Undeployed content explains itself.
     let r = p.get(&format!("/content/{undeployed}/")).await;
     assert_eq!(r.status(), 404);

@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     pub(crate) render_slots: tokio::sync::Semaphore,
     /// Items with a render queued or running. A std lock: set updates only.
     pub(crate) rendering: std::sync::Mutex<std::collections::HashSet<(i64, i64)>>,
+    /// Failed key attempts per client address.
+    pub(crate) key_failures: crate::keys::FailureLimiter,
 }
 
 /// Where a serving engine listens.
@@ -109,6 +111,7 @@ impl Engine {
                 supervise_lock: tokio::sync::Mutex::new(()),
                 render_slots: tokio::sync::Semaphore::new(config.render_concurrency.max(1)),
                 rendering: std::sync::Mutex::new(std::collections::HashSet::new()),
+                key_failures: crate::keys::FailureLimiter::default(),
                 store,
                 config,
             }),

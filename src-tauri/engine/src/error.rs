@@ -70,6 +70,12 @@ pub enum Error {
     /// The operation is not allowed for this caller.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many wrong keys from this address.
+    #[error("too many wrong API keys from this address; try again in {retry_after} seconds")]
+    TooManyAttempts {
+        /// Seconds until the next attempt is accepted.
+        retry_after: u64,
+    },
     /// The engine is shutting down.
     #[error("Porch is shutting down")]
     ShuttingDown,
@@ -132,7 +138,7 @@ impl Error {
             Error::Environment(_) => ErrorCode::InvalidManifest,
             Error::Unauthorized => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
-            Error::ShuttingDown => ErrorCode::Busy,
+            Error::ShuttingDown | Error::TooManyAttempts { .. } => ErrorCode::Busy,
             Error::Store { .. } | Error::Migrate(_) | Error::Io { .. } => ErrorCode::Internal,
         }
     }
@@ -150,7 +156,7 @@ impl Error {
             Error::Environment(_) => 38,
             Error::Unauthorized => 30,
             Error::Forbidden(_) => 22,
-            Error::ShuttingDown => 3,
+            Error::ShuttingDown | Error::TooManyAttempts { .. } => 3,
             Error::Store { .. } | Error::Migrate(_) | Error::Io { .. } => 1,
         }
     }

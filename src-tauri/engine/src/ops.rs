@@ -21,8 +21,61 @@ use crate::tasks::{TaskLog, TaskView};
 use crate::time::now;
 use crate::view::{BundleView, ContentView};
 
-/// Access types Porch understands.
+/// Connect access types Porch understands.
 pub const ACCESS_TYPES: &[&str] = &["all", "logged_in", "acl"];
+
+/// Who may view an item: anyone who reaches the port, this computer only, or whoever
+/// holds the secret link.
+pub const VIEWER_ACCESS: &[&str] = &["network", "local", "link"];
+
+/// Connect's `access_type` in Porch's terms: Porch has no viewer accounts, so `all` and
+/// `logged_in` open the item to the network and `acl` (named users only) keeps it on this
+/// computer.
+pub fn viewer_access_of(access_type: &str) -> &'static str {
+    if access_type == "acl" { "local" } else { "network" }
+}
+
+/// The `access_type` reported for a viewer access (`network` → `all`, otherwise `acl`).
+pub fn access_type_of(viewer_access: &str) -> &'static str {
+    if viewer_access == "network" { "all" } else { "acl" }
+}
+
+/// Reads an access word in either vocabulary (`network|local|link` or Connect's
+/// `all|logged_in|acl`) into `(access_type, viewer_access)`.
+pub fn parse_access(word: &str) -> Result<(String, String)> {
+    if VIEWER_ACCESS.contains(&word) {
+        Ok((access_type_of(word).to_string(), word.to_string()))
+    } else if ACCESS_TYPES.contains(&word) {
+        Ok((word.to_string(), viewer_access_of(word).to_string()))
+    } else {
+        Err(Error::Invalid(format!(
+            "invalid access {word:?}: use network, local or link (or Connect's access_type all, logged_in or acl)"
+        )))
+    }
+}
+
+/// Checks and completes an access change: either field alone sets both; both must agree.
+fn resolve_access(access_type: Option<&str>, viewer_access: Option<&str>) -> Result<(Option<String>, Option<String>)> {
+    if let Some(a) = access_type.filter(|a| !ACCESS_TYPES.contains(a)) {
+        return Err(Error::Invalid(format!("invalid access_type {a:?}: use one of all, logged_in, acl")));
+    }
+    if let Some(v) = viewer_access.filter(|v| !VIEWER_ACCESS.contains(v)) {
+        return Err(Error::Invalid(format!("invalid viewer_access {v:?}: use one of network, local, link")));
+    }
+    Ok(match (access_type, viewer_access) {
+        (None, None) => (None, None),
+        (Some(a), None) => (Some(a.into()), Some(viewer_access_of(a).into())),
+        (None, Some(v)) => (Some(access_type_of(v).into()), Some(v.into())),
+        (Some(a), Some(v)) => {
+            if (a == "acl") != (v != "network") {
+                return Err(Error::Invalid(format!(
+                    "access_type {a:?} and viewer_access {v:?} disagree: access_type all or logged_in means network, acl means local or link; send one of them"
+                )));
+            }
+            (Some(a.into()), Some(v.into()))
+        }
+    })
+}
 
 /// Options for [`Engine::deploy_path`].
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -57,15 +110,6 @@ pub fn validate_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-fn validate_access(access: Option<&str>) -> Result<()> {
-    match access {
-        Some(a) if !ACCESS_TYPES.contains(&a) => {
-            Err(Error::Invalid(format!("invalid access_type {a:?}: use one of all, logged_in, acl")))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// A content name derived from a file or folder name.
@@ -120,9 +164,9 @@ impl Engine {
     // ----- content -----
 
     /// Creates an item (not yet deployed).
-    pub async fn create_content(&self, new: NewContent) -> Result<ContentRow> {
+    pub async fn create_content(&self, mut new: NewContent) -> Result<ContentRow> {
         validate_name(&new.name)?;
-        validate_access(new.access_type.as_deref())?;
+        (new.access_type, new.viewer_access) = resolve_access(new.access_type.as_deref(), new.viewer_access.as_deref())?;
         let guid = uuid::Uuid::new_v4().to_string();
         let row = self.inner.store.insert_content(&guid, &new, &now()).await?;
         self.changed(&row.guid).await?;
@@ -161,12 +205,13 @@ impl Engine {
     }
 
     /// Updates an item's fields.
-    pub async fn update_content(&self, key: &str, patch: ContentPatch) -> Result<ContentRow> {
+    pub async fn update_content(&self, key: &str, mut patch: ContentPatch) -> Result<ContentRow> {
         let c = self.content(key).await?;
         if let Some(n) = &patch.name {
             validate_name(n)?;
         }
-        validate_access(patch.access_type.as_deref())?;
+        (patch.access_type, patch.viewer_access) =
+            resolve_access(patch.access_type.as_deref(), patch.viewer_access.as_deref())?;
         self.inner.store.update_content(c.id, &patch, &now()).await?;
         self.changed(&c.guid).await?;
         self.content(&c.guid).await
@@ -190,9 +235,52 @@ impl Engine {
     pub async fn set_vanity(&self, key: &str, path: Option<&str>) -> Result<ContentRow> {
         let c = self.content(key).await?;
         let path = path.map(normalize_vanity).transpose()?;
+        // Nested vanity paths would let one item's cookies (and its relative links) reach
+        // another item's pages: `/team/` and `/team/report/` cannot both exist.
+        if let Some(p) = &path {
+            for other in self.content_rows(None).await? {
+                let Some(o) = other.vanity_path.as_deref().filter(|_| other.id != c.id) else { continue };
+                if o != p.as_str() && (o.starts_with(p.as_str()) || p.starts_with(o)) {
+                    return Err(Error::VanityConflict(format!(
+                        "the vanity path {p} overlaps {o} of {}; vanity paths cannot be nested",
+                        other.name
+                    )));
+                }
+            }
+        }
         self.inner.store.set_vanity(c.id, path.as_deref(), &now()).await?;
         self.changed(&c.guid).await?;
         self.content(&c.guid).await
+    }
+
+    /// Sets who may view an item: `network`, `local` or `link` (or Connect's access_type words).
+    pub async fn set_access(&self, key: &str, word: &str) -> Result<ContentRow> {
+        let (access_type, viewer_access) = parse_access(word)?;
+        let patch = ContentPatch { access_type: Some(access_type), viewer_access: Some(viewer_access), ..Default::default() };
+        self.update_content(key, patch).await
+    }
+
+    /// Makes a new secret-link token for an item and returns it (shown once; only its hash
+    /// is kept). The previous token, and every cookie it set, stops working.
+    pub async fn new_secret_link(&self, key: &str) -> Result<(ContentRow, String)> {
+        let c = self.content(key).await?;
+        let token = keys::random_token(32);
+        self.inner.store.set_link_token_hash(c.id, Some(&keys::hash_key(&token)), &now()).await?;
+        self.changed(&c.guid).await?;
+        Ok((self.content(&c.guid).await?, token))
+    }
+
+    /// Revokes an item's secret link: its token and the cookies it set stop working.
+    pub async fn revoke_secret_link(&self, key: &str) -> Result<ContentRow> {
+        let c = self.content(key).await?;
+        self.inner.store.set_link_token_hash(c.id, None, &now()).await?;
+        self.changed(&c.guid).await?;
+        self.content(&c.guid).await
+    }
+
+    /// The viewer URL that carries a secret-link token.
+    pub fn secret_link_url(&self, c: &ContentRow, origin: &str, token: &str) -> String {
+        format!("{}/content/{}/?porch_token={token}", origin.trim_end_matches('/'), c.guid)
     }
 
     pub(crate) async fn changed(&self, guid: &str) -> Result<()> {
@@ -419,20 +507,26 @@ impl Engine {
     pub async fn deploy_path(&self, path: &Path, opts: DeployOptions) -> Result<Deployment> {
         let name = opts.name.clone().unwrap_or_else(|| name_from_path(path));
         validate_name(&name)?;
+        let access = opts.access_type.as_deref().map(parse_access).transpose()?;
         let (src, tmp, limits) = (path.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);
         let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
             .await
             .map_err(|e| Error::Invalid(format!("packing stopped: {e}")))??;
         let (content, created) = match self.inner.store.content_by_name(&name).await? {
             Some(c) => {
-                if opts.title.is_some() {
-                    self.update_content(&c.guid, ContentPatch { title: opts.title.clone(), ..Default::default() }).await?;
+                // A new access applies before the new bundle goes live, so it is never served
+                // more widely than asked.
+                let (access_type, viewer_access) = access.clone().unzip();
+                if opts.title.is_some() || access.is_some() {
+                    let patch = ContentPatch { title: opts.title.clone(), access_type, viewer_access, ..Default::default() };
+                    self.update_content(&c.guid, patch).await?;
                 }
                 (c, false)
             }
             None => {
                 let title = opts.title.clone().or_else(|| Some(title_from_path(path)));
-                let new = NewContent { name: name.clone(), title, description: None, access_type: opts.access_type.clone() };
+                let (access_type, viewer_access) = access.clone().unzip();
+                let new = NewContent { name: name.clone(), title, description: None, access_type, viewer_access };
                 (self.create_content(new).await?, true)
             }
         };
@@ -478,9 +572,25 @@ impl Engine {
         Ok(key)
     }
 
-    /// Whether a presented key is valid.
+    /// Whether a presented key is valid: its hash is compared with every stored hash in
+    /// constant time (see `keys::matches_any`).
     pub async fn check_key(&self, key: &str) -> Result<bool> {
-        self.inner.store.key_exists(&keys::hash_key(key)).await
+        let hashes = self.inner.store.key_hashes().await?;
+        Ok(keys::matches_any(key, hashes.iter().map(String::as_str)))
+    }
+
+    /// Every API key's id, name and creation time.
+    pub async fn api_keys(&self) -> Result<Vec<crate::store::KeyRow>> {
+        self.inner.store.list_keys().await
+    }
+
+    /// Revokes the key with this id, or every key with this name; it stops working at once
+    /// (the running server reads keys from the database on each check).
+    pub async fn revoke_api_key(&self, which: &str) -> Result<u64> {
+        match self.inner.store.delete_keys(which).await? {
+            0 => Err(Error::not_found("API key", which)),
+            n => Ok(n),
+        }
     }
 }
 

@@ -23,8 +23,10 @@ pub struct Route {
     pub app_mode: String,
     /// Content category.
     pub content_category: String,
-    /// `all`, `logged_in` or `acl`.
-    pub access_type: String,
+    /// Who may view it.
+    pub access: Access,
+    /// SHA-256 (hex) of the secret-link token, if any.
+    pub link_token_hash: Option<String>,
     /// The active bundle.
     pub bundle_id: Option<i64>,
     /// Page served at the root.
@@ -37,10 +39,39 @@ pub struct Route {
     pub render_id: Option<i64>,
 }
 
+/// Who may view an item (the `viewer_access` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone who can reach Porch's port.
+    Network,
+    /// Loopback clients only.
+    Local,
+    /// Holders of the secret link (its cookie).
+    Link,
+}
+
+impl Access {
+    /// Reads the stored word; anything unknown is the most private reading.
+    pub fn parse(word: &str) -> Access {
+        match word {
+            "network" => Access::Network,
+            "local" => Access::Local,
+            _ => Access::Link,
+        }
+    }
+}
+
 impl Route {
-    /// Whether anyone on the network may see it without a key.
+    /// Whether anyone on the network may see it without a key or link.
     pub fn is_public(&self) -> bool {
-        self.access_type == "all"
+        self.access == Access::Network
+    }
+
+    /// The paths the item is served under: `/content/{guid}/` and its vanity path.
+    pub fn bases(&self) -> Vec<String> {
+        let mut v = vec![format!("/content/{}/", self.guid)];
+        v.extend(self.vanity_path.clone());
+        v
     }
 }
 
@@ -53,7 +84,8 @@ impl From<&ContentRow> for Route {
             title: c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone()),
             app_mode: c.app_mode.clone(),
             content_category: c.content_category.clone(),
-            access_type: c.access_type.clone(),
+            access: Access::parse(&c.viewer_access),
+            link_token_hash: c.link_token_hash.clone(),
             bundle_id: c.bundle_id,
             primary_html: c.primary_html.clone(),
             vanity_path: c.vanity_path.clone(),

@@ -17,8 +17,12 @@ pub struct ContentView {
     pub title: Option<String>,
     /// Description.
     pub description: String,
-    /// `all`, `logged_in` or `acl`.
+    /// Connect's `all`, `logged_in` or `acl`.
     pub access_type: String,
+    /// Who may view it: `network`, `local` or `link` (what Porch enforces).
+    pub viewer_access: String,
+    /// Whether a secret link exists (the token itself is shown only when made).
+    pub secret_link: bool,
     /// Appmode; `unknown` before the first deploy.
     pub app_mode: String,
     /// Content category.
@@ -66,6 +70,8 @@ impl ContentView {
             title: c.title.clone(),
             description: c.description.clone(),
             access_type: c.access_type.clone(),
+            viewer_access: c.viewer_access.clone(),
+            secret_link: c.link_token_hash.is_some(),
             app_mode: c.app_mode.clone(),
             content_category: c.content_category.clone(),
             parameterized: false,

@@ -36,6 +36,10 @@ export interface ContentView {
   description: string;
   /** `all`, `logged_in` or `acl`. */
   access_type: string;
+  /** Who may view it (what Porch enforces): `network`, `local` or `link`. */
+  viewer_access?: "network" | "local" | "link";
+  /** Whether a secret link exists (the URL is shown only when made). */
+  secret_link?: boolean;
   /** Connect's app mode: "static", "quarto-static", "jupyter-static", ...; "unknown" before the first deploy. */
   app_mode: string;
   content_category: string;

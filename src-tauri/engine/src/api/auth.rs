@@ -32,30 +32,92 @@ pub(super) fn peer(parts: &Parts) -> Option<SocketAddr> {
     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
 }
 
-/// Whether the request carries a valid key.
-pub(super) async fn has_valid_key(engine: &Engine, headers: &HeaderMap) -> Result<bool, Error> {
+/// What the `Authorization` header amounted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KeyCheck {
+    /// No `Authorization: Key …` header (other schemes belong to apps behind the proxy).
+    Absent,
+    /// A key that is valid now.
+    Valid,
+    /// A key that is not (counted against the client's address).
+    Invalid,
+    /// The address has failed too often; the key was not even looked at.
+    Limited {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+}
+
+/// Checks the request's key, counting failures per client address (see `keys::FailureLimiter`).
+pub(super) async fn check_key(engine: &Engine, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<KeyCheck, Error> {
     let Some(key) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(parse_authorization) else {
-        return Ok(false);
+        return Ok(KeyCheck::Absent);
     };
-    engine.check_key(key).await
+    let ip = peer.map(|p| p.ip());
+    if let Some(wait) = ip.and_then(|ip| engine.inner.key_failures.blocked(ip)) {
+        return Ok(KeyCheck::Limited { retry_after: wait.as_secs_f64().ceil().max(1.0) as u64 });
+    }
+    if engine.check_key(key).await? {
+        return Ok(KeyCheck::Valid);
+    }
+    if let Some(ip) = ip {
+        tracing::info!(%ip, "a wrong API key was presented");
+        engine.inner.key_failures.failed(ip);
+    }
+    Ok(KeyCheck::Invalid)
+}
+
+/// Whether the request's `Host` names this machine: an IP literal, `localhost`, this
+/// machine's host name (or `NAME.local`), or the host of `--public-url`.
+///
+/// SECURITY: a loopback peer is not enough to trust a browser: a page from anywhere can
+/// point its own domain name at 127.0.0.1 (DNS rebinding) and read what the browser fetches.
+/// Such requests carry the foreign name in `Host`, so loopback-only content also checks it.
+pub(super) fn host_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()) else {
+        return true; // HTTP/1.0 without Host: no name to rebind
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => return v6.split(']').next().is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h).trim_end_matches('.').to_ascii_lowercase(),
+    };
+    if name.parse::<IpAddr>().is_ok() || name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    let me = super::server::hostname().to_ascii_lowercase();
+    if name == me || name == format!("{me}.local") {
+        return true;
+    }
+    engine
+        .config()
+        .public_url
+        .as_deref()
+        .and_then(|u| u.split("://").nth(1))
+        .map(|rest| rest.split(['/', ':']).next().unwrap_or("").to_ascii_lowercase())
+        .is_some_and(|public| public == name)
+}
+
+/// Whether a peer may act as the publisher at all (loopback, or remote publishing on).
+pub(super) fn may_publish_from(engine: &Engine, peer: Option<SocketAddr>) -> bool {
+    engine.config().allow_remote_publishing || peer.is_none_or(|p| is_loopback(p.ip()))
 }
 
 impl FromRequestParts<Engine> for Publisher {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, engine: &Engine) -> Result<Self, Self::Rejection> {
-        let remote = peer(parts).is_some_and(|p| !is_loopback(p.ip()));
-        if remote && !engine.config().allow_remote_publishing {
+        let peer = peer(parts);
+        if !may_publish_from(engine, peer) {
             return Err(Error::Forbidden(
                 "publishing from another computer is switched off; start Porch with --allow-remote-publishing to allow it"
                     .into(),
             )
             .into());
         }
-        if has_valid_key(engine, &parts.headers).await? {
-            Ok(Publisher)
-        } else {
-            Err(Error::Unauthorized.into())
+        match check_key(engine, &parts.headers, peer).await? {
+            KeyCheck::Valid => Ok(Publisher),
+            KeyCheck::Limited { retry_after } => Err(Error::TooManyAttempts { retry_after }.into()),
+            KeyCheck::Absent | KeyCheck::Invalid => Err(Error::Unauthorized.into()),
         }
     }
 }

@@ -31,6 +31,7 @@ impl From<BundleError> for ApiError {
 pub fn status_of(e: &Error) -> StatusCode {
     match (e.code(), e) {
         (_, Error::Bundle(BundleError::TooLarge { .. })) => StatusCode::PAYLOAD_TOO_LARGE,
+        (_, Error::TooManyAttempts { .. }) => StatusCode::TOO_MANY_REQUESTS,
         (ErrorCode::NotFound, _) => StatusCode::NOT_FOUND,
         (ErrorCode::InvalidManifest | ErrorCode::InvalidRequest, _) => StatusCode::BAD_REQUEST,
         (ErrorCode::Conflict, _) => StatusCode::CONFLICT,
@@ -64,6 +65,10 @@ impl IntoResponse for ApiError {
             self.0.to_string()
         };
         let body = json!({ "code": self.0.connect_code(), "error": message, "payload": null, "porch_code": self.0.code() });
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if let Error::TooManyAttempts { retry_after } = self.0 {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.into());
+        }
+        resp
     }
 }

@@ -72,6 +72,13 @@ pub(super) async fn proxy(engine: &Engine, route: &Route, base: &str, req: Reque
         peer: req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0),
         proto: "http",
         app_base_url: format!("{}{}", origin.trim_end_matches('/'), base),
+        cookie_bases: {
+            let mut b = route.bases();
+            if !b.iter().any(|x| x == base) {
+                b.push(base.to_string());
+            }
+            b
+        },
     };
     let mut resp = proxy::forward(lease, req, &outside).await;
     if affinity != Some(instance) && resp.status() != StatusCode::SWITCHING_PROTOCOLS {

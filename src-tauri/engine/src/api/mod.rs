@@ -8,6 +8,7 @@
 //! doubled slashes (clients differ), so no API call is ever answered with a redirect.
 //! Every API answer is JSON, errors included.
 
+mod access;
 mod auth;
 mod bundles;
 mod content;
@@ -34,6 +35,8 @@ use tower::util::MapRequest;
 use tower::ServiceBuilder;
 
 pub use auth::{is_loopback, Origin, Publisher};
+pub(crate) use viewer::query_without_token;
+pub use viewer::{link_cookie_name, TOKEN_PARAM};
 pub use error::ApiError;
 
 use crate::engine::Engine;
@@ -72,6 +75,9 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content/{guid}/build", post(tasks::deploy))
         .route("/v1/tasks/{id}", get(tasks::get_one))
         .route("/porch/events", get(events::stream))
+        .route("/porch/content/{guid}/secret-link", post(access::new_secret_link).delete(access::revoke_secret_link))
+        .route("/porch/keys", get(access::list_keys).post(access::create_key))
+        .route("/porch/keys/{id}", axum::routing::delete(access::revoke_key))
         .route("/porch/smtp", get(schedules::smtp_get).put(schedules::smtp_put))
         .route("/applications", get(server::applications))
         .route("/applications/{id}", get(server::application))

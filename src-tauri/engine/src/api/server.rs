@@ -23,8 +23,11 @@ pub(super) async fn server_settings(State(engine): State<Engine>) -> Json<Value>
     }))
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+/// This machine's host name (read once).
+pub(super) fn hostname() -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into()))
+        .clone()
 }
 
 /// `GET /__api__/v1/server_settings/python`: what interpreters exist (none are managed yet).

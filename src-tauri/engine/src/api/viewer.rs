@@ -1,25 +1,54 @@
 //! What viewers on the LAN reach: the landing page, `/content/{guid}/…`, vanity paths.
 //!
-//! SECURITY: viewers need no key for content whose access type is `all`; any other item
-//! needs the publisher's key (pins reads private pins that way). Paths are sanitised by
-//! `static_site::path` and contained by `static_site::serve`; nothing here joins raw
-//! request text onto a file-system path.
+//! SECURITY: every path of an item (pages, assets, WebSocket upgrades, `_rev{N}`,
+//! `_bundle{N}`, `_render{N}`, anything below it, under `/content/{guid|id}/` or its vanity
+//! path) passes [`gate`] first, which applies the item's viewer access:
+//! - `network`: anyone;
+//! - `local`: loopback clients only;
+//! - `link`: a client holding the secret token, presented once as `?porch_token=T` (which
+//!   sets an HttpOnly cookie scoped to the item's paths and redirects to the clean URL)
+//!   and then as that cookie.
+//!
+//! The publisher's key opens any item from where the publisher may act (pins reads private
+//! pins that way). A refused viewer gets exactly the 404 a missing item gets, so existence
+//! does not leak. Paths are sanitised by `static_site::path` and contained by
+//! `static_site::serve`; nothing here joins raw request text onto a file-system path.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::auth::has_valid_key;
+use super::auth::{check_key, host_is_this_machine, is_loopback, may_publish_from, KeyCheck};
 use crate::engine::Engine;
-use crate::routes::Route;
+use crate::keys;
+use crate::routes::{Access, Route};
 use crate::static_site::{self, pages, Miss, PathRefusal, Target};
 
-/// `GET /`: what viewers may see.
-pub(super) async fn landing(State(engine): State<Engine>) -> Html<String> {
+/// The query parameter that carries a secret-link token.
+pub const TOKEN_PARAM: &str = "porch_token";
+/// How long a secret-link cookie lasts (revoking or regenerating the link ends it sooner).
+const LINK_COOKIE_MAX_AGE: u64 = 30 * 24 * 3600;
+
+/// The cookie a secret link sets for an item.
+pub fn link_cookie_name(guid: &str) -> String {
+    let short: String = guid.chars().filter(|c| *c != '-').take(12).collect();
+    format!("porch_link_{short}")
+}
+
+fn peer_of(req: &Request) -> Option<SocketAddr> {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
+
+/// `GET /`: what this visitor may open: network items, and local ones for loopback
+/// visitors. Secret-link items are never listed (their cookie is scoped to their paths).
+pub(super) async fn landing(State(engine): State<Engine>, req: Request) -> Html<String> {
+    let local = peer_of(&req).is_some_and(|p| is_loopback(p.ip())) && host_is_this_machine(&engine, req.headers());
     let table = engine.inner.routes.snapshot();
-    let mut visible: Vec<&Route> = table.all.iter().map(Arc::as_ref).filter(|r| r.is_public() && r.bundle_id.is_some()).collect();
+    let listed = |r: &Route| r.access == Access::Network || (r.access == Access::Local && local);
+    let mut visible: Vec<&Route> = table.all.iter().map(Arc::as_ref).filter(|r| listed(r) && r.bundle_id.is_some()).collect();
     visible.sort_by_key(|r| r.title.to_lowercase());
     Html(pages::landing(&visible))
 }
@@ -45,10 +74,14 @@ pub(super) async fn content_file(State(engine): State<Engine>, req: Request) -> 
         }
     }
     let Some(route) = route else {
-        return not_found("There is no published content at this address.");
+        return not_found(NO_CONTENT);
     };
     let (base, rest) = (format!("/content/{key}/"), rest.to_string());
-    serve_route(&engine, &route, &base, &rest, req).await
+    match gate(&engine, &route, &base, &req).await {
+        Gate::Open => keep_private(&route, serve_route(&engine, &route, &base, &rest, req).await),
+        Gate::Redirect(r) => r,
+        Gate::Hidden => not_found(NO_CONTENT),
+    }
 }
 
 /// Whether a path segment could name an item (a guid or a numeric id).
@@ -71,15 +104,160 @@ pub(super) async fn fallback(State(engine): State<Engine>, req: Request) -> Resp
         }
         if let Some(route) = table.vanity(&prefix) {
             let base = format!("/{prefix}/");
+            match gate(&engine, &route, &base, &req).await {
+                Gate::Open => {}
+                Gate::Redirect(r) => return r,
+                Gate::Hidden => return not_found(NO_PAGE),
+            }
             if n == segs.len() && !path.ends_with('/') {
                 let q = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
                 return Redirect::permanent(&format!("{base}{q}")).into_response();
             }
             let rest = segs[n..].join("/");
-            return serve_route(&engine, &route, &base, &rest, req).await;
+            return keep_private(&route, serve_route(&engine, &route, &base, &rest, req).await);
         }
     }
-    not_found("That page does not exist.")
+    not_found(NO_PAGE)
+}
+
+const NO_CONTENT: &str = "There is no published content at this address.";
+const NO_PAGE: &str = "That page does not exist.";
+
+/// What a viewer may do with an item.
+enum Gate {
+    /// Serve the request.
+    Open,
+    /// A valid secret-link token in the URL: set its cookie and go to the clean URL.
+    Redirect(Response),
+    /// Answer exactly as if the item did not exist.
+    Hidden,
+}
+
+/// Applies the item's viewer access to a request (see the module documentation).
+fn gate<'a>(engine: &'a Engine, route: &'a Route, base: &'a str, req: &Request) -> impl std::future::Future<Output = Gate> + Send + 'a {
+    // The request body is not Sync: only copies of the head are held across the key check.
+    let (peer, method, uri, headers) = (peer_of(req), req.method().clone(), req.uri().clone(), req.headers().clone());
+    async move { gate_parts(engine, route, base, peer, &method, &uri, &headers).await }
+}
+
+async fn gate_parts(
+    engine: &Engine,
+    route: &Route,
+    base: &str,
+    peer: Option<SocketAddr>,
+    method: &axum::http::Method,
+    uri: &Uri,
+    headers: &axum::http::HeaderMap,
+) -> Gate {
+    match route.access {
+        Access::Network => return Gate::Open,
+        Access::Local if peer.is_some_and(|p| is_loopback(p.ip())) && host_is_this_machine(engine, headers) => return Gate::Open,
+        Access::Local => {}
+        Access::Link => {
+            if let Some(hash) = route.link_token_hash.as_deref() {
+                if let Some(token) = query_token(uri) {
+                    if keys::matches_any(&token, [hash]) {
+                        let plain = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD)
+                            && !headers.contains_key(header::UPGRADE);
+                        return if plain { Gate::Redirect(link_redirect(route, base, uri, &token)) } else { Gate::Open };
+                    }
+                }
+                // A stale token in the URL does not undo a valid cookie.
+                if cookie_values(headers, &link_cookie_name(&route.guid)).any(|t| keys::matches_any(t, [hash])) {
+                    return Gate::Open;
+                }
+            }
+        }
+    }
+    // The publisher's key opens any item, from wherever the publisher may act.
+    if may_publish_from(engine, peer) {
+        if let Ok(KeyCheck::Valid) = check_key(engine, headers, peer).await {
+            return Gate::Open;
+        }
+    }
+    Gate::Hidden
+}
+
+/// Marks answers about local and link items `Cache-Control: private`, so no shared cache
+/// hands them to someone else (an app's own directives stay, `public` becomes `private`).
+fn keep_private(route: &Route, mut resp: Response) -> Response {
+    if route.access == Access::Network {
+        return resp;
+    }
+    let current = resp.headers().get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+    let value = match current {
+        None => "private".to_string(),
+        Some(c) if c.contains("private") || c.contains("no-store") => c,
+        Some(c) if c.contains("public") => c.replace("public", "private"),
+        Some(c) => format!("private, {c}"),
+    };
+    if let Ok(v) = header::HeaderValue::from_str(&value) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
+    resp
+}
+
+/// Whether the request carries the publisher's key from where the publisher may act.
+fn is_publisher<'a>(engine: &'a Engine, req: &Request) -> impl std::future::Future<Output = bool> + Send + 'a {
+    let (peer, headers) = (peer_of(req), req.headers().clone());
+    async move { may_publish_from(engine, peer) && matches!(check_key(engine, &headers, peer).await, Ok(KeyCheck::Valid)) }
+}
+
+/// The `porch_token` query parameter, if any.
+fn query_token(uri: &Uri) -> Option<String> {
+    uri.query()?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == TOKEN_PARAM).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+    })
+}
+
+/// A query string without `porch_token`, with its `?` (or empty); untouched when it has none.
+pub(crate) fn query_without_token(query: Option<&str>) -> String {
+    let Some(q) = query else { return String::new() };
+    if !q.split('&').any(|kv| kv.split_once('=').map_or(kv, |(k, _)| k) == TOKEN_PARAM) {
+        return format!("?{q}");
+    }
+    let kept: Vec<&str> = q
+        .split('&')
+        .filter(|kv| !kv.is_empty() && kv.split_once('=').map_or(*kv, |(k, _)| k) != TOKEN_PARAM)
+        .collect();
+    if kept.is_empty() { String::new() } else { format!("?{}", kept.join("&")) }
+}
+
+/// Every value of cookie `name` in the request.
+fn cookie_values<'a>(headers: &'a axum::http::HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .filter(move |(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// 303 to the URL without the token, setting the link cookie on every path of the item.
+fn link_redirect(route: &Route, base: &str, uri: &Uri, token: &str) -> Response {
+    let to = format!("{}{}", uri.path(), query_without_token(uri.query()));
+    let mut resp = Redirect::to(&to).into_response();
+    let mut bases = route.bases();
+    if !bases.iter().any(|b| b == base) {
+        bases.push(base.to_string());
+    }
+    let name = link_cookie_name(&route.guid);
+    for b in bases {
+        // Without the trailing slash, the cookie also reaches `/q3` (which redirects to `/q3/`),
+        // and by the path-match rule still nothing but the item's own paths.
+        let path = b.trim_end_matches('/');
+        let c = format!("{name}={token}; Path={path}; Max-Age={LINK_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax");
+        if let Ok(v) = header::HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    h.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    resp
 }
 
 fn not_found(what: &str) -> Response {
@@ -90,19 +268,6 @@ fn not_found(what: &str) -> Response {
 async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req: Request) -> Response {
     let (method, headers) = (req.method().clone(), req.headers().clone());
     let (method, headers) = (&method, &headers);
-    if !route.is_public() {
-        match has_valid_key(engine, headers).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return (
-                    StatusCode::FORBIDDEN,
-                    Html(pages::notice("Private content", "The publisher has not shared this content with everyone on the network.")),
-                )
-                    .into_response()
-            }
-            Err(e) => return super::error::ApiError(e).into_response(),
-        }
-    }
     // `_rev{N}/` serves a file of an earlier bundle; `_bundle{N}/` previews a draft.
     let first = rest.split('/').next().unwrap_or("");
     let explicit = first.strip_prefix("_rev").or_else(|| first.strip_prefix("_bundle")).and_then(|n| n.parse::<i64>().ok());
@@ -110,6 +275,12 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
         Some(id) => match engine.bundle(&route.guid, id).await {
             Ok((_, b)) => {
                 let manifest = b.manifest.as_deref().and_then(|m| crate::bundle::Manifest::parse(m.as_bytes()).ok());
+                // The files of an app or a source document are its code, not what was shared:
+                // only the publisher may browse them (viewers get a missing item's 404).
+                let is_static = manifest.as_ref().is_none_or(|m| crate::runtime_kind(&m.app_mode).is_static());
+                if !is_static && !is_publisher(engine, &req).await {
+                    return not_found(&format!("{} has no file at /{rest}.", route.title));
+                }
                 let index = manifest.and_then(|m| m.primary_html);
                 (b.id, rest.split_once('/').map(|(_, t)| t).unwrap_or(""), index)
             }
@@ -256,5 +427,19 @@ impl WithHeader for Response {
     fn map_with_header(mut self) -> Response {
         self.headers_mut().entry(header::SERVER).or_insert(header::HeaderValue::from_static("porch"));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_leaves_the_query_and_nothing_else_changes() {
+        assert_eq!(query_without_token(None), "");
+        assert_eq!(query_without_token(Some("a=1&&b")), "?a=1&&b");
+        assert_eq!(query_without_token(Some("porch_token=t")), "");
+        assert_eq!(query_without_token(Some("x=1&porch_token=t&y=2")), "?x=1&y=2");
+        assert_eq!(query_token(&"/c/?x=1&porch_token=a%62c".parse().expect("uri")), Some("abc".into()));
     }
 }

@@ -9,6 +9,12 @@
 //! The [`Lease`] travels with the response body (or the spliced stream) so the worker's
 //! connection count drops exactly when the exchange ends.
 //!
+//! SECURITY: Porch's own credentials never reach an app: `RStudio-Connect-Credentials`
+//! (Porch has no viewer accounts, so every viewer is anonymous), `Authorization: Key …`,
+//! the secret-link cookies and the `porch_token` parameter are removed from what is
+//! forwarded. Cookies an app sets are scoped to the item's paths ([`scope_set_cookie`]), so
+//! one item's cookies are not sent to another item's paths.
+//!
 //! Failures become responses, never panics: upstream refused or crashed → 502, with an
 //! `x-porch-proxy-error` header naming the reason.
 
@@ -41,6 +47,9 @@ pub struct Outside {
     pub proto: &'static str,
     /// Absolute external URL of the item root, with a trailing slash.
     pub app_base_url: String,
+    /// Every path the item is served under, with trailing slashes (`/content/<guid>/`, its
+    /// vanity path, and the one this request used): cookies the app sets are scoped to each.
+    pub cookie_bases: Vec<String>,
 }
 
 const HOP_BY_HOP: &[&str] = &[
@@ -62,6 +71,68 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in HOP_BY_HOP {
         headers.remove(*name);
     }
+}
+
+/// Removes Porch's credentials from a request bound for an app.
+fn strip_credentials(headers: &mut HeaderMap) {
+    headers.remove("rstudio-connect-credentials");
+    let porch_key = headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .any(|v| v.to_str().ok().and_then(crate::keys::parse_authorization).is_some());
+    if porch_key {
+        headers.remove(header::AUTHORIZATION);
+    }
+    let cookies: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("porch_link_"))
+        .map(str::to_string)
+        .collect();
+    headers.remove(header::COOKIE);
+    if !cookies.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&cookies.join("; ")) {
+            headers.insert(header::COOKIE, v);
+        }
+    }
+}
+
+/// Rewrites one `Set-Cookie` value from an app so that it reaches only the item's paths:
+/// the cookie's path, read as the app sees it (below the stripped prefix, or below the
+/// request's base when the app gets the full path; a missing or foreign path means the app
+/// root), is re-rooted under each of `bases`. One value comes back per base.
+pub fn scope_set_cookie(value: &str, prefix: PrefixMode, request_base: &str, bases: &[String]) -> Vec<String> {
+    let mut parts = value.split(';');
+    let first = parts.next().unwrap_or("").trim().to_string();
+    let mut attrs = Vec::new();
+    let mut path = None;
+    for a in parts.map(str::trim).filter(|a| !a.is_empty()) {
+        let name = a.split('=').next().unwrap_or("").trim();
+        if name.eq_ignore_ascii_case("path") {
+            path = a.split_once('=').map(|(_, v)| v.trim().to_string());
+        } else {
+            attrs.push(a.to_string());
+        }
+    }
+    let path = path.unwrap_or_default();
+    let below = match prefix {
+        PrefixMode::Strip => path.trim_start_matches('/'),
+        PrefixMode::PassThrough => path.strip_prefix(request_base).unwrap_or(""),
+    };
+    bases
+        .iter()
+        .map(|b| {
+            let mut out = format!("{first}; Path={b}{below}");
+            for a in &attrs {
+                out.push_str("; ");
+                out.push_str(a);
+            }
+            out
+        })
+        .collect()
 }
 
 fn is_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
@@ -98,16 +169,14 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
             if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") }
         }
     };
-    let pq = match req.uri().query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    };
+    let pq = format!("{path}{}", crate::api::query_without_token(req.uri().query()));
     let upgrade = is_upgrade(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
 
     let (mut parts, body) = req.into_parts();
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
     strip_hop_by_hop(&mut parts.headers);
+    strip_credentials(&mut parts.headers);
     let h = &mut parts.headers;
     if let Some(peer) = outside.peer {
         let prior = h.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -180,7 +249,26 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
     }
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    scope_cookies(&mut parts.headers, lease.prefix, outside);
     Response::from_parts(parts, Body::new(LeasedBody { inner: body, _lease: lease }))
+}
+
+/// Applies [`scope_set_cookie`] to every `Set-Cookie` of a response.
+fn scope_cookies(headers: &mut HeaderMap, prefix: PrefixMode, outside: &Outside) {
+    if !headers.contains_key(header::SET_COOKIE) {
+        return;
+    }
+    let request_base = format!("{}/", outside.base_path);
+    let values: Vec<String> =
+        headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect();
+    headers.remove(header::SET_COOKIE);
+    for v in values {
+        for scoped in scope_set_cookie(&v, prefix, &request_base, &outside.cookie_bases) {
+            if let Ok(v) = HeaderValue::from_str(&scoped) {
+                headers.append(header::SET_COOKIE, v);
+            }
+        }
+    }
 }
 
 /// Why the upstream exchange failed.
@@ -329,6 +417,35 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn porch_credentials_are_not_forwarded() {
+        let mut h = HeaderMap::new();
+        h.insert("rstudio-connect-credentials", HeaderValue::from_static("{\"user\":\"x\"}"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Key abc"));
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; porch_link_0123=secret; b=2"));
+        strip_credentials(&mut h);
+        assert!(!h.contains_key("rstudio-connect-credentials"));
+        assert!(!h.contains_key(header::AUTHORIZATION));
+        assert_eq!(h.get(header::COOKIE).and_then(|v| v.to_str().ok()), Some("a=1; b=2"));
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer app-token"));
+        strip_credentials(&mut h);
+        assert!(h.contains_key(header::AUTHORIZATION), "an app's own scheme is kept");
+    }
+
+    #[test]
+    fn set_cookie_paths_are_scoped_to_the_item() {
+        let bases = vec!["/content/g/".to_string(), "/sales/".to_string()];
+        let strip = |v: &str| scope_set_cookie(v, PrefixMode::Strip, "/content/g/", &bases);
+        assert_eq!(strip("s=1"), ["s=1; Path=/content/g/", "s=1; Path=/sales/"]);
+        assert_eq!(strip("s=1; Path=/; HttpOnly"), ["s=1; Path=/content/g/; HttpOnly", "s=1; Path=/sales/; HttpOnly"]);
+        assert_eq!(strip("s=1; path=/api"), ["s=1; Path=/content/g/api", "s=1; Path=/sales/api"]);
+        let pass = |v: &str| scope_set_cookie(v, PrefixMode::PassThrough, "/sales/", &bases);
+        assert_eq!(pass("s=1; Path=/sales/x/"), ["s=1; Path=/content/g/x/", "s=1; Path=/sales/x/"]);
+        assert_eq!(pass("s=1; Path=/content/other/"), ["s=1; Path=/content/g/", "s=1; Path=/sales/"]);
+        assert_eq!(pass("s=1; Max-Age=0"), ["s=1; Path=/content/g/; Max-Age=0", "s=1; Path=/sales/; Max-Age=0"]);
     }
 
     #[test]

@@ -79,10 +79,12 @@ pub fn landing(routes: &[&Route]) -> String {
             let desc = &r.description;
             let _ = write!(
                 body,
-                "<li><a href=\"{}\">{}</a><span class=\"kind\">{}</span>{}</li>",
+                "<li><a href=\"{}\">{}</a><span class=\"kind\">{}</span>{}{}</li>",
                 esc(&href),
                 esc(&r.title),
                 kind_label(&r.app_mode, &r.content_category),
+                // Local items are listed only to this computer; say so, so nobody shares the URL.
+                if r.access == crate::routes::Access::Local { "<span class=\"kind\">only this computer</span>" } else { "" },
                 if desc.is_empty() { String::new() } else { format!("<p class=\"desc\">{}</p>", esc(desc)) }
             );
         }

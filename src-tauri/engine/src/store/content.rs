@@ -26,8 +26,12 @@ pub struct ContentRow {
     pub entrypoint: Option<String>,
     /// Page served at the root of a static bundle.
     pub primary_html: Option<String>,
-    /// `all` (anyone on the LAN), `logged_in` or `acl` (publisher only).
+    /// Connect's `all`, `logged_in` or `acl`, as clients set it (Porch enforces `viewer_access`).
     pub access_type: String,
+    /// `network`, `local` or `link`: who may view the item.
+    pub viewer_access: String,
+    /// SHA-256 (hex) of the secret-link token, if one was made.
+    pub link_token_hash: Option<String>,
     /// Vanity path such as `/sales/`, if any.
     pub vanity_path: Option<String>,
     /// The active bundle.
@@ -56,6 +60,8 @@ pub struct NewContent {
     pub description: Option<String>,
     /// Access type; defaults to `all`.
     pub access_type: Option<String>,
+    /// Viewer access; derived from `access_type` when absent (see `ops::resolve_access`).
+    pub viewer_access: Option<String>,
 }
 
 /// A partial update; `None` leaves a field alone.
@@ -69,6 +75,8 @@ pub struct ContentPatch {
     pub description: Option<String>,
     /// New access type.
     pub access_type: Option<String>,
+    /// New viewer access.
+    pub viewer_access: Option<String>,
 }
 
 macro_rules! columns {
@@ -76,7 +84,7 @@ macro_rules! columns {
         "id, guid, name, title, description, app_mode, content_category, entrypoint, primary_html, \
          access_type, vanity_path, bundle_id, created_time, updated_time, last_deployed_time, \
          min_processes, max_processes, max_conns_per_process, load_factor, idle_timeout, init_timeout, \
-         connection_timeout, read_timeout, render_id"
+         connection_timeout, read_timeout, render_id, viewer_access, link_token_hash"
     };
 }
 
@@ -84,14 +92,15 @@ impl Store {
     /// Inserts a content item.
     pub async fn insert_content(&self, guid: &str, new: &NewContent, now: &str) -> Result<ContentRow> {
         let res = sqlx::query(
-            "INSERT INTO content (guid, name, title, description, access_type, created_time, updated_time) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO content (guid, name, title, description, access_type, viewer_access, created_time, updated_time) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(guid)
         .bind(&new.name)
         .bind(&new.title)
         .bind(new.description.as_deref().unwrap_or(""))
         .bind(new.access_type.as_deref().unwrap_or("all"))
+        .bind(new.viewer_access.as_deref().unwrap_or("network"))
         .bind(now)
         .bind(now)
         .execute(&self.pool)
@@ -141,12 +150,13 @@ impl Store {
         let res = sqlx::query(
             "UPDATE content SET name = COALESCE(?, name), title = COALESCE(?, title), \
              description = COALESCE(?, description), access_type = COALESCE(?, access_type), \
-             updated_time = ? WHERE id = ?",
+             viewer_access = COALESCE(?, viewer_access), updated_time = ? WHERE id = ?",
         )
         .bind(&patch.name)
         .bind(&patch.title)
         .bind(&patch.description)
         .bind(&patch.access_type)
+        .bind(&patch.viewer_access)
         .bind(now)
         .bind(id)
         .execute(&self.pool)
@@ -178,6 +188,18 @@ impl Store {
         }
     }
 
+    /// Sets (or with `None` clears) the hash of an item's secret-link token.
+    pub async fn set_link_token_hash(&self, id: i64, hash: Option<&str>, now: &str) -> Result<()> {
+        sqlx::query("UPDATE content SET link_token_hash = ?, updated_time = ? WHERE id = ?")
+            .bind(hash)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::store("storing the secret link"))?;
+        Ok(())
+    }
+
     /// Deletes an item with its bundles and tasks' links.
     pub async fn delete_content(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM content WHERE id = ?")
@@ -186,5 +208,40 @@ impl Store {
             .await
             .map_err(Error::store("deleting content"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    /// Items that were private before viewer access existed stay private (local), never network.
+    #[tokio::test]
+    async fn migration_0007_keeps_private_items_private() {
+        let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.expect("memory db");
+        for sql in [
+            include_str!("../../migrations/0001_init.sql"),
+            include_str!("../../migrations/0002_runtime.sql"),
+            include_str!("../../migrations/0003_renders.sql"),
+            include_str!("../../migrations/0004_schedules.sql"),
+        ] {
+            sqlx::raw_sql(sql).execute(&pool).await.expect("older migration");
+        }
+        for (name, access) in [("open", "all"), ("members", "logged_in"), ("named", "acl")] {
+            sqlx::query("INSERT INTO content (guid, name, access_type, created_time, updated_time) VALUES (?, ?, ?, '', '')")
+                .bind(format!("guid-{name}"))
+                .bind(name)
+                .bind(access)
+                .execute(&pool)
+                .await
+                .expect("insert");
+        }
+        sqlx::raw_sql(include_str!("../../migrations/0007_viewer_access.sql")).execute(&pool).await.expect("0007");
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT name, viewer_access, link_token_hash FROM content ORDER BY id").fetch_all(&pool).await.expect("select");
+        assert_eq!(
+            rows,
+            [("open".into(), "network".into(), None), ("members".into(), "local".into(), None), ("named".into(), "local".into(), None)]
+        );
     }
 }

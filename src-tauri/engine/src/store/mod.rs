@@ -22,6 +22,7 @@ use sqlx::SqlitePool;
 
 pub use bundles::{Activation, BundleRow};
 pub use content::{ContentPatch, ContentRow, NewContent};
+pub use keys::KeyRow;
 pub use renders::RenderRow;
 pub use runtime::RuntimeRow;
 pub use schedules::{ScheduleOptions, ScheduleRow};
