@@ -7,6 +7,8 @@
 //! deadline.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod py;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

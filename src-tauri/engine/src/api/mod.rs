@@ -62,6 +62,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content/{guid}/bundles", get(bundles::list).post(bundles::upload))
         .route("/v1/content/{guid}/bundles/{id}", get(bundles::get_one).delete(bundles::remove))
         .route("/v1/content/{guid}/bundles/{id}/download", get(bundles::download))
+        .route("/v1/content/{guid}/lockfile", get(bundles::lockfile))
         .route("/v1/content/{guid}/deploy", post(tasks::deploy))
         .route("/v1/content/{guid}/build", post(tasks::deploy))
         .route("/v1/tasks/{id}", get(tasks::get_one))

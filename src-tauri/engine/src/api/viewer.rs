@@ -21,7 +21,28 @@ pub(super) async fn landing(State(engine): State<Engine>) -> Html<String> {
     let table = engine.inner.routes.snapshot();
     let mut visible: Vec<&Route> = table.all.iter().map(Arc::as_ref).filter(|r| r.is_public() && r.bundle_id.is_some()).collect();
     visible.sort_by_key(|r| r.title.to_lowercase());
-    Html(pages::landing(&visible))
+    let mut pins = std::collections::HashMap::new();
+    for r in visible.iter().filter(|r| r.content_category == "pin") {
+        pins.insert(r.guid.clone(), pin_versions(&engine, r).await);
+    }
+    Html(pages::landing(&visible, &pins))
+}
+
+/// The newest versions (bundles) of a pin with the data files each one's `data.txt` names.
+async fn pin_versions(engine: &Engine, r: &Route) -> Vec<pages::PinVersion> {
+    const SHOWN: usize = 10;
+    let Ok((_, bundles)) = engine.bundles(&r.guid).await else { return Vec::new() };
+    let mut out = Vec::new();
+    for b in bundles.into_iter().take(SHOWN) {
+        let data = tokio::fs::read_to_string(engine.bundle_dir(b.id).join("data.txt")).await.unwrap_or_default();
+        out.push(pages::PinVersion {
+            bundle_id: b.id,
+            created_time: b.created_time,
+            files: pages::pin_files(&data),
+            active: r.bundle_id == Some(b.id),
+        });
+    }
+    out
 }
 
 /// `GET /content/{key}`: add the trailing slash.
@@ -110,8 +131,15 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
         Some(id) => match engine.bundle(&route.guid, id).await {
             Ok((_, b)) => {
                 let manifest = b.manifest.as_deref().and_then(|m| crate::bundle::Manifest::parse(m.as_bytes()).ok());
-                let index = manifest.and_then(|m| m.primary_html);
-                (b.id, rest.split_once('/').map(|(_, t)| t).unwrap_or(""), index)
+                let mode = manifest.as_ref().map_or(route.app_mode.clone(), |m| m.app_mode.clone());
+                let tail = rest.split_once('/').map(|(_, t)| t).unwrap_or("");
+                if !crate::runtime_kind(&mode).is_static() {
+                    // An app's or a document's bundle holds its source, which is not for
+                    // viewers: say what the bundle is instead (rsconnect's draft check
+                    // only needs an answer below 500).
+                    return explicit_bundle_notice(route, b.id, &b.state, &mode, tail);
+                }
+                (b.id, tail, manifest.and_then(|m| m.primary_html))
             }
             Err(_) => return not_found(&format!("Bundle {id} of {} does not exist.", route.title)),
         },
@@ -174,6 +202,22 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
             .into_response(),
     }
     .map_with_header()
+}
+
+/// `_bundle{N}/` or `_rev{N}/` of content that is not plain files: a page about the bundle
+/// at its root, 404 below it.
+fn explicit_bundle_notice(route: &Route, bundle_id: i64, state: &str, mode: &str, tail: &str) -> Response {
+    if !tail.is_empty() {
+        return not_found(&format!("Bundle {bundle_id} of {} has no viewable file at /{tail}.", route.title));
+    }
+    let what = pages::kind_label(mode, "");
+    let status = match (route.bundle_id == Some(bundle_id), state) {
+        (true, _) => "It is the active bundle: open the content itself to use it.".to_string(),
+        (false, "uploaded") => "It was uploaded but has not been deployed yet.".to_string(),
+        (false, _) => "It is ready but not active (a draft). Deploy it again to make it the live version.".to_string(),
+    };
+    let body = format!("This is bundle {bundle_id} ({what}) of {}. {status}", route.title);
+    (StatusCode::OK, Html(pages::notice(&format!("{} · bundle {bundle_id}", route.title), &body))).into_response()
 }
 
 /// Serves a file of a render's output (the current one unless `_render{N}/` names another).
