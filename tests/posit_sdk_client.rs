@@ -55,6 +55,8 @@ async fn posit_sdk_content_bundles_tasks_and_environment() {
     assert_eq!(out["duplicate"]["http_status"], 409, "{}", out["duplicate"]);
     assert_eq!(out["duplicate"]["error_code"], 26, "{}", out["duplicate"]);
     assert_eq!(out["delete_active_bundle"]["error_code"], 75, "{}", out["delete_active_bundle"]);
+    assert_eq!(out["lockfile"]["http_status"], 404, "{}", out["lockfile"]);
+    assert_eq!(out["lockfile"]["error_code"], 4, "{}", out["lockfile"]);
     assert_eq!(out["after_delete"], serde_json::json!(["sdk-site"]), "sdk-temp was deleted");
 
     // A viewer without a key sees the second bundle's page, titled as updated on the landing page.

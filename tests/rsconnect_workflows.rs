@@ -222,6 +222,7 @@ async fn rsconnect_redeploy_new_env_draft_and_content_commands() {
     // content build: mark and run a build of the item on the server.
     ok(&rsc.run(&["content", "build", "add", "-n", "porch", "-g", &guid], TIMEOUT), "content build add");
     let run = ok(&rsc.run(&["content", "build", "run", "-n", "porch"], TIMEOUT), "content build run");
+    assert!(run.contains(&format!("Build succeeded: {guid}")), "{run}");
     let ls = ok(&rsc.run(&["content", "build", "ls", "-n", "porch", "-g", &guid], TIMEOUT), "content build ls");
     assert!(ls.contains("COMPLETE"), "build not complete:\n{run}\n{ls}");
     let (_, page) = view(&p, &root).await;

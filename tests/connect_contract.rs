@@ -1,0 +1,124 @@
+//! Parts of the Connect contract (research/connect-api.md) that the client tests exercise
+//! only indirectly: `v1/users` prefix and pagination (pins walks pages until one is empty),
+//! the legacy v0 `applications` listing pins uses, and the lockfile's refusals.
+
+mod common;
+
+use common::{targz, Porch};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn get(p: &Porch, path: &str) -> (u16, Value) {
+    let r = p.api(Method::GET, path).send().await.expect("GET");
+    let status = r.status().as_u16();
+    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    assert!(ct.starts_with("application/json"), "GET {path}: content-type {ct:?}");
+    (status, r.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn users_filter_by_prefix_and_pages_end_empty() {
+    let p = Porch::start().await;
+    let (_, me) = get(&p, "/__api__/v1/user").await;
+    let name = me["username"].as_str().expect("username").to_string();
+
+    let (status, page) = get(&p, &format!("/__api__/v1/users?prefix={}&walk_pages=True", &name[..3])).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["results"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["results"][0]["guid"], me["guid"]);
+    assert_eq!((page["current_page"].clone(), page["total"].clone()), (json!(1), json!(1)), "{page}");
+    // Case-insensitive, as Connect's username search.
+    let (_, upper) = get(&p, &format!("/__api__/v1/users?prefix={}", name.to_uppercase())).await;
+    assert_eq!(upper["results"].as_array().map(Vec::len), Some(1), "{upper}");
+    // Past the last page: empty, so pins' page walk stops.
+    let (_, next) = get(&p, &format!("/__api__/v1/users?prefix={name}&page_number=2&page_size=20")).await;
+    assert_eq!(next["results"], json!([]), "{next}");
+    assert_eq!(next["current_page"], 2);
+    let (_, none) = get(&p, "/__api__/v1/users?prefix=zz-nobody").await;
+    assert_eq!((none["results"].clone(), none["total"].clone()), (json!([]), json!(0)), "{none}");
+    // Without a key: 401 with Connect's error JSON.
+    let r = p.get("/__api__/v1/users").await;
+    assert_eq!(r.status(), 401);
+    p.shutdown();
+}
+
+/// Uploads and deploys a static bundle whose manifest says `content_category`.
+async fn publish(p: &Porch, name: &str, title: &str, category: &str) -> String {
+    let guid = p.create(name).await;
+    let patch = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({ "title": title })).send().await.expect("patch");
+    assert_eq!(patch.status(), 200);
+    let manifest = json!({"version": 1, "metadata": {"appmode": "static", "primary_html": "index.html", "content_category": category}});
+    let bytes = targz(&[("manifest.json", manifest.to_string().as_bytes()), ("index.html", b"<h1>x</h1>")]);
+    let b: Value = p.upload(&guid, bytes).await.json().await.expect("bundle");
+    let t: Value = p
+        .api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy"))
+        .json(&json!({ "bundle_id": b["id"] }))
+        .send()
+        .await
+        .expect("deploy")
+        .json()
+        .await
+        .expect("task");
+    let task = t["task_id"].as_str().expect("task").to_string();
+    let done = common::eventually(120, "deploy task", || async {
+        let (_, v) = get(p, &format!("/__api__/v1/tasks/{task}?wait=1")).await;
+        v["finished"].as_bool().unwrap_or(false).then_some(v)
+    })
+    .await;
+    assert_eq!((done["finished"].clone(), done["code"].clone()), (json!(true), json!(0)), "{done}");
+    guid
+}
+
+#[tokio::test]
+async fn legacy_applications_listing_filters_pins() {
+    let p = Porch::start().await;
+    let cars = publish(&p, "cars", "Car data", "pin").await;
+    publish(&p, "boats", "Boat data", "pin").await;
+    publish(&p, "report", "Car report", "").await;
+
+    let names = |v: &Value| -> Vec<String> {
+        let mut n: Vec<String> = v["applications"].as_array().expect("applications").iter().map(|a| a["name"].as_str().expect("name").to_string()).collect();
+        n.sort();
+        n
+    };
+    let (_, pins) = get(&p, "/__api__/applications?filter=content_type:pin&count=1000").await;
+    assert_eq!(names(&pins), ["boats", "cars"], "{pins}");
+    assert_eq!((pins["count"].clone(), pins["total"].clone(), pins["continuation"].clone()), (json!(2), json!(2), json!(0)));
+    let app = pins["applications"].as_array().expect("apps").iter().find(|a| a["name"] == "cars").expect("cars").clone();
+    assert_eq!(app["guid"], cars.as_str());
+    assert_eq!(app["content_category"], "pin");
+    assert!(app["owner_username"].is_string() && app["bundle_id"].is_number(), "{app}");
+
+    // `search` matches the name or the title, case-insensitively, within the filter.
+    let (_, found) = get(&p, "/__api__/applications?filter=content_type:pin&count=1000&search=CAR").await;
+    assert_eq!(names(&found), ["cars"], "{found}");
+    let (_, all) = get(&p, "/__api__/applications?search=car").await;
+    assert_eq!(names(&all), ["cars", "report"], "{all}");
+    // `count` pages, `continuation` says where the next page starts.
+    let (_, first) = get(&p, "/__api__/applications?filter=content_type:pin&count=1").await;
+    assert_eq!((first["count"].clone(), first["total"].clone(), first["continuation"].clone()), (json!(1), json!(2), json!(1)), "{first}");
+    let (_, second) = get(&p, "/__api__/applications?filter=content_type:pin&count=1&start=1").await;
+    assert_eq!(second["continuation"], 0, "{second}");
+    assert_ne!(names(&first), names(&second));
+    // The v0 item by numeric id (rsconnect --app-id).
+    let (_, item) = get(&p, &format!("/__api__/v1/content/{cars}")).await;
+    let (status, v0) = get(&p, &format!("/__api__/applications/{}", item["id"].as_str().expect("id"))).await;
+    assert_eq!((status, v0["guid"].clone()), (200, json!(cars)));
+    let (status, missing) = get(&p, "/__api__/applications/987654").await;
+    assert_eq!((status, missing["code"].clone()), (404, json!(4)), "{missing}");
+    p.shutdown();
+}
+
+#[tokio::test]
+async fn lockfile_needs_a_key_and_a_python_environment() {
+    let p = Porch::start().await;
+    let site = publish(&p, "plain-site", "Plain", "").await;
+    let r = p.get(&format!("/__api__/v1/content/{site}/lockfile")).await;
+    assert_eq!(r.status(), 401, "lockfile without a key");
+    let (status, e) = get(&p, &format!("/__api__/v1/content/{site}/lockfile")).await;
+    assert_eq!((status, e["code"].clone()), (404, json!(4)), "a static site has no lockfile: {e}");
+    assert!(e["error"].as_str().expect("error").contains("no Python environment"), "{e}");
+    let (status, e) = get(&p, "/__api__/v1/content/00000000-0000-0000-0000-000000000000/lockfile").await;
+    assert_eq!((status, e["code"].clone()), (404, json!(4)), "{e}");
+    p.shutdown();
+}
