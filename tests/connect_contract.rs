@@ -122,3 +122,33 @@ async fn lockfile_needs_a_key_and_a_python_environment() {
     assert_eq!((status, e["code"].clone()), (404, json!(4)), "{e}");
     p.shutdown();
 }
+
+#[tokio::test]
+async fn the_api_answers_json_even_for_wrong_methods_and_bad_queries() {
+    let p = Porch::start().await;
+    let guid = p.create("json-errors").await;
+    for (method, path, status, needle) in [
+        (Method::PUT, "/__api__/v1/content".to_string(), 405, "PUT is not allowed on /__api__/v1/content"),
+        (Method::POST, "/__api__/v1/tasks/abc".to_string(), 405, "POST is not allowed on /__api__/v1/tasks/abc"),
+        (Method::GET, "/__api__/v1/tasks/abc?wait=soon".to_string(), 400, "wait"),
+        (Method::GET, format!("/__api__/v1/content/{guid}?include=owner&include=tags"), 200, ""),
+        (Method::GET, "/__api__/v1/nothing/here".to_string(), 404, "not found"),
+    ] {
+        let r = p.api(method.clone(), &path).send().await.expect("send");
+        assert_eq!(r.status().as_u16(), status, "{method} {path}");
+        let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        assert!(ct.starts_with("application/json"), "{method} {path}: content-type {ct:?}");
+        if status == 405 {
+            assert!(r.headers().get("allow").is_some(), "{method} {path}: no Allow header");
+        }
+        let v: Value = r.json().await.expect("json");
+        if status == 200 {
+            assert!(v["owner"]["username"].is_string() && v["tags"].is_array(), "repeated include: {v}");
+        }
+        if status >= 400 {
+            assert!(v["code"].is_u64() && v["error"].is_string(), "{method} {path}: {v}");
+            assert!(v["error"].as_str().expect("error").contains(needle), "{method} {path}: {v}");
+        }
+    }
+    p.shutdown();
+}

@@ -70,7 +70,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/porch/smtp", get(schedules::smtp_get).put(schedules::smtp_put))
         .route("/applications", get(server::applications))
         .route("/applications/{id}", get(server::application))
-        .fallback(server::api_not_found);
+        .fallback(server::api_not_found)
+        .layer(axum::middleware::from_fn(error::json_errors));
     Router::new()
         .nest("/__api__", api)
         .route("/__ping__", get(|| async { Json(serde_json::json!({})) }))
