@@ -211,6 +211,14 @@ async fn rsconnect_redeploy_new_env_draft_and_content_commands() {
     assert!(lines.iter().any(|l| l.to_lowercase().starts_with("flask==")), "no flask in the lockfile:\n{lock_text}");
     assert!(lines.iter().any(|l| l.to_lowercase().starts_with("werkzeug==")), "no werkzeug in the lockfile:\n{lock_text}");
     assert!(lines.iter().all(|l| l.contains("==")), "not name==version lines:\n{lock_text}");
+    // posit-sdk reads the same lockfile, and the Python version from `Generated-By`.
+    if let Some(python) = common::py::python_with("rsconnect_workflows (posit-sdk lockfile)", "posit.connect") {
+        let script = common::py::script("posit_sdk_lockfile.py");
+        let sdk = common::py::run_json(&python, &script, &p.base, &p.key, &[("PORCH_GUID", guid.as_str())], TIMEOUT);
+        assert_eq!(sdk["text"], lock_text.as_str(), "posit-sdk and rsconnect got different lockfiles");
+        let version = sdk["python_version"].as_str().expect("python_version");
+        assert_eq!(version.split('.').count(), 3, "{sdk}");
+    }
     // Content never deployed has no environment: a clean JSON 404 (code 4).
     let empty = p.create("never-deployed").await;
     let r = p.api(Method::GET, &format!("/__api__/v1/content/{empty}/lockfile")).send().await.expect("lockfile");
