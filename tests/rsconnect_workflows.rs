@@ -1,7 +1,7 @@
 //! rsconnect-python workflows beyond a first deploy, with the real `rsconnect` CLI against a
 //! real Porch: deploy of a git checkout (multipart upload with git metadata), `-E NAME=VALUE`,
-//! redeploy, `--new`, `--draft` (with the `_bundle{id}` preview, then activation), and
-//! `content search/describe/download-bundle/get-lockfile/build`. Each step checks what
+//! redeploy, `--new`, `--app-id`, `--draft` (with the `_bundle{id}` preview, then
+//! activation), `details`, and `content search/describe/download-bundle/get-lockfile/build`. Each step checks what
 //! rsconnect printed and what a viewer then sees.
 
 mod common;
@@ -168,6 +168,18 @@ async fn rsconnect_redeploy_new_env_draft_and_content_commands() {
     let copy = items.as_array().expect("items").iter().find(|i| i["title"] == "Env app copy").expect("the copy").clone();
     let copy_guid = copy["guid"].as_str().expect("guid").to_string();
     assert_eq!(new_url, format!("{}/content/{copy_guid}/", p.base));
+
+    // --app-id with the numeric id (looked up through the v0 applications API) redeploys the copy.
+    let copy_id = copy["id"].as_str().expect("numeric id").to_string();
+    let by_id = rsc.run(&["deploy", "api", "-n", "porch", "--entrypoint", "app:app", "--app-id", &copy_id, "--no-verify", d], TIMEOUT);
+    let by_id_text = ok(&by_id, "rsconnect deploy --app-id");
+    assert_eq!(printed(&by_id_text, "Direct content URL:"), Some(new_url.clone()), "--app-id {copy_id} went elsewhere:\n{by_id_text}");
+    let copy_bundles = json_get(&p, &format!("/__api__/v1/content/{copy_guid}/bundles")).await;
+    assert_eq!(copy_bundles.as_array().map(Vec::len), Some(2), "{copy_bundles}");
+
+    // details: the server's version and Python settings.
+    let details = ok(&rsc.run(&["details", "-n", "porch"], TIMEOUT), "rsconnect details");
+    assert!(details.contains("2025.12.0"), "rsconnect details:\n{details}");
 
     // content search / describe.
     let search = ok(&rsc.run(&["content", "search", "-n", "porch"], TIMEOUT), "rsconnect content search");
