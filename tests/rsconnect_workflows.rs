@@ -250,3 +250,42 @@ async fn rsconnect_redeploy_new_env_draft_and_content_commands() {
 
     p.shutdown();
 }
+
+/// `--draft` of a static site: the draft is served for real at `_bundle{id}/` (pages and
+/// assets), the live site stays as it was, and a plain deploy makes the new version live.
+#[tokio::test(flavor = "multi_thread")]
+async fn rsconnect_draft_of_a_static_site_is_previewed_then_published() {
+    let Some(rsc) = Rsconnect::find("rsconnect_draft_static") else { return };
+    let p = Porch::start().await;
+    ok(&rsc.run(&["add", "-n", "porch", "-s", &p.base, "-k", &p.key], TIMEOUT), "rsconnect add");
+    let work = tempfile::tempdir().expect("tempdir");
+    let site = work.path().join("draft-site");
+    copy_tree(&common::fixture("rsconnect-site"), &site);
+    let s = site.to_str().expect("utf8");
+    let first = ok(&rsc.run(&["deploy", "html", "-n", "porch", "-t", "Draft site", s], TIMEOUT), "deploy html");
+    let url = printed(&first, "Direct content URL:").expect("content URL");
+    let root = url.strip_prefix(&p.base).expect("same origin").to_string();
+
+    let index = std::fs::read_to_string(site.join("index.html")).expect("index");
+    std::fs::write(site.join("index.html"), index.replace("version one", "version two")).expect("write");
+    let draft = ok(&rsc.run(&["deploy", "html", "-n", "porch", "--draft", s], TIMEOUT), "deploy html --draft");
+    let draft_url = printed(&draft, "Draft content URL:").unwrap_or_else(|| panic!("no draft URL printed:\n{draft}"));
+    let draft_id = draft_url.rsplit('/').next().expect("bundle id").to_string();
+    assert!(draft_id.parse::<u64>().is_ok(), "draft URL: {draft_url}");
+
+    let (_, live) = view(&p, &root).await;
+    assert!(live.contains("version one"), "the draft went live: {live}");
+    let (status, preview) = view(&p, &format!("{root}_bundle{draft_id}/")).await;
+    assert_eq!(status, 200);
+    assert!(preview.contains("version two"), "draft preview: {preview}");
+    let (status, css) = view(&p, &format!("{root}_bundle{draft_id}/style.css")).await;
+    assert_eq!(status, 200, "draft asset: {css}");
+    let (status, sub) = view(&p, &format!("{root}_bundle{draft_id}/docs/page.html")).await;
+    assert_eq!(status, 200, "draft sub-page: {sub}");
+
+    let publish = ok(&rsc.run(&["deploy", "html", "-n", "porch", s], TIMEOUT), "deploy html (activate)");
+    assert_eq!(printed(&publish, "Direct content URL:"), Some(url.clone()));
+    let (_, live) = view(&p, &root).await;
+    assert!(live.contains("version two"), "after the plain deploy: {live}");
+    p.shutdown();
+}
