@@ -217,7 +217,8 @@ async fn quarto_publish_connect_replayed_document_website_and_republish() {
 
     let landing = p.get("/").await.text().await.expect("landing");
     assert!(landing.contains("Quarterly report") && landing.contains("Team site"), "landing page:\n{landing}");
-    eprintln!("quarto replay: {} requests", q.trace.len());
+    let polls = q.trace.iter().filter(|t| t.starts_with("GET tasks/")).count();
+    eprintln!("quarto replay: {} requests, {polls} task polls for 3 publishes", q.trace.len());
     p.shutdown();
 }
 
