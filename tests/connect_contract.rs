@@ -152,3 +152,30 @@ async fn the_api_answers_json_even_for_wrong_methods_and_bad_queries() {
     }
     p.shutdown();
 }
+
+#[tokio::test]
+async fn bad_multipart_uploads_are_refused_and_change_nothing() {
+    let p = Porch::start().await;
+    let guid = publish(&p, "multi", "Multi", "").await;
+    let bundles = |p: &Porch| {
+        let path = format!("/__api__/v1/content/{guid}/bundles");
+        let p = p.api(Method::GET, &path);
+        async move { p.send().await.expect("list").json::<Value>().await.expect("json").as_array().map(Vec::len) }
+    };
+    assert_eq!(bundles(&p).await, Some(1));
+    let site = targz(&[("index.html", b"<h1>two</h1>")]);
+    let no_archive = reqwest::multipart::Form::new().text("metadata", r#"{"source":"git"}"#);
+    let bad_meta = reqwest::multipart::Form::new()
+        .part("archive", reqwest::multipart::Part::bytes(site.clone()).file_name("bundle.tar.gz"))
+        .text("metadata", "source=git");
+    for (form, needle) in [(no_archive, "no \"archive\" part"), (bad_meta, "metadata part is not JSON")] {
+        let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/bundles")).multipart(form).send().await.expect("upload");
+        assert_eq!(r.status(), 400);
+        let e: Value = r.json().await.expect("error JSON");
+        assert!(e["error"].as_str().expect("error").contains(needle), "{e}");
+    }
+    assert_eq!(bundles(&p).await, Some(1), "a refused upload left a bundle behind");
+    let page = p.get(&format!("/content/{guid}/")).await.text().await.expect("page");
+    assert_eq!(page, "<h1>x</h1>", "the live page changed");
+    p.shutdown();
+}
