@@ -179,3 +179,28 @@ async fn bad_multipart_uploads_are_refused_and_change_nothing() {
     assert_eq!(page, "<h1>x</h1>", "the live page changed");
     p.shutdown();
 }
+
+#[tokio::test]
+async fn environment_patch_merges_put_replaces_and_bad_bodies_change_nothing() {
+    let p = Porch::start().await;
+    let guid = p.create("env-semantics").await;
+    let path = format!("/__api__/v1/content/{guid}/environment");
+    let send = |method: Method, body: &'static str| {
+        let req = p.api(method, &path).header("Content-Type", "application/json").body(body);
+        async move {
+            let r = req.send().await.expect("send");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.expect("json"))
+        }
+    };
+    assert_eq!(send(Method::PUT, r#"[{"name":"A","value":"1"}]"#).await, (200, json!(["A"])));
+    assert_eq!(send(Method::PATCH, r#"[{"name":"B","value":"2"}]"#).await, (200, json!(["A", "B"])));
+    assert_eq!(send(Method::PUT, r#"[{"name":"C","value":"3"}]"#).await, (200, json!(["C"])), "PUT replaces");
+    let (status, e) = send(Method::PATCH, r#"{"name":"D","value":"4"}"#).await;
+    assert_eq!(status, 400, "an object instead of a list: {e}");
+    assert!(e["code"].is_u64() && e["error"].is_string(), "{e}");
+    let (_, names) = get(&p, &path).await;
+    assert_eq!(names, json!(["C"]), "a refused change kept the variables");
+    assert_eq!(send(Method::PATCH, r#"[{"name":"C","value":null}]"#).await, (200, json!([])), "null removes");
+    p.shutdown();
+}
