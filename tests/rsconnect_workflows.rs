@@ -289,3 +289,38 @@ async fn rsconnect_draft_of_a_static_site_is_previewed_then_published() {
     assert!(live.contains("version two"), "after the plain deploy: {live}");
     p.shutdown();
 }
+
+/// `content get-lockfile` of a rendered notebook lists the environment the render used
+/// (with nbconvert), and reading it builds no other environment.
+#[tokio::test(flavor = "multi_thread")]
+async fn rsconnect_get_lockfile_of_a_notebook_reads_its_render_environment() {
+    let Some(rsc) = Rsconnect::find("rsconnect_lockfile_notebook") else { return };
+    let p = Porch::start().await;
+    ok(&rsc.run(&["add", "-n", "porch", "-s", &p.base, "-k", &p.key], TIMEOUT), "rsconnect add");
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("nb");
+    copy_tree(&common::fixture("frameworks/notebook"), &dir);
+    let nb = dir.join("report.ipynb");
+    let deploy = ok(&rsc.run(&["deploy", "notebook", "-n", "porch", "-t", "Lock notebook", nb.to_str().expect("utf8")], TIMEOUT), "deploy notebook");
+    let url = printed(&deploy, "Direct content URL:").expect("content URL");
+    let guid = url.trim_end_matches('/').rsplit('/').next().expect("guid").to_string();
+    let (status, html) = view(&p, &format!("/content/{guid}/")).await;
+    assert_eq!(status, 200, "{html}");
+
+    let envs = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(p.data_dir().join("envs"))
+            .expect("envs")
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = envs();
+    let lock = work.path().join("requirements.txt.lock");
+    ok(&rsc.run(&["content", "get-lockfile", "-n", "porch", "-g", &guid, "-o", lock.to_str().expect("utf8")], TIMEOUT), "get-lockfile");
+    let text = std::fs::read_to_string(&lock).expect("lockfile");
+    assert!(text.lines().any(|l| l.to_lowercase().starts_with("nbconvert==")), "no nbconvert in:\n{text}");
+    assert_eq!(envs(), before, "reading the lockfile built another environment");
+    p.shutdown();
+}
