@@ -324,3 +324,39 @@ async fn rsconnect_get_lockfile_of_a_notebook_reads_its_render_environment() {
     assert_eq!(envs(), before, "reading the lockfile built another environment");
     p.shutdown();
 }
+
+/// `write-manifest api` + `deploy manifest`, then `content download-bundle` + `deploy bundle`
+/// of the downloaded archive to a new item: both serve the app.
+#[tokio::test(flavor = "multi_thread")]
+async fn rsconnect_deploy_manifest_and_a_downloaded_bundle() {
+    let Some(rsc) = Rsconnect::find("rsconnect_manifest_bundle") else { return };
+    let p = Porch::start().await;
+    ok(&rsc.run(&["add", "-n", "porch", "-s", &p.base, "-k", &p.key], TIMEOUT), "rsconnect add");
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("manifest-app");
+    copy_tree(&common::fixture("clients/envapp"), &dir);
+    let d = dir.to_str().expect("utf8");
+    ok(&rsc.run(&["write-manifest", "api", "--entrypoint", "app:app", d], TIMEOUT), "write-manifest api");
+    let manifest = dir.join("manifest.json");
+    assert!(manifest.is_file(), "no manifest.json written");
+    let dep = ok(&rsc.run(&["deploy", "manifest", "-n", "porch", "-t", "From manifest", manifest.to_str().expect("utf8")], TIMEOUT), "deploy manifest");
+    let url = printed(&dep, "Direct content URL:").expect("content URL");
+    let root = url.strip_prefix(&p.base).expect("same origin").to_string();
+    let (status, page) = view(&p, &root).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("ENVAPP-V1"), "{page}");
+    let guid = root.trim_matches('/').rsplit('/').next().expect("guid").to_string();
+
+    let tgz = work.path().join("downloaded.tar.gz");
+    ok(&rsc.run(&["content", "download-bundle", "-n", "porch", "-g", &guid, "-o", tgz.to_str().expect("utf8")], TIMEOUT), "download-bundle");
+    let again = ok(&rsc.run(&["deploy", "bundle", "-n", "porch", "--new", tgz.to_str().expect("utf8")], TIMEOUT), "deploy bundle");
+    let url2 = printed(&again, "Direct content URL:").expect("content URL");
+    assert_ne!(url2, url, "deploy bundle --new reused the item");
+    let (status, page) = view(&p, url2.strip_prefix(&p.base).expect("same origin")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("ENVAPP-V1"), "{page}");
+    let items = json_get(&p, "/__api__/v1/content").await;
+    assert_eq!(items.as_array().map(Vec::len), Some(2), "{items}");
+    assert!(items.as_array().expect("items").iter().all(|i| i["app_mode"] == "python-api"), "{items}");
+    p.shutdown();
+}
