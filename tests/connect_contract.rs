@@ -36,6 +36,11 @@ async fn users_filter_by_prefix_and_pages_end_empty() {
     assert_eq!(next["current_page"], 2);
     let (_, none) = get(&p, "/__api__/v1/users?prefix=zz-nobody").await;
     assert_eq!((none["results"].clone(), none["total"].clone()), (json!([]), json!(0)), "{none}");
+    // One user by guid.
+    let (status, one) = get(&p, &format!("/__api__/v1/users/{}", me["guid"].as_str().expect("guid"))).await;
+    assert_eq!((status, one["username"].clone()), (200, me["username"].clone()), "{one}");
+    let (status, e) = get(&p, "/__api__/v1/users/00000000-0000-0000-0000-000000000000").await;
+    assert_eq!((status, e["code"].clone()), (404, json!(4)), "{e}");
     // Without a key: 401 with Connect's error JSON.
     let r = p.get("/__api__/v1/users").await;
     assert_eq!(r.status(), 401);

@@ -20,6 +20,7 @@ async fn posit_sdk_content_bundles_tasks_and_environment() {
     let me: Value = p.api(reqwest::Method::GET, "/__api__/v1/user").send().await.expect("user").json().await.expect("json");
     assert_eq!(out["me"]["username"], me["username"]);
     assert_eq!(out["me"]["guid"], me["guid"]);
+    assert_eq!(out["user_by_guid"], me["username"], "users.get(guid)");
     let settings: Value = p.get("/__api__/server_settings").await.json().await.expect("json");
     assert_eq!(out["version"], settings["version"]);
 

@@ -46,6 +46,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/server_settings/{runtime}", get(server::other_settings))
         .route("/v1/user", get(server::current_user))
         .route("/v1/users", get(server::users))
+        .route("/v1/users/{guid}", get(server::user))
         .route("/v1/content", get(content::list).post(content::create))
         .route("/v1/content/{guid}", get(content::get_one).patch(content::update).delete(content::remove))
         .route("/v1/content/{guid}/vanity", get(content::get_vanity).put(content::put_vanity).delete(content::delete_vanity))
