@@ -7,6 +7,8 @@
 //! deadline.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod py;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -817,7 +819,10 @@ impl Rsconnect {
     /// Runs `rsconnect <args>` with a deadline of `secs`.
     pub fn run(&self, args: &[&str], secs: u64) -> Output {
         let mut cmd = Command::new(&self.bin);
+        // In its own HOME, also as the working directory: `content build` writes
+        // `rsconnect-build/` into the current directory.
         cmd.args(args)
+            .current_dir(self.home.path())
             .env("HOME", self.home.path())
             .env_remove("XDG_CONFIG_HOME")
             .env("NO_PROXY", "127.0.0.1,localhost")

@@ -380,6 +380,29 @@ impl Engine {
         Ok(())
     }
 
+    /// The resolved package list of the active bundle's Python environment, as
+    /// `(bundle_id, python_version, ["name==version", ...])`. The environment is the one the
+    /// deploy built (found by its hash; rebuilt only if it was removed); content without a
+    /// Python environment has no lockfile.
+    pub async fn lockfile(&self, key: &str) -> Result<(i64, String, Vec<String>)> {
+        let c = self.content(key).await?;
+        let Some(bundle_id) = c.bundle_id else { return Err(Error::not_found("lockfile of undeployed content", &c.guid)) };
+        let (_, b) = self.bundle(&c.guid, bundle_id).await?;
+        let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
+        if !crate::runtimes::needs_python(&manifest.app_mode) {
+            return Err(Error::not_found("Python lockfile (no Python environment) of content", &c.guid));
+        }
+        // The extras are part of the environment's hash: the same ones the deploy used.
+        let extras = match manifest.app_mode.as_str() {
+            "jupyter-static" => crate::render::NOTEBOOK_EXTRAS,
+            mode => crate::runtimes::python_extras(mode),
+        };
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let env = self.inner.environments.python(&self.bundle_dir(bundle_id), &manifest, extras, &tx).await?;
+        let (version, packages) = crate::environment::installed_packages(&env.python).await?;
+        Ok((bundle_id, version, packages))
+    }
+
     async fn remove_bundle_files(&self, bundle_id: i64) {
         self.inner.files.forget_bundle(bundle_id);
         let _ = tokio::fs::remove_dir_all(self.bundle_dir(bundle_id)).await;

@@ -76,6 +76,10 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Packages a notebook render needs on top of the notebook's own requirements (part of the
+/// environment's hash, so the lockfile reads the same environment).
+pub(crate) const NOTEBOOK_EXTRAS: &[&str] = &["nbconvert", "ipykernel"];
+
 impl Engine {
     /// The folder of one render.
     pub(crate) fn render_dir(&self, id: i64) -> PathBuf {
@@ -307,7 +311,7 @@ impl Engine {
         let out = output.display().to_string();
         let cmd = match manifest.app_mode.as_str() {
             "jupyter-static" => {
-                let env_py = self.inner.environments.python(bundle_dir, manifest, &["nbconvert", "ipykernel"], &tx).await;
+                let env_py = self.inner.environments.python(bundle_dir, manifest, NOTEBOOK_EXTRAS, &tx).await;
                 drop(tx);
                 let _ = forward.await;
                 let py = env_py?;

@@ -39,7 +39,7 @@ pub struct ContentView {
     pub last_deployed_time: Option<String>,
     /// Absolute viewer URL with a trailing slash.
     pub content_url: String,
-    /// Absolute URL of the item in the Porch dashboard.
+    /// Absolute URL of the item in Porch's browser UI (`/__porch__/#/content/{guid}`).
     pub dashboard_url: String,
     /// Always `owner` for the publisher.
     pub app_role: String,
@@ -80,7 +80,7 @@ impl ContentView {
             created_time: c.created_time.clone(),
             last_deployed_time: c.last_deployed_time.clone(),
             content_url: format!("{origin}/content/{}/", c.guid),
-            dashboard_url: format!("{origin}/connect/#/apps/{}", c.guid),
+            dashboard_url: format!("{origin}/__porch__/#/content/{}", c.guid),
             app_role: "owner".into(),
             locked: false,
             r_version: None,

@@ -147,3 +147,23 @@ pub(super) async fn download(
     )
         .into_response())
 }
+
+/// `GET /v1/content/{guid}/lockfile`: the resolved packages of the active bundle's Python
+/// environment, as a `requirements.txt`-style text; `Generated-By` names Porch and the
+/// Python version (`python=3.11.7`, which posit-sdk parses).
+pub(super) async fn lockfile(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Response, ApiError> {
+    let (bundle_id, python, packages) = engine.lockfile(&guid).await?;
+    let mut text = format!("# Packages installed for bundle {bundle_id} of content {guid}\n");
+    for p in packages {
+        text.push_str(&p);
+        text.push('\n');
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (header::HeaderName::from_static("generated-by"), format!("porch/{} python={python}", env!("CARGO_PKG_VERSION"))),
+        ],
+        text,
+    )
+        .into_response())
+}

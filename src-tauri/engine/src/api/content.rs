@@ -65,22 +65,17 @@ pub(super) async fn create(
     Ok(Json(engine.view(&c, &origin)))
 }
 
-/// Query of a single-item read.
-#[derive(Debug, Deserialize)]
-pub(super) struct GetQuery {
-    include: Option<String>,
-}
-
-/// `GET /v1/content/{guid}`.
+/// `GET /v1/content/{guid}?include=owner,tags` (also as repeated `include` parameters).
 pub(super) async fn get_one(
     _: Publisher,
     State(engine): State<Engine>,
     Origin(origin): Origin,
     Path(guid): Path<String>,
-    Query(q): Query<GetQuery>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     let c = engine.content(&guid).await?;
-    Ok(Json(with_includes(&engine, engine.view(&c, &origin), q.include.as_deref())))
+    let include: Vec<&str> = q.iter().filter(|(k, _)| k == "include").map(|(_, v)| v.as_str()).collect();
+    Ok(Json(with_includes(&engine, engine.view(&c, &origin), Some(&include.join(",")))))
 }
 
 /// `PATCH /v1/content/{guid}`.

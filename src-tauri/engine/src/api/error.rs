@@ -72,3 +72,48 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// Middleware on `/__api__`: an error answer that is not JSON yet (axum's own rejections:
+/// 405 for a method a path does not take, a query or path that does not parse, a timeout)
+/// becomes Connect's error JSON, so every client can read it (posit-sdk needs `code` and
+/// `error`; rsconnect needs `application/json`).
+pub(super) async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    // Nested under `/__api__`, the URI has lost that prefix; the original has it.
+    let path = req.extensions().get::<axum::extract::OriginalUri>().map_or_else(|| req.uri().path().to_string(), |o| o.path().to_string());
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return resp;
+    }
+    let allow = resp.headers().get(axum::http::header::ALLOW).cloned();
+    let text = axum::body::to_bytes(resp.into_body(), 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let error = match (status, &allow) {
+        (StatusCode::METHOD_NOT_ALLOWED, Some(allow)) => {
+            format!("{method} is not allowed on {path}; allowed: {}", allow.to_str().unwrap_or("").replace(',', ", "))
+        }
+        (StatusCode::METHOD_NOT_ALLOWED, None) => format!("{method} is not allowed on {path}"),
+        _ if text.is_empty() => format!("{} ({method} {path})", status.canonical_reason().unwrap_or("error")),
+        _ => text,
+    };
+    let code = match status {
+        StatusCode::NOT_FOUND => 4,
+        StatusCode::UNAUTHORIZED => 30,
+        StatusCode::FORBIDDEN => 22,
+        s if s.is_server_error() => 1,
+        _ => 3,
+    };
+    let mut out = (status, Json(json!({ "code": code, "error": error, "payload": null }))).into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(axum::http::header::ALLOW, allow);
+    }
+    out
+}

@@ -50,6 +50,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/server_settings/{runtime}", get(server::other_settings))
         .route("/v1/user", get(server::current_user))
         .route("/v1/users", get(server::users))
+        .route("/v1/users/{guid}", get(server::user))
         .route("/v1/content", get(content::list).post(content::create))
         .route("/v1/content/{guid}", get(content::get_one).patch(content::update).delete(content::remove))
         .route("/v1/content/{guid}/vanity", get(content::get_vanity).put(content::put_vanity).delete(content::delete_vanity))
@@ -61,16 +62,14 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content/{guid}/render", post(renders::render_now))
         .route("/v1/content/{guid}/renders", get(renders::history))
         .route("/v1/content/{guid}/variants", get(variants::list).post(variants::create))
-        .route(
-            "/v1/content/{guid}/variants/{id}",
-            get(variants::get_one).patch(variants::update).delete(variants::remove),
-        )
+        .route("/v1/content/{guid}/variants/{id}", get(variants::get_one).patch(variants::update).delete(variants::remove))
         .route("/v1/content/{guid}/schedules", get(schedules::list).post(schedules::create))
         .route("/v1/schedules/{id}", get(schedules::get_one).patch(schedules::update).delete(schedules::remove))
         .route("/v1/content/{guid}/renders/{id}/log", get(renders::log))
         .route("/v1/content/{guid}/bundles", get(bundles::list).post(bundles::upload))
         .route("/v1/content/{guid}/bundles/{id}", get(bundles::get_one).delete(bundles::remove))
         .route("/v1/content/{guid}/bundles/{id}/download", get(bundles::download))
+        .route("/v1/content/{guid}/lockfile", get(bundles::lockfile))
         .route("/v1/content/{guid}/deploy", post(tasks::deploy))
         .route("/v1/content/{guid}/build", post(tasks::deploy))
         .route("/v1/tasks/{id}", get(tasks::get_one))
@@ -81,7 +80,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/porch/smtp", get(schedules::smtp_get).put(schedules::smtp_put))
         .route("/applications", get(server::applications))
         .route("/applications/{id}", get(server::application))
-        .fallback(server::api_not_found);
+        .fallback(server::api_not_found)
+        .layer(axum::middleware::from_fn(error::json_errors));
     Router::new()
         .nest("/__api__", api)
         .route("/__ping__", get(|| async { Json(serde_json::json!({})) }))

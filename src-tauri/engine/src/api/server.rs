@@ -76,6 +76,15 @@ pub(super) async fn users(
     Json(json!({ "results": results, "current_page": page, "total": usize::from(matches) }))
 }
 
+/// `GET /__api__/v1/users/{guid}`: the publisher by guid (posit-sdk `users.get`, pins
+/// `get_user(guid)`); any other guid is 404.
+pub(super) async fn user(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Json<Value>, ApiError> {
+    if guid != engine.owner_guid() {
+        return Err(Error::not_found("user", guid).into());
+    }
+    Ok(Json(user_json(&engine)))
+}
+
 fn v0_app(engine: &Engine, c: &crate::store::ContentRow, origin: &str) -> Value {
     let v = engine.view(c, origin);
     json!({

@@ -50,7 +50,28 @@ pub(super) async fn landing(State(engine): State<Engine>, req: Request) -> Html<
     let listed = |r: &Route| r.access == Access::Network || (r.access == Access::Local && local);
     let mut visible: Vec<&Route> = table.all.iter().map(Arc::as_ref).filter(|r| listed(r) && r.bundle_id.is_some()).collect();
     visible.sort_by_key(|r| r.title.to_lowercase());
-    Html(pages::landing(&visible))
+    let mut pins = std::collections::HashMap::new();
+    for r in visible.iter().filter(|r| r.content_category == "pin") {
+        pins.insert(r.guid.clone(), pin_versions(&engine, r).await);
+    }
+    Html(pages::landing(&visible, &pins))
+}
+
+/// The newest versions (bundles) of a pin with the data files each one's `data.txt` names.
+async fn pin_versions(engine: &Engine, r: &Route) -> Vec<pages::PinVersion> {
+    const SHOWN: usize = 10;
+    let Ok((_, bundles)) = engine.bundles(&r.guid).await else { return Vec::new() };
+    let mut out = Vec::new();
+    for b in bundles.into_iter().take(SHOWN) {
+        let data = tokio::fs::read_to_string(engine.bundle_dir(b.id).join("data.txt")).await.unwrap_or_default();
+        out.push(pages::PinVersion {
+            bundle_id: b.id,
+            created_time: b.created_time,
+            files: pages::pin_files(&data),
+            active: r.bundle_id == Some(b.id),
+        });
+    }
+    out
 }
 
 /// `GET /content/{key}`: add the trailing slash.
@@ -275,14 +296,15 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
         Some(id) => match engine.bundle(&route.guid, id).await {
             Ok((_, b)) => {
                 let manifest = b.manifest.as_deref().and_then(|m| crate::bundle::Manifest::parse(m.as_bytes()).ok());
-                // The files of an app or a source document are its code, not what was shared:
-                // only the publisher may browse them (viewers get a missing item's 404).
-                let is_static = manifest.as_ref().is_none_or(|m| crate::runtime_kind(&m.app_mode).is_static());
-                if !is_static && !is_publisher(engine, &req).await {
-                    return not_found(&format!("{} has no file at /{rest}.", route.title));
+                let mode = manifest.as_ref().map_or(route.app_mode.clone(), |m| m.app_mode.clone());
+                let tail = rest.split_once('/').map(|(_, t)| t).unwrap_or("");
+                // An app's or a document's bundle holds its source, which is not what was
+                // shared: only the publisher may browse it; viewers get a page saying what
+                // the bundle is (rsconnect's draft check only needs an answer below 500).
+                if !crate::runtime_kind(&mode).is_static() && !is_publisher(engine, &req).await {
+                    return explicit_bundle_notice(route, b.id, &b.state, &mode, tail);
                 }
-                let index = manifest.and_then(|m| m.primary_html);
-                (b.id, rest.split_once('/').map(|(_, t)| t).unwrap_or(""), index)
+                (b.id, tail, manifest.and_then(|m| m.primary_html))
             }
             Err(_) => return not_found(&format!("Bundle {id} of {} does not exist.", route.title)),
         },
@@ -355,6 +377,22 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
             .into_response(),
     }
     .map_with_header()
+}
+
+/// `_bundle{N}/` or `_rev{N}/` of content that is not plain files: a page about the bundle
+/// at its root, 404 below it.
+fn explicit_bundle_notice(route: &Route, bundle_id: i64, state: &str, mode: &str, tail: &str) -> Response {
+    if !tail.is_empty() {
+        return not_found(&format!("Bundle {bundle_id} of {} has no viewable file at /{tail}.", route.title));
+    }
+    let what = pages::kind_label(mode, "");
+    let status = match (route.bundle_id == Some(bundle_id), state) {
+        (true, _) => "It is the active bundle: open the content itself to use it.".to_string(),
+        (false, "uploaded") => "It was uploaded but has not been deployed yet.".to_string(),
+        (false, _) => "It is ready but not active (a draft). Deploy it again to make it the live version.".to_string(),
+    };
+    let body = format!("This is bundle {bundle_id} ({what}) of {}. {status}", route.title);
+    (StatusCode::OK, Html(pages::notice(&format!("{} · bundle {bundle_id}", route.title), &body))).into_response()
 }
 
 /// Which render of an item a request shows: the item's or a variant's, under `base`.

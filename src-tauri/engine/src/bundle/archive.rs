@@ -74,11 +74,15 @@ pub fn extract(archive: &Path, dest: &Path, limits: &Limits) -> Result<Extracted
 
 /// Normalises an entry name into a relative path inside the bundle.
 ///
-/// Returns `Ok(None)` for names that denote the root itself (`""`, `.`, `./`).
+/// Returns `Ok(None)` for names that denote the root itself (`""`, `.`, `./`, `/`).
 pub fn sanitize_entry(name: &str) -> Result<Option<PathBuf>, BundleError> {
     let unsafe_path = || BundleError::UnsafePath { entry: name.to_string() };
     if name.contains('\0') || name.contains('\\') {
         return Err(unsafe_path());
+    }
+    // The bundle root itself: pins' `tarfile.add(dir, arcname="")` writes it as "/".
+    if name.chars().all(|c| c == '/' || c == '.') && !name.contains("..") {
+        return Ok(None);
     }
     let mut out = PathBuf::new();
     for comp in Path::new(name).components() {
@@ -325,6 +329,8 @@ mod tests {
         assert_eq!(sanitize_entry("./a/./b").ok().flatten(), Some(PathBuf::from("a/b")));
         assert!(matches!(sanitize_entry(""), Ok(None)));
         assert!(matches!(sanitize_entry("./"), Ok(None)));
+        // pins' root directory entry.
+        assert!(matches!(sanitize_entry("/"), Ok(None)));
     }
 
     #[test]

@@ -694,3 +694,34 @@ async fn relocate(tmp: &Path, final_dir: &Path) -> Result<(), EnvError> {
     .await
     .expect("relocating scripts does not panic")
 }
+
+/// The interpreter's version and the distributions installed in a Python environment, as
+/// sorted `name==version` lines (what `pip freeze` would report, read through
+/// `importlib.metadata` so it works for environments built by uv, which have no pip).
+pub async fn installed_packages(python: &Path) -> Result<(String, Vec<String>), EnvError> {
+    const LIST: &str = "import importlib.metadata as m, platform\n\
+        print(platform.python_version())\n\
+        seen = {}\n\
+        for d in m.distributions():\n\
+        \x20   n = d.metadata['Name']\n\
+        \x20   if n: seen.setdefault(n.lower(), f'{n}=={d.version}')\n\
+        print('\\n'.join(sorted(seen.values(), key=str.lower)))\n";
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.args(["-I", "-c", LIST]).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let spawn_err = |source| EnvError::Spawn { program: python.display().to_string(), source };
+    let out = tokio::time::timeout(TOOL_PROBE_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| spawn_err(std::io::Error::new(std::io::ErrorKind::TimedOut, "listing packages took too long")))?
+        .map_err(spawn_err)?;
+    if !out.status.success() {
+        return Err(EnvError::InstallFailed {
+            tool: "listing installed packages".into(),
+            status: out.status.to_string(),
+            last_lines: String::from_utf8_lossy(&out.stderr).lines().rev().take(10).map(String::from).collect::<Vec<_>>().into_iter().rev().collect(),
+        });
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let version = lines.next().unwrap_or_default().to_string();
+    Ok((version, lines.map(String::from).collect()))
+}

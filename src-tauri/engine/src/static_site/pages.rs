@@ -50,7 +50,8 @@ ul{list-style:none;padding:0}li{padding:.8rem 1rem;border:1px solid #e4e0d8;bord
 background:#fff}li a{font-size:1.1rem;font-weight:600;color:#0b5cad;text-decoration:none}li a:hover{text-decoration:underline}\
 .kind{display:inline-block;margin-left:.6rem;font-size:.8rem;color:#555;background:#f0ede6;border-radius:1rem;\
 padding:.1rem .6rem}.desc{color:#555;margin:.3rem 0 0}.empty{padding:2rem;text-align:center;color:#666;\
-border:2px dashed #ddd;border-radius:.8rem}code{background:#f0ede6;padding:.1rem .3rem;border-radius:.3rem}";
+border:2px dashed #ddd;border-radius:.8rem}ol.versions{margin:.4rem 0 0;padding-left:1.2rem}\
+li.version{border:0;padding:.15rem 0;margin:0;background:none}li.version a{font-size:.9rem;font-weight:500;margin-left:.5rem}code{background:#f0ede6;padding:.1rem .3rem;border-radius:.3rem}";
 
 fn page(title: &str, body: &str) -> String {
     format!(
@@ -61,8 +62,43 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// The landing page at `/`: everything viewers may see.
-pub fn landing(routes: &[&Route]) -> String {
+/// One version (bundle) of a pin, as the landing page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinVersion {
+    /// The bundle id (pins' version).
+    pub bundle_id: i64,
+    /// RFC 3339.
+    pub created_time: String,
+    /// The pin's data files, from its `data.txt` (`file:`).
+    pub files: Vec<String>,
+    /// Whether this is the version readers get by default.
+    pub active: bool,
+}
+
+/// The data file names a pin's `data.txt` names under `file:` (a string or a list).
+pub fn pin_files(data_txt: &str) -> Vec<String> {
+    let unquote = |v: &str| v.trim().trim_matches(|c| c == '\'' || c == '"').to_string();
+    let mut lines = data_txt.lines();
+    while let Some(line) = lines.next() {
+        let Some(value) = line.strip_prefix("file:") else { continue };
+        let value = value.trim();
+        if let Some(inner) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+            return inner.split(',').map(unquote).filter(|f| !f.is_empty()).collect();
+        }
+        if !value.is_empty() {
+            return vec![unquote(value)];
+        }
+        return lines
+            .map_while(|l| l.trim_start().strip_prefix("- ").map(unquote))
+            .filter(|f| !f.is_empty())
+            .collect();
+    }
+    Vec::new()
+}
+
+/// The landing page at `/`: everything viewers may see; pins with their versions
+/// (`pins` maps a pin's guid to its versions, newest first) and download links.
+pub fn landing(routes: &[&Route], pins: &std::collections::HashMap<String, Vec<PinVersion>>) -> String {
     let mut body = String::from("<h1>Porch</h1><p class=\"sub\">Published on this computer for everyone on the network.</p>");
     if routes.is_empty() {
         body.push_str(
@@ -77,9 +113,10 @@ pub fn landing(routes: &[&Route]) -> String {
                 None => format!("/content/{}/", r.guid),
             };
             let desc = &r.description;
+            let versions = pins.get(&r.guid).map(|v| pin_versions(&r.guid, v)).unwrap_or_default();
             let _ = write!(
                 body,
-                "<li><a href=\"{}\">{}</a><span class=\"kind\">{}</span>{}{}</li>",
+                "<li><a href=\"{}\">{}</a><span class=\"kind\">{}</span>{}{}{versions}</li>",
                 esc(&href),
                 esc(&r.title),
                 kind_label(&r.app_mode, &r.content_category),
@@ -91,6 +128,48 @@ pub fn landing(routes: &[&Route]) -> String {
         body.push_str("</ul>");
     }
     page("Porch", &body)
+}
+
+/// The versions list of a pin on the landing page: each version's date and a download
+/// link per data file (`/content/{guid}/_rev{bundle}/{file}`).
+fn pin_versions(guid: &str, versions: &[PinVersion]) -> String {
+    if versions.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<ol class=\"versions\">");
+    for v in versions {
+        let when = v.created_time.replace('T', " ").replace('Z', " UTC");
+        let _ = write!(out, "<li class=\"version\">Version {} <small>{}</small>", v.bundle_id, esc(&when));
+        if v.active {
+            out.push_str(" <span class=\"kind\">latest</span>");
+        }
+        for f in &v.files {
+            let _ = write!(
+                out,
+                " <a class=\"download\" download href=\"/content/{}/_rev{}/{}\">Download {}</a>",
+                esc(guid),
+                v.bundle_id,
+                esc(&percent_path(f)),
+                esc(f)
+            );
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ol>");
+    out
+}
+
+/// Percent-encodes a relative file path for a URL, keeping `/`.
+fn percent_path(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    for b in p.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 /// A friendly not-found page; `start` links to the start of the item the path was in.
@@ -141,5 +220,21 @@ pub fn with_history_switcher(html: &str, base: &str, shown: i64, history: &[crat
     match html.rfind("</body>") {
         Some(at) => format!("{}{widget}{}", &html[..at], &html[at..]),
         None => format!("{html}{widget}"),
+    }
+}
+
+#[cfg(test)]
+mod pin_tests {
+    use super::pin_files;
+
+    #[test]
+    fn pin_files_reads_a_name_a_list_and_a_flow_list() {
+        let one = "api_version: 1\nfile: cars.csv\nfile_size: 40\ntitle: Cars\ntype: csv\n";
+        assert_eq!(pin_files(one), ["cars.csv"]);
+        let block = "file:\n- a.parquet\n- 'b c.parquet'\nfile_size:\n- 1\n- 2\n";
+        assert_eq!(pin_files(block), ["a.parquet", "b c.parquet"]);
+        let flow = "type: file\nfile: [x.txt, \"y.txt\"]\n";
+        assert_eq!(pin_files(flow), ["x.txt", "y.txt"]);
+        assert!(pin_files("title: no file\n").is_empty());
     }
 }
