@@ -33,4 +33,32 @@ impl Store {
             .await
             .map_err(Error::store("listing API keys"))
     }
+
+    /// Every key as `(id, name, created_time)`, oldest first.
+    pub async fn keys(&self) -> Result<Vec<(i64, String, String)>> {
+        sqlx::query_as("SELECT id, name, created_time FROM api_keys ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Error::store("listing API keys"))
+    }
+
+    /// The id of the key with this hash.
+    pub async fn key_id(&self, hash: &str) -> Result<i64> {
+        sqlx::query_scalar("SELECT id FROM api_keys WHERE key_hash = ?")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Error::store("reading an API key"))?
+            .ok_or_else(|| Error::not_found("API key", "(new)"))
+    }
+
+    /// Deletes a key; false when there was none with this id.
+    pub async fn delete_key(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::store("revoking an API key"))?;
+        Ok(done.rows_affected() > 0)
+    }
 }

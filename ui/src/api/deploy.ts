@@ -1,0 +1,129 @@
+// Publishing what was dropped: detect first (a preview the user can edit), then deploy.
+//
+// Desktop: the drop has real paths; the shell packs and deploys them through engine ops
+// (`preview_path`, `deploy_path`). Browser: the files are packed here into a `.tar.gz`
+// (an archive dropped on its own is sent as it is), previewed by `/__api__/porch/inspect`,
+// then created/uploaded/deployed through the Connect API, following the task's log.
+
+import type { BrowserDrop } from "../platform";
+import { tarGz, type PackFile } from "../lib/tar";
+import { ApiError, command, request } from "./client";
+import { deployBundle, followTask, setVanity, patchContent } from "./content";
+import { inspectArchive } from "./server";
+import type { BundlePreview, BundleView, ContentView, Deployment } from "./types";
+
+/** What was dropped, ready to preview and deploy. */
+export type DropSource =
+  | { kind: "path"; path: string; label: string }
+  | { kind: "archive"; data: Uint8Array; filename: string; label: string };
+
+/** The user's edits on top of the preview. */
+export interface DeployChoices {
+  name: string;
+  title: string;
+  /** Empty for none. */
+  vanity: string;
+}
+
+export interface DeployResult {
+  content: ContentView;
+  url: string;
+}
+
+const ARCHIVE = /\.(tar\.gz|tgz|tar|zip)$/i;
+
+/** Browser: the dropped files (with paths relative to the drop) as one source. */
+export async function packFiles(files: PackFile[], label: string): Promise<DropSource> {
+  if (files.length === 0) throw new ApiError("InvalidRequest", "Nothing to publish: the drop held no files (empty folders are not uploaded).");
+  if (files.length === 1 && ARCHIVE.test(files[0].path)) {
+    return { kind: "archive", data: files[0].data, filename: files[0].path.split("/").pop() ?? "bundle.tar.gz", label };
+  }
+  // A single dropped folder: its contents form the bundle (drop the folder name prefix).
+  const tops = new Set(files.map((f) => f.path.split("/")[0]));
+  let rooted = files;
+  let filename = label;
+  if (tops.size === 1 && files.every((f) => f.path.includes("/"))) {
+    const [top] = tops;
+    filename = top;
+    rooted = files.map((f) => ({ path: f.path.slice(top.length + 1), data: f.data }));
+  } else if (files.length === 1) {
+    filename = files[0].path;
+  }
+  return { kind: "archive", data: await tarGz(rooted), filename, label };
+}
+
+export async function preview(src: DropSource): Promise<BundlePreview> {
+  if (src.kind === "path") return command<BundlePreview>("preview_path", { path: src.path });
+  return inspectArchive(src.data, src.filename);
+}
+
+/**
+ * Creates (or reuses, by name) the item, uploads, deploys and follows the task log.
+ * `onLog` gets each batch of task lines.
+ */
+export async function deploy(src: DropSource, choices: DeployChoices, onLog: (lines: string[]) => void): Promise<DeployResult> {
+  let content: ContentView;
+  if (src.kind === "path") {
+    onLog([`Packing and deploying ${src.path} …`]);
+    const d = await command<Deployment>("deploy_path", { path: src.path, options: { name: choices.name, title: choices.title } });
+    const t = await request<{ output: string[] }>("GET", `/__api__/v1/tasks/${encodeURIComponent(d.task_id)}`);
+    onLog(t.output);
+    content = d.content;
+  } else {
+    const existing = await request<ContentView[]>("GET", `/__api__/v1/content?name=${encodeURIComponent(choices.name)}`);
+    if (existing.length > 0) {
+      content = existing[0];
+      if (choices.title && choices.title !== content.title) content = await patchContent(content.guid, { title: choices.title });
+      onLog([`Updating “${content.name}” with a new version`]);
+    } else {
+      content = await request<ContentView>("POST", "/__api__/v1/content", { json: { name: choices.name, title: choices.title } });
+      onLog([`Created “${content.name}”`]);
+    }
+    const bundle = await request<BundleView>("POST", `/__api__/v1/content/${content.guid}/bundles`, { body: src.data });
+    onLog([`Uploaded version ${bundle.id} (${bundle.size} bytes)`]);
+    const { task_id } = await deployBundle(content.guid, bundle.id);
+    const t = await followTask(task_id, onLog);
+    if (t.code !== 0 || t.error) throw new ApiError("StartFailed", t.error || `the deploy failed (code ${t.code})`);
+  }
+  if (choices.vanity.trim() !== "") {
+    await setVanity(content.guid, choices.vanity.trim());
+  }
+  const fresh = await request<ContentView>("GET", `/__api__/v1/content/${content.guid}`);
+  return { content: fresh, url: fresh.vanity_url ?? fresh.content_url };
+}
+
+/** Reads a browser drop, folders included, into relative paths and bytes. */
+export async function readDrop(drop: BrowserDrop): Promise<{ files: PackFile[]; label: string }> {
+  const files: PackFile[] = [];
+  const names: string[] = [];
+  if (drop.entries.length > 0) {
+    for (const entry of drop.entries) {
+      names.push(entry.name);
+      await walk(entry, "", files);
+    }
+  } else {
+    for (const file of drop.files) {
+      names.push(file.name);
+      files.push({ path: file.webkitRelativePath || file.name, data: new Uint8Array(await file.arrayBuffer()) });
+    }
+  }
+  return { files, label: names.length === 1 ? names[0] : `${names.length} items` };
+}
+
+async function walk(entry: FileSystemEntry, prefix: string, out: PackFile[]): Promise<void> {
+  const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+  if (entry.isFile) {
+    const file = await new Promise<File>((res, rej) => (entry as FileSystemFileEntry).file(res, rej));
+    out.push({ path, data: new Uint8Array(await file.arrayBuffer()) });
+    return;
+  }
+  if (entry.isDirectory) {
+    const reader = (entry as FileSystemDirectoryEntry).createReader();
+    // readEntries answers in batches until an empty one.
+    for (;;) {
+      const batch = await new Promise<FileSystemEntry[]>((res, rej) => reader.readEntries(res, rej));
+      if (batch.length === 0) break;
+      for (const child of batch) await walk(child, path, out);
+    }
+  }
+}
