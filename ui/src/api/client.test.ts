@@ -27,3 +27,15 @@ describe("rsconnectAdd", () => {
     expect(rsconnectAdd("http://192.168.1.5:3939/", "K")).toBe("rsconnect add --server http://192.168.1.5:3939 --name porch --api-key K");
   });
 });
+
+import { mainFile } from "./deploy";
+
+describe("mainFile", () => {
+  it("names a drop of loose files after its main file", () => {
+    expect(mainFile(["style.css", "index.html"])).toBe("index.html");
+    expect(mainFile(["requirements.txt", "helpers.py", "app.py"])).toBe("app.py");
+    expect(mainFile(["requirements.txt", "Sales Report.ipynb"])).toBe("Sales Report.ipynb");
+    expect(mainFile(["notes.txt"])).toBe("notes.txt");
+    expect(mainFile([])).toBeNull();
+  });
+});

@@ -46,10 +46,22 @@ export async function packFiles(files: PackFile[], label: string): Promise<DropS
     const [top] = tops;
     filename = top;
     rooted = files.map((f) => ({ path: f.path.slice(top.length + 1), data: f.data }));
-  } else if (files.length === 1) {
-    filename = files[0].path;
+  } else {
+    // Loose files: name the bundle after its main file (index.html, app.py, a notebook, ...).
+    filename = mainFile(files.map((f) => f.path)) ?? label;
   }
   return { kind: "archive", data: await tarGz(rooted), filename, label };
+}
+
+const MAIN_FILES = [/^index\.html?$/i, /^(app|main|streamlit_app|dashboard)\.py$/i, /\.(ipynb|qmd|rmd)$/i, /^(app|server|plumber)\.r$/i, /\.py$/i, /\.html?$/i];
+
+/** The file a drop of loose files is named after, by the same preferences as detection. */
+export function mainFile(paths: string[]): string | null {
+  for (const rule of MAIN_FILES) {
+    const hit = paths.find((p) => !p.includes("/") && rule.test(p));
+    if (hit) return hit;
+  }
+  return paths[0] ?? null;
 }
 
 export async function preview(src: DropSource): Promise<BundlePreview> {

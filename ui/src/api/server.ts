@@ -6,6 +6,8 @@ import type { ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView, SmtpVie
 const P = "/__api__/porch";
 
 export const serverView = () => request<ServerView>("GET", `${P}/server`);
+/** Pauses or resumes serving other computers (this one keeps access). */
+export const setSharingPaused = (paused: boolean) => request<ServerView>("PUT", `${P}/sharing`, { json: { paused } });
 export const apiKeys = () => request<ApiKeyView[]>("GET", `${P}/keys`);
 export const createApiKey = (name: string) => request<NewApiKey>("POST", `${P}/keys`, { json: { name } });
 export const revokeApiKey = (id: string) => request<void>("DELETE", `${P}/keys/${encodeURIComponent(id)}`);

@@ -18,13 +18,13 @@ export function mountItemSettings(root: HTMLElement, shell: Shell, c: ContentVie
   const kind = runtimeKind(c.app_mode);
   const sections: (HTMLElement | null)[] = [
     section("General", generalSection(c)),
+    kind === "rendered" ? section("Schedule", schedulesSection(c)) : null,
+    kind === "interactive" ? section("Runtime", runtimeSection(c, shell.server?.runtime_defaults ?? null)) : null,
+    section("Environment variables", envSection(c)),
     section("Vanity path", vanitySection(c)),
     section("Who can view", accessSection(c)),
     section("Link to a folder", linkSection(c)),
-    kind === "interactive" ? section("Runtime", runtimeSection(c, shell.server?.runtime_defaults ?? null)) : null,
-    kind === "rendered" ? section("Schedule", schedulesSection(c)) : null,
     kind === "rendered" ? section("Parameters and variants", variantsSection(c)) : null,
-    section("Environment variables", envSection(c)),
     section("Delete", deleteSection(c, shell)),
   ];
   root.replaceChildren(...sections.filter((x): x is HTMLElement => x !== null));

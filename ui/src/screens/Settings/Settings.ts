@@ -6,7 +6,7 @@
 // this pane shows them and the exact command line to change them.
 
 import { toApiError } from "../../api/client";
-import { apiKeys, createApiKey, putSmtp, revokeApiKey, rsconnectAdd, serverView, smtp } from "../../api/server";
+import { apiKeys, createApiKey, putSmtp, revokeApiKey, rsconnectAdd, serverView, setSharingPaused, smtp } from "../../api/server";
 import type { ServerView, SmtpView } from "../../api/types";
 import type { Cleanup, Shell } from "../../app";
 import { button, copyText, field, h } from "../../components/dom";
@@ -39,9 +39,22 @@ function card(title: string, body: HTMLElement): HTMLElement {
 }
 
 function sharing(s: ServerView, shell: Shell): HTMLElement {
+  const pause = button(s.sharing_paused ? "Resume sharing" : "Pause sharing", () => {
+    void setSharingPaused(!s.sharing_paused).then(
+      (next) => {
+        s.sharing_paused = next.sharing_paused;
+        pause.textContent = next.sharing_paused ? "Resume sharing" : "Pause sharing";
+        state.textContent = next.sharing_paused ? "Paused: other computers see a “paused” page" : "Sharing";
+        toast(next.sharing_paused ? "Sharing paused" : "Sharing resumed");
+      },
+      (e) => toast(toApiError(e).message, "error"),
+    );
+  }, { testid: "pause-sharing" });
+  const state = h("span", { "data-testid": "sharing-state" }, s.sharing_paused ? "Paused: other computers see a “paused” page" : "Sharing");
   return h(
     "div",
     {},
+    h("div", { class: "toolbar" }, state, h("div", { class: "spacer" }), pause),
     h("dl", { class: "facts" },
       h("dt", {}, "Listening on"), h("dd", { "data-testid": "bind" }, s.bind ?? "not serving"),
       h("dt", {}, "Who can connect"), h("dd", {}, s.local_only ? "Only this computer" : "Everyone on your network"),
