@@ -123,7 +123,7 @@ pub(crate) async fn api_request(
         .await
         .map_err(|e| invalid(e.to_string()))?;
     let status = response.status().as_u16();
-    let bytes = porch_engine::api::to_bytes(response.into_body())
+    let bytes = porch_engine::api::to_bytes(response.into_body(), usize::MAX)
         .await
         .map_err(|e| invalid(e.to_string()))?;
     Ok(ApiAnswer {

@@ -155,6 +155,12 @@ async function main() {
   await page.click("button[type=submit]");
   await page.getByTestId("empty-state").waitFor();
   await shot(page, "library-empty");
+  // The empty library's sample goes through the same preview (cancelled here).
+  await page.getByTestId("sample").click();
+  await page.getByTestId("deploy-preview").waitFor({ timeout: 60_000 });
+  assert((await page.getByTestId("deploy-name").inputValue()) === "hello-porch", "the sample is named hello-porch");
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.getByTestId("deploy-dialog").waitFor({ state: "detached" });
 
   step = "deploy a static site by drop";
   const v1 = [
@@ -288,6 +294,7 @@ async function main() {
     await page.getByTestId("next-runs-note").filter({ hasText: /minute|61|cron/i }).waitFor();
     await page.getByTestId("sched-cron").fill("0 9 * * 1-5");
     await page.waitForFunction(() => document.querySelectorAll("[data-testid=next-run]").length === 5);
+    await page.getByTestId("sec-schedule").evaluate((el) => el.scrollIntoView());
     await shot(page, "item-schedule");
     await page.getByTestId("sched-save").click();
     await page.getByTestId("toast").filter({ hasText: "Schedule saved" }).waitFor();

@@ -204,7 +204,7 @@ impl Engine {
             quarto_version: text(&manifest.raw["quarto"]["version"]),
             requirements,
             files,
-            file_count: file_count as u64,
+            file_count,
             existing_guid,
         })
     }

@@ -50,7 +50,8 @@ export async function packFiles(files: PackFile[], label: string): Promise<DropS
     // Loose files: name the bundle after its main file (index.html, app.py, a notebook, ...).
     filename = mainFile(files.map((f) => f.path)) ?? label;
   }
-  return { kind: "archive", data: await tarGz(rooted), filename, label };
+  const shown = tops.size === 1 || files.length === 1 ? label : `${filename} and ${files.length - 1} more`;
+  return { kind: "archive", data: await tarGz(rooted), filename, label: shown };
 }
 
 const MAIN_FILES = [/^index\.html?$/i, /^(app|main|streamlit_app|dashboard)\.py$/i, /\.(ipynb|qmd|rmd)$/i, /^(app|server|plumber)\.r$/i, /\.py$/i, /\.html?$/i];

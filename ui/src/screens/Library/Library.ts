@@ -76,7 +76,7 @@ export function mountLibrary(root: HTMLElement, shell: Shell): Cleanup {
       list.replaceChildren(
         EmptyState(() => {
           const enc = new TextEncoder();
-          shell.deployFiles(sampleSite().map((f) => ({ path: f.path, data: enc.encode(f.text) })), "hello-porch");
+          shell.deployFiles(sampleSite().map((f) => ({ path: `hello-porch/${f.path}`, data: enc.encode(f.text) })), "hello-porch");
         }),
       );
       return;
