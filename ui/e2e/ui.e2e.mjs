@@ -204,6 +204,7 @@ async function main() {
   const guid = (await api("GET", "/__api__/v1/content?name=e2e-site", server.key)).json[0].guid;
   await page.goto(`${server.base}/__porch__/#/item/${guid}/versions`);
   await page.getByTestId("version-row").nth(1).waitFor();
+  assert((await page.getByTestId("item-title").textContent()) === "E2E Site", "a redeploy keeps the title");
   await page.locator('[data-testid=version-row][data-active="false"]').getByTestId("rollback").click();
   await page.locator('[data-testid=version-row][data-active="true"]').last().waitFor();
   await page.getByTestId("toast").filter({ hasText: "live again" }).waitFor({ timeout: 60_000 });

@@ -23,6 +23,8 @@ export interface DeployChoices {
   title: string;
   /** Empty for none. */
   vanity: string;
+  /** Whether the user typed the title (else a redeploy keeps the item's own title). */
+  titleEdited?: boolean;
 }
 
 export interface DeployResult {
@@ -78,7 +80,8 @@ export async function deploy(src: DropSource, choices: DeployChoices, onLog: (li
   let content: ContentView;
   if (src.kind === "path") {
     onLog([`Packing and deploying ${src.path} …`]);
-    const d = await command<Deployment>("deploy_path", { path: src.path, options: { name: choices.name, title: choices.title } });
+    const title = choices.titleEdited ? choices.title : undefined;
+    const d = await command<Deployment>("deploy_path", { path: src.path, options: { name: choices.name, title } });
     const t = await request<{ output: string[] }>("GET", `/__api__/v1/tasks/${encodeURIComponent(d.task_id)}`);
     onLog(t.output);
     content = d.content;
@@ -86,7 +89,9 @@ export async function deploy(src: DropSource, choices: DeployChoices, onLog: (li
     const existing = await request<ContentView[]>("GET", `/__api__/v1/content?name=${encodeURIComponent(choices.name)}`);
     if (existing.length > 0) {
       content = existing[0];
-      if (choices.title && choices.title !== content.title) content = await patchContent(content.guid, { title: choices.title });
+      if (choices.titleEdited && choices.title && choices.title !== content.title) {
+        content = await patchContent(content.guid, { title: choices.title });
+      }
       onLog([`Updating “${content.name}” with a new version`]);
     } else {
       content = await request<ContentView>("POST", "/__api__/v1/content", { json: { name: choices.name, title: choices.title } });

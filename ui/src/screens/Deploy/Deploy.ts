@@ -3,6 +3,7 @@
 // to do, and the dialog stays open so nothing typed is lost.
 
 import { toApiError } from "../../api/client";
+import { getContent } from "../../api/content";
 import { deploy, packFiles, preview, readDrop, type DeployChoices, type DropSource } from "../../api/deploy";
 import type { BundlePreview } from "../../api/types";
 import type { Shell } from "../../app";
@@ -66,7 +67,10 @@ export function openDeploy(shell: Shell, input: DeployInput): void {
       }
       heading.textContent = `Publish “${source.label}”`;
       detected = await preview(source);
-      showForm(detected);
+      // A redeploy keeps the item's title unless the user changes it.
+      let title = detected.title;
+      if (detected.existing_guid) title = (await getContent(detected.existing_guid).catch(() => null))?.title || title;
+      showForm(detected, {}, { name: detected.name, title, vanity: "" });
     } catch (err) {
       fail(err, "Porch cannot publish this", () => void start());
     }
@@ -75,7 +79,8 @@ export function openDeploy(shell: Shell, input: DeployInput): void {
   const showForm = (p: BundlePreview, errors: Record<string, string> = {}, values?: DeployChoices) => {
     const v = values ?? { name: p.name, title: p.title, vanity: "" };
     const name = h("input", { value: v.name, "data-testid": "deploy-name", required: true, spellcheck: "false" }) as HTMLInputElement;
-    const title = h("input", { value: v.title, "data-testid": "deploy-title-input" }) as HTMLInputElement;
+    let titleEdited = v.titleEdited ?? false;
+    const title = h("input", { value: v.title, "data-testid": "deploy-title-input", oninput: () => (titleEdited = true) }) as HTMLInputElement;
     const vanity = h("input", { value: v.vanity, placeholder: "/sales/", "data-testid": "deploy-vanity", spellcheck: "false" }) as HTMLInputElement;
     const facts: [string, string | null][] = [
       ["Type", `${modeLabel(p.app_mode)} (${p.app_mode})`],
@@ -89,7 +94,7 @@ export function openDeploy(shell: Shell, input: DeployInput): void {
     ];
     const submit = (e: Event) => {
       e.preventDefault();
-      const choices = { name: name.value.trim(), title: title.value.trim(), vanity: vanity.value.trim() };
+      const choices: DeployChoices = { name: name.value.trim(), title: title.value.trim(), vanity: vanity.value.trim(), titleEdited };
       const errs: Record<string, string> = {};
       if (!NAME_RULE.test(choices.name)) errs.name = "3 to 64 letters, digits, dots, dashes or underscores.";
       if (choices.vanity && !/^\/?[A-Za-z0-9._~/-]+\/?$/.test(choices.vanity)) errs.vanity = "A path like /sales/ (letters, digits, - _ . /).";
