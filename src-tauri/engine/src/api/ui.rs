@@ -65,3 +65,51 @@ fn asset(engine: &Engine, path: &str) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{to_bytes, Body};
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use crate::config::Config;
+    use crate::engine::Engine;
+
+    static ASSETS: &[(&str, &[u8])] = &[("index.html", b"<div id=\"app\"></div>"), ("assets/app-1.js", b"console.log(1)")];
+
+    async fn get(engine: &Engine, path: &str) -> (u16, String, String, String) {
+        let req = Request::get(path).body(Body::empty()).expect("request");
+        let resp = crate::api::router(engine.clone()).oneshot(req).await.expect("infallible");
+        let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let (ctype, cache) = (header("content-type"), header("cache-control"));
+        let status = resp.status().as_u16();
+        let body = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+        (status, ctype, cache, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn serves_the_embedded_ui_or_says_it_is_not_built() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::new(dir.path().join("with"));
+        config.ui_assets = Some(ASSETS);
+        let engine = Engine::open(config).await.expect("open");
+        let (status, ctype, cache, body) = get(&engine, "/__porch__/").await;
+        assert_eq!((status, ctype.as_str(), cache.as_str()), (200, "text/html", "no-cache"));
+        assert!(body.contains("id=\"app\""));
+        let (status, ctype, cache, _) = get(&engine, "/__porch__/assets/app-1.js").await;
+        assert_eq!(status, 200);
+        assert!(ctype.contains("javascript"), "{ctype}");
+        assert!(cache.contains("immutable"), "{cache}");
+        assert_eq!(get(&engine, "/__porch__/assets/missing.js").await.0, 404);
+        // Paths that are not files get the app shell; nothing outside the list is reachable.
+        let (status, _, _, body) = get(&engine, "/__porch__/settings").await;
+        assert_eq!(status, 200);
+        assert!(body.contains("id=\"app\""));
+        assert_eq!(get(&engine, "/__porch__/../porch.db").await.0, 404);
+
+        let engine = Engine::open(Config::new(dir.path().join("without"))).await.expect("open");
+        let (status, _, _, body) = get(&engine, "/__porch__/").await;
+        assert_eq!(status, 503);
+        assert!(body.contains("UI not built") && body.contains("npm --prefix ui run build"), "{body}");
+    }
+}
