@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use porch_engine::{BundlePreview, ContentView, DeployOptions, Deployment, Engine, ErrorCode};
+use porch_engine::{BundlePreview, ContentView, DeployOptions, Deployment, Engine, ErrorCode, Staged};
 use serde::Serialize;
 use tauri::{AppHandle, State};
 use tower::ServiceExt as _;
@@ -73,6 +73,17 @@ pub(crate) async fn deploy_path(
     Ok(engine
         .deploy_path(&path, options.unwrap_or_default())
         .await?)
+}
+
+/// Stores a dropped path as a new bundle; the window then deploys it through the API and
+/// follows the task log live.
+#[tauri::command]
+pub(crate) async fn stage_path(
+    engine: State<'_, Engine>,
+    path: PathBuf,
+    options: Option<DeployOptions>,
+) -> Result<Staged, CommandError> {
+    Ok(engine.stage_path(&path, options.unwrap_or_default()).await?)
 }
 
 /// What a deploy of a dropped path would detect (nothing is stored).

@@ -108,6 +108,7 @@ fn build_app(engine: Engine) -> tauri::Result<tauri::App> {
             commands::list_content,
             commands::deploy_path,
             commands::preview_path,
+            commands::stage_path,
             commands::api_request,
             commands::autostart_get,
             commands::autostart_set,

@@ -10,7 +10,8 @@ Steps (each prints `ok - ...`; the first failure raises, screenshots the window 
  5. a drop: WebDriver cannot perform an OS-level file drop, so the script emits the
     `tauri://drag-enter` / `tauri://drag-drop` events that wry raises for a real drop. The
     UI's real `onDragDropEvent` handler receives them, shows the `preview_path` command's
-    preview, and Deploy calls the real `deploy_path` command; the result and a second row
+    preview, and Deploy calls the real `stage_path` command then deploys through the API
+    (`api_request`), following the task log; the result and a second row
     must appear, and the item page loads through the `api_request` command;
  6. dropping a path that does not exist shows an error note with a code and message;
  7. closing the window (WM_DELETE_WINDOW, as a window manager sends it) hides it and the
@@ -209,10 +210,10 @@ class Scenario:
         self.ok("the drop shows what Porch detected")
         self.screenshot("deploy-preview")
         self.click('[data-testid="deploy-go"]')
-        # Deploying goes through the `deploy_path` command.
+        # Deploying: `stage_path` stores the bundle, then the API deploys it as a task.
         done = self.wait_for("the deploy result", lambda: self.find('[data-testid="deploy-done"]'))
         dropped_link = done[0]["href"]
-        self.ok(f"drop published through deploy_path: {dropped_link}")
+        self.ok(f"drop published through stage_path + the deploy API: {dropped_link}")
         self.wait_for("two rows", lambda: len(self.find('[data-testid="content-row"]')) == 2)
         with urllib.request.urlopen(dropped_link, timeout=10) as resp:
             body = resp.read().decode("utf-8", errors="replace")

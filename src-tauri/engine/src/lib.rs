@@ -50,7 +50,7 @@ pub use engine::{running_server, Engine, RuntimeInfo};
 pub use error::{Error, ErrorCode, Result};
 pub use events::Event;
 pub use ops::{DeployOptions, Deployment};
-pub use preview::{ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView};
+pub use preview::{ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView, Staged};
 pub use view::{BundleView, ContentView};
 
 /// The version Porch reports as Connect's (clients gate features on it).

@@ -16,7 +16,9 @@ use serde_json::Value;
 use crate::bundle::{self, detect, Manifest};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::ops::{name_from_path, title_from_path};
+use crate::ops::{name_from_path, title_from_path, validate_name, DeployOptions};
+use crate::store::{ContentPatch, NewContent};
+use crate::view::ContentView;
 use crate::scheduler::Schedule;
 
 /// How many top-level entries a preview lists.
@@ -151,7 +153,55 @@ pub struct NewApiKey {
     pub key: String,
 }
 
+/// A dropped path stored as a new bundle, not yet deployed: the caller deploys it as a
+/// task and follows its log, exactly as for an upload.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Staged {
+    /// The item (created, or found by name).
+    pub content: ContentView,
+    /// The new bundle's id.
+    pub bundle_id: String,
+    /// Whether the item was created for this bundle.
+    pub created: bool,
+}
+
 impl Engine {
+    /// Packs a folder, file or archive and stores it as a new bundle of the item named
+    /// `opts.name` (created when missing; its title changed only when `opts.title` is set).
+    /// A failure leaves nothing behind: a just-created item is removed again.
+    pub async fn stage_path(&self, path: &Path, opts: DeployOptions) -> Result<Staged> {
+        let name = opts.name.clone().unwrap_or_else(|| name_from_path(path));
+        validate_name(&name)?;
+        let (src, tmp, limits) = (path.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);
+        let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
+            .await
+            .map_err(|e| Error::Invalid(format!("packing stopped: {e}")))??;
+        let (content, created) = match self.inner.store.content_by_name(&name).await? {
+            Some(c) if opts.title.is_some() => {
+                (self.update_content(&c.guid, ContentPatch { title: opts.title.clone(), ..Default::default() }).await?, false)
+            }
+            Some(c) => (c, false),
+            None => {
+                let title = opts.title.clone().or_else(|| Some(title_from_path(path)));
+                let new = NewContent { name, title, description: None, access_type: opts.access_type.clone() };
+                (self.create_content(new).await?, true)
+            }
+        };
+        match self.upload_bundle(&content.guid, packed.path(), None).await {
+            Ok(b) => {
+                let row = self.content(&content.guid).await?;
+                Ok(Staged { content: self.view(&row, &self.default_origin()), bundle_id: b.id.to_string(), created })
+            }
+            Err(e) => {
+                if created {
+                    let _ = self.delete_content(&content.guid).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Detects what a folder, single file or archive on this computer would deploy as.
     pub async fn preview_path(&self, path: &Path) -> Result<BundlePreview> {
         let (src, tmp, limits) = (path.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);

@@ -68,7 +68,7 @@ export const getJson = <T>(path: string) => request<T>("GET", path);
 async function send(method: string, path: string, opts: RequestOptions): Promise<Answer> {
   if (isDesktop()) {
     if (opts.body !== undefined) {
-      throw new ApiError("Unsupported", "uploads from the desktop window go through deploy_path");
+      throw new ApiError("Unsupported", "uploads from the desktop window go through stage_path");
     }
     try {
       return await invoke<Answer>("api_request", {

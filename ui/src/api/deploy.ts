@@ -1,16 +1,17 @@
 // Publishing what was dropped: detect first (a preview the user can edit), then deploy.
 //
-// Desktop: the drop has real paths; the shell packs and deploys them through engine ops
-// (`preview_path`, `deploy_path`). Browser: the files are packed here into a `.tar.gz`
-// (an archive dropped on its own is sent as it is), previewed by `/__api__/porch/inspect`,
-// then created/uploaded/deployed through the Connect API, following the task's log.
+// Desktop: the drop has real paths; the shell previews and stores them as a bundle through
+// engine ops (`preview_path`, `stage_path`). Browser: the files are packed here into a
+// `.tar.gz` (an archive dropped on its own is sent as it is), previewed by
+// `/__api__/porch/inspect`, then created and uploaded through the Connect API. Both then
+// deploy through the API and follow the task's log live.
 
 import type { BrowserDrop } from "../platform";
 import { tarGz, type PackFile } from "../lib/tar";
 import { ApiError, command, request } from "./client";
 import { deployBundle, followTask, setVanity, patchContent } from "./content";
 import { inspectArchive } from "./server";
-import type { BundlePreview, BundleView, ContentView, Deployment } from "./types";
+import type { BundlePreview, BundleView, ContentView, Staged } from "./types";
 
 /** What was dropped, ready to preview and deploy. */
 export type DropSource =
@@ -79,12 +80,12 @@ export async function preview(src: DropSource): Promise<BundlePreview> {
 export async function deploy(src: DropSource, choices: DeployChoices, onLog: (lines: string[]) => void): Promise<DeployResult> {
   let content: ContentView;
   if (src.kind === "path") {
-    onLog([`Packing and deploying ${src.path} …`]);
+    onLog([`Packing ${src.path} …`]);
     const title = choices.titleEdited ? choices.title : undefined;
-    const d = await command<Deployment>("deploy_path", { path: src.path, options: { name: choices.name, title } });
-    const t = await request<{ output: string[] }>("GET", `/__api__/v1/tasks/${encodeURIComponent(d.task_id)}`);
-    onLog(t.output);
-    content = d.content;
+    const staged = await command<Staged>("stage_path", { path: src.path, options: { name: choices.name, title } });
+    content = staged.content;
+    onLog([`${staged.created ? "Created" : "Updating"} “${content.name}”: version ${staged.bundle_id}`]);
+    await deployAndFollow(content.guid, staged.bundle_id, onLog);
   } else {
     const existing = await request<ContentView[]>("GET", `/__api__/v1/content?name=${encodeURIComponent(choices.name)}`);
     if (existing.length > 0) {
@@ -99,15 +100,19 @@ export async function deploy(src: DropSource, choices: DeployChoices, onLog: (li
     }
     const bundle = await request<BundleView>("POST", `/__api__/v1/content/${content.guid}/bundles`, { body: src.data });
     onLog([`Uploaded version ${bundle.id} (${bundle.size} bytes)`]);
-    const { task_id } = await deployBundle(content.guid, bundle.id);
-    const t = await followTask(task_id, onLog);
-    if (t.code !== 0 || t.error) throw new ApiError("StartFailed", t.error || `the deploy failed (code ${t.code})`);
+    await deployAndFollow(content.guid, bundle.id, onLog);
   }
   if (choices.vanity.trim() !== "") {
     await setVanity(content.guid, choices.vanity.trim());
   }
   const fresh = await request<ContentView>("GET", `/__api__/v1/content/${content.guid}`);
   return { content: fresh, url: fresh.vanity_url ?? fresh.content_url };
+}
+
+async function deployAndFollow(guid: string, bundleId: string, onLog: (lines: string[]) => void): Promise<void> {
+  const { task_id } = await deployBundle(guid, bundleId);
+  const t = await followTask(task_id, onLog);
+  if (t.code !== 0 || t.error) throw new ApiError("StartFailed", t.error || `the deploy failed (code ${t.code})`);
 }
 
 /** Reads a browser drop, folders included, into relative paths and bytes. */
