@@ -16,6 +16,8 @@ use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand};
 use porch_engine::{Config, DeployOptions, Engine, Limits};
 
+include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
+
 /// Publish data-science work to everyone on your local network.
 #[derive(Debug, Parser)]
 #[command(name = "porch", version, args_conflicts_with_subcommands = true)]
@@ -253,6 +255,7 @@ fn base_config(data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
         None => Config::default_data_dir().ok_or_else(|| anyhow!("cannot find a data folder; pass --data-dir"))?,
     };
     let mut config = Config::new(dir);
+    config.ui_assets = Some(UI_ASSETS);
     // A shared download cache for Python packages (tests and benchmarks use several data dirs).
     config.uv_cache_dir = std::env::var_os("PORCH_UV_CACHE_DIR").map(PathBuf::from).filter(|p| !p.as_os_str().is_empty());
     Ok(config)
@@ -535,7 +538,14 @@ impl Signals {
 #[cfg(feature = "gui")]
 fn open_window(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
     let config = serve_config(data_dir, args)?;
-    let listener = bind(args)?;
+    let listener = match bind(args) {
+        Ok(listener) => listener,
+        // Porch is already running on this data folder: bring its window forward instead.
+        Err(err) => match porch_engine::running_server(&config) {
+            Some(running) => return desktop::focus_running(&running),
+            None => return Err(err),
+        },
+    };
     desktop::run(config, listener)
 }
 

@@ -305,7 +305,7 @@ async fn keys_are_shown_once_stored_hashed_and_revocable() {
     assert_eq!(with(&key2).await.expect("get").status(), 200);
 
     // Revoking by id through the API, and by name through the CLI: each stops working at once.
-    let id = list[1]["id"].as_i64().expect("id");
+    let id = list[1]["id"].as_str().expect("id (a string, like every id in the API)").to_string();
     assert_eq!(p.api(Method::DELETE, &format!("/__api__/porch/keys/{id}")).send().await.expect("delete").status(), 204);
     assert_eq!(with(&key2).await.expect("get").status(), 401);
     assert_eq!(p.api(Method::DELETE, &format!("/__api__/porch/keys/{id}")).send().await.expect("delete").status(), 404);

@@ -608,3 +608,44 @@ async fn each_viewer_access_from_the_lan_and_from_loopback() {
     p.shutdown();
     drop(lan);
 }
+
+/// The tray's (and Settings') "Pause sharing": LAN viewers get a 503 "paused" page while
+/// this computer keeps full access; resuming serves them again.
+#[tokio::test(flavor = "multi_thread")]
+async fn paused_sharing_turns_lan_viewers_away_until_resumed() {
+    const TEST: &str = "remote_publishing::paused_sharing_turns_lan_viewers_away_until_resumed";
+    if !prerequisites_met(TEST) {
+        return;
+    }
+    let lan = LanHost::create();
+    let p = start_on_all_interfaces(&[]).await;
+    let port = port_of(&p);
+    let guid = p.create("paused-site").await;
+    p.publish(&guid, common::targz(&[("index.html", b"<h1>shared</h1>")])).await;
+    let page = format!("/content/{guid}/");
+    lan.curl(port, "GET", &page, None, None).expect_status(200);
+
+    let pause = |paused: bool| {
+        p.http
+            .put(format!("http://127.0.0.1:{port}/__api__/porch/sharing"))
+            .header("Authorization", format!("Key {}", p.key))
+            .json(&serde_json::json!({ "paused": paused }))
+            .send()
+    };
+    assert_eq!(pause(true).await.expect("pause").status(), 200);
+    for path in [page.as_str(), "/"] {
+        let r = lan.curl(port, "GET", path, None, None);
+        r.expect_status(503);
+        assert!(r.text().contains("Sharing is paused"), "{path} from the LAN: {}", r.text());
+    }
+    // This computer is unaffected.
+    let local = p.http.get(format!("http://127.0.0.1:{port}{page}")).send().await.expect("local");
+    assert_eq!(local.status(), 200);
+    // Nor can the LAN switch it back (management stays loopback-only).
+    lan.curl(port, "PUT", "/__api__/porch/sharing", Some(p.key.as_str()), Some(r#"{"paused":false}"#)).expect_status(403);
+
+    assert_eq!(pause(false).await.expect("resume").status(), 200);
+    let r = lan.curl(port, "GET", &page, None, None);
+    r.expect_status(200);
+    assert!(r.text().contains("shared"), "{}", r.text());
+}

@@ -13,9 +13,10 @@
 
 use std::path::PathBuf;
 
-use porch_engine::{ContentView, DeployOptions, Deployment, Engine, ErrorCode};
+use porch_engine::{BundlePreview, ContentView, DeployOptions, Deployment, Engine, ErrorCode, Staged};
 use serde::Serialize;
 use tauri::{AppHandle, State};
+use tower::ServiceExt as _;
 
 /// How a command fails: the engine's code, for the UI to branch on, and a message to show.
 #[derive(Debug, Serialize)]
@@ -61,13 +62,114 @@ pub(crate) async fn list_content(
     Ok(engine.list_content().await?)
 }
 
-/// Publishes a dropped folder, file, `.tar.gz` or `.zip` and activates it.
+/// Publishes a dropped folder, file, `.tar.gz` or `.zip` and activates it; `options` are
+/// the name and title the user confirmed in the preview.
 #[tauri::command]
 pub(crate) async fn deploy_path(
     engine: State<'_, Engine>,
     path: PathBuf,
+    options: Option<DeployOptions>,
 ) -> Result<Deployment, CommandError> {
-    Ok(engine.deploy_path(&path, DeployOptions::default()).await?)
+    Ok(engine
+        .deploy_path(&path, options.unwrap_or_default())
+        .await?)
+}
+
+/// Stores a dropped path as a new bundle; the window then deploys it through the API and
+/// follows the task log live.
+#[tauri::command]
+pub(crate) async fn stage_path(
+    engine: State<'_, Engine>,
+    path: PathBuf,
+    options: Option<DeployOptions>,
+) -> Result<Staged, CommandError> {
+    Ok(engine.stage_path(&path, options.unwrap_or_default()).await?)
+}
+
+/// What a deploy of a dropped path would detect (nothing is stored).
+#[tauri::command]
+pub(crate) async fn preview_path(
+    engine: State<'_, Engine>,
+    path: PathBuf,
+) -> Result<BundlePreview, CommandError> {
+    Ok(engine.preview_path(&path).await?)
+}
+
+/// An HTTP answer handed back to the webview.
+#[derive(Debug, Serialize)]
+pub(crate) struct ApiAnswer {
+    status: u16,
+    text: String,
+}
+
+/// Runs one request of the engine's HTTP API in-process, as the publisher (the engine's
+/// per-run session key), so the window uses exactly the API a browser uses without CORS
+/// or a stored key. Only `/__api__/` paths are accepted.
+#[tauri::command]
+pub(crate) async fn api_request(
+    engine: State<'_, Engine>,
+    method: String,
+    path: String,
+    body: Option<String>,
+) -> Result<ApiAnswer, CommandError> {
+    let invalid = |message: String| CommandError {
+        code: ErrorCode::InvalidRequest,
+        message,
+    };
+    if !path.starts_with("/__api__/") {
+        return Err(invalid(format!("not an API path: {path}")));
+    }
+    let method = axum_method(&method).ok_or_else(|| invalid(format!("bad method {method}")))?;
+    let request = porch_engine::api::Request::builder()
+        .method(method)
+        .uri(&path)
+        .header("authorization", format!("Key {}", engine.session_key()))
+        .header("content-type", "application/json")
+        .header("host", host_of(&engine))
+        .body(porch_engine::api::Body::from(body.unwrap_or_default()))
+        .map_err(|e| invalid(e.to_string()))?;
+    let request = porch_engine::api::normalize(request);
+    let response = porch_engine::api::router(engine.inner().clone())
+        .oneshot(request)
+        .await
+        .map_err(|e| invalid(e.to_string()))?;
+    let status = response.status().as_u16();
+    let bytes = porch_engine::api::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(ApiAnswer {
+        status,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    })
+}
+
+fn axum_method(m: &str) -> Option<porch_engine::api::Method> {
+    porch_engine::api::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok()
+}
+
+/// The Host the API builds absolute URLs from: the first viewer URL's authority.
+fn host_of(engine: &Engine) -> String {
+    engine
+        .viewer_urls()
+        .first()
+        .and_then(|u| u.split("//").nth(1))
+        .map(|rest| rest.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| "127.0.0.1".into())
+}
+
+/// Whether Porch starts at login (an XDG autostart entry).
+#[tauri::command]
+pub(crate) fn autostart_get() -> Result<bool, CommandError> {
+    Ok(super::autostart::enabled())
+}
+
+/// Switches start at login on or off.
+#[tauri::command]
+pub(crate) fn autostart_set(on: bool) -> Result<(), CommandError> {
+    super::autostart::set(on).map_err(|e| CommandError {
+        code: ErrorCode::Internal,
+        message: format!("cannot change start at login: {e}"),
+    })
 }
 
 /// The LAN URLs the viewer is reachable at.

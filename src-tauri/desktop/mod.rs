@@ -14,9 +14,11 @@
 //! (or SIGINT/SIGTERM) asks Tauri to exit, and [`exit`] turns that request into exactly one
 //! graceful engine shutdown followed by the real exit.
 
+mod autostart;
 mod commands;
 mod events;
 mod exit;
+mod notify;
 mod tray;
 mod window;
 
@@ -92,13 +94,24 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Re
 /// The Tauri app: plugins, managed state, commands, tray, event forwarding and window rules.
 fn build_app(engine: Engine) -> tauri::Result<tauri::App> {
     tauri::Builder::default()
+        // First: a second `porch` start only brings this window to the front.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            window::show_main(app);
+        }))
         .plugin(tauri_plugin_shell::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(engine.clone())
         .manage(exit::ExitGate::default())
         .manage(window::HideOnClose::default())
         .invoke_handler(tauri::generate_handler![
             commands::list_content,
             commands::deploy_path,
+            commands::preview_path,
+            commands::stage_path,
+            commands::api_request,
+            commands::autostart_get,
+            commands::autostart_set,
             commands::server_info,
             commands::open_external,
         ])
@@ -112,6 +125,7 @@ fn build_app(engine: Engine) -> tauri::Result<tauri::App> {
                 }
             }
             events::forward(app.handle().clone(), engine.subscribe());
+            notify::spawn(app.handle().clone(), engine.clone());
             exit::quit_on_signal(app.handle().clone());
             Ok(())
         })
@@ -120,5 +134,28 @@ fn build_app(engine: Engine) -> tauri::Result<tauri::App> {
                 window::on_close_requested(window, api);
             }
         })
-        .build(tauri::generate_context!())
+        .build(context())
+}
+
+/// The app's generated context (config, embedded UI, icons), built in one place only so the
+/// UI is embedded once.
+fn context() -> tauri::Context {
+    tauri::generate_context!()
+}
+
+/// Another `porch` already serves this data folder: ask it (through the single-instance
+/// plugin) to show its window, which makes this process exit. When it has no window (a
+/// headless `porch serve`), say so.
+pub(crate) fn focus_running(running: &porch_engine::RuntimeInfo) -> anyhow::Result<()> {
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|_, _, _| {}))
+        .build(context())
+        .context("cannot reach the running Porch")?;
+    drop(app);
+    anyhow::bail!(
+        "Porch is already serving this data folder without a window (pid {}, {}); stop it first or open {} in a browser",
+        running.pid,
+        running.url,
+        running.url
+    )
 }

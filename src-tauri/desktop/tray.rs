@@ -1,4 +1,4 @@
-//! The tray icon and its menu: open the window, open the LAN URL(s), quit.
+//! The tray icon and its menu: open the window, open the LAN URL(s), pause sharing, quit.
 //!
 //! Ownership: the tray is registered with the app (Tauri keeps it alive); menu actions only
 //! call into `window` and `AppHandle::exit`, whose request `exit` turns into a graceful stop.
@@ -6,14 +6,16 @@
 //! Concurrency: menu events arrive on the GTK main thread and must not block; each handler
 //! here is a few native calls.
 
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use porch_engine::Engine;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{App, AppHandle, Runtime};
+use tauri::{App, AppHandle, Manager as _, Runtime};
 
 use super::window;
 
 const OPEN_ID: &str = "open";
 const QUIT_ID: &str = "quit";
+const PAUSE_ID: &str = "pause";
 /// Menu ids for viewer URLs are `url:<index into the URL list>`.
 const URL_PREFIX: &str = "url:";
 
@@ -33,6 +35,14 @@ pub(crate) fn install<R: Runtime>(app: &App<R>, viewer_urls: &[String]) -> tauri
         .enumerate()
         .map(|(i, url)| MenuItem::with_id(app, format!("{URL_PREFIX}{i}"), url, true, None::<&str>))
         .collect::<tauri::Result<Vec<_>>>()?;
+    let pause = CheckMenuItem::with_id(
+        app,
+        PAUSE_ID,
+        "Pause sharing",
+        true,
+        false,
+        None::<&str>,
+    )?;
     let quit = MenuItem::with_id(app, QUIT_ID, "Quit Porch", true, None::<&str>)?;
     let sep_a = PredefinedMenuItem::separator(app)?;
     let sep_b = PredefinedMenuItem::separator(app)?;
@@ -43,7 +53,11 @@ pub(crate) fn install<R: Runtime>(app: &App<R>, viewer_urls: &[String]) -> tauri
             .iter()
             .map(|item| item as &dyn tauri::menu::IsMenuItem<R>),
     );
-    items.extend([&sep_b as &dyn tauri::menu::IsMenuItem<R>, &quit]);
+    items.extend([
+        &sep_b as &dyn tauri::menu::IsMenuItem<R>,
+        &pause,
+        &quit,
+    ]);
     let menu = Menu::with_items(app, &items)?;
 
     let urls = viewer_urls.to_vec();
@@ -63,6 +77,11 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str, urls: &[String]) {
         OPEN_ID => window::show_main(app),
         // A request, not an exit: `exit::on_exit_requested` stops the engine first.
         QUIT_ID => app.exit(0),
+        // Other computers get a "paused" page; this computer keeps working.
+        PAUSE_ID => {
+            let engine = app.state::<Engine>();
+            engine.set_sharing_paused(!engine.sharing_paused());
+        }
         _ => {
             let url = id
                 .strip_prefix(URL_PREFIX)

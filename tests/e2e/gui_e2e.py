@@ -9,9 +9,11 @@ Steps (each prints `ok - ...`; the first failure raises, screenshots the window 
  4. the row's viewer URL serves the folder's page over HTTP;
  5. a drop: WebDriver cannot perform an OS-level file drop, so the script emits the
     `tauri://drag-enter` / `tauri://drag-drop` events that wry raises for a real drop. The
-    UI's real `onDragDropEvent` handler receives them and calls the real `deploy_path`
-    command; a second row and a success banner must appear;
- 6. dropping a path that does not exist shows an error banner with a code and message;
+    UI's real `onDragDropEvent` handler receives them, shows the `preview_path` command's
+    preview, and Deploy calls the real `stage_path` command then deploys through the API
+    (`api_request`), following the task log; the result and a second row
+    must appear, and the item page loads through the `api_request` command;
+ 6. dropping a path that does not exist shows an error note with a code and message;
  7. closing the window (WM_DELETE_WINDOW, as a window manager sends it) hides it and the
     server keeps serving (needs python-xlib; skipped with a note otherwise);
  8. SIGTERM to the app: the engine shuts down gracefully and the process exits.
@@ -73,7 +75,7 @@ class Scenario:
             const pick = (el, sel) => el.querySelector(sel);
             return Array.from(document.querySelectorAll(arguments[0]), (el) => ({
               text: el.innerText,
-              href: (el.matches('a') ? el : pick(el, 'td.url a') || pick(el, 'a'))?.href ?? null,
+              href: (el.matches('a') ? el : pick(el, '.card-url a') || pick(el, '[data-testid="deploy-url"]') || pick(el, 'a'))?.href ?? null,
               code: pick(el, '[data-testid="error-code"]')?.innerText ?? null,
               message: pick(el, '[data-testid="error-message"]')?.innerText ?? null,
             }));
@@ -105,6 +107,13 @@ class Scenario:
             payload,
         )
         assert err is None, f"emitting {event} failed: {err}"
+
+    def click(self, css: str) -> None:
+        """Clicks the first element matching `css` (by script: re-renders make references stale)."""
+        assert self.driver is not None
+        found = self.driver.execute_script(
+            "const el = document.querySelector(arguments[0]); if (el) el.click(); return !!el;", css)
+        assert found, f"nothing to click at {css}"
 
     def porch_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         cmd = [self.app, *args, "--data-dir", str(self.data)]
@@ -158,7 +167,7 @@ class Scenario:
         self.wait_for("the empty state", lambda: self.find('[data-testid="empty-state"]'))
         assert self.driver.title == "Porch", f"document title is {self.driver.title!r}"
         text = self.find('[data-testid="empty-state"]')[0]["text"]
-        assert "Drop a folder or file here to publish it" in text, text
+        assert "Drop a folder or file anywhere" in text, text
         urls = self.wait_for("the viewer URL in the header", lambda: self.find('[data-testid="viewer-urls"] a'))
         viewer = urls[0]["href"]
         assert viewer and viewer.startswith("http://127.0.0.1:"), viewer
@@ -195,24 +204,42 @@ class Scenario:
         self.screenshot("drag-over")
         self.emit("tauri://drag-drop", {"paths": [str(second)], "position": {"x": 200, "y": 200}})
         self.wait_for("the overlay to go", lambda: not self.find('[data-testid="drop-overlay"]'))
-        banner = self.wait_for("a success banner", lambda: self.find('[data-testid="banner"][data-kind="ok"]'))
-        self.ok(f"drop published: {banner[0]['text']!r}")
+        # The preview comes from the `preview_path` command (engine op, nothing stored yet).
+        preview = self.wait_for("the deploy preview", lambda: self.find('[data-testid="deploy-preview"]'))
+        assert "Static site" in preview[0]["text"], preview[0]["text"]
+        self.ok("the drop shows what Porch detected")
+        self.screenshot("deploy-preview")
+        self.click('[data-testid="deploy-go"]')
+        # Deploying: `stage_path` stores the bundle, then the API deploys it as a task.
+        done = self.wait_for("the deploy result", lambda: self.find('[data-testid="deploy-done"]'))
+        dropped_link = done[0]["href"]
+        self.ok(f"drop published through stage_path + the deploy API: {dropped_link}")
         self.wait_for("two rows", lambda: len(self.find('[data-testid="content-row"]')) == 2)
-        dropped_link = banner[0]["href"]
         with urllib.request.urlopen(dropped_link, timeout=10) as resp:
             body = resp.read().decode("utf-8", errors="replace")
         assert "Dropped on the Porch window" in body, body[:200]
         self.ok("the dropped folder is served at its viewer URL")
+        # The item page reads through the `api_request` command (the engine's router in-process).
+        self.click('[data-testid="deploy-to-item"]')
+        title = self.wait_for("the item page", lambda: self.find('[data-testid="item-title"]'))
+        self.ok(f"item page via api_request: {title[0]['text']!r}")
+        self.wait_for("the versions tab", lambda: self.find('[data-testid="tab-versions"]'))
+        self.click('[data-testid="tab-versions"]')
+        self.wait_for("one version row", lambda: self.find('[data-testid="version-row"]'))
+        self.screenshot("item-versions")
+        self.driver.execute_script("window.location.hash = '#/'")
+        self.wait_for("the library again", lambda: len(self.find('[data-testid="content-row"]')) == 2)
 
         # 6. a drop that fails shows the error code and message
         missing = self.work / "does-not-exist"
         self.emit("tauri://drag-drop", {"paths": [str(missing)], "position": {"x": 200, "y": 200}})
-        err = self.wait_for("an error banner", lambda: self.find('[data-testid="banner"][data-kind="error"]'))
+        err = self.wait_for("an error note", lambda: self.find('[data-testid="error-note"]'))
         code, message = err[0]["code"], err[0]["message"]
         assert code and message, (code, message)
         self.ok(f"failed drop shows {code}: {message}")
+        self.screenshot("drop-error")
+        self.click('[data-testid="deploy-close"]')
         assert len(self.find('[data-testid="content-row"]')) == 2
-        self.screenshot("after-drops")
 
         pid = self.app_pid()
         assert pid is not None, "cannot find the porch GUI process"

@@ -1,8 +1,8 @@
-// Entry point: one screen for now, the Library.
+// Entry point: the app shell (header, routes, drop-anywhere) after the browser login gate.
 
 import "./styles.css";
-import { mountLibrary } from "./screens/Library/Library";
+import { startApp } from "./app";
 
 const root = document.getElementById("app");
 if (!root) throw new Error("index.html must contain #app");
-mountLibrary(root);
+void startApp(root);

@@ -22,6 +22,9 @@ impl Default for Limits {
     }
 }
 
+/// The web UI's files (`ui/dist`) as `(relative path, bytes)`, embedded by the binary.
+pub type UiAssets = &'static [(&'static str, &'static [u8])];
+
 /// Everything the engine needs to know about its surroundings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -42,6 +45,8 @@ pub struct Config {
     pub render_concurrency: usize,
     /// Successful renders kept per item (failed ones are kept with their logs).
     pub keep_renders: usize,
+    /// The web UI served at `/__porch__/`; `None` serves a "UI not built" page.
+    pub ui_assets: Option<UiAssets>,
 }
 
 impl Config {
@@ -56,6 +61,7 @@ impl Config {
             uv_cache_dir: None,
             render_concurrency: 1,
             keep_renders: 30,
+            ui_assets: None,
         }
     }
 

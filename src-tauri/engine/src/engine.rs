@@ -52,6 +52,10 @@ pub(crate) struct Inner {
     pub(crate) rendering: std::sync::Mutex<std::collections::HashSet<(i64, i64)>>,
     /// Failed key attempts per client address.
     pub(crate) key_failures: crate::keys::FailureLimiter,
+    /// A key valid for this run only, never stored: the desktop shell's own calls.
+    pub(crate) session_key: String,
+    /// While set, viewers on other computers get a "paused" page (the publisher's tray switch).
+    pub(crate) sharing_paused: std::sync::atomic::AtomicBool,
 }
 
 /// Where a serving engine listens.
@@ -112,6 +116,8 @@ impl Engine {
                 render_slots: tokio::sync::Semaphore::new(config.render_concurrency.max(1)),
                 rendering: std::sync::Mutex::new(std::collections::HashSet::new()),
                 key_failures: crate::keys::FailureLimiter::default(),
+                session_key: crate::keys::random_token(32),
+                sharing_paused: std::sync::atomic::AtomicBool::new(false),
                 store,
                 config,
             }),
@@ -161,6 +167,24 @@ impl Engine {
         if self.inner.server.get().is_some() {
             let _ = tokio::fs::remove_file(self.inner.config.runtime_file()).await;
         }
+    }
+
+    /// A key accepted for this run only (never stored), for in-process callers such as the
+    /// desktop shell. SECURITY: it never leaves the process except to the app's own webview.
+    pub fn session_key(&self) -> &str {
+        &self.inner.session_key
+    }
+
+    /// Pauses or resumes sharing with other computers (this computer keeps full access).
+    pub fn set_sharing_paused(&self, paused: bool) {
+        self.inner.sharing_paused.store(paused, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(paused, "sharing with the network");
+        self.emit(Event::LibraryChanged);
+    }
+
+    /// Whether sharing with other computers is paused.
+    pub fn sharing_paused(&self) -> bool {
+        self.inner.sharing_paused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A receiver of state changes.

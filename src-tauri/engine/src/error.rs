@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::bundle::BundleError;
 
 /// The codes a caller may branch on. Add one only when a caller needs it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ErrorCode {
     /// The named object does not exist.

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 /// Something changed in the library.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -23,10 +24,31 @@ pub enum Event {
         /// Content guid.
         guid: String,
         /// 0 on success.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         code: i64,
         /// Error message, `""` on success.
         error: String,
     },
-    /// Another process (the CLI) changed the data directory.
+    /// A render ended (deploy, manual, schedule or watch).
+    RenderFinished {
+        /// Content guid.
+        guid: String,
+        /// Render id.
+        render_id: String,
+        /// What started it: `deploy`, `manual`, `schedule`, `watch`.
+        trigger: String,
+        /// `success` or `failed`.
+        status: String,
+        /// Why it failed, `""` on success.
+        error: String,
+    },
+    /// An app could not start for a viewer (the proxy answered 502).
+    StartFailed {
+        /// Content guid.
+        guid: String,
+        /// Why.
+        message: String,
+    },
+    /// Another process (the CLI) changed the data directory, or a server switch changed.
     LibraryChanged,
 }

@@ -16,6 +16,7 @@
 //! - [`static_site`]: sanitise → resolve → contain → reply for bundle files, plus pages;
 //! - [`api`]: the HTTP surface (Connect-style API under `/__api__/`, content, landing page);
 //! - [`events`]: a broadcast of state changes;
+//! - [`preview`]: dry runs (what a deploy would detect, when a schedule runs) and settings views;
 //! - [`view`]: the JSON shapes callers see.
 
 pub mod api;
@@ -30,6 +31,7 @@ pub mod keys;
 mod launch;
 pub mod mail;
 pub mod ops;
+pub mod preview;
 pub mod proxy;
 pub mod render;
 pub mod routes;
@@ -49,6 +51,7 @@ pub use engine::{running_server, Engine, RuntimeInfo};
 pub use error::{Error, ErrorCode, Result};
 pub use events::Event;
 pub use ops::{DeployOptions, Deployment};
+pub use preview::{ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView, Staged};
 pub use view::{BundleView, ContentView};
 
 /// The version Porch reports as Connect's (clients gate features on it).

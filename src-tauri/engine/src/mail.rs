@@ -18,6 +18,7 @@ use crate::store::{ContentRow, ScheduleRow};
 use crate::tasks::TaskLog;
 
 /// How the connection to the SMTP server is protected.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Security {
@@ -30,6 +31,7 @@ pub enum Security {
 }
 
 /// The publisher's SMTP settings.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SmtpSettings {
     /// Server host name.

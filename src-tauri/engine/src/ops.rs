@@ -89,6 +89,7 @@ pub struct DeployOptions {
 }
 
 /// The result of deploying a path.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Deployment {
     /// The deployed item.
@@ -598,7 +599,9 @@ impl Engine {
     /// Whether a presented key is valid: its hash is compared with every stored hash in
     /// constant time (see `keys::matches_any`).
     pub async fn check_key(&self, key: &str) -> Result<bool> {
-        let hashes = self.inner.store.key_hashes().await?;
+        // This run's own key (the desktop shell's calls) is one more hash among the stored ones.
+        let mut hashes = self.inner.store.key_hashes().await?;
+        hashes.push(keys::hash_key(&self.inner.session_key));
         Ok(keys::matches_any(key, hashes.iter().map(String::as_str)))
     }
 
@@ -617,7 +620,8 @@ impl Engine {
     }
 }
 
-fn title_from_path(path: &Path) -> String {
+/// A title derived from a file or folder name (its archive or document suffix dropped).
+pub(crate) fn title_from_path(path: &Path) -> String {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     bundle::pack::ARCHIVE_SUFFIXES
         .iter()

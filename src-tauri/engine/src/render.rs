@@ -193,11 +193,25 @@ impl Engine {
                 if publish {
                     self.changed(&c.guid).await?;
                 }
+                self.emit(crate::events::Event::RenderFinished {
+                    guid: c.guid.clone(),
+                    render_id: id.to_string(),
+                    trigger: trigger.to_string(),
+                    status: "success".into(),
+                    error: String::new(),
+                });
                 Ok(id)
             }
             Err(e) => {
                 let msg = e.to_string();
                 self.inner.store.finish_render(id, false, &msg, 0, false, &now).await?;
+                self.emit(crate::events::Event::RenderFinished {
+                    guid: c.guid.clone(),
+                    render_id: id.to_string(),
+                    trigger: trigger.to_string(),
+                    status: "failed".into(),
+                    error: msg,
+                });
                 Err(e)
             }
         }

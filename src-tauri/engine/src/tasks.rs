@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 
 /// A task as Connect's API returns it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TaskView {
     /// Task id.
@@ -26,10 +27,12 @@ pub struct TaskView {
     /// Whether the task ended.
     pub finished: bool,
     /// 0 while running and on success.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub code: i64,
     /// `""` unless it failed.
     pub error: String,
     /// Total lines so far; the next `first`.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub last: usize,
 }
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::store::{BundleRow, ContentRow};
 
 /// A content item in Connect's v1 shape (also what the desktop shell lists).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ContentView {
     /// Hyphenated UUID.
@@ -94,6 +95,7 @@ impl ContentView {
 }
 
 /// A bundle in Connect's v1 shape.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BundleView {
     /// Numeric id as a string.
@@ -105,6 +107,7 @@ pub struct BundleView {
     /// Whether it is being served.
     pub active: bool,
     /// Archive size in bytes.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub size: i64,
     /// `uploaded`, `active` or `inactive`.
     pub state: String,

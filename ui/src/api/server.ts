@@ -1,11 +1,27 @@
-// Typed calls about the server itself.
+// Typed calls about the server itself: addresses, keys, SMTP, dry runs.
 
-import { isDesktop } from "../platform";
-import { command } from "./client";
-import type { ServerInfo } from "./types";
+import { request } from "./client";
+import type { ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView, SmtpView } from "./types";
 
-/** Where the viewer is reachable. In a browser, the page's own origin is that address. */
-export function serverInfo(): Promise<ServerInfo> {
-  if (!isDesktop()) return Promise.resolve({ viewer_urls: [`${window.location.origin}/`] });
-  return command<ServerInfo>("server_info");
+const P = "/__api__/porch";
+
+export const serverView = () => request<ServerView>("GET", `${P}/server`);
+/** Pauses or resumes serving other computers (this one keeps access). */
+export const setSharingPaused = (paused: boolean) => request<ServerView>("PUT", `${P}/sharing`, { json: { paused } });
+export const apiKeys = () => request<ApiKeyView[]>("GET", `${P}/keys`);
+export const createApiKey = (name: string) => request<NewApiKey>("POST", `${P}/keys`, { json: { name } });
+export const revokeApiKey = (id: string) => request<void>("DELETE", `${P}/keys/${encodeURIComponent(id)}`);
+export const smtp = () => request<SmtpView>("GET", `${P}/smtp`);
+export const putSmtp = (s: Record<string, unknown>) => request<SmtpView>("PUT", `${P}/smtp`, { json: s });
+
+/** What a deploy of this archive would detect; nothing is stored. */
+export const inspectArchive = (archive: Uint8Array, filename: string) =>
+  request<BundlePreview>("POST", `${P}/inspect?filename=${encodeURIComponent(filename)}`, { body: archive });
+
+/** The next 5 runs of a schedule definition; nothing is stored. */
+export const previewSchedule = (body: unknown) => request<NextRun[]>("POST", `${P}/schedules/preview`, { json: body });
+
+/** The `rsconnect add` command that registers this server with a key. */
+export function rsconnectAdd(serverUrl: string, key: string, name = "porch"): string {
+  return `rsconnect add --server ${serverUrl.replace(/\/$/, "")} --name ${name} --api-key ${key}`;
 }

@@ -1,83 +1,92 @@
-// Wire types shared with the Rust engine (`porch_engine::ContentView`, `Deployment`, `Event`,
-// `ErrorCode`) and the shell's `server_info` command.
-//
-// STYLE 1.7 wants this file generated from the Rust DTOs (ts-rs/specta). Until the engine
-// exports them, it is a hand-kept mirror: change it only together with the Rust side, and
-// keep the field names exactly as serde writes them.
+// Wire types. Everything the engine defines as a Rust struct is generated into
+// `./generated/` by ts-rs (`ui/scripts/gen-types.sh`; CI fails when they drift) and only
+// re-exported here. The few shapes the engine assembles as loose JSON (schedules, worker
+// lists, render rows with URLs, and the parallel-work endpoints: access, links, variants)
+// are described at the bottom, next to the Rust that builds them.
 
-/** Engine error codes (`porch_engine::ErrorCode`, a small closed set), plus two of the UI's own. */
-export type ErrorCode =
-  | "NotFound"
-  | "InvalidManifest"
-  | "InvalidRequest"
-  | "Conflict"
-  /** No valid API key (the engine's code; the browser fallback also maps HTTP 401 to it). */
-  | "Unauthorized"
-  | "Forbidden"
-  | "Busy"
-  | "Internal"
-  // UI-local: the engine could not be reached at all.
-  | "Network"
-  // UI-local: the action needs the desktop app (e.g. publishing by drop in a plain browser).
-  | "Unsupported"
-  // Codes added on the Rust side later still arrive as strings.
-  | (string & {});
+export type { ApiKeyView } from "./generated/ApiKeyView";
+export type { BundlePreview } from "./generated/BundlePreview";
+export type { BundleView } from "./generated/BundleView";
+export type { ContentView } from "./generated/ContentView";
+export type { Deployment } from "./generated/Deployment";
+export type { Event as EngineEvent } from "./generated/Event";
+export type { NewApiKey } from "./generated/NewApiKey";
+export type { NextRun } from "./generated/NextRun";
+export type { RenderRow } from "./generated/RenderRow";
+export type { RuntimeDefaults } from "./generated/RuntimeDefaults";
+export type { RuntimeRow } from "./generated/RuntimeRow";
+export type { Security } from "./generated/Security";
+export type { SmtpSettings } from "./generated/SmtpSettings";
+export type { ServerView } from "./generated/ServerView";
+export type { Staged } from "./generated/Staged";
+export type { TaskView } from "./generated/TaskView";
+import type { ErrorCode as EngineErrorCode } from "./generated/ErrorCode";
+import type { NextRun } from "./generated/NextRun";
+import type { RenderRow } from "./generated/RenderRow";
+import type { SmtpSettings } from "./generated/SmtpSettings";
 
-/** One published item, as the engine lists it (`porch_engine::ContentView`; the fields the UI reads). */
-export interface ContentView {
-  /** Hyphenated UUID. */
-  guid: string;
-  /** Numeric id as a string. */
+/** The engine's codes, plus the UI's own: "Network" (no answer) and "Unsupported" (needs the app). */
+export type ErrorCode = EngineErrorCode | "Network" | "Unsupported" | (string & {});
+
+/** A UI-side event: the stream reconnected or fell behind, so refetch everything. */
+export interface ResyncEvent {
+  type: "lagged" | "resync";
+}
+
+/** `api/schedules.rs` → `Engine::schedule_view`: Connect's definition plus Porch's options. */
+export interface ScheduleView {
   id: string;
-  /** Unique name, `[A-Za-z0-9._-]`. */
-  name: string;
-  /** May be empty or null. */
-  title: string | null;
-  description: string;
-  /** `all`, `logged_in` or `acl`. */
-  access_type: string;
-  /** Who may view it (what Porch enforces): `network`, `local` or `link`. */
-  viewer_access?: "network" | "local" | "link";
-  /** Whether a secret link exists (the URL is shown only when made). */
-  secret_link?: boolean;
-  /** Connect's app mode: "static", "quarto-static", "jupyter-static", ...; "unknown" before the first deploy. */
-  app_mode: string;
-  content_category: string;
-  /** Active bundle id as a string. */
-  bundle_id: string | null;
-  /** RFC 3339. */
-  created_time: string;
-  /** RFC 3339. */
-  last_deployed_time: string | null;
-  /** Absolute viewer URL on the LAN origin, with a trailing slash. */
-  content_url: string;
-  /** Absolute URL of the item in the Porch dashboard. */
-  dashboard_url: string;
+  content_guid: string;
+  type: string;
+  /** Parameters as a JSON string (Connect) or object. */
+  schedule: string | Record<string, unknown>;
+  start_time: string;
+  timezone: string;
+  cron?: string;
+  enabled: boolean;
+  publish: boolean;
+  catch_up: boolean;
+  email: boolean;
+  recipients: string[];
+  attach: boolean;
+  next_run: string | null;
+  next_runs: NextRun[];
+  last_planned: string | null;
+  variant_id?: string | number | null;
 }
 
-/** The result of deploying one dropped path (`porch_engine::Deployment`). */
-export interface Deployment {
-  content: ContentView;
+/** `api/interactive.rs` → `jobs`: one worker process. */
+export interface JobView {
+  key: string;
+  pid: number;
   bundle_id: string;
-  task_id: string;
-  /** Whether the item was created by this deploy (false: redeployed by name). */
-  created: boolean;
+  state: string;
+  connections: number;
+  port: number;
+  uptime_secs: number;
 }
 
-/** What the desktop shell knows about the running server. */
-export interface ServerInfo {
-  /** LAN URLs of the viewer, e.g. "http://192.168.1.5:3939/". */
-  viewer_urls: string[];
+/** `api/renders.rs` → `history`: a render row with string ids and, on success, its URL. */
+export type RenderView = Omit<RenderRow, "id" | "bundle_id"> & { id: string; bundle_id: string; url?: string };
+
+/** Issue 8a: `viewer_access` on content, and the secret link. */
+export type ViewerAccess = "network" | "local" | "link";
+
+/** Issue 7: `GET /__api__/porch/content/{guid}/link`. */
+export interface FolderLink {
+  path: string;
+  status: "watching" | "broken" | "redeploying";
+  error: string | null;
+  last_redeploy: string | null;
+  last_result: "success" | "failed" | null;
 }
 
-/** A state change broadcast by the engine (`porch_engine::Event`, `#[serde(tag = "type")]`). */
-export type EngineEvent =
-  | { type: "content_changed"; guid: string }
-  | { type: "content_deleted"; guid: string }
-  | { type: "task_finished"; id: string; guid: string; code: number; error: string }
-  /** Another process (the CLI) changed the data directory. */
-  | { type: "library_changed" }
-  /** Sent by the shell when it fell behind the engine's broadcast and dropped events. */
-  | { type: "lagged"; skipped: number }
-  /** The browser fallback's poll tick. */
-  | { type: "poll" };
+/** Issue 4: a variant of a parameterised report. */
+export interface Variant {
+  id: string | number;
+  name: string;
+  parameters: Record<string, unknown>;
+}
+
+/** `GET /__api__/porch/smtp`: the settings without the password, or `{configured: false}`. */
+export type SmtpView = (Omit<SmtpSettings, "password"> & { password_set: boolean; configured?: undefined }) | { configured: false };

@@ -35,9 +35,19 @@ export async function onHostEvent<T>(name: string, handler: (payload: T) => void
 export type FileDrop =
   | { type: "enter"; paths: string[] }
   | { type: "over" }
-  /** `paths` are absolute file-system paths; a browser cannot know them and sends `names`. */
-  | { type: "drop"; paths: string[]; names: string[] }
+  /**
+   * `paths` are absolute file-system paths (desktop). A browser cannot know them: it sends
+   * `names` and the dropped entries (folders walkable) and files, captured during the event
+   * because a DataTransfer is emptied once its handler returns.
+   */
+  | { type: "drop"; paths: string[]; names: string[]; transfer?: BrowserDrop }
   | { type: "leave" };
+
+/** What a browser drop held. */
+export interface BrowserDrop {
+  entries: FileSystemEntry[];
+  files: File[];
+}
 
 /**
  * Reports files dragged onto the window. In Tauri this is the webview's native drag-drop
@@ -91,8 +101,14 @@ function browserFileDrop(handler: (drop: FileDrop) => void): () => void {
     if (!hasFiles(e)) return;
     e.preventDefault();
     depth = 0;
-    const names = Array.from(e.dataTransfer?.files ?? [], (f) => f.name);
-    handler({ type: "drop", paths: [], names });
+    const dt = e.dataTransfer;
+    const files = Array.from(dt?.files ?? []);
+    const entries: FileSystemEntry[] = [];
+    for (const item of Array.from(dt?.items ?? [])) {
+      const entry = item.kind === "file" && typeof item.webkitGetAsEntry === "function" ? item.webkitGetAsEntry() : null;
+      if (entry) entries.push(entry);
+    }
+    handler({ type: "drop", paths: [], names: files.map((f) => f.name), transfer: { entries, files } });
   };
   window.addEventListener("dragenter", onEnter);
   window.addEventListener("dragover", onOver);
@@ -122,3 +138,15 @@ function baseName(path: string): string {
   const parts = path.split(/[\\/]/).filter((s) => s.length > 0);
   return parts[parts.length - 1] ?? path;
 }
+
+/** Start at login (desktop only; the shell writes the desktop's autostart entry). */
+export const autostart = {
+  get(): Promise<boolean> {
+    if (!isDesktop()) return Promise.reject({ code: "Unsupported", message: "start at login needs the Porch app" });
+    return tauriInvoke<boolean>("autostart_get");
+  },
+  set(on: boolean): Promise<void> {
+    if (!isDesktop()) return Promise.reject({ code: "Unsupported", message: "start at login needs the Porch app" });
+    return tauriInvoke<void>("autostart_set", { on });
+  },
+};

@@ -2,16 +2,13 @@
 //! `/__api__/porch/keys`. (An item's `viewer_access` itself is set with
 //! `PATCH /__api__/v1/content/{guid}`.)
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{Origin, Publisher};
 use super::error::ApiError;
-use super::json_body;
 use crate::engine::Engine;
 
 /// `POST /porch/content/{guid}/secret-link`: a new token (the old one, and the cookies it
@@ -37,30 +34,5 @@ pub(super) async fn revoke_secret_link(
     Path(guid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     engine.revoke_secret_link(&guid).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `GET /porch/keys`: id, name and creation time of each key (never the key).
-pub(super) async fn list_keys(_: Publisher, State(engine): State<Engine>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(engine.api_keys().await?)))
-}
-
-/// Body of a key creation.
-#[derive(Debug, Deserialize)]
-pub(super) struct NewKey {
-    name: Option<String>,
-}
-
-/// `POST /porch/keys {"name": "laptop"}`: the new key, shown this once.
-pub(super) async fn create_key(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let b: NewKey = json_body(&body)?;
-    let name = b.name.unwrap_or_else(|| "default".into());
-    let key = engine.new_api_key(&name).await?;
-    Ok(Json(json!({ "name": name, "key": key })))
-}
-
-/// `DELETE /porch/keys/{id}`: 204; the key stops working at once.
-pub(super) async fn revoke_key(_: Publisher, State(engine): State<Engine>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
-    engine.revoke_api_key(&id.to_string()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

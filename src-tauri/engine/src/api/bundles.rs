@@ -24,7 +24,7 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
 }
 
 /// Writes a byte stream to `file`, refusing more than `limit` bytes.
-async fn spool<S, E>(mut stream: S, file: &std::path::Path, limit: u64) -> Result<(), ApiError>
+pub(super) async fn spool<S, E>(mut stream: S, file: &std::path::Path, limit: u64) -> Result<(), ApiError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,

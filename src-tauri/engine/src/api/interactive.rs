@@ -62,7 +62,12 @@ pub(super) async fn proxy(engine: &Engine, route: &Route, base: &str, req: Reque
     }
     let lease = match leased {
         Ok(l) => l,
-        Err(e) => return route_error(route, e, wait),
+        Err(e) => {
+            if let RouteError::StartFailed { message, .. } = &e {
+                engine.emit(crate::events::Event::StartFailed { guid: route.guid.clone(), message: message.clone() });
+            }
+            return route_error(route, e, wait);
+        }
     };
     let instance = lease.instance;
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();

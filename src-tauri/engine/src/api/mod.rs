@@ -15,10 +15,12 @@ mod content;
 pub mod error;
 mod events;
 mod interactive;
+mod porch;
 mod renders;
 mod schedules;
 mod server;
 mod tasks;
+mod ui;
 mod variants;
 mod viewer;
 
@@ -27,7 +29,6 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
-use axum::extract::Request;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
@@ -35,6 +36,10 @@ use tower::util::MapRequest;
 use tower::ServiceBuilder;
 
 pub use auth::{is_loopback, Origin, Publisher};
+/// Re-exported for in-process callers (the desktop shell's `api_request`).
+pub use axum::body::{to_bytes, Body};
+/// Re-exported for in-process callers.
+pub use axum::http::{Method, Request};
 pub(crate) use viewer::query_without_token;
 pub use viewer::{link_cookie_name, TOKEN_PARAM};
 pub use error::ApiError;
@@ -75,9 +80,13 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/tasks/{id}", get(tasks::get_one))
         .route("/porch/events", get(events::stream))
         .route("/porch/content/{guid}/secret-link", post(access::new_secret_link).delete(access::revoke_secret_link))
-        .route("/porch/keys", get(access::list_keys).post(access::create_key))
-        .route("/porch/keys/{id}", axum::routing::delete(access::revoke_key))
         .route("/porch/smtp", get(schedules::smtp_get).put(schedules::smtp_put))
+        .route("/porch/server", get(porch::server))
+        .route("/porch/sharing", axum::routing::put(porch::sharing))
+        .route("/porch/keys", get(porch::keys).post(porch::create_key))
+        .route("/porch/keys/{id}", axum::routing::delete(porch::revoke_key))
+        .route("/porch/inspect", post(porch::inspect))
+        .route("/porch/schedules/preview", post(porch::schedule_preview))
         .route("/applications", get(server::applications))
         .route("/applications/{id}", get(server::application))
         .fallback(server::api_not_found)
@@ -86,11 +95,15 @@ pub fn router(engine: Engine) -> Router {
         .nest("/__api__", api)
         .route("/__ping__", get(|| async { Json(serde_json::json!({})) }))
         .route("/", get(viewer::landing))
+        .route("/__porch__", get(ui::redirect))
+        .route("/__porch__/", get(ui::index))
+        .route("/__porch__/{*path}", get(ui::file))
         .route("/content/{key}", get(viewer::content_root_redirect).head(viewer::content_root_redirect))
         // Any method: apps and APIs take POST, PUT, ...; static serving answers 405 itself.
         .route("/content/{key}/", axum::routing::any(viewer::content_file))
         .route("/content/{key}/{*rest}", axum::routing::any(viewer::content_file))
         .fallback(viewer::fallback)
+        .layer(axum::middleware::from_fn_with_state(engine.clone(), porch::pause_gate))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(600),
@@ -98,16 +111,16 @@ pub fn router(engine: Engine) -> Router {
         .with_state(engine)
 }
 
-type Normalized = MapRequest<Router, fn(Request) -> Request>;
+type Normalized = MapRequest<Router, fn(Request<Body>) -> Request<Body>>;
 
 /// The service `axum::serve` runs: normalisation, routes and the peer address.
 pub fn app(engine: Engine) -> IntoMakeServiceWithConnectInfo<Normalized, SocketAddr> {
-    let svc: Normalized = ServiceBuilder::new().map_request(normalize as fn(Request) -> Request).service(router(engine));
-    axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(svc)
+    let svc: Normalized = ServiceBuilder::new().map_request(normalize as fn(Request<Body>) -> Request<Body>).service(router(engine));
+    axum::ServiceExt::<Request<Body>>::into_make_service_with_connect_info::<SocketAddr>(svc)
 }
 
 /// Collapses `//` and drops a trailing `/` on API paths.
-pub fn normalize(mut req: Request) -> Request {
+pub fn normalize(mut req: Request<Body>) -> Request<Body> {
     let path = req.uri().path();
     let starts_api = path.trim_start_matches('/').starts_with("__api__");
     if !starts_api || (!path.contains("//") && !path.ends_with('/')) {

@@ -53,4 +53,14 @@ impl Store {
             .await
             .map_err(Error::store("listing API keys"))
     }
+
+    /// The id of the key with this hash.
+    pub async fn key_id(&self, hash: &str) -> Result<i64> {
+        sqlx::query_scalar("SELECT id FROM api_keys WHERE key_hash = ?")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Error::store("reading an API key"))?
+            .ok_or_else(|| Error::not_found("API key", "(new)"))
+    }
 }

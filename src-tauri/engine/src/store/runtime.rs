@@ -6,23 +6,31 @@ use super::Store;
 use crate::error::{Error, Result};
 
 /// Per-item runtime settings; `None` means the server default.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct RuntimeRow {
     /// Floor of workers.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub min_processes: Option<i64>,
     /// Ceiling of workers.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub max_processes: Option<i64>,
     /// Connections per worker.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub max_conns_per_process: Option<i64>,
     /// 0..=1.
     pub load_factor: Option<f64>,
     /// Seconds.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub idle_timeout: Option<i64>,
     /// Seconds.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub init_timeout: Option<i64>,
     /// Seconds.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub connection_timeout: Option<i64>,
     /// Seconds.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub read_timeout: Option<i64>,
 }
 

@@ -1,83 +1,153 @@
-// The Library screen: lists published content, keeps it live, and publishes what is dropped.
-//
-// State lives in one object and every change re-renders the screen from it (the screen is
-// small; a framework would buy nothing yet). Data comes only through `api/`; host specifics
-// (drops, opening links) only through `platform/`.
+// The Library: every item with its type, title, status and viewer URL; search and filter;
+// kept live by the engine's event stream. Clicking an item opens its page.
 
-import { ApiError } from "../../api/client";
-import { deployPath, listContent } from "../../api/content";
+import { toApiError } from "../../api/client";
+import { jobs, listContent, renders, schedules } from "../../api/content";
 import { subscribe } from "../../api/events";
-import { serverInfo } from "../../api/server";
 import type { ContentView } from "../../api/types";
-import { AppHeader } from "../../components/AppHeader";
-import { Banner, type BannerState } from "../../components/Banner";
-import { ContentTable } from "../../components/ContentTable";
+import type { Cleanup, Shell } from "../../app";
 import { h } from "../../components/dom";
-import { DropOverlay } from "../../components/DropOverlay";
-import { EmptyState } from "../../components/EmptyState";
-import { onFileDrop, openExternal, type FileDrop } from "../../platform";
+import { EmptyState, sampleSite } from "../../components/EmptyState";
+import { ErrorNote } from "../../components/ErrorNote";
+import { formatWhen, matches, modeIcon, modeLabel, runtimeKind } from "../../lib/format";
 
-interface LibraryState {
-  items: ContentView[] | null;
-  loadError: ApiError | null;
-  viewerUrls: string[];
-  /** Names being dragged over the window, or null when no drag is in progress. */
-  dragging: string[] | null;
-  /** One banner per dropped item, in drop order. */
-  banners: { id: number; state: BannerState }[];
+type Filter = "all" | "interactive" | "rendered" | "static";
+
+/** What the status column says about one item. */
+interface Status {
+  text: string;
+  kind: "ok" | "idle" | "failed" | "info";
 }
 
-export function mountLibrary(root: HTMLElement): void {
-  const state: LibraryState = { items: null, loadError: null, viewerUrls: [], dragging: null, banners: [] };
-  let nextBannerId = 1;
+export function mountLibrary(root: HTMLElement, shell: Shell): Cleanup {
+  let items: ContentView[] | null = null;
+  let loadError: unknown = null;
+  let query = "";
+  let filter: Filter = "all";
+  const statuses = new Map<string, Status>();
 
-  const open = (url: string) => {
-    openExternal(url).catch((err) => console.error("open failed", url, err));
-  };
+  const search = h("input", {
+    type: "search",
+    id: "library-search",
+    placeholder: "Search by title, name or type",
+    "data-testid": "search",
+    oninput: (e: Event) => {
+      query = (e.target as HTMLInputElement).value;
+      renderList();
+    },
+  }) as HTMLInputElement;
+  const filterSelect = h(
+    "select",
+    {
+      id: "library-filter",
+      "data-testid": "filter",
+      onchange: (e: Event) => {
+        filter = (e.target as HTMLSelectElement).value as Filter;
+        renderList();
+      },
+    },
+    h("option", { value: "all" }, "Everything"),
+    h("option", { value: "interactive" }, "Apps and APIs"),
+    h("option", { value: "rendered" }, "Documents (rendered)"),
+    h("option", { value: "static" }, "Static sites"),
+  );
+  const count = h("span", { class: "muted small", "aria-live": "polite" });
+  const list = h("div", { class: "library-list" });
+  const toolbar = h(
+    "div",
+    { class: "toolbar" },
+    h("h1", { class: "page-title" }, "Library"),
+    count,
+    h("div", { class: "spacer" }),
+    h("label", { for: "library-search", class: "sr-only" }, "Search"),
+    search,
+    h("label", { for: "library-filter", class: "sr-only" }, "Show"),
+    filterSelect,
+  );
+  root.replaceChildren(toolbar, list);
 
-  const render = () => {
-    const overlay = state.dragging ? [DropOverlay(state.dragging)] : [];
-    root.replaceChildren(
-      AppHeader({ viewerUrls: state.viewerUrls, onOpen: open }),
-      h(
-        "main",
-        { class: "library" },
-        state.banners.length > 0
-          ? h(
-              "div",
-              { class: "banners" },
-              ...state.banners.map(({ id, state: banner }) =>
-                Banner({ state: banner, onOpen: open, onDismiss: () => dismiss(id) }),
-              ),
-            )
-          : null,
-        body(),
-      ),
-      ...overlay,
+  const renderList = () => {
+    toolbar.hidden = items !== null && items.length === 0;
+    if (items === null) {
+      list.replaceChildren(loadError ? ErrorNote(loadError, "The library could not be loaded") : h("p", { class: "muted loading" }, "Loading…"));
+      return;
+    }
+    if (items.length === 0) {
+      list.replaceChildren(
+        EmptyState(() => {
+          const enc = new TextEncoder();
+          shell.deployFiles(sampleSite().map((f) => ({ path: `hello-porch/${f.path}`, data: enc.encode(f.text) })), "hello-porch");
+        }),
+      );
+      return;
+    }
+    const shown = items.filter(
+      (c) => (filter === "all" || runtimeKind(c.app_mode) === filter) && matches(query, c.title, c.name, modeLabel(c.app_mode), c.content_url),
     );
-  };
-
-  const body = (): HTMLElement => {
-    if (state.loadError && state.items === null) return loadErrorView(state.loadError);
-    if (state.items === null) return h("p", { class: "muted loading" }, "Loading…");
-    if (state.items.length === 0) return EmptyState();
-    return h(
-      "section",
-      {},
-      h("div", { class: "section-head" }, h("h2", {}, "Library"), h("span", { class: "muted small" }, countLabel(state.items.length))),
-      ContentTable({ items: state.items, onOpen: open }),
+    count.textContent = shown.length === items.length ? plural(items.length, "item") : `${shown.length} of ${plural(items.length, "item")}`;
+    if (shown.length === 0) {
+      list.replaceChildren(h("p", { class: "muted empty-search", "data-testid": "no-match" }, "Nothing matches. Clear the search or pick another filter."));
+      return;
+    }
+    list.replaceChildren(
+      h(
+        "ul",
+        { class: "cards", "data-testid": "content-table" },
+        ...shown.map((c) => card(c)),
+      ),
       h("p", { class: "muted small hint" }, "Drop another folder or file anywhere to publish it."),
     );
   };
 
-  const dismiss = (id: number) => {
-    state.banners = state.banners.filter((b) => b.id !== id);
-    render();
+  const card = (c: ContentView): HTMLElement => {
+    const status = statuses.get(c.guid);
+    const url = c.vanity_url ?? c.content_url;
+    const title = c.title && c.title.trim() !== "" ? c.title : c.name;
+    return h(
+      "li",
+      { class: "card content-card", "data-testid": "content-row", "data-guid": c.guid, "data-name": c.name },
+      h("span", { class: `type-icon kind-${runtimeKind(c.app_mode)}`, "aria-hidden": "true" }, modeIcon(c.app_mode)),
+      h(
+        "div",
+        { class: "card-main" },
+        h("a", { class: "card-title", href: `#/item/${encodeURIComponent(c.guid)}` }, title),
+        h("div", { class: "muted small" }, h("span", { class: "mode" }, modeLabel(c.app_mode)), title !== c.name ? ` · ${c.name}` : "", ` · deployed ${formatWhen(c.last_deployed_time)}`),
+      ),
+      h("div", { class: `status status-${status?.kind ?? "info"}`, "data-testid": "status" }, status?.text ?? ""),
+      h(
+        "div",
+        { class: "card-url small" },
+        c.bundle_id ? h("a", { href: url, onclick: (e: Event) => (e.preventDefault(), shell.open(url)) }, url) : h("span", { class: "muted" }, "not deployed"),
+      ),
+    );
+  };
+
+  // Status per item: processes for apps, last render and next run for documents.
+  const loadStatus = async (c: ContentView) => {
+    const kind = runtimeKind(c.app_mode);
+    try {
+      if (!c.bundle_id) statuses.set(c.guid, { text: "Not deployed", kind: "idle" });
+      else if (kind === "static") statuses.set(c.guid, { text: "Static · always on", kind: "ok" });
+      else if (kind === "interactive") {
+        const js = await jobs(c.guid);
+        statuses.set(c.guid, js.length > 0 ? { text: `Running · ${plural(js.length, "process", "processes")}`, kind: "ok" } : { text: "Idle · starts on first visit", kind: "idle" });
+      } else {
+        const [rs, ss] = await Promise.all([renders(c.guid), schedules(c.guid)]);
+        const last = rs[0];
+        const next = ss.filter((s) => s.enabled && s.next_run).map((s) => s.next_run as string).sort()[0];
+        const parts = [last ? `Rendered ${formatWhen(last.finished_time ?? last.started_time)}${last.status === "failed" ? " (failed)" : last.status === "running" ? " (running)" : ""}` : "Never rendered"];
+        if (next) parts.push(`next ${formatWhen(next)}`);
+        statuses.set(c.guid, { text: parts.join(" · "), kind: last?.status === "failed" ? "failed" : "ok" });
+      }
+    } catch {
+      statuses.delete(c.guid);
+    }
   };
 
   // Refetches are coalesced: an event during a fetch schedules exactly one more fetch.
   let fetching = false;
   let again = false;
+  let alive = true;
   const refresh = async () => {
     if (fetching) {
       again = true;
@@ -88,101 +158,36 @@ export function mountLibrary(root: HTMLElement): void {
       do {
         again = false;
         try {
-          state.items = await listContent();
-          state.loadError = null;
+          items = await listContent();
+          loadError = null;
         } catch (err) {
-          state.loadError = asApiError(err);
+          loadError = toApiError(err);
         }
-        render();
-      } while (again);
+        if (!alive) return;
+        renderList();
+        if (items) {
+          await Promise.all(items.map(loadStatus));
+          if (alive) renderList();
+        }
+      } while (again && alive);
     } finally {
       fetching = false;
     }
   };
 
-  const publish = async (path: string, name: string) => {
-    const id = nextBannerId++;
-    state.banners.push({ id, state: { kind: "busy", name } });
-    render();
-    let outcome: BannerState;
-    try {
-      const deployment = await deployPath(path);
-      const content = deployment.content;
-      outcome = { kind: "ok", name, title: content.title || content.name, url: content.content_url };
-    } catch (err) {
-      const e = asApiError(err);
-      outcome = { kind: "error", name, code: e.code, message: e.message };
-    }
-    state.banners = state.banners.map((b) => (b.id === id ? { id, state: outcome } : b));
-    render();
-    // The engine's event refreshes the list too; this covers a missed or late event.
-    void refresh();
-  };
-
-  const onDrop = async (drop: FileDrop) => {
-    switch (drop.type) {
-      case "enter":
-        state.dragging = drop.paths.map(baseName);
-        break;
-      case "over":
-        if (state.dragging === null) state.dragging = [];
-        return state.dragging.length === 0 ? render() : undefined;
-      case "leave":
-        state.dragging = null;
-        break;
-      case "drop": {
-        state.dragging = null;
-        render();
-        if (drop.paths.length === 0) {
-          // A browser drop: no file-system paths to publish from.
-          const name = drop.names.join(", ") || "dropped files";
-          await publish("", name);
-          return;
-        }
-        // One at a time: deploys share the engine's store and the user reads results in order.
-        for (const path of drop.paths) await publish(path, baseName(path));
-        return;
-      }
-    }
-    render();
-  };
-
-  render();
+  renderList();
   void refresh();
-  serverInfo()
-    .then((info) => {
-      state.viewerUrls = info.viewer_urls;
-      render();
-    })
-    .catch((err) => console.error("server_info failed", err));
-  void subscribe(() => void refresh());
-  void onFileDrop((drop) => void onDrop(drop));
+  let unsubscribe: (() => void) | null = null;
+  void subscribe(() => void refresh()).then((u) => {
+    if (alive) unsubscribe = u;
+    else u();
+  });
+  return () => {
+    alive = false;
+    unsubscribe?.();
+  };
 }
 
-function loadErrorView(error: ApiError): HTMLElement {
-  const hint =
-    error.code === "Unauthorized"
-      ? "This Porch server needs an API key to list its content. Open the library in the Porch app on the publishing computer."
-      : error.code === "Network"
-        ? "The Porch server is not answering. Is it still running?"
-        : "The library could not be loaded.";
-  return h(
-    "section",
-    { class: "load-error", "data-testid": "load-error" },
-    h("h2", {}, hint),
-    h("p", { class: "muted" }, h("code", { class: "error-code" }, error.code), " ", error.message),
-  );
-}
-
-function asApiError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError("Internal", String(err));
-}
-
-function countLabel(n: number): string {
-  return n === 1 ? "1 item" : `${n} items`;
-}
-
-function baseName(path: string): string {
-  const parts = path.split(/[\\/]/).filter((s) => s.length > 0);
-  return parts[parts.length - 1] ?? path;
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }

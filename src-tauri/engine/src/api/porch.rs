@@ -1,0 +1,118 @@
+//! `/__api__/porch/…`: Porch's own calls for its UI, beyond Connect's API.
+//!
+//! - `GET server`: addresses, switches and runtime defaults; `PUT sharing`: pause sharing;
+//! - `GET|POST keys`, `DELETE keys/{id}`: API keys (the key is returned once, on creation);
+//! - `POST inspect?filename=`: what a deploy of the uploaded archive would detect (nothing stored);
+//! - `POST schedules/preview`: the next runs of a schedule definition (nothing stored).
+//!
+//! All of them need the publisher's key, like every management call.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::auth::Publisher;
+use super::error::ApiError;
+use super::json_body;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::preview::{upload_name, ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView};
+
+/// `GET /porch/server`.
+pub(super) async fn server(_: Publisher, State(engine): State<Engine>) -> Json<ServerView> {
+    Json(engine.server_view())
+}
+
+/// Body of a sharing switch.
+#[derive(Debug, Deserialize)]
+pub(super) struct SharingBody {
+    paused: bool,
+}
+
+/// `PUT /porch/sharing {"paused": true}`: pause or resume serving other computers.
+pub(super) async fn sharing(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<ServerView>, ApiError> {
+    let b: SharingBody = json_body(&body)?;
+    engine.set_sharing_paused(b.paused);
+    Ok(Json(engine.server_view()))
+}
+
+/// While sharing is paused, requests from other computers (except the API, which has its
+/// own rules) get a 503 page; this computer is unaffected.
+pub(super) async fn pause_gate(State(engine): State<Engine>, req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if engine.sharing_paused() && !req.uri().path().starts_with("/__api__") {
+        let remote = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .is_some_and(|c| !super::is_loopback(c.0.ip()));
+        if remote {
+            let html = crate::static_site::pages::notice("Sharing is paused", "The publisher has paused sharing from this computer for now. Please try again later.");
+            let mut r = (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+            r.headers_mut().insert("x-porch-proxy-error", axum::http::HeaderValue::from_static("sharing-paused"));
+            return r;
+        }
+    }
+    next.run(req).await
+}
+
+/// `GET /porch/keys`.
+pub(super) async fn keys(_: Publisher, State(engine): State<Engine>) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
+    Ok(Json(engine.api_key_views().await?))
+}
+
+/// Body of a key creation.
+#[derive(Debug, Deserialize)]
+pub(super) struct NewKeyBody {
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /porch/keys {"name": "laptop"}`.
+pub(super) async fn create_key(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<NewApiKey>, ApiError> {
+    let b: NewKeyBody = json_body(&body)?;
+    Ok(Json(engine.create_api_key(&b.name).await?))
+}
+
+/// `DELETE /porch/keys/{id}`: 204.
+pub(super) async fn revoke_key(_: Publisher, State(engine): State<Engine>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    // By id only here (the CLI also takes a name).
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(crate::error::Error::not_found("API key", &id).into());
+    }
+    engine.revoke_api_key(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query of an inspection.
+#[derive(Debug, Deserialize)]
+pub(super) struct InspectQuery {
+    filename: Option<String>,
+}
+
+/// `POST /porch/inspect?filename=NAME`: the body is a `.tar.gz` or `.zip` bundle.
+pub(super) async fn inspect(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Query(q): Query<InspectQuery>,
+    req: Request,
+) -> Result<Json<BundlePreview>, ApiError> {
+    let tmp_dir = engine.config().tmp_dir();
+    tokio::fs::create_dir_all(&tmp_dir).await.map_err(Error::io("creating the scratch folder", &tmp_dir))?;
+    let tmp = tempfile::Builder::new()
+        .prefix("inspect-")
+        .tempfile_in(&tmp_dir)
+        .map_err(Error::io("creating an upload file", &tmp_dir))?;
+    let limit = engine.config().limits.max_bundle_bytes;
+    super::bundles::spool(req.into_body().into_data_stream(), tmp.path(), limit).await?;
+    let named_like = upload_name(q.filename.as_deref());
+    Ok(Json(engine.preview_archive(tmp.path(), &named_like).await?))
+}
+
+/// `POST /porch/schedules/preview`: body as for creating a schedule; answers the next 5 runs.
+pub(super) async fn schedule_preview(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<Vec<NextRun>>, ApiError> {
+    let v: Value = json_body(&body)?;
+    Ok(Json(engine.preview_schedule(&v, 5)?))
+}

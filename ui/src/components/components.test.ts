@@ -1,0 +1,45 @@
+import { describe, expect, it, vi } from "vitest";
+import { ApiError } from "../api/client";
+import { field, h } from "./dom";
+import { DropOverlay } from "./DropOverlay";
+import { EmptyState, sampleSite } from "./EmptyState";
+import { ErrorNote } from "./ErrorNote";
+
+describe("components", () => {
+  it("h() sets text as text, never as markup", () => {
+    const el = h("p", {}, "<img src=x onerror=alert(1)>");
+    expect(el.querySelector("img")).toBeNull();
+    expect(el.textContent).toBe("<img src=x onerror=alert(1)>");
+  });
+
+  it("field() links the label, hint and error to the control", () => {
+    const input = h("input", {});
+    const f = field("x", "Name", input, { error: "Too short" });
+    expect(f.querySelector("label")?.getAttribute("for")).toBe("x");
+    expect(input.getAttribute("aria-invalid")).toBe("true");
+    expect(input.getAttribute("aria-describedby")).toBe("x-error");
+    expect(f.querySelector("#x-error")?.textContent).toBe("Too short");
+  });
+
+  it("ErrorNote shows the message, the code and a hint, as an alert", () => {
+    const el = ErrorNote(new ApiError("InvalidManifest", "no entry point found"), "Cannot publish");
+    expect(el.getAttribute("role")).toBe("alert");
+    expect(el.dataset.code).toBe("InvalidManifest");
+    expect(el.textContent).toContain("Cannot publish: no entry point found");
+    expect(el.textContent).toContain("manifest.json");
+  });
+
+  it("the empty library teaches drag-and-drop and offers a sample", () => {
+    const onSample = vi.fn();
+    const el = EmptyState(onSample);
+    expect(el.textContent).toMatch(/Drop a folder or file/);
+    (el.querySelector("[data-testid=sample]") as HTMLButtonElement).click();
+    expect(onSample).toHaveBeenCalledOnce();
+    expect(sampleSite().map((f) => f.path)).toContain("index.html");
+  });
+
+  it("the drop overlay names what is dropped", () => {
+    expect(DropOverlay(["report"]).textContent).toContain("“report”");
+    expect(DropOverlay(["a", "b"]).textContent).toContain("2 items");
+  });
+});
