@@ -82,10 +82,18 @@ export interface FolderLink {
 }
 
 /** Issue 4: a variant of a parameterised report. */
+/** `api/variants.rs` → `Engine::variant_view`: a named parameter set of a document. */
 export interface Variant {
-  id: string | number;
+  id: string;
+  content_guid: string;
   name: string;
   parameters: Record<string, unknown>;
+  /** The render its viewers see, if any. */
+  render_id: string | null;
+  /** Its own viewer URL, `/content/{guid}/_variant{id}/`. */
+  url: string;
+  created_time: string;
+  updated_time: string;
 }
 
 /** `GET /__api__/porch/smtp`: the settings without the password, or `{configured: false}`. */

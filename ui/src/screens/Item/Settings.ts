@@ -217,7 +217,7 @@ function variantsSection(c: ContentView): HTMLElement {
     const name = h("input", { placeholder: "e.g. europe" }) as HTMLInputElement;
     const params = h("textarea", { rows: 3, placeholder: '{"region": "europe"}', spellcheck: "false" }) as HTMLTextAreaElement;
     box.replaceChildren(
-      list.length === 0 ? h("p", { class: "muted small" }, "No variants: the report renders with its default parameters.") : h("ul", {}, ...list.map((v) => h("li", {}, h("strong", {}, v.name), ` ${JSON.stringify(v.parameters)} `, button("Render", () => void api.renderNow(c.guid, v.id).then(() => toast("Render started"), (e) => toast(toApiError(e).message, "error")), { kind: "quiet" }), button("Delete", () => void api.deleteVariant(c.guid, v.id).then(() => paint(), (e) => box.prepend(ErrorNote(e))), { kind: "quiet" })))),
+      list.length === 0 ? h("p", { class: "muted small" }, "No variants: the report renders with its default parameters.") : h("ul", {}, ...list.map((v) => h("li", {}, h("strong", {}, v.name), ` ${JSON.stringify(v.parameters)} `, v.render_id ? h("a", { href: v.url, target: "_blank", rel: "noopener" }, "Open") : h("span", { class: "muted small" }, "not rendered yet"), " ", button("Render", () => void api.renderNow(c.guid, v.id).then(() => toast("Render started"), (e) => toast(toApiError(e).message, "error")), { kind: "quiet" }), button("Delete", () => void api.deleteVariant(c.guid, v.id).then(() => paint(), (e) => box.prepend(ErrorNote(e))), { kind: "quiet" })))),
       field("var-name-f", "New variant name", name),
       field("var-params-f", "Parameters (JSON object)", params),
       h("div", { class: "actions" }, button("Add variant", () => {
