@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     pub(crate) render_slots: tokio::sync::Semaphore,
     /// Items with a render queued or running. A std lock: set updates only.
     pub(crate) rendering: std::sync::Mutex<std::collections::HashSet<i64>>,
+    /// Linked folders followed by this (serving) engine.
+    pub(crate) links: crate::links::Followers,
 }
 
 /// Where a serving engine listens.
@@ -109,6 +111,7 @@ impl Engine {
                 supervise_lock: tokio::sync::Mutex::new(()),
                 render_slots: tokio::sync::Semaphore::new(config.render_concurrency.max(1)),
                 rendering: std::sync::Mutex::new(std::collections::HashSet::new()),
+                links: crate::links::Followers::default(),
                 store,
                 config,
             }),
@@ -144,6 +147,7 @@ impl Engine {
         engine.spawn_change_watch().await?;
         engine.supervise_all();
         engine.spawn_schedule_loop();
+        engine.reconcile_links().await;
         tracing::info!(%local_addr, data_dir = %engine.inner.config.data_dir.display(), "Porch is serving");
         Ok(engine)
     }
@@ -305,6 +309,7 @@ impl Engine {
                             tracing::warn!(error = %e, "cannot reload routes");
                         }
                         engine.follow_external_changes(&before).await;
+                        engine.reconcile_links().await;
                         engine.emit(Event::LibraryChanged);
                     }
                     Ok(_) => {}

@@ -16,6 +16,8 @@
 //! - [`static_site`]: sanitise → resolve → contain → reply for bundle files, plus pages;
 //! - [`api`]: the HTTP surface (Connect-style API under `/__api__/`, content, landing page);
 //! - [`events`]: a broadcast of state changes;
+//! - [`links`]: linked folders, redeployed when they change;
+//! - [`watcher`]: notify behind a debouncer, for one folder;
 //! - [`view`]: the JSON shapes callers see.
 
 pub mod api;
@@ -28,6 +30,7 @@ pub mod events;
 pub mod interactive;
 pub mod keys;
 mod launch;
+pub mod links;
 pub mod mail;
 pub mod ops;
 pub mod proxy;
@@ -42,6 +45,7 @@ pub mod supervisor;
 pub mod tasks;
 pub mod time;
 pub mod view;
+pub mod watcher;
 
 pub use config::{Config, Limits};
 pub use engine::{running_server, Engine, RuntimeInfo};

@@ -14,6 +14,7 @@ mod content;
 pub mod error;
 mod events;
 mod interactive;
+mod links;
 mod renders;
 mod schedules;
 mod server;
@@ -66,6 +67,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content/{guid}/build", post(tasks::deploy))
         .route("/v1/tasks/{id}", get(tasks::get_one))
         .route("/porch/events", get(events::stream))
+        .route("/porch/content/{guid}/link", get(links::get_one).put(links::put).delete(links::remove))
         .route("/porch/smtp", get(schedules::smtp_get).put(schedules::smtp_put))
         .route("/applications", get(server::applications))
         .route("/applications/{id}", get(server::application))
