@@ -193,9 +193,9 @@ impl Engine {
                 keep
             });
             for r in &rows {
-                if !running.contains_key(&r.content_id) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(r.content_id) {
                     let cancel = self.inner.cancel.child_token();
-                    running.insert(r.content_id, Follower { path: r.path.clone(), cancel: cancel.clone() });
+                    slot.insert(Follower { path: r.path.clone(), cancel: cancel.clone() });
                     start.push((r.clone(), cancel));
                 }
             }
