@@ -163,6 +163,16 @@ async fn static_site_follows_saves_ignores_noise_and_coalesces_bursts() {
     served(&p, &guid, "after the burst", STATIC_SECS).await;
     assert_eq!(bundle_count(&p, &guid).await, before + 2, "50 writes must give one redeploy (then one for the last save)");
 
+    // Every save keeps a bundle, but only the newest ten stay (the active one among them).
+    for i in 0..10 {
+        write(dir.path(), "index.html", &format!("<h1>save {i}</h1>"));
+        served(&p, &guid, &format!("save {i}"), STATIC_SECS).await;
+    }
+    let (_, b) = get_json(&p, &format!("/__api__/v1/content/{guid}/bundles")).await;
+    let b = b.as_array().expect("bundles");
+    assert_eq!(b.len(), 10, "old bundles of a linked item are pruned");
+    assert!(b.iter().any(|b| b["active"] == true), "the active bundle stays");
+
     let seen = events.lock().expect("lock").clone();
     assert!(seen.contains("\"type\":\"link_changed\""), "link events on the SSE stream: {seen}");
     assert!(seen.contains("\"status\":\"redeploying\""), "{seen}");

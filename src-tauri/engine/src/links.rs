@@ -40,6 +40,9 @@ use crate::watcher::{FolderWatch, Signal, DEBOUNCE};
 /// How often a follower checks that its folder still exists (and, when broken, whether it
 /// is back): a `stat`, nothing more.
 const PRESENCE_POLL: Duration = Duration::from_secs(1);
+/// Bundles kept per linked item (the active one always stays): every save makes one, so
+/// without a bound a day of editing would fill the disk.
+const KEEP_BUNDLES: usize = 10;
 /// After a change signal, further signals within this window join the same redeploy
 /// (the debouncer reports paths whose quiet periods end a few milliseconds apart).
 const SETTLE: Duration = Duration::from_millis(100);
@@ -169,6 +172,17 @@ impl Engine {
         let gone = self.inner.links.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&content_id);
         if let Some(f) = gone {
             f.cancel.cancel();
+        }
+    }
+
+    /// Deletes a linked item's bundles beyond the newest [`KEEP_BUNDLES`], never the active one.
+    async fn prune_bundles(&self, guid: &str) {
+        let Ok((c, bundles)) = self.bundles(guid).await else { return };
+        for b in bundles.iter().skip(KEEP_BUNDLES).filter(|b| Some(b.id) != c.bundle_id) {
+            if self.inner.store.delete_bundle(c.id, b.id).await.is_ok() {
+                self.remove_bundle_files(b.id).await;
+                tracing::debug!(content = %guid, bundle = b.id, "pruned an old bundle of a linked item");
+            }
         }
     }
 
@@ -349,6 +363,7 @@ impl FollowState {
         if let Err(e) = store.finish_link_redeploy(self.content_id, error.is_none(), error.as_deref(), task.as_deref(), &digest, &now).await {
             tracing::warn!(content = %self.guid, error = %e, "cannot record the redeploy");
         }
+        engine.prune_bundles(&self.guid).await;
         // Recorded even on failure: the same broken files are not retried; the next save is.
         self.fingerprint = Some(digest);
         self.status = "watching".into();

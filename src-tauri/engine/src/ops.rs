@@ -329,7 +329,7 @@ impl Engine {
         Ok(())
     }
 
-    async fn remove_bundle_files(&self, bundle_id: i64) {
+    pub(crate) async fn remove_bundle_files(&self, bundle_id: i64) {
         self.inner.files.forget_bundle(bundle_id);
         let _ = tokio::fs::remove_dir_all(self.bundle_dir(bundle_id)).await;
         let _ = tokio::fs::remove_file(self.bundle_archive(bundle_id)).await;
