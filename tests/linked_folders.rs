@@ -152,6 +152,24 @@ async fn static_site_follows_saves_ignores_noise_and_coalesces_bursts() {
     assert_eq!(t["code"], 0, "{t}");
     assert!(t["output"].to_string().contains("after changes in"), "{t}");
 
+    // A folder created after linking is watched too: its file appears, and a later edit of
+    // that file (seen only through the new folder's own watch) is served.
+    write(dir.path(), "docs/more.html", "<p>more one</p>");
+    let more = format!("/content/{guid}/docs/more.html");
+    let shows = |needle: &'static str| {
+        let (p, more) = (&p, more.clone());
+        async move {
+            eventually(STATIC_SECS, needle, || async {
+                let r = p.get(&more).await;
+                (r.status() == 200 && r.text().await.unwrap_or_default().contains(needle)).then_some(())
+            })
+            .await
+        }
+    };
+    shows("more one").await;
+    write(dir.path(), "docs/more.html", "<p>more two</p>");
+    shows("more two").await;
+
     // A burst of 50 saves is one redeploy; a later save is one more.
     let before = bundle_count(&p, &guid).await;
     for i in 0..50 {
@@ -409,6 +427,21 @@ async fn notebook_rerenders_on_save() {
     let newest = &renders[0];
     assert_eq!((newest["trigger"].as_str(), newest["status"].as_str()), (Some("watch"), Some("success")), "{renders}");
 
+    // Saves during a redeploy are followed by exactly one more redeploy, of the last save.
+    let before = bundle_count(&p, &guid).await;
+    write(dir.path(), "report.ipynb", &notebook("NB-MARK-DURING-A", false));
+    eventually(APP_SECS, "the redeploy to start", || async { (link(&p, &guid).await["status"] == "redeploying").then_some(()) }).await;
+    for mark in ["NB-MARK-DURING-B", "NB-MARK-DURING-C", "NB-MARK-DURING-D"] {
+        write(dir.path(), "report.ipynb", &notebook(mark, false));
+    }
+    served(&p, &guid, "NB-MARK-DURING-D", APP_SECS).await;
+    let l = eventually(APP_SECS, "the link to be idle", || async {
+        let l = link(&p, &guid).await;
+        (l["status"] == "watching").then_some(l)
+    })
+    .await;
+    assert_eq!(bundle_count(&p, &guid).await, before + 2, "one redeploy, then exactly one more: {l}");
+
     // A failing cell: the render fails, the previous output stays.
     write(dir.path(), "report.ipynb", &notebook("NB-MARK-THREE", true));
     let l = next_redeploy(&p, &guid, &l["last_task_id"], APP_SECS).await;
@@ -416,7 +449,7 @@ async fn notebook_rerenders_on_save() {
     assert!(task(&p, &l["last_task_id"]).await.to_string().contains("broken on purpose"), "the task keeps the render log");
     let (_, renders) = get_json(&p, &format!("/__api__/v1/content/{guid}/renders")).await;
     assert_eq!((renders[0]["trigger"].as_str(), renders[0]["status"].as_str()), (Some("watch"), Some("failed")), "{renders}");
-    served(&p, &guid, "NB-MARK-TWO", 60).await;
+    served(&p, &guid, "NB-MARK-DURING-D", 60).await;
 
     write(dir.path(), "report.ipynb", &notebook("NB-MARK-FOUR", false));
     let l = next_redeploy(&p, &guid, &l["last_task_id"], APP_SECS).await;

@@ -43,6 +43,9 @@ const PRESENCE_POLL: Duration = Duration::from_secs(1);
 /// Bundles kept per linked item (the active one always stays): every save makes one, so
 /// without a bound a day of editing would fill the disk.
 const KEEP_BUNDLES: usize = 10;
+/// How many times a check waits for the folder's newest file to be a debounce period old
+/// (a save that keeps going past that is deployed as it stands, and again when it ends).
+const MAX_QUIET_WAITS: u32 = 20;
 /// After a change signal, further signals within this window join the same redeploy
 /// (the debouncer reports paths whose quiet periods end a few milliseconds apart).
 const SETTLE: Duration = Duration::from_millis(100);
@@ -323,18 +326,21 @@ struct FollowState {
 
 impl FollowState {
     /// Fingerprints the folder, watches any new sub-folders and redeploys if what would be
-    /// bundled changed since the last redeploy.
+    /// bundled changed since the last redeploy. Waits while the newest bundled file is
+    /// younger than the debounce period: the debouncer reports a burst longer than its
+    /// timeout part-way through, and the files themselves say whether it is over.
     async fn check(&mut self, watch: &mut FolderWatch) {
-        let root = self.root.clone();
-        let fp = match tokio::task::spawn_blocking(move || pack::fingerprint(&root)).await {
-            Ok(Ok(fp)) => fp,
-            // Usually the folder vanishing mid-walk: the presence check reports that.
-            Ok(Err(e)) => return tracing::debug!(content = %self.guid, error = %e, "cannot read the linked folder"),
-            Err(e) => return tracing::warn!(content = %self.guid, error = %e, "reading the linked folder stopped"),
+        let mut waits = 0;
+        let fp = loop {
+            let Some(fp) = self.scan(watch).await else { return };
+            // A modification time in the future (clock skew, copied files) counts as quiet.
+            let age = fp.newest.and_then(|t| std::time::SystemTime::now().duration_since(t).ok()).unwrap_or(DEBOUNCE);
+            if age >= DEBOUNCE || waits >= MAX_QUIET_WAITS {
+                break fp;
+            }
+            waits += 1;
+            tokio::time::sleep(DEBOUNCE - age).await;
         };
-        if let Err(e) = watch.watch_dirs(&fp.dirs) {
-            return self.set_status("broken", Some(e.to_string())).await;
-        }
         if self.status == "broken" {
             self.set_status("watching", None).await;
         }
@@ -342,6 +348,37 @@ impl FollowState {
             return;
         }
         self.redeploy(fp.digest).await;
+    }
+
+    /// Fingerprints the folder and watches folders new to the watch. A folder new to the
+    /// watch may have gained files before its watch was added, so it walks once more after
+    /// adding: nothing written in between is missed. `None` when the folder cannot be read
+    /// (usually it vanished mid-walk; the presence check reports that) or cannot be watched.
+    async fn scan(&mut self, watch: &mut FolderWatch) -> Option<pack::Fingerprint> {
+        let mut fp = None;
+        for _ in 0..3 {
+            let root = self.root.clone();
+            let found = match tokio::task::spawn_blocking(move || pack::fingerprint(&root)).await {
+                Ok(Ok(found)) => found,
+                Ok(Err(e)) => {
+                    tracing::debug!(content = %self.guid, error = %e, "cannot read the linked folder");
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(content = %self.guid, error = %e, "reading the linked folder stopped");
+                    return None;
+                }
+            };
+            match watch.watch_dirs(&found.dirs) {
+                Ok(0) => return Some(found),
+                Ok(_) => fp = Some(found),
+                Err(e) => {
+                    self.set_status("broken", Some(e.to_string())).await;
+                    return None;
+                }
+            }
+        }
+        fp
     }
 
     async fn redeploy(&mut self, digest: String) {

@@ -177,8 +177,10 @@ impl FolderWatch {
         Ok(watch)
     }
 
-    /// Watches each folder not watched yet. A folder that vanished meanwhile is skipped.
-    pub fn watch_dirs(&mut self, dirs: &[PathBuf]) -> Result<(), WatchError> {
+    /// Watches each folder not watched yet; returns how many were added. A folder that
+    /// vanished meanwhile is skipped.
+    pub fn watch_dirs(&mut self, dirs: &[PathBuf]) -> Result<usize, WatchError> {
+        let mut added = 0;
         for dir in dirs {
             if self.watched.contains(dir) {
                 continue;
@@ -186,6 +188,7 @@ impl FolderWatch {
             match self.debouncer.watcher().watch(dir, RecursiveMode::NonRecursive) {
                 Ok(()) => {
                     self.watched.insert(dir.clone());
+                    added += 1;
                 }
                 Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) && dir != &self.root => {}
                 Err(e) => return Err(classify(dir, e)),
@@ -194,7 +197,7 @@ impl FolderWatch {
         // Folders that are gone lose their watch in the kernel; forget them here too, so
         // one created again under the same name is watched again.
         self.watched.retain(|d| d.is_dir());
-        Ok(())
+        Ok(added)
     }
 
     /// How many folders are watched.

@@ -166,6 +166,8 @@ pub struct Fingerprint {
     pub digest: String,
     /// Every folder the walk entered, `root` first (the ones worth watching).
     pub dirs: Vec<PathBuf>,
+    /// The newest modification time among the bundled files.
+    pub newest: Option<std::time::SystemTime>,
 }
 
 /// Fingerprints the files [`pack`] would put in a bundle of the folder `root`, without
@@ -174,6 +176,7 @@ pub fn fingerprint(root: &Path) -> Result<Fingerprint, BundleError> {
     use sha2::Digest;
     let mut hash = sha2::Sha256::new();
     let mut dirs = Vec::new();
+    let mut newest: Option<std::time::SystemTime> = None;
     for entry in walker(root) {
         let entry = entry.map_err(|e| BundleError::Source { path: root.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
         let path = entry.path();
@@ -186,7 +189,11 @@ pub fn fingerprint(root: &Path) -> Result<Fingerprint, BundleError> {
         // A file removed between listing and stat simply reads as gone.
         let (len, mtime) = match entry.metadata() {
             Ok(m) => {
-                let t = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+                let modified = m.modified().ok();
+                if let Some(t) = modified {
+                    newest = Some(newest.map_or(t, |n| n.max(t)));
+                }
+                let t = modified.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
                 (m.len(), t.as_nanos())
             }
             Err(_) => continue,
@@ -194,7 +201,7 @@ pub fn fingerprint(root: &Path) -> Result<Fingerprint, BundleError> {
         let kind = if ft.is_symlink() { "l" } else { "f" };
         hash.update(format!("{}\0{kind}\0{len}\0{mtime}\n", rel.to_string_lossy()).as_bytes());
     }
-    Ok(Fingerprint { digest: hex::encode(hash.finalize()), dirs })
+    Ok(Fingerprint { digest: hex::encode(hash.finalize()), dirs, newest })
 }
 
 fn pack_dir<W: Write>(root: &Path, tar: &mut tar::Builder<W>, budget: &mut Budget<'_>) -> Result<(), BundleError> {
