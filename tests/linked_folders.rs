@@ -427,10 +427,17 @@ async fn notebook_rerenders_on_save() {
     let newest = &renders[0];
     assert_eq!((newest["trigger"].as_str(), newest["status"].as_str()), (Some("watch"), Some("success")), "{renders}");
 
-    // Saves during a redeploy are followed by exactly one more redeploy, of the last save.
+    // Saves during a redeploy (here: while its render runs) are followed by exactly one
+    // more redeploy, of the last save.
     let before = bundle_count(&p, &guid).await;
+    let renders_path = format!("/__api__/v1/content/{guid}/renders");
+    let last_render = get_json(&p, &renders_path).await.1[0]["id"].clone();
     write(dir.path(), "report.ipynb", &notebook("NB-MARK-DURING-A", false));
-    eventually(APP_SECS, "the redeploy to start", || async { (link(&p, &guid).await["status"] == "redeploying").then_some(()) }).await;
+    eventually(APP_SECS, "the redeploy's render to start", || async {
+        let (_, r) = get_json(&p, &renders_path).await;
+        (r[0]["id"] != last_render && r[0]["status"] == "running").then_some(())
+    })
+    .await;
     for mark in ["NB-MARK-DURING-B", "NB-MARK-DURING-C", "NB-MARK-DURING-D"] {
         write(dir.path(), "report.ipynb", &notebook(mark, false));
     }

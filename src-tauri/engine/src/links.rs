@@ -275,12 +275,14 @@ impl Engine {
             }
             if dirty {
                 if let Some((w, _)) = watch.as_mut() {
-                    dirty = false;
-                    f.check(w).await;
+                    dirty = f.check(w).await;
                     if f.status == "broken" {
                         watch = None;
                     }
                 }
+            }
+            if dirty && watch.is_some() {
+                continue; // the folder changed mid-pack: `check` waits for quiet itself
             }
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -329,10 +331,12 @@ impl FollowState {
     /// bundled changed since the last redeploy. Waits while the newest bundled file is
     /// younger than the debounce period: the debouncer reports a burst longer than its
     /// timeout part-way through, and the files themselves say whether it is over.
-    async fn check(&mut self, watch: &mut FolderWatch) {
+    ///
+    /// Returns whether to check again (the folder changed while it was being packed).
+    async fn check(&mut self, watch: &mut FolderWatch) -> bool {
         let mut waits = 0;
         let fp = loop {
-            let Some(fp) = self.scan(watch).await else { return };
+            let Some(fp) = self.scan(watch).await else { return false };
             // A modification time in the future (clock skew, copied files) counts as quiet.
             let age = fp.newest.and_then(|t| std::time::SystemTime::now().duration_since(t).ok()).unwrap_or(DEBOUNCE);
             if age >= DEBOUNCE || waits >= MAX_QUIET_WAITS {
@@ -345,9 +349,9 @@ impl FollowState {
             self.set_status("watching", None).await;
         }
         if self.fingerprint.as_deref() == Some(fp.digest.as_str()) {
-            return;
+            return false;
         }
-        self.redeploy(fp.digest).await;
+        !self.redeploy(fp.digest).await
     }
 
     /// Fingerprints the folder and watches folders new to the watch. A folder new to the
@@ -381,15 +385,25 @@ impl FollowState {
         fp
     }
 
-    async fn redeploy(&mut self, digest: String) {
+    /// Redeploys the folder as fingerprinted by `digest`; returns false when the folder
+    /// changed while it was being packed (nothing was deployed; look again).
+    async fn redeploy(&mut self, digest: String) -> bool {
         let engine = self.engine.clone();
         let c = match engine.content(&self.guid).await {
             Ok(c) => c,
-            Err(e) => return tracing::warn!(content = %self.guid, error = %e, "linked item is gone"),
+            Err(e) => {
+                tracing::warn!(content = %self.guid, error = %e, "linked item is gone");
+                return true;
+            }
         };
+        let previous_error = self.error.clone();
         self.set_status("redeploying", None).await;
         let started = std::time::Instant::now();
-        let (task, outcome) = engine.redeploy_folder(&c, &self.root).await;
+        let Some((task, outcome)) = engine.redeploy_folder(&c, &self.root, &digest).await else {
+            tracing::debug!(content = %self.guid, "the folder changed while it was packed; looking again");
+            self.set_status("watching", previous_error).await;
+            return false;
+        };
         let error = outcome.as_ref().err().map(ToString::to_string);
         match &error {
             None => tracing::info!(content = %self.guid, ms = started.elapsed().as_millis() as u64, "redeployed from the linked folder"),
@@ -406,6 +420,7 @@ impl FollowState {
         self.status = "watching".into();
         self.error = error;
         self.announce().await;
+        true
     }
 
     /// Sets and stores the status when it changed.

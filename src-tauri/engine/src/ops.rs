@@ -443,17 +443,30 @@ impl Engine {
     /// Packs the linked folder `folder` as a new bundle of `c` and deploys it (trigger
     /// `watch`). Every attempt is a deploy task, so a failure keeps its log; returns the
     /// task id (when one was created) and the outcome.
-    pub(crate) async fn redeploy_folder(&self, c: &ContentRow, folder: &Path) -> (Option<String>, Result<()>) {
+    ///
+    /// `digest` is the folder's fingerprint the caller decided on. If the folder no longer
+    /// matches it once packed, a save landed mid-pack and the archive may hold a file cut
+    /// in half: it is dropped, and `None` asks the caller to look again once saves settle.
+    pub(crate) async fn redeploy_folder(&self, c: &ContentRow, folder: &Path, digest: &str) -> Option<(Option<String>, Result<()>)> {
+        let (src, tmp, limits) = (folder.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);
+        let packed = tokio::task::spawn_blocking(move || {
+            let packed = bundle::pack::pack(&src, &tmp, &limits);
+            let after = bundle::pack::fingerprint(&src).map(|f| f.digest).ok();
+            (packed, after)
+        })
+        .await;
+        let packed = match packed {
+            Ok((_, after)) if after.as_deref() != Some(digest) => return None,
+            Ok((packed, _)) => packed.map_err(Error::from),
+            Err(e) => Err(Error::Invalid(format!("packing stopped: {e}"))),
+        };
         let log = match self.inner.tasks.create(c.id, None, "deploy").await {
             Ok(log) => log,
-            Err(e) => return (None, Err(e)),
+            Err(e) => return Some((None, Err(e))),
         };
         let outcome = async {
             log.line(format!("Redeploying {} after changes in {}", c.name, folder.display())).await;
-            let (src, tmp, limits) = (folder.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);
-            let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
-                .await
-                .map_err(|e| Error::Invalid(format!("packing stopped: {e}")))??;
+            let packed = packed?;
             let b = self.upload_bundle(&c.guid, packed.path(), None).await?;
             // The item may have been renamed or reconfigured since the link was made.
             let c = self.content(&c.guid).await?;
@@ -467,7 +480,7 @@ impl Engine {
             code: i64::from(outcome.is_err()),
             error: outcome.as_ref().err().map(ToString::to_string).unwrap_or_default(),
         });
-        (Some(log.id().to_string()), outcome)
+        Some((Some(log.id().to_string()), outcome))
     }
 
     /// Waits for a task to finish and returns its final state.
