@@ -68,7 +68,7 @@ def wait_idle(api, guid, timeout):
     fail(f"link of {guid} never became idle: {api.link(guid)}")
 
 
-def save_and_time(api, guid, path, render, marker, timeout):
+def save_and_time(api, guid, path, render, marker, timeout, poll):
     """Writes the file, returns seconds until the viewer's page shows `marker`."""
     content = render(marker)
     t0 = time.monotonic()
@@ -81,7 +81,7 @@ def save_and_time(api, guid, path, render, marker, timeout):
             return time.monotonic() - t0
         if time.monotonic() - t0 > timeout:
             fail(f"{marker} not served within {timeout}s (last status {status}); link: {api.link(guid)}")
-        time.sleep(0.005)
+        time.sleep(poll)
 
 
 def static_page(marker):
@@ -107,10 +107,12 @@ def notebook(marker):
     return json.dumps(nb, indent=1)
 
 
+# File saved, its content, and how often to poll the page: the rendered notebook is a
+# ~280 KB page, and fetching it every 5 ms would take CPU from the render being timed.
 KINDS = {
-    "static": ("index.html", static_page),
-    "fastapi": ("app.py", fastapi_app),
-    "notebook": ("report.ipynb", notebook),
+    "static": ("index.html", static_page, 0.005),
+    "fastapi": ("app.py", fastapi_app, 0.005),
+    "notebook": ("report.ipynb", notebook, 0.05),
 }
 
 
@@ -129,47 +131,39 @@ def free_port():
         return s.getsockname()[1]
 
 
-def uvicorn_start(python, folder, work, reps):
+def uvicorn_start(python, folder, work, tag):
     """Seconds from exec to the first HTTP answer of the app, run directly."""
-    out = []
-    for i in range(reps + 1):
-        d = os.path.join(work, f"uvicorn-{i}")
-        shutil.copytree(folder, d)
-        port = free_port()
-        t0 = time.monotonic()
-        p = subprocess.Popen([python, "-m", "uvicorn", "app:app", "--port", str(port)], cwd=d,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
-                        r.read()
-                    break
-                except (urllib.error.URLError, ConnectionError, socket.timeout):
-                    if p.poll() is not None or time.monotonic() - t0 > 60:
-                        fail("uvicorn did not start directly")
-                    time.sleep(0.005)
-            if i > 0:  # the first run warms the page cache
-                out.append(time.monotonic() - t0)
-        finally:
-            p.terminate()
-            p.wait()
-    return out
+    d = os.path.join(work, f"uvicorn-{tag}")
+    shutil.copytree(folder, d)
+    port = free_port()
+    t0 = time.monotonic()
+    p = subprocess.Popen([python, "-m", "uvicorn", "app:app", "--port", str(port)], cwd=d,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    r.read()
+                return time.monotonic() - t0
+            except (urllib.error.URLError, ConnectionError, socket.timeout):
+                if p.poll() is not None or time.monotonic() - t0 > 60:
+                    fail("uvicorn did not start directly")
+                time.sleep(0.005)
+    finally:
+        p.terminate()
+        p.wait()
 
 
-def nbconvert_time(python, folder, work, reps):
-    out = []
-    for i in range(reps + 1):
-        d = os.path.join(work, f"nbconvert-{i}")
-        shutil.copytree(folder, d)
-        t0 = time.monotonic()
-        r = subprocess.run([python, "-m", "nbconvert", "--to", "html", "--execute", "--output-dir",
-                            os.path.join(d, "out"), "--output", "index", "report.ipynb"], cwd=d, capture_output=True)
-        if r.returncode != 0:
-            fail(f"direct nbconvert failed: {r.stderr[-500:]!r}")
-        if i > 0:
-            out.append(time.monotonic() - t0)
-    return out
+def nbconvert_time(python, folder, work, tag):
+    """Seconds nbconvert takes to execute and export the notebook, run directly."""
+    d = os.path.join(work, f"nbconvert-{tag}")
+    shutil.copytree(folder, d)
+    t0 = time.monotonic()
+    r = subprocess.run([python, "-m", "nbconvert", "--to", "html", "--execute", "--output-dir",
+                        os.path.join(d, "out"), "--output", "index", "report.ipynb"], cwd=d, capture_output=True)
+    if r.returncode != 0:
+        fail(f"direct nbconvert failed: {r.stderr[-500:]!r}")
+    return time.monotonic() - t0
 
 
 def main():
@@ -187,27 +181,31 @@ def main():
     result = {}
     for spec in a.item:
         kind, guid, folder = spec.split(":", 2)
-        fname, render = KINDS[kind]
+        fname, render, poll = KINDS[kind]
         path = os.path.join(folder, fname)
-        samples = []
+        # The direct run of the same content, alternated with the saves so that both see
+        # the same machine load (a shared machine's load drifts within seconds).
+        own_fn, py = None, None
+        if kind == "fastapi":
+            own_fn, py = uvicorn_start, env_with(a.envs, "uvicorn")
+        elif kind == "notebook":
+            own_fn, py = nbconvert_time, env_with(a.envs, "nbconvert")
+        samples, own = [], []
         for i in range(a.warmup + a.reps):
             wait_idle(api, guid, a.timeout)
             time.sleep(0.5)  # let the previous redeploy's files settle; saves must not coalesce
-            secs = save_and_time(api, guid, path, render, f"BENCH-{kind.upper()}-{i}-{time.time_ns()}", a.timeout)
+            secs = save_and_time(api, guid, path, render, f"BENCH-{kind.upper()}-{i}-{time.time_ns()}", a.timeout, poll)
+            direct = own_fn(py, folder, a.work, i) if own_fn and py else None
             if i >= a.warmup:
                 samples.append(secs)
-            print(f"[bench] {kind} save {i + 1}/{a.warmup + a.reps}: {secs:.3f}s", file=sys.stderr)
+                if direct is not None:
+                    own.append(direct)
+            print(f"[bench] {kind} save {i + 1}/{a.warmup + a.reps}: {secs:.3f}s"
+                  + (f" (direct {direct:.3f}s)" if direct is not None else ""), file=sys.stderr)
         link = wait_idle(api, guid, a.timeout)
         if link.get("last_result") != "success":
             fail(f"the last redeploy of {kind} failed: {link}")
-        own = None
-        if kind == "fastapi":
-            py = env_with(a.envs, "uvicorn")
-            own = uvicorn_start(py, folder, a.work, a.reps) if py else None
-        elif kind == "notebook":
-            py = env_with(a.envs, "nbconvert")
-            own = nbconvert_time(py, folder, a.work, a.reps) if py else None
-        result[kind] = {"served": stats(samples), "own": stats(own) if own else None}
+        result[kind] = {"served": stats(samples), "own": stats(own)}
     print(json.dumps(result))
 
 

@@ -46,9 +46,10 @@ const KEEP_BUNDLES: usize = 10;
 /// How many times a check waits for the folder's newest file to be a debounce period old
 /// (a save that keeps going past that is deployed as it stands, and again when it ends).
 const MAX_QUIET_WAITS: u32 = 20;
-/// After a change signal, further signals within this window join the same redeploy
-/// (the debouncer reports paths whose quiet periods end a few milliseconds apart).
-const SETTLE: Duration = Duration::from_millis(100);
+/// After a change signal, further signals within this window join the same check (the
+/// debouncer reports paths whose quiet periods end a few milliseconds apart). Short:
+/// whether saves are over is judged by the files' own modification times in `check`.
+const SETTLE: Duration = Duration::from_millis(25);
 
 /// A link as callers see it (`GET /__api__/porch/content/{guid}/link`, the content's
 /// `link` field and `link_changed` events).
