@@ -58,6 +58,15 @@ impl Limit {
         }
     }
 
+    /// The other cause of the same error number, if any.
+    fn also(self) -> &'static str {
+        match self {
+            Limit::Watches => "",
+            // EMFILE also means this process ran out of file descriptors.
+            Limit::Instances => "; if that does not help, Porch's open-file limit is reached: raise `ulimit -n`",
+        }
+    }
+
     fn suggested(self) -> u32 {
         match self {
             Limit::Watches => 524288,
@@ -73,8 +82,9 @@ pub enum WatchError {
     #[error(
         "cannot watch {}: the system limit {} is reached ({}). Raise it with \
          `sudo sysctl {}={}` (add `{}={}` to /etc/sysctl.d/60-porch.conf to keep it after a reboot), \
-         or close other programs that watch many files",
-        path.display(), limit.sysctl(), current_limit(*limit), limit.sysctl(), limit.suggested(), limit.sysctl(), limit.suggested()
+         or close other programs that watch many files{}",
+        path.display(), limit.sysctl(), current_limit(*limit), limit.sysctl(), limit.suggested(), limit.sysctl(),
+        limit.suggested(), limit.also()
     )]
     LimitReached {
         /// The folder being watched.
@@ -238,7 +248,7 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("fs.inotify.max_user_watches") && msg.contains("sudo sysctl"), "{msg}");
         let e = classify(Path::new("/x"), notify::Error::io(std::io::Error::from_raw_os_error(EMFILE)));
-        assert!(e.to_string().contains("fs.inotify.max_user_instances"), "{e}");
+        assert!(e.to_string().contains("fs.inotify.max_user_instances") && e.to_string().contains("ulimit -n"), "{e}");
         let e = classify(Path::new("/x"), notify::Error::generic("boom"));
         assert!(matches!(e, WatchError::Os { .. }), "{e}");
     }
