@@ -56,6 +56,9 @@ enum Command {
         /// logged_in and acl are accepted too (acl = local).
         #[arg(long, value_name = "ACCESS")]
         access: Option<String>,
+        /// Keep the item linked to the folder: the Porch server redeploys it on every save.
+        #[arg(long)]
+        watch: bool,
     },
     /// Set who may view an item: network, local or link.
     Access {
@@ -358,7 +361,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", engine.secret_link_url(&c, &engine.default_origin(), &token));
             Ok(())
         }),
-        Some(Command::Deploy { path, name, title, access }) => runtime()?.block_on(async {
+        Some(Command::Deploy { path, name, title, access, watch }) => runtime()?.block_on(async {
+            let data_dir = cli.data_dir.clone();
+            if watch && !path.is_dir() {
+                return Err(anyhow!(
+                    "--watch needs a folder, and {} is not one: link the folder that holds the app, notebook or site",
+                    path.display()
+                ));
+            }
             let engine = open_for_cli(cli.data_dir).await?;
             let opts = DeployOptions { name, title, access_type: access };
             let d = engine.deploy_path(&path, opts).await.with_context(|| format!("cannot deploy {}", path.display()))?;
@@ -368,6 +378,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("note: {0} is visible only through a secret link; make one with `porch secret-link {0}`", d.content.name);
             }
             println!("{}", d.content.content_url);
+            if watch {
+                let folder = std::path::absolute(&path).with_context(|| format!("cannot resolve {}", path.display()))?;
+                let link = engine.set_link(&d.content.guid, &folder, true).await.with_context(|| format!("cannot link {}", folder.display()))?;
+                println!("Linked to {}: every save redeploys {}", link.path, d.content.name);
+                if porch_engine::running_server(&base_config(data_dir)?).is_none() {
+                    println!("No Porch server is running on this data folder; it follows the folder once `porch serve` (or the app) runs.");
+                }
+            }
             Ok(())
         }),
         Some(Command::List { json }) => runtime()?.block_on(async {

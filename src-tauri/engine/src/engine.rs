@@ -56,6 +56,8 @@ pub(crate) struct Inner {
     pub(crate) session_key: String,
     /// While set, viewers on other computers get a "paused" page (the publisher's tray switch).
     pub(crate) sharing_paused: std::sync::atomic::AtomicBool,
+    /// Linked folders followed by this (serving) engine.
+    pub(crate) links: crate::links::Followers,
 }
 
 /// Where a serving engine listens.
@@ -118,6 +120,7 @@ impl Engine {
                 key_failures: crate::keys::FailureLimiter::default(),
                 session_key: crate::keys::random_token(32),
                 sharing_paused: std::sync::atomic::AtomicBool::new(false),
+                links: crate::links::Followers::default(),
                 store,
                 config,
             }),
@@ -153,6 +156,7 @@ impl Engine {
         engine.spawn_change_watch().await?;
         engine.supervise_all();
         engine.spawn_schedule_loop();
+        engine.reconcile_links().await;
         tracing::info!(%local_addr, data_dir = %engine.inner.config.data_dir.display(), "Porch is serving");
         Ok(engine)
     }
@@ -332,6 +336,7 @@ impl Engine {
                             tracing::warn!(error = %e, "cannot reload routes");
                         }
                         engine.follow_external_changes(&before).await;
+                        engine.reconcile_links().await;
                         engine.emit(Event::LibraryChanged);
                     }
                     Ok(_) => {}

@@ -49,6 +49,14 @@ pub enum Event {
         /// Why.
         message: String,
     },
+    /// A linked folder's status changed (watching, broken, redeploying, a redeploy ended),
+    /// or the link was made or removed (`link` is then the new link or `null`).
+    LinkChanged {
+        /// The item's guid.
+        guid: String,
+        /// The link as `GET /__api__/porch/content/{guid}/link` shows it.
+        link: Option<crate::links::LinkView>,
+    },
     /// Another process (the CLI) changed the data directory, or a server switch changed.
     LibraryChanged,
 }

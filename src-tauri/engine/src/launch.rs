@@ -103,6 +103,25 @@ impl Engine {
         }
         let (_, b) = self.bundle(&c.guid, bundle_id).await?;
         let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
+        self.app_def_for(c, bundle_id, manifest).await.map(Some)
+    }
+
+    /// Starts `bundle_id` (not yet active) next to the version being served and switches
+    /// the supervisor to it once a worker answers; on failure the served version stays and
+    /// the error carries the worker's last lines.
+    pub(crate) async fn try_new_version(&self, c: &ContentRow, bundle_id: i64, manifest: &Manifest) -> Result<()> {
+        let def = self.app_def_for(c, bundle_id, manifest.clone()).await?;
+        match self.inner.supervisor.promote(def).await {
+            Ok(()) => Ok(()),
+            Err(crate::supervisor::RouteError::StartFailed { message, last_lines }) => {
+                let tail = if last_lines.is_empty() { String::new() } else { format!("; last lines:\n{}", last_lines.join("\n")) };
+                Err(Error::Invalid(format!("the new version did not start ({message}); the previous version keeps serving{tail}")))
+            }
+            Err(e) => Err(Error::Invalid(format!("the new version did not start: {e}; the previous version keeps serving"))),
+        }
+    }
+
+    async fn app_def_for(&self, c: &ContentRow, bundle_id: i64, manifest: Manifest) -> Result<AppDef> {
         let bundle_dir = self.bundle_dir(bundle_id);
         let interpreter = self.prepare_environment(&bundle_dir, &manifest, None).await?;
         let origin = self.default_origin();
@@ -143,6 +162,6 @@ impl Engine {
                 files: spec.files,
             })
         });
-        Ok(Some(AppDef { guid: c.guid.clone(), bundle_id, settings, factory }))
+        Ok(AppDef { guid: c.guid.clone(), bundle_id, settings, factory })
     }
 }

@@ -17,6 +17,8 @@
 //! - [`api`]: the HTTP surface (Connect-style API under `/__api__/`, content, landing page);
 //! - [`events`]: a broadcast of state changes;
 //! - [`preview`]: dry runs (what a deploy would detect, when a schedule runs) and settings views;
+//! - [`links`]: linked folders, redeployed when they change;
+//! - [`watcher`]: notify behind a debouncer, for one folder;
 //! - [`view`]: the JSON shapes callers see.
 
 pub mod api;
@@ -29,6 +31,7 @@ pub mod events;
 pub mod interactive;
 pub mod keys;
 mod launch;
+pub mod links;
 pub mod mail;
 pub mod ops;
 pub mod preview;
@@ -45,6 +48,7 @@ pub mod tasks;
 pub mod time;
 pub mod variants;
 pub mod view;
+pub mod watcher;
 
 pub use config::{Config, Limits};
 pub use engine::{running_server, Engine, RuntimeInfo};

@@ -88,6 +88,25 @@ pub struct DeployOptions {
     pub access_type: Option<String>,
 }
 
+/// What started a deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trigger {
+    /// A client (API, CLI, desktop) asked for it.
+    Deploy,
+    /// A linked folder changed.
+    Watch,
+}
+
+impl Trigger {
+    /// The trigger a render of this deploy is recorded with.
+    fn render_trigger(self) -> &'static str {
+        match self {
+            Trigger::Deploy => "deploy",
+            Trigger::Watch => "watch",
+        }
+    }
+}
+
 /// The result of deploying a path.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize)]
@@ -182,7 +201,24 @@ impl Engine {
     /// Every item as the desktop shell shows it.
     pub async fn list_content(&self) -> Result<Vec<ContentView>> {
         let origin = self.default_origin();
-        Ok(self.content_rows(None).await?.iter().map(|c| self.view(c, &origin)).collect())
+        let mut links = self.links_by_content().await?;
+        Ok(self
+            .content_rows(None)
+            .await?
+            .iter()
+            .map(|c| {
+                let mut v = self.view(c, &origin);
+                v.link = links.remove(&c.id);
+                v
+            })
+            .collect())
+    }
+
+    /// The API view of an item with its folder link.
+    pub async fn view_with_link(&self, c: &ContentRow, origin: &str) -> Result<ContentView> {
+        let mut v = self.view(c, origin);
+        v.link = self.inner.store.link(c.id).await?.map(|r| crate::links::LinkView::from(&r));
+        Ok(v)
     }
 
     /// One item by guid or numeric id.
@@ -222,6 +258,7 @@ impl Engine {
     pub async fn delete_content(&self, key: &str) -> Result<()> {
         let c = self.content(key).await?;
         let bundles = self.inner.store.list_bundles(c.id).await?;
+        self.stop_following(c.id);
         self.inner.supervisor.remove(&c.guid).await;
         self.inner.store.delete_content(c.id).await?;
         self.refresh_routes().await?;
@@ -404,7 +441,7 @@ impl Engine {
         Ok((bundle_id, version, packages))
     }
 
-    async fn remove_bundle_files(&self, bundle_id: i64) {
+    pub(crate) async fn remove_bundle_files(&self, bundle_id: i64) {
         self.inner.files.forget_bundle(bundle_id);
         let _ = tokio::fs::remove_dir_all(self.bundle_dir(bundle_id)).await;
         let _ = tokio::fs::remove_file(self.bundle_archive(bundle_id)).await;
@@ -419,7 +456,7 @@ impl Engine {
         let id = log.id().to_string();
         let engine = self.clone();
         self.inner.tracker.spawn(async move {
-            let outcome = engine.run_deploy(&log, &c, &b, activate).await;
+            let outcome = engine.run_deploy(&log, &c, &b, activate, Trigger::Deploy).await;
             log.finish(&outcome).await;
             engine.emit(Event::TaskFinished {
                 id: log.id().to_string(),
@@ -448,7 +485,11 @@ impl Engine {
     }
 
     /// The deploy steps, writing progress into the task log.
-    async fn run_deploy(&self, log: &TaskLog, c: &ContentRow, b: &BundleRow, activate: bool) -> Result<()> {
+    ///
+    /// With [`Trigger::Watch`] (a linked folder changed), an interactive item's new version
+    /// must start before it replaces the current one, and a rendered item's render is
+    /// recorded with trigger `watch`. Every failure leaves the served version as it was.
+    async fn run_deploy(&self, log: &TaskLog, c: &ContentRow, b: &BundleRow, activate: bool, trigger: Trigger) -> Result<()> {
         log.line(format!("Deploying bundle {} of {} ({})", b.id, c.name, c.guid)).await;
         let manifest = match b.manifest.as_deref() {
             Some(m) => Manifest::parse(m.as_bytes())?,
@@ -462,13 +503,14 @@ impl Engine {
         ))
         .await;
         let mut rendered = None;
+        let interactive = crate::runtime_kind(&manifest.app_mode) == crate::RuntimeKind::Interactive;
         match crate::runtime_kind(&manifest.app_mode) {
             crate::RuntimeKind::Interactive => {
                 log.line("Preparing the environment").await;
                 self.prepare_environment(&self.bundle_dir(b.id), &manifest, Some(log)).await?;
             }
             crate::RuntimeKind::Rendered if activate => {
-                rendered = Some(self.run_render(log, c, b.id, &manifest, "deploy", false).await?);
+                rendered = Some(self.run_render(log, c, b.id, &manifest, trigger.render_trigger(), false).await?);
             }
             crate::RuntimeKind::Rendered => {}
             crate::RuntimeKind::Static => {}
@@ -486,6 +528,11 @@ impl Engine {
             self.inner.store.mark_bundle_ready(b.id).await?;
             log.line(format!("Bundle {} is ready; not activated (draft)", b.id)).await;
             return Ok(());
+        }
+        if interactive && trigger == Trigger::Watch && self.is_serving() {
+            log.line(format!("Starting bundle {} next to the version being served", b.id)).await;
+            self.try_new_version(c, b.id, &manifest).await?;
+            log.line(format!("Bundle {} answered; switching viewers to it", b.id)).await;
         }
         let activation = crate::store::Activation {
             app_mode: &manifest.app_mode,
@@ -513,6 +560,49 @@ impl Engine {
         self.supervise(&active).await;
         log.line(format!("Bundle {} is now active", b.id)).await;
         Ok(())
+    }
+
+    /// Packs the linked folder `folder` as a new bundle of `c` and deploys it (trigger
+    /// `watch`). Every attempt is a deploy task, so a failure keeps its log; returns the
+    /// task id (when one was created) and the outcome.
+    ///
+    /// `digest` is the folder's fingerprint the caller decided on. If the folder no longer
+    /// matches it once packed, a save landed mid-pack and the archive may hold a file cut
+    /// in half: it is dropped, and `None` asks the caller to look again once saves settle.
+    pub(crate) async fn redeploy_folder(&self, c: &ContentRow, folder: &Path, digest: &str) -> Option<(Option<String>, Result<()>)> {
+        let (src, tmp, limits) = (folder.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);
+        let packed = tokio::task::spawn_blocking(move || {
+            let packed = bundle::pack::pack(&src, &tmp, &limits);
+            let after = bundle::pack::fingerprint(&src).map(|f| f.digest).ok();
+            (packed, after)
+        })
+        .await;
+        let packed = match packed {
+            Ok((_, after)) if after.as_deref() != Some(digest) => return None,
+            Ok((packed, _)) => packed.map_err(Error::from),
+            Err(e) => Err(Error::Invalid(format!("packing stopped: {e}"))),
+        };
+        let log = match self.inner.tasks.create(c.id, None, "deploy").await {
+            Ok(log) => log,
+            Err(e) => return Some((None, Err(e))),
+        };
+        let outcome = async {
+            log.line(format!("Redeploying {} after changes in {}", c.name, folder.display())).await;
+            let packed = packed?;
+            let b = self.upload_bundle(&c.guid, packed.path(), None).await?;
+            // The item may have been renamed or reconfigured since the link was made.
+            let c = self.content(&c.guid).await?;
+            self.run_deploy(&log, &c, &b, true, Trigger::Watch).await
+        }
+        .await;
+        log.finish(&outcome).await;
+        self.emit(Event::TaskFinished {
+            id: log.id().to_string(),
+            guid: c.guid.clone(),
+            code: i64::from(outcome.is_err()),
+            error: outcome.as_ref().err().map(ToString::to_string).unwrap_or_default(),
+        });
+        Some((Some(log.id().to_string()), outcome))
     }
 
     /// Waits for a task to finish and returns its final state.
@@ -557,7 +647,7 @@ impl Engine {
         let result = async {
             let b = self.upload_bundle(&content.guid, packed.path(), None).await?;
             let log = self.inner.tasks.create(content.id, Some(b.id), "deploy").await?;
-            let outcome = self.run_deploy(&log, &content, &b, true).await;
+            let outcome = self.run_deploy(&log, &content, &b, true, Trigger::Deploy).await;
             log.finish(&outcome).await;
             outcome.map(|()| (b.id, log.id().to_string()))
         }

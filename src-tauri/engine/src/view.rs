@@ -59,6 +59,8 @@ pub struct ContentView {
     /// Runtime settings; `null` fields use the server defaults.
     #[serde(flatten)]
     pub runtime: crate::store::RuntimeRow,
+    /// The linked folder and its status (Porch's extension), `null` when not linked.
+    pub link: Option<crate::links::LinkView>,
 }
 
 impl ContentView {
@@ -90,6 +92,7 @@ impl ContentView {
             vanity_url: c.vanity_path.as_ref().map(|v| format!("{origin}{v}")),
             entrypoint: c.entrypoint.clone(),
             runtime: c.runtime.clone(),
+            link: None,
         }
     }
 }

@@ -46,7 +46,16 @@ pub(super) async fn list(
     }
     let rows = engine.content_rows(q.get("name").map(String::as_str)).await?;
     let include = q.get("include").map(String::as_str);
-    Ok(Json(rows.iter().map(|c| with_includes(&engine, engine.view(c, &origin), include)).collect()))
+    let mut links = engine.links_by_content().await?;
+    Ok(Json(
+        rows.iter()
+            .map(|c| {
+                let mut v = engine.view(c, &origin);
+                v.link = links.remove(&c.id);
+                with_includes(&engine, v, include)
+            })
+            .collect(),
+    ))
 }
 
 /// `POST /v1/content`.
@@ -75,7 +84,8 @@ pub(super) async fn get_one(
 ) -> Result<Json<Value>, ApiError> {
     let c = engine.content(&guid).await?;
     let include: Vec<&str> = q.iter().filter(|(k, _)| k == "include").map(|(_, v)| v.as_str()).collect();
-    Ok(Json(with_includes(&engine, engine.view(&c, &origin), Some(&include.join(",")))))
+    let v = engine.view_with_link(&c, &origin).await?;
+    Ok(Json(with_includes(&engine, v, Some(&include.join(",")))))
 }
 
 /// `PATCH /v1/content/{guid}`.
@@ -94,7 +104,7 @@ pub(super) async fn update(
         engine.update_runtime(&guid, &runtime).await?;
     }
     let c = engine.update_content(&guid, patch).await?;
-    Ok(Json(engine.view(&c, &origin)))
+    Ok(Json(engine.view_with_link(&c, &origin).await?))
 }
 
 /// `DELETE /v1/content/{guid}`: 204 with no body.

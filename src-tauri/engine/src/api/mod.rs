@@ -16,6 +16,7 @@ pub mod error;
 mod events;
 mod interactive;
 mod porch;
+mod links;
 mod renders;
 mod schedules;
 mod server;
@@ -80,6 +81,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/tasks/{id}", get(tasks::get_one))
         .route("/porch/events", get(events::stream))
         .route("/porch/content/{guid}/secret-link", post(access::new_secret_link).delete(access::revoke_secret_link))
+        .route("/porch/content/{guid}/link", get(links::get_one).put(links::put).delete(links::remove))
         .route("/porch/smtp", get(schedules::smtp_get).put(schedules::smtp_put))
         .route("/porch/server", get(porch::server))
         .route("/porch/sharing", axum::routing::put(porch::sharing))

@@ -1,8 +1,10 @@
 //! Packs a folder or a single file into a `.tar.gz`, the one format every deploy goes through.
 //!
 //! Folders honour `.gitignore`, `.porchignore` and `.rscignore` (gitignore syntax) and
-//! always skip version-control folders, virtual environments, caches and earlier
-//! deployment records. Links are packed as links; extraction decides whether they are safe.
+//! always skip version-control folders, virtual environments, caches, earlier deployment
+//! records and editor scratch files. Links are packed as links; extraction decides whether
+//! they are safe. [`fingerprint`] walks a folder with exactly the same rules, so a linked
+//! folder is redeployed only when something that would be bundled changed.
 
 use std::fs;
 use std::io::Write;
@@ -116,13 +118,32 @@ fn append_file<W: Write>(tar: &mut tar::Builder<W>, path: &Path, name: &Path) ->
     tar.append_path_with_name(path, name).map_err(|source| BundleError::Source { path: path.to_path_buf(), source })
 }
 
-fn is_skipped(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
-    ALWAYS_SKIPPED.contains(&name) || (path.is_dir() && path.join("pyvenv.cfg").is_file())
+/// Whether a file name is an editor's scratch file rather than content: Vim swap files
+/// (`.x.swp`, `.x.swo`) and its write test file `4913`, backups (`x~`), Emacs lock and
+/// autosave files (`.#x`, `#x#`). They come and go while someone edits, so they are
+/// neither bundled nor a reason to redeploy.
+pub fn is_editor_scratch(name: &str) -> bool {
+    name == "4913"
+        || name.ends_with('~')
+        || name.starts_with(".#")
+        || (name.starts_with('#') && name.ends_with('#') && name.len() > 1)
+        || (name.starts_with('.') && [".swp", ".swo", ".swx"].iter().any(|s| name.ends_with(s)))
 }
 
-fn pack_dir<W: Write>(root: &Path, tar: &mut tar::Builder<W>, budget: &mut Budget<'_>) -> Result<(), BundleError> {
-    let walker = ignore::WalkBuilder::new(root)
+/// Whether a folder name is never bundled (version control, environments, caches).
+pub fn is_always_skipped_dir(name: &str) -> bool {
+    ALWAYS_SKIPPED.contains(&name)
+}
+
+fn is_skipped(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
+    ALWAYS_SKIPPED.contains(&name) || is_editor_scratch(name) || (path.is_dir() && path.join("pyvenv.cfg").is_file())
+}
+
+/// The walk every folder deploy uses: ignore files honoured, skipped names left out,
+/// sorted, links not followed.
+fn walker(root: &Path) -> ignore::Walk {
+    ignore::WalkBuilder::new(root)
         .hidden(false)
         .git_ignore(true)
         .git_global(false)
@@ -135,8 +156,56 @@ fn pack_dir<W: Write>(root: &Path, tar: &mut tar::Builder<W>, budget: &mut Budge
         .add_custom_ignore_filename(".rscignore")
         .filter_entry(|e| !is_skipped(e.path()))
         .sort_by_file_name(|a, b| a.cmp(b))
-        .build();
-    for entry in walker {
+        .build()
+}
+
+/// What [`fingerprint`] found: a digest of what would be bundled and the folders walked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// Hex SHA-256 over every bundled entry's relative path, type, size and mtime.
+    pub digest: String,
+    /// Every folder the walk entered, `root` first (the ones worth watching).
+    pub dirs: Vec<PathBuf>,
+    /// The newest modification time among the bundled files.
+    pub newest: Option<std::time::SystemTime>,
+}
+
+/// Fingerprints the files [`pack`] would put in a bundle of the folder `root`, without
+/// reading their contents: names, sizes and modification times (nanoseconds).
+pub fn fingerprint(root: &Path) -> Result<Fingerprint, BundleError> {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    let mut dirs = Vec::new();
+    let mut newest: Option<std::time::SystemTime> = None;
+    for entry in walker(root) {
+        let entry = entry.map_err(|e| BundleError::Source { path: root.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
+        let path = entry.path();
+        let Ok(rel) = path.strip_prefix(root) else { continue };
+        let Some(ft) = entry.file_type() else { continue };
+        if ft.is_dir() {
+            dirs.push(path.to_path_buf());
+            continue;
+        }
+        // A file removed between listing and stat simply reads as gone.
+        let (len, mtime) = match entry.metadata() {
+            Ok(m) => {
+                let modified = m.modified().ok();
+                if let Some(t) = modified {
+                    newest = Some(newest.map_or(t, |n| n.max(t)));
+                }
+                let t = modified.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+                (m.len(), t.as_nanos())
+            }
+            Err(_) => continue,
+        };
+        let kind = if ft.is_symlink() { "l" } else { "f" };
+        hash.update(format!("{}\0{kind}\0{len}\0{mtime}\n", rel.to_string_lossy()).as_bytes());
+    }
+    Ok(Fingerprint { digest: hex::encode(hash.finalize()), dirs, newest })
+}
+
+fn pack_dir<W: Write>(root: &Path, tar: &mut tar::Builder<W>, budget: &mut Budget<'_>) -> Result<(), BundleError> {
+    for entry in walker(root) {
         let entry = entry.map_err(|e| BundleError::Source {
             path: root.to_path_buf(),
             source: std::io::Error::other(e.to_string()),
@@ -198,6 +267,47 @@ mod tests {
         let out = tempfile::tempdir().expect("tmp");
         let packed = pack(r, out.path(), &Limits::default()).expect("pack");
         assert_eq!(names(packed.path()), vec![".gitignore", "index.html", "sub/page.html"]);
+    }
+
+    #[test]
+    fn editor_scratch_files_are_not_bundled() {
+        for n in [".app.py.swp", ".app.py.swo", "app.py~", ".#app.py", "#app.py#", "4913"] {
+            assert!(is_editor_scratch(n), "{n}");
+        }
+        for n in ["app.py", "swp", "#", "notes.swp.txt", "a~b"] {
+            assert!(!is_editor_scratch(n), "{n}");
+        }
+        let d = tempfile::tempdir().expect("tmp");
+        fs::write(d.path().join("app.py"), "x").expect("w");
+        fs::write(d.path().join(".app.py.swp"), "x").expect("w");
+        fs::write(d.path().join("4913"), "x").expect("w");
+        let out = tempfile::tempdir().expect("tmp");
+        let packed = pack(d.path(), out.path(), &Limits::default()).expect("pack");
+        assert_eq!(names(packed.path()), vec!["app.py"]);
+    }
+
+    #[test]
+    fn fingerprint_follows_bundled_files_only() {
+        let d = tempfile::tempdir().expect("tmp");
+        let r = d.path();
+        fs::write(r.join("app.py"), "one").expect("w");
+        fs::write(r.join(".gitignore"), "*.log\n").expect("w");
+        fs::create_dir(r.join("__pycache__")).expect("mkdir");
+        fs::create_dir(r.join("sub")).expect("mkdir");
+        let first = fingerprint(r).expect("fp");
+        assert_eq!(first.dirs, vec![r.to_path_buf(), r.join("sub")], "skipped folders are not walked");
+        // Ignored, skipped and scratch files change nothing.
+        fs::write(r.join("run.log"), "x").expect("w");
+        fs::write(r.join("__pycache__/app.pyc"), "x").expect("w");
+        fs::write(r.join(".app.py.swp"), "x").expect("w");
+        assert_eq!(fingerprint(r).expect("fp").digest, first.digest);
+        // A bundled file that changes (here: its size) does.
+        fs::write(r.join("app.py"), "two!").expect("w");
+        assert_ne!(fingerprint(r).expect("fp").digest, first.digest);
+        fs::write(r.join("sub/new.py"), "x").expect("w");
+        let third = fingerprint(r).expect("fp");
+        fs::remove_file(r.join("sub/new.py")).expect("rm");
+        assert_ne!(fingerprint(r).expect("fp").digest, third.digest);
     }
 
     #[test]

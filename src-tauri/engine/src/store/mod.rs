@@ -7,6 +7,7 @@
 mod bundles;
 mod content;
 mod keys;
+mod links;
 mod renders;
 mod runtime;
 mod schedules;
@@ -23,6 +24,7 @@ use sqlx::SqlitePool;
 pub use bundles::{Activation, BundleRow};
 pub use content::{ContentPatch, ContentRow, NewContent};
 pub use keys::KeyRow;
+pub use links::LinkRow;
 pub use renders::RenderRow;
 pub use runtime::RuntimeRow;
 pub use schedules::{ScheduleOptions, ScheduleRow};

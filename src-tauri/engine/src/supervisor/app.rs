@@ -23,6 +23,7 @@ pub(super) enum Msg {
     Acquire { affinity: Option<u64>, reply: oneshot::Sender<Result<Lease, RouteError>> },
     Released { id: u64 },
     Install(Box<AppDef>),
+    Promote { def: Box<AppDef>, reply: oneshot::Sender<Result<(), RouteError>> },
     Started { id: u64, child: Child, readers: Vec<tokio::task::JoinHandle<()>> },
     Ready { id: u64 },
     StartFailed { id: u64, message: String },
@@ -47,6 +48,13 @@ struct Watcher {
     done: tokio::task::JoinHandle<()>,
 }
 
+/// A version on trial: one worker of it is starting; it takes over only once ready.
+struct Candidate {
+    def: AppDef,
+    worker: u64,
+    reply: oneshot::Sender<Result<(), RouteError>>,
+}
+
 /// Recent crashes, for back-off.
 #[derive(Default)]
 struct Crashes {
@@ -69,6 +77,8 @@ pub(super) struct App {
     backoff_until: Option<Instant>,
     /// Starts retried because the chosen port was taken (bounded; reset when one is ready).
     port_retries: u32,
+    /// A new version being tried before it replaces the current one.
+    candidate: Option<Candidate>,
 }
 
 impl App {
@@ -86,6 +96,7 @@ impl App {
             crashes: Crashes::default(),
             backoff_until: None,
             port_retries: 0,
+            candidate: None,
         }
     }
 
@@ -115,6 +126,7 @@ impl App {
             Msg::Acquire { affinity, reply } => self.on_acquire(affinity, reply),
             Msg::Released { id } => self.on_released(id),
             Msg::Install(def) => self.on_install(*def),
+            Msg::Promote { def, reply } => self.on_promote(*def, reply),
             Msg::Started { id, child, readers } => self.on_started(id, child, readers),
             Msg::Ready { id } => self.on_ready(id),
             Msg::StartFailed { id, message } => self.on_start_failed(id, message),
@@ -247,16 +259,18 @@ impl App {
     // ----- lifecycle -----
 
     fn start_one(&mut self) {
+        let def = self.def.clone();
+        if let Err(e) = self.start_worker(&def) {
+            self.fail_waiters(e, Vec::new());
+        }
+    }
+
+    /// Starts one worker of `def` (the current version or a candidate); returns its id.
+    fn start_worker(&mut self, def: &AppDef) -> Result<u64, String> {
         let id = self.next_id;
         self.next_id += 1;
-        let port = match free_port() {
-            Ok(p) => p,
-            Err(e) => return self.fail_waiters(format!("no free port: {e}"), Vec::new()),
-        };
-        let spawn = match (self.def.factory)(port) {
-            Ok(s) => s,
-            Err(e) => return self.fail_waiters(e, Vec::new()),
-        };
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let spawn = (def.factory)(port)?;
         let conns = Arc::new(AtomicUsize::new(0));
         let tail = Arc::new(std::sync::Mutex::new(VecDeque::new()));
         let probe = CancellationToken::new();
@@ -264,7 +278,7 @@ impl App {
             probe: probe.clone(),
             id,
             pid: 0,
-            bundle_id: self.def.bundle_id,
+            bundle_id: def.bundle_id,
             spawn: spawn.clone(),
             state: State::Starting,
             conns,
@@ -272,7 +286,7 @@ impl App {
             idle_since: None,
             tail: tail.clone(),
         });
-        let (tx, log, guid, init) = (self.tx.clone(), self.log.clone(), self.def.guid.clone(), self.def.settings.init_timeout);
+        let (tx, log, guid, init) = (self.tx.clone(), self.log.clone(), def.guid.clone(), def.settings.init_timeout);
         tokio::spawn(async move {
             let (child, readers) = match instance::spawn(&spawn, &guid, log, tail).await {
                 Ok(c) => c,
@@ -301,6 +315,7 @@ impl App {
                 }
             }
         });
+        Ok(id)
     }
 
     fn on_started(&mut self, id: u64, mut child: Child, readers: Vec<tokio::task::JoinHandle<()>>) {
@@ -331,6 +346,9 @@ impl App {
     }
 
     fn on_ready(&mut self, id: u64) {
+        if self.candidate.as_ref().is_some_and(|c| c.worker == id) {
+            self.promote_candidate();
+        }
         if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id && i.state == State::Starting) {
             inst.state = State::Ready;
             inst.idle_since = Some(tokio::time::Instant::now());
@@ -346,6 +364,10 @@ impl App {
             return;
         }
         let lines = self.instances.iter().find(|i| i.id == id).map(Instance::last_lines).unwrap_or_default();
+        if self.candidate.as_ref().is_some_and(|c| c.worker == id) {
+            self.stop_worker(id);
+            return self.reject_candidate(message, lines);
+        }
         tracing::warn!(app = %self.def.guid, worker = id, "{message}");
         self.stop_worker(id);
         self.record_crash(&message, lines.clone());
@@ -357,6 +379,13 @@ impl App {
         let inst = self.instances.remove(pos);
         inst.probe.cancel();
         self.children.retain(|w| w.id != id);
+        if self.candidate.as_ref().is_some_and(|c| c.worker == id) {
+            // The trial worker died before it was ready: the current version stays.
+            let message = format!("the process exited ({status})");
+            self.reject_candidate(message, inst.last_lines());
+            self.serve_waiters();
+            return;
+        }
         if status != "stopped" {
             let lines = inst.last_lines();
             // The port was free when Porch picked it but taken before the app bound it:
@@ -414,6 +443,38 @@ impl App {
             }
         }
         self.ensure_min();
+    }
+
+    /// Tries `def` before it replaces the current version: one worker of it must become
+    /// ready first. Until then viewers stay on the current workers; if it fails, they
+    /// never notice. The reply says which.
+    fn on_promote(&mut self, def: AppDef, reply: oneshot::Sender<Result<(), RouteError>>) {
+        if let Some(old) = self.candidate.take() {
+            self.stop_worker(old.worker);
+            let _ = old.reply.send(Err(RouteError::StartFailed { message: "superseded by a newer version".into(), last_lines: Vec::new() }));
+        }
+        match self.start_worker(&def) {
+            Ok(worker) => self.candidate = Some(Candidate { def, worker, reply }),
+            Err(message) => {
+                let _ = reply.send(Err(RouteError::StartFailed { message, last_lines: Vec::new() }));
+            }
+        }
+    }
+
+    fn promote_candidate(&mut self) {
+        let Some(c) = self.candidate.take() else { return };
+        tracing::info!(app = %self.def.guid, bundle = c.def.bundle_id, worker = c.worker, "new version ready; switching");
+        // A clean slate for the new version: its crash history starts now.
+        self.crashes = Crashes::default();
+        self.backoff_until = None;
+        self.on_install(c.def);
+        let _ = c.reply.send(Ok(()));
+    }
+
+    fn reject_candidate(&mut self, message: String, last_lines: Vec<String>) {
+        let Some(c) = self.candidate.take() else { return };
+        tracing::warn!(app = %self.def.guid, bundle = c.def.bundle_id, "new version failed to start; keeping the current one: {message}");
+        let _ = c.reply.send(Err(RouteError::StartFailed { message, last_lines }));
     }
 
     fn ensure_min(&mut self) {

@@ -221,6 +221,27 @@ impl Supervisor {
         self.inner.apps.lock().unwrap_or_else(|p| p.into_inner()).insert(guid, tx);
     }
 
+    /// Tries a new version of an item before switching to it (blue/green with a gate):
+    /// one worker of `def` is started while the current workers keep serving; once it is
+    /// ready, `def` takes over and the old workers drain. If it fails to start, the
+    /// current version stays and the error (with the worker's last lines) is returned.
+    /// An item not supervised yet is installed with `def` and removed again on failure.
+    pub async fn promote(&self, def: AppDef) -> Result<(), RouteError> {
+        let guid = def.guid.clone();
+        let fresh = self.actor(&guid).is_none();
+        if fresh {
+            self.install(def.clone());
+        }
+        let tx = self.actor(&guid).ok_or(RouteError::Gone)?;
+        let (reply, rx) = oneshot::channel();
+        tx.send(app::Msg::Promote { def: Box::new(def), reply }).map_err(|_| RouteError::Gone)?;
+        let result = rx.await.unwrap_or(Err(RouteError::Gone));
+        if result.is_err() && fresh {
+            self.remove(&guid).await;
+        }
+        result
+    }
+
     /// Whether an item is supervised.
     pub fn has(&self, guid: &str) -> bool {
         self.actor(guid).is_some()
