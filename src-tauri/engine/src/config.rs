@@ -42,6 +42,10 @@ pub struct Config {
     pub render_concurrency: usize,
     /// Successful renders kept per item (failed ones are kept with their logs).
     pub keep_renders: usize,
+    /// Connection and request-head limits on the LAN port.
+    pub http: crate::listener::HttpLimits,
+    /// How long a render may run before it is stopped and recorded as failed.
+    pub render_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -56,6 +60,8 @@ impl Config {
             uv_cache_dir: None,
             render_concurrency: 1,
             keep_renders: 30,
+            http: crate::listener::HttpLimits::default(),
+            render_timeout: std::time::Duration::from_secs(3600),
         }
     }
 

@@ -131,16 +131,8 @@ impl Engine {
         engine.write_runtime_file(local_addr).await?;
         let app = crate::api::app(engine.clone());
         let cancel = engine.inner.cancel.clone();
-        engine.inner.tracker.spawn(async move {
-            // Small responses must not wait for the client's delayed ACK (Nagle).
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-                let _ = tcp.set_nodelay(true);
-            });
-            let serve = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "HTTP server stopped");
-            }
-        });
+        let (limits, tracker) = (engine.inner.config.http, engine.inner.tracker.clone());
+        engine.inner.tracker.spawn(crate::listener::serve(listener, app, limits, cancel, tracker));
         engine.spawn_change_watch().await?;
         engine.supervise_all();
         engine.spawn_schedule_loop();
