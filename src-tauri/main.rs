@@ -153,6 +153,14 @@ struct ServeArgs {
     /// Stop a render that runs longer than this many seconds and record it as failed.
     #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     render_timeout: u64,
+    /// Memory (MiB, resident, with its children) one app process may use before Porch
+    /// replaces it; 0 for no limit. Items override it with `memory_limit`.
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    app_memory_limit: u64,
+    /// Seconds a running app may fail to answer its health check before Porch replaces
+    /// it; 0 to never.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    app_hang_timeout: u64,
     /// Most open connections (WebSockets included); past it new ones get 503.
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
@@ -218,6 +226,8 @@ fn serve_config(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<C
     config.render_concurrency = usize::from(args.render_concurrency);
     config.keep_renders = args.keep_renders as usize;
     config.render_timeout = Duration::from_secs(args.render_timeout);
+    config.app_memory_limit = args.app_memory_limit.saturating_mul(1024 * 1024);
+    config.app_hang_timeout = Duration::from_secs(args.app_hang_timeout);
     config.http = porch_engine::listener::HttpLimits {
         max_connections: args.max_connections as usize,
         max_request_line: args.max_request_line as usize,

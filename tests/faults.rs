@@ -369,3 +369,71 @@ async fn a_full_disk_fails_the_deploy_cleanly() {
     p.shutdown();
     drop(disk);
 }
+
+/// Deploys the FastAPI fixture by CLI and returns its guid.
+fn deploy_fastapi(p: &Porch, name: &str) -> String {
+    let dir = tempfile::tempdir().expect("tmp");
+    for f in ["app.py", "requirements.txt"] {
+        std::fs::copy(fixture("apps/fastapi-app").join(f), dir.path().join(f)).expect("copy");
+    }
+    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", name]);
+    assert!(out.status.success(), "deploy: {}", String::from_utf8_lossy(&out.stderr));
+    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+    list.iter().find(|c| c["name"] == name).and_then(|c| c["guid"].as_str()).expect("guid").to_string()
+}
+
+async fn app_pid(p: &Porch, guid: &str) -> u64 {
+    eventually(120, "the app to answer", || async {
+        let r = p.get(&format!("/content/{guid}/")).await;
+        if r.status() != 200 {
+            return None;
+        }
+        r.json::<Value>().await.ok().and_then(|v| v["pid"].as_u64())
+    })
+    .await
+}
+
+async fn app_log(p: &Porch, guid: &str) -> String {
+    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/log?lines=200")).send().await.expect("log").text().await.expect("text")
+}
+
+#[tokio::test]
+async fn a_leaking_or_hung_app_is_replaced() {
+    if !need_uv("a_leaking_or_hung_app_is_replaced") {
+        return;
+    }
+    let p = Porch::start_with(Opts { args: ["--app-hang-timeout", "4"].map(String::from).to_vec(), ..Default::default() }).await;
+    let guid = deploy_fastapi(&p, "faulty-app");
+    // A per-item memory limit (Connect's memory_limit, bytes); bad values are refused.
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"memory_limit": -5})).send().await.expect("patch");
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("text").contains("memory_limit"));
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"memory_limit": 200 * 1024 * 1024})).send().await.expect("patch");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.expect("json")["memory_limit"], 200 * 1024 * 1024);
+
+    // Leak: the worker goes over its limit and is replaced.
+    let first = app_pid(&p, &guid).await;
+    let r = p.get(&format!("/content/{guid}/leak?mb=400")).await;
+    assert_eq!(r.status(), 200);
+    eventually(60, "the leaking worker to be stopped", || async { (!alive(first)).then_some(()) }).await;
+    let log = app_log(&p, &guid).await;
+    assert!(log.contains("over its limit of 200 MiB"), "{log}");
+    let second = app_pid(&p, &guid).await;
+    assert_ne!(second, first);
+
+    // Hang: the event loop stops answering; after the hang timeout the worker is replaced.
+    let hung = p.http.get(p.url(&format!("/content/{guid}/hang"))).timeout(Duration::from_secs(2)).send().await;
+    assert!(hung.is_err(), "the hang route never answers");
+    eventually(90, "the hung worker to be stopped", || async { (!alive(second)).then_some(()) }).await;
+    let log = app_log(&p, &guid).await;
+    assert!(log.contains("did not answer its health check"), "{log}");
+    let third = app_pid(&p, &guid).await;
+    assert_ne!(third, second);
+    p.shutdown();
+}
+
+fn alive(pid: u64) -> bool {
+    // A zombie (exited, not yet reaped) counts as gone.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+}

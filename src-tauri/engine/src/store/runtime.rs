@@ -24,6 +24,8 @@ pub struct RuntimeRow {
     pub connection_timeout: Option<i64>,
     /// Seconds.
     pub read_timeout: Option<i64>,
+    /// Bytes of resident memory a worker (with its children) may use; 0 = no limit.
+    pub memory_limit: Option<i64>,
 }
 
 impl Store {
@@ -31,7 +33,7 @@ impl Store {
     pub async fn runtime(&self, content_id: i64) -> Result<RuntimeRow> {
         sqlx::query_as(
             "SELECT min_processes, max_processes, max_conns_per_process, load_factor, idle_timeout, init_timeout, \
-             connection_timeout, read_timeout FROM content WHERE id = ?",
+             connection_timeout, read_timeout, memory_limit FROM content WHERE id = ?",
         )
         .bind(content_id)
         .fetch_optional(&self.pool)
@@ -44,7 +46,7 @@ impl Store {
     pub async fn set_runtime(&self, content_id: i64, r: &RuntimeRow) -> Result<()> {
         sqlx::query(
             "UPDATE content SET min_processes = ?, max_processes = ?, max_conns_per_process = ?, load_factor = ?, \
-             idle_timeout = ?, init_timeout = ?, connection_timeout = ?, read_timeout = ? WHERE id = ?",
+             idle_timeout = ?, init_timeout = ?, connection_timeout = ?, read_timeout = ?, memory_limit = ? WHERE id = ?",
         )
         .bind(r.min_processes)
         .bind(r.max_processes)
@@ -54,6 +56,7 @@ impl Store {
         .bind(r.init_timeout)
         .bind(r.connection_timeout)
         .bind(r.read_timeout)
+        .bind(r.memory_limit)
         .bind(content_id)
         .execute(&self.pool)
         .await
