@@ -278,6 +278,18 @@ async fn a_render_past_its_time_limit_is_stopped() {
     let needle = p.data_dir().display().to_string();
     let porch = p.pid();
     eventually(30, "the render's processes to end", || async { processes_mentioning(&needle, &[porch]).is_empty().then_some(()) }).await;
+
+    // An item's own render_timeout wins over the server's.
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"render_timeout": 0})).send().await.expect("patch");
+    assert_eq!(r.status(), 400);
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"render_timeout": 3})).send().await.expect("patch");
+    assert_eq!(r.status(), 200);
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).send().await.expect("render");
+    let id = r.json::<Value>().await.expect("json")["task_id"].as_str().expect("task").to_string();
+    let t = p.wait_task(&id).await;
+    let err = t["error"].as_str().unwrap_or("");
+    assert!(err.contains("time limit of 3 s") && err.contains("render_timeout"), "{t}");
+    eventually(30, "the render's processes to end", || async { processes_mentioning(&needle, &[porch]).is_empty().then_some(()) }).await;
     p.shutdown();
 }
 

@@ -9,7 +9,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Opts, Porch};
+use common::{targz, Opts, Porch};
+use reqwest::Method;
+use serde_json::{json, Value};
 
 fn addr(p: &Porch) -> String {
     p.base.trim_start_matches("http://").to_string()
@@ -196,5 +198,51 @@ async fn connections_past_the_cap_get_503_until_a_slot_frees() {
     drop(held.pop());
     common::eventually(30, "a freed connection slot", || async { (ping(&p) == 200).then_some(()) }).await;
     drop(held);
+    p.shutdown();
+}
+
+#[tokio::test]
+async fn uploads_over_an_items_own_limit_are_refused() {
+    let p = Porch::start().await;
+    let guid = p.create("small-uploads").await;
+    p.publish(&guid, targz(&[("index.html", b"<h1>kept</h1>")])).await;
+    let patch = |v: Value| p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&v).send();
+    let r = patch(json!({"max_bundle_bytes": 0})).await.expect("patch");
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("text").contains("max_bundle_bytes"));
+    let r = patch(json!({"max_bundle_bytes": 2048})).await.expect("patch");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.expect("json")["max_bundle_bytes"], 2048);
+
+    // Incompressible bytes: the upload itself is over the item's limit.
+    let mut x: u32 = 0x9e37_79b9;
+    let noise: Vec<u8> = (0..16 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let big = targz(&[("index.html", b"<h1>new</h1>"), ("noise.bin", &noise)]);
+    let r = p.upload(&guid, big.clone()).await;
+    assert_eq!(r.status(), 413);
+    let body = r.text().await.expect("text");
+    assert!(body.contains("more than 2048 bytes") && body.contains("max_bundle_bytes"), "{body}");
+    // Zeros: a small upload that extracts past the limit.
+    let r = p.upload(&guid, targz(&[("index.html", b"x"), ("zeros.bin", &vec![0u8; 100 * 1024])])).await;
+    assert_eq!(r.status(), 413);
+
+    // Nothing was kept and the active version serves.
+    let bundles: Vec<Value> = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("list").json().await.expect("json");
+    assert_eq!(bundles.len(), 1);
+    let (status, page) = p.fetch(&format!("/content/{guid}/")).await;
+    assert_eq!((status, String::from_utf8_lossy(&page).contains("kept")), (200, true));
+    // Other items keep the server's limit; null returns this one to it.
+    let other = p.create("other-item").await;
+    assert_eq!(p.upload(&other, big.clone()).await.status(), 200);
+    let r = patch(json!({"max_bundle_bytes": null})).await.expect("patch");
+    assert_eq!(r.json::<Value>().await.expect("json")["max_bundle_bytes"], Value::Null);
+    assert_eq!(p.upload(&guid, big).await.status(), 200);
     p.shutdown();
 }

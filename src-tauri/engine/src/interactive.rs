@@ -11,6 +11,7 @@ use crate::supervisor::{InstanceInfo, RuntimeSettings};
 pub const RUNTIME_FIELDS: &[&str] = &[
     "min_processes", "max_processes", "max_conns_per_process", "load_factor", "idle_timeout", "init_timeout",
     "connection_timeout", "read_timeout", "memory_limit",
+    "max_bundle_bytes", "render_timeout",
 ];
 
 /// A change to one runtime field: `None` returns it to the server default.
@@ -54,6 +55,19 @@ pub fn apply_runtime(row: &RuntimeRow, changes: &[RuntimeChange], d: &RuntimeSet
             "init_timeout" => r.init_timeout = int(value)?,
             "connection_timeout" => r.connection_timeout = int(value)?,
             "read_timeout" => r.read_timeout = int(value)?,
+            "render_timeout" => {
+                r.render_timeout = int(value)?;
+                if r.render_timeout == Some(0) {
+                    return Err(Error::Invalid("render_timeout must be at least 1 second (null for the server default)".into()));
+                }
+            }
+            "max_bundle_bytes" => {
+                r.max_bundle_bytes = match value {
+                    None => None,
+                    Some(x) if x.fract() == 0.0 && *x >= 1.0 && *x <= 1e15 => Some(*x as i64),
+                    Some(x) => return Err(Error::Invalid(format!("max_bundle_bytes must be a whole number of bytes of at least 1, not {x}"))),
+                }
+            }
             // Bytes, so past `int`'s ceiling; 0 turns the limit off for this item.
             "memory_limit" => {
                 r.memory_limit = match value {

@@ -216,7 +216,10 @@ impl Engine {
         drop(tx);
         let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         let pgid = child.id().unwrap_or(0);
-        let limit = self.inner.config.render_timeout;
+        let limit = match c.runtime.render_timeout.filter(|s| *s > 0) {
+            Some(secs) => std::time::Duration::from_secs(secs as u64),
+            None => self.inner.config.render_timeout,
+        };
         // The limit covers output and exit together: a grandchild holding the pipes open
         // counts as still running.
         let run = async {
@@ -237,8 +240,9 @@ impl Engine {
                 kill_group(pgid);
                 let _ = child.wait().await;
                 let msg = format!(
-                    "the render ran past its time limit of {} and was stopped (porch serve --render-timeout)",
-                    crate::time::human_duration(limit)
+                    "the render ran past its time limit of {} and was stopped ({})",
+                    crate::time::human_duration(limit),
+                    if c.runtime.render_timeout.is_some() { "the item's render_timeout" } else { "porch serve --render-timeout" }
                 );
                 let _ = logfile.write_all(format!("{msg}\n").as_bytes()).await;
                 let _ = logfile.flush().await;
