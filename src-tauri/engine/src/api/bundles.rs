@@ -55,11 +55,6 @@ pub(super) async fn upload(
     // Fail fast on an unknown item, before reading the body.
     let c = engine.content(&guid).await?;
     let limit = engine.bundle_limits(&c).max_bundle_bytes;
-    // A declared length over the limit is refused before a byte of the body is read.
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit.saturating_add(64 * 1024)) {
-        return Err(BundleError::TooLarge { limit, entry: "<upload>".into() }.into());
-    }
     let tmp = tempfile::Builder::new()
         .prefix("upload-")
         .tempfile_in(engine.config().tmp_dir())
