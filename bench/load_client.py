@@ -317,7 +317,7 @@ async def cmd_library(a):
                 bundle = json.loads(b)["id"]
                 body = json.dumps({"bundle_id": bundle}).encode()
                 s, b = await conn.call("POST", f"/__api__/v1/content/{guid}/deploy", {**auth, "Content-Type": "application/json"}, body)
-                if s != 200:
+                if s not in (200, 202):
                     raise RuntimeError(f"deploy {s} {b[:100]!r}")
                 task = json.loads(b)["task_id"]
                 while True:
