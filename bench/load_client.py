@@ -135,7 +135,8 @@ def ws_frame(payload: bytes, opcode=1):
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-async def ws_read(reader):
+async def ws_read(reader, writer):
+    """The next data message; answers pings on the way (uvicorn closes sessions that do not)."""
     while True:
         b0, b1 = await reader.readexactly(2)
         n = b1 & 0x7F
@@ -151,6 +152,8 @@ async def ws_read(reader):
         op = b0 & 0x0F
         if op == 8:
             raise ConnectionError("closed by the server")
+        if op == 9:
+            writer.write(ws_frame(data, opcode=10))
         if op in (1, 2):
             return data
 
@@ -203,7 +206,7 @@ async def cmd_soak(a):
                 t0 = time.perf_counter()
                 msg = f"{i}:{t0}".encode()
                 w.write(ws_frame(msg))
-                got = await asyncio.wait_for(ws_read(r), 30)
+                got = await asyncio.wait_for(ws_read(r, w), 30)
                 if got != msg:
                     raise ValueError("wrong echo")
                 ws_ms.append((time.perf_counter() - t0) * 1000)
