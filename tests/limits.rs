@@ -246,3 +246,35 @@ async fn uploads_over_an_items_own_limit_are_refused() {
     assert_eq!(p.upload(&guid, big).await.status(), 200);
     p.shutdown();
 }
+
+/// The list API is cached between changes (bench/load.sh); every change shows at once.
+#[tokio::test]
+async fn the_cached_content_list_follows_every_change() {
+    let p = Porch::start().await;
+    let list = |q: &'static str| {
+        let req = p.api(Method::GET, &format!("/__api__/v1/content{q}"));
+        async move { req.send().await.expect("list").json::<Vec<Value>>().await.expect("json") }
+    };
+    let titles = |l: &[Value]| l.iter().map(|c| c["title"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>();
+    assert!(list("").await.is_empty());
+    let a = p.create("alpha").await;
+    assert_eq!(titles(&list("").await), ["alpha"]);
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{a}")).json(&json!({"title": "Alpha v2"})).send().await.expect("patch");
+    assert_eq!(r.status(), 200);
+    assert_eq!(titles(&list("").await), ["Alpha v2"]);
+    // Another process (the CLI) writing to the database.
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("index.html"), "<h1>beta</h1>").expect("write");
+    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", "beta", "--title", "Beta"]);
+    assert!(out.status.success());
+    assert_eq!(titles(&list("").await), ["Alpha v2", "Beta"]);
+    // Different queries are different lists.
+    assert_eq!(titles(&list("?name=beta").await), ["Beta"]);
+    assert!(list("?name=").await.is_empty());
+    assert!(list("?include=owner").await[0]["owner"]["guid"].is_string());
+    assert!(list("").await[0].get("owner").is_none());
+    let r = p.api(Method::DELETE, &format!("/__api__/v1/content/{a}")).send().await.expect("delete");
+    assert!(r.status().is_success());
+    assert_eq!(titles(&list("").await), ["Beta"]);
+    p.shutdown();
+}
