@@ -225,6 +225,32 @@ struct ServeArgs {
     /// Successful renders kept per document (failed ones are kept with their logs).
     #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     keep_renders: u32,
+    /// Stop a render that runs longer than this many seconds and record it as failed.
+    #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    render_timeout: u64,
+    /// Memory (MiB, resident, with its children) one app process may use before Porch
+    /// replaces it; 0 for no limit. Items override it with `memory_limit`.
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    app_memory_limit: u64,
+    /// Seconds a running app may fail to answer its health check before Porch replaces
+    /// it; 0 to never.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    app_hang_timeout: u64,
+    /// Most open connections (WebSockets included); past it new ones get 503.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Seconds a client gets to send a request's headers (also the keep-alive idle timeout).
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout: u64,
+    /// Longest request target (path and query) in bytes; longer gets 414.
+    #[arg(long, value_name = "BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(256..))]
+    max_request_line: u64,
+    /// Most bytes of request headers; more gets 431.
+    #[arg(long, value_name = "BYTES", default_value_t = 32768, value_parser = clap::value_parser!(u64).range(1024..))]
+    max_header_bytes: u64,
+    /// Most request header fields; more gets 431.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(8..))]
+    max_headers: u64,
 }
 
 fn main() -> ExitCode {
@@ -275,6 +301,16 @@ fn serve_config(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<C
     };
     config.render_concurrency = usize::from(args.render_concurrency);
     config.keep_renders = args.keep_renders as usize;
+    config.render_timeout = Duration::from_secs(args.render_timeout);
+    config.app_memory_limit = args.app_memory_limit.saturating_mul(1024 * 1024);
+    config.app_hang_timeout = Duration::from_secs(args.app_hang_timeout);
+    config.http = porch_engine::listener::HttpLimits {
+        max_connections: args.max_connections as usize,
+        max_request_line: args.max_request_line as usize,
+        max_header_bytes: args.max_header_bytes as usize,
+        max_headers: args.max_headers as usize,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout),
+    };
     if let Ok(user) = std::env::var("USER") {
         if !user.is_empty() {
             config.publisher = user;

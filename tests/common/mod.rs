@@ -64,6 +64,12 @@ impl Porch {
         Self::spawn(dir, key, opts)
     }
 
+    /// Starts a server on a data directory the caller prepared (e.g. a small mounted file system).
+    pub async fn start_in(dir: tempfile::TempDir, opts: Opts) -> Porch {
+        let key = mint_key(dir.path());
+        Self::spawn(dir, key, opts)
+    }
+
     /// Stops this server cleanly (asserting a clean exit) and starts a new one on the same
     /// data directory with the same key.
     pub async fn restart(mut self, opts: Opts) -> Porch {
@@ -78,6 +84,23 @@ impl Porch {
         between();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         Self::spawn(dir, self.key.clone(), Opts::default())
+    }
+
+    /// SIGKILLs the server process alone (not its group: whatever it started must die by
+    /// itself), waits until it is gone, then starts a new server on the same data directory.
+    pub async fn crash_and_restart(mut self, between: impl FnOnce(&Path), opts: Opts) -> Porch {
+        let mut child = self.child.take().expect("running");
+        signal(child.id(), "KILL");
+        let status = child.wait().expect("wait");
+        assert!(!status.success(), "porch was killed: {status}");
+        between(self.dir.path());
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        Self::spawn(dir, self.key.clone(), opts)
+    }
+
+    /// Process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     fn spawn(dir: tempfile::TempDir, key: String, opts: Opts) -> Porch {
@@ -188,6 +211,29 @@ impl Drop for Porch {
 fn signal(pid: u32, sig: &str) {
     let status = Command::new("kill").args(["-s", sig, "--", &pid.to_string()]).status().expect("kill");
     assert!(status.success());
+}
+
+/// Live processes (other than `except`) whose command line or working directory mentions
+/// `needle`, as `pid: cmdline` lines.
+pub fn processes_mentioning(needle: &str, except: &[u32]) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        if except.contains(&pid) || pid == std::process::id() {
+            continue;
+        }
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if cmd.is_empty() {
+            continue; // a zombie or kernel thread
+        }
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let cwd = std::fs::read_link(e.path().join("cwd")).map(|p| p.display().to_string()).unwrap_or_default();
+        if cmd.contains(needle) || cwd.contains(needle) {
+            out.push(format!("{pid}: {cmd} (cwd {cwd})"));
+        }
+    }
+    out
 }
 
 /// Runs `porch <args> --data-dir DIR` and returns its output.

@@ -7,6 +7,11 @@ use std::path::PathBuf;
 /// Default LAN port, as Connect uses.
 pub const DEFAULT_PORT: u16 = 3939;
 
+/// Resident memory one app worker may use by default (2 GiB).
+pub const DEFAULT_APP_MEMORY_LIMIT: u64 = 2 * 1024 * 1024 * 1024;
+/// How long a ready worker may fail its health check by default.
+pub const DEFAULT_APP_HANG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Limits applied to every incoming bundle.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -47,6 +52,14 @@ pub struct Config {
     pub keep_renders: usize,
     /// The web UI served at `/__porch__/`; `None` serves a "UI not built" page.
     pub ui_assets: Option<UiAssets>,
+    /// Connection and request-head limits on the LAN port.
+    pub http: crate::listener::HttpLimits,
+    /// How long a render may run before it is stopped and recorded as failed.
+    pub render_timeout: std::time::Duration,
+    /// Default memory ceiling of an app worker, bytes (0 = none); items may override it.
+    pub app_memory_limit: u64,
+    /// How long a ready worker may fail its health check before it is replaced (0 = never).
+    pub app_hang_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -62,6 +75,10 @@ impl Config {
             render_concurrency: 1,
             keep_renders: 30,
             ui_assets: None,
+            http: crate::listener::HttpLimits::default(),
+            render_timeout: std::time::Duration::from_secs(3600),
+            app_memory_limit: DEFAULT_APP_MEMORY_LIMIT,
+            app_hang_timeout: DEFAULT_APP_HANG_TIMEOUT,
         }
     }
 

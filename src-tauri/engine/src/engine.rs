@@ -58,6 +58,17 @@ pub(crate) struct Inner {
     pub(crate) sharing_paused: std::sync::atomic::AtomicBool,
     /// Linked folders followed by this (serving) engine.
     pub(crate) links: crate::links::Followers,
+    /// Serialised content lists, valid until the database changes (see `cached_list`).
+    pub(crate) list_cache: tokio::sync::Mutex<ListCache>,
+}
+
+/// Content lists as sent, keyed by what they depend on besides the database.
+#[derive(Debug, Default)]
+pub(crate) struct ListCache {
+    /// A connection of its own whose `data_version` moves with every commit by anyone.
+    watch: Option<crate::store::ChangeWatch>,
+    version: i64,
+    entries: Vec<(String, bytes::Bytes)>,
 }
 
 /// Where a serving engine listens.
@@ -89,6 +100,7 @@ impl Engine {
             .map_err(Error::io("resolving the data directory", &config.data_dir))?;
         let store = Store::open(&config.db_path()).await?;
         let owner_guid = store.setting_or_init("owner_guid", || uuid::Uuid::new_v4().to_string()).await?;
+        let list_watch = store.change_watch().await.ok();
         let (events, _) = broadcast::channel(256);
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -121,6 +133,7 @@ impl Engine {
                 session_key: crate::keys::random_token(32),
                 sharing_paused: std::sync::atomic::AtomicBool::new(false),
                 links: crate::links::Followers::default(),
+                list_cache: tokio::sync::Mutex::new(ListCache { watch: list_watch, ..ListCache::default() }),
                 store,
                 config,
             }),
@@ -143,16 +156,8 @@ impl Engine {
         engine.write_runtime_file(local_addr).await?;
         let app = crate::api::app(engine.clone());
         let cancel = engine.inner.cancel.clone();
-        engine.inner.tracker.spawn(async move {
-            // Small responses must not wait for the client's delayed ACK (Nagle).
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-                let _ = tcp.set_nodelay(true);
-            });
-            let serve = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "HTTP server stopped");
-            }
-        });
+        let (limits, tracker) = (engine.inner.config.http, engine.inner.tracker.clone());
+        engine.inner.tracker.spawn(crate::listener::serve(listener, app, limits, cancel, tracker));
         engine.spawn_change_watch().await?;
         engine.supervise_all();
         engine.spawn_schedule_loop();
@@ -308,6 +313,40 @@ impl Engine {
                 Some(_) => {}
             }
         }
+    }
+
+    /// The content list for `key` as sent, built by `build` unless one was built since the
+    /// database last changed. Any commit, by this process or the CLI, moves SQLite's
+    /// `data_version` on the cache's own connection and so empties the cache; the version is
+    /// read before building, so a list built during a commit is replaced on the next call.
+    pub(crate) async fn cached_list<F, Fut>(&self, key: &str, build: F) -> Result<bytes::Bytes>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<bytes::Bytes>>,
+    {
+        // A tokio lock held across the build: concurrent list calls wait and share the result.
+        let mut cache = self.inner.list_cache.lock().await;
+        let version = match cache.watch.as_mut() {
+            Some(w) => w.version().await.ok(),
+            None => None,
+        };
+        let Some(version) = version else {
+            drop(cache);
+            return build().await;
+        };
+        if cache.version != version {
+            cache.entries.clear();
+            cache.version = version;
+        }
+        if let Some((_, body)) = cache.entries.iter().find(|(k, _)| k == key) {
+            return Ok(body.clone());
+        }
+        let body = build().await?;
+        if cache.entries.len() >= 16 {
+            cache.entries.remove(0);
+        }
+        cache.entries.push((key.to_string(), body.clone()));
+        Ok(body)
     }
 
     /// Whether this engine serves (and so supervises processes).

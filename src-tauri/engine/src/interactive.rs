@@ -10,7 +10,8 @@ use crate::supervisor::{InstanceInfo, RuntimeSettings};
 /// The runtime fields Connect exposes on a content item.
 pub const RUNTIME_FIELDS: &[&str] = &[
     "min_processes", "max_processes", "max_conns_per_process", "load_factor", "idle_timeout", "init_timeout",
-    "connection_timeout", "read_timeout",
+    "connection_timeout", "read_timeout", "memory_limit",
+    "max_bundle_bytes", "render_timeout",
 ];
 
 /// A change to one runtime field: `None` returns it to the server default.
@@ -30,6 +31,8 @@ pub fn effective(row: &RuntimeRow, d: &RuntimeSettings) -> RuntimeSettings {
         init_timeout: secs(row.init_timeout, d.init_timeout),
         connection_timeout: secs(row.connection_timeout, d.connection_timeout),
         read_timeout: secs(row.read_timeout, d.read_timeout),
+        memory_limit: row.memory_limit.map(|v| v.max(0) as u64).unwrap_or(d.memory_limit),
+        hang_timeout: d.hang_timeout,
     }
 }
 
@@ -52,6 +55,27 @@ pub fn apply_runtime(row: &RuntimeRow, changes: &[RuntimeChange], d: &RuntimeSet
             "init_timeout" => r.init_timeout = int(value)?,
             "connection_timeout" => r.connection_timeout = int(value)?,
             "read_timeout" => r.read_timeout = int(value)?,
+            "render_timeout" => {
+                r.render_timeout = int(value)?;
+                if r.render_timeout == Some(0) {
+                    return Err(Error::Invalid("render_timeout must be at least 1 second (null for the server default)".into()));
+                }
+            }
+            "max_bundle_bytes" => {
+                r.max_bundle_bytes = match value {
+                    None => None,
+                    Some(x) if x.fract() == 0.0 && *x >= 1.0 && *x <= 1e15 => Some(*x as i64),
+                    Some(x) => return Err(Error::Invalid(format!("max_bundle_bytes must be a whole number of bytes of at least 1, not {x}"))),
+                }
+            }
+            // Bytes, so past `int`'s ceiling; 0 turns the limit off for this item.
+            "memory_limit" => {
+                r.memory_limit = match value {
+                    None => None,
+                    Some(x) if x.fract() == 0.0 && *x >= 0.0 && *x <= 1e15 => Some(*x as i64),
+                    Some(x) => return Err(Error::Invalid(format!("memory_limit must be a whole number of bytes (0 for none), not {x}"))),
+                }
+            }
             "load_factor" => {
                 if let Some(x) = value {
                     if !(0.0..=1.0).contains(x) {
@@ -92,7 +116,11 @@ fn valid_env_name(name: &str) -> bool {
 impl Engine {
     /// The server's default runtime settings.
     pub fn runtime_defaults(&self) -> RuntimeSettings {
-        RuntimeSettings::default()
+        RuntimeSettings {
+            memory_limit: self.inner.config.app_memory_limit,
+            hang_timeout: self.inner.config.app_hang_timeout,
+            ..RuntimeSettings::default()
+        }
     }
 
     /// Changes runtime settings (validated) and applies them to running workers.

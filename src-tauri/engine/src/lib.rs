@@ -14,6 +14,7 @@
 //! - [`routes`]: the in-memory routing table the content server reads;
 //! - [`scheduler`]: when rendered content runs next (Connect's schedule types, cron), pure;
 //! - [`static_site`]: sanitise → resolve → contain → reply for bundle files, plus pages;
+//! - [`listener`]: the accept loop with connection, head-size and slow-client limits;
 //! - [`api`]: the HTTP surface (Connect-style API under `/__api__/`, content, landing page);
 //! - [`events`]: a broadcast of state changes;
 //! - [`preview`]: dry runs (what a deploy would detect, when a schedule runs) and settings views;
@@ -32,6 +33,7 @@ pub mod interactive;
 pub mod keys;
 mod launch;
 pub mod links;
+pub mod listener;
 pub mod mail;
 pub mod ops;
 pub mod preview;

@@ -329,6 +329,15 @@ impl Engine {
 
     // ----- bundles -----
 
+    /// The bundle limits of an item: its own `max_bundle_bytes` over the server's.
+    pub(crate) fn bundle_limits(&self, c: &ContentRow) -> crate::config::Limits {
+        let mut limits = self.inner.config.limits;
+        if let Some(max) = c.runtime.max_bundle_bytes.filter(|m| *m > 0) {
+            limits.max_bundle_bytes = max as u64;
+        }
+        limits
+    }
+
     /// Stores an uploaded archive as a new bundle of `key` (not yet deployed).
     ///
     /// The archive is extracted and checked in a scratch folder; on any error nothing is
@@ -336,7 +345,7 @@ impl Engine {
     pub async fn upload_bundle(&self, key: &str, archive: &Path, metadata: Option<String>) -> Result<BundleRow> {
         let c = self.content(key).await?;
         let size = tokio::fs::metadata(archive).await.map_err(Error::io("reading the upload", archive))?.len();
-        let limits = self.inner.config.limits;
+        let limits = self.bundle_limits(&c);
         if size > limits.max_bundle_bytes {
             return Err(BundleError::TooLarge { limit: limits.max_bundle_bytes, entry: "<archive>".into() }.into());
         }

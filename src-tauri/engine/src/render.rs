@@ -277,15 +277,41 @@ impl Engine {
         }
         drop(tx);
         let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
-        while let Some(line) = rx.recv().await {
-            let _ = logfile.write_all(format!("{line}\n").as_bytes()).await;
-            if tail.len() == 15 {
-                tail.pop_front();
+        let pgid = child.id().unwrap_or(0);
+        let limit = match c.runtime.render_timeout.filter(|s| *s > 0) {
+            Some(secs) => std::time::Duration::from_secs(secs as u64),
+            None => self.inner.config.render_timeout,
+        };
+        // The limit covers output and exit together: a grandchild holding the pipes open
+        // counts as still running.
+        let run = async {
+            while let Some(line) = rx.recv().await {
+                let _ = logfile.write_all(format!("{line}\n").as_bytes()).await;
+                if tail.len() == 15 {
+                    tail.pop_front();
+                }
+                tail.push_back(line.clone());
+                log.line(line).await;
             }
-            tail.push_back(line.clone());
-            log.line(line).await;
-        }
-        let status = child.wait().await.map_err(|e| Error::Invalid(format!("the render did not finish: {e}")))?;
+            child.wait().await
+        };
+        let status = match tokio::time::timeout(limit, run).await {
+            Ok(waited) => waited.map_err(|e| Error::Invalid(format!("the render did not finish: {e}")))?,
+            Err(_) => {
+                // Its whole process group: kernels, quarto's deno and pandoc, R.
+                kill_group(pgid);
+                let _ = child.wait().await;
+                let msg = format!(
+                    "the render ran past its time limit of {} and was stopped ({})",
+                    crate::time::human_duration(limit),
+                    if c.runtime.render_timeout.is_some() { "the item's render_timeout" } else { "porch serve --render-timeout" }
+                );
+                let _ = logfile.write_all(format!("{msg}\n").as_bytes()).await;
+                let _ = logfile.flush().await;
+                log.line(msg.clone()).await;
+                return Err(Error::Invalid(msg));
+            }
+        };
         let _ = logfile.flush().await;
         if !status.success() {
             let last = tail.into_iter().collect::<Vec<_>>().join("\n");
@@ -491,6 +517,19 @@ fn which(program: &str) -> Option<PathBuf> {
         .unwrap_or_default()
         .into_iter()
         .find(|p| p.is_file())
+}
+
+/// SIGKILL to a process group (a render and everything it started).
+fn kill_group(pgid: u32) {
+    if pgid == 0 {
+        return;
+    }
+    // `--` matters: procps kill misreads `-SIG -PGID` without it.
+    let _ = std::process::Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 #[cfg(test)]

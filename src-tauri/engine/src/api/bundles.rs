@@ -53,8 +53,8 @@ pub(super) async fn upload(
     req: Request,
 ) -> Result<Json<BundleView>, ApiError> {
     // Fail fast on an unknown item, before reading the body.
-    engine.content(&guid).await?;
-    let limit = engine.config().limits.max_bundle_bytes;
+    let c = engine.content(&guid).await?;
+    let limit = engine.bundle_limits(&c).max_bundle_bytes;
     let tmp = tempfile::Builder::new()
         .prefix("upload-")
         .tempfile_in(engine.config().tmp_dir())

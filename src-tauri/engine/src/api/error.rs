@@ -27,8 +27,33 @@ impl From<BundleError> for ApiError {
     }
 }
 
+/// Whether an error comes from a full disk (ENOSPC anywhere in its causes, or SQLite's
+/// SQLITE_FULL), which the publisher can fix and so is told about plainly.
+pub fn is_disk_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28) {
+                return true;
+            }
+        }
+        if c.to_string().contains("database or disk is full") {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
+/// What a caller is told when the disk is full.
+pub const DISK_FULL: &str = "No space left on device: the disk holding Porch's data folder is full. \
+                             Nothing was changed; free some space and try again.";
+
 /// The HTTP status for an error.
 pub fn status_of(e: &Error) -> StatusCode {
+    if is_disk_full(e) {
+        return StatusCode::INSUFFICIENT_STORAGE;
+    }
     match (e.code(), e) {
         (_, Error::Bundle(BundleError::TooLarge { .. })) => StatusCode::PAYLOAD_TOO_LARGE,
         (_, Error::TooManyAttempts { .. }) => StatusCode::TOO_MANY_REQUESTS,
@@ -57,7 +82,10 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self.0);
-        let message = if self.0.is_internal() {
+        let message = if is_disk_full(&self.0) {
+            tracing::error!(error = %chain(&self.0), "the disk is full");
+            DISK_FULL.to_string()
+        } else if self.0.is_internal() {
             tracing::error!(error = %chain(&self.0), "internal error");
             "internal error in Porch; the details are in Porch's log".to_string()
         } else {

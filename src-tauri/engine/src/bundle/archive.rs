@@ -307,6 +307,7 @@ fn collapse_single_dir(dest: &Path) -> Result<(), BundleError> {
             return Ok(());
         }
         let inner = only.path();
+        links_stay_inside(&inner, Path::new(""))?;
         let hold = dest.join(format!(".porch-collapse-{}", std::process::id()));
         fs::rename(&inner, &hold).map_err(BundleError::io("collapsing the top folder", &inner))?;
         for child in fs::read_dir(&hold).map_err(BundleError::io("collapsing the top folder", &hold))? {
@@ -316,6 +317,26 @@ fn collapse_single_dir(dest: &Path) -> Result<(), BundleError> {
         }
         fs::remove_dir(&hold).map_err(BundleError::io("collapsing the top folder", &hold))?;
     }
+}
+
+/// SECURITY: links were checked against their place in the archive, but collapsing moves
+/// every entry up one level, so a link that climbs to the wrapper folder (`top/l -> ..`)
+/// would then point outside the bundle. Every link under `root` is checked again as if
+/// `root` were the bundle's root (found by the hostile-input property tests).
+fn links_stay_inside(root: &Path, rel: &Path) -> Result<(), BundleError> {
+    let dir = root.join(rel);
+    for e in fs::read_dir(&dir).map_err(BundleError::io("listing the bundle", &dir))? {
+        let e = e.map_err(BundleError::io("listing the bundle", &dir))?;
+        let here = rel.join(e.file_name());
+        let ft = e.file_type().map_err(BundleError::io("inspecting the bundle", e.path()))?;
+        if ft.is_symlink() {
+            let target = fs::read_link(e.path()).map_err(BundleError::io("reading a link", e.path()))?;
+            resolve_link(&here, &target, &here.display().to_string())?;
+        } else if ft.is_dir() {
+            links_stay_inside(root, &here)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -346,6 +367,40 @@ mod tests {
         assert!(resolve_link(Path::new("a/l"), Path::new("../../b"), "l").is_err());
         assert!(resolve_link(Path::new("l"), Path::new("/etc"), "l").is_err());
         assert!(resolve_link(Path::new("l"), Path::new(".."), "l").is_err());
+    }
+
+    /// Regression (tests/hostile.rs, seed in proptest-regressions/hostile.txt): a link in a
+    /// single top folder that climbs to that folder escaped once the folder was collapsed.
+    #[test]
+    fn a_link_to_the_collapsed_top_folder_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (archive, dest) = (dir.path().join("up.tar"), dir.path().join("dest"));
+        fs::create_dir(&dest).expect("dest");
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "top/up", "..").expect("link");
+        let mut h = tar::Header::new_ustar();
+        h.set_size(2);
+        b.append_data(&mut h, "top/index.html", &b"hi"[..]).expect("file");
+        fs::write(&archive, b.into_inner().expect("tar")).expect("write");
+        let err = extract(&archive, &dest, &Limits::default()).expect_err("escapes after collapsing");
+        assert!(matches!(err, BundleError::LinkEscapes { .. }), "{err:?}");
+        // A link that stays inside the top folder still works.
+        let dest2 = dir.path().join("dest2");
+        fs::create_dir(&dest2).expect("dest");
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "top/sub/l", "../index.html").expect("link");
+        let mut h = tar::Header::new_ustar();
+        h.set_size(2);
+        b.append_data(&mut h, "top/index.html", &b"hi"[..]).expect("file");
+        fs::write(&archive, b.into_inner().expect("tar")).expect("write");
+        extract(&archive, &dest2, &Limits::default()).expect("inside");
+        assert_eq!(fs::read_to_string(dest2.join("sub/l")).expect("through the link"), "hi");
     }
 
     proptest! {

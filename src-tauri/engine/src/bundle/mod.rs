@@ -44,7 +44,7 @@ pub enum BundleError {
         kind: &'static str,
     },
     /// The bundle exceeds the size limit.
-    #[error("bundle is too large: more than {limit} bytes (at {entry:?}); raise --max-bundle-bytes to allow it")]
+    #[error("bundle is too large: more than {limit} bytes (at {entry:?}); raise the item's max_bundle_bytes or porch serve --max-bundle-bytes to allow it")]
     TooLarge {
         /// The limit in bytes.
         limit: u64,

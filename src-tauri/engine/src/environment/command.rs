@@ -40,8 +40,9 @@ pub(crate) fn display(cmd: &Command) -> String {
 ///
 /// `tool` names the step in errors ("uv pip install"). A non-zero exit becomes
 /// [`EnvError::InstallFailed`] with the last lines of output.
-pub(crate) async fn run_streamed(tool: &str, mut cmd: Command, log: &UnboundedSender<String>) -> Result<(), EnvError> {
+pub(crate) async fn run_streamed(tool: &str, cmd: Command, log: &UnboundedSender<String>) -> Result<(), EnvError> {
     let _ = log.send(format!("$ {}", display(&cmd)));
+    let mut cmd = dies_with_porch(cmd);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|source| EnvError::Spawn {
         program: cmd.as_std().get_program().to_string_lossy().into_owned(),
@@ -74,6 +75,47 @@ pub(crate) async fn run_streamed(tool: &str, mut cmd: Command, log: &UnboundedSe
     } else {
         Err(EnvError::InstallFailed { tool: tool.to_string(), status: status.to_string(), last_lines: tail.into() })
     }
+}
+
+/// The same command in its own process group under `setpriv --pdeathsig KILL` (when
+/// util-linux has it), so an install does not outlive a Porch that was killed outright
+/// (`kill_on_drop` only covers an orderly drop).
+///
+/// SECURITY: installers run code from the bundle's requirements (build scripts); they must
+/// not survive Porch as orphans.
+fn dies_with_porch(cmd: Command) -> Command {
+    let std = cmd.as_std();
+    let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].iter().find(|p| std::path::Path::new(p).is_file());
+    // A program that cannot be found is left unwrapped, so it still fails as a spawn error.
+    let mut out = match setpriv.filter(|_| resolvable(std.get_program())) {
+        Some(sp) => {
+            let mut c = Command::new(sp);
+            c.args(["--pdeathsig", "KILL", "--"]).arg(std.get_program());
+            c
+        }
+        None => Command::new(std.get_program()),
+    };
+    out.args(std.get_args());
+    for (k, v) in std.get_envs() {
+        match v {
+            Some(v) => out.env(k, v),
+            None => out.env_remove(k),
+        };
+    }
+    if let Some(dir) = std.get_current_dir() {
+        out.current_dir(dir);
+    }
+    out.process_group(0);
+    out
+}
+
+/// Whether `program` names a file, directly or through `PATH`.
+fn resolvable(program: &std::ffi::OsStr) -> bool {
+    let path = std::path::Path::new(program);
+    if path.components().count() > 1 {
+        return path.is_file();
+    }
+    std::env::var_os("PATH").is_some_and(|dirs| std::env::split_paths(&dirs).any(|d| d.join(program).is_file()))
 }
 
 /// Reads one pipe line by line (bytes, so non-UTF-8 output is kept lossily) until EOF.

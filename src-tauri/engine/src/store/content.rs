@@ -84,7 +84,8 @@ macro_rules! columns {
         "id, guid, name, title, description, app_mode, content_category, entrypoint, primary_html, \
          access_type, vanity_path, bundle_id, created_time, updated_time, last_deployed_time, \
          min_processes, max_processes, max_conns_per_process, load_factor, idle_timeout, init_timeout, \
-         connection_timeout, read_timeout, render_id, viewer_access, link_token_hash"
+         connection_timeout, read_timeout, render_id, viewer_access, link_token_hash, memory_limit, max_bundle_bytes, \
+         render_timeout"
     };
 }
 

@@ -32,6 +32,12 @@ pub struct RuntimeRow {
     /// Seconds.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub read_timeout: Option<i64>,
+    /// Bytes of resident memory a worker (with its children) may use; 0 = no limit.
+    pub memory_limit: Option<i64>,
+    /// Largest bundle upload (compressed, and extracted total), bytes.
+    pub max_bundle_bytes: Option<i64>,
+    /// Longest render, seconds.
+    pub render_timeout: Option<i64>,
 }
 
 impl Store {
@@ -39,7 +45,7 @@ impl Store {
     pub async fn runtime(&self, content_id: i64) -> Result<RuntimeRow> {
         sqlx::query_as(
             "SELECT min_processes, max_processes, max_conns_per_process, load_factor, idle_timeout, init_timeout, \
-             connection_timeout, read_timeout FROM content WHERE id = ?",
+             connection_timeout, read_timeout, memory_limit, max_bundle_bytes, render_timeout FROM content WHERE id = ?",
         )
         .bind(content_id)
         .fetch_optional(&self.pool)
@@ -52,7 +58,8 @@ impl Store {
     pub async fn set_runtime(&self, content_id: i64, r: &RuntimeRow) -> Result<()> {
         sqlx::query(
             "UPDATE content SET min_processes = ?, max_processes = ?, max_conns_per_process = ?, load_factor = ?, \
-             idle_timeout = ?, init_timeout = ?, connection_timeout = ?, read_timeout = ? WHERE id = ?",
+             idle_timeout = ?, init_timeout = ?, connection_timeout = ?, read_timeout = ?, memory_limit = ?, \
+             max_bundle_bytes = ?, render_timeout = ? WHERE id = ?",
         )
         .bind(r.min_processes)
         .bind(r.max_processes)
@@ -62,6 +69,9 @@ impl Store {
         .bind(r.init_timeout)
         .bind(r.connection_timeout)
         .bind(r.read_timeout)
+        .bind(r.memory_limit)
+        .bind(r.max_bundle_bytes)
+        .bind(r.render_timeout)
         .bind(content_id)
         .execute(&self.pool)
         .await

@@ -28,6 +28,8 @@ pub(super) enum Msg {
     Ready { id: u64 },
     StartFailed { id: u64, message: String },
     Exited { id: u64, status: String },
+    /// A ready worker failed its health check (memory over its limit, or no answer).
+    Unhealthy { id: u64, reason: String },
     Status { reply: oneshot::Sender<Vec<InstanceInfo>> },
     Kill { id: u64, reply: oneshot::Sender<bool> },
     Restart { reply: oneshot::Sender<()> },
@@ -131,6 +133,7 @@ impl App {
             Msg::Ready { id } => self.on_ready(id),
             Msg::StartFailed { id, message } => self.on_start_failed(id, message),
             Msg::Exited { id, status } => self.on_exited(id, status),
+            Msg::Unhealthy { id, reason } => self.on_unhealthy(id, reason).await,
             Msg::Status { reply } => {
                 let _ = reply.send(self.instances.iter().map(Instance::info).collect());
             }
@@ -354,6 +357,17 @@ impl App {
             inst.idle_since = Some(tokio::time::Instant::now());
             tracing::info!(app = %self.def.guid, worker = id, "worker ready");
             self.port_retries = 0;
+            let s = self.def.settings;
+            if s.memory_limit > 0 || !s.hang_timeout.is_zero() {
+                let check = Health {
+                    id,
+                    pid: inst.pid,
+                    spawn: inst.spawn.clone(),
+                    memory_limit: s.memory_limit,
+                    hang_timeout: s.hang_timeout,
+                };
+                tokio::spawn(check.run(self.tx.clone(), inst.probe.clone()));
+            }
         }
         self.serve_waiters();
     }
@@ -407,6 +421,19 @@ impl App {
         }
         self.ensure_min();
         self.serve_waiters();
+    }
+
+    /// Replaces a worker that leaks or hangs: it is stopped (SIGTERM, grace, SIGKILL to
+    /// its group) and counted as a crash; the next request or `min_processes` starts a
+    /// fresh one.
+    async fn on_unhealthy(&mut self, id: u64, reason: String) {
+        let Some(inst) = self.instances.iter().find(|i| i.id == id && i.state != State::Starting) else { return };
+        let (pid, lines) = (inst.pid, inst.last_lines());
+        tracing::warn!(app = %self.def.guid, worker = id, pid, "replacing the worker: {reason}");
+        self.log.lock().await.write(&format!("[porch] process {pid} stopped and replaced: {reason}")).await;
+        self.record_crash(&reason, lines);
+        self.stop_worker(id);
+        self.ensure_min();
     }
 
     fn record_crash(&mut self, message: &str, lines: Vec<String>) {
@@ -550,6 +577,66 @@ impl App {
         // Workers that never got a process (still spawning) are simply forgotten; their
         // start task sees the closed channel or its `Started` finds no record and stops it.
         self.instances.clear();
+    }
+}
+
+/// How often a ready worker's memory and health are checked.
+const HEALTH_EVERY: Duration = Duration::from_secs(2);
+
+/// The health check of one ready worker; ends when the worker is stopped (its probe token).
+struct Health {
+    id: u64,
+    pid: u32,
+    spawn: super::Spawn,
+    memory_limit: u64,
+    hang_timeout: Duration,
+}
+
+impl Health {
+    async fn run(self, tx: mpsc::UnboundedSender<Msg>, stop: CancellationToken) {
+        const MIB: u64 = 1024 * 1024;
+        let mut answered = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(HEALTH_EVERY) => {}
+            }
+            if tx.is_closed() {
+                return;
+            }
+            if self.memory_limit > 0 {
+                let pid = self.pid;
+                let rss = tokio::task::spawn_blocking(move || instance::group_rss(pid)).await.unwrap_or(0);
+                if rss > self.memory_limit {
+                    let reason = format!(
+                        "it used {} MiB of memory, over its limit of {} MiB (memory_limit)",
+                        rss / MIB,
+                        self.memory_limit / MIB
+                    );
+                    let _ = tx.send(Msg::Unhealthy { id: self.id, reason });
+                    return;
+                }
+            }
+            if !self.hang_timeout.is_zero() {
+                // Any HTTP answer counts: an app answering errors is alive, not hung.
+                let wait = self.hang_timeout.min(Duration::from_secs(10));
+                let probe = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    r = tokio::time::timeout(wait, instance::probe_status(&self.spawn)) => r,
+                };
+                if matches!(probe, Ok(Some(_))) {
+                    answered = tokio::time::Instant::now();
+                } else if answered.elapsed() >= self.hang_timeout {
+                    let reason = format!(
+                        "it did not answer its health check ({}) for {} (porch serve --app-hang-timeout)",
+                        self.spawn.readiness_path,
+                        crate::time::human_duration(self.hang_timeout)
+                    );
+                    let _ = tx.send(Msg::Unhealthy { id: self.id, reason });
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -160,14 +160,20 @@ pub(super) async fn spawn(
 
 /// Polls the worker until it answers HTTP on its readiness path.
 pub(super) async fn wait_ready(spawn: &Spawn) -> bool {
+    let status = probe_status(spawn).await.unwrap_or(0);
+    status > 0 && (spawn.ready_on_any_status || status < 500)
+}
+
+/// The HTTP status the worker answers on its readiness path, if it answers at all.
+pub(super) async fn probe_status(spawn: &Spawn) -> Option<u16> {
     let addr = format!("127.0.0.1:{}", spawn.port);
-    let Ok(mut stream) = tokio::net::TcpStream::connect(&addr).await else { return false };
+    let Ok(mut stream) = tokio::net::TcpStream::connect(&addr).await else { return None };
     let req = format!(
         "GET {} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: porch-readiness\r\nConnection: close\r\n\r\n",
         spawn.readiness_path
     );
     if stream.write_all(req.as_bytes()).await.is_err() {
-        return false;
+        return None;
     }
     let mut buf = [0u8; 64];
     let mut got = 0;
@@ -178,8 +184,33 @@ pub(super) async fn wait_ready(spawn: &Spawn) -> bool {
         }
     }
     let head = String::from_utf8_lossy(&buf[..got]);
-    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    status > 0 && (spawn.ready_on_any_status || status < 500)
+    head.split(' ').nth(1).and_then(|s| s.parse().ok()).filter(|s| *s > 0)
+}
+
+/// Resident memory, in bytes, of every process in the group `pgid` (a worker and
+/// everything it started). Linux `/proc`; 0 where that is not available.
+pub(super) fn group_rss(pgid: u32) -> u64 {
+    let Ok(rd) = std::fs::read_dir("/proc") else { return 0 };
+    let mut total = 0;
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{name}/stat")) else { continue };
+        // Fields after the command name (which may hold spaces and parentheses).
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let pgrp: Option<u32> = rest.split_whitespace().nth(2).and_then(|s| s.parse().ok());
+        if pgrp != Some(pgid) {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{name}/status")) else { continue };
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        total += kb * 1024;
+    }
+    total
 }
 
 /// Signals a worker's whole process group.

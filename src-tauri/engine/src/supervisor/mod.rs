@@ -52,6 +52,12 @@ pub struct RuntimeSettings {
     pub connection_timeout: Duration,
     /// Longest silence from the viewer; zero means never.
     pub read_timeout: Duration,
+    /// Resident memory (bytes) a worker and its children may use before it is replaced;
+    /// zero means no limit.
+    pub memory_limit: u64,
+    /// How long a ready worker may go without answering its health check before it is
+    /// replaced; zero means never.
+    pub hang_timeout: Duration,
 }
 
 impl Default for RuntimeSettings {
@@ -65,6 +71,8 @@ impl Default for RuntimeSettings {
             init_timeout: Duration::from_secs(60),
             connection_timeout: Duration::from_secs(3600),
             read_timeout: Duration::from_secs(3600),
+            memory_limit: crate::config::DEFAULT_APP_MEMORY_LIMIT,
+            hang_timeout: crate::config::DEFAULT_APP_HANG_TIMEOUT,
         }
     }
 }

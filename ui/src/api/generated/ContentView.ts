@@ -136,4 +136,16 @@ connection_timeout: number | null,
 /**
  * Seconds.
  */
-read_timeout: number | null, };
+read_timeout: number | null, 
+/**
+ * Bytes of resident memory a worker (with its children) may use; 0 = no limit.
+ */
+memory_limit: bigint | null, 
+/**
+ * Largest bundle upload (compressed, and extracted total), bytes.
+ */
+max_bundle_bytes: bigint | null, 
+/**
+ * Longest render, seconds.
+ */
+render_timeout: bigint | null, };
