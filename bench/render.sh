@@ -225,7 +225,7 @@ if want overhead; then
   echo
   echo "render overhead: trivial notebook (one cell, print(1)), nbconvert $NBC_VER, Python $PY_VER, $(nproc) CPUs"
   echo "    porch  = POST .../render -> task finished (client wall time; includes env lookup, bundle copy, log)"
-  echo "    direct = $(basename "$(dirname "$(dirname "$ENV_PY")")" | cut -c1-12)…/bin/python -m nbconvert --to html --execute --output-dir OUT --output index report.ipynb (same venv)"
+  echo "    direct = $(basename "$(dirname "$(dirname "$ENV_PY")")" | cut -c1-12)…/bin/python -m nbconvert --to html --execute --KernelManager.transport=ipc --output-dir OUT --output index report.ipynb (same venv)"
   printf '%-8s %10s %10s %10s %10s   %s\n' path median_s min_s max_s n 'all (s)'
   for s in porch direct; do
     printf '%-8s %10s %10s %10s %10s   %s\n' "$s" "$(f3 "$(jq_py "$OV" "d['$s']['median']")")" \

@@ -10,7 +10,7 @@ Sub-commands (each prints one JSON object on stdout):
                 until the task is finished; wall time from sending the POST to the answer
                 that says finished (the task must have succeeded);
         direct: the command Porch runs for jupyter-static content,
-                PY -m nbconvert --to html --execute --output-dir OUT --output index NB,
+                PY -m nbconvert --to html --execute --KernelManager.transport=ipc --output-dir OUT --output index NB,
                 in a fresh copy of DIR (PY's bin dir first on PATH, as Porch does);
                 wall time from spawn to exit (the copy is made before the clock starts).
       Reports both series, their medians and the overhead of the medians in percent.
@@ -114,7 +114,7 @@ def direct_render(python, bundle, work, n):
     nb = sorted(f for f in os.listdir(bundle) if f.endswith(".ipynb"))[0]
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(python) + os.pathsep + env.get("PATH", "")
-    cmd = [python, "-m", "nbconvert", "--to", "html", "--execute", "--output-dir", out, "--output", "index", nb]
+    cmd = [python, "-m", "nbconvert", "--to", "html", "--execute", "--KernelManager.transport=ipc", "--output-dir", out, "--output", "index", nb]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, cwd=os.path.join(run, "bundle"), env=env, stdin=subprocess.DEVNULL, capture_output=True)
     secs = time.perf_counter() - t0

@@ -159,7 +159,7 @@ def nbconvert_time(python, folder, work, tag):
     d = os.path.join(work, f"nbconvert-{tag}")
     shutil.copytree(folder, d)
     t0 = time.monotonic()
-    r = subprocess.run([python, "-m", "nbconvert", "--to", "html", "--execute", "--output-dir",
+    r = subprocess.run([python, "-m", "nbconvert", "--to", "html", "--execute", "--KernelManager.transport=ipc", "--output-dir",
                         os.path.join(d, "out"), "--output", "index", "report.ipynb"], cwd=d, capture_output=True)
     if r.returncode != 0:
         fail(f"direct nbconvert failed: {r.stderr[-500:]!r}")

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{have_uv, eventually, fixture, Porch};
+use common::{eventually, fixture, have_uv, rfc3339_in, Porch};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -32,16 +32,6 @@ async fn renders(p: &Porch, guid: &str) -> Vec<Value> {
 
 fn by_trigger(list: &[Value], trigger: &str, status: &str) -> usize {
     list.iter().filter(|r| r["trigger"] == trigger && r["status"] == status).count()
-}
-
-fn rfc3339_in(secs: i64) -> String {
-    let t = jiff_now() + secs;
-    let out = std::process::Command::new("date").args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%SZ"]).output().expect("date");
-    String::from_utf8(out.stdout).expect("utf8").trim().to_string()
-}
-
-fn jiff_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
 }
 
 #[tokio::test]

@@ -21,6 +21,13 @@ fn deploy(p: &Porch, fixture_dir: &str, name: &str) -> String {
     list.iter().find(|c| c["name"] == name).and_then(|c| c["guid"].as_str()).expect("guid").to_string()
 }
 
+/// Adds a variant through the API (which must accept it) and returns it.
+async fn add_variant(p: &Porch, guid: &str, body: Value) -> Value {
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/variants")).json(&body).send().await.expect("post");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    r.json().await.expect("json")
+}
+
 async fn variants(p: &Porch, guid: &str) -> Vec<Value> {
     p.api(Method::GET, &format!("/__api__/v1/content/{guid}/variants")).send().await.expect("list").json().await.expect("json")
 }
@@ -64,10 +71,7 @@ async fn notebook_variants_render_serve_and_fail_on_their_own() {
     let url = format!("/__api__/v1/content/{guid}/variants");
 
     // Bad variants are refused naming the field; nothing is stored.
-    let south = json!({"name": "South", "parameters": {"region": "south", "year": 2026}});
-    let r = p.api(Method::POST, &url).json(&south).send().await.expect("post");
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-    let south: Value = r.json().await.expect("json");
+    let south = add_variant(&p, &guid, json!({"name": "South", "parameters": {"region": "south", "year": 2026}})).await;
     let sid = south["id"].as_str().expect("id").to_string();
     assert_eq!(south["parameters"], json!({"region": "south", "year": 2026}));
     assert!(south["url"].as_str().expect("url").ends_with(&format!("/content/{guid}/_variant{sid}/")));
@@ -166,22 +170,10 @@ async fn a_variant_schedule_renders_that_variant_and_a_redeploy_renders_every_va
     }
     let p = Porch::start().await;
     let guid = deploy(&p, "frameworks/notebook-params", "regional-sched");
-    let east: Value = p
-        .api(Method::POST, &format!("/__api__/v1/content/{guid}/variants"))
-        .json(&json!({"name": "east", "parameters": {"region": "east"}}))
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let east = add_variant(&p, &guid, json!({"name": "east", "parameters": {"region": "east"}})).await;
     let eid = east["id"].as_str().expect("id").to_string();
     let schedules = format!("/__api__/v1/content/{guid}/schedules");
-    let start = {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 2;
-        let out = Command::new("date").args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%SZ"]).output().expect("date");
-        String::from_utf8(out.stdout).expect("utf8").trim().to_string()
-    };
+    let start = common::rfc3339_in(2);
     // A variant of another item, or an unknown one, is refused naming the field.
     for bad in [json!("999"), json!("abc")] {
         let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": start, "timezone": "UTC", "variant_id": bad});
@@ -276,15 +268,7 @@ async fn r_markdown_params_render_per_variant_where_r_is_installed() {
     let p = Porch::start().await;
     let guid = deploy(&p, "frameworks/rmd-params", "regional-rmd");
     assert_eq!(region_line(&html_of(&p, &format!("/content/{guid}/")).await), "REGION=north YEAR=2025");
-    let v: Value = p
-        .api(Method::POST, &format!("/__api__/v1/content/{guid}/variants"))
-        .json(&json!({"name": "south", "parameters": {"region": "south"}}))
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let v = add_variant(&p, &guid, json!({"name": "south", "parameters": {"region": "south"}})).await;
     let id = v["id"].as_str().expect("id");
     assert_eq!(render(&p, &guid, Some(id)).await["code"], 0);
     assert_eq!(region_line(&html_of(&p, &format!("/content/{guid}/_variant{id}/")).await), "REGION=south YEAR=2025");

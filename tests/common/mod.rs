@@ -906,3 +906,10 @@ pub fn plain_text(out: &Output) -> String {
     }
     clean
 }
+
+/// The UTC time `secs` seconds from now (negative: ago), whole seconds, RFC 3339.
+pub fn rfc3339_in(secs: i64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let out = Command::new("date").args(["-u", "-d", &format!("@{}", now + secs), "+%Y-%m-%dT%H:%M:%SZ"]).output().expect("date");
+    String::from_utf8(out.stdout).expect("utf8").trim().to_string()
+}

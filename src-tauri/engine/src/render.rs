@@ -362,7 +362,21 @@ impl Engine {
                     .ok_or_else(|| Error::Invalid("the bundle has no notebook to render".into()))?;
                 let jupyter = manifest.raw.get("jupyter");
                 let flag = |k: &str| jupyter.and_then(|j| j.get(k)).and_then(|v| v.as_bool()).unwrap_or(false);
-                let mut args: Vec<String> = ["-m", "nbconvert", "--to", "html", "--execute", "--output-dir", &out, "--output", "index"]
+                // The kernel talks over Unix sockets, not TCP ports: renders running side by side
+                // (or beside other Jupyter kernels) cannot race for a port, and no traffic
+                // goes over the network stack.
+                let mut args: Vec<String> = [
+                    "-m",
+                    "nbconvert",
+                    "--to",
+                    "html",
+                    "--execute",
+                    "--KernelManager.transport=ipc",
+                    "--output-dir",
+                    &out,
+                    "--output",
+                    "index",
+                ]
                     .iter()
                     .map(|s| s.to_string())
                     .collect();
