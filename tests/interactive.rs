@@ -153,6 +153,15 @@ async fn fastapi_runs_on_demand_behind_the_proxy() {
     assert!(t0.elapsed() < Duration::from_secs(20));
     p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"read_timeout": null})).send().await.expect("patch");
 
+    // With no traffic either way, the connection timeout closes it too (read timeout back at
+    // its one-hour default, so only the connection timeout can be what closes it).
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"connection_timeout": 1})).send().await.expect("patch");
+    assert_eq!(r.status(), 200);
+    let mut quiet = ws_open(&p.base, &format!("/content/{guid}/ws"));
+    let n = quiet.read(&mut buf).expect("Porch closes the socket (EOF) before the 30 s client timeout");
+    assert_eq!(n, 0, "the silent WebSocket should be closed by the connection timeout");
+    p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"connection_timeout": null})).send().await.expect("patch");
+
     // Idle shutdown with a short idle timeout.
     let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"idle_timeout": 1})).send().await.expect("patch");
     assert_eq!(r.status(), 200);
