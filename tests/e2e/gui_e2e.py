@@ -179,7 +179,13 @@ class Scenario:
         first = self.make_site(sites, "e2e hello site", "Hello from the Porch e2e")
         res = self.porch_cli("deploy", str(first))
         assert res.returncode == 0, "porch deploy failed"
-        rows = self.wait_for("the deployed row to appear live", lambda: self.find('[data-testid="content-row"]'))
+        # The CLI creates the item before its bundle goes live: wait for the row that links
+        # to the viewer URL, not the "Not deployed" one that may show first.
+        base = viewer.rstrip("/")
+        rows = self.wait_for(
+            "the deployed row to appear live",
+            lambda: [r for r in self.find('[data-testid="content-row"]') if (r.get("href") or "").startswith(base)],
+        )
         assert len(rows) == 1, f"{len(rows)} rows"
         row_text = rows[0]["text"]
         assert "e2e hello site" in row_text or "Hello from the Porch e2e" in row_text, row_text
