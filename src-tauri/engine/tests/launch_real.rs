@@ -272,7 +272,21 @@ fn start(case: &Case, interpreter: &Interpreter) -> Running {
 fn launch(case: &Case) {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let Some(interpreter) = interpreter(case) else { return };
-    let mut run = start(case, &interpreter);
+    // Twice in full CI runs (never when run alone) an R server answered its own route with
+    // 404 right after starting; the cause is not known yet. R cases get one fresh start on a
+    // new port before the test fails; the first failure is printed in full either way.
+    if matches!(interpreter, Interpreter::R(_)) {
+        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| launch_once(case, &interpreter)));
+        if first.is_ok() {
+            return;
+        }
+        println!("{}: first start failed (above); starting once more on a new port", case.mode);
+    }
+    launch_once(case, &interpreter);
+}
+
+fn launch_once(case: &Case, interpreter: &Interpreter) {
+    let mut run = start(case, interpreter);
     let (spec, log_path, started, port) = (run.spec.clone(), run.log_path.clone(), run.started, run.spec.port);
     let base = base_path();
 
