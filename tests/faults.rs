@@ -64,14 +64,7 @@ async fn renders(p: &Porch, guid: &str) -> Vec<Value> {
 
 /// Deploys the notebook fixture by CLI and returns its guid.
 fn deploy_notebook(p: &Porch, name: &str) -> String {
-    let dir = tempfile::tempdir().expect("tmp");
-    for f in ["report.ipynb", "requirements.txt"] {
-        std::fs::copy(fixture("frameworks/notebook").join(f), dir.path().join(f)).expect("copy");
-    }
-    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", name]);
-    assert!(out.status.success(), "deploy: {}", String::from_utf8_lossy(&out.stderr));
-    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
-    list.iter().find(|c| c["name"] == name).and_then(|c| c["guid"].as_str()).expect("guid").to_string()
+    p.deploy_fixture("frameworks/notebook", name)
 }
 
 /// The random number the notebook printed into the page viewers see.
@@ -384,14 +377,7 @@ async fn a_full_disk_fails_the_deploy_cleanly() {
 
 /// Deploys the FastAPI fixture by CLI and returns its guid.
 fn deploy_fastapi(p: &Porch, name: &str) -> String {
-    let dir = tempfile::tempdir().expect("tmp");
-    for f in ["app.py", "requirements.txt"] {
-        std::fs::copy(fixture("apps/fastapi-app").join(f), dir.path().join(f)).expect("copy");
-    }
-    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", name]);
-    assert!(out.status.success(), "deploy: {}", String::from_utf8_lossy(&out.stderr));
-    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
-    list.iter().find(|c| c["name"] == name).and_then(|c| c["guid"].as_str()).expect("guid").to_string()
+    p.deploy_fixture("apps/fastapi-app", name)
 }
 
 async fn app_pid(p: &Porch, guid: &str) -> u64 {

@@ -13,12 +13,7 @@ use serde_json::{json, Value};
 
 /// Deploys a fixture folder with the CLI (which renders it once) and returns its guid.
 fn deploy(p: &Porch, fixture_dir: &str, name: &str) -> String {
-    let dir = tempfile::tempdir().expect("tmp");
-    common::copy_tree(&fixture(fixture_dir), dir.path());
-    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", name]);
-    assert!(out.status.success(), "deploy: {}", String::from_utf8_lossy(&out.stderr));
-    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
-    list.iter().find(|c| c["name"] == name).and_then(|c| c["guid"].as_str()).expect("guid").to_string()
+    p.deploy_fixture(fixture_dir, name)
 }
 
 /// Adds a variant through the API (which must accept it) and returns it.

@@ -913,3 +913,15 @@ pub fn rfc3339_in(secs: i64) -> String {
     let out = Command::new("date").args(["-u", "-d", &format!("@{}", now + secs), "+%Y-%m-%dT%H:%M:%SZ"]).output().expect("date");
     String::from_utf8(out.stdout).expect("utf8").trim().to_string()
 }
+
+impl Porch {
+    /// Deploys a copy of a fixture folder with the CLI under `name` and returns its guid.
+    pub fn deploy_fixture(&self, fixture_dir: &str, name: &str) -> String {
+        let dir = tempfile::tempdir().expect("tmp");
+        copy_tree(&fixture(fixture_dir), dir.path());
+        let out = self.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", name]);
+        assert!(out.status.success(), "deploy {fixture_dir}: {}", String::from_utf8_lossy(&out.stderr));
+        let list: Vec<serde_json::Value> = serde_json::from_slice(&self.cli(&["list", "--json"]).stdout).expect("json");
+        list.iter().find(|c| c["name"] == name).and_then(|c| c["guid"].as_str()).expect("guid").to_string()
+    }
+}
