@@ -41,6 +41,12 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Show or change server settings (the app's Settings pane): port, bind, remote
+    /// publishing and runtime defaults.
+    Settings {
+        #[command(subcommand)]
+        command: Option<SettingsCommand>,
+    },
     /// Deploy a folder, a file (.html .ipynb .qmd .Rmd .py .R) or a bundle (.tar.gz .zip).
     Deploy {
         /// What to deploy.
@@ -116,6 +122,22 @@ enum KeyCommand {
     Revoke {
         /// The key's id or name (see `porch key list`).
         which: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsCommand {
+    /// Show the saved settings (the default when no subcommand is given).
+    Show,
+    /// Save settings, e.g. `porch settings set port=4000 bind=local remote-publishing=on
+    /// max_processes=5`; `NAME=default` goes back to the default. Port and bind apply when
+    /// Porch next starts; remote publishing and runtime defaults apply at once.
+    Set {
+        /// NAME=VALUE pairs: port, bind (network|local), remote-publishing (on|off), or a
+        /// runtime default (min_processes, max_processes, max_conns_per_process,
+        /// load_factor, idle_timeout, init_timeout, connection_timeout, read_timeout).
+        #[arg(required = true, value_name = "NAME=VALUE")]
+        assignments: Vec<String>,
     },
 }
 
@@ -201,12 +223,13 @@ enum ScheduleCommand {
 
 #[derive(Debug, Clone, Args)]
 struct ServeArgs {
-    /// Address to listen on; 0.0.0.0 reaches the whole network, 127.0.0.1 only this computer.
-    #[arg(long, default_value = "0.0.0.0", env = "PORCH_BIND")]
-    bind: IpAddr,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = porch_engine::config::DEFAULT_PORT, env = "PORCH_PORT")]
-    port: u16,
+    /// Address to listen on; 0.0.0.0 reaches the whole network, 127.0.0.1 only this
+    /// computer [default: the saved setting, else 0.0.0.0].
+    #[arg(long, env = "PORCH_BIND")]
+    bind: Option<IpAddr>,
+    /// Port to listen on, 0 picks a free one [default: the saved setting, else 3939].
+    #[arg(long, env = "PORCH_PORT")]
+    port: Option<u16>,
     /// The URL viewers use to reach Porch, e.g. http://porch.local:3939 (for absolute links).
     #[arg(long, env = "PORCH_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
@@ -319,10 +342,30 @@ fn serve_config(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<C
     Ok(config)
 }
 
-fn bind(args: &ServeArgs) -> anyhow::Result<TcpListener> {
-    let addr = SocketAddr::new(args.bind, args.port);
+/// Where to listen: `--bind`/`--port` (or their environment variables) where given, the
+/// saved settings for the rest. Records in `config` which flags chose it.
+fn listen_addr(config: &mut Config, args: &ServeArgs) -> anyhow::Result<SocketAddr> {
+    let saved = match (args.bind, args.port) {
+        (Some(ip), Some(port)) => SocketAddr::new(ip, port),
+        _ => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start a runtime")?;
+            rt.block_on(porch_engine::settings::read(config)).context("cannot read the saved settings")?.listen_addr()
+        }
+    };
+    config.listen_flags = [("--bind", args.bind.is_some()), ("--port", args.port.is_some())]
+        .into_iter()
+        .filter(|(_, given)| *given)
+        .map(|(flag, _)| flag.to_string())
+        .collect();
+    Ok(SocketAddr::new(args.bind.unwrap_or(saved.ip()), args.port.unwrap_or(saved.port())))
+}
+
+fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     let listener = TcpListener::bind(addr).with_context(|| {
-        format!("cannot listen on {addr} (is Porch or another server already using port {}? try --port)", args.port)
+        format!(
+            "cannot listen on {addr} (is Porch or another server already using port {}? try --port, or change the port with `porch settings set port=N`)",
+            addr.port()
+        )
     })?;
     listener.set_nonblocking(true).context("cannot configure the listener")?;
     Ok(listener)
@@ -358,6 +401,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = Engine::open(base_config(cli.data_dir)?).await?;
             let n = engine.revoke_api_key(&which).await?;
             println!("Revoked {n} key{}", if n == 1 { "" } else { "s" });
+            Ok(())
+        }),
+        Some(Command::Settings { command }) => runtime()?.block_on(async {
+            let engine = open_for_cli(cli.data_dir).await?;
+            if let Some(SettingsCommand::Set { assignments }) = command {
+                let patch = porch_engine::settings::patch_from_assignments(&assignments)?;
+                engine.update_server_settings(&patch).await.context("nothing was saved")?;
+            }
+            print_settings(&engine);
             Ok(())
         }),
         Some(Command::Access { name, access }) => runtime()?.block_on(async {
@@ -530,6 +582,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The saved settings, one per line, marking what differs from the default.
+fn print_settings(engine: &Engine) {
+    let view = engine.server_view();
+    let s = &view.settings;
+    let mark = |changed: bool| if changed { "" } else { "  (default)" };
+    let saved = engine.saved_settings();
+    println!("port                     {}{}", s.port, mark(saved.port.is_some()));
+    let bind = match s.bind {
+        porch_engine::settings::BindScope::Network => "network (everyone on your network)",
+        porch_engine::settings::BindScope::Local => "local (only this computer)",
+    };
+    println!("bind                     {bind}{}", mark(saved.bind.is_some()));
+    let remote = if s.allow_remote_publishing { "on" } else { "off" };
+    println!("remote-publishing        {remote}{}", mark(saved.allow_remote_publishing.is_some()));
+    let d = serde_json::to_value(&view.runtime_defaults).unwrap_or_default();
+    for field in porch_engine::settings::DEFAULT_FIELDS {
+        let value = d.get(*field).map(ToString::to_string).unwrap_or_default();
+        println!("{field:<24} {value}{}", mark(s.changed_runtime_defaults.iter().any(|c| c == field)));
+    }
+    println!("Port and bind apply when Porch next starts (a --port or --bind flag wins); the rest applies at once.");
+}
+
 /// Opens the data directory for a one-shot command. When a server is running on it, its
 /// origin is used for printed URLs (and the server picks up the change by itself).
 async fn open_for_cli(data_dir: Option<PathBuf>) -> anyhow::Result<Engine> {
@@ -541,8 +615,8 @@ async fn open_for_cli(data_dir: Option<PathBuf>) -> anyhow::Result<Engine> {
 }
 
 fn serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
-    let config = serve_config(data_dir, args)?;
-    let listener = bind(args)?;
+    let mut config = serve_config(data_dir, args)?;
+    let listener = bind(listen_addr(&mut config, args)?)?;
     runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener).context("cannot use the listener")?;
         // Handlers first: a signal that arrives right after the address is printed must
@@ -556,7 +630,7 @@ fn serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
         for url in engine.viewer_urls() {
             println!("  {url}");
         }
-        if !engine.config().allow_remote_publishing {
+        if !engine.allow_remote_publishing() {
             println!("Publishing is allowed from this computer only (with an API key: porch key new).");
         }
         signals.wait().await;
@@ -591,8 +665,8 @@ impl Signals {
 
 #[cfg(feature = "gui")]
 fn open_window(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
-    let config = serve_config(data_dir, args)?;
-    let listener = match bind(args) {
+    let mut config = serve_config(data_dir, args)?;
+    let listener = match bind(listen_addr(&mut config, args)?) {
         Ok(listener) => listener,
         // Porch is already running on this data folder: bring its window forward instead.
         Err(err) => match porch_engine::running_server(&config) {

@@ -184,6 +184,19 @@ async fn fastapi_runs_on_demand_behind_the_proxy() {
     // The process log is readable.
     let log = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/log?lines=50")).send().await.expect("log").text().await.expect("text");
     assert!(log.to_lowercase().contains("uvicorn"), "{log}");
+
+    // Server-wide runtime defaults apply to running items at once. With the item's own
+    // min_processes cleared, a default of 1 keeps a worker up with no viewer; putting the
+    // default back through the CLI (under the running server) lets it go idle again.
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"min_processes": null})).send().await.expect("patch");
+    assert_eq!(r.status(), 200);
+    eventually(30, "the idle worker to stop", || async { jobs(&p, &guid).await.is_empty().then_some(()) }).await;
+    let r = p.api(Method::PATCH, "/__api__/porch/server").json(&json!({"runtime_defaults": {"min_processes": 1}})).send().await.expect("defaults");
+    assert_eq!(r.status(), 200);
+    eventually(60, "a worker started by the server default", || async { (!jobs(&p, &guid).await.is_empty()).then_some(()) }).await;
+    let out = p.cli(&["settings", "set", "min_processes=default"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    eventually(30, "the worker to stop once the default is 0 again", || async { jobs(&p, &guid).await.is_empty().then_some(()) }).await;
     p.shutdown();
 }
 

@@ -299,6 +299,7 @@ async fn start_on_all_interfaces(extra: &[&str]) -> Porch {
     Porch::start_with(Opts {
         bind: Some("0.0.0.0".into()),
         args: extra.iter().map(|s| s.to_string()).collect(),
+        ..Opts::default()
     })
     .await
 }
@@ -442,6 +443,46 @@ async fn allow_remote_publishing_lets_keyed_lan_clients_manage() {
         "LAN-created content missing: {items:?}"
     );
 
+    p.shutdown();
+    drop(lan);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_saved_remote_publishing_switch_applies_at_once() {
+    const TEST: &str = "remote_publishing::the_saved_remote_publishing_switch_applies_at_once";
+    if !prerequisites_met(TEST) {
+        return;
+    }
+    let lan = LanHost::create();
+    let p = start_on_all_interfaces(&[]).await;
+    let port = port_of(&p);
+    lan.curl(port, "GET", "/__api__/v1/content", Some(p.key.as_str()), None).expect_status(403);
+
+    // Switched on from this computer (the Settings pane's call): the LAN may publish at once.
+    let r = p
+        .api(reqwest::Method::PATCH, "/__api__/porch/server")
+        .json(&serde_json::json!({"allow_remote_publishing": true}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!((v["allow_remote_publishing"].clone(), v["settings"]["remote_publishing_flag"].clone()), (true.into(), false.into()), "{v}");
+    lan.curl(port, "GET", "/__api__/v1/content", Some(p.key.as_str()), None).expect_status(200);
+    // A switch from the LAN itself is one more management call: allowed only while on.
+    let r = lan.curl(port, "PATCH", "/__api__/porch/server", Some(p.key.as_str()), Some(r#"{"allow_remote_publishing":false}"#));
+    r.expect_status(200);
+    lan.curl(port, "GET", "/__api__/v1/content", Some(p.key.as_str()), None).expect_status(403);
+    let r = lan.curl(port, "PATCH", "/__api__/porch/server", Some(p.key.as_str()), Some(r#"{"allow_remote_publishing":true}"#));
+    r.expect_status(403);
+
+    // Through the CLI, under the running server: picked up without a restart.
+    let out = p.cli(&["settings", "set", "remote-publishing=on"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::eventually(20, "the server to read the CLI's change", || async {
+        (lan.curl(port, "GET", "/__api__/v1/content", Some(p.key.as_str()), None).status == 200).then_some(())
+    })
+    .await;
     p.shutdown();
     drop(lan);
 }

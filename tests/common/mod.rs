@@ -49,6 +49,8 @@ pub struct Opts {
     pub args: Vec<String>,
     /// Bind address (default 127.0.0.1).
     pub bind: Option<String>,
+    /// Pass no `--bind`/`--port`: listen where the saved settings say.
+    pub saved_address: bool,
 }
 
 impl Porch {
@@ -106,11 +108,11 @@ impl Porch {
     fn spawn(dir: tempfile::TempDir, key: String, opts: Opts) -> Porch {
         let bind = opts.bind.clone().unwrap_or_else(|| "127.0.0.1".into());
         let mut cmd = Command::new(porch_bin());
-        cmd.arg("serve")
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(["--bind", &bind, "--port", "0"])
-            .args(&opts.args)
+        cmd.arg("serve").arg("--data-dir").arg(dir.path());
+        if !opts.saved_address {
+            cmd.args(["--bind", &bind, "--port", "0"]);
+        }
+        cmd.args(&opts.args)
             .env("RUST_LOG", "porch=debug,porch_engine=debug,info")
             .env("PORCH_UV_CACHE_DIR", uv_cache())
             .stdout(Stdio::piped())

@@ -38,8 +38,12 @@ pub struct Config {
     /// The external origin viewers use (e.g. `http://porch.local:3939`); when unset, the
     /// request's Host header (API) or the first LAN address (CLI, GUI) is used.
     pub public_url: Option<String>,
-    /// Accept management API calls from non-loopback peers (still with a key).
+    /// Accept management API calls from non-loopback peers (still with a key) for this run,
+    /// whatever the saved setting says (`--allow-remote-publishing`).
     pub allow_remote_publishing: bool,
+    /// The start-up flags that chose this run's address (e.g. `--port`); empty when the
+    /// saved settings (or the defaults) did.
+    pub listen_flags: Vec<String>,
     /// Bundle limits.
     pub limits: Limits,
     /// Username reported for the single publisher.
@@ -69,6 +73,7 @@ impl Config {
             data_dir: data_dir.into(),
             public_url: None,
             allow_remote_publishing: false,
+            listen_flags: Vec::new(),
             limits: Limits::default(),
             publisher: "publisher".into(),
             uv_cache_dir: None,

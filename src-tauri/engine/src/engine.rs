@@ -60,6 +60,18 @@ pub(crate) struct Inner {
     pub(crate) links: crate::links::Followers,
     /// Serialised content lists, valid until the database changes (see `cached_list`).
     pub(crate) list_cache: tokio::sync::Mutex<ListCache>,
+    /// The publisher's saved server settings and the runtime defaults they make. A std lock:
+    /// read and replaced whole, never held across an await.
+    pub(crate) saved: std::sync::RwLock<Saved>,
+    /// Serialises changes to the saved settings (read, change, write).
+    pub(crate) settings_lock: tokio::sync::Mutex<()>,
+}
+
+/// Saved server settings with what follows from them.
+#[derive(Debug, Clone)]
+pub(crate) struct Saved {
+    pub(crate) doc: crate::settings::SavedSettings,
+    pub(crate) runtime_defaults: crate::supervisor::RuntimeSettings,
 }
 
 /// Content lists as sent, keyed by what they depend on besides the database.
@@ -101,6 +113,7 @@ impl Engine {
         let store = Store::open(&config.db_path()).await?;
         let owner_guid = store.setting_or_init("owner_guid", || uuid::Uuid::new_v4().to_string()).await?;
         let list_watch = store.change_watch().await.ok();
+        let saved = Engine::make_saved(&config, crate::settings::load(&store).await?);
         let (events, _) = broadcast::channel(256);
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -134,6 +147,8 @@ impl Engine {
                 sharing_paused: std::sync::atomic::AtomicBool::new(false),
                 links: crate::links::Followers::default(),
                 list_cache: tokio::sync::Mutex::new(ListCache { watch: list_watch, ..ListCache::default() }),
+                saved: std::sync::RwLock::new(saved),
+                settings_lock: tokio::sync::Mutex::new(()),
                 store,
                 config,
             }),
@@ -285,7 +300,7 @@ impl Engine {
     /// Hands every active interactive item to the supervisor (workers for `min_processes`
     /// start now; the rest on the first request). Runs in the background: preparing an
     /// environment can take a while and must not delay serving.
-    fn supervise_all(&self) {
+    pub(crate) fn supervise_all(&self) {
         let engine = self.clone();
         self.inner.tracker.spawn(async move {
             let rows = match engine.inner.store.list_content(None).await {
@@ -370,6 +385,7 @@ impl Engine {
                 match watch.version().await {
                     Ok(v) if v != last => {
                         last = v;
+                        engine.reload_settings().await;
                         let before = engine.inner.routes.snapshot();
                         if let Err(e) = engine.refresh_routes().await {
                             tracing::warn!(error = %e, "cannot reload routes");

@@ -114,13 +114,9 @@ fn valid_env_name(name: &str) -> bool {
 }
 
 impl Engine {
-    /// The server's default runtime settings.
+    /// The server's default runtime settings: the saved ones over the built-in ones.
     pub fn runtime_defaults(&self) -> RuntimeSettings {
-        RuntimeSettings {
-            memory_limit: self.inner.config.app_memory_limit,
-            hang_timeout: self.inner.config.app_hang_timeout,
-            ..RuntimeSettings::default()
-        }
+        self.read_saved().runtime_defaults
     }
 
     /// Changes runtime settings (validated) and applies them to running workers.

@@ -18,6 +18,7 @@
 //! - [`api`]: the HTTP surface (Connect-style API under `/__api__/`, content, landing page);
 //! - [`events`]: a broadcast of state changes;
 //! - [`preview`]: dry runs (what a deploy would detect, when a schedule runs) and settings views;
+//! - [`settings`]: server-wide settings the publisher saves (port, bind, remote publishing, runtime defaults);
 //! - [`links`]: linked folders, redeployed when they change;
 //! - [`watcher`]: notify behind a debouncer, for one folder;
 //! - [`view`]: the JSON shapes callers see.
@@ -41,6 +42,7 @@ pub mod proxy;
 pub mod render;
 pub mod routes;
 pub mod schedules;
+pub mod settings;
 pub mod runtimes;
 pub mod scheduler;
 pub mod static_site;

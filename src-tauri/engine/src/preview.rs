@@ -98,6 +98,33 @@ pub struct ServerView {
     pub public_url: Option<String>,
     /// Server-wide runtime defaults (what `null` runtime fields of an item mean).
     pub runtime_defaults: RuntimeDefaults,
+    /// What the publisher saved, and what of it waits for a restart.
+    pub settings: SettingsView,
+}
+
+/// The saved server settings as the app settings pane edits them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct SettingsView {
+    /// The port Porch listens on when it starts (3939 unless changed).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub port: u16,
+    /// `network` (everyone on the network) or `local` (only this computer), at start.
+    pub bind: crate::settings::BindScope,
+    /// The saved remote-publishing switch (applies at once).
+    pub allow_remote_publishing: bool,
+    /// Connect's runtime defaults before anything was saved.
+    pub builtin_runtime_defaults: RuntimeDefaults,
+    /// The runtime default fields the publisher changed.
+    pub changed_runtime_defaults: Vec<String>,
+    /// Start-up flags that chose this run's address (`--port`, `--bind`); the saved
+    /// address applies when Porch starts without them.
+    pub listen_flags: Vec<String>,
+    /// True when `--allow-remote-publishing` forces remote publishing on for this run.
+    pub remote_publishing_flag: bool,
+    /// True when the saved address differs from the one Porch listens on now: it applies
+    /// at the next start.
+    pub restart_needed: bool,
 }
 
 /// Server-wide runtime defaults, in the units of the content API.
@@ -271,8 +298,19 @@ impl Engine {
     /// The server's addresses, switches and defaults.
     pub fn server_view(&self) -> ServerView {
         let addr = self.local_addr();
-        let d = self.runtime_defaults();
+        let saved = self.read_saved();
+        let d = saved.runtime_defaults;
         let config = self.config();
+        let settings = SettingsView {
+            port: saved.doc.listen_addr().port(),
+            bind: saved.doc.bind.unwrap_or(crate::settings::BindScope::Network),
+            allow_remote_publishing: saved.doc.allow_remote_publishing.unwrap_or(false),
+            builtin_runtime_defaults: defaults_view(&self.builtin_runtime_defaults()),
+            changed_runtime_defaults: saved.doc.runtime_defaults.keys().cloned().collect(),
+            listen_flags: config.listen_flags.clone(),
+            remote_publishing_flag: config.allow_remote_publishing,
+            restart_needed: config.listen_flags.is_empty() && addr.is_some_and(|a| a != saved.doc.listen_addr()),
+        };
         ServerView {
             version: env!("CARGO_PKG_VERSION").into(),
             connect_version: crate::CONNECT_VERSION.into(),
@@ -280,20 +318,12 @@ impl Engine {
             bind: addr.map(|a| a.to_string()),
             port: addr.map(|a| a.port()),
             local_only: addr.is_some_and(|a| crate::api::is_loopback(a.ip())),
-            allow_remote_publishing: config.allow_remote_publishing,
+            allow_remote_publishing: self.allow_remote_publishing(),
             sharing_paused: self.sharing_paused(),
             data_dir: config.data_dir.display().to_string(),
             public_url: config.public_url.clone(),
-            runtime_defaults: RuntimeDefaults {
-                min_processes: d.min_processes as u64,
-                max_processes: d.max_processes as u64,
-                max_conns_per_process: d.max_conns_per_process as u64,
-                load_factor: d.load_factor,
-                idle_timeout: d.idle_timeout.as_secs(),
-                init_timeout: d.init_timeout.as_secs(),
-                connection_timeout: d.connection_timeout.as_secs(),
-                read_timeout: d.read_timeout.as_secs(),
-            },
+            runtime_defaults: defaults_view(&d),
+            settings,
         }
     }
 
@@ -312,6 +342,20 @@ impl Engine {
         let key = self.new_api_key(name).await?;
         let id = self.inner.store.key_id(&crate::keys::hash_key(&key)).await?;
         Ok(NewApiKey { id: id.to_string(), name: name.to_string(), key })
+    }
+}
+
+/// Runtime settings in the content API's units.
+fn defaults_view(d: &crate::supervisor::RuntimeSettings) -> RuntimeDefaults {
+    RuntimeDefaults {
+        min_processes: d.min_processes as u64,
+        max_processes: d.max_processes as u64,
+        max_conns_per_process: d.max_conns_per_process as u64,
+        load_factor: d.load_factor,
+        idle_timeout: d.idle_timeout.as_secs(),
+        init_timeout: d.init_timeout.as_secs(),
+        connection_timeout: d.connection_timeout.as_secs(),
+        read_timeout: d.read_timeout.as_secs(),
     }
 }
 

@@ -99,7 +99,7 @@ pub(super) fn host_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool
 
 /// Whether a peer may act as the publisher at all (loopback, or remote publishing on).
 pub(super) fn may_publish_from(engine: &Engine, peer: Option<SocketAddr>) -> bool {
-    engine.config().allow_remote_publishing || peer.is_none_or(|p| is_loopback(p.ip()))
+    engine.allow_remote_publishing() || peer.is_none_or(|p| is_loopback(p.ip()))
 }
 
 impl FromRequestParts<Engine> for Publisher {

@@ -1,6 +1,7 @@
 //! `/__api__/porch/…`: Porch's own calls for its UI, beyond Connect's API.
 //!
-//! - `GET server`: addresses, switches and runtime defaults; `PUT sharing`: pause sharing;
+//! - `GET server`: addresses, switches and runtime defaults; `PATCH server`: save settings
+//!   (port and bind apply at the next start, the rest at once); `PUT sharing`: pause sharing;
 //! - `GET|POST keys`, `DELETE keys/{id}`: API keys (the key is returned once, on creation);
 //! - `POST inspect?filename=`: what a deploy of the uploaded archive would detect (nothing stored);
 //! - `POST schedules/preview`: the next runs of a schedule definition (nothing stored).
@@ -24,6 +25,16 @@ use crate::preview::{upload_name, ApiKeyView, BundlePreview, NewApiKey, NextRun,
 /// `GET /porch/server`.
 pub(super) async fn server(_: Publisher, State(engine): State<Engine>) -> Json<ServerView> {
     Json(engine.server_view())
+}
+
+/// `PATCH /porch/server {"port": 4000, "bind": "local", "allow_remote_publishing": true,
+/// "runtime_defaults": {"max_processes": 5}}`: saves server settings (`null` = default).
+pub(super) async fn update_server(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<ServerView>, ApiError> {
+    let patch: Value = json_body(&body)?;
+    let Value::Object(patch) = patch else {
+        return Err(Error::Invalid("expected a JSON object of settings, e.g. {\"port\": 4000}".into()).into());
+    };
+    Ok(Json(engine.update_server_settings(&patch).await?))
 }
 
 /// Body of a sharing switch.

@@ -19,7 +19,7 @@ pub(super) async fn server_settings(State(engine): State<Engine>) -> Json<Value>
         "porch_version": env!("CARGO_PKG_VERSION"),
         "hostname": hostname(),
         "build": env!("CARGO_PKG_VERSION"),
-        "remote_publishing": engine.config().allow_remote_publishing,
+        "remote_publishing": engine.allow_remote_publishing(),
     }))
 }
 

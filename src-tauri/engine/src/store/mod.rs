@@ -62,6 +62,11 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// Closes every connection (a store opened only to read something before start-up).
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+
     /// Wraps an existing pool (tests).
     pub fn from_pool(pool: SqlitePool) -> Store {
         Store { pool }
