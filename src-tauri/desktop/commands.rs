@@ -180,6 +180,12 @@ pub(crate) fn server_info(engine: State<'_, Engine>) -> ServerInfo {
     }
 }
 
+/// Stops Porch and starts it again (a saved port or bind takes effect).
+#[tauri::command]
+pub(crate) fn restart_app(app: AppHandle) {
+    super::exit::restart(&app);
+}
+
 /// Opens an `http(s)` URL in the user's default browser.
 #[tauri::command]
 pub(crate) fn open_external(app: AppHandle, url: String) -> Result<(), CommandError> {

@@ -65,6 +65,34 @@ pub(crate) fn on_exit_requested<R: Runtime>(
     }
 }
 
+/// Restarts Porch (the Settings pane's "Restart now", so a saved address takes effect): the
+/// engine shuts down as for a quit, then Tauri starts the app again. Tauri does not let an
+/// exit request for a restart be prevented, so the shutdown runs first and the gate is
+/// already open when the request arrives. A restart during a quit is ignored.
+pub(crate) fn restart<R: Runtime>(app: &AppHandle<R>) {
+    let gate = app.state::<ExitGate>();
+    if gate
+        .0
+        .compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return;
+    }
+    let app = app.clone();
+    let engine = app.state::<Engine>().inner().clone();
+    tauri::async_runtime::spawn(async move {
+        tracing::info!("restarting");
+        if tokio::time::timeout(SHUTDOWN_DEADLINE, engine.shutdown(GRACE))
+            .await
+            .is_err()
+        {
+            tracing::error!(?SHUTDOWN_DEADLINE, "engine shutdown did not finish; restarting anyway");
+        }
+        app.state::<ExitGate>().0.store(STOPPED, Ordering::Release);
+        app.request_restart();
+    });
+}
+
 /// Spawns a task that requests an exit on SIGINT or SIGTERM, so `kill` and Ctrl-C in a
 /// terminal shut the server down as gracefully as "Quit" does.
 pub(crate) fn quit_on_signal<R: Runtime>(app: AppHandle<R>) {

@@ -114,6 +114,7 @@ fn build_app(engine: Engine) -> tauri::Result<tauri::App> {
             commands::autostart_set,
             commands::server_info,
             commands::open_external,
+            commands::restart_app,
         ])
         .setup(move |app| {
             match tray::install(app, &engine.viewer_urls()) {

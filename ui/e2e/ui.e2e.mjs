@@ -8,7 +8,8 @@
 // an unrecognisable drop → a FastAPI app by drop (deploy log, viewer, live process log,
 // processes, an environment variable) → a notebook by drop with a schedule edited and its
 // next runs previewed → an API key created in Settings and used with `rsconnect` → key
-// revoked. Screenshots of each screen go to $E2E_OUT (light, dark and narrow).
+// revoked → server settings saved (address, remote publishing, runtime defaults).
+// Screenshots of each screen go to $E2E_OUT (light, dark and narrow).
 //
 // Env: PORCH_BIN     the porch binary (built after `npm run build`, so it embeds ui/dist)
 //      CHROMIUM      default /usr/bin/chromium
@@ -189,7 +190,8 @@ async function main() {
   const created = await api("POST", "/__api__/v1/content", server.key, { name: "made-by-api", title: "Made by the API" });
   assert(created.status === 200, `create by API: ${created.status}`);
   await page.locator('[data-testid=content-row][data-name="made-by-api"]').waitFor({ timeout: 30_000 });
-  await page.getByTestId("search").fill("e2e");
+  // A word no guid can hold: the search also matches viewer URLs, which carry the guid.
+  await page.getByTestId("search").fill("site");
   await page.locator('[data-testid=content-row][data-name="made-by-api"]').waitFor({ state: "detached" });
   await page.getByTestId("search").fill("");
 
@@ -338,6 +340,39 @@ async function main() {
   await row.getByTestId("revoke").click();
   await row.waitFor({ state: "detached" });
   assert((await api("GET", "/__api__/v1/content", newKey)).status === 401, "a revoked key is refused");
+
+  step = "server settings: address, remote publishing, runtime defaults";
+  await page.goto(`${server.base}/__porch__/#/settings`);
+  await page.getByTestId("set-port").fill("4939");
+  await page.getByTestId("set-bind-local").check();
+  await page.getByTestId("save-address").click();
+  await page.getByTestId("toast").filter({ hasText: "Address saved" }).waitFor();
+  // This server was started with --bind and --port, so the pane says they win for this run.
+  await page.getByTestId("listen-flags").waitFor();
+  let sv = (await api("GET", "/__api__/porch/server", server.key)).json;
+  assert(sv.settings.port === 4939 && sv.settings.bind === "local", `saved address ${JSON.stringify(sv.settings)}`);
+  await page.getByTestId("set-port").fill("70000");
+  await page.getByTestId("save-address").click();
+  await page.getByTestId("address-form").getByTestId("error-note").waitFor();
+  assert((await api("GET", "/__api__/porch/server", server.key)).json.settings.port === 4939, "a bad port is not saved");
+  await shot(page, "app-settings-sharing");
+  await page.getByTestId("remote-publishing").check();
+  await page.getByTestId("toast").filter({ hasText: "Remote publishing on" }).waitFor();
+  assert((await api("GET", "/__api__/porch/server", server.key)).json.allow_remote_publishing === true, "remote publishing switched on");
+  await page.getByTestId("remote-publishing").uncheck();
+  await page.getByTestId("toast").filter({ hasText: "Remote publishing off" }).waitFor();
+  await page.getByTestId("def-max_processes").fill("7");
+  await page.getByTestId("save-defaults").click();
+  await page.getByTestId("toast").filter({ hasText: "Runtime defaults saved" }).waitFor();
+  sv = (await api("GET", "/__api__/porch/server", server.key)).json;
+  assert(sv.runtime_defaults.max_processes === 7 && sv.allow_remote_publishing === false, `defaults ${JSON.stringify(sv.runtime_defaults)}`);
+  await page.getByTestId("def-min_processes").fill("9");
+  await page.getByTestId("save-defaults").click();
+  await page.getByTestId("runtime-defaults").getByTestId("error-note").filter({ hasText: "min_processes" }).waitFor();
+  sv = (await api("GET", "/__api__/porch/server", server.key)).json;
+  assert(sv.runtime_defaults.min_processes === 0 && sv.runtime_defaults.max_processes === 7, "an invalid default is not saved");
+  await page.getByTestId("runtime-defaults").scrollIntoViewIfNeeded();
+  await shot(page, "app-settings-defaults");
 
   step = "look and feel: full library, dark, narrow";
   await page.goto(`${server.base}/__porch__/#/`);

@@ -6,6 +6,11 @@ import type { ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView, SmtpVie
 const P = "/__api__/porch";
 
 export const serverView = () => request<ServerView>("GET", `${P}/server`);
+/**
+ * Saves server settings (`null` puts one back to its default): `port` and `bind` apply at
+ * the next start, `allow_remote_publishing` and `runtime_defaults` at once.
+ */
+export const saveServerSettings = (patch: Record<string, unknown>) => request<ServerView>("PATCH", `${P}/server`, { json: patch });
 /** Pauses or resumes serving other computers (this one keeps access). */
 export const setSharingPaused = (paused: boolean) => request<ServerView>("PUT", `${P}/sharing`, { json: { paused } });
 export const apiKeys = () => request<ApiKeyView[]>("GET", `${P}/keys`);

@@ -18,6 +18,8 @@ export type { RuntimeRow } from "./generated/RuntimeRow";
 export type { Security } from "./generated/Security";
 export type { SmtpSettings } from "./generated/SmtpSettings";
 export type { ServerView } from "./generated/ServerView";
+export type { SettingsView } from "./generated/SettingsView";
+export type { BindScope } from "./generated/BindScope";
 export type { Staged } from "./generated/Staged";
 export type { TaskView } from "./generated/TaskView";
 import type { ErrorCode as EngineErrorCode } from "./generated/ErrorCode";

@@ -150,3 +150,9 @@ export const autostart = {
     return tauriInvoke<void>("autostart_set", { on });
   },
 };
+
+/** Stops Porch and starts it again, so a saved address takes effect (desktop only). */
+export function restartApp(): Promise<void> {
+  if (!isDesktop()) return Promise.reject({ code: "Unsupported", message: "restarting Porch needs the Porch app" });
+  return tauriInvoke<void>("restart_app");
+}

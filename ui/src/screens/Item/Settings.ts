@@ -132,7 +132,8 @@ function linkSection(c: ContentView): HTMLElement {
   return box;
 }
 
-const RUNTIME_FIELDS: [keyof RuntimeDefaults, string, string][] = [
+/** The runtime fields with their labels and hints (also the app-wide defaults form). */
+export const RUNTIME_FIELDS: [keyof RuntimeDefaults, string, string][] = [
   ["min_processes", "Minimum processes", "Kept running even with no viewers (0 = start on demand)."],
   ["max_processes", "Maximum processes", "The most copies of the app Porch starts."],
   ["max_conns_per_process", "Connections per process", "Viewers one process serves before another starts."],
@@ -183,7 +184,7 @@ function runtimeSection(c: ContentView, defaults: RuntimeDefaults | null): HTMLE
       box.prepend(ErrorNote(err, "Not saved"));
     }
   };
-  box.append(h("p", { class: "muted small" }, "Empty fields use the server default shown in grey (Connect's defaults)."), grid, h("div", { class: "actions" }, button("Save runtime settings", () => void save(), { kind: "primary", testid: "save-runtime" })));
+  box.append(h("p", { class: "muted small" }, "Empty fields use the server default shown in grey (changed in Settings → Runtime defaults)."), grid, h("div", { class: "actions" }, button("Save runtime settings", () => void save(), { kind: "primary", testid: "save-runtime" })));
   return box;
 }
 

@@ -2,17 +2,20 @@
 // (create, revoke, copy a ready `rsconnect add` command), SMTP for schedule emails, the
 // data folder, runtime defaults, and (desktop) start at login.
 //
-// Address, port and remote publishing are start-up options of `porch serve` / the app;
-// this pane shows them and the exact command line to change them.
+// Address and port are saved here and used when Porch next starts (the desktop app offers
+// to restart at once; a `--port`/`--bind` flag wins over them). Remote publishing and the
+// runtime defaults apply as soon as they are saved.
 
 import { toApiError } from "../../api/client";
-import { apiKeys, createApiKey, putSmtp, revokeApiKey, rsconnectAdd, serverView, setSharingPaused, smtp } from "../../api/server";
-import type { ServerView, SmtpView } from "../../api/types";
+import { apiKeys, createApiKey, putSmtp, revokeApiKey, rsconnectAdd, saveServerSettings, serverView, setSharingPaused, smtp } from "../../api/server";
+import { ApiError } from "../../api/client";
+import type { RuntimeDefaults, ServerView, SmtpView } from "../../api/types";
 import type { Cleanup, Shell } from "../../app";
 import { button, copyText, field, h } from "../../components/dom";
 import { ErrorNote } from "../../components/ErrorNote";
 import { toast } from "../../components/Toast";
-import { autostart, isDesktop } from "../../platform";
+import { autostart, isDesktop, restartApp } from "../../platform";
+import { RUNTIME_FIELDS } from "../Item/Settings";
 import { forgetKey } from "../Login/Login";
 
 export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
@@ -24,7 +27,7 @@ export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
         card("Sharing", sharing(s, shell)),
         card("API keys", keys(s)),
         card("Email (SMTP)", smtpSection()),
-        card("Runtime defaults", defaults(s)),
+        card("Runtime defaults", defaults(s, shell)),
         card("This computer", machine(s)),
       );
     },
@@ -59,11 +62,81 @@ function sharing(s: ServerView, shell: Shell): HTMLElement {
       h("dt", {}, "Listening on"), h("dd", { "data-testid": "bind" }, s.bind ?? "not serving"),
       h("dt", {}, "Who can connect"), h("dd", {}, s.local_only ? "Only this computer" : "Everyone on your network"),
       h("dt", {}, "Addresses"), h("dd", {}, h("ul", { class: "plain", "data-testid": "lan-urls" }, ...s.viewer_urls.map((u) => h("li", {}, h("a", { href: u, onclick: (e: Event) => (e.preventDefault(), shell.open(u)) }, u))))),
-      h("dt", {}, "Remote publishing"), h("dd", {}, s.allow_remote_publishing ? "On: other computers may publish with a key" : "Off: only this computer may publish"),
     ),
-    h("p", { class: "muted small" }, "To change these, restart Porch with different options, e.g.:"),
-    h("pre", { class: "cmd" }, `porch serve --bind ${s.local_only ? "0.0.0.0" : "127.0.0.1"} --port ${s.port ?? 3939}${s.allow_remote_publishing ? "" : " --allow-remote-publishing"}`),
+    addressForm(s),
+    remotePublishing(s),
   );
+}
+
+/** Port and who can connect: saved now, used when Porch next starts. */
+function addressForm(s: ServerView): HTMLElement {
+  const box = h("div", { class: "subsection", "data-testid": "address-form" });
+  const paint = (v: ServerView) => {
+    const cur = v.settings;
+    const port = h("input", { type: "number", min: 1, max: 65535, step: 1, value: cur.port, "data-testid": "set-port" }) as HTMLInputElement;
+    const radio = (value: "network" | "local", label: string) =>
+      h("label", { class: "check" }, h("input", { type: "radio", name: "bind-scope", value, checked: cur.bind === value, "data-testid": `set-bind-${value}` }), ` ${label}`);
+    const notes: HTMLElement[] = [];
+    if (cur.listen_flags.length > 0) {
+      notes.push(h("p", { class: "muted small", "data-testid": "listen-flags" }, `This run was started with ${cur.listen_flags.join(" and ")}; the saved address applies when Porch starts without ${cur.listen_flags.length > 1 ? "them" : "it"}.`));
+    }
+    if (cur.restart_needed) {
+      const where = `${cur.bind === "local" ? "this computer only" : "your network"}, port ${cur.port}`;
+      notes.push(h("div", { class: "note", role: "status", "data-testid": "restart-needed" },
+        h("p", {}, `Saved: Porch will listen on ${where} the next time it starts.`),
+        isDesktop()
+          ? h("div", { class: "actions" }, button("Restart Porch now", () => void restartApp().catch((e) => toast(toApiError(e).message, "error")), { kind: "primary", testid: "restart-now" }))
+          : h("p", { class: "muted small" }, "Restart Porch on the publishing computer to use it."),
+      ));
+    }
+    const save = async () => {
+      box.querySelectorAll(".error-note").forEach((n) => n.remove());
+      const n = Number(port.value);
+      if (!Number.isInteger(n) || n < 1 || n > 65535) {
+        box.prepend(ErrorNote(new ApiError("InvalidRequest", `the port must be a whole number from 1 to 65535, not “${port.value}”`), "Not saved"));
+        return;
+      }
+      const bind = (box.querySelector('input[name="bind-scope"]:checked') as HTMLInputElement | null)?.value ?? cur.bind;
+      try {
+        const next = await saveServerSettings({ port: n, bind });
+        toast(next.settings.restart_needed ? "Saved: applies when Porch restarts" : "Address saved");
+        paint(next);
+      } catch (err) {
+        box.prepend(ErrorNote(err, "Not saved"));
+      }
+    };
+    box.replaceChildren(
+      h("fieldset", { class: "radios" }, h("legend", {}, "Who can connect"), radio("network", "Everyone on your network"), radio("local", "Only this computer")),
+      h("div", { class: "row row-narrow" }, field("set-port-f", "Port", port, { hint: "Viewers add it to the address, e.g. :3939. Used when Porch next starts." })),
+      ...notes,
+      h("div", { class: "actions" }, button("Save address", () => void save(), { kind: "primary", testid: "save-address" })),
+    );
+  };
+  paint(s);
+  return box;
+}
+
+/** Publishing from other computers with a key: applies at once. */
+function remotePublishing(s: ServerView): HTMLElement {
+  const check = h("input", { type: "checkbox", id: "remote-publishing", checked: s.allow_remote_publishing, disabled: s.settings.remote_publishing_flag, "data-testid": "remote-publishing" }) as HTMLInputElement;
+  const state = h("p", { class: "muted small", id: "remote-publishing-hint" }, "");
+  check.setAttribute("aria-describedby", "remote-publishing-hint");
+  const describe = (on: boolean) => {
+    state.textContent = s.settings.remote_publishing_flag
+      ? "On for this run: Porch was started with --allow-remote-publishing."
+      : on
+        ? "Other computers may publish and manage content with an API key."
+        : "Only this computer may publish; other computers can only view.";
+  };
+  describe(s.allow_remote_publishing);
+  check.addEventListener("change", () => {
+    const on = check.checked;
+    void saveServerSettings({ allow_remote_publishing: on }).then(
+      (next) => (describe(next.allow_remote_publishing), toast(on ? "Remote publishing on" : "Remote publishing off")),
+      (e) => ((check.checked = !on), toast(toApiError(e).message, "error")),
+    );
+  });
+  return h("div", { class: "subsection" }, h("label", { class: "check" }, check, " Allow publishing from other computers (with an API key)"), state);
 }
 
 function keys(s: ServerView): HTMLElement {
@@ -146,12 +219,47 @@ function smtpSection(): HTMLElement {
   return box;
 }
 
-function defaults(s: ServerView): HTMLElement {
-  const d = s.runtime_defaults;
-  return h("div", {},
-    h("p", { class: "muted small" }, "What an app gets unless its own Runtime settings say otherwise (the same defaults as Posit Connect)."),
-    h("dl", { class: "facts" }, ...Object.entries(d).flatMap(([k, v]) => [h("dt", {}, k.replace(/_/g, " ")), h("dd", {}, String(v))])),
-  );
+function defaults(s: ServerView, shell: Shell): HTMLElement {
+  const box = h("div", { "data-testid": "runtime-defaults" });
+  const paint = (v: ServerView) => {
+    const builtin = v.settings.builtin_runtime_defaults;
+    const changed = new Set(v.settings.changed_runtime_defaults);
+    const inputs = new Map<keyof RuntimeDefaults, HTMLInputElement>();
+    const grid = h("div", { class: "grid-form" });
+    for (const [k, label, hint] of RUNTIME_FIELDS) {
+      const input = h("input", {
+        type: "number",
+        min: 0,
+        step: k === "load_factor" ? "0.05" : "1",
+        max: k === "load_factor" ? 1 : undefined,
+        value: changed.has(k) ? v.runtime_defaults[k] : "",
+        placeholder: `${builtin[k]} (Connect's default)`,
+        "data-testid": `def-${k}`,
+      }) as HTMLInputElement;
+      inputs.set(k, input);
+      grid.append(field(`def-${k}-f`, label, input, { hint }));
+    }
+    const save = async () => {
+      box.querySelectorAll(".error-note").forEach((n) => n.remove());
+      const patch: Record<string, number | null> = {};
+      for (const [k, input] of inputs) patch[k] = input.value.trim() === "" ? null : Number(input.value);
+      try {
+        const next = await saveServerSettings({ runtime_defaults: patch });
+        if (shell.server) shell.server.runtime_defaults = next.runtime_defaults;
+        toast("Runtime defaults saved");
+        paint(next);
+      } catch (err) {
+        box.prepend(ErrorNote(err, "Not saved"));
+      }
+    };
+    box.replaceChildren(
+      h("p", { class: "muted small" }, "What an app gets unless its own Runtime settings say otherwise. Empty fields use Posit Connect's defaults, shown in grey. Changes apply to running apps at once."),
+      grid,
+      h("div", { class: "actions" }, button("Save runtime defaults", () => void save(), { kind: "primary", testid: "save-defaults" })),
+    );
+  };
+  paint(s);
+  return box;
 }
 
 function machine(s: ServerView): HTMLElement {
