@@ -4,7 +4,8 @@
 # Starts Xvfb and tauri-driver, then tests/e2e/gui_e2e.py launches the real GUI binary
 # through WebDriver (WebKitWebDriver), checks the empty Library, deploys a folder with the
 # CLI (`porch deploy`, which talks to the running instance) and waits for the row to appear
-# live, drives the drop path, and finally sends SIGTERM to check the graceful quit.
+# live, drives the drop path, switches start at login on and off (XDG_CONFIG_HOME is a
+# scratch folder), and finally sends SIGTERM to check the graceful quit.
 #
 # Needs: Xvfb, webkit2gtk-driver (WebKitWebDriver), tauri-driver (`cargo install
 # tauri-driver --locked`), python3 with selenium and python-xlib (installed into
@@ -75,6 +76,10 @@ for _ in $(seq 100); do [[ -s "$WORK/display" ]] && break; sleep 0.1; done
 [[ -s "$WORK/display" ]] || { echo "Xvfb did not report a display" >&2; exit 1; }
 export DISPLAY=":$(tr -d '[:space:]' <"$WORK/display")"
 echo "   DISPLAY=$DISPLAY"
+
+# The app's start-at-login entry goes here, never into the real ~/.config.
+export XDG_CONFIG_HOME="$WORK/xdg-config"
+mkdir -p "$XDG_CONFIG_HOME"
 
 DRIVER_PORT="$(free_port)"
 NATIVE_PORT="$(free_port)"

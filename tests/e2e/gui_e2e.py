@@ -247,13 +247,34 @@ class Scenario:
         self.click('[data-testid="deploy-close"]')
         assert len(self.find('[data-testid="content-row"]')) == 2
 
+        # 7. Settings: start at login writes and removes the XDG autostart entry (gui.sh
+        #    points XDG_CONFIG_HOME at the work folder), and the address form says this
+        #    run's --bind/--port win over the saved address.
+        self.driver.execute_script("window.location.hash = '#/settings'")
+        self.wait_for("the start-at-login switch", lambda: self.driver.execute_script(
+            "const c = document.getElementById('autostart'); return !!c && !c.disabled;"))
+        entry = Path(os.environ.get("XDG_CONFIG_HOME", str(self.work / "xdg-config"))) / "autostart" / "porch.desktop"
+        assert not entry.exists(), f"{entry} exists before the switch"
+        self.click("#autostart")
+        self.wait_for("the autostart entry", entry.exists)
+        text = entry.read_text()
+        assert f'Exec="{self.app}"' in text and "[Desktop Entry]" in text, text
+        self.ok(f"start at login wrote {entry}")
+        self.wait_for("the listen-flags note", lambda: self.find('[data-testid="listen-flags"]'))
+        self.screenshot("settings")
+        self.click("#autostart")
+        self.wait_for("the autostart entry to go", lambda: not entry.exists())
+        self.ok("start at login off removed the entry")
+        self.driver.execute_script("window.location.hash = '#/'")
+        self.wait_for("the library again", lambda: len(self.find('[data-testid="content-row"]')) == 2)
+
         pid = self.app_pid()
         assert pid is not None, "cannot find the porch GUI process"
 
-        # 7. closing the window hides it; the server keeps serving
+        # 8. closing the window hides it; the server keeps serving
         self.close_window_keeps_serving(pid, link)
 
-        # 8. graceful quit on SIGTERM
+        # 9. graceful quit on SIGTERM
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
