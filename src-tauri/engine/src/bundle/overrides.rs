@@ -127,6 +127,7 @@ pub fn candidates(root: &Path, app_mode: &str) -> Vec<String> {
         .filter_map(|rel| {
             let text = rel.to_str()?;
             match kind {
+                EntryKind::File(_) if app_mode == "static" && text.contains('/') => None,
                 EntryKind::File(exts) => has_ext(text, exts).then(|| text.to_string()),
                 EntryKind::PyModule => {
                     let module = text.strip_suffix(".py")?.replace('/', ".");
@@ -180,6 +181,14 @@ fn check_entry(root: &Path, app_mode: &str, entry: &str) -> Result<(), String> {
             }
             if !root.join(&rel).is_file() {
                 return Err(format!("entry point {entry:?} is not in the bundle; {}", choices()));
+            }
+            // The page is served at the item's root URL, where links relative to a page in a
+            // folder would break.
+            if app_mode == "static" && rel.components().count() > 1 {
+                return Err(format!(
+                    "entry point {entry:?} is in a folder, and a static site's first page must be at its top (deploy that folder instead); {}",
+                    choices()
+                ));
             }
             Ok(())
         }
@@ -315,8 +324,8 @@ mod tests {
 
     #[test]
     fn candidates_fit_the_mode() {
-        let d = dir(&["index.html", "about.html", "report.ipynb", "app.py", "pkg/main.py", "pkg/__init__.py", ".hidden.html"]);
-        assert_eq!(candidates(d.path(), "static"), vec!["about.html", "index.html"]);
+        let d = dir(&["index.html", "about.html", "report.ipynb", "app.py", "pkg/main.py", "pkg/__init__.py", ".hidden.html", "docs/page.html"]);
+        assert_eq!(candidates(d.path(), "static"), vec!["about.html", "index.html"], "top-level pages only");
         assert_eq!(candidates(d.path(), "jupyter-static"), vec!["report.ipynb"]);
         assert_eq!(candidates(d.path(), "python-dash"), vec!["app", "pkg.main"]);
         assert_eq!(candidates(d.path(), "python-streamlit"), vec!["app.py", "pkg/__init__.py", "pkg/main.py"]);
@@ -348,7 +357,7 @@ mod tests {
 
     #[test]
     fn bad_choices_name_the_problem_and_the_choices() {
-        let d = dir(&["index.html", "other.html", "app.py"]);
+        let d = dir(&["index.html", "other.html", "app.py", "docs/page.html"]);
         let m = || Manifest::inferred("static", None, Some("index.html"));
         let cases = [
             (o(Some("cobol"), None), vec!["\"cobol\"", "static", "python-dash"]),
@@ -356,6 +365,7 @@ mod tests {
             (o(None, Some("missing.html")), vec!["\"missing.html\" is not in the bundle", "index.html, other.html"]),
             (o(None, Some("app.py")), vec!["does not fit appmode static", ".html"]),
             (o(None, Some("../etc/passwd.html")), vec!["inside the bundle"]),
+            (o(None, Some("docs/page.html")), vec!["in a folder", "index.html, other.html"]),
             (o(Some("jupyter-static"), None), vec!["needs a .ipynb file"]),
             (o(Some("python-dash"), Some("nothere:app")), vec!["module nothere", "choose one of app"]),
             (o(Some("python-dash"), Some("not a module")), vec!["does not fit", "Python module"]),
