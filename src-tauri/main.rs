@@ -65,6 +65,14 @@ enum Command {
         /// Keep the item linked to the folder: the Porch server redeploys it on every save.
         #[arg(long)]
         watch: bool,
+        /// Run it as this appmode instead of the detected one (e.g. static, jupyter-static,
+        /// python-dash); the choice is stored with the version.
+        #[arg(long, value_name = "APPMODE")]
+        appmode: Option<String>,
+        /// Run this entry point instead of the detected one: a file in the bundle (a page,
+        /// notebook, document or script) or a Python module such as app:server.
+        #[arg(long, value_name = "ENTRYPOINT")]
+        entrypoint: Option<String>,
     },
     /// Set who may view an item: network, local or link.
     Access {
@@ -449,7 +457,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", engine.secret_link_url(&c, &engine.default_origin(), &token));
             Ok(())
         }),
-        Some(Command::Deploy { path, name, title, access, watch }) => runtime()?.block_on(async {
+        Some(Command::Deploy { path, name, title, access, watch, appmode, entrypoint }) => runtime()?.block_on(async {
             let data_dir = cli.data_dir.clone();
             if watch && !path.is_dir() {
                 return Err(anyhow!(
@@ -458,7 +466,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ));
             }
             let engine = open_for_cli(cli.data_dir).await?;
-            let opts = DeployOptions { name, title, access_type: access };
+            let opts = DeployOptions { name, title, access_type: access, appmode, entrypoint };
             let d = engine.deploy_path(&path, opts).await.with_context(|| format!("cannot deploy {}", path.display()))?;
             let verb = if d.created { "Published" } else { "Updated" };
             println!("{verb} {} (bundle {}, {})", d.content.name, d.bundle_id, d.content.app_mode);

@@ -260,3 +260,139 @@ async fn latest_guid(p: &Porch, name: &str) -> String {
     let list: Value = p.api(Method::GET, &format!("/__api__/v1/content?name={name}")).send().await.expect("list").json().await.expect("json");
     list[0]["guid"].as_str().expect("guid").to_string()
 }
+
+/// Uploads with Porch's `?appmode=&entrypoint=` query and returns the response.
+async fn upload_as(p: &Porch, guid: &str, query: &str, bytes: Vec<u8>) -> reqwest::Response {
+    p.api(Method::POST, &format!("/__api__/v1/content/{guid}/bundles?{query}")).body(bytes).send().await.expect("upload")
+}
+
+async fn bundle_count(p: &Porch, guid: &str) -> usize {
+    let v: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("list").json().await.expect("json");
+    v.as_array().expect("array").len()
+}
+
+#[tokio::test]
+async fn chosen_entry_point_and_appmode_are_stored_served_and_kept_on_rollback() {
+    let p = Porch::start().await;
+    let guid = p.create("chosen").await;
+
+    // Two pages: detection picks index.html; the chosen entry point wins.
+    let two_pages = || targz(&[("index.html", b"the index page"), ("other.html", b"the other page")]);
+    let r = upload_as(&p, &guid, "entrypoint=other.html", two_pages()).await;
+    assert_eq!(r.status(), 200);
+    let b1: Value = r.json().await.expect("json");
+    assert_eq!(b1["manifest"]["metadata"]["primary_html"], "other.html", "{b1}");
+    assert_eq!(b1["manifest"]["porch"]["override"]["entrypoint"], "other.html", "{b1}");
+    let b1 = b1["id"].as_str().expect("id").to_string();
+    assert_eq!(p.deploy(&guid, &b1).await["code"], 0);
+    assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"the other page".to_vec()));
+    // The stored bundle carries the choice in its manifest.json too.
+    assert_eq!(p.fetch(&format!("/content/{guid}/manifest.json")).await.0, 200);
+
+    // A page and a notebook: detected as a notebook to render; chosen as a static site.
+    let page_and_notebook = || targz(&[("index.html", b"the site"), ("report.ipynb", br#"{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}"#)]);
+    let r = p.upload(&guid, page_and_notebook()).await;
+    let detected: Value = r.json().await.expect("json");
+    assert_eq!(detected["manifest"]["metadata"]["appmode"], "jupyter-static", "the detection this test overrides");
+    let r = upload_as(&p, &guid, "appmode=static", page_and_notebook()).await;
+    assert_eq!(r.status(), 200);
+    let b2: Value = r.json().await.expect("json");
+    assert_eq!(b2["manifest"]["metadata"]["appmode"], "static", "{b2}");
+    assert_eq!(b2["manifest"]["metadata"]["primary_html"], "index.html", "the conventional page: {b2}");
+    let b2 = b2["id"].as_str().expect("id").to_string();
+    assert_eq!(p.deploy(&guid, &b2).await["code"], 0);
+    assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"the site".to_vec()));
+    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    assert_eq!(c["app_mode"], "static");
+
+    // Choices that do not fit: a clear 400 naming what is wrong and the choices; nothing stored.
+    let before = bundle_count(&p, &guid).await;
+    let cases: &[(&str, &[&str])] = &[
+        ("appmode=cobol", &["\"cobol\"", "static", "jupyter-static", "python-dash"]),
+        ("appmode=nodejs", &["\"nodejs\"", "choose one of"]),
+        ("entrypoint=missing.html", &["\"missing.html\" is not in the bundle", "index.html, other.html"]),
+        ("entrypoint=../index.html", &["inside the bundle"]),
+        ("appmode=jupyter-static&entrypoint=index.html", &["does not fit appmode jupyter-static", ".ipynb"]),
+        ("appmode=python-dash", &["needs a Python module", "has none"]),
+    ];
+    for (query, wants) in cases {
+        let r = upload_as(&p, &guid, query, two_pages()).await;
+        assert_eq!(r.status(), 400, "{query}");
+        let e: Value = r.json().await.expect("json");
+        let msg = e["error"].as_str().expect("error");
+        for w in *wants {
+            assert!(msg.contains(w), "{query}: {msg:?} should mention {w:?}");
+        }
+        assert_eq!(e["code"], 3, "{query}: {e}");
+    }
+    assert_eq!(bundle_count(&p, &guid).await, before, "refused uploads stored bundles");
+    assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"the site".to_vec()), "the served version changed");
+    let tmp_left: Vec<_> = std::fs::read_dir(p.data_dir().join("tmp")).expect("tmp").collect();
+    assert!(tmp_left.is_empty(), "scratch files left behind: {tmp_left:?}");
+
+    // Rolling back to the first version runs its chosen page again.
+    assert_eq!(p.deploy(&guid, &b1).await["code"], 0);
+    assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"the other page".to_vec()));
+    assert_eq!(p.deploy(&guid, &b2).await["code"], 0);
+    assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"the site".to_vec()));
+    // And the choice survives a restart (it is in the stored manifest, not in memory).
+    let p = p.restart(Default::default()).await;
+    assert_eq!(p.deploy(&guid, &b1).await["code"], 0);
+    assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"the other page".to_vec()));
+}
+
+#[tokio::test]
+async fn cli_deploy_takes_appmode_and_entrypoint() {
+    let p = Porch::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("index.html"), "cli index").expect("w");
+    std::fs::write(dir.path().join("other.html"), "cli other").expect("w");
+    std::fs::write(dir.path().join("report.ipynb"), r#"{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}"#).expect("w");
+    let path = dir.path().to_str().expect("utf8");
+
+    // A refused appmode creates no item.
+    let out = p.cli(&["deploy", path, "--name", "cli-chosen", "--appmode", "nodejs"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"nodejs\"") && err.contains("static"), "{err}");
+    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+    assert!(list.is_empty(), "{list:?}");
+
+    let out = p.cli(&["deploy", path, "--name", "cli-chosen", "--appmode", "static", "--entrypoint", "other.html"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("static"), "reports the appmode");
+    let guid = latest_guid(&p, "cli-chosen").await;
+    assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"cli other".to_vec()));
+
+    // A missing entry point on a redeploy: refused, nothing stored, the title untouched,
+    // the version served unchanged.
+    let before = bundle_count(&p, &guid).await;
+    let out = p.cli(&["deploy", path, "--name", "cli-chosen", "--title", "Changed", "--appmode", "static", "--entrypoint", "gone.html"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"gone.html\" is not in the bundle") && err.contains("index.html, other.html"), "{err}");
+    assert_eq!(bundle_count(&p, &guid).await, before);
+    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    assert_ne!(c["title"], "Changed");
+    assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"cli other".to_vec()));
+}
+
+#[tokio::test]
+async fn chosen_python_module_is_the_one_that_runs() {
+    if !common::have_uv() {
+        return common::skip_or_fail("chosen_python_module_is_the_one_that_runs", "uv is not installed");
+    }
+    let p = Porch::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let app = |text: &str| format!("from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return '{text}'\n");
+    std::fs::write(dir.path().join("app.py"), app("from app.py")).expect("w");
+    std::fs::write(dir.path().join("admin.py"), app("from admin.py")).expect("w");
+    std::fs::write(dir.path().join("requirements.txt"), "flask\n").expect("w");
+    let path = dir.path().to_str().expect("utf8");
+    let out = p.cli(&["deploy", path, "--name", "two-apps", "--entrypoint", "admin:app"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let guid = latest_guid(&p, "two-apps").await;
+    assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"from admin.py".to_vec()));
+    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    assert_eq!((c["app_mode"].as_str(), c["entrypoint"].as_str()), (Some("python-api"), Some("admin:app")));
+}

@@ -237,6 +237,28 @@ async fn a_vanished_folder_breaks_the_link_and_its_return_mends_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_chosen_entry_point_stays_chosen_on_every_redeploy() {
+    let p = Porch::start().await;
+    let dir = folder(&[("index.html", "<h1>index one</h1>"), ("guide.html", "<h1>guide one</h1>")]);
+    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", "chosen-linked", "--watch", "--entrypoint", "guide.html"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
+    let guid = list.iter().find(|c| c["name"] == "chosen-linked").and_then(|c| c["guid"].as_str()).expect("guid").to_string();
+    served(&p, &guid, "guide one", STATIC_SECS).await;
+
+    // A save redeploys a fresh pack of the folder, which detection alone would serve from
+    // index.html: the chosen page stays the first page.
+    write(dir.path(), "index.html", "<h1>index two</h1>");
+    write(dir.path(), "guide.html", "<h1>guide two</h1>");
+    served(&p, &guid, "guide two", STATIC_SECS).await;
+    let l = next_redeploy(&p, &guid, &Value::Null, STATIC_SECS).await;
+    assert_eq!(l["last_result"], "success", "{l}");
+    let t = task(&p, &l["last_task_id"]).await;
+    assert!(t.to_string().contains("Keeping the chosen entry point guide.html"), "{t}");
+    p.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn links_survive_a_restart() {
     let p = Porch::start().await;
     let dir = folder(&[("index.html", "<h1>before restart</h1>")]);

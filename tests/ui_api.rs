@@ -212,3 +212,60 @@ async fn events_stream_reports_content_changes_to_the_ui() {
     assert!(found, "no content_changed event for {guid}; got {seen:?}");
     assert!(seen.contains("\"type\":\"content_changed\""), "{seen}");
 }
+
+#[tokio::test]
+async fn inspect_offers_and_applies_a_chosen_appmode_and_entry_point() {
+    let p = Porch::start().await;
+    let bundle = || {
+        targz(&[
+            ("index.html", b"<h1>site</h1>"),
+            ("other.html", b"<h1>other</h1>"),
+            ("report.ipynb", br#"{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}"#),
+        ])
+    };
+    let inspect = |query: &str| p.api(Method::POST, &format!("/__api__/porch/inspect?filename=site{query}")).body(bundle()).send();
+
+    // As detected: a notebook; the choices are the appmodes Porch runs and the notebooks.
+    let (status, v) = json_of(inspect("").await.expect("inspect")).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!((v["app_mode"].as_str(), v["entrypoint"].as_str()), (Some("jupyter-static"), Some("report.ipynb")));
+    assert_eq!(v["entrypoints"], json!(["report.ipynb"]));
+    let modes: Vec<&str> = v["app_modes"].as_array().expect("modes").iter().filter_map(Value::as_str).collect();
+    for m in ["static", "jupyter-static", "quarto-static", "rmd-static", "python-dash", "python-streamlit", "shiny"] {
+        assert!(modes.contains(&m), "{m} in {modes:?}");
+    }
+    assert!(!modes.contains(&"nodejs"), "Porch cannot run nodejs: {modes:?}");
+
+    // Another appmode: its conventional entry point and its own candidates.
+    let (status, v) = json_of(inspect("&appmode=static").await.expect("inspect")).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!((v["app_mode"].as_str(), v["runtime"].as_str()), (Some("static"), Some("static")));
+    assert_eq!(v["primary_html"], "index.html");
+    assert_eq!(v["entrypoints"], json!(["index.html", "other.html"]));
+
+    // Both chosen.
+    let (status, v) = json_of(inspect("&appmode=static&entrypoint=other.html").await.expect("inspect")).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!((v["primary_html"].as_str(), v["entrypoint"].as_str()), (Some("other.html"), Some("other.html")));
+
+    // Choices that do not fit: the 400 a deploy would get, naming the problem and the choices.
+    for (query, wants) in [
+        ("&appmode=cobol", vec!["\"cobol\"", "static"]),
+        ("&entrypoint=missing.ipynb", vec!["\"missing.ipynb\" is not in the bundle", "report.ipynb"]),
+        ("&appmode=static&entrypoint=report.ipynb", vec!["does not fit appmode static", "index.html, other.html"]),
+    ] {
+        let (status, err) = json_of(inspect(query).await.expect("inspect")).await;
+        assert_eq!(status, 400, "{query}: {err}");
+        assert_eq!(err["porch_code"], "InvalidRequest", "{err}");
+        let msg = err["error"].as_str().expect("message");
+        for w in wants {
+            assert!(msg.contains(w), "{query}: {msg:?} should mention {w:?}");
+        }
+    }
+
+    // Nothing was stored.
+    let (_, list) = json_of(p.api(Method::GET, "/__api__/v1/content").send().await.expect("list")).await;
+    assert_eq!(list, json!([]));
+    let leftovers: Vec<_> = std::fs::read_dir(p.data_dir().join("tmp")).expect("tmp").collect();
+    assert!(leftovers.is_empty(), "scratch files left behind: {leftovers:?}");
+}

@@ -13,6 +13,7 @@
 
 use std::path::PathBuf;
 
+use porch_engine::bundle::Overrides;
 use porch_engine::{BundlePreview, ContentView, DeployOptions, Deployment, Engine, ErrorCode, Staged};
 use serde::Serialize;
 use tauri::{AppHandle, State};
@@ -86,13 +87,15 @@ pub(crate) async fn stage_path(
     Ok(engine.stage_path(&path, options.unwrap_or_default()).await?)
 }
 
-/// What a deploy of a dropped path would detect (nothing is stored).
+/// What a deploy of a dropped path would detect (nothing is stored), with the chosen
+/// appmode and entry point (`{appmode, entrypoint}`, both optional) applied.
 #[tauri::command]
 pub(crate) async fn preview_path(
     engine: State<'_, Engine>,
     path: PathBuf,
+    overrides: Option<Overrides>,
 ) -> Result<BundlePreview, CommandError> {
-    Ok(engine.preview_path(&path).await?)
+    Ok(engine.preview_path(&path, &overrides.unwrap_or_default()).await?)
 }
 
 /// An HTTP answer handed back to the webview.

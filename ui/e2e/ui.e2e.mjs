@@ -5,7 +5,8 @@
 // Scenario: sign in with a key → empty library → deploy a static site by a synthesized
 // drop (preview, edit name/title, live task log, URL) → open it as a viewer → a live
 // library update from the event stream → redeploy and roll back a version → an error for
-// an unrecognisable drop → a FastAPI app by drop (deploy log, viewer, live process log,
+// an unrecognisable drop → a page chosen as the entry point in the preview (and an app mode
+// the files cannot run refused inline) → a FastAPI app by drop (deploy log, viewer, live process log,
 // processes, an environment variable) → a notebook by drop with a schedule edited and its
 // next runs previewed → an API key created in Settings and used with `rsconnect` → key
 // revoked → server settings saved (address, remote publishing, runtime defaults).
@@ -224,6 +225,38 @@ async function main() {
   assert((await note.textContent()).includes("manifest.json"), "the error says how to fix it");
   await shot(page, "deploy-error");
   await page.getByTestId("deploy-close").click();
+
+  step = "choose the app mode and entry point in the preview";
+  await dropFiles(page, [
+    { name: "index.html", text: "<!doctype html><title>E2E</title><h1>the index</h1>" },
+    { name: "guide.html", text: "<!doctype html><title>E2E</title><h1>the guide</h1>" },
+  ]);
+  await page.getByTestId("deploy-preview").waitFor({ timeout: 60_000 });
+  const entrySelect = page.getByTestId("deploy-entrypoint");
+  assert((await entrySelect.inputValue()) === "index.html", "detected entry point index.html");
+  assert((await page.getByTestId("deploy-appmode").inputValue()) === "static", "detected app mode static");
+  await page.getByTestId("deploy-name").fill("e2e-chosen");
+  // An app mode the files cannot run: refused inline, the valid choice kept.
+  await page.getByTestId("deploy-appmode").selectOption("python-dash");
+  const runError = page.getByTestId("deploy-run-error");
+  await runError.waitFor({ timeout: 60_000 });
+  assert((await runError.textContent()).includes("python-dash"), "the refusal names the app mode");
+  assert((await page.getByTestId("deploy-appmode").inputValue()) === "static", "the app mode stays static");
+  // Another page: previewed again, then deployed with it.
+  await entrySelect.selectOption("guide.html");
+  await runError.waitFor({ state: "detached", timeout: 60_000 });
+  await page.waitForFunction(() => (document.querySelector("[data-testid=deploy-entrypoint]")?.value ?? "") === "guide.html", null, { timeout: 60_000 });
+  assert((await page.getByTestId("deploy-name").inputValue()) === "e2e-chosen", "the typed name survives the re-preview");
+  await shot(page, "deploy-choices");
+  await page.getByTestId("deploy-go").click();
+  await page.getByTestId("deploy-done").waitFor({ timeout: LONG });
+  const chosenUrl = await page.getByTestId("deploy-url").textContent();
+  await viewer.goto(chosenUrl);
+  assert((await viewer.textContent("h1")) === "the guide", "the viewer sees the chosen entry point");
+  await page.getByTestId("deploy-to-item").click();
+  await page.getByTestId("deploy-dialog").waitFor({ state: "detached" });
+  await page.goto(`${server.base}/__porch__/#/`);
+  await page.getByTestId("content-row").first().waitFor();
 
   step = "a FastAPI app by drop, its log stream, processes and an environment variable";
   if (!have("uv")) {

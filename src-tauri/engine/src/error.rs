@@ -134,6 +134,8 @@ impl Error {
             Error::Bundle(BundleError::Source { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 ErrorCode::NotFound
             }
+            // A chosen appmode or entry point is the request's fault, not the bundle's.
+            Error::Bundle(BundleError::BadOverride { .. }) => ErrorCode::InvalidRequest,
             Error::Bundle(_) => ErrorCode::InvalidManifest,
             Error::Environment(e) if e.is_internal() => ErrorCode::Internal,
             Error::Environment(_) => ErrorCode::InvalidManifest,
@@ -152,7 +154,7 @@ impl Error {
             Error::DuplicateName(_) => 26,
             Error::VanityConflict(_) | Error::Conflict(_) => 3,
             Error::DeleteActiveBundle(_) => 75,
-            Error::Bundle(BundleError::TooLarge { .. } | BundleError::TooManyFiles { .. }) => 3,
+            Error::Bundle(BundleError::TooLarge { .. } | BundleError::TooManyFiles { .. } | BundleError::BadOverride { .. }) => 3,
             Error::Bundle(_) => 38,
             Error::Environment(_) => 38,
             Error::Unauthorized => 30,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{self, detect, BundleError, Manifest};
+use crate::bundle::{self, detect, BundleError, Manifest, Overrides};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -86,6 +86,19 @@ pub struct DeployOptions {
     pub title: Option<String>,
     /// Access type for a new item (`all` by default).
     pub access_type: Option<String>,
+    /// Run the bundle as this appmode instead of the declared or detected one.
+    #[serde(default)]
+    pub appmode: Option<String>,
+    /// Run this entry point instead of the declared or detected one.
+    #[serde(default)]
+    pub entrypoint: Option<String>,
+}
+
+impl DeployOptions {
+    /// The appmode and entry point chosen, as applied to the stored bundle.
+    pub fn overrides(&self) -> Overrides {
+        Overrides { appmode: self.appmode.clone(), entrypoint: self.entrypoint.clone() }
+    }
 }
 
 /// What started a deploy.
@@ -343,6 +356,15 @@ impl Engine {
     /// The archive is extracted and checked in a scratch folder; on any error nothing is
     /// kept. `metadata` is the optional upload metadata JSON (git source).
     pub async fn upload_bundle(&self, key: &str, archive: &Path, metadata: Option<String>) -> Result<BundleRow> {
+        self.upload_bundle_as(key, archive, metadata, &Overrides::default()).await
+    }
+
+    /// [`Engine::upload_bundle`] with the appmode and/or entry point chosen by the
+    /// publisher. The choice is checked against the extracted bundle and written into the
+    /// stored manifest (the row and the folder's `manifest.json`), so this version runs it
+    /// on every deploy and rollback. A choice that does not fit stores nothing.
+    pub async fn upload_bundle_as(&self, key: &str, archive: &Path, metadata: Option<String>, overrides: &Overrides) -> Result<BundleRow> {
+        overrides.check()?;
         let c = self.content(key).await?;
         let size = tokio::fs::metadata(archive).await.map_err(Error::io("reading the upload", archive))?.len();
         let limits = self.bundle_limits(&c);
@@ -354,9 +376,14 @@ impl Engine {
             .tempdir_in(self.inner.config.tmp_dir())
             .map_err(Error::io("creating a staging folder", self.inner.config.tmp_dir()))?;
         let (stage_path, archive_path) = (stage.path().to_path_buf(), archive.to_path_buf());
+        let overrides = overrides.clone();
         let (extracted, manifest) = tokio::task::spawn_blocking(move || -> Result<_, BundleError> {
             let ex = bundle::archive::extract(&archive_path, &stage_path, &limits)?;
-            let manifest = detect::manifest_for(&stage_path)?;
+            let mut manifest = detect::manifest_for(&stage_path)?;
+            if !overrides.is_empty() {
+                manifest = bundle::overrides::apply(manifest, &stage_path, &overrides)?;
+                bundle::overrides::write(&stage_path, &manifest)?;
+            }
             Ok((ex, manifest))
         })
         .await
@@ -598,7 +625,17 @@ impl Engine {
         let outcome = async {
             log.line(format!("Redeploying {} after changes in {}", c.name, folder.display())).await;
             let packed = packed?;
-            let b = self.upload_bundle(&c.guid, packed.path(), None).await?;
+            // An appmode or entry point chosen for the served version stays chosen.
+            let overrides = self.active_overrides(c).await;
+            if !overrides.is_empty() {
+                log.line(format!(
+                    "Keeping the chosen{}{}",
+                    overrides.app_mode().map(|m| format!(" appmode {m}")).unwrap_or_default(),
+                    overrides.entry().map(|e| format!(" entry point {e}")).unwrap_or_default()
+                ))
+                .await;
+            }
+            let b = self.upload_bundle_as(&c.guid, packed.path(), None, &overrides).await?;
             // The item may have been renamed or reconfigured since the link was made.
             let c = self.content(&c.guid).await?;
             self.run_deploy(&log, &c, &b, true, Trigger::Watch).await
@@ -612,6 +649,17 @@ impl Engine {
             error: outcome.as_ref().err().map(ToString::to_string).unwrap_or_default(),
         });
         Some((Some(log.id().to_string()), outcome))
+    }
+
+    /// The appmode and entry point chosen for the item's active bundle, if any.
+    async fn active_overrides(&self, c: &ContentRow) -> Overrides {
+        let Some(id) = c.bundle_id else { return Overrides::default() };
+        let Ok(b) = self.inner.store.bundle(c.id, id).await else { return Overrides::default() };
+        b.manifest
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok())
+            .map(|raw| bundle::overrides::recorded(&raw))
+            .unwrap_or_default()
     }
 
     /// Waits for a task to finish and returns its final state.
@@ -630,19 +678,22 @@ impl Engine {
     pub async fn deploy_path(&self, path: &Path, opts: DeployOptions) -> Result<Deployment> {
         let name = opts.name.clone().unwrap_or_else(|| name_from_path(path));
         validate_name(&name)?;
+        let overrides = opts.overrides();
+        overrides.check()?;
         let access = opts.access_type.as_deref().map(parse_access).transpose()?;
         let (src, tmp, limits) = (path.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);
         let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
             .await
             .map_err(|e| Error::Invalid(format!("packing stopped: {e}")))??;
+        let mut patch = None;
         let (content, created) = match self.inner.store.content_by_name(&name).await? {
             Some(c) => {
                 // A new access applies before the new bundle goes live, so it is never served
-                // more widely than asked.
+                // more widely than asked; and only once the bundle is stored, so a refused
+                // bundle changes nothing.
                 let (access_type, viewer_access) = access.clone().unzip();
                 if opts.title.is_some() || access.is_some() {
-                    let patch = ContentPatch { title: opts.title.clone(), access_type, viewer_access, ..Default::default() };
-                    self.update_content(&c.guid, patch).await?;
+                    patch = Some(ContentPatch { title: opts.title.clone(), access_type, viewer_access, ..Default::default() });
                 }
                 (c, false)
             }
@@ -654,7 +705,10 @@ impl Engine {
             }
         };
         let result = async {
-            let b = self.upload_bundle(&content.guid, packed.path(), None).await?;
+            let b = self.upload_bundle_as(&content.guid, packed.path(), None, &overrides).await?;
+            if let Some(patch) = patch {
+                self.update_content(&content.guid, patch).await?;
+            }
             let log = self.inner.tasks.create(content.id, Some(b.id), "deploy").await?;
             let outcome = self.run_deploy(&log, &content, &b, true, Trigger::Deploy).await;
             log.finish(&outcome).await;

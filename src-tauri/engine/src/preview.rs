@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::bundle::{self, detect, Manifest};
+use crate::bundle::{self, detect, Manifest, Overrides};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::ops::{name_from_path, title_from_path, validate_name, DeployOptions};
@@ -59,6 +59,11 @@ pub struct BundlePreview {
     pub file_count: u64,
     /// The guid of the existing item named `name`, which a deploy would update.
     pub existing_guid: Option<String>,
+    /// Every appmode Porch can run, for choosing another one (`?appmode=`).
+    pub app_modes: Vec<String>,
+    /// Entry points in the bundle that fit `app_mode` (files, or Python modules for the
+    /// WSGI/ASGI appmodes), for choosing another one (`?entrypoint=`).
+    pub entrypoints: Vec<String>,
 }
 
 /// One planned run of a schedule.
@@ -197,18 +202,20 @@ impl Engine {
     /// Packs a folder, file or archive and stores it as a new bundle of the item named
     /// `opts.name` (created when missing; its title changed only when `opts.title` is set).
     /// A failure leaves nothing behind: a just-created item is removed again.
+    ///
+    /// `opts.appmode` / `opts.entrypoint` override what was detected (see
+    /// [`Engine::upload_bundle_as`]); a choice that does not fit stores nothing.
     pub async fn stage_path(&self, path: &Path, opts: DeployOptions) -> Result<Staged> {
         let name = opts.name.clone().unwrap_or_else(|| name_from_path(path));
         validate_name(&name)?;
+        let overrides = opts.overrides();
+        overrides.check()?;
         let access = opts.access_type.as_deref().map(crate::ops::parse_access).transpose()?;
         let (src, tmp, limits) = (path.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);
         let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
             .await
             .map_err(|e| Error::Invalid(format!("packing stopped: {e}")))??;
         let (content, created) = match self.inner.store.content_by_name(&name).await? {
-            Some(c) if opts.title.is_some() => {
-                (self.update_content(&c.guid, ContentPatch { title: opts.title.clone(), ..Default::default() }).await?, false)
-            }
             Some(c) => (c, false),
             None => {
                 let title = opts.title.clone().or_else(|| Some(title_from_path(path)));
@@ -217,8 +224,13 @@ impl Engine {
                 (self.create_content(new).await?, true)
             }
         };
-        match self.upload_bundle(&content.guid, packed.path(), None).await {
+        match self.upload_bundle_as(&content.guid, packed.path(), None, &overrides).await {
             Ok(b) => {
+                // An existing item's new title applies once its bundle is stored, so a
+                // refused bundle changes nothing.
+                if let (false, Some(title)) = (created, opts.title.clone()) {
+                    self.update_content(&content.guid, ContentPatch { title: Some(title), ..Default::default() }).await?;
+                }
                 let row = self.content(&content.guid).await?;
                 Ok(Staged { content: self.view(&row, &self.default_origin()), bundle_id: b.id.to_string(), created })
             }
@@ -231,18 +243,23 @@ impl Engine {
         }
     }
 
-    /// Detects what a folder, single file or archive on this computer would deploy as.
-    pub async fn preview_path(&self, path: &Path) -> Result<BundlePreview> {
+    /// Detects what a folder, single file or archive on this computer would deploy as,
+    /// with the chosen appmode and entry point applied (a choice that does not fit fails
+    /// as the deploy would).
+    pub async fn preview_path(&self, path: &Path, overrides: &Overrides) -> Result<BundlePreview> {
+        overrides.check()?;
         let (src, tmp, limits) = (path.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);
         let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
             .await
             .map_err(|e| Error::Invalid(format!("packing stopped: {e}")))??;
-        self.preview_archive(packed.path(), path).await
+        self.preview_archive(packed.path(), path, overrides).await
     }
 
     /// Detects what an uploaded archive would deploy as; `named_like` supplies the
     /// suggested name and title (the dropped folder or file, or the upload's file name).
-    pub async fn preview_archive(&self, archive: &Path, named_like: &Path) -> Result<BundlePreview> {
+    pub async fn preview_archive(&self, archive: &Path, named_like: &Path, overrides: &Overrides) -> Result<BundlePreview> {
+        overrides.check()?;
+        let overrides = overrides.clone();
         let limits = self.inner.config.limits;
         let tmp_dir = self.inner.config.tmp_dir();
         tokio::fs::create_dir_all(&tmp_dir).await.map_err(Error::io("creating the scratch folder", &tmp_dir))?;
@@ -254,14 +271,15 @@ impl Engine {
         let scanned = tokio::task::spawn_blocking(move || -> Result<_> {
             let extracted = bundle::archive::extract(&archive_path, &stage_path, &limits)?;
             let declared = stage_path.join("manifest.json").is_file();
-            let manifest = detect::manifest_for(&stage_path)?;
+            let manifest = bundle::overrides::apply(detect::manifest_for(&stage_path)?, &stage_path, &overrides)?;
             let requirements = requirements(&stage_path, &manifest);
             let files = top_level(&stage_path);
-            Ok((extracted.file_count, declared, manifest, requirements, files))
+            let entrypoints = bundle::overrides::candidates(&stage_path, &manifest.app_mode);
+            Ok((extracted.file_count, declared, manifest, requirements, files, entrypoints))
         })
         .await
         .map_err(|e| Error::Invalid(format!("reading the bundle stopped: {e}")))??;
-        let (file_count, declared, manifest, requirements, files) = scanned;
+        let (file_count, declared, manifest, requirements, files, entrypoints) = scanned;
         let name = name_from_path(named_like);
         let existing_guid = self.inner.store.content_by_name(&name).await?.map(|c| c.guid);
         let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
@@ -285,6 +303,8 @@ impl Engine {
             files,
             file_count,
             existing_guid,
+            app_modes: bundle::overrides::runnable_app_modes().into_iter().map(str::to_string).collect(),
+            entrypoints,
         })
     }
 

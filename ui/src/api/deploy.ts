@@ -18,6 +18,12 @@ export type DropSource =
   | { kind: "path"; path: string; label: string }
   | { kind: "archive"; data: Uint8Array; filename: string; label: string };
 
+/** An appmode and/or entry point chosen instead of the detected ones (absent: detected). */
+export interface Overrides {
+  appmode?: string;
+  entrypoint?: string;
+}
+
 /** The user's edits on top of the preview. */
 export interface DeployChoices {
   name: string;
@@ -26,6 +32,16 @@ export interface DeployChoices {
   vanity: string;
   /** Whether the user typed the title (else a redeploy keeps the item's own title). */
   titleEdited?: boolean;
+  /** The chosen appmode / entry point; the engine checks and stores them with the bundle. */
+  overrides?: Overrides;
+}
+
+/** `appmode=…&entrypoint=…` for the inspect and upload calls ("" when nothing is chosen). */
+export function overrideQuery(o: Overrides | undefined): string {
+  const q = new URLSearchParams();
+  if (o?.appmode) q.set("appmode", o.appmode);
+  if (o?.entrypoint) q.set("entrypoint", o.entrypoint);
+  return q.toString();
 }
 
 export interface DeployResult {
@@ -68,9 +84,10 @@ export function mainFile(paths: string[]): string | null {
   return paths[0] ?? null;
 }
 
-export async function preview(src: DropSource): Promise<BundlePreview> {
-  if (src.kind === "path") return command<BundlePreview>("preview_path", { path: src.path });
-  return inspectArchive(src.data, src.filename);
+/** What Porch detects in the drop, with the chosen appmode / entry point applied. */
+export async function preview(src: DropSource, overrides: Overrides = {}): Promise<BundlePreview> {
+  if (src.kind === "path") return command<BundlePreview>("preview_path", { path: src.path, overrides });
+  return inspectArchive(src.data, src.filename, overrideQuery(overrides));
 }
 
 /**
@@ -82,11 +99,13 @@ export async function deploy(src: DropSource, choices: DeployChoices, onLog: (li
   if (src.kind === "path") {
     onLog([`Packing ${src.path} …`]);
     const title = choices.titleEdited ? choices.title : undefined;
-    const staged = await command<Staged>("stage_path", { path: src.path, options: { name: choices.name, title } });
+    const { appmode, entrypoint } = choices.overrides ?? {};
+    const staged = await command<Staged>("stage_path", { path: src.path, options: { name: choices.name, title, appmode, entrypoint } });
     content = staged.content;
     onLog([`${staged.created ? "Created" : "Updating"} “${content.name}”: version ${staged.bundle_id}`]);
     await deployAndFollow(content.guid, staged.bundle_id, onLog);
   } else {
+    let created = false;
     const existing = await request<ContentView[]>("GET", `/__api__/v1/content?name=${encodeURIComponent(choices.name)}`);
     if (existing.length > 0) {
       content = existing[0];
@@ -96,9 +115,18 @@ export async function deploy(src: DropSource, choices: DeployChoices, onLog: (li
       onLog([`Updating “${content.name}” with a new version`]);
     } else {
       content = await request<ContentView>("POST", "/__api__/v1/content", { json: { name: choices.name, title: choices.title } });
+      created = true;
       onLog([`Created “${content.name}”`]);
     }
-    const bundle = await request<BundleView>("POST", `/__api__/v1/content/${content.guid}/bundles`, { body: src.data });
+    const query = overrideQuery(choices.overrides);
+    let bundle: BundleView;
+    try {
+      bundle = await request<BundleView>("POST", `/__api__/v1/content/${content.guid}/bundles${query ? `?${query}` : ""}`, { body: src.data });
+    } catch (err) {
+      // A refused bundle leaves no empty item behind (as the desktop's stage_path does).
+      if (created) await request("DELETE", `/__api__/v1/content/${content.guid}`).catch(() => undefined);
+      throw err;
+    }
     onLog([`Uploaded version ${bundle.id} (${bundle.size} bytes)`]);
     await deployAndFollow(content.guid, bundle.id, onLog);
   }

@@ -20,8 +20,8 @@ export const smtp = () => request<SmtpView>("GET", `${P}/smtp`);
 export const putSmtp = (s: Record<string, unknown>) => request<SmtpView>("PUT", `${P}/smtp`, { json: s });
 
 /** What a deploy of this archive would detect; nothing is stored. */
-export const inspectArchive = (archive: Uint8Array, filename: string) =>
-  request<BundlePreview>("POST", `${P}/inspect?filename=${encodeURIComponent(filename)}`, { body: archive });
+export const inspectArchive = (archive: Uint8Array, filename: string, overrideQuery = "") =>
+  request<BundlePreview>("POST", `${P}/inspect?filename=${encodeURIComponent(filename)}${overrideQuery ? `&${overrideQuery}` : ""}`, { body: archive });
 
 /** The next 5 runs of a schedule definition; nothing is stored. */
 export const previewSchedule = (body: unknown) => request<NextRun[]>("POST", `${P}/schedules/preview`, { json: body });

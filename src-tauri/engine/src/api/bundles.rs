@@ -5,7 +5,7 @@
 //! size limit is enforced while streaming, before anything is extracted.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::auth::Publisher;
 use super::error::ApiError;
-use crate::bundle::BundleError;
+use crate::bundle::{BundleError, Overrides};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::view::BundleView;
@@ -45,14 +45,19 @@ where
     Ok(())
 }
 
-/// `POST /v1/content/{guid}/bundles`.
+/// `POST /v1/content/{guid}/bundles[?appmode=MODE][&entrypoint=FILE]`.
+///
+/// The query parameters are Porch's (Connect clients never send them): the bundle is
+/// stored to run as that appmode and/or entry point, written into its manifest.
 pub(super) async fn upload(
     _: Publisher,
     State(engine): State<Engine>,
     Path(guid): Path<String>,
+    Query(overrides): Query<Overrides>,
     req: Request,
 ) -> Result<Json<BundleView>, ApiError> {
-    // Fail fast on an unknown item, before reading the body.
+    // Fail fast on an unknown item or appmode, before reading the body.
+    overrides.check().map_err(Error::from)?;
     let c = engine.content(&guid).await?;
     let limit = engine.bundle_limits(&c).max_bundle_bytes;
     let tmp = tempfile::Builder::new()
@@ -88,7 +93,7 @@ pub(super) async fn upload(
     } else {
         spool(req.into_body().into_data_stream(), tmp.path(), limit).await?;
     }
-    let b = engine.upload_bundle(&guid, tmp.path(), metadata).await?;
+    let b = engine.upload_bundle_as(&guid, tmp.path(), metadata, &overrides).await?;
     let c = engine.content(&guid).await?;
     Ok(Json(engine.bundle_view(&c, &b)))
 }

@@ -3,7 +3,7 @@
 //! - `GET server`: addresses, switches and runtime defaults; `PATCH server`: save settings
 //!   (port and bind apply at the next start, the rest at once); `PUT sharing`: pause sharing;
 //! - `GET|POST keys`, `DELETE keys/{id}`: API keys (the key is returned once, on creation);
-//! - `POST inspect?filename=`: what a deploy of the uploaded archive would detect (nothing stored);
+//! - `POST inspect?filename=&appmode=&entrypoint=`: what a deploy of the uploaded archive would detect (nothing stored);
 //! - `POST schedules/preview`: the next runs of a schedule definition (nothing stored).
 //!
 //! All of them need the publisher's key, like every management call.
@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::auth::Publisher;
 use super::error::ApiError;
 use super::json_body;
+use crate::bundle::Overrides;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::preview::{upload_name, ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView};
@@ -101,15 +102,23 @@ pub(super) async fn revoke_key(_: Publisher, State(engine): State<Engine>, Path(
 #[derive(Debug, Deserialize)]
 pub(super) struct InspectQuery {
     filename: Option<String>,
+    /// Preview as this appmode instead of the detected one.
+    appmode: Option<String>,
+    /// Preview with this entry point instead of the detected one.
+    entrypoint: Option<String>,
 }
 
-/// `POST /porch/inspect?filename=NAME`: the body is a `.tar.gz` or `.zip` bundle.
+/// `POST /porch/inspect?filename=NAME[&appmode=MODE][&entrypoint=FILE]`: the body is a
+/// `.tar.gz` or `.zip` bundle. With `appmode`/`entrypoint`, the preview shows the bundle as
+/// a deploy with the same choice would store it, or the 400 that deploy would get.
 pub(super) async fn inspect(
     _: Publisher,
     State(engine): State<Engine>,
     Query(q): Query<InspectQuery>,
     req: Request,
 ) -> Result<Json<BundlePreview>, ApiError> {
+    let overrides = Overrides { appmode: q.appmode, entrypoint: q.entrypoint };
+    overrides.check().map_err(Error::from)?;
     let tmp_dir = engine.config().tmp_dir();
     tokio::fs::create_dir_all(&tmp_dir).await.map_err(Error::io("creating the scratch folder", &tmp_dir))?;
     let tmp = tempfile::Builder::new()
@@ -119,7 +128,7 @@ pub(super) async fn inspect(
     let limit = engine.config().limits.max_bundle_bytes;
     super::bundles::spool(req.into_body().into_data_stream(), tmp.path(), limit).await?;
     let named_like = upload_name(q.filename.as_deref());
-    Ok(Json(engine.preview_archive(tmp.path(), &named_like).await?))
+    Ok(Json(engine.preview_archive(tmp.path(), &named_like, &overrides).await?))
 }
 
 /// `POST /porch/schedules/preview`: body as for creating a schedule; answers the next 5 runs.

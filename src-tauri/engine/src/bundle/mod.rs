@@ -3,7 +3,8 @@
 //! - [`archive`] extracts a `.tar.gz`, `.tar` or `.zip` safely into a staging folder;
 //! - [`pack`] turns a folder or single file into a `.tar.gz`, honouring ignore files;
 //! - [`manifest`] reads Connect's `manifest.json` leniently;
-//! - [`detect`] infers the appmode and entry point when there is no manifest.
+//! - [`detect`] infers the appmode and entry point when there is no manifest;
+//! - [`overrides`] applies a publisher's choice of appmode and entry point.
 //!
 //! Everything here is synchronous file work; callers run it on a blocking thread. Nothing
 //! here touches the store: the engine decides where a checked tree ends up.
@@ -11,11 +12,13 @@
 pub mod archive;
 pub mod detect;
 pub mod manifest;
+pub mod overrides;
 pub mod pack;
 
 use std::path::PathBuf;
 
 pub use manifest::Manifest;
+pub use overrides::Overrides;
 
 /// Why a bundle was refused. Each variant names the offending entry where there is one.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,12 @@ pub enum BundleError {
     #[error("invalid manifest.json: {reason}")]
     InvalidManifest {
         /// What is wrong.
+        reason: String,
+    },
+    /// A chosen appmode or entry point that does not fit Porch or the bundle.
+    #[error("cannot deploy as chosen: {reason}")]
+    BadOverride {
+        /// What is wrong, and the choices.
         reason: String,
     },
     /// Nothing Porch knows how to serve or run.

@@ -59,4 +59,13 @@ file_count: number,
 /**
  * The guid of the existing item named `name`, which a deploy would update.
  */
-existing_guid: string | null, };
+existing_guid: string | null, 
+/**
+ * Every appmode Porch can run, for choosing another one (`?appmode=`).
+ */
+app_modes: Array<string>, 
+/**
+ * Entry points in the bundle that fit `app_mode` (files, or Python modules for the
+ * WSGI/ASGI appmodes), for choosing another one (`?entrypoint=`).
+ */
+entrypoints: Array<string>, };

@@ -1,10 +1,11 @@
-// The Deploy dialog: what was dropped → what Porch detected (editable name, title, vanity
-// path) → Deploy → the live task log → the viewer URL. Errors say what is wrong and what
+// The Deploy dialog: what was dropped → what Porch detected (editable app mode, entry point,
+// name, title, vanity path; a changed app mode or entry point is previewed again, so the
+// engine checks it before anything is stored) → Deploy → the live task log → the viewer URL. Errors say what is wrong and what
 // to do, and the dialog stays open so nothing typed is lost.
 
 import { toApiError } from "../../api/client";
 import { getContent } from "../../api/content";
-import { deploy, packFiles, preview, readDrop, type DeployChoices, type DropSource } from "../../api/deploy";
+import { deploy, packFiles, preview, readDrop, type DeployChoices, type DropSource, type Overrides } from "../../api/deploy";
 import type { BundlePreview } from "../../api/types";
 import type { Shell } from "../../app";
 import { button, copyText, field, h } from "../../components/dom";
@@ -13,6 +14,7 @@ import { toast } from "../../components/Toast";
 import { modeLabel } from "../../lib/format";
 import type { PackFile } from "../../lib/tar";
 import type { BrowserDrop } from "../../platform";
+import { RunChoices } from "./RunChoices";
 
 export type DeployInput =
   | { kind: "path"; path: string; label: string }
@@ -45,6 +47,8 @@ export function openDeploy(shell: Shell, input: DeployInput): void {
   let busy = false;
   let source: DropSource | null = null;
   let detected: BundlePreview | null = null;
+  // The app mode / entry point the shown preview was made with (checked by the engine).
+  let overrides: Overrides = {};
 
   const show = (...children: (HTMLElement | null)[]) => body.replaceChildren(...children.filter((c): c is HTMLElement => c !== null));
 
@@ -76,16 +80,35 @@ export function openDeploy(shell: Shell, input: DeployInput): void {
     }
   };
 
-  const showForm = (p: BundlePreview, errors: Record<string, string> = {}, values?: DeployChoices) => {
+  const showForm = (p: BundlePreview, errors: Record<string, string> = {}, values?: DeployChoices, focus: "name" | "appmode" | "entry" = "name") => {
     const v = values ?? { name: p.name, title: p.title, vanity: "" };
     const name = h("input", { value: v.name, "data-testid": "deploy-name", required: true, spellcheck: "false" }) as HTMLInputElement;
     let titleEdited = v.titleEdited ?? false;
     const title = h("input", { value: v.title, "data-testid": "deploy-title-input", oninput: () => (titleEdited = true) }) as HTMLInputElement;
     const vanity = h("input", { value: v.vanity, placeholder: "/sales/", "data-testid": "deploy-vanity", spellcheck: "false" }) as HTMLInputElement;
+    const typed = (): DeployChoices => ({ name: name.value.trim(), title: title.value.trim(), vanity: vanity.value.trim(), titleEdited });
+    // A new app mode or entry point: preview again with it; keep what was typed.
+    const rechoose = async (next: Overrides) => {
+      const kept = typed();
+      const which = next.entrypoint !== overrides.entrypoint && next.appmode === overrides.appmode ? "entry" : "appmode";
+      checking.hidden = false;
+      go.disabled = true;
+      try {
+        if (!source) return;
+        const fresh = await preview(source, next);
+        overrides = next;
+        detected = fresh;
+        showForm(fresh, {}, kept, which);
+      } catch (err) {
+        showForm(p, { run: toApiError(err).message }, kept, which);
+      }
+    };
+    const checking = h("p", { class: "muted small", "data-testid": "deploy-checking", hidden: true }, h("span", { class: "spinner", "aria-hidden": "true" }), "Checking the choice…");
+    const go = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "deploy-go" }, p.existing_guid ? "Deploy new version" : "Deploy") as HTMLButtonElement;
+    const runChoices = RunChoices(p, overrides, (next) => void rechoose(next), errors.run);
     const facts: [string, string | null][] = [
       ["Type", `${modeLabel(p.app_mode)} (${p.app_mode})`],
       ["Runs as", p.runtime === "static" ? "Static files" : p.runtime === "rendered" ? "Rendered document (re-render or schedule it later)" : "A live app (started on the first visit)"],
-      ["Entry point", p.entrypoint ?? p.primary_html],
       ["Python", p.python_version],
       ["R", p.r_version],
       ["Quarto", p.quarto_version],
@@ -94,7 +117,7 @@ export function openDeploy(shell: Shell, input: DeployInput): void {
     ];
     const submit = (e: Event) => {
       e.preventDefault();
-      const choices: DeployChoices = { name: name.value.trim(), title: title.value.trim(), vanity: vanity.value.trim(), titleEdited };
+      const choices: DeployChoices = { ...typed(), overrides };
       const errs: Record<string, string> = {};
       if (!NAME_RULE.test(choices.name)) errs.name = "3 to 64 letters, digits, dots, dashes or underscores.";
       if (choices.vanity && !/^\/?[A-Za-z0-9._~/-]+\/?$/.test(choices.vanity)) errs.vanity = "A path like /sales/ (letters, digits, - _ . /).";
@@ -110,6 +133,8 @@ export function openDeploy(shell: Shell, input: DeployInput): void {
           ? h("details", {}, h("summary", {}, `Requirements (${p.requirements.length})`), h("pre", { class: "reqs" }, p.requirements.join("\n")))
           : null,
         p.existing_guid ? h("p", { class: "note" }, `An item named “${p.name}” exists: deploying adds a new version of it (the old one stays available for rollback).`) : null,
+        runChoices,
+        checking,
         field("deploy-name-f", "Name", name, { hint: "Unique; used in URLs and by rsconnect.", error: errors.name }),
         field("deploy-title-f", "Title", title, { hint: "What viewers see." }),
         field("deploy-vanity-f", "Vanity path (optional)", vanity, { hint: "A short address such as /sales/.", error: errors.vanity }),
@@ -117,11 +142,12 @@ export function openDeploy(shell: Shell, input: DeployInput): void {
           "div",
           { class: "actions" },
           button("Cancel", close),
-          h("button", { type: "submit", class: "btn btn-primary", "data-testid": "deploy-go" }, p.existing_guid ? "Deploy new version" : "Deploy"),
+          go,
         ),
       ),
     );
-    name.focus();
+    if (focus === "name") name.focus();
+    else (runChoices.querySelector(focus === "entry" ? "[data-testid=deploy-entrypoint]" : "[data-testid=deploy-appmode]") as HTMLElement | null)?.focus();
   };
 
   const run = async (choices: DeployChoices) => {
