@@ -5,11 +5,13 @@
 # through WebDriver (WebKitWebDriver), checks the empty Library, deploys a folder with the
 # CLI (`porch deploy`, which talks to the running instance) and waits for the row to appear
 # live, drives the drop path, switches start at login on and off (XDG_CONFIG_HOME is a
-# scratch folder), and finally sends SIGTERM to check the graceful quit.
+# scratch folder), checks that a failed deploy raises a desktop notification (a private
+# session bus with tests/e2e/notifications.py as the daemon), and finally sends SIGTERM
+# to check the graceful quit.
 #
 # Needs: Xvfb, webkit2gtk-driver (WebKitWebDriver), tauri-driver (`cargo install
-# tauri-driver --locked`), python3 with selenium and python-xlib (installed into
-# .venv-tests if missing).
+# tauri-driver --locked`), dbus-daemon, python3 with selenium, python-xlib and jeepney
+# (installed into .venv-tests if missing).
 #
 # Env:  PORCH_BIN=path   use this GUI binary instead of building one
 #       SKIP_BUILD=1     do not rebuild ui/ and the binary
@@ -46,15 +48,16 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "missing prerequisite: $1 ($2
 need Xvfb "apt-get install xvfb"
 need WebKitWebDriver "apt-get install webkit2gtk-driver"
 need tauri-driver "cargo install tauri-driver --locked"
+need dbus-daemon "apt-get install dbus-daemon"
 
 # Python with selenium: the caller's, or a private venv.
 PY="${PYTHON:-python3}"
-if ! "$PY" -c "import selenium, Xlib" 2>/dev/null; then
+if ! "$PY" -c "import selenium, Xlib, jeepney" 2>/dev/null; then
   if [[ ! -x "$ROOT/.venv-tests/bin/python" ]]; then
     python3 -m venv "$ROOT/.venv-tests"
   fi
   PY="$ROOT/.venv-tests/bin/python"
-  "$PY" -c "import selenium, Xlib" 2>/dev/null || "$PY" -m pip install -q selenium python-xlib
+  "$PY" -c "import selenium, Xlib, jeepney" 2>/dev/null || "$PY" -m pip install -q selenium python-xlib jeepney
 fi
 
 if [[ -z "${SKIP_BUILD:-}" && -z "${PORCH_BIN:-}" ]]; then
@@ -76,6 +79,21 @@ for _ in $(seq 100); do [[ -s "$WORK/display" ]] && break; sleep 0.1; done
 [[ -s "$WORK/display" ]] || { echo "Xvfb did not report a display" >&2; exit 1; }
 export DISPLAY=":$(tr -d '[:space:]' <"$WORK/display")"
 echo "   DISPLAY=$DISPLAY"
+
+echo "== starting a private session bus and a stand-in notification daemon"
+exec 3>"$WORK/bus"
+dbus-daemon --session --nofork --nopidfile --print-address=3 >"$OUT/dbus.log" 2>&1 &
+PIDS+=($!)
+exec 3>&-
+for _ in $(seq 100); do [[ -s "$WORK/bus" ]] && break; sleep 0.1; done
+[[ -s "$WORK/bus" ]] || { echo "dbus-daemon did not report its address" >&2; exit 1; }
+DBUS_SESSION_BUS_ADDRESS="$(head -n1 "$WORK/bus")"
+export DBUS_SESSION_BUS_ADDRESS
+export PORCH_E2E_NOTIFICATIONS="$WORK/notifications.jsonl"
+"$PY" "$ROOT/tests/e2e/notifications.py" "$PORCH_E2E_NOTIFICATIONS" >"$OUT/notifications.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q ready "$OUT/notifications.log" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$OUT/notifications.log" || { echo "the notification daemon did not start:" >&2; cat "$OUT/notifications.log" >&2; exit 1; }
 
 # The app's start-at-login entry goes here, never into the real ~/.config.
 export XDG_CONFIG_HOME="$WORK/xdg-config"

@@ -21,6 +21,7 @@ Steps (each prints `ok - ...`; the first failure raises, screenshots the window 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -268,13 +269,37 @@ class Scenario:
         self.driver.execute_script("window.location.hash = '#/'")
         self.wait_for("the library again", lambda: len(self.find('[data-testid="content-row"]')) == 2)
 
+        # 8. a deploy that fails in the engine raises a desktop notification (gui.sh runs a
+        #    stand-in notification daemon on a private session bus and names its log)
+        notes = Path(os.environ["PORCH_E2E_NOTIFICATIONS"])
+        broken = self.work / "sites" / "broken-app"
+        broken.mkdir(parents=True)
+        (broken / "app.py").write_text("from flask import Flask\n\napp = Flask(__name__)\n")
+        (broken / "requirements.txt").write_text("porch-e2e-no-such-package==0.0.1\n")
+        self.emit("tauri://drag-drop", {"paths": [str(broken)], "position": {"x": 200, "y": 200}})
+        self.wait_for("the broken app's preview", lambda: self.find('[data-testid="deploy-preview"]'))
+        self.click('[data-testid="deploy-go"]')
+        err = self.wait_for("the failed deploy's error", lambda: self.find('[data-testid="error-note"]'), timeout=180)
+        self.ok(f"the deploy failed in the window: {err[0]['message']}")
+
+        def notified():
+            if not notes.exists():
+                return None
+            lines = [json.loads(line) for line in notes.read_text().splitlines() if line.strip()]
+            return [n for n in lines if "the deploy failed" in n["body"] and "broken-app" in n["body"]]
+
+        got = self.wait_for("a desktop notification of the failed deploy", notified, timeout=30)
+        assert got[0]["summary"] == "Porch", got
+        self.ok(f"desktop notification: {got[0]['summary']}: {got[0]['body']}")
+        self.click('[data-testid="deploy-close"]')
+
         pid = self.app_pid()
         assert pid is not None, "cannot find the porch GUI process"
 
-        # 8. closing the window hides it; the server keeps serving
+        # 9. closing the window hides it; the server keeps serving
         self.close_window_keeps_serving(pid, link)
 
-        # 9. graceful quit on SIGTERM
+        # 10. graceful quit on SIGTERM
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
