@@ -18,6 +18,12 @@ use porch_engine::{Config, DeployOptions, Engine, Limits};
 
 include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
 
+/// jemalloc instead of glibc's malloc: its background thread hands freed memory back to
+/// the system a few seconds after a load ends, where glibc's per-thread arenas keep it
+/// (bench/load.sh checks that RSS returns to its baseline).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Publish data-science work to everyone on your local network.
 #[derive(Debug, Parser)]
 #[command(name = "porch", version, args_conflicts_with_subcommands = true)]
