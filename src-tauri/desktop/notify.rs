@@ -5,6 +5,7 @@
 //! Ownership: one task holding an engine event receiver; it ends with the engine's sender.
 //! Concurrency: a lagging receiver skips events (notifications are best effort).
 
+use porch_engine::events::short_reason;
 use porch_engine::{Engine, Event};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_notification::NotificationExt as _;
@@ -52,22 +53,18 @@ fn message(event: &Event) -> Option<(String, String)> {
             ..
         } if status == "failed" && trigger == "schedule" => Some((
             guid.clone(),
-            format!("the scheduled render failed ({})", first_line(error)),
+            format!("the scheduled render failed ({})", short_reason(error)),
         )),
         Event::StartFailed { guid, message } => Some((
             guid.clone(),
-            format!("the app could not start ({})", first_line(message)),
+            format!("the app could not start ({})", short_reason(message)),
         )),
         Event::TaskFinished {
             guid, code, error, ..
         } if *code != 0 => Some((
             guid.clone(),
-            format!("the deploy failed ({})", first_line(error)),
+            format!("the deploy failed ({})", short_reason(error)),
         )),
         _ => None,
     }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
 }

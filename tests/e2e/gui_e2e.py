@@ -286,7 +286,9 @@ class Scenario:
             if not notes.exists():
                 return None
             lines = [json.loads(line) for line in notes.read_text().splitlines() if line.strip()]
-            return [n for n in lines if "the deploy failed" in n["body"] and "broken-app" in n["body"]]
+            # The cause (uv's last line), not only "uv pip install failed":
+            return [n for n in lines if "the deploy failed" in n["body"] and "broken-app" in n["body"]
+                    and "porch-e2e-no-such-package" in n["body"]]
 
         got = self.wait_for("a desktop notification of the failed deploy", notified, timeout=30)
         assert got[0]["summary"] == "Porch", got

@@ -60,3 +60,46 @@ pub enum Event {
     /// Another process (the CLI) changed the data directory, or a server switch changed.
     LibraryChanged,
 }
+
+/// Longest reason [`short_reason`] returns, in characters.
+const SHORT_REASON_CHARS: usize = 200;
+
+/// A failure message cut down for a one-line display such as a desktop notification: its
+/// first line and, when that line only introduces what follows (it ends with `:`, as in
+/// "uv pip install failed (exit status: 1):"), the last non-empty line too, which is where
+/// tools such as uv and pip put the cause. At most 200 characters.
+pub fn short_reason(message: &str) -> String {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("");
+    let mut reason = first.to_string();
+    if first.ends_with(':') {
+        if let Some(last) = lines.last() {
+            // Tree-drawing and bullets ("╰─▶ Because …") are decoration.
+            reason = format!("{first} {}", last.trim_start_matches(|c: char| !c.is_alphanumeric()));
+        }
+    }
+    if reason.chars().count() > SHORT_REASON_CHARS {
+        reason = reason.chars().take(SHORT_REASON_CHARS - 1).collect::<String>() + "…";
+    }
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_reason;
+
+    #[test]
+    fn short_reasons_keep_the_cause() {
+        assert_eq!(short_reason("cannot read app.py\nmore detail"), "cannot read app.py");
+        let uv = "uv pip install failed (exit status: 1):\n  × No solution found when resolving dependencies:\n  ╰─▶ Because nope was not found in the package registry, your requirements are unsatisfiable.\n";
+        assert_eq!(
+            short_reason(uv),
+            "uv pip install failed (exit status: 1): Because nope was not found in the package registry, your requirements are unsatisfiable."
+        );
+        assert_eq!(short_reason(""), "");
+        assert_eq!(short_reason("ends with a colon:"), "ends with a colon:");
+        let long = "x".repeat(500);
+        assert_eq!(short_reason(&long).chars().count(), 200);
+        assert!(short_reason(&long).ends_with('…'));
+    }
+}
