@@ -129,16 +129,22 @@ fn free_port() -> u16 {
 }
 
 /// A minimal HTTP/1.1 GET: (status, body). Enough for probes; no external client needed.
+///
+/// The request goes out in ONE write. `write!` on the stream would make a syscall per
+/// formatted piece, and under load those can reach the server as separate reads; R's
+/// httpuv keeps only the last fragment of a request target split that way (its `on_url`
+/// assigns instead of appending), so `GET /` then ` HTTP/1.1...` reads as an empty path
+/// and Shiny and Plumber answer 404. Porch's proxy writes each request head in one piece.
 fn get(port: u16, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: */*\r\n\
          RStudio-Connect-App-Base-URL: http://127.0.0.1:{port}{}/\r\nConnection: close\r\n\r\n",
         base_path()
-    )?;
+    );
+    stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no header end"))?;
@@ -272,21 +278,7 @@ fn start(case: &Case, interpreter: &Interpreter) -> Running {
 fn launch(case: &Case) {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let Some(interpreter) = interpreter(case) else { return };
-    // Twice in full CI runs (never when run alone) an R server answered its own route with
-    // 404 right after starting; the cause is not known yet. R cases get one fresh start on a
-    // new port before the test fails; the first failure is printed in full either way.
-    if matches!(interpreter, Interpreter::R(_)) {
-        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| launch_once(case, &interpreter)));
-        if first.is_ok() {
-            return;
-        }
-        println!("{}: first start failed (above); starting once more on a new port", case.mode);
-    }
-    launch_once(case, &interpreter);
-}
-
-fn launch_once(case: &Case, interpreter: &Interpreter) {
-    let mut run = start(case, interpreter);
+    let mut run = start(case, &interpreter);
     let (spec, log_path, started, port) = (run.spec.clone(), run.log_path.clone(), run.started, run.spec.port);
     let base = base_path();
 
