@@ -41,22 +41,8 @@ pub(crate) fn on_exit_requested<R: Runtime>(
     {
         Ok(_) => {
             api.prevent_exit();
-            let app = app.clone();
-            let engine = app.state::<Engine>().inner().clone();
-            tauri::async_runtime::spawn(async move {
-                tracing::info!("shutting down");
-                if tokio::time::timeout(SHUTDOWN_DEADLINE, engine.shutdown(GRACE))
-                    .await
-                    .is_err()
-                {
-                    tracing::error!(
-                        ?SHUTDOWN_DEADLINE,
-                        "engine shutdown did not finish; exiting anyway"
-                    );
-                }
-                app.state::<ExitGate>().0.store(STOPPED, Ordering::Release);
-                app.exit(code.unwrap_or(0));
-            });
+            tracing::info!("shutting down");
+            stop_engine_then(app.clone(), move |app| app.exit(code.unwrap_or(0)));
         }
         // A shutdown is already running; it will exit when done.
         Err(STOPPING) => api.prevent_exit(),
@@ -78,18 +64,23 @@ pub(crate) fn restart<R: Runtime>(app: &AppHandle<R>) {
     {
         return;
     }
-    let app = app.clone();
+    tracing::info!("restarting");
+    stop_engine_then(app.clone(), |app| app.request_restart());
+}
+
+/// Shuts the engine down (with the grace period, giving up after the deadline), opens the
+/// gate for the final request and makes it with `then`, on the tokio runtime.
+fn stop_engine_then<R: Runtime>(app: AppHandle<R>, then: impl FnOnce(&AppHandle<R>) + Send + 'static) {
     let engine = app.state::<Engine>().inner().clone();
     tauri::async_runtime::spawn(async move {
-        tracing::info!("restarting");
         if tokio::time::timeout(SHUTDOWN_DEADLINE, engine.shutdown(GRACE))
             .await
             .is_err()
         {
-            tracing::error!(?SHUTDOWN_DEADLINE, "engine shutdown did not finish; restarting anyway");
+            tracing::error!(?SHUTDOWN_DEADLINE, "engine shutdown did not finish; going on anyway");
         }
         app.state::<ExitGate>().0.store(STOPPED, Ordering::Release);
-        app.request_restart();
+        then(&app);
     });
 }
 

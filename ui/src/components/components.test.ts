@@ -4,8 +4,27 @@ import { field, h } from "./dom";
 import { DropOverlay } from "./DropOverlay";
 import { EmptyState, sampleSite } from "./EmptyState";
 import { ErrorNote } from "./ErrorNote";
+import { RuntimeFields, RUNTIME_FIELDS } from "./RuntimeFields";
 
 describe("components", () => {
+  it("RuntimeFields shows set values, defaults as placeholders, and reads empty as null", () => {
+    const { grid, read } = RuntimeFields("t", (k) => (k === "max_processes" ? 5 : null), (k) => `${k} default`);
+    const inputs = grid.querySelectorAll("input");
+    expect(inputs.length).toBe(RUNTIME_FIELDS.length);
+    const max = grid.querySelector('[data-testid="t-max_processes"]') as HTMLInputElement;
+    const idle = grid.querySelector('[data-testid="t-idle_timeout"]') as HTMLInputElement;
+    expect(max.value).toBe("5");
+    expect(idle.value).toBe("");
+    expect(idle.placeholder).toBe("idle_timeout default");
+    expect(grid.querySelector('label[for="t-idle_timeout-f"]')?.textContent).toBe("Idle timeout (s)");
+    idle.value = "30";
+    max.value = "";
+    const got = read();
+    expect(got.idle_timeout).toBe(30);
+    expect(got.max_processes).toBeNull();
+    expect(got.load_factor).toBeNull();
+  });
+
   it("h() sets text as text, never as markup", () => {
     const el = h("p", {}, "<img src=x onerror=alert(1)>");
     expect(el.querySelector("img")).toBeNull();

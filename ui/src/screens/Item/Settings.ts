@@ -13,6 +13,7 @@ import { ErrorNote } from "../../components/ErrorNote";
 import { toast } from "../../components/Toast";
 import { runtimeKind } from "../../lib/format";
 import { ScheduleEditor } from "./ScheduleEditor";
+import { RuntimeFields } from "../../components/RuntimeFields";
 
 export function mountItemSettings(root: HTMLElement, shell: Shell, c: ContentView): Cleanup {
   const kind = runtimeKind(c.app_mode);
@@ -132,40 +133,13 @@ function linkSection(c: ContentView): HTMLElement {
   return box;
 }
 
-/** The runtime fields with their labels and hints (also the app-wide defaults form). */
-export const RUNTIME_FIELDS: [keyof RuntimeDefaults, string, string][] = [
-  ["min_processes", "Minimum processes", "Kept running even with no viewers (0 = start on demand)."],
-  ["max_processes", "Maximum processes", "The most copies of the app Porch starts."],
-  ["max_conns_per_process", "Connections per process", "Viewers one process serves before another starts."],
-  ["load_factor", "Load factor", "0 to 1: how early a new process starts as connections grow."],
-  ["idle_timeout", "Idle timeout (s)", "A process stops this long after its last viewer leaves."],
-  ["init_timeout", "Start-up timeout (s)", "How long the app may take to start."],
-  ["connection_timeout", "Connection timeout (s)", "Longest silence on a viewer's connection (0 = never)."],
-  ["read_timeout", "Read timeout (s)", "Longest silence from the viewer (0 = never)."],
-];
-
 function runtimeSection(c: ContentView, defaults: RuntimeDefaults | null): HTMLElement {
   const box = h("div", {});
-  const inputs = new Map<string, HTMLInputElement>();
   const current = c as unknown as Record<string, number | null>;
-  const grid = h("div", { class: "grid-form" });
-  for (const [k, label, hint] of RUNTIME_FIELDS) {
-    const input = h("input", {
-      type: "number",
-      min: 0,
-      step: k === "load_factor" ? "0.05" : "1",
-      max: k === "load_factor" ? 1 : undefined,
-      value: current[k] ?? "",
-      placeholder: defaults ? `${defaults[k]} (default)` : "default",
-      "data-testid": `rt-${k}`,
-    }) as HTMLInputElement;
-    inputs.set(k, input);
-    grid.append(field(`rt-${k}-f`, label, input, { hint }));
-  }
+  const { grid, read } = RuntimeFields("rt", (k) => current[k] ?? null, (k) => (defaults ? `${defaults[k]} (default)` : "default"));
   const save = async () => {
     box.querySelectorAll(".error-note").forEach((n) => n.remove());
-    const patch: Record<string, number | null> = {};
-    for (const [k, input] of inputs) patch[k] = input.value.trim() === "" ? null : Number(input.value);
+    const patch = read();
     const eff = (k: keyof RuntimeDefaults) => patch[k] ?? defaults?.[k] ?? null;
     const problems: string[] = [];
     for (const [k, v] of Object.entries(patch)) if (v !== null && (!Number.isFinite(v) || v < 0)) problems.push(`${k} must be 0 or more`);

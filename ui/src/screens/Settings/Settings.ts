@@ -9,13 +9,13 @@
 import { toApiError } from "../../api/client";
 import { apiKeys, createApiKey, putSmtp, revokeApiKey, rsconnectAdd, saveServerSettings, serverView, setSharingPaused, smtp } from "../../api/server";
 import { ApiError } from "../../api/client";
-import type { RuntimeDefaults, ServerView, SmtpView } from "../../api/types";
+import type { ServerView, SmtpView } from "../../api/types";
 import type { Cleanup, Shell } from "../../app";
 import { button, copyText, field, h } from "../../components/dom";
 import { ErrorNote } from "../../components/ErrorNote";
 import { toast } from "../../components/Toast";
 import { autostart, isDesktop, restartApp } from "../../platform";
-import { RUNTIME_FIELDS } from "../Item/Settings";
+import { RuntimeFields } from "../../components/RuntimeFields";
 import { forgetKey } from "../Login/Login";
 
 export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
@@ -224,27 +224,11 @@ function defaults(s: ServerView, shell: Shell): HTMLElement {
   const paint = (v: ServerView) => {
     const builtin = v.settings.builtin_runtime_defaults;
     const changed = new Set(v.settings.changed_runtime_defaults);
-    const inputs = new Map<keyof RuntimeDefaults, HTMLInputElement>();
-    const grid = h("div", { class: "grid-form" });
-    for (const [k, label, hint] of RUNTIME_FIELDS) {
-      const input = h("input", {
-        type: "number",
-        min: 0,
-        step: k === "load_factor" ? "0.05" : "1",
-        max: k === "load_factor" ? 1 : undefined,
-        value: changed.has(k) ? v.runtime_defaults[k] : "",
-        placeholder: `${builtin[k]} (Connect's default)`,
-        "data-testid": `def-${k}`,
-      }) as HTMLInputElement;
-      inputs.set(k, input);
-      grid.append(field(`def-${k}-f`, label, input, { hint }));
-    }
+    const { grid, read } = RuntimeFields("def", (k) => (changed.has(k) ? v.runtime_defaults[k] : null), (k) => `${builtin[k]} (Connect's default)`);
     const save = async () => {
       box.querySelectorAll(".error-note").forEach((n) => n.remove());
-      const patch: Record<string, number | null> = {};
-      for (const [k, input] of inputs) patch[k] = input.value.trim() === "" ? null : Number(input.value);
       try {
-        const next = await saveServerSettings({ runtime_defaults: patch });
+        const next = await saveServerSettings({ runtime_defaults: read() });
         if (shell.server) shell.server.runtime_defaults = next.runtime_defaults;
         toast("Runtime defaults saved");
         paint(next);
