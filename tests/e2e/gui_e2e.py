@@ -324,6 +324,54 @@ class Scenario:
         except OSError:
             self.ok("the server stopped listening")
 
+    def restart_applies_the_saved_address(self) -> None:
+        """A second session started without --bind/--port: the window listens where the saved
+        settings say, and Settings → "Restart Porch now" moves it to a newly saved port."""
+        assert self.driver is not None
+        try:
+            self.driver.quit()  # the first session's app has quit
+        except WebDriverException:
+            pass
+        first, second = _free_port(), _free_port()
+        res = self.porch_cli("settings", "set", f"port={first}", "bind=local")
+        assert res.returncode == 0, "porch settings set failed"
+        opts = ArgOptions()
+        opts.set_capability("browserName", "wry")
+        opts.set_capability("tauri:options", {"application": self.app, "args": ["--data-dir", str(self.data)]})
+        self.driver = webdriver.Remote(command_executor=self.driver_url, options=opts)
+        self.driver.set_script_timeout(30)
+        urls = self.wait_for("the viewer URL in the header", lambda: self.find('[data-testid="viewer-urls"] a'))
+        assert urls[0]["href"] == f"http://127.0.0.1:{first}/", urls[0]["href"]
+        self.ok(f"started without flags, the window listens on the saved address 127.0.0.1:{first}")
+        before = self.app_pid()
+        assert before is not None, "cannot find the porch GUI process"
+
+        self.driver.execute_script("window.location.hash = '#/settings'")
+        self.wait_for("the port field", lambda: self.find('[data-testid="set-port"]'))
+        self.driver.execute_script(
+            "const i = document.querySelector('[data-testid=\"set-port\"]'); i.value = arguments[0];"
+            "i.dispatchEvent(new Event('input', { bubbles: true }));", str(second))
+        self.click('[data-testid="save-address"]')
+        self.wait_for("the restart offer", lambda: self.find('[data-testid="restart-now"]'))
+        self.screenshot("restart-offer")
+        self.click('[data-testid="restart-now"]')
+
+        def serving_on_second():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{second}/", timeout=2) as resp:
+                    return resp.status == 200
+            except OSError:
+                return False
+
+        self.wait_for(f"Porch to come back on port {second}", serving_on_second, timeout=60)
+        assert _proc_state(before) in (None, "Z"), f"the first process (pid {before}) still runs"
+        after = self.wait_for("the restarted process", self.app_pid)
+        assert after != before
+        self.ok(f"Restart Porch now: pid {before} quit, pid {after} serves on 127.0.0.1:{second}")
+        os.kill(after, signal.SIGTERM)
+        self.wait_for("the restarted process to quit", lambda: _proc_state(after) in (None, "Z"))
+        self.ok("the restarted process quit on SIGTERM")
+
     def close_window_keeps_serving(self, pid: int, url: str) -> None:
         try:
             from Xlib import X, display, protocol
@@ -375,7 +423,18 @@ class Scenario:
             try:
                 self.driver.quit()
             except Exception:
-                pass  # the app already exited in step 7
+                pass  # the app already exited
+        # A process the restart started is nobody's child here: stop it by its data folder.
+        pid = self.app_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _proc_state(pid: int) -> str | None:
@@ -396,6 +455,7 @@ def main() -> int:
     scenario = Scenario(args)
     try:
         scenario.run()
+        scenario.restart_applies_the_saved_address()
     except Exception as err:
         print(f"not ok - {type(err).__name__}: {err}", flush=True)
         scenario.fail_screenshot()
