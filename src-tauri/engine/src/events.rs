@@ -73,7 +73,7 @@ pub fn short_reason(message: &str) -> String {
     let first = lines.next().unwrap_or("");
     let mut reason = first.to_string();
     if first.ends_with(':') {
-        if let Some(last) = lines.last() {
+        if let Some(last) = lines.next_back() {
             // Tree-drawing and bullets ("╰─▶ Because …") are decoration.
             reason = format!("{first} {}", last.trim_start_matches(|c: char| !c.is_alphanumeric()));
         }
