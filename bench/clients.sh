@@ -18,55 +18,19 @@ set -euo pipefail
 BENCH_REPS=${BENCH_REPS:-10}
 BENCH_KEEP=${BENCH_KEEP:-0}
 START_TIMEOUT=${BENCH_START_TIMEOUT:-30}
-REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 VENV=${PORCH_TEST_VENV:-$REPO_ROOT/.venv-tests}
-
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
 [[ $BENCH_REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer (got '$BENCH_REPS')"
 [[ -x $VENV/bin/python && -x $VENV/bin/rsconnect ]] ||
   die "no test venv at $VENV (run bash .ci/test, or set PORCH_TEST_VENV to a venv with tests/requirements.txt)"
 "$VENV/bin/python" -c 'import pins, posit.connect' 2>/dev/null || die "$VENV lacks pins or posit-sdk (tests/requirements.txt)"
 
-if [[ -n ${PORCH_BIN:-} ]]; then
-  [[ -x $PORCH_BIN ]] || die "PORCH_BIN=$PORCH_BIN is not an executable file"
-else
-  log "building porch (release, headless)"
-  (cd "$REPO_ROOT" && cargo build --release --no-default-features --bin porch >&2) || die "cargo build failed"
-  PORCH_BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/porch
-fi
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/porch-bench-clients.XXXXXX")
-PORCH_PID=
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n $PORCH_PID ]]; then
-    kill -TERM -- "-$PORCH_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 -- "-$PORCH_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$PORCH_PID" 2>/dev/null || true
-  fi
-  wait 2>/dev/null || true
-  if [[ $BENCH_KEEP == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_porch_bin
+bench_tmp clients
 
 mkdir -p "$TMP/data" "$TMP/home"
-setsid "$PORCH_BIN" serve --data-dir "$TMP/data" --bind 127.0.0.1 --port 0 >"$TMP/stdout.log" 2>"$TMP/stderr.log" </dev/null &
-PORCH_PID=$!
-BASE=
-deadline=$((SECONDS + START_TIMEOUT))
-while ((SECONDS < deadline)); do
-  line=$(head -n 1 "$TMP/stdout.log" 2>/dev/null || true)
-  if [[ $line =~ (http://127\.0\.0\.1:[0-9]+) ]]; then BASE=${BASH_REMATCH[1]}; break; fi
-  kill -0 "$PORCH_PID" 2>/dev/null || die "porch serve exited early: $(tail -n 5 "$TMP/stderr.log")"
-  sleep 0.1
-done
-[[ -n $BASE ]] || die "porch serve did not print its address within ${START_TIMEOUT}s"
-KEY=$("$PORCH_BIN" key new --data-dir "$TMP/data" --name bench | tail -n 1)
+start_porch "$TMP/data" "$TMP"
 log "porch on $BASE; $BENCH_REPS runs per operation"
 
 export HOME=$TMP/home NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost

@@ -42,8 +42,8 @@ BENCH_PIP=${BENCH_PIP:-1}
 BENCH_KEEP=${BENCH_KEEP:-0}
 START_TIMEOUT=${BENCH_START_TIMEOUT:-30}
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 declare -A PART=()
 (($#)) || set -- all
@@ -57,8 +57,6 @@ for a in "$@"; do
 done
 want() { [[ -n ${PART[$1]:-} ]]; }
 
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 CLIENT=$SCRIPT_DIR/interactive_client.py
 cd "$REPO_ROOT"
 
@@ -95,57 +93,11 @@ command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 ||
   die "uv not found (Porch needs it to build app environments): pip install uv"
 
 # ---------------------------------------------------------------- porch ----
-if [[ -n ${PORCH_BIN:-} ]]; then
-  [[ -x $PORCH_BIN ]] || die "PORCH_BIN=$PORCH_BIN is not an executable file"
-else
-  command -v cargo >/dev/null 2>&1 || die "cargo not found (or set PORCH_BIN)"
-  log "building porch (release, headless)"
-  cargo build --release --no-default-features --bin porch >&2 || die "cargo build failed"
-  PORCH_BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/porch
-  [[ -x $PORCH_BIN ]] || die "built binary not found at $PORCH_BIN"
-fi
-PORCH_BIN=$(cd "$(dirname "$PORCH_BIN")" && pwd)/$(basename "$PORCH_BIN")
+bench_porch_bin
 
 # ------------------------------------------------------ temp + cleanup ----
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/porch-bench-int.XXXXXX")
+bench_tmp int
 chmod 0711 "$TMP"
-PIDS=() # leaders of the process groups we started
-
-cleanup() {
-  local rc=$? pid i
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for ((i = 0; i < 50; i++)); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  if [[ $BENCH_KEEP == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Start "$@" in its own process group (setsid), stdout/stderr to files; sets $STARTED_PID.
-start_group() {
-  local out=$1 err=$2
-  shift 2
-  setsid "$@" >"$out" 2>"$err" </dev/null &
-  STARTED_PID=$!
-  PIDS+=("$STARTED_PID")
-}
-
-# Wait until URL answers 200, or PID dies, or the deadline passes. Returns 1 on failure.
-wait_http() {
-  local url=$1 pid=$2 deadline=$((SECONDS + ${3:-$START_TIMEOUT}))
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Accept: */*' "$url" || true) == 200 ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 now() { printf '%s' "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
@@ -170,27 +122,8 @@ unset PORCH_UV_CACHE_DIR
 DATA=$TMP/data
 P=$TMP/porch
 mkdir -p "$DATA" "$P" "$TMP/apps"
-start_group "$P/stdout.log" "$P/stderr.log" "$PORCH_BIN" serve --data-dir "$DATA" --bind 127.0.0.1 --port 0
-PORCH_PID=$STARTED_PID
-PORCH_PORT=
-deadline=$((SECONDS + START_TIMEOUT))
-while ((SECONDS < deadline)); do
-  line=$(head -n 1 "$P/stdout.log" 2>/dev/null || true)
-  if [[ $line =~ http://127\.0\.0\.1:([0-9]+) ]]; then
-    PORCH_PORT=${BASH_REMATCH[1]}
-    break
-  fi
-  kill -0 "$PORCH_PID" 2>/dev/null ||
-    die "porch serve exited early: $(tail -q -n 5 "$P/stderr.log" "$P/stdout.log" 2>/dev/null)"
-  sleep 0.1
-done
-[[ -n $PORCH_PORT ]] ||
-  die "porch serve printed no 'Listening on http://127.0.0.1:PORT/' line within ${START_TIMEOUT}s (first line: '${line:-}')"
-BASE=http://127.0.0.1:$PORCH_PORT
+start_porch "$DATA" "$P"
 log "porch listening on $BASE (pid $PORCH_PID)"
-KEY=$("$PORCH_BIN" key new --data-dir "$DATA" --name bench 2>"$P/key.err" | tail -n 1) ||
-  die "porch key new failed: $(cat "$P/key.err")"
-[[ $KEY =~ ^[A-Za-z0-9_-]{16,}$ ]] || die "porch key new printed no key (got '$KEY')"
 
 api() { # METHOD PATH [JSON]
   local args=(-fsS --max-time 30 -X "$1" -H "Authorization: Key $KEY")

@@ -43,8 +43,8 @@ FD_SLACK=4
 START_TIMEOUT=30
 FAILED=()
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 declare -A PART=()
 for a in "$@"; do
@@ -58,8 +58,6 @@ done
 ((${#PART[@]})) || PART=([soak]=1 [library]=1)
 want() { [[ -n ${PART[$1]:-} ]]; }
 
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 CLIENT=$SCRIPT_DIR/load_client.py
 cd "$REPO_ROOT"
 command -v python3 >/dev/null 2>&1 || die "python3 not found"
@@ -76,34 +74,11 @@ if want soak && ((NOFILE < 2 * SESSIONS + 1000)); then
 fi
 
 # ---------------------------------------------------------------- porch ----
-if [[ -n ${PORCH_BIN:-} ]]; then
-  [[ -x $PORCH_BIN ]] || die "PORCH_BIN=$PORCH_BIN is not an executable file"
-else
-  command -v cargo >/dev/null 2>&1 || die "cargo not found (or set PORCH_BIN)"
-  log "building porch (release, headless)"
-  cargo build --release --no-default-features --bin porch >&2 || die "cargo build failed"
-  PORCH_BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/porch
-fi
-PORCH_BIN=$(cd "$(dirname "$PORCH_BIN")" && pwd)/$(basename "$PORCH_BIN")
+bench_porch_bin
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/porch-bench-load.XXXXXX")
-PIDS=()
-cleanup() {
-  local rc=$? pid i
-  trap - EXIT INT TERM
-  [[ -n ${SAMPLER:-} ]] && kill "$SAMPLER" 2>/dev/null || true
-  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for ((i = 0; i < 50; i++)); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  if [[ $BENCH_KEEP == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp load
+# The RSS and open-file sampler of the soak, when running.
+bench_on_exit() { [[ -z ${SAMPLER:-} ]] || kill "$SAMPLER" 2>/dev/null; }
 
 jget() {
   python3 -c 'import json,sys
@@ -118,20 +93,7 @@ verdict() { if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 < b + 0)
 
 DATA=$TMP/data
 mkdir -p "$DATA" "$TMP/apps"
-setsid "$PORCH_BIN" serve --data-dir "$DATA" --bind 127.0.0.1 --port 0 --max-connections $((SESSIONS + 2000)) \
-  >"$TMP/porch.out" 2>"$TMP/porch.err" </dev/null &
-PORCH_PID=$!
-PIDS+=("$PORCH_PID")
-PORT=
-for ((i = 0; i < START_TIMEOUT * 10; i++)); do
-  line=$(head -n 1 "$TMP/porch.out" 2>/dev/null || true)
-  [[ $line =~ http://127\.0\.0\.1:([0-9]+) ]] && { PORT=${BASH_REMATCH[1]}; break; }
-  kill -0 "$PORCH_PID" 2>/dev/null || die "porch serve exited: $(tail -n 5 "$TMP/porch.err")"
-  sleep 0.1
-done
-[[ -n $PORT ]] || die "porch serve printed no address"
-BASE=http://127.0.0.1:$PORT
-KEY=$("$PORCH_BIN" key new --data-dir "$DATA" --name bench | tail -n 1)
+start_porch "$DATA" "$TMP/porch" --max-connections $((SESSIONS + 2000))
 log "porch on $BASE (pid $PORCH_PID, open-file limit $NOFILE)"
 api() { # METHOD PATH [JSON]
   local args=(-fsS --max-time 60 -X "$1" -H "Authorization: Key $KEY")

@@ -32,11 +32,9 @@ case $BENCH_ONLY in
 esac
 want() { [[ $BENCH_ONLY == both || $BENCH_ONLY == "$1" ]]; }
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 cd "$REPO_ROOT"
 
 # ---------------------------------------------------------------- tools ----
@@ -65,49 +63,12 @@ command -v curl >/dev/null 2>&1 || die "curl not found"
 if want nginx; then NGINX_BIN=$(command -v nginx) || die "nginx not found"; fi
 
 # ---------------------------------------------------------------- porch ----
-if want porch; then
-  if [[ -n ${PORCH_BIN:-} ]]; then
-    [[ -x $PORCH_BIN ]] || die "PORCH_BIN=$PORCH_BIN is not an executable file"
-  else
-    command -v cargo >/dev/null 2>&1 || die "cargo not found (or set PORCH_BIN)"
-    log "building porch (release, headless)"
-    cargo build --release --no-default-features --bin porch >&2 || die "cargo build failed"
-    PORCH_BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/porch
-    [[ -x $PORCH_BIN ]] || die "built binary not found at $PORCH_BIN"
-  fi
-  PORCH_BIN=$(cd "$(dirname "$PORCH_BIN")" && pwd)/$(basename "$PORCH_BIN")
-fi
+if want porch; then bench_porch_bin; fi
 
 # ------------------------------------------------------ temp + cleanup ----
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/porch-bench.XXXXXX")
+bench_tmp static
 # nginx workers may run as an unprivileged user: let them traverse to the site.
 chmod 0711 "$TMP"
-PIDS=() # leaders of the process groups we started
-
-cleanup() {
-  local rc=$? pid i
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for ((i = 0; i < 50; i++)); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  if [[ $BENCH_KEEP == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Start "$@" in its own process group (setsid), stdout/stderr to files; sets $STARTED_PID.
-start_group() {
-  local out=$1 err=$2
-  shift 2
-  setsid "$@" >"$out" 2>"$err" </dev/null &
-  STARTED_PID=$!
-  PIDS+=("$STARTED_PID")
-}
 
 # --------------------------------------------------------------- site ----
 SITE=$TMP/site
@@ -133,17 +94,6 @@ verify() {
     die "$what: GET $url failed"
   cmp -s "$TMP/verify.out" "$file" ||
     die "$what: $url does not serve the same bytes as $(basename "$file")"
-}
-
-# Wait until URL answers 200, or PID dies, or the deadline passes. Returns 1 on failure.
-wait_http() {
-  local url=$1 pid=$2 deadline=$((SECONDS + START_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true) == 200 ]] && return 0
-    sleep 0.1
-  done
-  return 1
 }
 
 declare -A URL # URL[server.file]
@@ -211,22 +161,7 @@ fi
 if want porch; then
   P=$TMP/porch
   mkdir -p "$P"
-  start_group "$P/stdout.log" "$P/stderr.log" "$PORCH_BIN" serve --data-dir "$DATA" --bind 127.0.0.1 --port 0
-  PORCH_PID=$STARTED_PID
-  PORCH_PORT=
-  deadline=$((SECONDS + START_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    line=$(head -n 1 "$P/stdout.log" 2>/dev/null || true)
-    if [[ $line =~ http://127\.0\.0\.1:([0-9]+) ]]; then
-      PORCH_PORT=${BASH_REMATCH[1]}
-      break
-    fi
-    kill -0 "$PORCH_PID" 2>/dev/null ||
-      die "porch serve exited early: $(tail -q -n 5 "$P/stderr.log" "$P/stdout.log" 2>/dev/null)"
-    sleep 0.1
-  done
-  [[ -n $PORCH_PORT ]] ||
-    die "porch serve printed no 'Listening on http://127.0.0.1:PORT/' line within ${START_TIMEOUT}s (first line: '${line:-}')"
+  start_porch "$DATA" "$P"
   log "porch listening on 127.0.0.1:$PORCH_PORT (pid $PORCH_PID)"
 
   "$PORCH_BIN" deploy "$SITE" --name bench-site --data-dir "$DATA" >"$P/deploy.out" 2>"$P/deploy.err" ||

@@ -31,8 +31,8 @@ BENCH_WATCH_WARMUP=${BENCH_WATCH_WARMUP:-1}
 BENCH_KEEP=${BENCH_KEEP:-0}
 START_TIMEOUT=${BENCH_START_TIMEOUT:-30}
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case ${1:-} in
   -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -42,8 +42,6 @@ esac
 [[ $BENCH_WATCH_REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_WATCH_REPS must be a positive integer"
 [[ $BENCH_WATCH_WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WATCH_WARMUP must be an integer >= 0"
 
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 CLIENT=$SCRIPT_DIR/watch_client.py
 cd "$REPO_ROOT"
 
@@ -51,50 +49,13 @@ command -v python3 >/dev/null 2>&1 || die "python3 not found"
 command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 ||
   die "uv not found (Porch needs it to build the app's environment): pip install uv"
 
-if [[ -n ${PORCH_BIN:-} ]]; then
-  [[ -x $PORCH_BIN ]] || die "PORCH_BIN=$PORCH_BIN is not an executable file"
-else
-  command -v cargo >/dev/null 2>&1 || die "cargo not found (or set PORCH_BIN)"
-  log "building porch (release, headless)"
-  cargo build --release --no-default-features --bin porch >&2 || die "cargo build failed"
-  PORCH_BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/porch
-  [[ -x $PORCH_BIN ]] || die "built binary not found at $PORCH_BIN"
-fi
-PORCH_BIN=$(cd "$(dirname "$PORCH_BIN")" && pwd)/$(basename "$PORCH_BIN")
+bench_porch_bin
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/porch-bench-watch.XXXXXX")
-PORCH_PID=
-cleanup() {
-  local rc=$? i
-  trap - EXIT INT TERM
-  if [[ -n $PORCH_PID ]]; then
-    kill -TERM -- "-$PORCH_PID" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do kill -0 -- "-$PORCH_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$PORCH_PID" 2>/dev/null || true
-  fi
-  wait 2>/dev/null || true
-  if [[ $BENCH_KEEP == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp watch
 
 DATA=$TMP/data
 mkdir -p "$DATA"
-setsid "$PORCH_BIN" serve --data-dir "$DATA" --bind 127.0.0.1 --port 0 >"$TMP/stdout.log" 2>"$TMP/stderr.log" </dev/null &
-PORCH_PID=$!
-PORT=
-deadline=$((SECONDS + START_TIMEOUT))
-while ((SECONDS < deadline)); do
-  line=$(head -n 1 "$TMP/stdout.log" 2>/dev/null || true)
-  if [[ $line =~ http://127\.0\.0\.1:([0-9]+) ]]; then PORT=${BASH_REMATCH[1]}; break; fi
-  kill -0 "$PORCH_PID" 2>/dev/null || die "porch serve exited early: $(tail -n 5 "$TMP/stderr.log")"
-  sleep 0.1
-done
-[[ -n $PORT ]] || die "porch serve printed no address within ${START_TIMEOUT}s"
-BASE=http://127.0.0.1:$PORT
-KEY=$("$PORCH_BIN" key new --data-dir "$DATA" --name bench | tail -n 1) || die "porch key new failed"
+start_porch "$DATA" "$TMP"
 log "porch listening on $BASE"
 
 # The three folders, in their first version.
