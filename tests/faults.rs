@@ -95,6 +95,19 @@ async fn kernel_running(p: &Porch) {
     .await;
 }
 
+/// SIGKILLs Porch and, while it is down, checks that none of its processes is left and that
+/// the database is intact; then starts it again on the same data folder.
+async fn kill_check_restart(p: Porch) -> Porch {
+    p.crash_and_restart(
+        |dir| {
+            no_process_left(dir, 30);
+            integrity_ok(dir);
+        },
+        Opts::default(),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn sigkill_during_a_deploy_keeps_the_active_version() {
     if !need_uv("sigkill_during_a_deploy_keeps_the_active_version") {
@@ -135,15 +148,7 @@ async fn sigkill_during_a_deploy_keeps_the_active_version() {
     let before = task(&p, &task_id).await;
     assert_eq!(before["finished"], false, "{before}");
 
-    let p = p
-        .crash_and_restart(
-            |dir| {
-                no_process_left(dir, 30);
-                integrity_ok(dir);
-            },
-            Opts::default(),
-        )
-        .await;
+    let p = kill_check_restart(p).await;
     let t = task(&p, &task_id).await;
     assert_eq!(t["finished"], true, "{t}");
     assert_eq!(t["code"], 1, "{t}");
@@ -176,15 +181,7 @@ async fn sigkill_during_a_render_fails_it_and_keeps_the_current_output() {
     let task_id = r.json::<Value>().await.expect("json")["task_id"].as_str().expect("task").to_string();
     kernel_running(&p).await;
 
-    let p = p
-        .crash_and_restart(
-            |dir| {
-                no_process_left(dir, 30);
-                integrity_ok(dir);
-            },
-            Opts::default(),
-        )
-        .await;
+    let p = kill_check_restart(p).await;
     let t = task(&p, &task_id).await;
     assert_eq!((t["finished"].clone(), t["code"].clone()), (json!(true), json!(1)), "{t}");
     assert!(t["error"].as_str().unwrap_or("").contains("interrupted"), "{t}");
@@ -225,15 +222,7 @@ async fn sigkill_during_a_schedule_firing_then_schedules_resume() {
     .await;
     kernel_running(&p).await;
 
-    let p = p
-        .crash_and_restart(
-            |dir| {
-                no_process_left(dir, 30);
-                integrity_ok(dir);
-            },
-            Opts::default(),
-        )
-        .await;
+    let p = kill_check_restart(p).await;
     let list = renders(&p, &guid).await;
     let crashed = list.iter().find(|r| r["trigger"] == "schedule").expect("the scheduled render");
     assert_eq!(crashed["status"], "failed", "{list:?}");
