@@ -163,16 +163,8 @@ async fn every_documented_api_endpoint_answers() {
             let guid = p.create(name).await;
             let page = b"<h1>x</h1>";
             let b: Value = p.upload(&guid, common::targz(&[("index.html", page)])).await.json().await.expect("bundle");
-            let t: Value = p
-                .api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy"))
-                .json(&serde_json::json!({"bundle_id": b["id"]}))
-                .send()
-                .await
-                .expect("deploy")
-                .json()
-                .await
-                .expect("task");
-            let task = t["task_id"].as_str().expect("task").to_string();
+            let t = p.deploy(&guid, b["id"].as_str().expect("bundle id")).await;
+            let task = t["id"].as_str().expect("task").to_string();
             let item: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
             (guid, b["id"].as_str().expect("id").to_string(), task, item["id"].as_str().expect("id").to_string())
         }

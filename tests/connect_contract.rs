@@ -55,21 +55,7 @@ async fn publish(p: &Porch, name: &str, title: &str, category: &str) -> String {
     let manifest = json!({"version": 1, "metadata": {"appmode": "static", "primary_html": "index.html", "content_category": category}});
     let bytes = targz(&[("manifest.json", manifest.to_string().as_bytes()), ("index.html", b"<h1>x</h1>")]);
     let b: Value = p.upload(&guid, bytes).await.json().await.expect("bundle");
-    let t: Value = p
-        .api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy"))
-        .json(&json!({ "bundle_id": b["id"] }))
-        .send()
-        .await
-        .expect("deploy")
-        .json()
-        .await
-        .expect("task");
-    let task = t["task_id"].as_str().expect("task").to_string();
-    let done = common::eventually(120, "deploy task", || async {
-        let (_, v) = get(p, &format!("/__api__/v1/tasks/{task}?wait=1")).await;
-        v["finished"].as_bool().unwrap_or(false).then_some(v)
-    })
-    .await;
+    let done = p.deploy(&guid, b["id"].as_str().expect("bundle id")).await;
     assert_eq!((done["finished"].clone(), done["code"].clone()), (json!(true), json!(0)), "{done}");
     guid
 }

@@ -116,7 +116,7 @@ fn valid_env_name(name: &str) -> bool {
 impl Engine {
     /// The server's default runtime settings: the saved ones over the built-in ones.
     pub fn runtime_defaults(&self) -> RuntimeSettings {
-        self.read_saved().runtime_defaults
+        self.with_saved(|s| s.runtime_defaults)
     }
 
     /// Changes runtime settings (validated) and applies them to running workers.

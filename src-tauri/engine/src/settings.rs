@@ -275,13 +275,19 @@ impl Engine {
 
     /// What the publisher saved (as this engine last read it).
     pub fn saved_settings(&self) -> SavedSettings {
-        self.read_saved().doc
+        self.with_saved(|s| s.doc.clone())
     }
 
     pub(crate) fn read_saved(&self) -> Saved {
+        self.with_saved(Saved::clone)
+    }
+
+    /// Reads the saved settings under the lock, without copying them (hot paths: every
+    /// management request asks whether remote publishing is on).
+    pub(crate) fn with_saved<T>(&self, f: impl FnOnce(&Saved) -> T) -> T {
         match self.inner.saved.read() {
-            Ok(s) => s.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            Ok(s) => f(&s),
+            Err(poisoned) => f(&poisoned.into_inner()),
         }
     }
 
@@ -294,12 +300,7 @@ impl Engine {
     /// Whether keyed management calls from other computers are accepted right now: the
     /// start-up flag forces it on for the run; otherwise the saved switch decides.
     pub fn allow_remote_publishing(&self) -> bool {
-        self.config().allow_remote_publishing
-            || self
-                .read_saved()
-                .doc
-                .allow_remote_publishing
-                .unwrap_or(false)
+        self.config().allow_remote_publishing || self.with_saved(|s| s.doc.allow_remote_publishing.unwrap_or(false))
     }
 
     /// Re-reads the saved settings (another process may have changed them) and applies

@@ -102,10 +102,9 @@ pub(super) async fn revoke_key(_: Publisher, State(engine): State<Engine>, Path(
 #[derive(Debug, Deserialize)]
 pub(super) struct InspectQuery {
     filename: Option<String>,
-    /// Preview as this appmode instead of the detected one.
-    appmode: Option<String>,
-    /// Preview with this entry point instead of the detected one.
-    entrypoint: Option<String>,
+    /// Preview as this appmode and/or entry point instead of the detected ones.
+    #[serde(flatten)]
+    overrides: Overrides,
 }
 
 /// `POST /porch/inspect?filename=NAME[&appmode=MODE][&entrypoint=FILE]`: the body is a
@@ -117,7 +116,7 @@ pub(super) async fn inspect(
     Query(q): Query<InspectQuery>,
     req: Request,
 ) -> Result<Json<BundlePreview>, ApiError> {
-    let overrides = Overrides { appmode: q.appmode, entrypoint: q.entrypoint };
+    let overrides = q.overrides;
     overrides.check().map_err(Error::from)?;
     let tmp_dir = engine.config().tmp_dir();
     tokio::fs::create_dir_all(&tmp_dir).await.map_err(Error::io("creating the scratch folder", &tmp_dir))?;
