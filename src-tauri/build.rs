@@ -28,7 +28,8 @@ fn embed_ui() {
         collect(&dist, &dist, &mut files);
     }
     files.sort();
-    let mut out = String::from("/// `ui/dist`, embedded at build time.\npub(crate) static UI_ASSETS: &[(&str, &[u8])] = &[\n");
+    let mut out =
+        String::from("/// `ui/dist`, embedded at build time.\npub(crate) static UI_ASSETS: &[(&str, &[u8])] = &[\n");
     for (rel, abs) in &files {
         let _ = writeln!(out, "    ({rel:?}, include_bytes!({abs:?})),");
     }

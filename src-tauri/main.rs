@@ -323,7 +323,8 @@ fn base_config(data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
     let mut config = Config::new(dir);
     config.ui_assets = Some(UI_ASSETS);
     // A shared download cache for Python packages (tests and benchmarks use several data dirs).
-    config.uv_cache_dir = std::env::var_os("PORCH_UV_CACHE_DIR").map(PathBuf::from).filter(|p| !p.as_os_str().is_empty());
+    config.uv_cache_dir =
+        std::env::var_os("PORCH_UV_CACHE_DIR").map(PathBuf::from).filter(|p| !p.as_os_str().is_empty());
     Ok(config)
 }
 
@@ -362,7 +363,8 @@ fn listen_addr(config: &mut Config, args: &ServeArgs) -> anyhow::Result<SocketAd
     let saved = match (args.bind, args.port) {
         (Some(ip), Some(port)) => SocketAddr::new(ip, port),
         _ => {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start a runtime")?;
+            let rt =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start a runtime")?;
             rt.block_on(porch_engine::settings::read(config)).context("cannot read the saved settings")?.listen_addr()
         }
     };

@@ -24,7 +24,12 @@ async fn site(p: &Porch, name: &str, access: &str) -> (String, String) {
     let guid = p.create(name).await;
     let first = p.publish(&guid, targz(&[("index.html", format!("{name} v1").as_bytes())])).await;
     p.publish(&guid, targz(&[("index.html", format!("{name} v2").as_bytes()), ("data.csv", b"a,b\n1,2\n")])).await;
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({ "viewer_access": access })).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({ "viewer_access": access }))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 200, "set {name} to {access}");
     let v = json_of(r).await;
     assert_eq!(v["viewer_access"], access, "{v}");
@@ -53,7 +58,10 @@ async fn access_modes_map_connect_access_types_and_refuse_bad_values() {
     let patch = |body: Value| p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&body).send();
 
     let v = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get")).await;
-    assert_eq!((v["viewer_access"].as_str(), v["access_type"].as_str(), v["secret_link"].as_bool()), (Some("network"), Some("all"), Some(false)));
+    assert_eq!(
+        (v["viewer_access"].as_str(), v["access_type"].as_str(), v["secret_link"].as_bool()),
+        (Some("network"), Some("all"), Some(false))
+    );
     for (access_type, viewer) in [("acl", "local"), ("logged_in", "network"), ("all", "network")] {
         let v = json_of(patch(json!({ "access_type": access_type })).await.expect("patch")).await;
         assert_eq!((v["access_type"].as_str(), v["viewer_access"].as_str()), (Some(access_type), Some(viewer)), "{v}");
@@ -82,7 +90,10 @@ async fn access_modes_map_connect_access_types_and_refuse_bad_values() {
     std::fs::write(dir.path().join("index.html"), "cli").expect("write");
     let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", "cli-site", "--access", "link"]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("porch secret-link cli-site"), "deploy --access link explains how to share");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("porch secret-link cli-site"),
+        "deploy --access link explains how to share"
+    );
     let out = p.cli(&["access", "cli-site", "public"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("\"public\""));
     let out = p.cli(&["access", "cli-site", "acl"]);
@@ -112,7 +123,12 @@ async fn each_mode_from_loopback_on_every_path_and_the_landing_page() {
     let (net, net_rev) = site(&p, "open-site", "network").await;
     let (local, local_rev) = site(&p, "this-computer", "local").await;
     let (link, link_rev) = site(&p, "by-link", "link").await;
-    let r = p.api(Method::PUT, &format!("/__api__/v1/content/{link}/vanity")).json(&json!({"path": "/secret-report/"})).send().await.expect("vanity");
+    let r = p
+        .api(Method::PUT, &format!("/__api__/v1/content/{link}/vanity"))
+        .json(&json!({"path": "/secret-report/"}))
+        .send()
+        .await
+        .expect("vanity");
     assert_eq!(r.status(), 200);
     let missing = missing_item_page(&p).await;
 
@@ -124,16 +140,45 @@ async fn each_mode_from_loopback_on_every_path_and_the_landing_page() {
     }
     // A loopback browser asked by another site's name (DNS rebinding) is not "this computer".
     let port = p.base.rsplit(':').next().expect("port").to_string();
-    for (host, status) in [("localhost", 200), ("127.0.0.1", 200), ("[::1]", 200), ("attacker.example", 404), ("127.0.0.1.nip.io", 404)] {
-        let r = p.http.get(p.url(&format!("/content/{local}/"))).header("Host", format!("{host}:{port}")).send().await.expect("get");
+    for (host, status) in
+        [("localhost", 200), ("127.0.0.1", 200), ("[::1]", 200), ("attacker.example", 404), ("127.0.0.1.nip.io", 404)]
+    {
+        let r = p
+            .http
+            .get(p.url(&format!("/content/{local}/")))
+            .header("Host", format!("{host}:{port}"))
+            .send()
+            .await
+            .expect("get");
         assert_eq!(r.status().as_u16(), status, "local item with Host {host}");
-        let page = p.http.get(p.url("/")).header("Host", format!("{host}:{port}")).send().await.expect("get").text().await.expect("page");
+        let page = p
+            .http
+            .get(p.url("/"))
+            .header("Host", format!("{host}:{port}"))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("page");
         assert_eq!(page.contains(&local), status == 200, "landing page with Host {host}");
     }
-    assert_eq!(p.http.get(p.url(&format!("/content/{net}/"))).header("Host", "attacker.example").send().await.expect("get").status(), 200);
+    assert_eq!(
+        p.http
+            .get(p.url(&format!("/content/{net}/")))
+            .header("Host", "attacker.example")
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
 
     // A link item without its token does not exist, whatever the path or address form.
-    let id = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{link}")).send().await.expect("get")).await["id"].as_str().expect("id").to_string();
+    let id = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{link}")).send().await.expect("get")).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
     for path in [
         format!("/content/{link}/"),
         format!("/content/{link}/data.csv"),
@@ -155,7 +200,8 @@ async fn each_mode_from_loopback_on_every_path_and_the_landing_page() {
     // The publisher's key opens it (pins reads private content this way); a wrong key does not.
     let r = p.api(Method::GET, &format!("/content/{link}/_rev{link_rev}/")).send().await.expect("get");
     assert_eq!(status_and_text(r).await, (200, "by-link v1".into()));
-    let r = p.http.get(p.url(&format!("/content/{link}/"))).header("Authorization", "Key wrong").send().await.expect("get");
+    let r =
+        p.http.get(p.url(&format!("/content/{link}/"))).header("Authorization", "Key wrong").send().await.expect("get");
     assert_eq!(r.status(), 404);
 
     // The landing page for a loopback visitor: network and local, never link.
@@ -171,14 +217,23 @@ async fn secret_links_set_a_scoped_cookie_and_can_be_regenerated_and_revoked() {
     let p = Porch::start().await;
     let (guid, rev) = site(&p, "shared-report", "link").await;
     let (other, _) = site(&p, "other-report", "link").await;
-    p.api(Method::PUT, &format!("/__api__/v1/content/{guid}/vanity")).json(&json!({"path": "/q3/"})).send().await.expect("vanity");
+    p.api(Method::PUT, &format!("/__api__/v1/content/{guid}/vanity"))
+        .json(&json!({"path": "/q3/"}))
+        .send()
+        .await
+        .expect("vanity");
     let missing = missing_item_page(&p).await;
 
-    let v = json_of(p.api(Method::POST, &format!("/__api__/porch/content/{guid}/secret-link")).send().await.expect("post")).await;
+    let v =
+        json_of(p.api(Method::POST, &format!("/__api__/porch/content/{guid}/secret-link")).send().await.expect("post"))
+            .await;
     let url = v["url"].as_str().expect("url").to_string();
     assert!(url.starts_with(&p.base) && url.contains(&format!("/content/{guid}/?porch_token=")), "{url}");
     let token = url.split("porch_token=").nth(1).expect("token").to_string();
-    assert!(!std::fs::read(p.data_dir().join("porch.db")).expect("db").windows(token.len()).any(|w| w == token.as_bytes()), "the token is stored in plain text");
+    assert!(
+        !std::fs::read(p.data_dir().join("porch.db")).expect("db").windows(token.len()).any(|w| w == token.as_bytes()),
+        "the token is stored in plain text"
+    );
     let listed = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get")).await;
     assert_eq!(listed["secret_link"], true);
     assert!(!listed.to_string().contains(&token), "the API shows the token again");
@@ -195,9 +250,15 @@ async fn secret_links_set_a_scoped_cookie_and_can_be_regenerated_and_revoked() {
     let cookie = set[0].split(';').next().expect("pair").to_string();
     let with = |path: String| p.http.get(p.url(&path)).header("Cookie", cookie.clone()).send();
     let r = with(format!("/content/{guid}/")).await.expect("get");
-    assert!(r.headers()["cache-control"].to_str().expect("ascii").starts_with("private"), "no shared cache may keep a link item");
+    assert!(
+        r.headers()["cache-control"].to_str().expect("ascii").starts_with("private"),
+        "no shared cache may keep a link item"
+    );
     assert_eq!(status_and_text(r).await, (200, "shared-report v2".into()));
-    assert_eq!(status_and_text(with(format!("/content/{guid}/_rev{rev}/")).await.expect("get")).await, (200, "shared-report v1".into()));
+    assert_eq!(
+        status_and_text(with(format!("/content/{guid}/_rev{rev}/")).await.expect("get")).await,
+        (200, "shared-report v1".into())
+    );
     assert_eq!(with("/q3/data.csv".into()).await.expect("get").status(), 200);
     assert_eq!(with("/q3".into()).await.expect("get").status(), 308, "the vanity path without its slash");
     // One item's cookie opens nothing else.
@@ -211,11 +272,21 @@ async fn secret_links_set_a_scoped_cookie_and_can_be_regenerated_and_revoked() {
     assert_eq!(r.status(), 200);
 
     // Regenerating: the old token and its cookie stop working, the new one works.
-    let v = json_of(p.api(Method::POST, &format!("/__api__/porch/content/{guid}/secret-link")).send().await.expect("post")).await;
+    let v =
+        json_of(p.api(Method::POST, &format!("/__api__/porch/content/{guid}/secret-link")).send().await.expect("post"))
+            .await;
     let new_url = v["url"].as_str().expect("url").to_string();
     assert_ne!(new_url, url);
-    assert_eq!(with(format!("/content/{guid}/")).await.expect("get").status(), 404, "the old cookie still opens the item");
-    assert_eq!(p.get(&format!("/content/{guid}/?porch_token={token}")).await.status(), 404, "the old token still works");
+    assert_eq!(
+        with(format!("/content/{guid}/")).await.expect("get").status(),
+        404,
+        "the old cookie still opens the item"
+    );
+    assert_eq!(
+        p.get(&format!("/content/{guid}/?porch_token={token}")).await.status(),
+        404,
+        "the old token still works"
+    );
     let path = new_url.strip_prefix(&p.base).expect("same origin");
     assert_eq!(p.get(path).await.status(), 303);
 
@@ -236,7 +307,10 @@ async fn secret_links_set_a_scoped_cookie_and_can_be_regenerated_and_revoked() {
     let v = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get")).await;
     assert_eq!(v["secret_link"], false);
     // Secret-link calls need the key.
-    assert_eq!(p.http.post(p.url(&format!("/__api__/porch/content/{guid}/secret-link"))).send().await.expect("post").status(), 401);
+    assert_eq!(
+        p.http.post(p.url(&format!("/__api__/porch/content/{guid}/secret-link"))).send().await.expect("post").status(),
+        401
+    );
     p.shutdown();
 }
 
@@ -248,7 +322,8 @@ fn client_from(ip: &str) -> reqwest::Client {
 async fn wrong_keys_are_rate_limited_per_client_address() {
     let p = Porch::start().await;
     let url = p.url("/__api__/v1/content");
-    let (guesser, publisher, neighbour) = (client_from("127.0.0.2"), client_from("127.0.0.3"), client_from("127.0.0.4"));
+    let (guesser, publisher, neighbour) =
+        (client_from("127.0.0.2"), client_from("127.0.0.3"), client_from("127.0.0.4"));
     let get = |c: &reqwest::Client, key: &str| c.get(&url).header("Authorization", format!("Key {key}")).send();
 
     // Successes cost nothing: five failures, many successes, five more failures are all plain 401s.
@@ -277,7 +352,12 @@ async fn wrong_keys_are_rate_limited_per_client_address() {
     // Wrong keys on content paths count too, and answer like a missing item.
     let (hidden, _) = site(&p, "hidden-site", "link").await;
     for _ in 0..9 {
-        let r = neighbour.get(p.url(&format!("/content/{hidden}/"))).header("Authorization", "Key wrong").send().await.expect("get");
+        let r = neighbour
+            .get(p.url(&format!("/content/{hidden}/")))
+            .header("Authorization", "Key wrong")
+            .send()
+            .await
+            .expect("get");
         assert_eq!(r.status(), 404);
     }
     assert_eq!(get(&neighbour, "wrong").await.expect("get").status(), 429);
@@ -288,7 +368,10 @@ async fn wrong_keys_are_rate_limited_per_client_address() {
 async fn keys_are_shown_once_stored_hashed_and_revocable() {
     let p = Porch::start().await;
     // A second key, made through the API: shown in the answer, never again.
-    let made = json_of(p.api(Method::POST, "/__api__/porch/keys").json(&json!({"name": "laptop"})).send().await.expect("post")).await;
+    let made = json_of(
+        p.api(Method::POST, "/__api__/porch/keys").json(&json!({"name": "laptop"})).send().await.expect("post"),
+    )
+    .await;
     let key2 = made["key"].as_str().expect("key").to_string();
     let list = json_of(p.api(Method::GET, "/__api__/porch/keys").send().await.expect("get")).await;
     let names: Vec<&str> = list.as_array().expect("array").iter().map(|k| k["name"].as_str().expect("name")).collect();
@@ -296,7 +379,10 @@ async fn keys_are_shown_once_stored_hashed_and_revocable() {
     assert!(!list.to_string().contains(&key2) && !list.to_string().contains(&p.key), "{list}");
     let out = p.cli(&["key", "list"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success() && text.contains("laptop") && !text.contains(&key2) && !text.contains(&p.key), "{text}");
+    assert!(
+        out.status.success() && text.contains("laptop") && !text.contains(&key2) && !text.contains(&p.key),
+        "{text}"
+    );
     let db = std::fs::read(p.data_dir().join("porch.db")).expect("db");
     for k in [&p.key, &key2] {
         assert!(!db.windows(k.len()).any(|w| w == k.as_bytes()), "a key is stored in plain text");
@@ -325,7 +411,11 @@ async fn management_never_answers_on_content_paths_and_items_cannot_reach_each_o
     let bravo_v1 = b"bravo-site v1";
 
     // Management routes below a content path or a vanity path are just missing files.
-    p.api(Method::PUT, &format!("/__api__/v1/content/{a}/vanity")).json(&json!({"path": "/alpha/"})).send().await.expect("vanity");
+    p.api(Method::PUT, &format!("/__api__/v1/content/{a}/vanity"))
+        .json(&json!({"path": "/alpha/"}))
+        .send()
+        .await
+        .expect("vanity");
     for path in [
         format!("/content/{a}/__api__/v1/content"),
         format!("/content/{a}/__api__/porch/events"),
@@ -333,19 +423,39 @@ async fn management_never_answers_on_content_paths_and_items_cannot_reach_each_o
         "/alpha/__api__/v1/content".into(),
     ] {
         let r = p.api(Method::GET, &path).send().await.expect("get");
-        let (status, ctype) = (r.status().as_u16(), r.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_string()));
+        let (status, ctype) =
+            (r.status().as_u16(), r.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_string()));
         let body = r.text().await.expect("body");
         assert_eq!(status, 404, "{path}");
-        assert!(!ctype.unwrap_or_default().contains("json") && !body.contains("bravo-site"), "{path} answered like the API: {body}");
+        assert!(
+            !ctype.unwrap_or_default().contains("json") && !body.contains("bravo-site"),
+            "{path} answered like the API: {body}"
+        );
     }
     // Vanity paths cannot shadow Porch's routes or another item.
-    for (path, status) in [("/__api__/", 409), ("/content/x/", 409), ("/alpha/", 409), ("/alpha/inner/", 409), ("/a/../b/", 400)] {
-        let r = p.api(Method::PUT, &format!("/__api__/v1/content/{b}/vanity")).json(&json!({ "path": path })).send().await.expect("put");
+    for (path, status) in
+        [("/__api__/", 409), ("/content/x/", 409), ("/alpha/", 409), ("/alpha/inner/", 409), ("/a/../b/", 400)]
+    {
+        let r = p
+            .api(Method::PUT, &format!("/__api__/v1/content/{b}/vanity"))
+            .json(&json!({ "path": path }))
+            .send()
+            .await
+            .expect("put");
         assert_eq!(r.status().as_u16(), status, "vanity {path}");
     }
     // Nesting is refused both ways, so one item's cookies cannot reach another's pages.
-    p.api(Method::PUT, &format!("/__api__/v1/content/{b}/vanity")).json(&json!({"path": "/team/reports/"})).send().await.expect("put");
-    let r = p.api(Method::PUT, &format!("/__api__/v1/content/{a}/vanity")).json(&json!({"path": "/team/"})).send().await.expect("put");
+    p.api(Method::PUT, &format!("/__api__/v1/content/{b}/vanity"))
+        .json(&json!({"path": "/team/reports/"}))
+        .send()
+        .await
+        .expect("put");
+    let r = p
+        .api(Method::PUT, &format!("/__api__/v1/content/{a}/vanity"))
+        .json(&json!({"path": "/team/"}))
+        .send()
+        .await
+        .expect("put");
     assert_eq!(r.status(), 409);
     assert!(json_of(r).await["error"].as_str().unwrap_or("").contains("nested"));
     let v = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{a}/vanity")).send().await.expect("get")).await;
@@ -382,7 +492,10 @@ async fn management_never_answers_on_content_paths_and_items_cannot_reach_each_o
         let reply = raw(path.clone());
         let status: u16 = reply.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         assert!(matches!(status, 400 | 404), "{path}: {reply}");
-        assert!(!reply.as_bytes().windows(bravo_v1.len()).any(|w| w == bravo_v1) && !reply.contains("SQLite"), "{path} leaked: {reply}");
+        assert!(
+            !reply.as_bytes().windows(bravo_v1.len()).any(|w| w == bravo_v1) && !reply.contains("SQLite"),
+            "{path} leaked: {reply}"
+        );
     }
     p.shutdown();
 }
@@ -397,14 +510,18 @@ impl Jar {
     fn store(&mut self, set_cookie: &str) {
         let mut parts = set_cookie.split(';').map(str::trim);
         let (name, value) = parts.next().and_then(|kv| kv.split_once('=')).expect("name=value");
-        let path = parts.find_map(|a| a.strip_prefix("Path=").or_else(|| a.strip_prefix("path="))).expect("every cookie Porch passes on has a Path").to_string();
+        let path = parts
+            .find_map(|a| a.strip_prefix("Path=").or_else(|| a.strip_prefix("path=")))
+            .expect("every cookie Porch passes on has a Path")
+            .to_string();
         self.0.retain(|(n, _, p)| !(n == name && *p == path));
         self.0.push((name.to_string(), value.to_string(), path));
     }
 
     fn header_for(&self, request_path: &str) -> String {
         let matches = |cp: &str| {
-            request_path == cp || (request_path.starts_with(cp) && (cp.ends_with('/') || request_path[cp.len()..].starts_with('/')))
+            request_path == cp
+                || (request_path.starts_with(cp) && (cp.ends_with('/') || request_path[cp.len()..].starts_with('/')))
         };
         self.0.iter().filter(|(_, _, p)| matches(p)).map(|(n, v, _)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
     }
@@ -429,11 +546,20 @@ async fn app_cookies_stay_on_their_item_and_porch_credentials_never_reach_apps()
     let p = Porch::start().await;
     let a = deploy_access_app(&p, "cookie-app-a").await;
     let b = deploy_access_app(&p, "cookie-app-b").await;
-    p.api(Method::PUT, &format!("/__api__/v1/content/{a}/vanity")).json(&json!({"path": "/team/a/"})).send().await.expect("vanity");
+    p.api(Method::PUT, &format!("/__api__/v1/content/{a}/vanity"))
+        .json(&json!({"path": "/team/a/"}))
+        .send()
+        .await
+        .expect("vanity");
 
     // An app's bundle files are its source code: `_rev`/`_bundle` show them to the publisher only.
-    let bundle = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{a}")).send().await.expect("get")).await["bundle_id"].as_str().expect("bundle").to_string();
-    for path in [format!("/content/{a}/_rev{bundle}/app.py"), format!("/content/{a}/_bundle{bundle}/requirements.txt")] {
+    let bundle = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{a}")).send().await.expect("get")).await
+        ["bundle_id"]
+        .as_str()
+        .expect("bundle")
+        .to_string();
+    for path in [format!("/content/{a}/_rev{bundle}/app.py"), format!("/content/{a}/_bundle{bundle}/requirements.txt")]
+    {
         assert_eq!(p.get(&path).await.status(), 404, "{path}");
         let r = p.api(Method::GET, &path).send().await.expect("get");
         assert_eq!(r.status(), 200, "{path} with the key");
@@ -472,8 +598,14 @@ async fn app_cookies_stay_on_their_item_and_porch_credentials_never_reach_apps()
     assert!(!seen["cookie"].as_str().unwrap_or("").contains("session"), "{seen}");
 
     // Porch's own credentials are stripped: Connect's credentials header, the key, link cookies, the token.
-    p.api(Method::PATCH, &format!("/__api__/v1/content/{b}")).json(&json!({"viewer_access": "link"})).send().await.expect("patch");
-    let v = json_of(p.api(Method::POST, &format!("/__api__/porch/content/{b}/secret-link")).send().await.expect("post")).await;
+    p.api(Method::PATCH, &format!("/__api__/v1/content/{b}"))
+        .json(&json!({"viewer_access": "link"}))
+        .send()
+        .await
+        .expect("patch");
+    let v =
+        json_of(p.api(Method::POST, &format!("/__api__/porch/content/{b}/secret-link")).send().await.expect("post"))
+            .await;
     let token = v["url"].as_str().expect("url").split("porch_token=").nth(1).expect("token").to_string();
     let r = p.get(&format!("/content/{b}/headers?porch_token={token}")).await;
     assert_eq!(r.status(), 303);
@@ -495,7 +627,8 @@ async fn app_cookies_stay_on_their_item_and_porch_credentials_never_reach_apps()
     let ws_path = format!("/content/{b}/ws");
     let refused = common::Ws::connect(&p.base, &ws_path, &[]).err().expect("a WebSocket without the link is refused");
     assert!(refused.contains(" 404 "), "{refused}");
-    let mut ws = common::Ws::connect(&p.base, &ws_path, &[("Cookie", &link_cookie)]).expect("WebSocket with the link cookie");
+    let mut ws =
+        common::Ws::connect(&p.base, &ws_path, &[("Cookie", &link_cookie)]).expect("WebSocket with the link cookie");
     ws.send_text("hi");
     assert_eq!(ws.recv().expect("echo").text(), "echo:hi");
     p.shutdown();
@@ -517,11 +650,14 @@ async fn rendered_documents_follow_access_on_render_history_paths_and_hide_their
     assert!(out.status.success(), "deploy: {}", String::from_utf8_lossy(&out.stderr));
     let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
     let item = list.iter().find(|c| c["name"] == "linked-report").expect("listed").clone();
-    let (guid, bundle) = (item["guid"].as_str().expect("guid").to_string(), item["bundle_id"].as_str().expect("bundle").to_string());
+    let (guid, bundle) =
+        (item["guid"].as_str().expect("guid").to_string(), item["bundle_id"].as_str().expect("bundle").to_string());
     let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).send().await.expect("render");
     let task = json_of(r).await["task_id"].as_str().expect("task").to_string();
     assert_eq!(p.wait_task(&task).await["code"], 0, "the render failed");
-    let renders = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders")).send().await.expect("renders")).await;
+    let renders =
+        json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders")).send().await.expect("renders"))
+            .await;
     let render = renders[0]["id"].as_str().expect("render id").to_string();
     let missing = missing_item_page(&p).await;
 
@@ -531,7 +667,9 @@ async fn rendered_documents_follow_access_on_render_history_paths_and_hide_their
         assert_eq!((s, body), (404, missing.clone()), "{path} without the link");
         assert_eq!(p.api(Method::GET, path).send().await.expect("get").status(), 200, "{path} with the key");
     }
-    let v = json_of(p.api(Method::POST, &format!("/__api__/porch/content/{guid}/secret-link")).send().await.expect("post")).await;
+    let v =
+        json_of(p.api(Method::POST, &format!("/__api__/porch/content/{guid}/secret-link")).send().await.expect("post"))
+            .await;
     let token = v["url"].as_str().expect("url").split("porch_token=").nth(1).expect("token").to_string();
     let r = p.get(&format!("/content/{guid}/_render{render}/?porch_token={token}")).await;
     assert_eq!(r.status(), 303);

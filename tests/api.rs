@@ -114,10 +114,16 @@ async fn content_crud_and_filters() {
     let list = json_of(p.api(Method::GET, "/__api__/v1/content?name=nothing-here").send().await.expect("list")).await;
     assert_eq!(list, json!([]));
     let owner = pin["owner_guid"].as_str().expect("owner").to_string();
-    let list = json_of(p.api(Method::GET, &format!("/__api__/v1/content?owner_guid={owner}&name=mtcars")).send().await.expect("list")).await;
+    let list = json_of(
+        p.api(Method::GET, &format!("/__api__/v1/content?owner_guid={owner}&name=mtcars")).send().await.expect("list"),
+    )
+    .await;
     assert_eq!(list.as_array().expect("array").len(), 1);
     let list = json_of(
-        p.api(Method::GET, "/__api__/v1/content?owner_guid=00000000-0000-0000-0000-000000000000").send().await.expect("list"),
+        p.api(Method::GET, "/__api__/v1/content?owner_guid=00000000-0000-0000-0000-000000000000")
+            .send()
+            .await
+            .expect("list"),
     )
     .await;
     assert_eq!(list, json!([]));
@@ -125,7 +131,13 @@ async fn content_crud_and_filters() {
     assert_eq!(all.as_array().expect("array").len(), 2);
 
     // get by guid and by numeric id, with includes.
-    let got = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}?include=owner,tags,vanity_url")).send().await.expect("get")).await;
+    let got = json_of(
+        p.api(Method::GET, &format!("/__api__/v1/content/{guid}?include=owner,tags,vanity_url"))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
     assert_eq!(got["name"], "report-1a2b");
     assert!(got["owner"]["username"].is_string());
     let id = got["id"].as_str().expect("id");
@@ -134,14 +146,28 @@ async fn content_crud_and_filters() {
 
     // patch
     let patched = json_of(
-        p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"title":"New title","description":"d"})).send().await.expect("patch"),
+        p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+            .json(&json!({"title":"New title","description":"d"}))
+            .send()
+            .await
+            .expect("patch"),
     )
     .await;
     assert_eq!(patched["title"], "New title");
     assert_eq!(patched["description"], "d");
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"name":"mtcars"})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"name":"mtcars"}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 409);
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"access_type":"everyone"})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"access_type":"everyone"}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 400);
 
     // unknown guid → 404 code 4
@@ -179,7 +205,8 @@ async fn bundles_upload_list_download_delete() {
     // Chunked upload with no Content-Type, as rsconnect sends it.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = first.chunks(7).map(|c| Ok(c.to_vec())).collect();
     let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/bundles")).body(body).send().await.expect("upload");
+    let r =
+        p.api(Method::POST, &format!("/__api__/v1/content/{guid}/bundles")).body(body).send().await.expect("upload");
     assert_eq!(r.status(), 200);
     let b1 = json_of(r).await;
     assert_eq!(b1["content_guid"], guid.as_str());
@@ -193,23 +220,32 @@ async fn bundles_upload_list_download_delete() {
     let form = reqwest::multipart::Form::new()
         .part("archive", reqwest::multipart::Part::bytes(second.clone()).file_name("bundle.tar.gz"))
         .text("metadata", r#"{"source":"git","source_repo":"r","source_branch":"main","source_commit":"abc"}"#);
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/bundles")).multipart(form).send().await.expect("upload");
+    let r = p
+        .api(Method::POST, &format!("/__api__/v1/content/{guid}/bundles"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
     assert_eq!(r.status(), 200);
     let b2 = json_of(r).await;
     let b2_id = b2["id"].as_str().expect("id").to_string();
     assert_eq!(b2["metadata"]["source_commit"], "abc");
 
-    let list = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("list")).await;
+    let list =
+        json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("list")).await;
     let ids: Vec<&str> = list.as_array().expect("array").iter().map(|b| b["id"].as_str().expect("id")).collect();
     assert_eq!(ids, vec![b2_id.as_str(), b1_id.as_str()]);
 
-    let got = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles/{b1_id}")).send().await.expect("get")).await;
+    let got =
+        json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles/{b1_id}")).send().await.expect("get"))
+            .await;
     assert_eq!(got["id"], b1_id.as_str());
     let r = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles/999999")).send().await.expect("get");
     assert_eq!(r.status(), 404);
     assert_eq!(json_of(r).await["code"], 4);
 
-    let dl = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles/{b1_id}/download")).send().await.expect("dl");
+    let dl =
+        p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles/{b1_id}/download")).send().await.expect("dl");
     assert_eq!(dl.status(), 200);
     assert_eq!(dl.bytes().await.expect("bytes").to_vec(), first);
 
@@ -224,7 +260,6 @@ async fn bundles_upload_list_download_delete() {
     assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"<p>one</p>".to_vec()));
     p.shutdown();
 }
-
 
 #[tokio::test]
 async fn events_stream_over_sse() {

@@ -61,7 +61,10 @@ fn deploy_list_redeploy_and_remove_without_a_server() {
     assert!(ok(&run_cli(d, &["list"])).contains("Nothing is published yet"));
 
     // A folder, named explicitly.
-    let out = ok(&run_cli(d, &["deploy", fixture("site").to_str().expect("utf8"), "--name", "my-site", "--title", "My Site"]));
+    let out = ok(&run_cli(
+        d,
+        &["deploy", fixture("site").to_str().expect("utf8"), "--name", "my-site", "--title", "My Site"],
+    ));
     assert!(out.contains("Published my-site"), "{out}");
     assert!(out.lines().last().expect("url").contains("/content/"));
     // The same name again is a redeploy with a new bundle.
@@ -82,7 +85,8 @@ fn deploy_list_redeploy_and_remove_without_a_server() {
         ok(&run_cli(d, &["deploy", p.to_str().expect("utf8")]));
     }
     let items = list(d);
-    let by_name = |n: &str| items.iter().find(|c| c["name"] == n).unwrap_or_else(|| panic!("{n} missing from {items:?}")).clone();
+    let by_name =
+        |n: &str| items.iter().find(|c| c["name"] == n).unwrap_or_else(|| panic!("{n} missing from {items:?}")).clone();
     assert_eq!(by_name("my-site")["title"], "My Site");
     assert_eq!(by_name("my-site")["bundle_id"], "2");
     assert_eq!(by_name("quarterly-report")["app_mode"], "static");
@@ -140,7 +144,8 @@ async fn serve_stops_cleanly_on_sigterm_and_sigint() {
     let dir = p.data_dir().to_path_buf();
     let p2 = p.restart(common::Opts::default()).await;
     // restart() asserted a clean SIGTERM exit; now SIGINT.
-    let pid_file: Value = serde_json::from_slice(&std::fs::read(dir.join("porch.run.json")).expect("runtime file")).expect("json");
+    let pid_file: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("porch.run.json")).expect("runtime file")).expect("json");
     let pid = pid_file["pid"].as_u64().expect("pid").to_string();
     let status = Command::new("kill").args(["-s", "INT", "--", &pid]).status().expect("kill");
     assert!(status.success());

@@ -165,7 +165,14 @@ async fn every_documented_api_endpoint_answers() {
             let b: Value = p.upload(&guid, common::targz(&[("index.html", page)])).await.json().await.expect("bundle");
             let t = p.deploy(&guid, b["id"].as_str().expect("bundle id")).await;
             let task = t["id"].as_str().expect("task").to_string();
-            let item: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+            let item: Value = p
+                .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
             (guid, b["id"].as_str().expect("id").to_string(), task, item["id"].as_str().expect("id").to_string())
         }
     };

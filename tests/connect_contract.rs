@@ -50,7 +50,12 @@ async fn users_filter_by_prefix_and_pages_end_empty() {
 /// Uploads and deploys a static bundle whose manifest says `content_category`.
 async fn publish(p: &Porch, name: &str, title: &str, category: &str) -> String {
     let guid = p.create(name).await;
-    let patch = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({ "title": title })).send().await.expect("patch");
+    let patch = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({ "title": title }))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(patch.status(), 200);
     let manifest = json!({"version": 1, "metadata": {"appmode": "static", "primary_html": "index.html", "content_category": category}});
     let bytes = targz(&[("manifest.json", manifest.to_string().as_bytes()), ("index.html", b"<h1>x</h1>")]);
@@ -68,14 +73,23 @@ async fn legacy_applications_listing_filters_pins() {
     publish(&p, "report", "Car report", "").await;
 
     let names = |v: &Value| -> Vec<String> {
-        let mut n: Vec<String> = v["applications"].as_array().expect("applications").iter().map(|a| a["name"].as_str().expect("name").to_string()).collect();
+        let mut n: Vec<String> = v["applications"]
+            .as_array()
+            .expect("applications")
+            .iter()
+            .map(|a| a["name"].as_str().expect("name").to_string())
+            .collect();
         n.sort();
         n
     };
     let (_, pins) = get(&p, "/__api__/applications?filter=content_type:pin&count=1000").await;
     assert_eq!(names(&pins), ["boats", "cars"], "{pins}");
-    assert_eq!((pins["count"].clone(), pins["total"].clone(), pins["continuation"].clone()), (json!(2), json!(2), json!(0)));
-    let app = pins["applications"].as_array().expect("apps").iter().find(|a| a["name"] == "cars").expect("cars").clone();
+    assert_eq!(
+        (pins["count"].clone(), pins["total"].clone(), pins["continuation"].clone()),
+        (json!(2), json!(2), json!(0))
+    );
+    let app =
+        pins["applications"].as_array().expect("apps").iter().find(|a| a["name"] == "cars").expect("cars").clone();
     assert_eq!(app["guid"], cars.as_str());
     assert_eq!(app["content_category"], "pin");
     assert!(app["owner_username"].is_string() && app["bundle_id"].is_number(), "{app}");
@@ -87,7 +101,11 @@ async fn legacy_applications_listing_filters_pins() {
     assert_eq!(names(&all), ["cars", "report"], "{all}");
     // `count` pages, `continuation` says where the next page starts.
     let (_, first) = get(&p, "/__api__/applications?filter=content_type:pin&count=1").await;
-    assert_eq!((first["count"].clone(), first["total"].clone(), first["continuation"].clone()), (json!(1), json!(2), json!(1)), "{first}");
+    assert_eq!(
+        (first["count"].clone(), first["total"].clone(), first["continuation"].clone()),
+        (json!(1), json!(2), json!(1)),
+        "{first}"
+    );
     let (_, second) = get(&p, "/__api__/applications?filter=content_type:pin&count=1&start=1").await;
     assert_eq!(second["continuation"], 0, "{second}");
     assert_ne!(names(&first), names(&second));
@@ -160,7 +178,12 @@ async fn bad_multipart_uploads_are_refused_and_change_nothing() {
         .part("archive", reqwest::multipart::Part::bytes(site.clone()).file_name("bundle.tar.gz"))
         .text("metadata", "source=git");
     for (form, needle) in [(no_archive, "no \"archive\" part"), (bad_meta, "metadata part is not JSON")] {
-        let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/bundles")).multipart(form).send().await.expect("upload");
+        let r = p
+            .api(Method::POST, &format!("/__api__/v1/content/{guid}/bundles"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
         assert_eq!(r.status(), 400);
         let e: Value = r.json().await.expect("error JSON");
         assert!(e["error"].as_str().expect("error").contains(needle), "{e}");

@@ -36,9 +36,20 @@ async fn refused(p: &Porch, guid: &str, bytes: Vec<u8>, status: u16, needle: &st
 
 #[tokio::test]
 async fn hostile_archives_are_refused_and_nothing_changes() {
-    let p = Porch::start_with(common::Opts { args: vec!["--max-bundle-bytes".into(), "65536".into(), "--max-bundle-files".into(), "50".into()], ..Default::default() }).await;
+    let p = Porch::start_with(common::Opts {
+        args: vec!["--max-bundle-bytes".into(), "65536".into(), "--max-bundle-files".into(), "50".into()],
+        ..Default::default()
+    })
+    .await;
     let guid = with_good_site(&p, "hostile").await;
-    let bundles_before = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("list").text().await.expect("t");
+    let bundles_before = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles"))
+        .send()
+        .await
+        .expect("list")
+        .text()
+        .await
+        .expect("t");
 
     // tar with `..`
     refused(&p, &guid, RawTar::new().file("index.html", b"x").file("../evil.txt", b"x").gz(), 400, "../evil.txt").await;
@@ -46,12 +57,26 @@ async fn hostile_archives_are_refused_and_nothing_changes() {
     // absolute path
     refused(&p, &guid, RawTar::new().file("/tmp/evil.txt", b"x").gz(), 400, "/tmp/evil.txt").await;
     // symlink escaping the bundle
-    refused(&p, &guid, RawTar::new().file("index.html", b"x").entry("link", b'2', "../../../etc/passwd", b"").gz(), 400, "link").await;
+    refused(
+        &p,
+        &guid,
+        RawTar::new().file("index.html", b"x").entry("link", b'2', "../../../etc/passwd", b"").gz(),
+        400,
+        "link",
+    )
+    .await;
     refused(&p, &guid, RawTar::new().entry("abs", b'2', "/etc/passwd", b"").gz(), 400, "/etc/passwd").await;
     // hard link to a path outside
     refused(&p, &guid, RawTar::new().entry("hl", b'1', "../x", b"").gz(), 400, "hl").await;
     // device files and FIFOs
-    refused(&p, &guid, RawTar::new().file("index.html", b"x").entry("dev", b'3', "", b"").gz(), 400, "character device").await;
+    refused(
+        &p,
+        &guid,
+        RawTar::new().file("index.html", b"x").entry("dev", b'3', "", b"").gz(),
+        400,
+        "character device",
+    )
+    .await;
     refused(&p, &guid, RawTar::new().file("index.html", b"x").entry("fifo", b'6', "", b"").gz(), 400, "FIFO").await;
     // zip slip
     refused(&p, &guid, zip(&[("index.html", b"x"), ("../../zip-slip.txt", b"x")]), 400, "zip-slip.txt").await;
@@ -76,7 +101,14 @@ async fn hostile_archives_are_refused_and_nothing_changes() {
     refused(&p, &guid, targz(&[("notes.txt", b"x"), ("data.csv", b"1,2")]), 400, "data.csv, notes.txt").await;
 
     still_good(&p, &guid).await;
-    let bundles_after = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("list").text().await.expect("t");
+    let bundles_after = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles"))
+        .send()
+        .await
+        .expect("list")
+        .text()
+        .await
+        .expect("t");
     assert_eq!(bundles_before, bundles_after, "refused uploads left bundles behind");
     // No escaped file was written anywhere near the data dir.
     for escaped in ["evil.txt", "zip-slip.txt", "bundles/evil.txt", "tmp/evil.txt"] {
@@ -93,7 +125,13 @@ async fn failed_deploy_keeps_previous_bundle() {
     let guid = with_good_site(&p, "failing-deploy").await;
     // A manifest whose primary_html is missing uploads, but its deploy fails.
     let r = p
-        .upload(&guid, targz(&[("manifest.json", br#"{"metadata":{"appmode":"static","primary_html":"missing.html"}}"#), ("other.html", b"o")]))
+        .upload(
+            &guid,
+            targz(&[
+                ("manifest.json", br#"{"metadata":{"appmode":"static","primary_html":"missing.html"}}"#),
+                ("other.html", b"o"),
+            ]),
+        )
         .await;
     assert_eq!(r.status(), 200);
     let b: Value = r.json().await.expect("json");
@@ -103,7 +141,12 @@ async fn failed_deploy_keeps_previous_bundle() {
     assert!(task["error"].as_str().expect("error").contains("missing.html"), "{task}");
     still_good(&p, &guid).await;
     // Deploying a bundle that does not exist is a clean 404.
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy")).json(&json!({"bundle_id":"424242"})).send().await.expect("deploy");
+    let r = p
+        .api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy"))
+        .json(&json!({"bundle_id":"424242"}))
+        .send()
+        .await
+        .expect("deploy");
     assert_eq!(r.status(), 404);
     still_good(&p, &guid).await;
 }
@@ -119,12 +162,24 @@ async fn rollback_and_deploy_latest() {
     let t = p.deploy(&guid, &b1).await;
     assert_eq!(t["code"], 0);
     assert_eq!(p.fetch(&format!("/content/{guid}/")).await.1, b"v1");
-    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(c["bundle_id"], b1.as_str());
     assert_eq!(c["app_mode"], "static");
     assert!(c["last_deployed_time"].is_string());
     // posit-sdk's content.deploy() sends bundle_id null: the newest bundle.
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy")).json(&json!({"bundle_id": null})).send().await.expect("deploy");
+    let r = p
+        .api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy"))
+        .json(&json!({"bundle_id": null}))
+        .send()
+        .await
+        .expect("deploy");
     assert_eq!(r.status(), 202);
     let id = r.json::<Value>().await.expect("json")["task_id"].as_str().expect("id").to_string();
     assert_eq!(p.wait_task(&id).await["code"], 0);
@@ -153,7 +208,12 @@ async fn tasks_long_poll_and_stay_queryable() {
     let guid = p.create("tasks-test").await;
     let r = p.upload(&guid, targz(&[("index.html", b"t")])).await;
     let b = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string();
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy")).json(&json!({"bundle_id": b})).send().await.expect("deploy");
+    let r = p
+        .api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy"))
+        .json(&json!({"bundle_id": b}))
+        .send()
+        .await
+        .expect("deploy");
     let id = r.json::<Value>().await.expect("json")["task_id"].as_str().expect("id").to_string();
     let done = p.wait_task(&id).await;
     assert_eq!(done["code"], 0);
@@ -163,7 +223,14 @@ async fn tasks_long_poll_and_stay_queryable() {
     assert_eq!(done["output"].as_array().expect("output").len() as u64, last);
     // first=last returns no lines; a finished task answers at once even with wait.
     let t0 = Instant::now();
-    let tail: Value = p.api(Method::GET, &format!("/__api__/v1/tasks/{id}?first={last}&wait=5")).send().await.expect("get").json().await.expect("json");
+    let tail: Value = p
+        .api(Method::GET, &format!("/__api__/v1/tasks/{id}?first={last}&wait=5"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert!(t0.elapsed() < Duration::from_secs(4), "a finished task must not block");
     assert_eq!(tail["output"], json!([]));
     assert_eq!(tail["last"], last);
@@ -173,7 +240,8 @@ async fn tasks_long_poll_and_stay_queryable() {
     assert_eq!(r.status(), 404);
     // Finished tasks stay queryable after Porch restarts.
     let p = p.restart(common::Opts::default()).await;
-    let again: Value = p.api(Method::GET, &format!("/__api__/v1/tasks/{id}")).send().await.expect("get").json().await.expect("json");
+    let again: Value =
+        p.api(Method::GET, &format!("/__api__/v1/tasks/{id}")).send().await.expect("get").json().await.expect("json");
     assert_eq!(again["finished"], true);
     assert_eq!(again["code"], 0);
     assert_eq!(again["last"], last);
@@ -200,7 +268,14 @@ async fn tar_quirks_are_handled() {
     p.publish(&guid, quirky).await;
     assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"quirky".to_vec()));
     assert_eq!(p.fetch(&format!("/content/{guid}/{long}")).await, (200, b"long name".to_vec()));
-    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(c["content_category"], "pin");
     // A zip bundle deploys too.
     let guid = p.create("zipped").await;
@@ -213,7 +288,11 @@ async fn appmode_is_inferred_and_stored_with_the_bundle() {
     let p = Porch::start().await;
     type Files<'a> = &'a [(&'a str, &'a [u8])];
     let cases: &[(&str, Files, &str)] = &[
-        ("infer-dash", &[("app.py", b"from dash import Dash\napp = Dash()\n"), ("requirements.txt", b"dash\n")], "python-dash"),
+        (
+            "infer-dash",
+            &[("app.py", b"from dash import Dash\napp = Dash()\n"), ("requirements.txt", b"dash\n")],
+            "python-dash",
+        ),
         ("infer-streamlit", &[("app.py", b"import streamlit as st\n")], "python-streamlit"),
         ("infer-fastapi", &[("main.py", b"from fastapi import FastAPI\n")], "python-fastapi"),
         ("infer-flask", &[("app.py", b"from flask import Flask\n")], "python-api"),
@@ -236,7 +315,14 @@ async fn appmode_is_inferred_and_stored_with_the_bundle() {
         if !matches!(porch_kind(mode), "interactive") {
             let t = p.deploy(&guid, b["id"].as_str().expect("id")).await;
             assert_eq!(t["code"], 0, "{name}: {t}");
-            let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+            let c: Value = p
+                .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
             assert_eq!(c["app_mode"], *mode, "{name}");
         }
     }
@@ -257,17 +343,35 @@ fn porch_kind(mode: &str) -> &'static str {
 }
 
 async fn latest_guid(p: &Porch, name: &str) -> String {
-    let list: Value = p.api(Method::GET, &format!("/__api__/v1/content?name={name}")).send().await.expect("list").json().await.expect("json");
+    let list: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content?name={name}"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
     list[0]["guid"].as_str().expect("guid").to_string()
 }
 
 /// Uploads with Porch's `?appmode=&entrypoint=` query and returns the response.
 async fn upload_as(p: &Porch, guid: &str, query: &str, bytes: Vec<u8>) -> reqwest::Response {
-    p.api(Method::POST, &format!("/__api__/v1/content/{guid}/bundles?{query}")).body(bytes).send().await.expect("upload")
+    p.api(Method::POST, &format!("/__api__/v1/content/{guid}/bundles?{query}"))
+        .body(bytes)
+        .send()
+        .await
+        .expect("upload")
 }
 
 async fn bundle_count(p: &Porch, guid: &str) -> usize {
-    let v: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("list").json().await.expect("json");
+    let v: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
     v.as_array().expect("array").len()
 }
 
@@ -290,7 +394,12 @@ async fn chosen_entry_point_and_appmode_are_stored_served_and_kept_on_rollback()
     assert_eq!(p.fetch(&format!("/content/{guid}/manifest.json")).await.0, 200);
 
     // A page and a notebook: detected as a notebook to render; chosen as a static site.
-    let page_and_notebook = || targz(&[("index.html", b"the site"), ("report.ipynb", br#"{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}"#)]);
+    let page_and_notebook = || {
+        targz(&[
+            ("index.html", b"the site"),
+            ("report.ipynb", br#"{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}"#),
+        ])
+    };
     let r = p.upload(&guid, page_and_notebook()).await;
     let detected: Value = r.json().await.expect("json");
     assert_eq!(detected["manifest"]["metadata"]["appmode"], "jupyter-static", "the detection this test overrides");
@@ -302,7 +411,14 @@ async fn chosen_entry_point_and_appmode_are_stored_served_and_kept_on_rollback()
     let b2 = b2["id"].as_str().expect("id").to_string();
     assert_eq!(p.deploy(&guid, &b2).await["code"], 0);
     assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"the site".to_vec()));
-    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(c["app_mode"], "static");
 
     // Choices that do not fit: a clear 400 naming what is wrong and the choices; nothing stored.
@@ -347,7 +463,8 @@ async fn cli_deploy_takes_appmode_and_entrypoint() {
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dir.path().join("index.html"), "cli index").expect("w");
     std::fs::write(dir.path().join("other.html"), "cli other").expect("w");
-    std::fs::write(dir.path().join("report.ipynb"), r#"{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}"#).expect("w");
+    std::fs::write(dir.path().join("report.ipynb"), r#"{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}"#)
+        .expect("w");
     let path = dir.path().to_str().expect("utf8");
 
     // A refused appmode creates no item.
@@ -367,12 +484,30 @@ async fn cli_deploy_takes_appmode_and_entrypoint() {
     // A missing entry point on a redeploy: refused, nothing stored, the title untouched,
     // the version served unchanged.
     let before = bundle_count(&p, &guid).await;
-    let out = p.cli(&["deploy", path, "--name", "cli-chosen", "--title", "Changed", "--appmode", "static", "--entrypoint", "gone.html"]);
+    let out = p.cli(&[
+        "deploy",
+        path,
+        "--name",
+        "cli-chosen",
+        "--title",
+        "Changed",
+        "--appmode",
+        "static",
+        "--entrypoint",
+        "gone.html",
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("\"gone.html\" is not in the bundle") && err.contains("index.html, other.html"), "{err}");
     assert_eq!(bundle_count(&p, &guid).await, before);
-    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_ne!(c["title"], "Changed");
     assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"cli other".to_vec()));
 }
@@ -384,7 +519,9 @@ async fn chosen_python_module_is_the_one_that_runs() {
     }
     let p = Porch::start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let app = |text: &str| format!("from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return '{text}'\n");
+    let app = |text: &str| {
+        format!("from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return '{text}'\n")
+    };
     std::fs::write(dir.path().join("app.py"), app("from app.py")).expect("w");
     std::fs::write(dir.path().join("admin.py"), app("from admin.py")).expect("w");
     std::fs::write(dir.path().join("requirements.txt"), "flask\n").expect("w");
@@ -393,6 +530,13 @@ async fn chosen_python_module_is_the_one_that_runs() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let guid = latest_guid(&p, "two-apps").await;
     assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"from admin.py".to_vec()));
-    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!((c["app_mode"].as_str(), c["entrypoint"].as_str()), (Some("python-api"), Some("admin:app")));
 }

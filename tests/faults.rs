@@ -47,7 +47,11 @@ fn integrity_ok(dir: &Path) {
         .output()
         .expect("python3");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.starts_with("ok\n[]"), "database check: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && text.starts_with("ok\n[]"),
+        "database check: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn json_of(p: &Porch, method: Method, path: &str) -> Value {
@@ -212,9 +216,17 @@ async fn sigkill_during_a_schedule_firing_then_schedules_resume() {
     let p = Porch::start().await;
     let guid = deploy_notebook(&p, "schedule-crash");
     set_env(&p, &guid, "PORCH_FIXTURE_HANG", Some("1")).await;
-    let start = std::process::Command::new("date").args(["-u", "-d", "+2 seconds", "+%Y-%m-%dT%H:%M:%SZ"]).output().expect("date");
+    let start = std::process::Command::new("date")
+        .args(["-u", "-d", "+2 seconds", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .expect("date");
     let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": String::from_utf8_lossy(&start.stdout).trim(), "timezone": "UTC"});
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("schedule");
+    let r = p
+        .api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules"))
+        .json(&def)
+        .send()
+        .await
+        .expect("schedule");
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     eventually(120, "the scheduled render to start", || async {
         renders(&p, &guid).await.iter().any(|r| r["trigger"] == "schedule" && r["status"] == "running").then_some(())
@@ -241,7 +253,9 @@ async fn a_render_past_its_time_limit_is_stopped() {
     if !need_uv("a_render_past_its_time_limit_is_stopped") {
         return;
     }
-    let p = Porch::start_with(Opts { args: ["--render-timeout", "5"].map(String::from).to_vec(), ..Default::default() }).await;
+    let p =
+        Porch::start_with(Opts { args: ["--render-timeout", "5"].map(String::from).to_vec(), ..Default::default() })
+            .await;
     let guid = deploy_notebook(&p, "render-limit");
     set_env(&p, &guid, "PORCH_FIXTURE_HANG", Some("1")).await;
     let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).send().await.expect("render");
@@ -253,25 +267,49 @@ async fn a_render_past_its_time_limit_is_stopped() {
     let list = renders(&p, &guid).await;
     assert_eq!(list[0]["status"], "failed");
     assert!(list[0]["error"].as_str().unwrap_or("").contains("time limit"), "{list:?}");
-    let rid = list[0]["id"].as_i64().map(|i| i.to_string()).or_else(|| list[0]["id"].as_str().map(String::from)).expect("id");
-    let log = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders/{rid}/log")).send().await.expect("log").text().await.expect("text");
+    let rid =
+        list[0]["id"].as_i64().map(|i| i.to_string()).or_else(|| list[0]["id"].as_str().map(String::from)).expect("id");
+    let log = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}/renders/{rid}/log"))
+        .send()
+        .await
+        .expect("log")
+        .text()
+        .await
+        .expect("text");
     assert!(log.contains("time limit"), "{log}");
     // The kernel and everything else the render started are gone; Porch is not.
     let needle = p.data_dir().display().to_string();
     let porch = p.pid();
-    eventually(30, "the render's processes to end", || async { processes_mentioning(&needle, &[porch]).is_empty().then_some(()) }).await;
+    eventually(30, "the render's processes to end", || async {
+        processes_mentioning(&needle, &[porch]).is_empty().then_some(())
+    })
+    .await;
 
     // An item's own render_timeout wins over the server's.
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"render_timeout": 0})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"render_timeout": 0}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 400);
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"render_timeout": 3})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"render_timeout": 3}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 200);
     let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).send().await.expect("render");
     let id = r.json::<Value>().await.expect("json")["task_id"].as_str().expect("task").to_string();
     let t = p.wait_task(&id).await;
     let err = t["error"].as_str().unwrap_or("");
     assert!(err.contains("time limit of 3 s") && err.contains("render_timeout"), "{t}");
-    eventually(30, "the render's processes to end", || async { processes_mentioning(&needle, &[porch]).is_empty().then_some(()) }).await;
+    eventually(30, "the render's processes to end", || async {
+        processes_mentioning(&needle, &[porch]).is_empty().then_some(())
+    })
+    .await;
     p.shutdown();
 }
 
@@ -332,10 +370,14 @@ async fn a_full_disk_fails_the_deploy_cleanly() {
 
     // Nothing half-written is left, the active version serves, and Porch goes on working.
     let leftovers = |sub: &str| -> Vec<String> {
-        std::fs::read_dir(p.data_dir().join(sub)).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
+        std::fs::read_dir(p.data_dir().join(sub))
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
     };
     assert!(leftovers("tmp").is_empty(), "scratch files left: {:?}", leftovers("tmp"));
-    let bundles: Vec<Value> = serde_json::from_value(json_of(&p, Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).await).expect("list");
+    let bundles: Vec<Value> =
+        serde_json::from_value(json_of(&p, Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).await)
+            .expect("list");
     assert_eq!(bundles.len(), 1, "no bundle row for the failed upload: {bundles:?}");
     let mut on_disk = leftovers("bundles");
     on_disk.sort();
@@ -381,7 +423,13 @@ async fn app_pid(p: &Porch, guid: &str) -> u64 {
 }
 
 async fn app_log(p: &Porch, guid: &str) -> String {
-    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/log?lines=200")).send().await.expect("log").text().await.expect("text")
+    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/log?lines=200"))
+        .send()
+        .await
+        .expect("log")
+        .text()
+        .await
+        .expect("text")
 }
 
 #[tokio::test]
@@ -389,13 +437,25 @@ async fn a_leaking_or_hung_app_is_replaced() {
     if !need_uv("a_leaking_or_hung_app_is_replaced") {
         return;
     }
-    let p = Porch::start_with(Opts { args: ["--app-hang-timeout", "4"].map(String::from).to_vec(), ..Default::default() }).await;
+    let p =
+        Porch::start_with(Opts { args: ["--app-hang-timeout", "4"].map(String::from).to_vec(), ..Default::default() })
+            .await;
     let guid = deploy_fastapi(&p, "faulty-app");
     // A per-item memory limit (Connect's memory_limit, bytes); bad values are refused.
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"memory_limit": -5})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"memory_limit": -5}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 400);
     assert!(r.text().await.expect("text").contains("memory_limit"));
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"memory_limit": 200 * 1024 * 1024})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"memory_limit": 200 * 1024 * 1024}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.expect("json")["memory_limit"], 200 * 1024 * 1024);
 
@@ -422,5 +482,6 @@ async fn a_leaking_or_hung_app_is_replaced() {
 
 fn alive(pid: u64) -> bool {
     // A zombie (exited, not yet reaped) counts as gone.
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
 }

@@ -13,7 +13,10 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{copy_tree, eventually, fixture, have_uv, page_refs, plain_text as text, run_with_timeout, skip_or_fail, Porch, Rsconnect, Ws};
+use common::{
+    copy_tree, eventually, fixture, have_uv, page_refs, plain_text as text, run_with_timeout, skip_or_fail, Porch,
+    Rsconnect, Ws,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -122,13 +125,21 @@ impl Deployed {
             .collect();
         if refs.is_empty() {
             let head: String = html.chars().take(3000).collect();
-            panic!("{}", self.report(&format!("{page_path} references no script or stylesheet under {}:\n{head}", self.root)).await);
+            panic!(
+                "{}",
+                self.report(&format!("{page_path} references no script or stylesheet under {}:\n{head}", self.root))
+                    .await
+            );
         }
         for r in refs.iter().take(25) {
             let resp = self.p.get(r).await;
             let status = resp.status().as_u16();
             if status != 200 {
-                panic!("{}", self.report(&format!("asset {r} (referenced by {page_path}) answered {status} through the proxy")).await);
+                panic!(
+                    "{}",
+                    self.report(&format!("asset {r} (referenced by {page_path}) answered {status} through the proxy"))
+                        .await
+                );
             }
         }
         eprintln!("ASSETS {page_path}: {} referenced assets answered 200", refs.len().min(25));
@@ -172,12 +183,20 @@ async fn rsconnect_deploy(test: &str, name: &str, args: &[&str], app_mode: &str)
     let out_text = text(&out);
     eprintln!("TIMING {test}: rsconnect deploy {} took {secs:.1}s", args.join(" "));
 
-    let items: Value = p.api(Method::GET, "/__api__/v1/content").send().await.expect("list").json().await.expect("json");
+    let items: Value =
+        p.api(Method::GET, "/__api__/v1/content").send().await.expect("list").json().await.expect("json");
     let items = items.as_array().cloned().unwrap_or_default();
     let guid = items.first().and_then(|i| i["guid"].as_str()).map(str::to_string);
     if !out.status.success() {
         let log = match &guid {
-            Some(g) => p.api(Method::GET, &format!("/__api__/v1/content/{g}/log?lines=200")).send().await.expect("log").text().await.unwrap_or_default(),
+            Some(g) => p
+                .api(Method::GET, &format!("/__api__/v1/content/{g}/log?lines=200"))
+                .send()
+                .await
+                .expect("log")
+                .text()
+                .await
+                .unwrap_or_default(),
             None => String::new(),
         };
         panic!("rsconnect deploy {} failed after {secs:.1}s:\n{out_text}\n--- app log\n{log}", args.join(" "));
@@ -205,10 +224,28 @@ async fn porch_deploy(test: &str, name: &str, app_mode: &str) -> Deployed {
     let item = list.iter().find(|c| c["name"] == name).cloned().unwrap_or(Value::Null);
     let guid = item["guid"].as_str().unwrap_or_default().to_string();
     if !out.status.success() {
-        let log = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/log?lines=200")).send().await.expect("log").text().await.unwrap_or_default();
-        panic!("porch deploy failed:\n{}{}\n--- app log\n{log}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let log = p
+            .api(Method::GET, &format!("/__api__/v1/content/{guid}/log?lines=200"))
+            .send()
+            .await
+            .expect("log")
+            .text()
+            .await
+            .unwrap_or_default();
+        panic!(
+            "porch deploy failed:\n{}{}\n--- app log\n{log}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(c["app_mode"], app_mode, "app_mode: {c}");
     Deployed { root: format!("/content/{guid}/"), guid, p, _work: work }
 }
@@ -222,7 +259,11 @@ async fn first_view(test: &str, d: &Deployed, rel: &str) -> (String, String) {
 }
 
 fn must_contain(what: &str, haystack: &str, needle: &str) {
-    assert!(haystack.contains(needle), "{what}: expected {needle:?} in:\n{}", haystack.chars().take(4000).collect::<String>());
+    assert!(
+        haystack.contains(needle),
+        "{what}: expected {needle:?} in:\n{}",
+        haystack.chars().take(4000).collect::<String>()
+    );
 }
 
 /// The text between `start` and the next `end` after it.
@@ -238,7 +279,10 @@ fn websocket_accept_matches_rfc6455() {
     assert_eq!(common::base64(b"ab"), "YWI=");
     assert_eq!(common::base64(b"abc"), "YWJj");
     assert_eq!(
-        page_refs("/c/g/", r#"<link href="a.css"><script src="./b/c.js?v=1"></script><a href="https://x/"><img src="/c/x/../y.png">"#),
+        page_refs(
+            "/c/g/",
+            r#"<link href="a.css"><script src="./b/c.js?v=1"></script><a href="https://x/"><img src="/c/x/../y.png">"#
+        ),
         vec!["/c/g/b/c.js?v=1".to_string(), "/c/y.png".to_string(), "/c/g/a.css".to_string()]
     );
 }
@@ -248,7 +292,9 @@ fn websocket_accept_matches_rfc6455() {
 #[tokio::test(flavor = "multi_thread")]
 async fn flask_api_with_rsconnect() {
     let test = "flask_api_with_rsconnect";
-    let Some(d) = rsconnect_deploy(test, "api", &["api", "--entrypoint", "app:app"], "python-api").await else { return };
+    let Some(d) = rsconnect_deploy(test, "api", &["api", "--entrypoint", "app:app"], "python-api").await else {
+        return;
+    };
     let (ctype, html) = first_view(test, &d, "").await;
     assert!(ctype.starts_with("text/html"), "{ctype}");
     must_contain("Flask page", &html, "PORCH-FLASK-OK");
@@ -270,7 +316,10 @@ async fn flask_api_with_rsconnect() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fastapi_with_rsconnect() {
     let test = "fastapi_with_rsconnect";
-    let Some(d) = rsconnect_deploy(test, "fastapi", &["fastapi", "--entrypoint", "app:app"], "python-fastapi").await else { return };
+    let Some(d) = rsconnect_deploy(test, "fastapi", &["fastapi", "--entrypoint", "app:app"], "python-fastapi").await
+    else {
+        return;
+    };
     let (ctype, html) = first_view(test, &d, "").await;
     assert!(ctype.starts_with("text/html"), "{ctype}");
     must_contain("FastAPI page", &html, "PORCH-FASTAPI-OK");
@@ -291,7 +340,9 @@ async fn fastapi_with_rsconnect() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dash_with_rsconnect() {
     let test = "dash_with_rsconnect";
-    let Some(d) = rsconnect_deploy(test, "dash", &["dash", "--entrypoint", "app:app"], "python-dash").await else { return };
+    let Some(d) = rsconnect_deploy(test, "dash", &["dash", "--entrypoint", "app:app"], "python-dash").await else {
+        return;
+    };
     let (_, html) = first_view(test, &d, "").await;
     must_contain("Dash page", &html, "<title>PORCH-DASH-OK</title>");
     // Dash's renderer finds its routes through the prefixed config.
@@ -311,7 +362,13 @@ async fn dash_with_rsconnect() {
         "inputs": [{"id": "inp", "property": "value", "value": "through-porch"}],
         "changedPropIds": ["inp.value"],
     });
-    let r = d.p.http.post(d.p.url(&format!("{}_dash-update-component", d.root))).json(&body).send().await.expect("callback");
+    let r =
+        d.p.http
+            .post(d.p.url(&format!("{}_dash-update-component", d.root)))
+            .json(&body)
+            .send()
+            .await
+            .expect("callback");
     let (status, headers) = (r.status().as_u16(), format!("{:?}", r.headers()));
     let text = r.text().await.unwrap_or_default();
     if status != 200 {
@@ -327,7 +384,11 @@ async fn dash_with_rsconnect() {
 #[tokio::test(flavor = "multi_thread")]
 async fn streamlit_with_rsconnect() {
     let test = "streamlit_with_rsconnect";
-    let Some(d) = rsconnect_deploy(test, "streamlit", &["streamlit", "--entrypoint", "app.py"], "python-streamlit").await else { return };
+    let Some(d) =
+        rsconnect_deploy(test, "streamlit", &["streamlit", "--entrypoint", "app.py"], "python-streamlit").await
+    else {
+        return;
+    };
     let (_, html) = first_view(test, &d, "").await;
     must_contain("Streamlit page", &html, "<title>Streamlit</title>");
     d.check_assets(&d.root, &html).await;
@@ -349,7 +410,9 @@ async fn streamlit_with_rsconnect() {
 #[tokio::test(flavor = "multi_thread")]
 async fn shiny_with_rsconnect() {
     let test = "shiny_with_rsconnect";
-    let Some(d) = rsconnect_deploy(test, "shiny", &["shiny", "--entrypoint", "app:app"], "python-shiny").await else { return };
+    let Some(d) = rsconnect_deploy(test, "shiny", &["shiny", "--entrypoint", "app:app"], "python-shiny").await else {
+        return;
+    };
     let (_, html) = first_view(test, &d, "").await;
     must_contain("Shiny page", &html, "PORCH-SHINY-OK");
     d.check_assets(&d.root, &html).await;
@@ -375,12 +438,17 @@ async fn shiny_exchange(d: &Deployed, want: &str) {
 /// carrying the document.
 async fn bokeh_exchange(d: &Deployed, app_path: &str, html: &str, want: &str) {
     let Some(token) = between(html, "\"token\":\"", "\"").or_else(|| between(html, "\"token\": \"", "\"")) else {
-        panic!("{}", d.report(&format!("no session token in the page:\n{}", html.chars().take(3000).collect::<String>())).await)
+        panic!(
+            "{}",
+            d.report(&format!("no session token in the page:\n{}", html.chars().take(3000).collect::<String>())).await
+        )
     };
     let protocols = format!("bokeh, {token}");
     let mut ws = d.ws(&format!("{app_path}/ws"), &[("Sec-WebSocket-Protocol", &protocols)]).await;
     assert_eq!(ws.header("sec-websocket-protocol").as_deref(), Some("bokeh"), "{}", ws.head);
-    match ws.recv_until(STEP_TIMEOUT, |m| m.text().contains("\"msgtype\":\"ACK\"") || m.text().contains("\"msgtype\": \"ACK\"")) {
+    match ws.recv_until(STEP_TIMEOUT, |m| {
+        m.text().contains("\"msgtype\":\"ACK\"") || m.text().contains("\"msgtype\": \"ACK\"")
+    }) {
         Ok(_) => {}
         Err(e) => panic!("{}", d.report(&format!("no ACK on {app_path}/ws: {e}")).await),
     }
@@ -399,7 +467,9 @@ async fn bokeh_exchange(d: &Deployed, app_path: &str, html: &str, want: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn bokeh_with_rsconnect() {
     let test = "bokeh_with_rsconnect";
-    let Some(d) = rsconnect_deploy(test, "bokeh", &["bokeh", "--entrypoint", "app.py"], "python-bokeh").await else { return };
+    let Some(d) = rsconnect_deploy(test, "bokeh", &["bokeh", "--entrypoint", "app.py"], "python-bokeh").await else {
+        return;
+    };
     // The root redirects to the only app, keeping the prefix.
     let t0 = Instant::now();
     let r = eventually(START_TIMEOUT, "bokeh to answer", || async {
@@ -422,7 +492,9 @@ async fn bokeh_with_rsconnect() {
 #[tokio::test(flavor = "multi_thread")]
 async fn panel_with_rsconnect() {
     let test = "panel_with_rsconnect";
-    let Some(d) = rsconnect_deploy(test, "panel", &["panel", "--entrypoint", "app.py"], "python-panel").await else { return };
+    let Some(d) = rsconnect_deploy(test, "panel", &["panel", "--entrypoint", "app.py"], "python-panel").await else {
+        return;
+    };
     let (_, html) = first_view(test, &d, "app").await;
     must_contain("Panel page", &html, "PORCH-PANEL-TITLE");
     d.check_assets(&format!("{}app", d.root), &html).await;
@@ -461,7 +533,10 @@ async fn voila_with_rsconnect() {
 #[tokio::test(flavor = "multi_thread")]
 async fn gradio_with_rsconnect() {
     let test = "gradio_with_rsconnect";
-    let Some(d) = rsconnect_deploy(test, "gradio", &["gradio", "--entrypoint", "app:demo"], "python-gradio").await else { return };
+    let Some(d) = rsconnect_deploy(test, "gradio", &["gradio", "--entrypoint", "app:demo"], "python-gradio").await
+    else {
+        return;
+    };
     let (_, html) = first_view(test, &d, "").await;
     must_contain("Gradio page", &html, "PORCH-GRADIO-OK");
     d.check_assets(&d.root, &html).await;
@@ -482,7 +557,8 @@ async fn gradio_with_rsconnect() {
     // The queue: join, then read the SSE stream until the result.
     let session = "porchsession1";
     let join = json!({"data": ["porch"], "event_data": null, "fn_index": fn_index, "trigger_id": null, "session_hash": session});
-    let r = d.p.http.post(d.p.url(&format!("{}{api_prefix}/queue/join", d.root))).json(&join).send().await.expect("join");
+    let r =
+        d.p.http.post(d.p.url(&format!("{}{api_prefix}/queue/join", d.root))).json(&join).send().await.expect("join");
     let (status, headers) = (r.status().as_u16(), format!("{:?}", r.headers()));
     let body = r.text().await.unwrap_or_default();
     if status != 200 {
@@ -553,7 +629,6 @@ async fn r_plumber_with_porch_deploy() {
     d.p.shutdown();
 }
 
-
 /// Sends `GET path` to Porch in two writes, split right after the request target, with a
 /// pause between them so that the server reads them separately; returns the raw answer.
 async fn split_after_target(p: &Porch, path: &str) -> String {
@@ -566,7 +641,10 @@ async fn split_after_target(p: &Porch, path: &str) -> String {
     let rest = format!(" HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     s.write_all(rest.as_bytes()).await.expect("write the rest");
     let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut buf)).await.expect("answer in time").expect("read");
+    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut buf))
+        .await
+        .expect("answer in time")
+        .expect("read");
     String::from_utf8_lossy(&buf).into_owned()
 }
 
@@ -599,11 +677,25 @@ async fn notebook_renders_on_deploy_and_on_demand() {
     let n2 = render_marker(&p.get(&d.root).await.text().await.expect("html"));
     assert_ne!(n1, n2, "a new render has new output");
     // And with the CLI.
-    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{}", d.guid)).send().await.expect("get").json().await.expect("json");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{}", d.guid))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     let out = p.cli(&["render", c["name"].as_str().expect("name")]);
     assert!(out.status.success(), "porch render failed: {}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Rendered"));
-    let history: Vec<Value> = p.api(Method::GET, &format!("/__api__/v1/content/{}/renders", d.guid)).send().await.expect("renders").json().await.expect("json");
+    let history: Vec<Value> = p
+        .api(Method::GET, &format!("/__api__/v1/content/{}/renders", d.guid))
+        .send()
+        .await
+        .expect("renders")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(history.len(), 3, "deploy, manual (API) and manual (CLI): {history:?}");
     assert!(history.iter().all(|r| r["status"] == "success"));
     assert_eq!(history[2]["trigger"], "deploy");
@@ -612,7 +704,14 @@ async fn notebook_renders_on_deploy_and_on_demand() {
     let oldest = history[2]["id"].as_str().expect("id");
     let old = p.get(&format!("{}_render{oldest}/", d.root)).await.text().await.expect("html");
     assert_eq!(render_marker(&old), n1);
-    let log = p.api(Method::GET, &format!("/__api__/v1/content/{}/renders/{oldest}/log", d.guid)).send().await.expect("log").text().await.expect("text");
+    let log = p
+        .api(Method::GET, &format!("/__api__/v1/content/{}/renders/{oldest}/log", d.guid))
+        .send()
+        .await
+        .expect("log")
+        .text()
+        .await
+        .expect("text");
     assert!(log.to_lowercase().contains("notebook"), "{log}");
 }
 
@@ -638,11 +737,25 @@ async fn a_failed_render_keeps_the_previous_output() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("render failed"), "{}", String::from_utf8_lossy(&out.stderr));
     let after = p.get(&format!("/content/{guid}/")).await.bytes().await.expect("body");
     assert_eq!(before, after);
-    let history: Vec<Value> = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders")).send().await.expect("renders").json().await.expect("json");
+    let history: Vec<Value> = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}/renders"))
+        .send()
+        .await
+        .expect("renders")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(history[0]["status"], "failed");
     assert_eq!(history[1]["current"], true);
     let failed = history[0]["id"].as_str().expect("id");
-    let log = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders/{failed}/log")).send().await.expect("log").text().await.expect("text");
+    let log = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}/renders/{failed}/log"))
+        .send()
+        .await
+        .expect("log")
+        .text()
+        .await
+        .expect("text");
     assert!(log.contains("ZeroDivisionError"), "the full log is kept: {log}");
     // A failed render is not served at its own URL.
     assert_eq!(p.get(&format!("/content/{guid}/_render{failed}/")).await.status(), 404);
@@ -679,7 +792,8 @@ async fn quarto_renders_where_quarto_exists_and_says_what_to_install_elsewhere()
     if has_quarto {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
-        let html = p.get(&format!("/content/{}/", list[0]["guid"].as_str().expect("guid"))).await.text().await.expect("html");
+        let html =
+            p.get(&format!("/content/{}/", list[0]["guid"].as_str().expect("guid"))).await.text().await.expect("html");
         assert!(html.contains("PORCH-QUARTO"));
     } else {
         eprintln!("SKIP: quarto is not on PATH; checked that Porch names what to install instead");

@@ -8,10 +8,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{have_uv, eventually, fixture, Porch};
+use common::{eventually, fixture, have_uv, Porch};
 use reqwest::Method;
 use serde_json::{json, Value};
-
 
 fn skip(test: &str) -> bool {
     if have_uv() {
@@ -33,7 +32,11 @@ async fn deploy_fastapi(p: &Porch, name: &str, requirements: Option<&str>) -> (S
     }
     let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", name]);
     let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
-    let guid = list.iter().find(|c| c["name"] == name).map(|c| c["guid"].as_str().expect("guid").to_string()).unwrap_or_default();
+    let guid = list
+        .iter()
+        .find(|c| c["name"] == name)
+        .map(|c| c["guid"].as_str().expect("guid").to_string())
+        .unwrap_or_default();
     std::mem::forget(dir); // keep nothing; the bundle is a copy
     (guid, out)
 }
@@ -45,7 +48,13 @@ async fn root_json(p: &Porch, guid: &str) -> Value {
 }
 
 async fn jobs(p: &Porch, guid: &str) -> Vec<Value> {
-    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/jobs")).send().await.expect("jobs").json().await.expect("json")
+    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/jobs"))
+        .send()
+        .await
+        .expect("jobs")
+        .json()
+        .await
+        .expect("json")
 }
 
 fn alive(pid: u64) -> bool {
@@ -120,12 +129,20 @@ async fn fastapi_runs_on_demand_behind_the_proxy() {
     assert_eq!(ws_echo(&p, &format!("/content/{guid}/ws"), "hi porch"), "echo:hi porch");
 
     // A killed worker is replaced on the next request.
-    let r = p.api(Method::DELETE, &format!("/__api__/v1/content/{guid}/jobs/{}", j[0]["key"].as_str().expect("key"))).send().await.expect("kill");
+    let r = p
+        .api(Method::DELETE, &format!("/__api__/v1/content/{guid}/jobs/{}", j[0]["key"].as_str().expect("key")))
+        .send()
+        .await
+        .expect("kill");
     assert_eq!(r.status(), 204);
     eventually(20, "the killed worker to go", || async { (!alive(pid)).then_some(()) }).await;
     let v2 = eventually(60, "a fresh worker", || async {
         let r = p.get(&format!("/content/{guid}/")).await;
-        if r.status() == 200 { r.json::<Value>().await.ok() } else { None }
+        if r.status() == 200 {
+            r.json::<Value>().await.ok()
+        } else {
+            None
+        }
     })
     .await;
     assert_ne!(v2["pid"], v["pid"]);
@@ -143,7 +160,12 @@ async fn fastapi_runs_on_demand_behind_the_proxy() {
     assert_ne!(v3["pid"], v2["pid"], "an environment change restarts the app");
 
     // A silent viewer's WebSocket is closed after the read timeout.
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"read_timeout": 1})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"read_timeout": 1}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 200);
     let mut quiet = ws_open(&p.base, &format!("/content/{guid}/ws"));
     let t0 = std::time::Instant::now();
@@ -151,52 +173,111 @@ async fn fastapi_runs_on_demand_behind_the_proxy() {
     let n = quiet.read(&mut buf).expect("Porch closes the socket (EOF) before the 30 s client timeout");
     assert_eq!(n, 0, "the idle WebSocket should be closed by Porch");
     assert!(t0.elapsed() < Duration::from_secs(20));
-    p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"read_timeout": null})).send().await.expect("patch");
+    p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"read_timeout": null}))
+        .send()
+        .await
+        .expect("patch");
 
     // With no traffic either way, the connection timeout closes it too (read timeout back at
     // its one-hour default, so only the connection timeout can be what closes it).
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"connection_timeout": 1})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"connection_timeout": 1}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 200);
     let mut quiet = ws_open(&p.base, &format!("/content/{guid}/ws"));
     let n = quiet.read(&mut buf).expect("Porch closes the socket (EOF) before the 30 s client timeout");
     assert_eq!(n, 0, "the silent WebSocket should be closed by the connection timeout");
-    p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"connection_timeout": null})).send().await.expect("patch");
+    p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"connection_timeout": null}))
+        .send()
+        .await
+        .expect("patch");
 
     // Idle shutdown with a short idle timeout.
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"idle_timeout": 1})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"idle_timeout": 1}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.expect("json")["idle_timeout"], 1);
     let pid3 = v3["pid"].as_u64().expect("pid");
     eventually(30, "the idle worker to stop", || async { (!alive(pid3)).then_some(()) }).await;
-    eventually(10, "the stopped worker to leave the job list", || async { jobs(&p, &guid).await.is_empty().then_some(()) }).await;
+    eventually(10, "the stopped worker to leave the job list", || async {
+        jobs(&p, &guid).await.is_empty().then_some(())
+    })
+    .await;
 
     // Invalid runtime settings are refused.
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"min_processes": 5, "max_processes": 2})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"min_processes": 5, "max_processes": 2}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 400);
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"load_factor": 2})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"load_factor": 2}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 400);
 
     // min_processes starts a worker without a viewer.
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"min_processes": 1})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"min_processes": 1}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 200);
     eventually(60, "an eager worker", || async { (!jobs(&p, &guid).await.is_empty()).then_some(()) }).await;
 
     // The process log is readable.
-    let log = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/log?lines=50")).send().await.expect("log").text().await.expect("text");
+    let log = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}/log?lines=50"))
+        .send()
+        .await
+        .expect("log")
+        .text()
+        .await
+        .expect("text");
     assert!(log.to_lowercase().contains("uvicorn"), "{log}");
 
     // Server-wide runtime defaults apply to running items at once. With the item's own
     // min_processes cleared, a default of 1 keeps a worker up with no viewer; putting the
     // default back through the CLI (under the running server) lets it go idle again.
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"min_processes": null})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
+        .json(&json!({"min_processes": null}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 200);
     eventually(30, "the idle worker to stop", || async { jobs(&p, &guid).await.is_empty().then_some(()) }).await;
-    let r = p.api(Method::PATCH, "/__api__/porch/server").json(&json!({"runtime_defaults": {"min_processes": 1}})).send().await.expect("defaults");
+    let r = p
+        .api(Method::PATCH, "/__api__/porch/server")
+        .json(&json!({"runtime_defaults": {"min_processes": 1}}))
+        .send()
+        .await
+        .expect("defaults");
     assert_eq!(r.status(), 200);
-    eventually(60, "a worker started by the server default", || async { (!jobs(&p, &guid).await.is_empty()).then_some(()) }).await;
+    eventually(60, "a worker started by the server default", || async {
+        (!jobs(&p, &guid).await.is_empty()).then_some(())
+    })
+    .await;
     let out = p.cli(&["settings", "set", "min_processes=default"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    eventually(30, "the worker to stop once the default is 0 again", || async { jobs(&p, &guid).await.is_empty().then_some(()) }).await;
+    eventually(30, "the worker to stop once the default is 0 again", || async {
+        jobs(&p, &guid).await.is_empty().then_some(())
+    })
+    .await;
     p.shutdown();
 }
 
@@ -246,8 +327,22 @@ async fn capacity_redeploys_and_bad_requirements() {
     assert!(out.status.success());
     assert_eq!(envs(), before, "an unchanged redeploy must not build another environment");
     assert_eq!(std::fs::metadata(&env_dir).expect("env").modified().expect("mtime"), built, "nor touch the old one");
-    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
-    let bundles: Vec<Value> = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("b").json().await.expect("json");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let bundles: Vec<Value> = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles"))
+        .send()
+        .await
+        .expect("b")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(bundles.len(), 2);
     assert_eq!(c["bundle_id"], bundles[0]["id"]);
     let served = root_json(&p, &guid).await;
@@ -259,7 +354,14 @@ async fn capacity_redeploys_and_bad_requirements() {
     assert!(err.contains("this-package-does-not-exist-porch"), "{err}");
     let after = root_json(&p, &guid).await;
     assert_eq!(after["hello"], served["hello"]);
-    let c2: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    let c2: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(c2["bundle_id"], c["bundle_id"]);
     p.shutdown();
 }
@@ -275,7 +377,8 @@ async fn no_worker_outlives_a_killed_porch() {
     let pid = root_json(&p, &guid).await["pid"].as_u64().expect("pid");
     assert!(alive(pid));
     // SIGKILL Porch alone (not its group): the kernel must take the worker down with it.
-    let info: Value = serde_json::from_slice(&std::fs::read(p.data_dir().join("porch.run.json")).expect("runtime")).expect("json");
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(p.data_dir().join("porch.run.json")).expect("runtime")).expect("json");
     let porch_pid = info["pid"].as_u64().expect("pid").to_string();
     let status = std::process::Command::new("kill").args(["-s", "KILL", "--", &porch_pid]).status().expect("kill");
     assert!(status.success());

@@ -43,7 +43,11 @@ fn read_response(s: &mut TcpStream) -> (u16, String, String) {
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let len = head
         .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().to_string()))
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| v.trim().to_string())
+        })
         .and_then(|v| v.parse::<usize>().ok());
     let mut body = vec![0u8; len.unwrap_or(0)];
     if len.is_some() {
@@ -79,7 +83,8 @@ async fn oversized_request_heads_are_refused_with_a_reason() {
     // A request target past 8 KiB: 414 naming the flag.
     let mut s = connect(&p);
     let long = "a".repeat(9000);
-    let (status, head, body) = exchange(&mut s, format!("GET /content/x?q={long} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+    let (status, head, body) =
+        exchange(&mut s, format!("GET /content/x?q={long} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
     assert_eq!(status, 414, "{head}{body}");
     assert!(body.contains("--max-request-line"), "{body}");
     assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
@@ -94,7 +99,8 @@ async fn oversized_request_heads_are_refused_with_a_reason() {
     // One 40 KiB header: 431 naming the size limit.
     let mut s = connect(&p);
     let big = "b".repeat(40 * 1024);
-    let (status, _, body) = exchange(&mut s, format!("GET / HTTP/1.1\r\nHost: {host}\r\nCookie: {big}\r\n\r\n").as_bytes());
+    let (status, _, body) =
+        exchange(&mut s, format!("GET / HTTP/1.1\r\nHost: {host}\r\nCookie: {big}\r\n\r\n").as_bytes());
     assert_eq!(status, 431, "{body}");
     assert!(body.contains("--max-header-bytes"), "{body}");
 
@@ -115,7 +121,8 @@ async fn oversized_request_heads_are_refused_with_a_reason() {
     .await;
     let host = addr(&p);
     let mut s = connect(&p);
-    let (status, _, body) = exchange(&mut s, format!("GET /?{} HTTP/1.1\r\nHost: {host}\r\n\r\n", "d".repeat(400)).as_bytes());
+    let (status, _, body) =
+        exchange(&mut s, format!("GET /?{} HTTP/1.1\r\nHost: {host}\r\n\r\n", "d".repeat(400)).as_bytes());
     assert_eq!(status, 414, "{body}");
     assert!(body.contains("at most 300"), "{body}");
     let mut s = connect(&p);
@@ -128,7 +135,11 @@ async fn oversized_request_heads_are_refused_with_a_reason() {
 
 #[tokio::test]
 async fn slow_and_idle_clients_are_dropped_while_others_are_served() {
-    let p = Porch::start_with(Opts { args: ["--header-read-timeout", "2"].map(String::from).to_vec(), ..Default::default() }).await;
+    let p = Porch::start_with(Opts {
+        args: ["--header-read-timeout", "2"].map(String::from).to_vec(),
+        ..Default::default()
+    })
+    .await;
     let host = addr(&p);
 
     // Slowloris: a head that never ends, one header line every half second.
@@ -175,7 +186,9 @@ async fn slow_and_idle_clients_are_dropped_while_others_are_served() {
 
 #[tokio::test]
 async fn connections_past_the_cap_get_503_until_a_slot_frees() {
-    let p = Porch::start_with(Opts { args: ["--max-connections", "4"].map(String::from).to_vec(), ..Default::default() }).await;
+    let p =
+        Porch::start_with(Opts { args: ["--max-connections", "4"].map(String::from).to_vec(), ..Default::default() })
+            .await;
     let host = addr(&p);
     let keep_alive = format!("GET /__ping__ HTTP/1.1\r\nHost: {host}\r\n\r\n");
 
@@ -234,7 +247,14 @@ async fn uploads_over_an_items_own_limit_are_refused() {
     assert_eq!(r.status(), 413);
 
     // Nothing was kept and the active version serves.
-    let bundles: Vec<Value> = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("list").json().await.expect("json");
+    let bundles: Vec<Value> = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(bundles.len(), 1);
     let (status, page) = p.fetch(&format!("/content/{guid}/")).await;
     assert_eq!((status, String::from_utf8_lossy(&page).contains("kept")), (200, true));
@@ -259,7 +279,12 @@ async fn the_cached_content_list_follows_every_change() {
     assert!(list("").await.is_empty());
     let a = p.create("alpha").await;
     assert_eq!(titles(&list("").await), ["alpha"]);
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{a}")).json(&json!({"title": "Alpha v2"})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{a}"))
+        .json(&json!({"title": "Alpha v2"}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 200);
     assert_eq!(titles(&list("").await), ["Alpha v2"]);
     // Another process (the CLI) writing to the database.

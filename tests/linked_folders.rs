@@ -179,7 +179,11 @@ async fn static_site_follows_saves_ignores_noise_and_coalesces_bursts() {
     served(&p, &guid, "burst 49", STATIC_SECS).await;
     write(dir.path(), "index.html", "<h1>after the burst</h1>");
     served(&p, &guid, "after the burst", STATIC_SECS).await;
-    assert_eq!(bundle_count(&p, &guid).await, before + 2, "50 writes must give one redeploy (then one for the last save)");
+    assert_eq!(
+        bundle_count(&p, &guid).await,
+        before + 2,
+        "50 writes must give one redeploy (then one for the last save)"
+    );
 
     // Every save keeps a bundle, but only the newest ten stay (the active one among them).
     for i in 0..10 {
@@ -223,13 +227,19 @@ async fn a_vanished_folder_breaks_the_link_and_its_return_mends_it() {
     write(&moved, "index.html", "<h1>second</h1>");
     std::fs::rename(&moved, &dir).expect("rename back");
     served(&p, &guid, "second", STATIC_SECS).await;
-    eventually(STATIC_SECS, "the link to recover", || async { (link(&p, &guid).await["status"] == "watching").then_some(()) }).await;
+    eventually(STATIC_SECS, "the link to recover", || async {
+        (link(&p, &guid).await["status"] == "watching").then_some(())
+    })
+    .await;
     write(&dir, "index.html", "<h1>third</h1>");
     served(&p, &guid, "third", STATIC_SECS).await;
 
     // Deleted outright, then made anew.
     std::fs::remove_dir_all(&dir).expect("rm");
-    eventually(STATIC_SECS, "the link to break", || async { (link(&p, &guid).await["status"] == "broken").then_some(()) }).await;
+    eventually(STATIC_SECS, "the link to break", || async {
+        (link(&p, &guid).await["status"] == "broken").then_some(())
+    })
+    .await;
     served(&p, &guid, "third", STATIC_SECS).await;
     write(&dir, "index.html", "<h1>fourth</h1>");
     served(&p, &guid, "fourth", STATIC_SECS).await;
@@ -240,10 +250,19 @@ async fn a_vanished_folder_breaks_the_link_and_its_return_mends_it() {
 async fn a_chosen_entry_point_stays_chosen_on_every_redeploy() {
     let p = Porch::start().await;
     let dir = folder(&[("index.html", "<h1>index one</h1>"), ("guide.html", "<h1>guide one</h1>")]);
-    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", "chosen-linked", "--watch", "--entrypoint", "guide.html"]);
+    let out = p.cli(&[
+        "deploy",
+        dir.path().to_str().expect("utf8"),
+        "--name",
+        "chosen-linked",
+        "--watch",
+        "--entrypoint",
+        "guide.html",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let list: Vec<Value> = serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).expect("json");
-    let guid = list.iter().find(|c| c["name"] == "chosen-linked").and_then(|c| c["guid"].as_str()).expect("guid").to_string();
+    let guid =
+        list.iter().find(|c| c["name"] == "chosen-linked").and_then(|c| c["guid"].as_str()).expect("guid").to_string();
     served(&p, &guid, "guide one", STATIC_SECS).await;
 
     // A save redeploys a fresh pack of the folder, which detection alone would serve from
@@ -390,8 +409,10 @@ async fn fastapi_app_switches_only_to_versions_that_start() {
 /// Reruns the Streamlit script over `_stcore/stream` and waits for `text` in its output.
 async fn streamlit_shows(p: &Porch, guid: &str, text: &str) -> Result<(), String> {
     let health = format!("/content/{guid}/_stcore/health");
-    eventually(APP_SECS, "the Streamlit worker", || async { (p.get(&health).await.status() == 200).then_some(()) }).await;
-    let mut ws = Ws::connect(&p.base, &format!("/content/{guid}/_stcore/stream"), &[("Sec-WebSocket-Protocol", "streamlit")])?;
+    eventually(APP_SECS, "the Streamlit worker", || async { (p.get(&health).await.status() == 200).then_some(()) })
+        .await;
+    let mut ws =
+        Ws::connect(&p.base, &format!("/content/{guid}/_stcore/stream"), &[("Sec-WebSocket-Protocol", "streamlit")])?;
     // BackMsg { rerun_script: ClientState {} }: the server runs the script and streams its output.
     ws.send(2, &[0x5a, 0x00]);
     ws.recv_until(120, |m| String::from_utf8_lossy(&m.data).contains(text)).map(|_| ())
@@ -437,7 +458,8 @@ async fn notebook_rerenders_on_save() {
         return;
     }
     let p = Porch::start().await;
-    let dir = folder(&[("report.ipynb", &notebook("NB-MARK-ONE", false)), ("requirements.txt", "# standard library only\n")]);
+    let dir =
+        folder(&[("report.ipynb", &notebook("NB-MARK-ONE", false)), ("requirements.txt", "# standard library only\n")]);
     let guid = deploy_watch(&p, dir.path(), "linked-notebook");
     served(&p, &guid, "NB-MARK-ONE", APP_SECS).await;
 
@@ -475,9 +497,16 @@ async fn notebook_rerenders_on_save() {
     write(dir.path(), "report.ipynb", &notebook("NB-MARK-THREE", true));
     let l = next_redeploy(&p, &guid, &l["last_task_id"], APP_SECS).await;
     assert_eq!(l["last_result"], "failed", "{l}");
-    assert!(task(&p, &l["last_task_id"]).await.to_string().contains("broken on purpose"), "the task keeps the render log");
+    assert!(
+        task(&p, &l["last_task_id"]).await.to_string().contains("broken on purpose"),
+        "the task keeps the render log"
+    );
     let (_, renders) = get_json(&p, &format!("/__api__/v1/content/{guid}/renders")).await;
-    assert_eq!((renders[0]["trigger"].as_str(), renders[0]["status"].as_str()), (Some("watch"), Some("failed")), "{renders}");
+    assert_eq!(
+        (renders[0]["trigger"].as_str(), renders[0]["status"].as_str()),
+        (Some("watch"), Some("failed")),
+        "{renders}"
+    );
     served(&p, &guid, "NB-MARK-DURING-D", 60).await;
 
     write(dir.path(), "report.ipynb", &notebook("NB-MARK-FOUR", false));

@@ -20,7 +20,11 @@ async fn json_get(p: &Porch, path: &str) -> Value {
 }
 
 fn strs(v: &Value) -> Vec<String> {
-    v.as_array().unwrap_or_else(|| panic!("not an array: {v}")).iter().map(|s| s.as_str().expect("string").to_string()).collect()
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().expect("string").to_string())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -34,7 +38,8 @@ async fn pins_board_connect_round_trip() {
 
     // Versions are the bundle ids, numeric and increasing.
     let written = strs(&out["write"]);
-    let ids: Vec<u64> = written.iter().map(|v| v.parse().unwrap_or_else(|_| panic!("version {v} is not numeric"))).collect();
+    let ids: Vec<u64> =
+        written.iter().map(|v| v.parse().unwrap_or_else(|_| panic!("version {v} is not numeric"))).collect();
     assert!(ids[0] < ids[1], "versions: {written:?}");
     let (v1, v2) = (&written[0], &written[1]);
     assert_eq!(strs(&out["versions"]), written, "pin_versions");
@@ -61,7 +66,10 @@ async fn pins_board_connect_round_trip() {
 
     // Deleting the active version is refused (code 75), which pins turns into its own message.
     let refused = out["delete_active"].as_str().expect("delete_active");
-    assert!(refused.starts_with("PinsError") && refused.contains("cannot delete the latest pin version"), "delete of the active version: {refused}");
+    assert!(
+        refused.starts_with("PinsError") && refused.contains("cannot delete the latest pin version"),
+        "delete of the active version: {refused}"
+    );
     assert_eq!(strs(&out["versions_after_delete"]), vec![v2.clone()], "after pin_version_delete");
     assert!(out["read_deleted"].as_str().expect("read_deleted") != "read", "a deleted version still reads");
     assert_eq!(out["notes_exists_after_delete"], false);
@@ -69,7 +77,12 @@ async fn pins_board_connect_round_trip() {
 
     // Porch's side: pins are content with content_category "pin"; versions are bundles.
     let apps = json_get(&p, "/__api__/applications?filter=content_type:pin&count=1000").await;
-    let names: Vec<&str> = apps["applications"].as_array().expect("applications").iter().map(|a| a["name"].as_str().expect("name")).collect();
+    let names: Vec<&str> = apps["applications"]
+        .as_array()
+        .expect("applications")
+        .iter()
+        .map(|a| a["name"].as_str().expect("name"))
+        .collect();
     assert_eq!(names.len(), 2, "pins listed: {apps}");
     assert!(names.contains(&"cars") && names.contains(&"secret"), "pins listed: {apps}");
     let items = json_get(&p, "/__api__/v1/content?name=cars").await;
@@ -96,7 +109,10 @@ async fn pins_board_connect_round_trip() {
     assert!(!landing.contains(&format!("_rev{v1}/")), "landing page links a deleted version:\n{landing}");
     // A private pin (`access_type: acl`) is "only this computer": listed, and labelled so,
     // for a visitor on this machine only (tests/access.rs and remote_publishing.rs cover the LAN).
-    let secret_item = landing.split("<li>").find(|li| li.contains("Secret")).unwrap_or_else(|| panic!("no private pin for a local visitor:\n{landing}"));
+    let secret_item = landing
+        .split("<li>")
+        .find(|li| li.contains("Secret"))
+        .unwrap_or_else(|| panic!("no private pin for a local visitor:\n{landing}"));
     assert!(secret_item.contains("only this computer"), "{secret_item}");
 
     // Shared by secret link instead, it needs the link (or the key), on the `_rev` URL too.

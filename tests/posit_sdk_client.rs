@@ -17,7 +17,8 @@ async fn posit_sdk_content_bundles_tasks_and_environment() {
     let out = py::run_json(&python, &py::script("posit_sdk_workflow.py"), &p.base, &p.key, &[], TIMEOUT);
     eprintln!("posit-sdk returned: {out:#}");
 
-    let me: Value = p.api(reqwest::Method::GET, "/__api__/v1/user").send().await.expect("user").json().await.expect("json");
+    let me: Value =
+        p.api(reqwest::Method::GET, "/__api__/v1/user").send().await.expect("user").json().await.expect("json");
     assert_eq!(out["me"]["username"], me["username"]);
     assert_eq!(out["me"]["guid"], me["guid"]);
     assert_eq!(out["user_by_guid"], me["username"], "users.get(guid)");

@@ -67,7 +67,14 @@ struct QuartoClient<'a> {
 }
 
 impl QuartoClient<'_> {
-    async fn fetch(&mut self, method: Method, path: &str, key: bool, body: Option<reqwest::Body>, text_json: bool) -> (u16, Value) {
+    async fn fetch(
+        &mut self,
+        method: Method,
+        path: &str,
+        key: bool,
+        body: Option<reqwest::Body>,
+        text_json: bool,
+    ) -> (u16, Value) {
         let url = format!("{}/__api__/v1/{path}", self.p.base);
         let mut req = self.p.http.request(method.clone(), &url).header("Accept", "application/json");
         if key {
@@ -85,7 +92,10 @@ impl QuartoClient<'_> {
         let text = r.text().await.expect("body");
         self.trace.push(format!("{method} {path} -> {status}"));
         // quarto calls response.json() on every success; errors must be JSON for the others.
-        assert!(ctype.starts_with("application/json"), "{method} {path} -> {status} with Content-Type {ctype:?}: {text}");
+        assert!(
+            ctype.starts_with("application/json"),
+            "{method} {path} -> {status} with Content-Type {ctype:?}: {text}"
+        );
         let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"));
         (status, v)
     }
@@ -119,12 +129,15 @@ impl QuartoClient<'_> {
 
     /// Upload, deploy by `bundle.content_guid`, poll `?wait=1` until finished.
     async fn upload_and_deploy(&mut self, guid: &str, bundle: Vec<u8>) -> Value {
-        let (status, b) = self.fetch(Method::POST, &format!("content/{guid}/bundles"), true, Some(bundle.into()), false).await;
+        let (status, b) =
+            self.fetch(Method::POST, &format!("content/{guid}/bundles"), true, Some(bundle.into()), false).await;
         assert_eq!(status, 200, "upload: {b}");
-        let content_guid = b["content_guid"].as_str().unwrap_or_else(|| panic!("no content_guid in the bundle: {b}")).to_string();
+        let content_guid =
+            b["content_guid"].as_str().unwrap_or_else(|| panic!("no content_guid in the bundle: {b}")).to_string();
         assert_eq!(content_guid, guid);
         let body = serde_json::to_string(&json!({ "bundle_id": b["id"] })).expect("json");
-        let (status, task) = self.fetch(Method::POST, &format!("content/{content_guid}/deploy"), true, Some(body.into()), true).await;
+        let (status, task) =
+            self.fetch(Method::POST, &format!("content/{content_guid}/deploy"), true, Some(body.into()), true).await;
         assert!((200..300).contains(&status), "deploy: {status} {task}");
         let id = task["task_id"].as_str().unwrap_or_else(|| panic!("no task_id: {task}")).to_string();
         // The tight loop: no sleep, no `first`. Bounded only so a broken server cannot hang CI.
@@ -193,7 +206,11 @@ async fn quarto_publish_connect_replayed_document_website_and_republish() {
     let site = q.publish(None, &["team-site-77ee"], "Team site", quarto_bundle("site", "index.html", &files)).await;
     let site_guid = site["guid"].as_str().expect("guid").to_string();
     assert_eq!(site["content_category"], "site");
-    for (path, want) in [("", "QUARTO-SITE-HOME"), ("about.html", "QUARTO-SITE-ABOUT"), ("site_libs/quarto-nav/quarto-nav.js", "PORCH-SITE-JS")] {
+    for (path, want) in [
+        ("", "QUARTO-SITE-HOME"),
+        ("about.html", "QUARTO-SITE-ABOUT"),
+        ("site_libs/quarto-nav/quarto-nav.js", "PORCH-SITE-JS"),
+    ] {
         let r = p.get(&format!("/content/{site_guid}/{path}")).await;
         assert_eq!(r.status(), 200, "site /{path}");
         assert!(r.text().await.expect("body").contains(want), "site /{path}");
@@ -204,14 +221,24 @@ async fn quarto_publish_connect_replayed_document_website_and_republish() {
     let bundle = quarto_bundle("document", "quarterly-report.html", &[("quarterly-report.html", doc_v2)]);
     let again = q.publish(Some(&doc_guid), &[], "", bundle).await;
     assert_eq!(again["guid"], doc_guid.as_str());
-    let bundles: Value = p.api(Method::GET, &format!("/__api__/v1/content/{doc_guid}/bundles")).send().await.expect("GET").json().await.expect("json");
+    let bundles: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{doc_guid}/bundles"))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(bundles.as_array().map(Vec::len), Some(2), "{bundles}");
     let page = p.get(&format!("/content/{doc_guid}/")).await.bytes().await.expect("body");
     assert_eq!(page.as_ref(), doc_v2.as_slice(), "viewer sees the republished document");
 
     // A stale target (deleted on the server) is a JSON 404, which quarto reads as "publish anew".
     let gone = p.create("gone-doc-1234").await;
-    assert_eq!(p.api(Method::DELETE, &format!("/__api__/v1/content/{gone}")).send().await.expect("DELETE").status(), 204);
+    assert_eq!(
+        p.api(Method::DELETE, &format!("/__api__/v1/content/{gone}")).send().await.expect("DELETE").status(),
+        204
+    );
     let (status, err) = q.fetch(Method::GET, &format!("content/{gone}"), true, None, false).await;
     assert_eq!((status, err["code"].clone()), (404, json!(4)), "{err}");
 

@@ -36,12 +36,7 @@ fn ip(args: &[&str]) -> Output {
 
 fn ip_ok(args: &[&str]) {
     let out = ip(args);
-    assert!(
-        out.status.success(),
-        "ip {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "ip {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
 }
 
 impl LanHost {
@@ -78,9 +73,7 @@ impl LanHost {
         let (a, b) = (0..16384u32)
             .map(|i| (start + i) % 16384)
             .map(|k| (k / 64, (k % 64) * 4))
-            .find(|(a, b)| {
-                (1..=2).all(|h| !used.contains(&format!("inet 10.213.{a}.{}/", b + h)))
-            })
+            .find(|(a, b)| (1..=2).all(|h| !used.contains(&format!("inet 10.213.{a}.{}/", b + h))))
             .expect("a free /30 in 10.213.0.0/16");
         let host_ip = format!("10.213.{a}.{}", b + 1);
         let ns_ip = format!("10.213.{a}.{}", b + 2);
@@ -95,10 +88,7 @@ impl LanHost {
         ip_ok(&["-n", &lan.ns, "addr", "add", &format!("{}/30", lan.ns_ip), "dev", &veth_ns]);
         ip_ok(&["-n", &lan.ns, "link", "set", &veth_ns, "up"]);
         ip_ok(&["-n", &lan.ns, "link", "set", "lo", "up"]);
-        eprintln!(
-            "LAN host: netns {} at {} <-> {} on {}",
-            lan.ns, lan.ns_ip, lan.host_ip, lan.veth_host
-        );
+        eprintln!("LAN host: netns {} at {} <-> {} on {}", lan.ns, lan.ns_ip, lan.host_ip, lan.veth_host);
         lan
     }
 
@@ -108,12 +98,32 @@ impl LanHost {
     }
 
     /// Like [`LanHost::curl`], with extra request headers; the reply keeps the response head.
-    fn request(&self, port: u16, method: &str, path: &str, key: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+    fn request(
+        &self,
+        port: u16,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         assert!(path.starts_with('/'));
         let url = format!("http://{}:{port}{path}", self.host_ip);
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns, "curl", "-sS", "-i", "--path-as-is", "--noproxy", "*", "--max-time", "20"])
-            .args(["-X", method, "-w", "\n__PORCH_META__ %{http_code} %{content_type}"]);
+        cmd.args([
+            "netns",
+            "exec",
+            &self.ns,
+            "curl",
+            "-sS",
+            "-i",
+            "--path-as-is",
+            "--noproxy",
+            "*",
+            "--max-time",
+            "20",
+        ])
+        .args(["-X", method, "-w", "\n__PORCH_META__ %{http_code} %{content_type}"]);
         if let Some(key) = key {
             cmd.args(["-H", &format!("Authorization: Key {key}")]);
         }
@@ -132,11 +142,7 @@ impl LanHost {
             String::from_utf8_lossy(&out.stderr)
         );
         let marker = b"\n__PORCH_META__ ";
-        let at = out
-            .stdout
-            .windows(marker.len())
-            .rposition(|w| w == marker)
-            .expect("curl printed its status line");
+        let at = out.stdout.windows(marker.len()).rposition(|w| w == marker).expect("curl printed its status line");
         let meta = String::from_utf8_lossy(&out.stdout[at + marker.len()..]).into_owned();
         let (code, ctype) = meta.trim().split_once(' ').unwrap_or((meta.trim(), ""));
         let all = &out.stdout[..at];
@@ -183,11 +189,27 @@ if head.split(b" ")[1] == b"101":
     print(exactly(b2 & 0x7F).decode())
 "#;
         let out = run_with_timeout(
-            Command::new("ip").args(["netns", "exec", &self.ns, "python3", "-c", CLIENT, &self.host_ip, &port.to_string(), path, cookie]),
+            Command::new("ip").args([
+                "netns",
+                "exec",
+                &self.ns,
+                "python3",
+                "-c",
+                CLIENT,
+                &self.host_ip,
+                &port.to_string(),
+                path,
+                cookie,
+            ]),
             CURL_TIMEOUT,
         );
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "WebSocket {path} from {}: {text}{}", self.ns_ip, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "WebSocket {path} from {}: {text}{}",
+            self.ns_ip,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut lines = text.lines();
         (lines.next().unwrap_or("").to_string(), lines.next().unwrap_or("").to_string())
     }
@@ -198,10 +220,7 @@ impl Drop for LanHost {
         // Deleting the namespace destroys its veth end and so the pair; the link delete is
         // for the case where the peer never made it into the namespace.
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.veth_host])
-            .stderr(std::process::Stdio::null())
-            .status();
+        let _ = Command::new("ip").args(["link", "del", &self.veth_host]).stderr(std::process::Stdio::null()).status();
     }
 }
 
@@ -242,8 +261,7 @@ impl Reply {
             self.ctype,
             self.text()
         );
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", self.what, self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", self.what, self.text()))
     }
 
     /// Asserts a Connect-style error body: `{"code": int, "error": "...", "payload": ...}`.
@@ -287,11 +305,7 @@ fn prerequisites_met(test: &str) -> bool {
 }
 
 fn port_of(p: &Porch) -> u16 {
-    p.base
-        .rsplit(':')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {}", p.base))
+    p.base.rsplit(':').next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no port in {}", p.base))
 }
 
 /// Starts Porch on all interfaces.
@@ -338,14 +352,7 @@ async fn lan_peers_may_view_but_not_manage_by_default() {
         std::fs::copy(fixture.join(f), site.join(f)).expect("copy fixture");
     }
     let index = std::fs::read(site.join("index.html")).expect("index");
-    let out = p.cli(&[
-        "deploy",
-        site.to_str().expect("utf8"),
-        "--name",
-        "lan-site",
-        "--title",
-        "LAN Fixture Site",
-    ]);
+    let out = p.cli(&["deploy", site.to_str().expect("utf8"), "--name", "lan-site", "--title", "LAN Fixture Site"]);
     assert!(out.status.success(), "porch deploy failed");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let url = stdout.lines().last().unwrap_or("").trim().to_string();
@@ -427,13 +434,7 @@ async fn allow_remote_publishing_lets_keyed_lan_clients_manage() {
 
     // A keyed create from the LAN makes content, visible from loopback too.
     let r = lan.curl(port, "POST", "/__api__/v1/content", Some(p.key.as_str()), Some(r#"{"name":"from-lan"}"#));
-    assert!(
-        r.status == 200 || r.status == 201,
-        "{}: status {}, body {}",
-        r.what,
-        r.status,
-        r.text()
-    );
+    assert!(r.status == 200 || r.status == 201, "{}: status {}, body {}", r.what, r.status, r.text());
     let created = r.json();
     let guid = created["guid"].as_str().unwrap_or_else(|| panic!("no guid: {created}")).to_string();
     let items = local_json(&p, port, "/__api__/v1/content").await;
@@ -467,13 +468,29 @@ async fn the_saved_remote_publishing_switch_applies_at_once() {
         .expect("patch");
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.expect("json");
-    assert_eq!((v["allow_remote_publishing"].clone(), v["settings"]["remote_publishing_flag"].clone()), (true.into(), false.into()), "{v}");
+    assert_eq!(
+        (v["allow_remote_publishing"].clone(), v["settings"]["remote_publishing_flag"].clone()),
+        (true.into(), false.into()),
+        "{v}"
+    );
     lan.curl(port, "GET", "/__api__/v1/content", Some(p.key.as_str()), None).expect_status(200);
     // A switch from the LAN itself is one more management call: allowed only while on.
-    let r = lan.curl(port, "PATCH", "/__api__/porch/server", Some(p.key.as_str()), Some(r#"{"allow_remote_publishing":false}"#));
+    let r = lan.curl(
+        port,
+        "PATCH",
+        "/__api__/porch/server",
+        Some(p.key.as_str()),
+        Some(r#"{"allow_remote_publishing":false}"#),
+    );
     r.expect_status(200);
     lan.curl(port, "GET", "/__api__/v1/content", Some(p.key.as_str()), None).expect_status(403);
-    let r = lan.curl(port, "PATCH", "/__api__/porch/server", Some(p.key.as_str()), Some(r#"{"allow_remote_publishing":true}"#));
+    let r = lan.curl(
+        port,
+        "PATCH",
+        "/__api__/porch/server",
+        Some(p.key.as_str()),
+        Some(r#"{"allow_remote_publishing":true}"#),
+    );
     r.expect_status(403);
 
     // Through the CLI, under the running server: picked up without a restart.
@@ -509,7 +526,11 @@ async fn set_access(p: &Porch, guid: &str, access: &str) {
 fn open_link_from_lan(lan: &LanHost, port: u16, url: &str) -> (Reply, String) {
     let path = url.split_once("/content/").map(|(_, t)| format!("/content/{t}")).expect("content URL");
     let r = lan.request(port, "GET", &path, None, None, &[]);
-    let cookie = r.header_values("set-cookie").first().map(|c| c.split(';').next().unwrap_or("").to_string()).unwrap_or_default();
+    let cookie = r
+        .header_values("set-cookie")
+        .first()
+        .map(|c| c.split(';').next().unwrap_or("").to_string())
+        .unwrap_or_default();
     (r, cookie)
 }
 
@@ -562,10 +583,17 @@ async fn each_viewer_access_from_the_lan_and_from_loopback() {
         let jobs = local_json(&p, port, &format!("/__api__/v1/content/{app}/jobs")).await;
         let app_port = jobs[0]["port"].as_u64().unwrap_or_else(|| panic!("a running worker with a port: {jobs}"));
         let direct = run_with_timeout(
-            Command::new("ip").args(["netns", "exec", &lan.ns, "curl", "-sS", "--max-time", "10"]).arg(format!("http://{}:{app_port}/", lan.host_ip)),
+            Command::new("ip")
+                .args(["netns", "exec", &lan.ns, "curl", "-sS", "--max-time", "10"])
+                .arg(format!("http://{}:{app_port}/", lan.host_ip)),
             CURL_TIMEOUT,
         );
-        assert_eq!(direct.status.code(), Some(7), "the app's private port answered the LAN: {}", String::from_utf8_lossy(&direct.stdout));
+        assert_eq!(
+            direct.status.code(),
+            Some(7),
+            "the app's private port answered the LAN: {}",
+            String::from_utf8_lossy(&direct.stdout)
+        );
     }
 
     // Every management route refuses the LAN, key or not (remote publishing is off).
@@ -588,14 +616,18 @@ async fn each_viewer_access_from_the_lan_and_from_loopback() {
         ("GET", "/__api__/v1/user".to_string()),
     ] {
         for key in [None, Some(p.key.as_str())] {
-            lan.curl(port, method, &path, key, (method != "GET" && method != "DELETE").then_some("{}")).expect_status(403).expect_error_body();
+            lan.curl(port, method, &path, key, (method != "GET" && method != "DELETE").then_some("{}"))
+                .expect_status(403)
+                .expect_error_body();
         }
     }
 
     // local: this computer only; from the LAN, every path is a missing item, even with the
     // key (remote publishing is off, so the key opens nothing from the LAN).
     set_access(&p, &site, "local").await;
-    for path in [format!("/content/{site}/"), format!("/content/{site}/_rev{rev}/"), format!("/content/{site}/_bundle{rev}/")] {
+    for path in
+        [format!("/content/{site}/"), format!("/content/{site}/_rev{rev}/"), format!("/content/{site}/_bundle{rev}/")]
+    {
         let r = lan.curl(port, "GET", &path, None, None);
         r.expect_status(404);
         assert_eq!(r.body, missing.body, "{path}: a local item must look missing from the LAN");
@@ -603,12 +635,16 @@ async fn each_viewer_access_from_the_lan_and_from_loopback() {
     }
     assert!(!lan.curl(port, "GET", "/", None, None).text().contains(&site), "a local item is listed for the LAN");
     assert_eq!(loopback(format!("/content/{site}/_rev{rev}/")).await, (200, "lan-access-site v1".into()));
-    assert!(loopback("/".into()).await.1.contains(&format!("/content/{site}/")), "a local item is not listed on this computer");
+    assert!(
+        loopback("/".into()).await.1.contains(&format!("/content/{site}/")),
+        "a local item is not listed on this computer"
+    );
     if let Some(app) = &app {
         set_access(&p, app, "local").await;
         let (status, _) = lan.websocket(port, &format!("/content/{app}/ws"), "");
         assert!(status.contains(" 404 "), "a local app's WebSocket opened from the LAN: {status}");
-        let mut ws = common::Ws::connect(&format!("http://127.0.0.1:{port}"), &format!("/content/{app}/ws"), &[]).expect("loopback WebSocket");
+        let mut ws = common::Ws::connect(&format!("http://127.0.0.1:{port}"), &format!("/content/{app}/ws"), &[])
+            .expect("loopback WebSocket");
         ws.send_text("local");
         assert_eq!(ws.recv().expect("echo").text(), "echo:local");
     }
@@ -620,7 +656,11 @@ async fn each_viewer_access_from_the_lan_and_from_loopback() {
     assert_eq!(loopback(format!("/content/{site}/")).await.0, 404);
     let pr = &p;
     let link = |guid: String| async move {
-        let r = pr.api(reqwest::Method::POST, &format!("/__api__/porch/content/{guid}/secret-link")).send().await.expect("post");
+        let r = pr
+            .api(reqwest::Method::POST, &format!("/__api__/porch/content/{guid}/secret-link"))
+            .send()
+            .await
+            .expect("post");
         let v: Value = r.json().await.expect("json");
         v["url"].as_str().expect("url").to_string()
     };
@@ -631,11 +671,20 @@ async fn each_viewer_access_from_the_lan_and_from_loopback() {
     let (r, cookie) = open_link_from_lan(&lan, port, &url);
     r.expect_status(303);
     assert_eq!(r.header_values("location"), [format!("/content/{site}/")]);
-    assert!(r.header_values("set-cookie").iter().all(|c| c.contains("HttpOnly") && c.contains(&format!("Path=/content/{site};"))), "{}", r.head);
+    assert!(
+        r.header_values("set-cookie")
+            .iter()
+            .all(|c| c.contains("HttpOnly") && c.contains(&format!("Path=/content/{site};"))),
+        "{}",
+        r.head
+    );
     let r = lan.request(port, "GET", &format!("/content/{site}/_rev{rev}/"), None, None, &[("Cookie", &cookie)]);
     assert_eq!(r.expect_status(200).text(), "lan-access-site v1");
     lan.request(port, "GET", &format!("/content/{site}/"), None, None, &[("Cookie", &cookie)]).expect_status(200);
-    assert!(!lan.request(port, "GET", "/", None, None, &[("Cookie", &cookie)]).text().contains(&site), "a link item is listed");
+    assert!(
+        !lan.request(port, "GET", "/", None, None, &[("Cookie", &cookie)]).text().contains(&site),
+        "a link item is listed"
+    );
     if let Some(app) = &app {
         set_access(&p, app, "link").await;
         let ws_path = format!("/content/{app}/ws");
@@ -683,7 +732,8 @@ async fn paused_sharing_turns_lan_viewers_away_until_resumed() {
     let local = p.http.get(format!("http://127.0.0.1:{port}{page}")).send().await.expect("local");
     assert_eq!(local.status(), 200);
     // Nor can the LAN switch it back (management stays loopback-only).
-    lan.curl(port, "PUT", "/__api__/porch/sharing", Some(p.key.as_str()), Some(r#"{"paused":false}"#)).expect_status(403);
+    lan.curl(port, "PUT", "/__api__/porch/sharing", Some(p.key.as_str()), Some(r#"{"paused":false}"#))
+        .expect_status(403);
 
     assert_eq!(pause(false).await.expect("resume").status(), 200);
     let r = lan.curl(port, "GET", &page, None, None);

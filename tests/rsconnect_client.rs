@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use common::{copy_tree, plain_text as text, Porch, Rsconnect};
 use serde_json::Value;
 
@@ -16,9 +15,7 @@ const TITLE: &str = "Porch Fixture Site";
 
 /// The URL rsconnect printed as "Direct content URL: ...".
 fn direct_url(output: &str) -> Option<String> {
-    output
-        .lines()
-        .find_map(|l| l.split_once("Direct content URL:").map(|(_, u)| u.trim().to_string()))
+    output.lines().find_map(|l| l.split_once("Direct content URL:").map(|(_, u)| u.trim().to_string()))
 }
 
 async fn json_get(p: &Porch, path: &str) -> Value {
@@ -33,19 +30,9 @@ async fn json_get(p: &Porch, path: &str) -> Value {
 async fn viewer_get(p: &Porch, path: &str) -> (String, Vec<u8>) {
     let resp = p.get(path).await;
     let status = resp.status();
-    let ctype = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let body = resp.bytes().await.expect("body").to_vec();
-    assert_eq!(
-        status,
-        200,
-        "viewer GET {path} (no key): {}",
-        String::from_utf8_lossy(&body[..body.len().min(500)])
-    );
+    assert_eq!(status, 200, "viewer GET {path} (no key): {}", String::from_utf8_lossy(&body[..body.len().min(500)]));
     (ctype, body)
 }
 
@@ -55,7 +42,8 @@ async fn rsconnect_deploys_static_site_and_viewers_read_it() {
     let p = Porch::start().await;
 
     // A wrong key is refused, and rsconnect says why.
-    let bad = rsc.run(&["add", "-n", "porch-bad", "-s", &p.base, "-k", "0123456789abcdef0123456789abcdef"], RSCONNECT_TIMEOUT);
+    let bad = rsc
+        .run(&["add", "-n", "porch-bad", "-s", &p.base, "-k", "0123456789abcdef0123456789abcdef"], RSCONNECT_TIMEOUT);
     let bad_text = text(&bad);
     assert!(!bad.status.success(), "rsconnect add with a wrong key succeeded:\n{bad_text}");
     assert!(
@@ -95,8 +83,8 @@ async fn rsconnect_deploys_static_site_and_viewers_read_it() {
     assert_eq!(item["app_mode"], "static", "app_mode: {item}");
     let content_url = item["content_url"].as_str().expect("content_url");
     assert_eq!(content_url, format!("{}/content/{guid}/", p.base), "content_url: {item}");
-    let printed = direct_url(&deploy_text)
-        .unwrap_or_else(|| panic!("rsconnect printed no content URL:\n{deploy_text}"));
+    let printed =
+        direct_url(&deploy_text).unwrap_or_else(|| panic!("rsconnect printed no content URL:\n{deploy_text}"));
     assert_eq!(printed, content_url, "URL printed by rsconnect vs the API's content_url");
 
     // A viewer without a key reads the exact files.

@@ -52,7 +52,8 @@ fn set_version(dir: &Path, v: &str) {
     let app = std::fs::read_to_string(dir.join("app.py")).expect("app.py");
     let start = app.find("VERSION = ").expect("VERSION line");
     let end = start + app[start..].find('\n').expect("eol");
-    std::fs::write(dir.join("app.py"), format!("{}VERSION = \"{v}\"{}", &app[..start], &app[end..])).expect("write app.py");
+    std::fs::write(dir.join("app.py"), format!("{}VERSION = \"{v}\"{}", &app[..start], &app[end..]))
+        .expect("write app.py");
 }
 
 fn ok(out: &std::process::Output, what: &str) -> String {
@@ -83,14 +84,19 @@ async fn rsconnect_redeploy_new_env_draft_and_content_commands() {
     let commit = git(&dir, &["rev-parse", "HEAD"]);
     let d = dir.to_str().expect("utf8");
 
-    let first = rsc.run(&["deploy", "api", "-n", "porch", "--entrypoint", "app:app", "-t", "Env app", "-E", "GREETING=hello", d], TIMEOUT);
+    let first = rsc.run(
+        &["deploy", "api", "-n", "porch", "--entrypoint", "app:app", "-t", "Env app", "-E", "GREETING=hello", d],
+        TIMEOUT,
+    );
     let first_text = ok(&first, "rsconnect deploy api -E");
-    let url = printed(&first_text, "Direct content URL:").unwrap_or_else(|| panic!("no content URL printed:\n{first_text}"));
+    let url =
+        printed(&first_text, "Direct content URL:").unwrap_or_else(|| panic!("no content URL printed:\n{first_text}"));
     let items = json_get(&p, "/__api__/v1/content").await;
     assert_eq!(items.as_array().map(Vec::len), Some(1), "{items}");
     let guid = items[0]["guid"].as_str().expect("guid").to_string();
     assert_eq!(url, format!("{}/content/{guid}/", p.base));
-    let dash = printed(&first_text, "Dashboard content URL:").unwrap_or_else(|| panic!("no dashboard URL printed:\n{first_text}"));
+    let dash = printed(&first_text, "Dashboard content URL:")
+        .unwrap_or_else(|| panic!("no dashboard URL printed:\n{first_text}"));
     assert_eq!(dash, format!("{}/__porch__/#/content/{guid}", p.base), "dashboard URL printed");
     let root = format!("/content/{guid}/");
     let (status, page) = view(&p, &root).await;
@@ -108,9 +114,14 @@ async fn rsconnect_redeploy_new_env_draft_and_content_commands() {
 
     // Redeploy (the deployment record names the guid) with a new value and a new version.
     set_version(&dir, "ENVAPP-V2");
-    let again = rsc.run(&["deploy", "api", "-n", "porch", "--entrypoint", "app:app", "-E", "GREETING=again", d], TIMEOUT);
+    let again =
+        rsc.run(&["deploy", "api", "-n", "porch", "--entrypoint", "app:app", "-E", "GREETING=again", d], TIMEOUT);
     let again_text = ok(&again, "rsconnect redeploy");
-    assert_eq!(printed(&again_text, "Direct content URL:"), Some(url.clone()), "redeploy went elsewhere:\n{again_text}");
+    assert_eq!(
+        printed(&again_text, "Direct content URL:"),
+        Some(url.clone()),
+        "redeploy went elsewhere:\n{again_text}"
+    );
     let (_, page) = view(&p, &root).await;
     assert!(page.contains("ENVAPP-V2") && page.contains("GREETING=again"), "after redeploy: {page}");
     assert_eq!(json_get(&p, "/__api__/v1/content").await.as_array().map(Vec::len), Some(1));
@@ -130,7 +141,10 @@ async fn rsconnect_redeploy_new_env_draft_and_content_commands() {
         .filter_map(|b| b["id"].as_str()?.parse::<u64>().ok())
         .max()
         .expect("bundles");
-    assert!(draft_text.contains(&format!("draft/{draft_id}")), "rsconnect printed no draft URL for bundle {draft_id}:\n{draft_text}");
+    assert!(
+        draft_text.contains(&format!("draft/{draft_id}")),
+        "rsconnect printed no draft URL for bundle {draft_id}:\n{draft_text}"
+    );
     let (_, page) = view(&p, &root).await;
     assert!(page.contains("ENVAPP-V2"), "the draft went live: {page}");
     let (status, preview) = view(&p, &format!("{root}_bundle{draft_id}/")).await;
@@ -159,21 +173,30 @@ async fn rsconnect_redeploy_new_env_draft_and_content_commands() {
     assert!(page.contains("ENVAPP-DRAFT"), "after activating the draft: {page}");
 
     // --new: a second item from the same directory.
-    let new = rsc.run(&["deploy", "api", "-n", "porch", "--entrypoint", "app:app", "--new", "-t", "Env app copy", d], TIMEOUT);
+    let new = rsc
+        .run(&["deploy", "api", "-n", "porch", "--entrypoint", "app:app", "--new", "-t", "Env app copy", d], TIMEOUT);
     let new_text = ok(&new, "rsconnect deploy --new");
     let new_url = printed(&new_text, "Direct content URL:").expect("content URL");
     assert_ne!(new_url, url, "--new reused the item");
     let items = json_get(&p, "/__api__/v1/content").await;
     assert_eq!(items.as_array().map(Vec::len), Some(2), "{items}");
-    let copy = items.as_array().expect("items").iter().find(|i| i["title"] == "Env app copy").expect("the copy").clone();
+    let copy =
+        items.as_array().expect("items").iter().find(|i| i["title"] == "Env app copy").expect("the copy").clone();
     let copy_guid = copy["guid"].as_str().expect("guid").to_string();
     assert_eq!(new_url, format!("{}/content/{copy_guid}/", p.base));
 
     // --app-id with the numeric id (looked up through the v0 applications API) redeploys the copy.
     let copy_id = copy["id"].as_str().expect("numeric id").to_string();
-    let by_id = rsc.run(&["deploy", "api", "-n", "porch", "--entrypoint", "app:app", "--app-id", &copy_id, "--no-verify", d], TIMEOUT);
+    let by_id = rsc.run(
+        &["deploy", "api", "-n", "porch", "--entrypoint", "app:app", "--app-id", &copy_id, "--no-verify", d],
+        TIMEOUT,
+    );
     let by_id_text = ok(&by_id, "rsconnect deploy --app-id");
-    assert_eq!(printed(&by_id_text, "Direct content URL:"), Some(new_url.clone()), "--app-id {copy_id} went elsewhere:\n{by_id_text}");
+    assert_eq!(
+        printed(&by_id_text, "Direct content URL:"),
+        Some(new_url.clone()),
+        "--app-id {copy_id} went elsewhere:\n{by_id_text}"
+    );
     let copy_bundles = json_get(&p, &format!("/__api__/v1/content/{copy_guid}/bundles")).await;
     assert_eq!(copy_bundles.as_array().map(Vec::len), Some(2), "{copy_bundles}");
 
@@ -183,17 +206,27 @@ async fn rsconnect_redeploy_new_env_draft_and_content_commands() {
 
     // content search / describe.
     let search = ok(&rsc.run(&["content", "search", "-n", "porch"], TIMEOUT), "rsconnect content search");
-    let found: Value = serde_json::from_str(search.trim()).unwrap_or_else(|e| panic!("search output is not JSON ({e}):\n{search}"));
-    let mut guids: Vec<&str> = found.as_array().expect("array").iter().map(|i| i["guid"].as_str().expect("guid")).collect();
+    let found: Value =
+        serde_json::from_str(search.trim()).unwrap_or_else(|e| panic!("search output is not JSON ({e}):\n{search}"));
+    let mut guids: Vec<&str> =
+        found.as_array().expect("array").iter().map(|i| i["guid"].as_str().expect("guid")).collect();
     guids.sort_unstable();
     let mut want = vec![guid.as_str(), copy_guid.as_str()];
     want.sort_unstable();
     assert_eq!(guids, want, "content search");
-    let search_api = ok(&rsc.run(&["content", "search", "-n", "porch", "--content-type", "python-api", "--title-contains", "copy"], TIMEOUT), "search filtered");
+    let search_api = ok(
+        &rsc.run(
+            &["content", "search", "-n", "porch", "--content-type", "python-api", "--title-contains", "copy"],
+            TIMEOUT,
+        ),
+        "search filtered",
+    );
     let found: Value = serde_json::from_str(search_api.trim()).expect("json");
     assert_eq!(found.as_array().map(Vec::len), Some(1), "{search_api}");
-    let describe = ok(&rsc.run(&["content", "describe", "-n", "porch", "-g", &guid], TIMEOUT), "rsconnect content describe");
-    let described: Value = serde_json::from_str(describe.trim()).unwrap_or_else(|e| panic!("describe is not JSON ({e}):\n{describe}"));
+    let describe =
+        ok(&rsc.run(&["content", "describe", "-n", "porch", "-g", &guid], TIMEOUT), "rsconnect content describe");
+    let described: Value =
+        serde_json::from_str(describe.trim()).unwrap_or_else(|e| panic!("describe is not JSON ({e}):\n{describe}"));
     let described = if described.is_array() { described[0].clone() } else { described };
     assert_eq!(described["guid"], guid.as_str());
     assert_eq!(described["title"], "Env app");
@@ -202,7 +235,13 @@ async fn rsconnect_redeploy_new_env_draft_and_content_commands() {
     // download-bundle: the active bundle's archive, with the draft's app.py.
     let out_dir = tempfile::tempdir().expect("tempdir");
     let tgz = out_dir.path().join("bundle.tar.gz");
-    ok(&rsc.run(&["content", "download-bundle", "-n", "porch", "-g", &guid, "-o", tgz.to_str().expect("utf8")], TIMEOUT), "download-bundle");
+    ok(
+        &rsc.run(
+            &["content", "download-bundle", "-n", "porch", "-g", &guid, "-o", tgz.to_str().expect("utf8")],
+            TIMEOUT,
+        ),
+        "download-bundle",
+    );
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(&tgz).expect("bundle file")));
     let mut app_py = None;
     for e in ar.entries().expect("entries") {
@@ -217,11 +256,17 @@ async fn rsconnect_redeploy_new_env_draft_and_content_commands() {
 
     // get-lockfile: the packages installed in the item's environment.
     let lock = out_dir.path().join("requirements.txt.lock");
-    ok(&rsc.run(&["content", "get-lockfile", "-n", "porch", "-g", &guid, "-o", lock.to_str().expect("utf8")], TIMEOUT), "get-lockfile");
+    ok(
+        &rsc.run(&["content", "get-lockfile", "-n", "porch", "-g", &guid, "-o", lock.to_str().expect("utf8")], TIMEOUT),
+        "get-lockfile",
+    );
     let lock_text = std::fs::read_to_string(&lock).expect("lockfile written");
     let lines: Vec<&str> = lock_text.lines().filter(|l| !l.starts_with('#')).collect();
     assert!(lines.iter().any(|l| l.to_lowercase().starts_with("flask==")), "no flask in the lockfile:\n{lock_text}");
-    assert!(lines.iter().any(|l| l.to_lowercase().starts_with("werkzeug==")), "no werkzeug in the lockfile:\n{lock_text}");
+    assert!(
+        lines.iter().any(|l| l.to_lowercase().starts_with("werkzeug==")),
+        "no werkzeug in the lockfile:\n{lock_text}"
+    );
     assert!(lines.iter().all(|l| l.contains("==")), "not name==version lines:\n{lock_text}");
     // posit-sdk reads the same lockfile, and the Python version from `Generated-By`.
     if let Some(python) = common::py::python_with("rsconnect_workflows (posit-sdk lockfile)", "posit.connect") {
@@ -301,7 +346,10 @@ async fn rsconnect_get_lockfile_of_a_notebook_reads_its_render_environment() {
     let dir = work.path().join("nb");
     copy_tree(&common::fixture("frameworks/notebook"), &dir);
     let nb = dir.join("report.ipynb");
-    let deploy = ok(&rsc.run(&["deploy", "notebook", "-n", "porch", "-t", "Lock notebook", nb.to_str().expect("utf8")], TIMEOUT), "deploy notebook");
+    let deploy = ok(
+        &rsc.run(&["deploy", "notebook", "-n", "porch", "-t", "Lock notebook", nb.to_str().expect("utf8")], TIMEOUT),
+        "deploy notebook",
+    );
     let url = printed(&deploy, "Direct content URL:").expect("content URL");
     let guid = url.trim_end_matches('/').rsplit('/').next().expect("guid").to_string();
     let (status, html) = view(&p, &format!("/content/{guid}/")).await;
@@ -318,7 +366,10 @@ async fn rsconnect_get_lockfile_of_a_notebook_reads_its_render_environment() {
     };
     let before = envs();
     let lock = work.path().join("requirements.txt.lock");
-    ok(&rsc.run(&["content", "get-lockfile", "-n", "porch", "-g", &guid, "-o", lock.to_str().expect("utf8")], TIMEOUT), "get-lockfile");
+    ok(
+        &rsc.run(&["content", "get-lockfile", "-n", "porch", "-g", &guid, "-o", lock.to_str().expect("utf8")], TIMEOUT),
+        "get-lockfile",
+    );
     let text = std::fs::read_to_string(&lock).expect("lockfile");
     assert!(text.lines().any(|l| l.to_lowercase().starts_with("nbconvert==")), "no nbconvert in:\n{text}");
     assert_eq!(envs(), before, "reading the lockfile built another environment");
@@ -339,7 +390,13 @@ async fn rsconnect_deploy_manifest_and_a_downloaded_bundle() {
     ok(&rsc.run(&["write-manifest", "api", "--entrypoint", "app:app", d], TIMEOUT), "write-manifest api");
     let manifest = dir.join("manifest.json");
     assert!(manifest.is_file(), "no manifest.json written");
-    let dep = ok(&rsc.run(&["deploy", "manifest", "-n", "porch", "-t", "From manifest", manifest.to_str().expect("utf8")], TIMEOUT), "deploy manifest");
+    let dep = ok(
+        &rsc.run(
+            &["deploy", "manifest", "-n", "porch", "-t", "From manifest", manifest.to_str().expect("utf8")],
+            TIMEOUT,
+        ),
+        "deploy manifest",
+    );
     let url = printed(&dep, "Direct content URL:").expect("content URL");
     let root = url.strip_prefix(&p.base).expect("same origin").to_string();
     let (status, page) = view(&p, &root).await;
@@ -348,8 +405,17 @@ async fn rsconnect_deploy_manifest_and_a_downloaded_bundle() {
     let guid = root.trim_matches('/').rsplit('/').next().expect("guid").to_string();
 
     let tgz = work.path().join("downloaded.tar.gz");
-    ok(&rsc.run(&["content", "download-bundle", "-n", "porch", "-g", &guid, "-o", tgz.to_str().expect("utf8")], TIMEOUT), "download-bundle");
-    let again = ok(&rsc.run(&["deploy", "bundle", "-n", "porch", "--new", tgz.to_str().expect("utf8")], TIMEOUT), "deploy bundle");
+    ok(
+        &rsc.run(
+            &["content", "download-bundle", "-n", "porch", "-g", &guid, "-o", tgz.to_str().expect("utf8")],
+            TIMEOUT,
+        ),
+        "download-bundle",
+    );
+    let again = ok(
+        &rsc.run(&["deploy", "bundle", "-n", "porch", "--new", tgz.to_str().expect("utf8")], TIMEOUT),
+        "deploy bundle",
+    );
     let url2 = printed(&again, "Direct content URL:").expect("content URL");
     assert_ne!(url2, url, "deploy bundle --new reused the item");
     let (status, page) = view(&p, url2.strip_prefix(&p.base).expect("same origin")).await;

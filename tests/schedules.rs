@@ -10,7 +10,6 @@ use common::{eventually, fixture, have_uv, rfc3339_in, Porch};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-
 /// Deploys the notebook fixture (optionally with marker files) and returns its guid.
 async fn deploy_notebook(p: &Porch, name: &str, markers: &[&str]) -> String {
     let dir = tempfile::tempdir().expect("tmp");
@@ -27,7 +26,13 @@ async fn deploy_notebook(p: &Porch, name: &str, markers: &[&str]) -> String {
 }
 
 async fn renders(p: &Porch, guid: &str) -> Vec<Value> {
-    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders")).send().await.expect("renders").json().await.expect("json")
+    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders"))
+        .send()
+        .await
+        .expect("renders")
+        .json()
+        .await
+        .expect("json")
 }
 
 fn by_trigger(list: &[Value], trigger: &str, status: &str) -> usize {
@@ -40,7 +45,8 @@ async fn bad_schedules_are_refused_naming_the_field() {
     let guid = p.create("sched-bad").await;
     // An undeployed (static/unknown) item takes no schedule either.
     let good = json!({"type": "day", "schedule": "{\"N\": 1}", "start_time": "2026-12-01T07:00:00Z", "timezone": "Europe/Berlin"});
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&good).send().await.expect("post");
+    let r =
+        p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&good).send().await.expect("post");
     assert_eq!(r.status(), 400);
     if !have_uv() {
         common::skip_or_fail("bad_schedules_are_refused_naming_the_field (rendered part)", "uv is not installed");
@@ -48,32 +54,78 @@ async fn bad_schedules_are_refused_naming_the_field() {
     }
     let guid = deploy_notebook(&p, "sched-bad-nb", &[]).await;
     let cases: &[(Value, &str)] = &[
-        (json!({"type": "fortnightly", "schedule": "{}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}), "type"),
-        (json!({"type": "day", "schedule": "{\"N\": 1}", "start_time": "2026-12-01T07:00:00Z", "timezone": "Mars/Olympus"}), "timezone"),
-        (json!({"type": "cron", "cron": "61 * * * *", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}), "cron"),
-        (json!({"type": "minute", "schedule": "{\"N\": 0}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}), "N"),
-        (json!({"type": "dayofweek", "schedule": "{\"Days\": [1, 7]}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}), "Days"),
-        (json!({"type": "day", "schedule": "{\"N\": 1}", "start_time": "next tuesday", "timezone": "UTC"}), "start_time"),
-        (json!({"type": "day", "schedule": "{\"N\": 1}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC", "publish": "yes"}), "publish"),
+        (
+            json!({"type": "fortnightly", "schedule": "{}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}),
+            "type",
+        ),
+        (
+            json!({"type": "day", "schedule": "{\"N\": 1}", "start_time": "2026-12-01T07:00:00Z", "timezone": "Mars/Olympus"}),
+            "timezone",
+        ),
+        (
+            json!({"type": "cron", "cron": "61 * * * *", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}),
+            "cron",
+        ),
+        (
+            json!({"type": "minute", "schedule": "{\"N\": 0}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}),
+            "N",
+        ),
+        (
+            json!({"type": "dayofweek", "schedule": "{\"Days\": [1, 7]}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC"}),
+            "Days",
+        ),
+        (
+            json!({"type": "day", "schedule": "{\"N\": 1}", "start_time": "next tuesday", "timezone": "UTC"}),
+            "start_time",
+        ),
+        (
+            json!({"type": "day", "schedule": "{\"N\": 1}", "start_time": "2026-12-01T07:00:00Z", "timezone": "UTC", "publish": "yes"}),
+            "publish",
+        ),
     ];
     for (body, field) in cases {
-        let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(body).send().await.expect("post");
+        let r = p
+            .api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules"))
+            .json(body)
+            .send()
+            .await
+            .expect("post");
         assert_eq!(r.status(), 400, "{body}");
         let e: Value = r.json().await.expect("json");
         assert!(e["error"].as_str().expect("error").contains(field), "{e} should name {field}");
     }
-    let list: Vec<Value> = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/schedules")).send().await.expect("list").json().await.expect("json");
+    let list: Vec<Value> = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}/schedules"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
     assert!(list.is_empty(), "nothing stored: {list:?}");
     // A good one lists its next five runs in the zone and in UTC; PATCH with a bad value changes nothing.
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&good).send().await.expect("post");
+    let r =
+        p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&good).send().await.expect("post");
     assert_eq!(r.status(), 200);
     let s: Value = r.json().await.expect("json");
     assert_eq!(s["next_runs"].as_array().expect("runs").len(), 5);
     assert!(s["next_runs"][0]["local"].as_str().expect("local").contains("[Europe/Berlin]"));
     let id = s["id"].as_str().expect("id");
-    let r = p.api(Method::PATCH, &format!("/__api__/v1/schedules/{id}")).json(&json!({"timezone": "Nowhere/Nothing"})).send().await.expect("patch");
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/schedules/{id}"))
+        .json(&json!({"timezone": "Nowhere/Nothing"}))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(r.status(), 400);
-    let again: Value = p.api(Method::GET, &format!("/__api__/v1/schedules/{id}")).send().await.expect("get").json().await.expect("json");
+    let again: Value = p
+        .api(Method::GET, &format!("/__api__/v1/schedules/{id}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(again["timezone"], "Europe/Berlin");
     let r = p.api(Method::DELETE, &format!("/__api__/v1/schedules/{id}")).send().await.expect("delete");
     assert_eq!(r.status(), 204);
@@ -89,14 +141,16 @@ async fn a_schedule_fires_and_an_overlapping_run_is_skipped() {
     let guid = deploy_notebook(&p, "sched-fire", &[]).await;
     // Every minute from 3 seconds from now: the first run comes at once.
     let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": rfc3339_in(3), "timezone": "UTC"});
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("post");
+    let r =
+        p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("post");
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     let list = eventually(60, "a scheduled render", || async {
         let list = renders(&p, &guid).await;
         (by_trigger(&list, "schedule", "success") == 1).then_some(list)
     })
     .await;
-    let scheduled = list.iter().find(|r| r["trigger"] == "schedule" && r["status"] == "success").expect("scheduled render");
+    let scheduled =
+        list.iter().find(|r| r["trigger"] == "schedule" && r["status"] == "success").expect("scheduled render");
     assert_eq!(scheduled["current"], true, "a published scheduled render is what viewers see: {list:?}");
 
     // A slow document: a run that fires during a render is skipped and recorded.
@@ -126,26 +180,36 @@ async fn catch_up_after_a_restart_runs_once_or_not_at_all() {
     // Daily at an hour that has passed today: nothing is due now.
     let start = rfc3339_in(-3 * 86400 - 3600);
     for (guid, catch_up) in [(&on, true), (&off, false)] {
-        let def = json!({"type": "day", "schedule": {"N": 1}, "start_time": start, "timezone": "UTC", "catch_up": catch_up});
-        let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("post");
+        let def =
+            json!({"type": "day", "schedule": {"N": 1}, "start_time": start, "timezone": "UTC", "catch_up": catch_up});
+        let r = p
+            .api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules"))
+            .json(&def)
+            .send()
+            .await
+            .expect("post");
         assert_eq!(r.status(), 200);
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(by_trigger(&renders(&p, &on).await, "schedule", "success"), 0, "nothing was due");
     // Porch is off for "three days": the schedules last ran long ago.
     let db = p.data_dir().join("porch.db");
-    let p = p.restart_with(|| {
-        let sql = format!("UPDATE schedules SET last_planned = '{}'", rfc3339_in(-3 * 86400));
-        let out = std::process::Command::new("python3")
-            .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"])
-            .arg(&db)
-            .arg(&sql)
-            .output()
-            .expect("python3");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let p = p
+        .restart_with(|| {
+            let sql = format!("UPDATE schedules SET last_planned = '{}'", rfc3339_in(-3 * 86400));
+            let out = std::process::Command::new("python3")
+                .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"])
+                .arg(&db)
+                .arg(&sql)
+                .output()
+                .expect("python3");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        })
+        .await;
+    eventually(60, "the catch-up run", || async {
+        (by_trigger(&renders(&p, &on).await, "schedule", "success") == 1).then_some(())
     })
     .await;
-    eventually(60, "the catch-up run", || async { (by_trigger(&renders(&p, &on).await, "schedule", "success") == 1).then_some(()) }).await;
     // Exactly once, and never with catch-up off.
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(by_trigger(&renders(&p, &on).await, "schedule", "success"), 1, "missed runs are caught up once");
@@ -159,7 +223,8 @@ async fn retention_keeps_the_newest_renders_and_pages_offer_history() {
         common::skip_or_fail("retention_keeps_the_newest_renders_and_pages_offer_history", "uv is not installed");
         return;
     }
-    let p = Porch::start_with(common::Opts { args: vec!["--keep-renders".into(), "2".into()], ..Default::default() }).await;
+    let p =
+        Porch::start_with(common::Opts { args: vec!["--keep-renders".into(), "2".into()], ..Default::default() }).await;
     let guid = deploy_notebook(&p, "retained", &[]).await;
     for _ in 0..3 {
         let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).send().await.expect("render");
@@ -192,14 +257,28 @@ impl Smtp {
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests"));
         let python = venv.join("bin/python");
-        let ok = std::process::Command::new(&python).args(["-c", "import aiosmtpd"]).output().map(|o| o.status.success()).unwrap_or(false);
+        let ok = std::process::Command::new(&python)
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
         if !ok {
             return None;
         }
         let port = std::net::TcpListener::bind(("127.0.0.1", 0)).ok()?.local_addr().ok()?.port();
         use std::os::unix::process::CommandExt;
         let mut child = std::process::Command::new(&python)
-            .args(["-u", "-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Debugging", "stdout"])
+            .args([
+                "-u",
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Debugging",
+                "stdout",
+            ])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .process_group(0)
@@ -233,7 +312,8 @@ impl Smtp {
 
 impl Drop for Smtp {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.child.id())]).status();
+        let _ =
+            std::process::Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.child.id())]).status();
         let _ = self.child.wait();
     }
 }
@@ -256,13 +336,19 @@ async fn email_after_scheduled_renders() {
     assert_eq!(r.status(), 200);
     let shown = p.api(Method::GET, "/__api__/porch/smtp").send().await.expect("get").text().await.expect("text");
     assert!(!shown.contains("hunter2-secret") && shown.contains("\"password_set\":true"), "{shown}");
-    let r = p.api(Method::PUT, "/__api__/porch/smtp").json(&json!({"host": "x", "port": 25, "security": "none", "from": "nope", "owner": "o@example.org"})).send().await.expect("put");
+    let r = p
+        .api(Method::PUT, "/__api__/porch/smtp")
+        .json(&json!({"host": "x", "port": 25, "security": "none", "from": "nope", "owner": "o@example.org"}))
+        .send()
+        .await
+        .expect("put");
     assert_eq!(r.status(), 400);
 
     let guid = deploy_notebook(&p, "mailed-report", &[]).await;
     let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": rfc3339_in(2), "timezone": "UTC",
                      "email": true, "recipients": ["viewer@example.org"], "attach": true});
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("post");
+    let r =
+        p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("post");
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     let list = eventually(60, "the scheduled render's email", || async {
         let list = renders(&p, &guid).await;
@@ -307,7 +393,8 @@ async fn email_after_scheduled_renders() {
         list.iter().any(|r| r["email_status"].as_str().is_some_and(|s| s.starts_with("failed"))).then_some(list)
     })
     .await;
-    let failed_mail = list.iter().find(|r| r["email_status"].as_str().is_some_and(|s| s.starts_with("failed"))).expect("row");
+    let failed_mail =
+        list.iter().find(|r| r["email_status"].as_str().is_some_and(|s| s.starts_with("failed"))).expect("row");
     assert_eq!(failed_mail["status"], "success", "a mail failure does not fail the render");
     p.shutdown();
 }

@@ -11,40 +11,23 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn server(p: &Porch) -> Value {
-    let r = p
-        .api(Method::GET, "/__api__/porch/server")
-        .send()
-        .await
-        .expect("server");
+    let r = p.api(Method::GET, "/__api__/porch/server").send().await.expect("server");
     assert_eq!(r.status(), 200);
     r.json().await.expect("json")
 }
 
 async fn patch(p: &Porch, body: Value) -> (u16, Value) {
-    let r = p
-        .api(Method::PATCH, "/__api__/porch/server")
-        .json(&body)
-        .send()
-        .await
-        .expect("patch");
+    let r = p.api(Method::PATCH, "/__api__/porch/server").json(&body).send().await.expect("patch");
     (r.status().as_u16(), r.json().await.expect("json"))
 }
 
 /// A loopback port nobody listens on right now.
 fn unused_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 fn stdout(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "porch failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "porch failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -58,22 +41,10 @@ async fn bad_settings_are_refused_and_change_nothing() {
         (json!({"port": 0}), "port"),
         (json!({"port": 70000}), "port"),
         (json!({"bind": "everywhere"}), "bind"),
-        (
-            json!({"allow_remote_publishing": "yes"}),
-            "allow_remote_publishing",
-        ),
-        (
-            json!({"runtime_defaults": {"load_factor": 3}}),
-            "load_factor",
-        ),
-        (
-            json!({"runtime_defaults": {"min_processes": 9}}),
-            "min_processes",
-        ),
-        (
-            json!({"runtime_defaults": {"memory_limit": 1}}),
-            "memory_limit",
-        ),
+        (json!({"allow_remote_publishing": "yes"}), "allow_remote_publishing"),
+        (json!({"runtime_defaults": {"load_factor": 3}}), "load_factor"),
+        (json!({"runtime_defaults": {"min_processes": 9}}), "min_processes"),
+        (json!({"runtime_defaults": {"memory_limit": 1}}), "memory_limit"),
         (json!({"colour": "blue"}), "colour"),
         // One bad field spoils the whole change: the good one is not saved either.
         (json!({"port": 4000, "bind": "mars"}), "bind"),
@@ -81,10 +52,7 @@ async fn bad_settings_are_refused_and_change_nothing() {
         let (status, err) = patch(&p, body.clone()).await;
         assert_eq!(status, 400, "{body}: {err}");
         let message = err["error"].as_str().unwrap_or_default();
-        assert!(
-            message.contains(names),
-            "{body}: the message names {names}: {err}"
-        );
+        assert!(message.contains(names), "{body}: the message names {names}: {err}");
     }
     let r = p
         .api(Method::PATCH, "/__api__/porch/server")
@@ -94,27 +62,15 @@ async fn bad_settings_are_refused_and_change_nothing() {
         .await
         .expect("patch");
     assert_eq!(r.status(), 400, "not an object");
-    assert_eq!(
-        server(&p).await["settings"],
-        before["settings"],
-        "nothing was saved"
-    );
+    assert_eq!(server(&p).await["settings"], before["settings"], "nothing was saved");
 
     // The CLI says the same, exits non-zero and saves nothing.
     let out = p.cli(&["settings", "set", "port=99999"]);
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("port"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("port"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = p.cli(&["settings", "set", "port"]);
     assert!(!out.status.success(), "a word without = is refused");
-    assert_eq!(
-        server(&p).await["settings"],
-        before["settings"],
-        "nothing was saved"
-    );
+    assert_eq!(server(&p).await["settings"], before["settings"], "nothing was saved");
     p.shutdown();
 }
 
@@ -122,37 +78,18 @@ async fn bad_settings_are_refused_and_change_nothing() {
 async fn the_saved_address_applies_at_the_next_start_unless_flags_say_otherwise() {
     let p = Porch::start().await;
     let v = server(&p).await;
-    assert_eq!(
-        v["settings"]["listen_flags"],
-        json!(["--bind", "--port"]),
-        "the harness passes both"
-    );
+    assert_eq!(v["settings"]["listen_flags"], json!(["--bind", "--port"]), "the harness passes both");
     assert_eq!(v["settings"]["restart_needed"], false);
 
     let port = unused_port();
     let (status, v) = patch(&p, json!({"port": port, "bind": "local"})).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(
-        (v["settings"]["port"].clone(), v["settings"]["bind"].clone()),
-        (json!(port), json!("local"))
-    );
-    assert_eq!(
-        v["bind"],
-        json!(p.base.trim_start_matches("http://")),
-        "this run keeps its address"
-    );
-    assert_eq!(
-        v["settings"]["restart_needed"], false,
-        "flags chose this run's address"
-    );
+    assert_eq!((v["settings"]["port"].clone(), v["settings"]["bind"].clone()), (json!(port), json!("local")));
+    assert_eq!(v["bind"], json!(p.base.trim_start_matches("http://")), "this run keeps its address");
+    assert_eq!(v["settings"]["restart_needed"], false, "flags chose this run's address");
 
     // Started without flags, Porch listens where the settings say.
-    let p = p
-        .restart(Opts {
-            saved_address: true,
-            ..Opts::default()
-        })
-        .await;
+    let p = p.restart(Opts { saved_address: true, ..Opts::default() }).await;
     assert_eq!(p.base, format!("http://127.0.0.1:{port}"));
     let v = server(&p).await;
     assert_eq!(v["local_only"], true);
@@ -167,32 +104,15 @@ async fn the_saved_address_applies_at_the_next_start_unless_flags_say_otherwise(
     assert_eq!(v["settings"]["restart_needed"], true);
     assert_eq!(v["port"], json!(port), "still listening where it started");
     let shown = stdout(&p.cli(&["settings"]));
-    assert!(
-        shown
-            .lines()
-            .any(|l| l.starts_with("port") && l.contains(&next.to_string())),
-        "{shown}"
-    );
-    assert!(
-        shown
-            .lines()
-            .any(|l| l.starts_with("bind") && l.contains("local")),
-        "{shown}"
-    );
+    assert!(shown.lines().any(|l| l.starts_with("port") && l.contains(&next.to_string())), "{shown}");
+    assert!(shown.lines().any(|l| l.starts_with("bind") && l.contains("local")), "{shown}");
 
     // Back to the defaults through the CLI: the next start would use 3939 on the network.
     let shown = stdout(&p.cli(&["settings", "set", "port=default", "bind=default"]));
-    assert!(
-        shown
-            .lines()
-            .any(|l| l.starts_with("port") && l.contains("3939") && l.contains("(default)")),
-        "{shown}"
-    );
+    assert!(shown.lines().any(|l| l.starts_with("port") && l.contains("3939") && l.contains("(default)")), "{shown}");
     common::eventually(20, "the server to read the CLI's change", || async {
         let v = server(&p).await;
-        (v["settings"]["port"] == 3939
-            && v["settings"]["bind"] == "network"
-            && v["settings"]["restart_needed"] == true)
+        (v["settings"]["port"] == 3939 && v["settings"]["bind"] == "network" && v["settings"]["restart_needed"] == true)
             .then_some(())
     })
     .await;
@@ -202,22 +122,12 @@ async fn the_saved_address_applies_at_the_next_start_unless_flags_say_otherwise(
 #[tokio::test]
 async fn runtime_defaults_are_saved_and_never_leave_an_item_invalid() {
     let p = Porch::start().await;
-    let (status, v) = patch(
-        &p,
-        json!({"runtime_defaults": {"max_processes": 5, "idle_timeout": 30}}),
-    )
-    .await;
+    let (status, v) = patch(&p, json!({"runtime_defaults": {"max_processes": 5, "idle_timeout": 30}})).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["runtime_defaults"]["max_processes"], 5);
     assert_eq!(v["runtime_defaults"]["idle_timeout"], 30);
-    assert_eq!(
-        v["settings"]["builtin_runtime_defaults"]["max_processes"], 3,
-        "Connect's default is still shown"
-    );
-    assert_eq!(
-        v["settings"]["changed_runtime_defaults"],
-        json!(["idle_timeout", "max_processes"])
-    );
+    assert_eq!(v["settings"]["builtin_runtime_defaults"]["max_processes"], 3, "Connect's default is still shown");
+    assert_eq!(v["settings"]["changed_runtime_defaults"], json!(["idle_timeout", "max_processes"]));
 
     // An item that relies on the higher ceiling blocks lowering it, by name.
     let guid = p.create("eager").await;
@@ -228,22 +138,12 @@ async fn runtime_defaults_are_saved_and_never_leave_an_item_invalid() {
         .await
         .expect("patch");
     assert_eq!(r.status(), 200, "4 fits under the default of 5");
-    for body in [
-        json!({"max_processes": 2}),
-        json!({"runtime_defaults": {"max_processes": null}}),
-    ] {
+    for body in [json!({"max_processes": 2}), json!({"runtime_defaults": {"max_processes": null}})] {
         let (status, err) = patch(&p, body.clone()).await;
         assert_eq!(status, 400, "{body}: {err}");
-        assert!(
-            err["error"].as_str().unwrap_or_default().contains("eager"),
-            "names the item: {err}"
-        );
+        assert!(err["error"].as_str().unwrap_or_default().contains("eager"), "names the item: {err}");
     }
-    assert_eq!(
-        server(&p).await["runtime_defaults"]["max_processes"],
-        5,
-        "nothing was saved"
-    );
+    assert_eq!(server(&p).await["runtime_defaults"]["max_processes"], 5, "nothing was saved");
 
     // Once the item lets go, the default goes back to Connect's.
     p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
@@ -254,19 +154,14 @@ async fn runtime_defaults_are_saved_and_never_leave_an_item_invalid() {
     let (status, v) = patch(&p, json!({"max_processes": null})).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["runtime_defaults"]["max_processes"], 3);
-    assert_eq!(
-        v["settings"]["changed_runtime_defaults"],
-        json!(["idle_timeout"])
-    );
+    assert_eq!(v["settings"]["changed_runtime_defaults"], json!(["idle_timeout"]));
 
     // Saved across restarts.
     let p = p.restart(Opts::default()).await;
     assert_eq!(server(&p).await["runtime_defaults"]["idle_timeout"], 30);
     let shown = stdout(&p.cli(&["settings"]));
     assert!(
-        shown
-            .lines()
-            .any(|l| l.starts_with("idle_timeout") && l.contains("30") && !l.contains("(default)")),
+        shown.lines().any(|l| l.starts_with("idle_timeout") && l.contains("30") && !l.contains("(default)")),
         "{shown}"
     );
     p.shutdown();

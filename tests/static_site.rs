@@ -79,7 +79,14 @@ async fn files_types_and_names() {
     // A link inside the bundle that stays inside works.
     assert_eq!(p.fetch(&format!("{base}alias.html")).await, (200, bytes_of("index.html")));
     // Numeric id works like the guid.
-    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     let id = c["id"].as_str().expect("id");
     assert_eq!(p.fetch(&format!("/content/{id}/")).await, (200, bytes_of("index.html")));
 
@@ -146,7 +153,14 @@ async fn nothing_outside_the_bundle_is_reachable() {
     assert_ne!(status, 200);
 
     // A symlink planted inside an extracted bundle that points outside is refused.
-    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     let bundle_dir = p.data_dir().join("bundles").join(c["bundle_id"].as_str().expect("bundle"));
     std::os::unix::fs::symlink(p.data_dir().join("porch.db"), bundle_dir.join("db.html")).expect("plant link");
     std::os::unix::fs::symlink("/etc", bundle_dir.join("etc")).expect("plant link");
@@ -176,7 +190,8 @@ async fn validators_ranges_and_compression() {
     assert_eq!(r.status(), 200);
     let r = p.http.get(p.url(&url)).header("If-Modified-Since", &last_modified).send().await.expect("get");
     assert_eq!(r.status(), 304);
-    let r = p.http.get(p.url(&url)).header("If-Modified-Since", "Thu, 01 Jan 1970 00:00:00 GMT").send().await.expect("get");
+    let r =
+        p.http.get(p.url(&url)).header("If-Modified-Since", "Thu, 01 Jan 1970 00:00:00 GMT").send().await.expect("get");
     assert_eq!(r.status(), 200);
 
     let r = p.http.get(p.url(&url)).header("Range", "bytes=10-19").send().await.expect("get");
@@ -189,7 +204,8 @@ async fn validators_ranges_and_compression() {
     assert_eq!(r.status(), 416);
     assert_eq!(r.headers()["content-range"], format!("bytes */{}", css.len()).as_str());
     // If-Range with a stale validator gets the whole file.
-    let r = p.http.get(p.url(&url)).header("Range", "bytes=0-3").header("If-Range", "\"stale\"").send().await.expect("get");
+    let r =
+        p.http.get(p.url(&url)).header("Range", "bytes=0-3").header("If-Range", "\"stale\"").send().await.expect("get");
     assert_eq!(r.status(), 200);
 
     let r = p.http.get(p.url(&url)).header("Accept-Encoding", "gzip").send().await.expect("get");
@@ -209,11 +225,24 @@ async fn validators_ranges_and_compression() {
     let mut plain = Vec::new();
     brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut plain).expect("unbrotli");
     assert_eq!(plain, css);
-    let r = p.http.get(p.url(&url)).header("Accept-Encoding", "br").header("If-None-Match", &br_etag).send().await.expect("get");
+    let r = p
+        .http
+        .get(p.url(&url))
+        .header("Accept-Encoding", "br")
+        .header("If-None-Match", &br_etag)
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 304);
 
     // Images are not compressed.
-    let r = p.http.get(p.url(&format!("/content/{guid}/assets/pixel.png"))).header("Accept-Encoding", "gzip, br").send().await.expect("get");
+    let r = p
+        .http
+        .get(p.url(&format!("/content/{guid}/assets/pixel.png")))
+        .header("Accept-Encoding", "gzip, br")
+        .send()
+        .await
+        .expect("get");
     assert!(r.headers().get("content-encoding").is_none());
     p.shutdown();
 }
@@ -227,7 +256,13 @@ async fn large_files_stream_with_ranges() {
     let (status, body) = p.fetch(&format!("/content/{guid}/big.bin")).await;
     assert_eq!(status, 200);
     assert!(body == big, "large body differs");
-    let r = p.http.get(p.url(&format!("/content/{guid}/big.bin"))).header("Range", "bytes=5000000-5000099").send().await.expect("get");
+    let r = p
+        .http
+        .get(p.url(&format!("/content/{guid}/big.bin")))
+        .header("Range", "bytes=5000000-5000099")
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 206);
     assert_eq!(r.bytes().await.expect("body").to_vec(), big[5_000_000..5_000_100].to_vec());
     p.shutdown();
@@ -237,21 +272,48 @@ async fn large_files_stream_with_ranges() {
 async fn vanity_paths() {
     let p = Porch::start().await;
     let guid = deploy_fixture(&p, "vanity-site").await;
-    let r = p.api(Method::PUT, &format!("/__api__/v1/content/{guid}/vanity")).json(&json!({"path": "/team/report/"})).send().await.expect("put");
+    let r = p
+        .api(Method::PUT, &format!("/__api__/v1/content/{guid}/vanity"))
+        .json(&json!({"path": "/team/report/"}))
+        .send()
+        .await
+        .expect("put");
     assert_eq!(r.status(), 200);
     assert_eq!(p.fetch("/team/report/").await, (200, bytes_of("index.html")));
     assert_eq!(p.fetch("/team/report/assets/style.css").await.1, bytes_of("assets/style.css"));
     let r = p.get("/team/report").await;
     assert_eq!(r.status().as_u16() / 100, 3);
-    let c: Value = p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get").json().await.expect("json");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(c["vanity_url"], format!("{}/team/report/", p.base).as_str());
     // Reserved and taken paths are refused.
-    let r = p.api(Method::PUT, &format!("/__api__/v1/content/{guid}/vanity")).json(&json!({"path": "/__api__/"})).send().await.expect("put");
+    let r = p
+        .api(Method::PUT, &format!("/__api__/v1/content/{guid}/vanity"))
+        .json(&json!({"path": "/__api__/"}))
+        .send()
+        .await
+        .expect("put");
     assert_eq!(r.status(), 409);
     let other = p.create("other-item").await;
-    let r = p.api(Method::PUT, &format!("/__api__/v1/content/{other}/vanity")).json(&json!({"path": "team/report"})).send().await.expect("put");
+    let r = p
+        .api(Method::PUT, &format!("/__api__/v1/content/{other}/vanity"))
+        .json(&json!({"path": "team/report"}))
+        .send()
+        .await
+        .expect("put");
     assert_eq!(r.status(), 409);
-    let r = p.api(Method::PUT, &format!("/__api__/v1/content/{other}/vanity")).json(&json!({"path": "../x"})).send().await.expect("put");
+    let r = p
+        .api(Method::PUT, &format!("/__api__/v1/content/{other}/vanity"))
+        .json(&json!({"path": "../x"}))
+        .send()
+        .await
+        .expect("put");
     assert_eq!(r.status(), 400);
     // Removing it frees the path.
     let r = p.api(Method::DELETE, &format!("/__api__/v1/content/{guid}/vanity")).send().await.expect("delete");
@@ -268,7 +330,11 @@ async fn landing_page_lists_only_what_viewers_may_see() {
 
     let public = deploy_fixture(&p, "public-site").await;
     let private = p.create("private-pin").await;
-    p.api(Method::PATCH, &format!("/__api__/v1/content/{private}")).json(&json!({"title":"Secret Pin","viewer_access":"link"})).send().await.expect("patch");
+    p.api(Method::PATCH, &format!("/__api__/v1/content/{private}"))
+        .json(&json!({"title":"Secret Pin","viewer_access":"link"}))
+        .send()
+        .await
+        .expect("patch");
     p.publish(&private, targz(&[("index.html", b"private data")])).await;
     let undeployed = p.create("not-deployed-yet").await;
 
@@ -284,7 +350,13 @@ async fn landing_page_lists_only_what_viewers_may_see() {
     let r = p.api(Method::GET, &format!("/content/{private}/")).send().await.expect("get");
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.expect("body").to_vec(), b"private data");
-    let r = p.http.get(p.url(&format!("/content/{private}/"))).header("Authorization", "Key not-a-key").send().await.expect("get");
+    let r = p
+        .http
+        .get(p.url(&format!("/content/{private}/")))
+        .header("Authorization", "Key not-a-key")
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 404);
     // Undeployed content explains itself.
     let r = p.get(&format!("/content/{undeployed}/")).await;

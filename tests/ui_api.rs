@@ -19,7 +19,10 @@ async fn json_of(r: reqwest::Response) -> (u16, Value) {
 #[tokio::test]
 async fn api_keys_are_created_used_listed_and_revoked() {
     let p = Porch::start().await;
-    let (status, created) = json_of(p.api(Method::POST, "/__api__/porch/keys").json(&json!({"name": "laptop"})).send().await.expect("create")).await;
+    let (status, created) = json_of(
+        p.api(Method::POST, "/__api__/porch/keys").json(&json!({"name": "laptop"})).send().await.expect("create"),
+    )
+    .await;
     assert_eq!(status, 200, "{created}");
     let key = created["key"].as_str().expect("key").to_string();
     assert!(key.len() >= 32, "a long random key: {key}");
@@ -40,14 +43,17 @@ async fn api_keys_are_created_used_listed_and_revoked() {
     let r = p.api(Method::DELETE, &format!("/__api__/porch/keys/{id}")).send().await.expect("revoke");
     assert_eq!(r.status(), 204);
     assert_eq!(with_new(Method::GET, "/__api__/v1/content").send().await.expect("list").status(), 401);
-    let (status, err) = json_of(p.api(Method::DELETE, &format!("/__api__/porch/keys/{id}")).send().await.expect("revoke again")).await;
+    let (status, err) =
+        json_of(p.api(Method::DELETE, &format!("/__api__/porch/keys/{id}")).send().await.expect("revoke again")).await;
     assert_eq!(status, 404);
     assert!(err["error"].as_str().expect("message").contains("API key"), "{err}");
     // The harness's own key is untouched.
     assert_eq!(p.api(Method::GET, "/__api__/v1/content").send().await.expect("list").status(), 200);
 
     // A key needs a name; nothing is created without one.
-    let (status, err) = json_of(p.api(Method::POST, "/__api__/porch/keys").json(&json!({"name": "  "})).send().await.expect("create")).await;
+    let (status, err) =
+        json_of(p.api(Method::POST, "/__api__/porch/keys").json(&json!({"name": "  "})).send().await.expect("create"))
+            .await;
     assert_eq!(status, 400, "{err}");
     assert!(err["error"].as_str().expect("message").contains("name"), "{err}");
     let (_, list) = json_of(p.api(Method::GET, "/__api__/porch/keys").send().await.expect("keys")).await;
@@ -67,7 +73,11 @@ async fn inspect_reports_what_a_deploy_would_detect_and_stores_nothing() {
         ("data/input.csv", b"a,b\n1,2\n"),
     ]);
     let (status, v) = json_of(
-        p.api(Method::POST, "/__api__/porch/inspect?filename=Sales%20API.tar.gz").body(app).send().await.expect("inspect"),
+        p.api(Method::POST, "/__api__/porch/inspect?filename=Sales%20API.tar.gz")
+            .body(app)
+            .send()
+            .await
+            .expect("inspect"),
     )
     .await;
     assert_eq!(status, 200, "{v}");
@@ -85,7 +95,9 @@ async fn inspect_reports_what_a_deploy_would_detect_and_stores_nothing() {
     let manifest = json!({"version": 1, "metadata": {"appmode": "static", "primary_html": "report.html"},
         "python": {"version": "3.11.7"}, "quarto": {"version": "1.6.40"}, "files": {}});
     let site = targz(&[("manifest.json", manifest.to_string().as_bytes()), ("report.html", b"<h1>r</h1>")]);
-    let (status, v) = json_of(p.api(Method::POST, "/__api__/porch/inspect?filename=site").body(site).send().await.expect("inspect")).await;
+    let (status, v) =
+        json_of(p.api(Method::POST, "/__api__/porch/inspect?filename=site").body(site).send().await.expect("inspect"))
+            .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!((v["app_mode"].as_str(), v["declared"].as_bool()), (Some("static"), Some(true)));
     assert_eq!(v["primary_html"], "report.html");
@@ -94,22 +106,30 @@ async fn inspect_reports_what_a_deploy_would_detect_and_stores_nothing() {
     // An existing item with the suggested name is reported (a deploy would update it).
     let guid = p.create("site").await;
     let site = targz(&[("index.html", b"<h1>x</h1>")]);
-    let (_, v) = json_of(p.api(Method::POST, "/__api__/porch/inspect?filename=site").body(site).send().await.expect("inspect")).await;
+    let (_, v) =
+        json_of(p.api(Method::POST, "/__api__/porch/inspect?filename=site").body(site).send().await.expect("inspect"))
+            .await;
     assert_eq!(v["existing_guid"], json!(guid));
 
     // What cannot be published says why, with the code the UI branches on.
     let junk = targz(&[("notes.txt", b"just notes")]);
-    let (status, err) = json_of(p.api(Method::POST, "/__api__/porch/inspect?filename=notes").body(junk).send().await.expect("inspect")).await;
+    let (status, err) =
+        json_of(p.api(Method::POST, "/__api__/porch/inspect?filename=notes").body(junk).send().await.expect("inspect"))
+            .await;
     assert_eq!(status, 400, "{err}");
     assert_eq!(err["porch_code"], "InvalidManifest", "{err}");
     assert!(err["error"].as_str().expect("message").contains("notes.txt"), "names what it found: {err}");
-    let (status, err) = json_of(p.api(Method::POST, "/__api__/porch/inspect").body("not an archive").send().await.expect("inspect")).await;
+    let (status, err) =
+        json_of(p.api(Method::POST, "/__api__/porch/inspect").body("not an archive").send().await.expect("inspect"))
+            .await;
     assert_eq!(status, 400, "{err}");
 
     // Nothing was stored: one item (made above), no bundles, nothing left in tmp/.
     let (_, list) = json_of(p.api(Method::GET, "/__api__/v1/content").send().await.expect("list")).await;
     assert_eq!(list.as_array().expect("array").len(), 1);
-    let (_, bundles) = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("bundles")).await;
+    let (_, bundles) =
+        json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("bundles"))
+            .await;
     assert_eq!(bundles, json!([]));
     let leftovers: Vec<_> = std::fs::read_dir(p.data_dir().join("tmp")).expect("tmp").collect();
     assert!(leftovers.is_empty(), "scratch files left behind: {leftovers:?}");
@@ -119,7 +139,9 @@ async fn inspect_reports_what_a_deploy_would_detect_and_stores_nothing() {
 async fn schedule_preview_lists_the_next_runs_without_storing() {
     let p = Porch::start().await;
     let body = json!({"type": "day", "schedule": "{\"N\":1}", "start_time": "2026-01-05T08:00:00Z", "timezone": "Europe/Berlin"});
-    let (status, runs) = json_of(p.api(Method::POST, "/__api__/porch/schedules/preview").json(&body).send().await.expect("preview")).await;
+    let (status, runs) =
+        json_of(p.api(Method::POST, "/__api__/porch/schedules/preview").json(&body).send().await.expect("preview"))
+            .await;
     assert_eq!(status, 200, "{runs}");
     let runs = runs.as_array().expect("array");
     assert_eq!(runs.len(), 5);
@@ -132,11 +154,15 @@ async fn schedule_preview_lists_the_next_runs_without_storing() {
     }
 
     let bad = json!({"type": "day", "schedule": "{\"N\":1}", "start_time": "2026-01-05T08:00:00Z", "timezone": "Mars/Olympus"});
-    let (status, err) = json_of(p.api(Method::POST, "/__api__/porch/schedules/preview").json(&bad).send().await.expect("preview")).await;
+    let (status, err) =
+        json_of(p.api(Method::POST, "/__api__/porch/schedules/preview").json(&bad).send().await.expect("preview"))
+            .await;
     assert_eq!(status, 400);
     assert!(err["error"].as_str().expect("message").contains("Mars/Olympus"), "names the bad zone: {err}");
     let bad = json!({"type": "cron", "schedule": "{\"Cron\":\"61 * * * *\"}", "start_time": "2026-01-05T08:00:00Z", "timezone": "UTC"});
-    let (status, _) = json_of(p.api(Method::POST, "/__api__/porch/schedules/preview").json(&bad).send().await.expect("preview")).await;
+    let (status, _) =
+        json_of(p.api(Method::POST, "/__api__/porch/schedules/preview").json(&bad).send().await.expect("preview"))
+            .await;
     assert_eq!(status, 400);
 }
 
@@ -156,9 +182,15 @@ async fn server_view_and_the_ui_page() {
     assert_eq!(v["viewer_urls"], json!([format!("{}/", p.base)]));
 
     // Pausing and resuming are reported back (the LAN effect is in remote_publishing.rs).
-    let (_, v) = json_of(p.api(Method::PUT, "/__api__/porch/sharing").json(&json!({"paused": true})).send().await.expect("pause")).await;
+    let (_, v) = json_of(
+        p.api(Method::PUT, "/__api__/porch/sharing").json(&json!({"paused": true})).send().await.expect("pause"),
+    )
+    .await;
     assert_eq!(v["sharing_paused"], true);
-    let (status, _) = json_of(p.api(Method::PUT, "/__api__/porch/sharing").json(&json!({"paused": "yes"})).send().await.expect("bad")).await;
+    let (status, _) = json_of(
+        p.api(Method::PUT, "/__api__/porch/sharing").json(&json!({"paused": "yes"})).send().await.expect("bad"),
+    )
+    .await;
     assert_eq!(status, 400, "a non-boolean is refused");
     let (_, v) = json_of(p.api(Method::GET, "/__api__/porch/server").send().await.expect("server")).await;
     assert_eq!(v["sharing_paused"], true, "a refused change changes nothing");
@@ -223,7 +255,9 @@ async fn inspect_offers_and_applies_a_chosen_appmode_and_entry_point() {
             ("report.ipynb", br#"{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}"#),
         ])
     };
-    let inspect = |query: &str| p.api(Method::POST, &format!("/__api__/porch/inspect?filename=site{query}")).body(bundle()).send();
+    let inspect = |query: &str| {
+        p.api(Method::POST, &format!("/__api__/porch/inspect?filename=site{query}")).body(bundle()).send()
+    };
 
     // As detected: a notebook; the choices are the appmodes Porch runs and the notebooks.
     let (status, v) = json_of(inspect("").await.expect("inspect")).await;

@@ -18,23 +18,37 @@ fn deploy(p: &Porch, fixture_dir: &str, name: &str) -> String {
 
 /// Adds a variant through the API (which must accept it) and returns it.
 async fn add_variant(p: &Porch, guid: &str, body: Value) -> Value {
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/variants")).json(&body).send().await.expect("post");
+    let r =
+        p.api(Method::POST, &format!("/__api__/v1/content/{guid}/variants")).json(&body).send().await.expect("post");
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     r.json().await.expect("json")
 }
 
 async fn variants(p: &Porch, guid: &str) -> Vec<Value> {
-    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/variants")).send().await.expect("list").json().await.expect("json")
+    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/variants"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json")
 }
 
 async fn renders(p: &Porch, guid: &str) -> Vec<Value> {
-    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders")).send().await.expect("renders").json().await.expect("json")
+    p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders"))
+        .send()
+        .await
+        .expect("renders")
+        .json()
+        .await
+        .expect("json")
 }
 
 /// Renders now (a variant when given) and returns the finished task.
 async fn render(p: &Porch, guid: &str, variant: Option<&str>) -> Value {
     let body = json!({ "variant_id": variant });
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).json(&body).send().await.expect("render");
+    let r =
+        p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).json(&body).send().await.expect("render");
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
     let task = r.json::<Value>().await.expect("json")["task_id"].as_str().expect("task").to_string();
     p.wait_task(&task).await
@@ -103,7 +117,9 @@ async fn notebook_variants_render_serve_and_fail_on_their_own() {
 
     // The variant page's history switcher links to its own renders, which serve.
     let first = mine[0]["id"].as_str().expect("id").to_string();
-    assert!(html_of(&p, &format!("/content/{guid}/_variant{sid}/")).await.contains(&format!("_variant{sid}/_render{first}/")));
+    assert!(html_of(&p, &format!("/content/{guid}/_variant{sid}/"))
+        .await
+        .contains(&format!("_variant{sid}/_render{first}/")));
     let (status, html) = page(&p, &format!("/content/{guid}/_variant{sid}/_render{first}/")).await;
     assert_eq!((status, region_line(&html)), (200, "REGION=south YEAR=2026".to_string()));
     // A render of the default variant is not reachable under the variant.
@@ -132,14 +148,23 @@ async fn notebook_variants_render_serve_and_fail_on_their_own() {
 
     // Unknown variants: 404 to render or view; a variant id of another item is unknown here.
     let other = p.create("other-doc").await;
-    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).json(&json!({"variant_id": "999"})).send().await.expect("render");
+    let r = p
+        .api(Method::POST, &format!("/__api__/v1/content/{guid}/render"))
+        .json(&json!({"variant_id": "999"}))
+        .send()
+        .await
+        .expect("render");
     assert_eq!(r.status(), 404);
     assert_eq!(page(&p, &format!("/content/{guid}/_variant999/")).await.0, 404);
     let r = p.api(Method::GET, &format!("/__api__/v1/content/{other}/variants/{sid}")).send().await.expect("get");
     assert_eq!(r.status(), 404);
 
     // Deleting the variant removes its renders (and their folders), not the default's.
-    let ids: Vec<String> = list.iter().filter(|r| r["variant_id"] == json!(sid)).map(|r| r["id"].as_str().expect("id").to_string()).collect();
+    let ids: Vec<String> = list
+        .iter()
+        .filter(|r| r["variant_id"] == json!(sid))
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect();
     let r = p.api(Method::DELETE, &format!("{url}/{sid}")).send().await.expect("delete");
     assert_eq!(r.status(), 204);
     assert!(renders(&p, &guid).await.iter().all(|r| r["variant_id"].is_null()));
@@ -160,7 +185,10 @@ async fn html_of(p: &Porch, path: &str) -> String {
 #[tokio::test]
 async fn a_variant_schedule_renders_that_variant_and_a_redeploy_renders_every_variant() {
     if !have_uv() {
-        common::skip_or_fail("a_variant_schedule_renders_that_variant_and_a_redeploy_renders_every_variant", "uv is not installed");
+        common::skip_or_fail(
+            "a_variant_schedule_renders_that_variant_and_a_redeploy_renders_every_variant",
+            "uv is not installed",
+        );
         return;
     }
     let p = Porch::start().await;
@@ -171,20 +199,24 @@ async fn a_variant_schedule_renders_that_variant_and_a_redeploy_renders_every_va
     let start = common::rfc3339_in(2);
     // A variant of another item, or an unknown one, is refused naming the field.
     for bad in [json!("999"), json!("abc")] {
-        let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": start, "timezone": "UTC", "variant_id": bad});
+        let def =
+            json!({"type": "minute", "schedule": {"N": 1}, "start_time": start, "timezone": "UTC", "variant_id": bad});
         let r = p.api(Method::POST, &schedules).json(&def).send().await.expect("post");
         assert_eq!(r.status(), 400);
         let e: Value = r.json().await.expect("json");
         assert!(e["error"].as_str().unwrap_or("").starts_with("variant_id:"), "{e}");
     }
-    let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": start, "timezone": "UTC", "variant_id": eid});
+    let def =
+        json!({"type": "minute", "schedule": {"N": 1}, "start_time": start, "timezone": "UTC", "variant_id": eid});
     let r = p.api(Method::POST, &schedules).json(&def).send().await.expect("post");
     assert_eq!(r.status(), 200);
     let s: Value = r.json().await.expect("json");
     assert_eq!(s["variant_id"], json!(eid));
     eventually(90, "the scheduled variant render", || async {
         let list = renders(&p, &guid).await;
-        list.iter().any(|r| r["trigger"] == "schedule" && r["status"] == "success" && r["variant_id"] == json!(eid)).then_some(())
+        list.iter()
+            .any(|r| r["trigger"] == "schedule" && r["status"] == "success" && r["variant_id"] == json!(eid))
+            .then_some(())
     })
     .await;
     let list = renders(&p, &guid).await;
@@ -193,7 +225,11 @@ async fn a_variant_schedule_renders_that_variant_and_a_redeploy_renders_every_va
         "the default variant was not rendered by the variant's schedule: {list:?}"
     );
     assert_eq!(region_line(&html_of(&p, &format!("/content/{guid}/_variant{eid}/")).await), "REGION=east YEAR=2025");
-    let r = p.api(Method::DELETE, &format!("/__api__/v1/schedules/{}", s["id"].as_str().expect("id"))).send().await.expect("delete");
+    let r = p
+        .api(Method::DELETE, &format!("/__api__/v1/schedules/{}", s["id"].as_str().expect("id")))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(r.status(), 204);
 
     // A new version renders the default and then every variant (trigger deploy).
@@ -201,14 +237,24 @@ async fn a_variant_schedule_renders_that_variant_and_a_redeploy_renders_every_va
     common::copy_tree(&fixture("frameworks/notebook-params"), dir.path());
     let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", "regional-sched"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let bundles: Vec<Value> =
-        p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("bundles").json().await.expect("json");
-    let newest = bundles.iter().map(|b| b["id"].as_str().expect("id").parse::<i64>().expect("num")).max().expect("bundle");
+    let bundles: Vec<Value> = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles"))
+        .send()
+        .await
+        .expect("bundles")
+        .json()
+        .await
+        .expect("json");
+    let newest =
+        bundles.iter().map(|b| b["id"].as_str().expect("id").parse::<i64>().expect("num")).max().expect("bundle");
     eventually(90, "the variant render of the new version", || async {
         let list = renders(&p, &guid).await;
         list.iter()
             .any(|r| {
-                r["variant_id"] == json!(eid) && r["trigger"] == "deploy" && r["status"] == "success" && r["bundle_id"] == json!(newest.to_string())
+                r["variant_id"] == json!(eid)
+                    && r["trigger"] == "deploy"
+                    && r["status"] == "success"
+                    && r["bundle_id"] == json!(newest.to_string())
             })
             .then_some(())
     })
@@ -228,7 +274,11 @@ async fn variants_from_the_cli() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = p.cli(&["variant", "add", "regional-cli", "odd", "-P", "1x=3"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("parameters: \"1x\""), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("parameters: \"1x\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = p.cli(&["variant", "add", "regional-cli", "odd", "-P", "novalue"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("NAME=VALUE"));
@@ -244,7 +294,11 @@ async fn variants_from_the_cli() {
     assert_eq!(region_line(&html_of(&p, &format!("/content/{guid}/_variant{id}/")).await), "REGION=south YEAR=2030");
     let out = p.cli(&["render", "regional-cli", "--variant", "nowhere"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("variant nowhere not found"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("variant nowhere not found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = p.cli(&["variant", "rm", "regional-cli", "south"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -255,7 +309,11 @@ async fn variants_from_the_cli() {
 #[tokio::test]
 async fn r_markdown_params_render_per_variant_where_r_is_installed() {
     let test = "r_markdown_params_render_per_variant_where_r_is_installed";
-    let has_rmarkdown = Command::new("Rscript").args(["-e", "library(rmarkdown)"]).output().map(|o| o.status.success()).unwrap_or(false);
+    let has_rmarkdown = Command::new("Rscript")
+        .args(["-e", "library(rmarkdown)"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !has_rmarkdown {
         common::skip_or_fail(test, "R with the rmarkdown package (r-cran-rmarkdown, pandoc) is not installed");
         return;

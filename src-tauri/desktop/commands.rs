@@ -42,10 +42,7 @@ impl From<porch_engine::Error> for CommandError {
             source = cause.source();
         }
         tracing::warn!(code = ?err.code(), %message, "command failed");
-        CommandError {
-            code: err.code(),
-            message,
-        }
+        CommandError { code: err.code(), message }
     }
 }
 
@@ -57,9 +54,7 @@ pub(crate) struct ServerInfo {
 
 /// Every content item, for the Library list.
 #[tauri::command]
-pub(crate) async fn list_content(
-    engine: State<'_, Engine>,
-) -> Result<Vec<ContentView>, CommandError> {
+pub(crate) async fn list_content(engine: State<'_, Engine>) -> Result<Vec<ContentView>, CommandError> {
     Ok(engine.list_content().await?)
 }
 
@@ -71,9 +66,7 @@ pub(crate) async fn deploy_path(
     path: PathBuf,
     options: Option<DeployOptions>,
 ) -> Result<Deployment, CommandError> {
-    Ok(engine
-        .deploy_path(&path, options.unwrap_or_default())
-        .await?)
+    Ok(engine.deploy_path(&path, options.unwrap_or_default()).await?)
 }
 
 /// Stores a dropped path as a new bundle; the window then deploys it through the API and
@@ -115,10 +108,7 @@ pub(crate) async fn api_request(
     path: String,
     body: Option<String>,
 ) -> Result<ApiAnswer, CommandError> {
-    let invalid = |message: String| CommandError {
-        code: ErrorCode::InvalidRequest,
-        message,
-    };
+    let invalid = |message: String| CommandError { code: ErrorCode::InvalidRequest, message };
     if !path.starts_with("/__api__/") {
         return Err(invalid(format!("not an API path: {path}")));
     }
@@ -132,18 +122,12 @@ pub(crate) async fn api_request(
         .body(porch_engine::api::Body::from(body.unwrap_or_default()))
         .map_err(|e| invalid(e.to_string()))?;
     let request = porch_engine::api::normalize(request);
-    let response = porch_engine::api::router(engine.inner().clone())
-        .oneshot(request)
-        .await
-        .map_err(|e| invalid(e.to_string()))?;
+    let response =
+        porch_engine::api::router(engine.inner().clone()).oneshot(request).await.map_err(|e| invalid(e.to_string()))?;
     let status = response.status().as_u16();
-    let bytes = porch_engine::api::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .map_err(|e| invalid(e.to_string()))?;
-    Ok(ApiAnswer {
-        status,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    })
+    let bytes =
+        porch_engine::api::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| invalid(e.to_string()))?;
+    Ok(ApiAnswer { status, text: String::from_utf8_lossy(&bytes).into_owned() })
 }
 
 fn axum_method(m: &str) -> Option<porch_engine::api::Method> {
@@ -169,18 +153,14 @@ pub(crate) fn autostart_get() -> Result<bool, CommandError> {
 /// Switches start at login on or off.
 #[tauri::command]
 pub(crate) fn autostart_set(on: bool) -> Result<(), CommandError> {
-    super::autostart::set(on).map_err(|e| CommandError {
-        code: ErrorCode::Internal,
-        message: format!("cannot change start at login: {e}"),
-    })
+    super::autostart::set(on)
+        .map_err(|e| CommandError { code: ErrorCode::Internal, message: format!("cannot change start at login: {e}") })
 }
 
 /// The LAN URLs the viewer is reachable at.
 #[tauri::command]
 pub(crate) fn server_info(engine: State<'_, Engine>) -> ServerInfo {
-    ServerInfo {
-        viewer_urls: engine.viewer_urls(),
-    }
+    ServerInfo { viewer_urls: engine.viewer_urls() }
 }
 
 /// Stops Porch and starts it again (a saved port or bind takes effect).
@@ -192,8 +172,6 @@ pub(crate) fn restart_app(app: AppHandle) {
 /// Opens an `http(s)` URL in the user's default browser.
 #[tauri::command]
 pub(crate) fn open_external(app: AppHandle, url: String) -> Result<(), CommandError> {
-    super::window::open_in_browser(&app, &url).map_err(|message| CommandError {
-        code: ErrorCode::InvalidRequest,
-        message,
-    })
+    super::window::open_in_browser(&app, &url)
+        .map_err(|message| CommandError { code: ErrorCode::InvalidRequest, message })
 }

@@ -21,10 +21,7 @@ pub(crate) fn forward(app: AppHandle, mut events: Receiver<Event>) {
                 Ok(event) => app.emit(ENGINE_EVENT, &event),
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, "event forwarder lagged");
-                    app.emit(
-                        ENGINE_EVENT,
-                        serde_json::json!({ "type": "lagged", "skipped": skipped }),
-                    )
+                    app.emit(ENGINE_EVENT, serde_json::json!({ "type": "lagged", "skipped": skipped }))
                 }
                 Err(RecvError::Closed) => break,
             };

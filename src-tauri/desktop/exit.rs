@@ -29,16 +29,9 @@ const STOPPED: u8 = 2;
 pub(crate) struct ExitGate(AtomicU8);
 
 /// Handles one `RunEvent::ExitRequested`.
-pub(crate) fn on_exit_requested<R: Runtime>(
-    app: &AppHandle<R>,
-    code: Option<i32>,
-    api: &ExitRequestApi,
-) {
+pub(crate) fn on_exit_requested<R: Runtime>(app: &AppHandle<R>, code: Option<i32>, api: &ExitRequestApi) {
     let gate = app.state::<ExitGate>();
-    match gate
-        .0
-        .compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire)
-    {
+    match gate.0.compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {
             api.prevent_exit();
             tracing::info!("shutting down");
@@ -57,11 +50,7 @@ pub(crate) fn on_exit_requested<R: Runtime>(
 /// already open when the request arrives. A restart during a quit is ignored.
 pub(crate) fn restart<R: Runtime>(app: &AppHandle<R>) {
     let gate = app.state::<ExitGate>();
-    if gate
-        .0
-        .compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
+    if gate.0.compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire).is_err() {
         return;
     }
     tracing::info!("restarting");
@@ -73,10 +62,7 @@ pub(crate) fn restart<R: Runtime>(app: &AppHandle<R>) {
 fn stop_engine_then<R: Runtime>(app: AppHandle<R>, then: impl FnOnce(&AppHandle<R>) + Send + 'static) {
     let engine = app.state::<Engine>().inner().clone();
     tauri::async_runtime::spawn(async move {
-        if tokio::time::timeout(SHUTDOWN_DEADLINE, engine.shutdown(GRACE))
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(SHUTDOWN_DEADLINE, engine.shutdown(GRACE)).await.is_err() {
             tracing::error!(?SHUTDOWN_DEADLINE, "engine shutdown did not finish; going on anyway");
         }
         app.state::<ExitGate>().0.store(STOPPED, Ordering::Release);

@@ -46,15 +46,11 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Re
         .build()
         .context("cannot start the async runtime")?;
 
-    listener
-        .set_nonblocking(true)
-        .context("cannot make the listener non-blocking")?;
+    listener.set_nonblocking(true).context("cannot make the listener non-blocking")?;
     let engine = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .context("cannot hand the listener to the async runtime")?;
-        Engine::start(config, listener)
-            .await
-            .context("cannot start the Porch engine")
+        let listener =
+            tokio::net::TcpListener::from_std(listener).context("cannot hand the listener to the async runtime")?;
+        Engine::start(config, listener).await.context("cannot start the Porch engine")
     })?;
     tracing::info!(urls = ?engine.viewer_urls(), "serving the library");
 
@@ -70,9 +66,7 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Re
             runtime.block_on(engine.shutdown(exit::GRACE));
             return match failed {
                 Ok(Err(err)) => Err(err).context("cannot build the desktop app"),
-                _ => Err(anyhow::anyhow!(
-                    "cannot open the desktop window (GTK failed to start)"
-                )),
+                _ => Err(anyhow::anyhow!("cannot open the desktop window (GTK failed to start)")),
             };
         }
     };

@@ -29,13 +29,7 @@ pub(crate) fn spawn<R: Runtime>(app: AppHandle<R>, engine: Engine) {
                 Err(_) => "An item".into(),
             };
             let body = format!("{title}: {what}");
-            if let Err(err) = app
-                .notification()
-                .builder()
-                .title("Porch")
-                .body(&body)
-                .show()
-            {
+            if let Err(err) = app.notification().builder().title("Porch").body(&body).show() {
                 tracing::debug!(error = %err, %body, "cannot show a notification");
             }
         }
@@ -45,26 +39,15 @@ pub(crate) fn spawn<R: Runtime>(app: AppHandle<R>, engine: Engine) {
 /// The guid and text of a notification for `event`, if it deserves one.
 fn message(event: &Event) -> Option<(String, String)> {
     match event {
-        Event::RenderFinished {
-            guid,
-            trigger,
-            status,
-            error,
-            ..
-        } if status == "failed" && trigger == "schedule" => Some((
-            guid.clone(),
-            format!("the scheduled render failed ({})", short_reason(error)),
-        )),
-        Event::StartFailed { guid, message } => Some((
-            guid.clone(),
-            format!("the app could not start ({})", short_reason(message)),
-        )),
-        Event::TaskFinished {
-            guid, code, error, ..
-        } if *code != 0 => Some((
-            guid.clone(),
-            format!("the deploy failed ({})", short_reason(error)),
-        )),
+        Event::RenderFinished { guid, trigger, status, error, .. } if status == "failed" && trigger == "schedule" => {
+            Some((guid.clone(), format!("the scheduled render failed ({})", short_reason(error))))
+        }
+        Event::StartFailed { guid, message } => {
+            Some((guid.clone(), format!("the app could not start ({})", short_reason(message))))
+        }
+        Event::TaskFinished { guid, code, error, .. } if *code != 0 => {
+            Some((guid.clone(), format!("the deploy failed ({})", short_reason(error))))
+        }
         _ => None,
     }
 }

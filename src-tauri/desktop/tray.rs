@@ -23,41 +23,20 @@ const URL_PREFIX: &str = "url:";
 /// closing the window quit instead.
 pub(crate) fn install<R: Runtime>(app: &App<R>, viewer_urls: &[String]) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, OPEN_ID, "Open Porch", true, None::<&str>)?;
-    let serving = MenuItem::with_id(
-        app,
-        "serving",
-        "Serving on your network:",
-        false,
-        None::<&str>,
-    )?;
+    let serving = MenuItem::with_id(app, "serving", "Serving on your network:", false, None::<&str>)?;
     let url_items = viewer_urls
         .iter()
         .enumerate()
         .map(|(i, url)| MenuItem::with_id(app, format!("{URL_PREFIX}{i}"), url, true, None::<&str>))
         .collect::<tauri::Result<Vec<_>>>()?;
-    let pause = CheckMenuItem::with_id(
-        app,
-        PAUSE_ID,
-        "Pause sharing",
-        true,
-        false,
-        None::<&str>,
-    )?;
+    let pause = CheckMenuItem::with_id(app, PAUSE_ID, "Pause sharing", true, false, None::<&str>)?;
     let quit = MenuItem::with_id(app, QUIT_ID, "Quit Porch", true, None::<&str>)?;
     let sep_a = PredefinedMenuItem::separator(app)?;
     let sep_b = PredefinedMenuItem::separator(app)?;
 
     let mut items: Vec<&dyn tauri::menu::IsMenuItem<R>> = vec![&open, &sep_a, &serving];
-    items.extend(
-        url_items
-            .iter()
-            .map(|item| item as &dyn tauri::menu::IsMenuItem<R>),
-    );
-    items.extend([
-        &sep_b as &dyn tauri::menu::IsMenuItem<R>,
-        &pause,
-        &quit,
-    ]);
+    items.extend(url_items.iter().map(|item| item as &dyn tauri::menu::IsMenuItem<R>));
+    items.extend([&sep_b as &dyn tauri::menu::IsMenuItem<R>, &pause, &quit]);
     let menu = Menu::with_items(app, &items)?;
 
     let urls = viewer_urls.to_vec();
@@ -83,10 +62,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str, urls: &[String]) {
             engine.set_sharing_paused(!engine.sharing_paused());
         }
         _ => {
-            let url = id
-                .strip_prefix(URL_PREFIX)
-                .and_then(|i| i.parse::<usize>().ok())
-                .and_then(|i| urls.get(i));
+            let url = id.strip_prefix(URL_PREFIX).and_then(|i| i.parse::<usize>().ok()).and_then(|i| urls.get(i));
             if let Some(url) = url {
                 if let Err(err) = window::open_in_browser(app, url) {
                     tracing::warn!(%err, "cannot open the viewer URL");

@@ -60,15 +60,11 @@ pub(crate) fn show_main<R: Runtime>(app: &AppHandle<R>) {
 pub(crate) fn open_in_browser<R: Runtime>(app: &AppHandle<R>, url: &str) -> Result<(), String> {
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-        return Err(format!(
-            "only http and https links can be opened, not {url:?}"
-        ));
+        return Err(format!("only http and https links can be opened, not {url:?}"));
     }
     use tauri_plugin_shell::ShellExt as _;
     // `Shell::open` is deprecated in favour of tauri-plugin-opener; it is what the package
     // depends on today and behaves the same for plain URLs.
     #[allow(deprecated)]
-    app.shell()
-        .open(url, None)
-        .map_err(|err| format!("cannot open {url}: {err}"))
+    app.shell().open(url, None).map_err(|err| format!("cannot open {url}: {err}"))
 }

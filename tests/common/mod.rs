@@ -146,10 +146,7 @@ impl Porch {
             .unwrap_or_else(|| panic!("unexpected first line: {first}"))
             .trim_end_matches('/')
             .to_string();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         Porch { dir, base: url, key, http, child: Some(child) }
     }
 
@@ -170,9 +167,7 @@ impl Porch {
 
     /// A request builder carrying the API key.
     pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .header("Authorization", format!("Key {}", self.key))
+        self.http.request(method, self.url(path)).header("Authorization", format!("Key {}", self.key))
     }
 
     /// Runs the `porch` CLI against this instance's data dir.
@@ -335,11 +330,7 @@ pub fn run_with_timeout(cmd: &mut Command, secs: u64) -> Output {
     };
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();
-    eprintln!(
-        "$ {shown} -> {status}\n{}{}",
-        String::from_utf8_lossy(&stdout),
-        String::from_utf8_lossy(&stderr)
-    );
+    eprintln!("$ {shown} -> {status}\n{}{}", String::from_utf8_lossy(&stdout), String::from_utf8_lossy(&stderr));
     Output { status, stdout, stderr }
 }
 
@@ -634,7 +625,12 @@ impl Ws {
             match stream.read(&mut byte) {
                 Ok(1) => head.push(byte[0]),
                 Ok(_) => break,
-                Err(e) => return Err(format!("reading handshake response: {e}; got so far: {}", String::from_utf8_lossy(&head))),
+                Err(e) => {
+                    return Err(format!(
+                        "reading handshake response: {e}; got so far: {}",
+                        String::from_utf8_lossy(&head)
+                    ))
+                }
             }
             if head.len() > 64 * 1024 {
                 break;
@@ -649,9 +645,11 @@ impl Ws {
             return Err(format!("no upgrade for {path}: {head}{}", String::from_utf8_lossy(&body[..n])));
         }
         let want = ws_accept(&key);
-        let accept = head
-            .lines()
-            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-accept")).map(|(_, v)| v.trim().to_string()));
+        let accept = head.lines().find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-accept"))
+                .map(|(_, v)| v.trim().to_string())
+        });
         if accept.as_deref() != Some(want.as_str()) {
             return Err(format!("wrong Sec-WebSocket-Accept for {path} (want {want}): {head}"));
         }
@@ -660,9 +658,9 @@ impl Ws {
 
     /// A response header's value from the handshake.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.head
-            .lines()
-            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+        self.head.lines().find_map(|l| {
+            l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+        })
     }
 
     /// Sends one masked frame.
@@ -741,7 +739,11 @@ impl Ws {
 
     /// Receives messages until `want` accepts one (returning it and everything before it),
     /// failing on close, error or after `secs`.
-    pub fn recv_until(&mut self, secs: u64, mut want: impl FnMut(&WsMessage) -> bool) -> Result<Vec<WsMessage>, String> {
+    pub fn recv_until(
+        &mut self,
+        secs: u64,
+        mut want: impl FnMut(&WsMessage) -> bool,
+    ) -> Result<Vec<WsMessage>, String> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut seen = Vec::new();
         loop {
@@ -857,7 +859,10 @@ impl Rsconnect {
         if !bin.is_file() {
             skip_or_fail(
                 test,
-                &format!("{} not found; run `bash .ci/test` or set PORCH_TEST_VENV to a venv with tests/requirements.txt", bin.display()),
+                &format!(
+                    "{} not found; run `bash .ci/test` or set PORCH_TEST_VENV to a venv with tests/requirements.txt",
+                    bin.display()
+                ),
             );
             return None;
         }
@@ -912,7 +917,10 @@ pub fn plain_text(out: &Output) -> String {
 /// The UTC time `secs` seconds from now (negative: ago), whole seconds, RFC 3339.
 pub fn rfc3339_in(secs: i64) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
-    let out = Command::new("date").args(["-u", "-d", &format!("@{}", now + secs), "+%Y-%m-%dT%H:%M:%SZ"]).output().expect("date");
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("@{}", now + secs), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .expect("date");
     String::from_utf8(out.stdout).expect("utf8").trim().to_string()
 }
 

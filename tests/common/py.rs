@@ -11,7 +11,11 @@ use super::{run_with_timeout, skip_or_fail, test_venv};
 pub fn python_with(test: &str, module: &str) -> Option<PathBuf> {
     let py = test_venv().join("bin/python");
     let ok = py.is_file()
-        && Command::new(&py).args(["-c", &format!("import {module}")]).output().map(|o| o.status.success()).unwrap_or(false);
+        && Command::new(&py)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
     if !ok {
         skip_or_fail(
             test,
@@ -57,7 +61,14 @@ pub fn run(python: &Path, script: &Path, base: &str, key: &str, env: &[(&str, &s
 }
 
 /// [`run`], asserting success and parsing the script's stdout as JSON.
-pub fn run_json(python: &Path, script: &Path, base: &str, key: &str, env: &[(&str, &str)], secs: u64) -> serde_json::Value {
+pub fn run_json(
+    python: &Path,
+    script: &Path,
+    base: &str,
+    key: &str,
+    env: &[(&str, &str)],
+    secs: u64,
+) -> serde_json::Value {
     let out = run(python, script, base, key, env, secs);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -67,5 +78,6 @@ pub fn run_json(python: &Path, script: &Path, base: &str, key: &str, env: &[(&st
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{} printed no JSON ({e}):\n{stdout}", script.display()))
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{} printed no JSON ({e}):\n{stdout}", script.display()))
 }

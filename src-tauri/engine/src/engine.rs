@@ -232,7 +232,8 @@ impl Engine {
             return self.inner.config.public_url.iter().map(|u| format!("{}/", u.trim_end_matches('/'))).collect();
         };
         let port = addr.port();
-        let mut urls: Vec<String> = self.inner.config.public_url.iter().map(|u| format!("{}/", u.trim_end_matches('/'))).collect();
+        let mut urls: Vec<String> =
+            self.inner.config.public_url.iter().map(|u| format!("{}/", u.trim_end_matches('/'))).collect();
         if addr.ip().is_unspecified() {
             for ip in lan_addresses() {
                 urls.push(url_for(ip, port));
@@ -287,7 +288,10 @@ impl Engine {
 
     async fn write_runtime_file(&self, addr: SocketAddr) -> Result<()> {
         let loopback = if addr.ip().is_unspecified() || addr.ip().is_loopback() {
-            url_for(if addr.is_ipv6() { IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]) } else { IpAddr::from([127, 0, 0, 1]) }, addr.port())
+            url_for(
+                if addr.is_ipv6() { IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]) } else { IpAddr::from([127, 0, 0, 1]) },
+                addr.port(),
+            )
         } else {
             url_for(addr.ip(), addr.port())
         };

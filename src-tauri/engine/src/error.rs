@@ -154,7 +154,9 @@ impl Error {
             Error::DuplicateName(_) => 26,
             Error::VanityConflict(_) | Error::Conflict(_) => 3,
             Error::DeleteActiveBundle(_) => 75,
-            Error::Bundle(BundleError::TooLarge { .. } | BundleError::TooManyFiles { .. } | BundleError::BadOverride { .. }) => 3,
+            Error::Bundle(
+                BundleError::TooLarge { .. } | BundleError::TooManyFiles { .. } | BundleError::BadOverride { .. },
+            ) => 3,
             Error::Bundle(_) => 38,
             Error::Environment(_) => 38,
             Error::Unauthorized => 30,

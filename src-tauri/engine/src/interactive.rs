@@ -9,9 +9,17 @@ use crate::supervisor::{InstanceInfo, RuntimeSettings};
 
 /// The runtime fields Connect exposes on a content item.
 pub const RUNTIME_FIELDS: &[&str] = &[
-    "min_processes", "max_processes", "max_conns_per_process", "load_factor", "idle_timeout", "init_timeout",
-    "connection_timeout", "read_timeout", "memory_limit",
-    "max_bundle_bytes", "render_timeout",
+    "min_processes",
+    "max_processes",
+    "max_conns_per_process",
+    "load_factor",
+    "idle_timeout",
+    "init_timeout",
+    "connection_timeout",
+    "read_timeout",
+    "memory_limit",
+    "max_bundle_bytes",
+    "render_timeout",
 ];
 
 /// A change to one runtime field: `None` returns it to the server default.
@@ -58,14 +66,20 @@ pub fn apply_runtime(row: &RuntimeRow, changes: &[RuntimeChange], d: &RuntimeSet
             "render_timeout" => {
                 r.render_timeout = int(value)?;
                 if r.render_timeout == Some(0) {
-                    return Err(Error::Invalid("render_timeout must be at least 1 second (null for the server default)".into()));
+                    return Err(Error::Invalid(
+                        "render_timeout must be at least 1 second (null for the server default)".into(),
+                    ));
                 }
             }
             "max_bundle_bytes" => {
                 r.max_bundle_bytes = match value {
                     None => None,
                     Some(x) if x.fract() == 0.0 && *x >= 1.0 && *x <= 1e15 => Some(*x as i64),
-                    Some(x) => return Err(Error::Invalid(format!("max_bundle_bytes must be a whole number of bytes of at least 1, not {x}"))),
+                    Some(x) => {
+                        return Err(Error::Invalid(format!(
+                            "max_bundle_bytes must be a whole number of bytes of at least 1, not {x}"
+                        )))
+                    }
                 }
             }
             // Bytes, so past `int`'s ceiling; 0 turns the limit off for this item.
@@ -73,7 +87,11 @@ pub fn apply_runtime(row: &RuntimeRow, changes: &[RuntimeChange], d: &RuntimeSet
                 r.memory_limit = match value {
                     None => None,
                     Some(x) if x.fract() == 0.0 && *x >= 0.0 && *x <= 1e15 => Some(*x as i64),
-                    Some(x) => return Err(Error::Invalid(format!("memory_limit must be a whole number of bytes (0 for none), not {x}"))),
+                    Some(x) => {
+                        return Err(Error::Invalid(format!(
+                            "memory_limit must be a whole number of bytes (0 for none), not {x}"
+                        )))
+                    }
                 }
             }
             "load_factor" => {
@@ -141,7 +159,12 @@ impl Engine {
 
     /// Sets (`Some`) or deletes (`None`) variables; `replace` drops all others. Restarts
     /// the item's workers so they see the change.
-    pub async fn update_env(&self, key: &str, changes: &[(String, Option<String>)], replace: bool) -> Result<Vec<String>> {
+    pub async fn update_env(
+        &self,
+        key: &str,
+        changes: &[(String, Option<String>)],
+        replace: bool,
+    ) -> Result<Vec<String>> {
         let c = self.content(key).await?;
         if let Some((bad, _)) = changes.iter().find(|(n, _)| !valid_env_name(n)) {
             return Err(Error::Invalid(format!("invalid environment variable name {bad:?}")));
@@ -190,7 +213,8 @@ mod tests {
     fn runtime_validation() {
         let d = RuntimeSettings::default();
         let row = RuntimeRow::default();
-        let ok = apply_runtime(&row, &[("min_processes".into(), Some(2.0)), ("max_processes".into(), Some(4.0))], &d).expect("ok");
+        let ok = apply_runtime(&row, &[("min_processes".into(), Some(2.0)), ("max_processes".into(), Some(4.0))], &d)
+            .expect("ok");
         assert_eq!((ok.min_processes, ok.max_processes), (Some(2), Some(4)));
         assert!(apply_runtime(&row, &[("min_processes".into(), Some(5.0))], &d).is_err(), "min above the default max");
         assert!(apply_runtime(&row, &[("load_factor".into(), Some(1.5))], &d).is_err());

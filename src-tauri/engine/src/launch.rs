@@ -56,7 +56,11 @@ impl Engine {
                 .await
                 .map(|env| Interpreter::Python(env.python))
         } else if runtimes::needs_r(mode) {
-            self.inner.environments.r(bundle_dir, manifest, runtimes::r_packages(mode), &tx).await.map(|env| Interpreter::R(env.rscript))
+            self.inner
+                .environments
+                .r(bundle_dir, manifest, runtimes::r_packages(mode), &tx)
+                .await
+                .map(|env| Interpreter::R(env.rscript))
         } else {
             drop(tx);
             let _ = forward.await;
@@ -114,10 +118,18 @@ impl Engine {
         match self.inner.supervisor.promote(def).await {
             Ok(()) => Ok(()),
             Err(crate::supervisor::RouteError::StartFailed { message, last_lines }) => {
-                let tail = if last_lines.is_empty() { String::new() } else { format!("; last lines:\n{}", last_lines.join("\n")) };
-                Err(Error::Invalid(format!("the new version did not start ({message}); the previous version keeps serving{tail}")))
+                let tail = if last_lines.is_empty() {
+                    String::new()
+                } else {
+                    format!("; last lines:\n{}", last_lines.join("\n"))
+                };
+                Err(Error::Invalid(format!(
+                    "the new version did not start ({message}); the previous version keeps serving{tail}"
+                )))
             }
-            Err(e) => Err(Error::Invalid(format!("the new version did not start: {e}; the previous version keeps serving"))),
+            Err(e) => {
+                Err(Error::Invalid(format!("the new version did not start: {e}; the previous version keeps serving")))
+            }
         }
     }
 

@@ -100,7 +100,8 @@ impl Engine {
     /// An item's link.
     pub async fn link(&self, key: &str) -> Result<LinkView> {
         let c = self.content(key).await?;
-        let row = self.inner.store.link(c.id).await?.ok_or_else(|| Error::not_found("folder link of content", &c.guid))?;
+        let row =
+            self.inner.store.link(c.id).await?.ok_or_else(|| Error::not_found("folder link of content", &c.guid))?;
         Ok(LinkView::from(&row))
     }
 
@@ -150,7 +151,10 @@ impl Engine {
     /// Checks a folder to link and returns its canonical path.
     async fn check_link_folder(&self, path: &Path) -> Result<PathBuf> {
         if !path.is_absolute() {
-            return Err(Error::Invalid(format!("the folder to link must be an absolute path, not {:?}", path.display().to_string())));
+            return Err(Error::Invalid(format!(
+                "the folder to link must be an absolute path, not {:?}",
+                path.display().to_string()
+            )));
         }
         let folder = tokio::fs::canonicalize(path)
             .await
@@ -263,16 +267,18 @@ impl Engine {
                     f.set_status("broken", Some(msg)).await;
                 }
                 // A folder replaced under the same name needs a new watch.
-                Some(id) if watch.as_ref().map(|(_, w)| *w) != Some(id) => match FolderWatch::start(&f.root, DEBOUNCE, tx.clone()) {
-                    Ok(w) => {
-                        watch = Some((w, id));
-                        dirty = true;
+                Some(id) if watch.as_ref().map(|(_, w)| *w) != Some(id) => {
+                    match FolderWatch::start(&f.root, DEBOUNCE, tx.clone()) {
+                        Ok(w) => {
+                            watch = Some((w, id));
+                            dirty = true;
+                        }
+                        Err(e) => {
+                            watch = None;
+                            f.set_status("broken", Some(e.to_string())).await;
+                        }
                     }
-                    Err(e) => {
-                        watch = None;
-                        f.set_status("broken", Some(e.to_string())).await;
-                    }
-                },
+                }
                 Some(_) => {}
             }
             if dirty {
@@ -408,12 +414,19 @@ impl FollowState {
         };
         let error = outcome.as_ref().err().map(ToString::to_string);
         match &error {
-            None => tracing::info!(content = %self.guid, ms = started.elapsed().as_millis() as u64, "redeployed from the linked folder"),
-            Some(e) => tracing::warn!(content = %self.guid, "redeploy from the linked folder failed; the previous version keeps serving: {e}"),
+            None => {
+                tracing::info!(content = %self.guid, ms = started.elapsed().as_millis() as u64, "redeployed from the linked folder")
+            }
+            Some(e) => {
+                tracing::warn!(content = %self.guid, "redeploy from the linked folder failed; the previous version keeps serving: {e}")
+            }
         }
         let now = crate::time::now();
         let store = &engine.inner.store;
-        if let Err(e) = store.finish_link_redeploy(self.content_id, error.is_none(), error.as_deref(), task.as_deref(), &digest, &now).await {
+        if let Err(e) = store
+            .finish_link_redeploy(self.content_id, error.is_none(), error.as_deref(), task.as_deref(), &digest, &now)
+            .await
+        {
             tracing::warn!(content = %self.guid, error = %e, "cannot record the redeploy");
         }
         engine.prune_bundles(&self.guid).await;

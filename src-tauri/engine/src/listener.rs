@@ -87,21 +87,30 @@ impl HttpLimits {
         if target > self.max_request_line {
             return Some((
                 StatusCode::URI_TOO_LONG,
-                format!("The request target is {target} bytes; Porch accepts at most {} (--max-request-line).", self.max_request_line),
+                format!(
+                    "The request target is {target} bytes; Porch accepts at most {} (--max-request-line).",
+                    self.max_request_line
+                ),
             ));
         }
         let count = req.headers().len();
         if count > self.max_headers {
             return Some((
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                format!("The request has {count} header fields; Porch accepts at most {} (--max-headers).", self.max_headers),
+                format!(
+                    "The request has {count} header fields; Porch accepts at most {} (--max-headers).",
+                    self.max_headers
+                ),
             ));
         }
         let bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
         if bytes > self.max_header_bytes {
             return Some((
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                format!("The request headers are {bytes} bytes; Porch accepts at most {} (--max-header-bytes).", self.max_header_bytes),
+                format!(
+                    "The request headers are {bytes} bytes; Porch accepts at most {} (--max-header-bytes).",
+                    self.max_header_bytes
+                ),
             ));
         }
         None
@@ -115,8 +124,13 @@ const OVERFLOW_ANSWERS: usize = 64;
 ///
 /// `make_service` is called once per connection with the peer address (axum's
 /// `IntoMakeServiceWithConnectInfo<_, SocketAddr>` fits).
-pub async fn serve<M, S>(listener: TcpListener, mut make_service: M, limits: HttpLimits, cancel: CancellationToken, tracker: TaskTracker)
-where
+pub async fn serve<M, S>(
+    listener: TcpListener,
+    mut make_service: M,
+    limits: HttpLimits,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) where
     M: Service<SocketAddr, Response = S, Error = Infallible>,
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -272,7 +286,10 @@ async fn refuse(mut tcp: TcpStream, cap: usize, _slot: OwnedSemaphorePermit) {
     })
     .await;
     // Drain until the client closes (bounded), so the kernel does not answer with a reset.
-    let _ = tokio::time::timeout(Duration::from_secs(1), async { while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {} }).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// A socket that holds one connection slot for as long as it lives (through an upgrade).
@@ -307,7 +324,11 @@ impl AsyncWrite for Counted {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.touch();

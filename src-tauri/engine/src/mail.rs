@@ -103,7 +103,13 @@ impl Engine {
 
     /// Emails the schedule's recipients after a render (or the owner, on failure), and
     /// records the outcome on the render. Never fails the render.
-    pub(crate) async fn mail_after_render(&self, log: &TaskLog, row: &ScheduleRow, c: &ContentRow, outcome: &Result<i64>) {
+    pub(crate) async fn mail_after_render(
+        &self,
+        log: &TaskLog,
+        row: &ScheduleRow,
+        c: &ContentRow,
+        outcome: &Result<i64>,
+    ) {
         let render_id = match outcome {
             Ok(id) => Some(*id),
             Err(_) => self
@@ -127,7 +133,12 @@ impl Engine {
         }
     }
 
-    async fn try_mail(&self, row: &ScheduleRow, c: &ContentRow, outcome: &Result<i64>) -> std::result::Result<usize, String> {
+    async fn try_mail(
+        &self,
+        row: &ScheduleRow,
+        c: &ContentRow,
+        outcome: &Result<i64>,
+    ) -> std::result::Result<usize, String> {
         let smtp = self.smtp_settings().await.map_err(|e| e.to_string())?.ok_or("no SMTP server is configured")?;
         let mut title = c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone());
         let mut url = format!("{}/content/{}/", self.default_origin(), c.guid);
@@ -183,7 +194,9 @@ impl Engine {
         .map_err(|e| e.to_string())?;
         let mut transport = match smtp.security {
             Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?,
-            Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| e.to_string())?,
+            Security::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| e.to_string())?
+            }
             Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
         }
         .port(smtp.port)

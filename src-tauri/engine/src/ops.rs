@@ -32,12 +32,20 @@ pub const VIEWER_ACCESS: &[&str] = &["network", "local", "link"];
 /// `logged_in` open the item to the network and `acl` (named users only) keeps it on this
 /// computer.
 pub fn viewer_access_of(access_type: &str) -> &'static str {
-    if access_type == "acl" { "local" } else { "network" }
+    if access_type == "acl" {
+        "local"
+    } else {
+        "network"
+    }
 }
 
 /// The `access_type` reported for a viewer access (`network` → `all`, otherwise `acl`).
 pub fn access_type_of(viewer_access: &str) -> &'static str {
-    if viewer_access == "network" { "all" } else { "acl" }
+    if viewer_access == "network" {
+        "all"
+    } else {
+        "acl"
+    }
 }
 
 /// Reads an access word in either vocabulary (`network|local|link` or Connect's
@@ -147,10 +155,7 @@ pub fn validate_name(name: &str) -> Result<()> {
 
 /// A content name derived from a file or folder name.
 pub fn name_from_path(path: &Path) -> String {
-    let stem = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "content".into());
+    let stem = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "content".into());
     let stem = bundle::pack::ARCHIVE_SUFFIXES
         .iter()
         .chain(bundle::pack::FILE_SUFFIXES)
@@ -199,7 +204,8 @@ impl Engine {
     /// Creates an item (not yet deployed).
     pub async fn create_content(&self, mut new: NewContent) -> Result<ContentRow> {
         validate_name(&new.name)?;
-        (new.access_type, new.viewer_access) = resolve_access(new.access_type.as_deref(), new.viewer_access.as_deref())?;
+        (new.access_type, new.viewer_access) =
+            resolve_access(new.access_type.as_deref(), new.viewer_access.as_deref())?;
         let guid = uuid::Uuid::new_v4().to_string();
         let row = self.inner.store.insert_content(&guid, &new, &now()).await?;
         self.changed(&row.guid).await?;
@@ -307,7 +313,8 @@ impl Engine {
     /// Sets who may view an item: `network`, `local` or `link` (or Connect's access_type words).
     pub async fn set_access(&self, key: &str, word: &str) -> Result<ContentRow> {
         let (access_type, viewer_access) = parse_access(word)?;
-        let patch = ContentPatch { access_type: Some(access_type), viewer_access: Some(viewer_access), ..Default::default() };
+        let patch =
+            ContentPatch { access_type: Some(access_type), viewer_access: Some(viewer_access), ..Default::default() };
         self.update_content(key, patch).await
     }
 
@@ -363,7 +370,13 @@ impl Engine {
     /// publisher. The choice is checked against the extracted bundle and written into the
     /// stored manifest (the row and the folder's `manifest.json`), so this version runs it
     /// on every deploy and rollback. A choice that does not fit stores nothing.
-    pub async fn upload_bundle_as(&self, key: &str, archive: &Path, metadata: Option<String>, overrides: &Overrides) -> Result<BundleRow> {
+    pub async fn upload_bundle_as(
+        &self,
+        key: &str,
+        archive: &Path,
+        metadata: Option<String>,
+        overrides: &Overrides,
+    ) -> Result<BundleRow> {
         overrides.check()?;
         let c = self.content(key).await?;
         let size = tokio::fs::metadata(archive).await.map_err(Error::io("reading the upload", archive))?.len();
@@ -399,7 +412,9 @@ impl Engine {
         let dest_archive = self.bundle_archive(id);
         // Files first, then the commit: a row never exists without its files.
         let placed = async {
-            tokio::fs::copy(archive, &dest_archive).await.map_err(Error::io("storing the bundle archive", &dest_archive))?;
+            tokio::fs::copy(archive, &dest_archive)
+                .await
+                .map_err(Error::io("storing the bundle archive", &dest_archive))?;
             let stage_path = stage.keep();
             tokio::fs::rename(&stage_path, &dir).await.map_err(Error::io("moving the bundle into place", &dir))
         }
@@ -460,7 +475,9 @@ impl Engine {
     /// Python environment has no lockfile.
     pub async fn lockfile(&self, key: &str) -> Result<(i64, String, Vec<String>)> {
         let c = self.content(key).await?;
-        let Some(bundle_id) = c.bundle_id else { return Err(Error::not_found("lockfile of undeployed content", &c.guid)) };
+        let Some(bundle_id) = c.bundle_id else {
+            return Err(Error::not_found("lockfile of undeployed content", &c.guid));
+        };
         let (_, b) = self.bundle(&c.guid, bundle_id).await?;
         let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
         if !crate::runtimes::needs_python(&manifest.app_mode) {
@@ -508,14 +525,9 @@ impl Engine {
         let c = self.content(key).await?;
         let b = match bundle_id {
             Some(id) => self.inner.store.bundle(c.id, id).await?,
-            None => self
-                .inner
-                .store
-                .list_bundles(c.id)
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::Invalid(format!("content {} has no bundle to deploy; upload one first", c.guid)))?,
+            None => self.inner.store.list_bundles(c.id).await?.into_iter().next().ok_or_else(|| {
+                Error::Invalid(format!("content {} has no bundle to deploy; upload one first", c.guid))
+            })?,
         };
         Ok((c, b))
     }
@@ -525,7 +537,14 @@ impl Engine {
     /// With [`Trigger::Watch`] (a linked folder changed), an interactive item's new version
     /// must start before it replaces the current one, and a rendered item's render is
     /// recorded with trigger `watch`. Every failure leaves the served version as it was.
-    async fn run_deploy(&self, log: &TaskLog, c: &ContentRow, b: &BundleRow, activate: bool, trigger: Trigger) -> Result<()> {
+    async fn run_deploy(
+        &self,
+        log: &TaskLog,
+        c: &ContentRow,
+        b: &BundleRow,
+        activate: bool,
+        trigger: Trigger,
+    ) -> Result<()> {
         log.line(format!("Deploying bundle {} of {} ({})", b.id, c.name, c.guid)).await;
         let manifest = match b.manifest.as_deref() {
             Some(m) => Manifest::parse(m.as_bytes())?,
@@ -605,7 +624,12 @@ impl Engine {
     /// `digest` is the folder's fingerprint the caller decided on. If the folder no longer
     /// matches it once packed, a save landed mid-pack and the archive may hold a file cut
     /// in half: it is dropped, and `None` asks the caller to look again once saves settle.
-    pub(crate) async fn redeploy_folder(&self, c: &ContentRow, folder: &Path, digest: &str) -> Option<(Option<String>, Result<()>)> {
+    pub(crate) async fn redeploy_folder(
+        &self,
+        c: &ContentRow,
+        folder: &Path,
+        digest: &str,
+    ) -> Option<(Option<String>, Result<()>)> {
         let (src, tmp, limits) = (folder.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);
         let packed = tokio::task::spawn_blocking(move || {
             let packed = bundle::pack::pack(&src, &tmp, &limits);
@@ -693,7 +717,12 @@ impl Engine {
                 // bundle changes nothing.
                 let (access_type, viewer_access) = access.clone().unzip();
                 if opts.title.is_some() || access.is_some() {
-                    patch = Some(ContentPatch { title: opts.title.clone(), access_type, viewer_access, ..Default::default() });
+                    patch = Some(ContentPatch {
+                        title: opts.title.clone(),
+                        access_type,
+                        viewer_access,
+                        ..Default::default()
+                    });
                 }
                 (c, false)
             }

@@ -17,9 +17,9 @@ use crate::bundle::{self, detect, Manifest, Overrides};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::ops::{name_from_path, title_from_path, validate_name, DeployOptions};
+use crate::scheduler::Schedule;
 use crate::store::{ContentPatch, NewContent};
 use crate::view::ContentView;
-use crate::scheduler::Schedule;
 
 /// How many top-level entries a preview lists.
 const LISTED_FILES: usize = 50;
@@ -229,7 +229,8 @@ impl Engine {
                 // An existing item's new title applies once its bundle is stored, so a
                 // refused bundle changes nothing.
                 if let (false, Some(title)) = (created, opts.title.clone()) {
-                    self.update_content(&content.guid, ContentPatch { title: Some(title), ..Default::default() }).await?;
+                    self.update_content(&content.guid, ContentPatch { title: Some(title), ..Default::default() })
+                        .await?;
                 }
                 let row = self.content(&content.guid).await?;
                 Ok(Staged { content: self.view(&row, &self.default_origin()), bundle_id: b.id.to_string(), created })
@@ -257,7 +258,12 @@ impl Engine {
 
     /// Detects what an uploaded archive would deploy as; `named_like` supplies the
     /// suggested name and title (the dropped folder or file, or the upload's file name).
-    pub async fn preview_archive(&self, archive: &Path, named_like: &Path, overrides: &Overrides) -> Result<BundlePreview> {
+    pub async fn preview_archive(
+        &self,
+        archive: &Path,
+        named_like: &Path,
+        overrides: &Overrides,
+    ) -> Result<BundlePreview> {
         overrides.check()?;
         let overrides = overrides.clone();
         let limits = self.inner.config.limits;
@@ -350,7 +356,10 @@ impl Engine {
     /// Every API key, oldest first, as the UI lists them.
     pub async fn api_key_views(&self) -> Result<Vec<ApiKeyView>> {
         let rows = self.api_keys().await?;
-        Ok(rows.into_iter().map(|k| ApiKeyView { id: k.id.to_string(), name: k.name, created_time: k.created_time }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|k| ApiKeyView { id: k.id.to_string(), name: k.name, created_time: k.created_time })
+            .collect())
     }
 
     /// Creates a labelled API key and returns it (the only time it is shown).
@@ -418,7 +427,11 @@ fn top_level(root: &Path) -> Vec<String> {
             rd.filter_map(|e| e.ok())
                 .map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    if e.file_type().is_ok_and(|t| t.is_dir()) { format!("{name}/") } else { name }
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        format!("{name}/")
+                    } else {
+                        name
+                    }
                 })
                 .collect()
         })
@@ -430,10 +443,8 @@ fn top_level(root: &Path) -> Vec<String> {
 
 /// A path for naming a preview of an upload called `file_name` (only its last part counts).
 pub fn upload_name(file_name: Option<&str>) -> PathBuf {
-    let name = file_name
-        .and_then(|n| n.rsplit(['/', '\\']).next())
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or("upload");
+    let name =
+        file_name.and_then(|n| n.rsplit(['/', '\\']).next()).filter(|n| !n.trim().is_empty()).unwrap_or("upload");
     PathBuf::from(name)
 }
 

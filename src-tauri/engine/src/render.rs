@@ -108,8 +108,10 @@ impl Engine {
         let id = log.id().to_string();
         let (engine, trigger) = (self.clone(), trigger.to_string());
         self.inner.tracker.spawn(async move {
-            let outcome =
-                engine.run_render_variant(&log, &c, variant.as_ref(), bundle_id, &manifest, &trigger, true).await.map(|_| ());
+            let outcome = engine
+                .run_render_variant(&log, &c, variant.as_ref(), bundle_id, &manifest, &trigger, true)
+                .await
+                .map(|_| ());
             log.finish(&outcome).await;
         });
         Ok(id)
@@ -239,7 +241,8 @@ impl Engine {
         }
         tokio::fs::create_dir_all(output).await.map_err(Error::io("creating the render output folder", output))?;
         let cmd = self.render_command(log, c, manifest, params, &bundle_dir, dir, work, output).await?;
-        let mut logfile = tokio::fs::File::create(dir.join("log.txt")).await.map_err(Error::io("creating the render log", dir))?;
+        let mut logfile =
+            tokio::fs::File::create(dir.join("log.txt")).await.map_err(Error::io("creating the render log", dir))?;
         let mut command = match ["/usr/bin/setpriv", "/bin/setpriv"].iter().find(|p| Path::new(p).is_file()) {
             Some(sp) => {
                 let mut k = tokio::process::Command::new(sp);
@@ -258,7 +261,8 @@ impl Engine {
             .process_group(0)
             .kill_on_drop(true);
         log.line(format!("$ {} {}", cmd.program.display(), cmd.args.join(" "))).await;
-        let mut child = command.spawn().map_err(|e| Error::Invalid(format!("cannot run {}: {e}", cmd.program.display())))?;
+        let mut child =
+            command.spawn().map_err(|e| Error::Invalid(format!("cannot run {}: {e}", cmd.program.display())))?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         for stream in [
             child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
@@ -304,7 +308,11 @@ impl Engine {
                 let msg = format!(
                     "the render ran past its time limit of {} and was stopped ({})",
                     crate::time::human_duration(limit),
-                    if c.runtime.render_timeout.is_some() { "the item's render_timeout" } else { "porch serve --render-timeout" }
+                    if c.runtime.render_timeout.is_some() {
+                        "the item's render_timeout"
+                    } else {
+                        "porch serve --render-timeout"
+                    }
                 );
                 let _ = logfile.write_all(format!("{msg}\n").as_bytes()).await;
                 let _ = logfile.flush().await;
@@ -337,7 +345,10 @@ impl Engine {
     ) -> Result<RenderCommand> {
         let origin = self.default_origin();
         let mut env = crate::runtimes::connect_env(&origin, &c.guid, None, &self.inner.store.env_vars(c.id).await?);
-        env.push(("RSC_REPORT_NAME".into(), c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone())));
+        env.push((
+            "RSC_REPORT_NAME".into(),
+            c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone()),
+        ));
         env.push(("RSC_REPORT_URL".into(), format!("{origin}/content/{}/", c.guid)));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let forward = {
@@ -377,9 +388,9 @@ impl Engine {
                     "--output",
                     "index",
                 ]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
                 if !params.is_empty() {
                     inject_notebook_parameters(work, &entry, params).await?;
                 }
@@ -389,7 +400,10 @@ impl Engine {
                     args.push("--TagRemovePreprocessor.remove_input_tags=hide_input".into());
                 }
                 args.push(entry);
-                env.push(("PATH".into(), format!("{}:{}", py.bin_dir.display(), std::env::var("PATH").unwrap_or_default())));
+                env.push((
+                    "PATH".into(),
+                    format!("{}:{}", py.bin_dir.display(), std::env::var("PATH").unwrap_or_default()),
+                ));
                 RenderCommand { program: py.python, args, env }
             }
             "rmd-static" => {
@@ -400,13 +414,22 @@ impl Engine {
                 let entry = manifest
                     .entrypoint
                     .clone()
-                    .or_else(|| manifest.raw.pointer("/metadata/primary_rmd").and_then(|v| v.as_str()).map(str::to_string))
+                    .or_else(|| {
+                        manifest.raw.pointer("/metadata/primary_rmd").and_then(|v| v.as_str()).map(str::to_string)
+                    })
                     .or_else(|| first_with_ext(work, ".rmd"))
                     .ok_or_else(|| Error::Invalid("the bundle has no .Rmd to render".into()))?;
                 env.push(("PORCH_RENDER_INPUT".into(), entry));
                 env.push(("PORCH_RENDER_OUTPUT".into(), out));
                 // A variant's parameters override the document's `params:` defaults.
-                env.push(("PORCH_RENDER_PARAMS".into(), if params.is_empty() { String::new() } else { serde_json::Value::Object(params.clone()).to_string() }));
+                env.push((
+                    "PORCH_RENDER_PARAMS".into(),
+                    if params.is_empty() {
+                        String::new()
+                    } else {
+                        serde_json::Value::Object(params.clone()).to_string()
+                    },
+                ));
                 let expr = "p <- Sys.getenv('PORCH_RENDER_PARAMS'); \
                             rmarkdown::render(Sys.getenv('PORCH_RENDER_INPUT'), output_dir = Sys.getenv('PORCH_RENDER_OUTPUT'), \
                             output_file = 'index.html', envir = new.env(), \
@@ -554,11 +577,13 @@ mod tests {
     async fn quarto_gets_variant_parameters_as_an_execute_params_file() {
         let dir = tempfile::tempdir().expect("tmp");
         assert!(quarto_params_args(&Params::new(), dir.path()).await.expect("none").is_empty());
-        let params = crate::variants::validate_parameters(&serde_json::json!({"region": "south", "n": 2})).expect("valid");
+        let params =
+            crate::variants::validate_parameters(&serde_json::json!({"region": "south", "n": 2})).expect("valid");
         let args = quarto_params_args(&params, dir.path()).await.expect("args");
         let file = dir.path().join("params.yml");
         assert_eq!(args, vec!["--execute-params".to_string(), file.display().to_string()]);
-        let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).expect("file")).expect("json is yaml");
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).expect("file")).expect("json is yaml");
         assert_eq!(written, serde_json::json!({"region": "south", "n": 2}));
     }
 
@@ -566,9 +591,11 @@ mod tests {
     async fn notebook_parameters_only_go_into_a_notebook_inside_the_work_copy() {
         let work = tempfile::tempdir().expect("tmp");
         let params = crate::variants::validate_parameters(&serde_json::json!({"x": 1})).expect("valid");
-        std::fs::write(work.path().join("nb.ipynb"), r#"{"cells": [], "nbformat": 4, "nbformat_minor": 4}"#).expect("write");
+        std::fs::write(work.path().join("nb.ipynb"), r#"{"cells": [], "nbformat": 4, "nbformat_minor": 4}"#)
+            .expect("write");
         inject_notebook_parameters(work.path(), "nb.ipynb", &params).await.expect("inject");
-        let nb: serde_json::Value = serde_json::from_slice(&std::fs::read(work.path().join("nb.ipynb")).expect("read")).expect("json");
+        let nb: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(work.path().join("nb.ipynb")).expect("read")).expect("json");
         assert_eq!(nb["cells"][0]["source"], "# Parameters\nx = 1\n");
         for bad in ["../nb.ipynb", "/etc/passwd", "missing.ipynb"] {
             let e = inject_notebook_parameters(work.path(), bad, &params).await.expect_err("refused").to_string();

@@ -112,10 +112,15 @@ impl Engine {
     ) -> Result<ScheduleRow> {
         let c = self.content(key).await?;
         if crate::runtime_kind(&c.app_mode) != crate::RuntimeKind::Rendered {
-            return Err(Error::Invalid(format!("{} is {} content; only rendered documents take schedules", c.name, c.app_mode)));
+            return Err(Error::Invalid(format!(
+                "{} is {} content; only rendered documents take schedules",
+                c.name, c.app_mode
+            )));
         }
         if let Some(id) = variant {
-            self.variant_of(&c, id).await.map_err(|_| Error::Invalid(format!("variant_id: {} has no variant {id}", c.name)))?;
+            self.variant_of(&c, id)
+                .await
+                .map_err(|_| Error::Invalid(format!("variant_id: {} has no variant {id}", c.name)))?;
         }
         Schedule::from_connect(definition).map_err(|e| Error::Invalid(e.to_string()))?;
         let o = options.apply(ScheduleOptions {
@@ -126,7 +131,8 @@ impl Engine {
             recipients: "[]".into(),
             attach: false,
         })?;
-        let id = self.inner.store.insert_schedule(c.id, variant, &definition.to_string(), o, &crate::time::now()).await?;
+        let id =
+            self.inner.store.insert_schedule(c.id, variant, &definition.to_string(), o, &crate::time::now()).await?;
         self.inner.store.schedule(id).await
     }
 
@@ -235,7 +241,9 @@ impl Engine {
                 Err(e) => return log.finish(&Err(e)).await,
             };
             let outcome = match manifest {
-                Ok(m) => engine.run_render_variant(&log, &c, variant.as_ref(), bundle_id, &m, trigger, row.publish).await,
+                Ok(m) => {
+                    engine.run_render_variant(&log, &c, variant.as_ref(), bundle_id, &m, trigger, row.publish).await
+                }
                 Err(e) => Err(e.into()),
             };
             if row.email {

@@ -87,19 +87,12 @@ pub struct SavedSettings {
 impl SavedSettings {
     /// The address Porch listens on when no flag says otherwise.
     pub fn listen_addr(&self) -> SocketAddr {
-        SocketAddr::new(
-            self.bind.unwrap_or(BindScope::Network).ip(),
-            self.port.unwrap_or(crate::config::DEFAULT_PORT),
-        )
+        SocketAddr::new(self.bind.unwrap_or(BindScope::Network).ip(), self.port.unwrap_or(crate::config::DEFAULT_PORT))
     }
 
     /// The runtime defaults in force: the saved ones over `builtin`.
     pub fn runtime_defaults(&self, builtin: &RuntimeSettings) -> RuntimeSettings {
-        let changes: Vec<_> = self
-            .runtime_defaults
-            .iter()
-            .map(|(k, v)| (k.clone(), Some(*v)))
-            .collect();
+        let changes: Vec<_> = self.runtime_defaults.iter().map(|(k, v)| (k.clone(), Some(*v))).collect();
         // Saved values were validated when saved; a document edited by hand that no longer
         // validates falls back to the built-in defaults rather than stopping Porch.
         match apply_runtime(&RuntimeRow::default(), &changes, builtin) {
@@ -114,11 +107,7 @@ impl SavedSettings {
     /// Applies a change set: an object of setting names to values, `null` for "back to the
     /// default". Runtime fields may be given at the top level or under `runtime_defaults`.
     /// Checks everything before changing anything.
-    pub fn apply(
-        &self,
-        patch: &Map<String, Value>,
-        builtin: &RuntimeSettings,
-    ) -> Result<SavedSettings> {
+    pub fn apply(&self, patch: &Map<String, Value>, builtin: &RuntimeSettings) -> Result<SavedSettings> {
         let mut next = self.clone();
         let mut runtime: Vec<(String, Option<f64>)> = Vec::new();
         for (key, value) in patch {
@@ -175,11 +164,7 @@ impl SavedSettings {
             };
         }
         // The defaults on their own must make sense (min ≤ max, at least one process, …).
-        let changes: Vec<_> = next
-            .runtime_defaults
-            .iter()
-            .map(|(k, v)| (k.clone(), Some(*v)))
-            .collect();
+        let changes: Vec<_> = next.runtime_defaults.iter().map(|(k, v)| (k.clone(), Some(*v))).collect();
         apply_runtime(&RuntimeRow::default(), &changes, builtin)
             .map_err(|e| Error::Invalid(format!("as a runtime default, {e}")))?;
         Ok(next)
@@ -195,11 +180,10 @@ fn runtime_value(field: &str, value: &Value) -> Result<Option<f64>> {
     }
     match value {
         Value::Null => Ok(None),
-        v => v.as_f64().map(Some).ok_or_else(|| {
-            Error::Invalid(format!(
-                "{field} must be a number (or null for Porch's default), not {v}"
-            ))
-        }),
+        v => v
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| Error::Invalid(format!("{field} must be a number (or null for Porch's default), not {v}"))),
     }
 }
 
@@ -208,17 +192,11 @@ fn runtime_value(field: &str, value: &Value) -> Result<Option<f64>> {
 pub fn patch_from_assignments(words: &[String]) -> Result<Map<String, Value>> {
     let mut patch = Map::new();
     for word in words {
-        let (name, value) = word.split_once('=').ok_or_else(|| {
-            Error::Invalid(format!(
-                "expected name=value (e.g. port=4000), not {word:?}"
-            ))
-        })?;
+        let (name, value) = word
+            .split_once('=')
+            .ok_or_else(|| Error::Invalid(format!("expected name=value (e.g. port=4000), not {word:?}")))?;
         let name = name.trim().replace('-', "_");
-        let name = if name == "remote_publishing" {
-            "allow_remote_publishing".to_string()
-        } else {
-            name
-        };
+        let name = if name == "remote_publishing" { "allow_remote_publishing".to_string() } else { name };
         let value = value.trim();
         let value = match value {
             "default" | "" => Value::Null,
@@ -267,10 +245,7 @@ impl Engine {
     /// Saved settings with the runtime defaults they make over the built-in ones.
     pub(crate) fn make_saved(config: &crate::Config, doc: SavedSettings) -> Saved {
         let runtime_defaults = doc.runtime_defaults(&builtin_runtime_defaults(config));
-        Saved {
-            doc,
-            runtime_defaults,
-        }
+        Saved { doc, runtime_defaults }
     }
 
     /// What the publisher saved (as this engine last read it).
@@ -329,10 +304,7 @@ impl Engine {
     /// `PATCH /__api__/porch/server` takes it. Everything is checked first; a change that
     /// would leave an item with impossible runtime settings (its own `min_processes` above a
     /// new default `max_processes`) is refused naming the item, and nothing is saved.
-    pub async fn update_server_settings(
-        &self,
-        patch: &Map<String, Value>,
-    ) -> Result<crate::preview::ServerView> {
+    pub async fn update_server_settings(&self, patch: &Map<String, Value>) -> Result<crate::preview::ServerView> {
         {
             let _turn = self.inner.settings_lock.lock().await;
             let builtin = self.builtin_runtime_defaults();
@@ -383,12 +355,7 @@ mod tests {
         assert_eq!(s.listen_addr(), "127.0.0.1:4000".parse().expect("addr"));
         let r = s.runtime_defaults(&d);
         assert_eq!((r.max_processes, r.idle_timeout.as_secs()), (5, 30));
-        let back = s
-            .apply(
-                &patch(json!({"port": null, "bind": null, "max_processes": null})),
-                &d,
-            )
-            .expect("valid");
+        let back = s.apply(&patch(json!({"port": null, "bind": null, "max_processes": null})), &d).expect("valid");
         assert_eq!(back.listen_addr(), "0.0.0.0:3939".parse().expect("addr"));
         assert_eq!(back.runtime_defaults(&d).max_processes, d.max_processes);
         assert_eq!(back.runtime_defaults(&d).idle_timeout.as_secs(), 30);
@@ -403,35 +370,24 @@ mod tests {
             (json!({"port": 70000}), "port"),
             (json!({"port": "x"}), "port"),
             (json!({"bind": "everywhere"}), "bind"),
-            (
-                json!({"allow_remote_publishing": 1}),
-                "allow_remote_publishing",
-            ),
+            (json!({"allow_remote_publishing": 1}), "allow_remote_publishing"),
             (json!({"load_factor": 2}), "load_factor"),
             (json!({"min_processes": 4}), "min_processes"),
             (json!({"memory_limit": 1}), "memory_limit"),
             (json!({"colour": "blue"}), "colour"),
         ] {
-            let err = s
-                .apply(&patch(bad.clone()), &d)
-                .expect_err(&bad.to_string())
-                .to_string();
+            let err = s.apply(&patch(bad.clone()), &d).expect_err(&bad.to_string()).to_string();
             assert!(err.contains(says), "{bad}: {err}");
         }
     }
 
     #[test]
     fn assignments_parse_like_the_api() {
-        let words: Vec<String> = [
-            "port=4000",
-            "remote-publishing=on",
-            "load_factor=0.25",
-            "bind=local",
-            "idle_timeout=default",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let words: Vec<String> =
+            ["port=4000", "remote-publishing=on", "load_factor=0.25", "bind=local", "idle_timeout=default"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
         let p = patch_from_assignments(&words).expect("parses");
         assert_eq!(
             Value::Object(p),

@@ -70,7 +70,10 @@ fn py_literal(v: &Value) -> String {
         Value::Array(items) => format!("[{}]", items.iter().map(py_literal).collect::<Vec<_>>().join(", ")),
         Value::Object(map) => format!(
             "{{{}}}",
-            map.iter().map(|(k, v)| format!("{}: {}", Value::String(k.clone()), py_literal(v))).collect::<Vec<_>>().join(", ")
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), py_literal(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -165,12 +168,22 @@ impl Engine {
         }
         let name = validate_name(name)?;
         let params = validate_parameters(params)?;
-        let id = self.inner.store.insert_variant(c.id, &name, &Value::Object(params).to_string(), &crate::time::now()).await?;
+        let id = self
+            .inner
+            .store
+            .insert_variant(c.id, &name, &Value::Object(params).to_string(), &crate::time::now())
+            .await?;
         self.inner.store.variant(id).await
     }
 
     /// Renames a variant and/or replaces its parameters.
-    pub async fn update_variant(&self, key: &str, id: i64, name: Option<&str>, params: Option<&Value>) -> Result<VariantRow> {
+    pub async fn update_variant(
+        &self,
+        key: &str,
+        id: i64,
+        name: Option<&str>,
+        params: Option<&Value>,
+    ) -> Result<VariantRow> {
         let c = self.content(key).await?;
         let v = self.variant_of(&c, id).await?;
         let name = match name {
@@ -190,7 +203,10 @@ impl Engine {
         let c = self.content(key).await?;
         let v = self.variant_of(&c, id).await?;
         if self.is_rendering(c.id, Some(v.id)) {
-            return Err(Error::Conflict(format!("variant {:?} is rendering; delete it when the render has finished", v.name)));
+            return Err(Error::Conflict(format!(
+                "variant {:?} is rendering; delete it when the render has finished",
+                v.name
+            )));
         }
         let renders = self.inner.store.delete_variant(v.id).await?;
         self.forget_render_files(&renders).await;
@@ -205,7 +221,10 @@ mod tests {
     #[test]
     fn python_literals() {
         let v = json!({"a": [1, 2.5, -3e2], "b": null, "c": true, "d": "it's \"q\"\n\u{e9}"});
-        assert_eq!(py_literal(&v), "{\"a\": [1, 2.5, -300.0], \"b\": None, \"c\": True, \"d\": \"it's \\\"q\\\"\\n\u{e9}\"}");
+        assert_eq!(
+            py_literal(&v),
+            "{\"a\": [1, 2.5, -300.0], \"b\": None, \"c\": True, \"d\": \"it's \\\"q\\\"\\n\u{e9}\"}"
+        );
         assert_eq!(py_literal(&json!(false)), "False");
     }
 

@@ -135,12 +135,12 @@ fn raw_zip(entries: &[(String, Kind)]) -> Vec<u8> {
     for (name, kind) in entries {
         // The writer refuses some names (duplicates); an archive without them is still hostile.
         let _ = match kind {
-            Kind::File(_) | Kind::Hardlink(_) if !name.is_empty() => {
-                w.start_file(name.as_str(), opts).map(|_| w.write_all(match kind {
+            Kind::File(_) | Kind::Hardlink(_) if !name.is_empty() => w.start_file(name.as_str(), opts).map(|_| {
+                w.write_all(match kind {
                     Kind::File(d) => d,
                     _ => b"",
-                }))
-            }
+                })
+            }),
             Kind::Dir => w.add_directory(name.as_str(), opts).map(|_| Ok(())),
             Kind::Symlink(t) => w.add_symlink(name.as_str(), t.as_str(), opts).map(|_| Ok(())),
             _ => Ok(Ok(())),
@@ -159,7 +159,11 @@ fn extract_contained(bytes: &[u8], limits: &Limits) -> Result<(), TestCaseError>
     fs::create_dir(&dest).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let result = extract(&archive, &dest, limits);
     // Only the upload and the destination are in the jail.
-    let mut top: Vec<String> = fs::read_dir(jail.path()).expect("jail").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut top: Vec<String> = fs::read_dir(jail.path())
+        .expect("jail")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     top.sort();
     prop_assert_eq!(top, vec!["dest".to_string(), "upload".to_string()]);
     let real_dest = fs::canonicalize(&dest).expect("dest");
@@ -343,11 +347,26 @@ proptest! {
 
 fn cron_expression() -> impl Strategy<Value = String> {
     let field = prop_oneof![
-        Just("*".to_string()), Just("*/0".to_string()), Just("*/5".to_string()), Just("1-5".to_string()),
-        Just("5-1".to_string()), Just("0".to_string()), Just("59".to_string()), Just("60".to_string()),
-        Just("99999999999".to_string()), Just("L".to_string()), Just("?".to_string()), Just("1#5".to_string()),
-        Just("MON".to_string()), Just("1,2,,3".to_string()), Just("".to_string()), Just("-".to_string()),
-        Just("31".to_string()), Just("2/0".to_string()), Just("5L".to_string()), Just("W".to_string()),
+        Just("*".to_string()),
+        Just("*/0".to_string()),
+        Just("*/5".to_string()),
+        Just("1-5".to_string()),
+        Just("5-1".to_string()),
+        Just("0".to_string()),
+        Just("59".to_string()),
+        Just("60".to_string()),
+        Just("99999999999".to_string()),
+        Just("L".to_string()),
+        Just("?".to_string()),
+        Just("1#5".to_string()),
+        Just("MON".to_string()),
+        Just("1,2,,3".to_string()),
+        Just("".to_string()),
+        Just("-".to_string()),
+        Just("31".to_string()),
+        Just("2/0".to_string()),
+        Just("5L".to_string()),
+        Just("W".to_string()),
     ];
     prop::collection::vec(field, 0..8).prop_map(|f| f.join(" "))
 }

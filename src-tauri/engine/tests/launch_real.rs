@@ -237,7 +237,8 @@ fn start(case: &Case, interpreter: &Interpreter) -> Running {
     let port = free_port();
     let external_host = format!("127.0.0.1:{port}");
     let manifest = Manifest::inferred(case.mode, case.entrypoint, None);
-    let env = connect_env("http://127.0.0.1:3939", GUID, None, &[("PORCH_PUBLISHER_VAR".into(), "from-publisher".into())]);
+    let env =
+        connect_env("http://127.0.0.1:3939", GUID, None, &[("PORCH_PUBLISHER_VAR".into(), "from-publisher".into())]);
     let (python, rscript) = match interpreter {
         Interpreter::Python(p) => (Some(p.as_path()), None),
         Interpreter::R(r) => (None, Some(r.as_path())),
@@ -306,7 +307,8 @@ fn launch(case: &Case) {
             PrefixMode::PassThrough => format!("{base}{suffix}"),
             PrefixMode::Strip => suffix.to_string(),
         };
-        let (code, body) = get(port, &path, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{}: GET {path}: {e}", case.mode));
+        let (code, body) =
+            get(port, &path, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{}: GET {path}: {e}", case.mode));
         let want = want.replace("{BASE_JSON}", &base.replace('/', "\\u002f")).replace("{BASE}", &base);
         assert_eq!(code, 200, "{}: GET {path} → {code}\n{body:.2000}\n--- log ---\n{}", case.mode, tail(&log_path));
         assert!(body.contains(&want), "{}: GET {path} lacks {want:?}:\n{body:.3000}", case.mode);
@@ -381,10 +383,7 @@ fn dash_serves_with_prefixed_assets() {
     launch(&Case {
         mode: "python-dash",
         packages: &["dash"],
-        files: &[(
-            "app.py",
-            "from dash import Dash, html\napp = Dash(__name__)\napp.layout = html.Div('DASH-OK')\n",
-        )],
+        files: &[("app.py", "from dash import Dash, html\napp = Dash(__name__)\napp.layout = html.Div('DASH-OK')\n")],
         entrypoint: None,
         checks: &[
             // Dash's config JSON escapes '/' as \u002f.
@@ -425,10 +424,7 @@ fn shiny_core_is_served_by_uvicorn() {
     launch(&Case {
         mode: "python-shiny",
         packages: &["shiny"],
-        files: &[(
-            "app.py",
-            "from shiny import App, ui\napp = App(ui.page_fluid(ui.h1('SHINY-CORE-OK')), None)\n",
-        )],
+        files: &[("app.py", "from shiny import App, ui\napp = App(ui.page_fluid(ui.h1('SHINY-CORE-OK')), None)\n")],
         entrypoint: Some("app:app"),
         checks: &[("/", "SHINY-CORE-OK")],
         unbound: &[],

@@ -13,10 +13,14 @@ fn fixture_app() -> PathBuf {
 }
 
 fn python() -> Option<PathBuf> {
-    ["/usr/bin/python3", "/usr/local/bin/python3"].iter().map(PathBuf::from).find(|p| p.is_file())
-        .or_else(|| std::process::Command::new("which").arg("python3").output().ok()
+    ["/usr/bin/python3", "/usr/local/bin/python3"].iter().map(PathBuf::from).find(|p| p.is_file()).or_else(|| {
+        std::process::Command::new("which")
+            .arg("python3")
+            .output()
+            .ok()
             .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim().to_string()))
-            .filter(|p| p.is_file()))
+            .filter(|p| p.is_file())
+    })
 }
 
 fn def(guid: &str, bundle: i64, settings: RuntimeSettings, env: &[(&str, &str)]) -> AppDef {
@@ -45,18 +49,27 @@ fn def(guid: &str, bundle: i64, settings: RuntimeSettings, env: &[(&str, &str)])
 }
 
 fn fast() -> RuntimeSettings {
-    RuntimeSettings { idle_timeout: Duration::from_millis(300), init_timeout: Duration::from_secs(20), ..Default::default() }
+    RuntimeSettings {
+        idle_timeout: Duration::from_millis(300),
+        init_timeout: Duration::from_secs(20),
+        ..Default::default()
+    }
 }
 
 fn supervisor() -> (Supervisor, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tmp");
-    (Supervisor::new(dir.path().join("logs"), CancellationToken::new(), TaskTracker::new(), Duration::from_secs(3)), dir)
+    (
+        Supervisor::new(dir.path().join("logs"), CancellationToken::new(), TaskTracker::new(), Duration::from_secs(3)),
+        dir,
+    )
 }
 
 async fn get(port: u16, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("write");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
     let mut buf = String::new();
     s.read_to_string(&mut buf).await.expect("read");
     buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()

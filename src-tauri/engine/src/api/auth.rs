@@ -49,7 +49,11 @@ pub(super) enum KeyCheck {
 }
 
 /// Checks the request's key, counting failures per client address (see `keys::FailureLimiter`).
-pub(super) async fn check_key(engine: &Engine, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<KeyCheck, Error> {
+pub(super) async fn check_key(
+    engine: &Engine,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<KeyCheck, Error> {
     let Some(key) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(parse_authorization) else {
         return Ok(KeyCheck::Absent);
     };
@@ -134,7 +138,9 @@ impl FromRequestParts<Engine> for Origin {
             return Ok(Origin(u.trim_end_matches('/').to_string()));
         }
         let h = &parts.headers;
-        let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(|s| s.split(',').next().unwrap_or("").trim().to_string());
+        let get = |n: &str| {
+            h.get(n).and_then(|v| v.to_str().ok()).map(|s| s.split(',').next().unwrap_or("").trim().to_string())
+        };
         let proto = get("x-forwarded-proto").filter(|p| p == "http" || p == "https").unwrap_or_else(|| "http".into());
         let host = get("x-forwarded-host")
             .or_else(|| get("host"))

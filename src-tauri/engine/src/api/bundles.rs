@@ -67,11 +67,13 @@ pub(super) async fn upload(
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let mut metadata = None;
     if content_type.to_ascii_lowercase().starts_with("multipart/form-data") {
-        let boundary = multer::parse_boundary(&content_type)
-            .map_err(|e| Error::Invalid(format!("bad multipart upload: {e}")))?;
+        let boundary =
+            multer::parse_boundary(&content_type).map_err(|e| Error::Invalid(format!("bad multipart upload: {e}")))?;
         let mut form = multer::Multipart::new(req.into_body().into_data_stream(), boundary);
         let mut got_archive = false;
-        while let Some(field) = form.next_field().await.map_err(|e| Error::Invalid(format!("bad multipart upload: {e}")))? {
+        while let Some(field) =
+            form.next_field().await.map_err(|e| Error::Invalid(format!("bad multipart upload: {e}")))?
+        {
             match field.name() {
                 Some("archive") | Some("bundle") | Some("file") if !got_archive => {
                     spool(field, tmp.path(), limit).await?;
@@ -99,7 +101,11 @@ pub(super) async fn upload(
 }
 
 /// `GET /v1/content/{guid}/bundles`.
-pub(super) async fn list(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Json<Vec<BundleView>>, ApiError> {
+pub(super) async fn list(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<Json<Vec<BundleView>>, ApiError> {
     let (c, bundles) = engine.bundles(&guid).await?;
     Ok(Json(bundles.iter().map(|b| engine.bundle_view(&c, b)).collect()))
 }
@@ -156,7 +162,11 @@ pub(super) async fn download(
 /// `GET /v1/content/{guid}/lockfile`: the resolved packages of the active bundle's Python
 /// environment, as a `requirements.txt`-style text; `Generated-By` names Porch and the
 /// Python version (`python=3.11.7`, which posit-sdk parses).
-pub(super) async fn lockfile(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Response, ApiError> {
+pub(super) async fn lockfile(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<Response, ApiError> {
     let (bundle_id, python, packages) = engine.lockfile(&guid).await?;
     let mut text = format!("# Packages installed for bundle {bundle_id} of content {guid}\n");
     for p in packages {
@@ -166,7 +176,10 @@ pub(super) async fn lockfile(_: Publisher, State(engine): State<Engine>, Path(gu
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
-            (header::HeaderName::from_static("generated-by"), format!("porch/{} python={python}", env!("CARGO_PKG_VERSION"))),
+            (
+                header::HeaderName::from_static("generated-by"),
+                format!("porch/{} python={python}", env!("CARGO_PKG_VERSION")),
+            ),
         ],
         text,
     )

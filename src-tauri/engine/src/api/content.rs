@@ -117,7 +117,11 @@ pub(super) async fn update(
 }
 
 /// `DELETE /v1/content/{guid}`: 204 with no body.
-pub(super) async fn remove(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<StatusCode, ApiError> {
+pub(super) async fn remove(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<StatusCode, ApiError> {
     engine.delete_content(&guid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -136,7 +140,11 @@ fn vanity_json(c: &crate::store::ContentRow) -> Result<Json<Value>, ApiError> {
 }
 
 /// `GET /v1/content/{guid}/vanity`.
-pub(super) async fn get_vanity(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn get_vanity(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     vanity_json(&engine.content(&guid).await?)
 }
 
@@ -152,7 +160,11 @@ pub(super) async fn put_vanity(
 }
 
 /// `DELETE /v1/content/{guid}/vanity`.
-pub(super) async fn delete_vanity(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<StatusCode, ApiError> {
+pub(super) async fn delete_vanity(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<StatusCode, ApiError> {
     engine.set_vanity(&guid, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

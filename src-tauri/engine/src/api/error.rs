@@ -92,7 +92,8 @@ impl IntoResponse for ApiError {
             tracing::debug!(error = %self.0, "request refused");
             self.0.to_string()
         };
-        let body = json!({ "code": self.0.connect_code(), "error": message, "payload": null, "porch_code": self.0.code() });
+        let body =
+            json!({ "code": self.0.connect_code(), "error": message, "payload": null, "porch_code": self.0.code() });
         let mut resp = (status, Json(body)).into_response();
         if let Error::TooManyAttempts { retry_after } = self.0 {
             resp.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.into());
@@ -107,7 +108,10 @@ impl IntoResponse for ApiError {
 /// `error`; rsconnect needs `application/json`).
 pub(super) async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     // Nested under `/__api__`, the URI has lost that prefix; the original has it.
-    let path = req.extensions().get::<axum::extract::OriginalUri>().map_or_else(|| req.uri().path().to_string(), |o| o.path().to_string());
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| req.uri().path().to_string(), |o| o.path().to_string());
     let method = req.method().clone();
     let resp = next.run(req).await;
     let status = resp.status();

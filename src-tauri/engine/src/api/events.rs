@@ -13,7 +13,10 @@ use super::auth::Publisher;
 use crate::engine::Engine;
 
 /// Streams every engine event as a JSON `data:` line; a slow reader gets a `lagged` event.
-pub(super) async fn stream(_: Publisher, State(engine): State<Engine>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+pub(super) async fn stream(
+    _: Publisher,
+    State(engine): State<Engine>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = engine.subscribe();
     let cancel = engine.inner.cancel.clone();
     let events = futures_util::stream::unfold((rx, cancel), |(mut rx, cancel)| async move {

@@ -105,13 +105,22 @@ fn route_error(route: &Route, e: RouteError, wait: Wait) -> Response {
         RouteError::StartTimeout(d) => error_response(
             StatusCode::GATEWAY_TIMEOUT,
             "start-timeout",
-            pages::notice(&route.title, &format!("The app did not start within {} seconds. Try again, or ask the publisher to check its log.", d.as_secs())),
+            pages::notice(
+                &route.title,
+                &format!(
+                    "The app did not start within {} seconds. Try again, or ask the publisher to check its log.",
+                    d.as_secs()
+                ),
+            ),
         ),
         RouteError::AtCapacity(n) => {
             let mut r = error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "at-capacity",
-                pages::notice(&route.title, &format!("All {n} processes of this app are busy. Please try again in a moment.")),
+                pages::notice(
+                    &route.title,
+                    &format!("All {n} processes of this app are busy. Please try again in a moment."),
+                ),
             );
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             r
@@ -138,7 +147,11 @@ fn starting_page(title: &str) -> String {
 // ----- API -----
 
 /// `GET /v1/content/{guid}/environment`: variable names only.
-pub(super) async fn env_get(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Json<Vec<String>>, ApiError> {
+pub(super) async fn env_get(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<Json<Vec<String>>, ApiError> {
     Ok(Json(engine.env_names(&guid).await?))
 }
 
@@ -155,17 +168,31 @@ async fn env_update(engine: &Engine, guid: &str, body: &Bytes, replace: bool) ->
 }
 
 /// `PATCH /v1/content/{guid}/environment`: set, or delete with `value: null`.
-pub(super) async fn env_patch(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>, body: Bytes) -> Result<Json<Vec<String>>, ApiError> {
+pub(super) async fn env_patch(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+    body: Bytes,
+) -> Result<Json<Vec<String>>, ApiError> {
     env_update(&engine, &guid, &body, false).await
 }
 
 /// `PUT /v1/content/{guid}/environment`: replace them all.
-pub(super) async fn env_put(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>, body: Bytes) -> Result<Json<Vec<String>>, ApiError> {
+pub(super) async fn env_put(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+    body: Bytes,
+) -> Result<Json<Vec<String>>, ApiError> {
     env_update(&engine, &guid, &body, true).await
 }
 
 /// `GET /v1/content/{guid}/jobs`: the item's worker processes.
-pub(super) async fn jobs(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn jobs(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let list = engine.instances(&guid).await?;
     let out: Vec<Value> = list
         .iter()
@@ -181,14 +208,22 @@ pub(super) async fn jobs(_: Publisher, State(engine): State<Engine>, Path(guid):
 }
 
 /// `DELETE /v1/content/{guid}/jobs/{key}`: kill one worker.
-pub(super) async fn kill_job(_: Publisher, State(engine): State<Engine>, Path((guid, key)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub(super) async fn kill_job(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path((guid, key)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     let id: u64 = key.parse().map_err(|_| Error::not_found("process", &key))?;
     engine.kill_instance(&guid, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/content/{guid}/restart`.
-pub(super) async fn restart(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<StatusCode, ApiError> {
+pub(super) async fn restart(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<StatusCode, ApiError> {
     engine.restart_content(&guid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -201,7 +236,12 @@ pub(super) struct LogQuery {
 
 /// `GET /v1/content/{guid}/log?lines=N&follow=true`: the process log as text; with
 /// `follow`, new lines keep streaming.
-pub(super) async fn log(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>, Query(q): Query<LogQuery>) -> Result<Response, ApiError> {
+pub(super) async fn log(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> Result<Response, ApiError> {
     let lines = engine.content_log(&guid, q.lines.unwrap_or(200).min(10_000)).await?;
     let mut text = lines.join("\n");
     if !text.is_empty() {
@@ -213,24 +253,25 @@ pub(super) async fn log(_: Publisher, State(engine): State<Engine>, Path(guid): 
     let cancel = engine.inner.cancel.clone();
     let first = futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(Bytes::from(text)) });
     let seen = lines.last().cloned();
-    let more = futures_util::stream::unfold((engine, guid, seen, cancel), |(engine, guid, mut seen, cancel)| async move {
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return None,
-                _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+    let more =
+        futures_util::stream::unfold((engine, guid, seen, cancel), |(engine, guid, mut seen, cancel)| async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return None,
+                    _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+                }
+                let tail = engine.content_log(&guid, 500).await.ok()?;
+                let start = match &seen {
+                    Some(last) => tail.iter().rposition(|l| l == last).map(|i| i + 1).unwrap_or(0),
+                    None => 0,
+                };
+                if start < tail.len() {
+                    let new = tail[start..].join("\n") + "\n";
+                    seen = tail.last().cloned();
+                    return Some((Ok(Bytes::from(new)), (engine, guid, seen, cancel)));
+                }
             }
-            let tail = engine.content_log(&guid, 500).await.ok()?;
-            let start = match &seen {
-                Some(last) => tail.iter().rposition(|l| l == last).map(|i| i + 1).unwrap_or(0),
-                None => 0,
-            };
-            if start < tail.len() {
-                let new = tail[start..].join("\n") + "\n";
-                seen = tail.last().cloned();
-                return Some((Ok(Bytes::from(new)), (engine, guid, seen, cancel)));
-            }
-        }
-    });
+        });
     let body = Body::from_stream(futures_util::StreamExt::chain(first, more));
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }

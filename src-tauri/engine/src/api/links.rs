@@ -23,7 +23,11 @@ pub(super) struct LinkBody {
 }
 
 /// `GET …/link`: the link and its status; 404 when the item has none.
-pub(super) async fn get_one(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Json<LinkView>, ApiError> {
+pub(super) async fn get_one(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<Json<LinkView>, ApiError> {
     Ok(Json(engine.link(&guid).await?))
 }
 
@@ -36,12 +40,19 @@ pub(super) async fn put(
     body: Bytes,
 ) -> Result<Json<LinkView>, ApiError> {
     let b: LinkBody = json_body(&body)?;
-    let path = b.path.filter(|p| !p.trim().is_empty()).ok_or_else(|| Error::Invalid("\"path\" (an absolute folder path) is required".into()))?;
+    let path = b
+        .path
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| Error::Invalid("\"path\" (an absolute folder path) is required".into()))?;
     Ok(Json(engine.set_link(&guid, &PathBuf::from(path), false).await?))
 }
 
 /// `DELETE …/link`: stops following the folder; the item keeps serving what it has.
-pub(super) async fn remove(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<StatusCode, ApiError> {
+pub(super) async fn remove(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<StatusCode, ApiError> {
     engine.delete_link(&guid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

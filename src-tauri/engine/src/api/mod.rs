@@ -15,8 +15,8 @@ mod content;
 pub mod error;
 mod events;
 mod interactive;
-mod porch;
 mod links;
+mod porch;
 mod renders;
 mod schedules;
 mod server;
@@ -41,9 +41,9 @@ pub use auth::{is_loopback, Origin, Publisher};
 pub use axum::body::{to_bytes, Body};
 /// Re-exported for in-process callers.
 pub use axum::http::{Method, Request};
+pub use error::ApiError;
 pub(crate) use viewer::query_without_token;
 pub use viewer::{link_cookie_name, TOKEN_PARAM};
-pub use error::ApiError;
 
 use crate::engine::Engine;
 use crate::error::Error;
@@ -59,8 +59,14 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/users/{guid}", get(server::user))
         .route("/v1/content", get(content::list).post(content::create))
         .route("/v1/content/{guid}", get(content::get_one).patch(content::update).delete(content::remove))
-        .route("/v1/content/{guid}/vanity", get(content::get_vanity).put(content::put_vanity).delete(content::delete_vanity))
-        .route("/v1/content/{guid}/environment", get(interactive::env_get).patch(interactive::env_patch).put(interactive::env_put))
+        .route(
+            "/v1/content/{guid}/vanity",
+            get(content::get_vanity).put(content::put_vanity).delete(content::delete_vanity),
+        )
+        .route(
+            "/v1/content/{guid}/environment",
+            get(interactive::env_get).patch(interactive::env_patch).put(interactive::env_put),
+        )
         .route("/v1/content/{guid}/jobs", get(interactive::jobs))
         .route("/v1/content/{guid}/jobs/{key}", axum::routing::delete(interactive::kill_job))
         .route("/v1/content/{guid}/restart", post(interactive::restart))
@@ -68,7 +74,10 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content/{guid}/render", post(renders::render_now))
         .route("/v1/content/{guid}/renders", get(renders::history))
         .route("/v1/content/{guid}/variants", get(variants::list).post(variants::create))
-        .route("/v1/content/{guid}/variants/{id}", get(variants::get_one).patch(variants::update).delete(variants::remove))
+        .route(
+            "/v1/content/{guid}/variants/{id}",
+            get(variants::get_one).patch(variants::update).delete(variants::remove),
+        )
         .route("/v1/content/{guid}/schedules", get(schedules::list).post(schedules::create))
         .route("/v1/schedules/{id}", get(schedules::get_one).patch(schedules::update).delete(schedules::remove))
         .route("/v1/content/{guid}/renders/{id}/log", get(renders::log))
@@ -117,7 +126,8 @@ type Normalized = MapRequest<Router, fn(Request<Body>) -> Request<Body>>;
 
 /// The service `axum::serve` runs: normalisation, routes and the peer address.
 pub fn app(engine: Engine) -> IntoMakeServiceWithConnectInfo<Normalized, SocketAddr> {
-    let svc: Normalized = ServiceBuilder::new().map_request(normalize as fn(Request<Body>) -> Request<Body>).service(router(engine));
+    let svc: Normalized =
+        ServiceBuilder::new().map_request(normalize as fn(Request<Body>) -> Request<Body>).service(router(engine));
     axum::ServiceExt::<Request<Body>>::into_make_service_with_connect_info::<SocketAddr>(svc)
 }
 
@@ -151,5 +161,6 @@ pub fn normalize(mut req: Request<Body>) -> Request<Body> {
 /// empty body reads as `{}`.
 pub(crate) fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let text = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &body[..] };
-    serde_json::from_slice(text).map_err(|e| ApiError(Error::Invalid(format!("cannot parse the request body as JSON: {e}"))))
+    serde_json::from_slice(text)
+        .map_err(|e| ApiError(Error::Invalid(format!("cannot parse the request body as JSON: {e}"))))
 }

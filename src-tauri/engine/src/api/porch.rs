@@ -30,7 +30,11 @@ pub(super) async fn server(_: Publisher, State(engine): State<Engine>) -> Json<S
 
 /// `PATCH /porch/server {"port": 4000, "bind": "local", "allow_remote_publishing": true,
 /// "runtime_defaults": {"max_processes": 5}}`: saves server settings (`null` = default).
-pub(super) async fn update_server(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<ServerView>, ApiError> {
+pub(super) async fn update_server(
+    _: Publisher,
+    State(engine): State<Engine>,
+    body: Bytes,
+) -> Result<Json<ServerView>, ApiError> {
     let patch: Value = json_body(&body)?;
     let Value::Object(patch) = patch else {
         return Err(Error::Invalid("expected a JSON object of settings, e.g. {\"port\": 4000}".into()).into());
@@ -45,7 +49,11 @@ pub(super) struct SharingBody {
 }
 
 /// `PUT /porch/sharing {"paused": true}`: pause or resume serving other computers.
-pub(super) async fn sharing(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<ServerView>, ApiError> {
+pub(super) async fn sharing(
+    _: Publisher,
+    State(engine): State<Engine>,
+    body: Bytes,
+) -> Result<Json<ServerView>, ApiError> {
     let b: SharingBody = json_body(&body)?;
     engine.set_sharing_paused(b.paused);
     Ok(Json(engine.server_view()))
@@ -53,7 +61,11 @@ pub(super) async fn sharing(_: Publisher, State(engine): State<Engine>, body: By
 
 /// While sharing is paused, requests from other computers (except the API, which has its
 /// own rules) get a 503 page; this computer is unaffected.
-pub(super) async fn pause_gate(State(engine): State<Engine>, req: Request, next: axum::middleware::Next) -> axum::response::Response {
+pub(super) async fn pause_gate(
+    State(engine): State<Engine>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     if engine.sharing_paused() && !req.uri().path().starts_with("/__api__") {
         let remote = req
@@ -61,8 +73,16 @@ pub(super) async fn pause_gate(State(engine): State<Engine>, req: Request, next:
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .is_some_and(|c| !super::is_loopback(c.0.ip()));
         if remote {
-            let html = crate::static_site::pages::notice("Sharing is paused", "The publisher has paused sharing from this computer for now. Please try again later.");
-            let mut r = (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+            let html = crate::static_site::pages::notice(
+                "Sharing is paused",
+                "The publisher has paused sharing from this computer for now. Please try again later.",
+            );
+            let mut r = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                html,
+            )
+                .into_response();
             r.headers_mut().insert("x-porch-proxy-error", axum::http::HeaderValue::from_static("sharing-paused"));
             return r;
         }
@@ -83,13 +103,21 @@ pub(super) struct NewKeyBody {
 }
 
 /// `POST /porch/keys {"name": "laptop"}`.
-pub(super) async fn create_key(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<NewApiKey>, ApiError> {
+pub(super) async fn create_key(
+    _: Publisher,
+    State(engine): State<Engine>,
+    body: Bytes,
+) -> Result<Json<NewApiKey>, ApiError> {
     let b: NewKeyBody = json_body(&body)?;
     Ok(Json(engine.create_api_key(&b.name).await?))
 }
 
 /// `DELETE /porch/keys/{id}`: 204.
-pub(super) async fn revoke_key(_: Publisher, State(engine): State<Engine>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(super) async fn revoke_key(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     // By id only here (the CLI also takes a name).
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(crate::error::Error::not_found("API key", &id).into());
@@ -131,7 +159,11 @@ pub(super) async fn inspect(
 }
 
 /// `POST /porch/schedules/preview`: body as for creating a schedule; answers the next 5 runs.
-pub(super) async fn schedule_preview(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<Vec<NextRun>>, ApiError> {
+pub(super) async fn schedule_preview(
+    _: Publisher,
+    State(engine): State<Engine>,
+    body: Bytes,
+) -> Result<Json<Vec<NextRun>>, ApiError> {
     let v: Value = json_body(&body)?;
     Ok(Json(engine.preview_schedule(&v, 5)?))
 }

@@ -32,7 +32,11 @@ fn options(body: &Value) -> Result<OptionsPatch, ApiError> {
         Some(Value::Array(items)) => Some(
             items
                 .iter()
-                .map(|i| i.as_str().map(str::to_string).ok_or_else(|| Error::Invalid("recipients: a list of email addresses".into())))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| Error::Invalid("recipients: a list of email addresses".into()))
+                })
                 .collect::<Result<_, _>>()?,
         ),
         Some(_) => return Err(Error::Invalid("recipients: a list of email addresses".into()).into()),
@@ -45,14 +49,23 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
 }
 
 /// `GET /v1/content/{guid}/schedules`.
-pub(super) async fn list(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Json<Vec<Value>>, ApiError> {
+pub(super) async fn list(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let c = engine.content(&guid).await?;
     let rows = engine.schedules(&guid).await?;
     Ok(Json(rows.iter().map(|r| engine.schedule_view(r, &c.guid)).collect()))
 }
 
 /// `POST /v1/content/{guid}/schedules`.
-pub(super) async fn create(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(super) async fn create(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let v: Value = json_body(&body)?;
     let o = options(&v)?;
     let c = engine.content(&guid).await?;
@@ -62,13 +75,22 @@ pub(super) async fn create(_: Publisher, State(engine): State<Engine>, Path(guid
 }
 
 /// `GET /v1/schedules/{id}`.
-pub(super) async fn get_one(_: Publisher, State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn get_one(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let (row, guid) = engine.schedule(parse_id(&id)?).await?;
     Ok(Json(engine.schedule_view(&row, &guid)))
 }
 
 /// `PATCH /v1/schedules/{id}`.
-pub(super) async fn update(_: Publisher, State(engine): State<Engine>, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(super) async fn update(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let v: Value = json_body(&body)?;
     let o = options(&v)?;
     let row = engine.update_schedule(parse_id(&id)?, &v, &o).await?;
@@ -77,7 +99,11 @@ pub(super) async fn update(_: Publisher, State(engine): State<Engine>, Path(id):
 }
 
 /// `DELETE /v1/schedules/{id}`: 204.
-pub(super) async fn remove(_: Publisher, State(engine): State<Engine>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(super) async fn remove(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     engine.delete_schedule(parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

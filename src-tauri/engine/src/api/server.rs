@@ -26,8 +26,10 @@ pub(super) async fn server_settings(State(engine): State<Engine>) -> Json<Value>
 /// This machine's host name (read once).
 pub(super) fn hostname() -> String {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into()))
-        .clone()
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+    })
+    .clone()
 }
 
 /// `GET /__api__/v1/server_settings/python`: what interpreters exist (none are managed yet).
@@ -78,7 +80,11 @@ pub(super) async fn users(
 
 /// `GET /__api__/v1/users/{guid}`: the publisher by guid (posit-sdk `users.get`, pins
 /// `get_user(guid)`); any other guid is 404.
-pub(super) async fn user(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn user(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     if guid != engine.owner_guid() {
         return Err(Error::not_found("user", guid).into());
     }

@@ -38,7 +38,8 @@ fn asset(engine: &Engine, path: &str) -> Response {
             "This Porch binary was built without its web UI. Build it with `npm ci --prefix ui && npm --prefix ui run build`, \
              then rebuild Porch (`cargo build`). The API and published content work without it.",
         );
-        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html)
+            .into_response();
     };
     let found = assets.iter().find(|(p, _)| *p == path);
     let (name, bytes) = match found {
@@ -75,7 +76,8 @@ mod tests {
     use crate::config::Config;
     use crate::engine::Engine;
 
-    static ASSETS: &[(&str, &[u8])] = &[("index.html", b"<div id=\"app\"></div>"), ("assets/app-1.js", b"console.log(1)")];
+    static ASSETS: &[(&str, &[u8])] =
+        &[("index.html", b"<div id=\"app\"></div>"), ("assets/app-1.js", b"console.log(1)")];
 
     async fn get(engine: &Engine, path: &str) -> (u16, String, String, String) {
         let req = Request::get(path).body(Body::empty()).expect("request");

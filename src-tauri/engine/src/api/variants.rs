@@ -17,8 +17,12 @@ pub(super) fn optional_id(body: &Value, field: &str) -> Result<Option<i64>, ApiE
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => s.parse().map(Some).map_err(|_| Error::Invalid(format!("{field}: {s:?} is not an id")).into()),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| Error::Invalid(format!("{field}: {n} is not an id")).into()),
+        Some(Value::String(s)) => {
+            s.parse().map(Some).map_err(|_| Error::Invalid(format!("{field}: {s:?} is not an id")).into())
+        }
+        Some(Value::Number(n)) => {
+            n.as_i64().map(Some).ok_or_else(|| Error::Invalid(format!("{field}: {n} is not an id")).into())
+        }
         Some(other) => Err(Error::Invalid(format!("{field}: {other} is not an id")).into()),
     }
 }
@@ -36,14 +40,23 @@ fn name_field(body: &Value) -> Result<Option<&str>, ApiError> {
 }
 
 /// `GET /v1/content/{guid}/variants`.
-pub(super) async fn list(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>) -> Result<Json<Vec<Value>>, ApiError> {
+pub(super) async fn list(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let c = engine.content(&guid).await?;
     let rows = engine.variants(&guid).await?;
     Ok(Json(rows.iter().map(|v| engine.variant_view(v, &c.guid)).collect()))
 }
 
 /// `POST /v1/content/{guid}/variants`: `{"name": ..., "parameters": {...}}`.
-pub(super) async fn create(_: Publisher, State(engine): State<Engine>, Path(guid): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(super) async fn create(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let v: Value = json_body(&body)?;
     let name = name_field(&v)?.unwrap_or("");
     let params = v.get("parameters").cloned().unwrap_or_else(|| Value::Object(Default::default()));

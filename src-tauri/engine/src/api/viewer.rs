@@ -48,7 +48,8 @@ pub(super) async fn landing(State(engine): State<Engine>, req: Request) -> Html<
     let local = peer_of(&req).is_some_and(|p| is_loopback(p.ip())) && host_is_this_machine(&engine, req.headers());
     let table = engine.inner.routes.snapshot();
     let listed = |r: &Route| r.access == Access::Network || (r.access == Access::Local && local);
-    let mut visible: Vec<&Route> = table.all.iter().map(Arc::as_ref).filter(|r| listed(r) && r.bundle_id.is_some()).collect();
+    let mut visible: Vec<&Route> =
+        table.all.iter().map(Arc::as_ref).filter(|r| listed(r) && r.bundle_id.is_some()).collect();
     visible.sort_by_key(|r| r.title.to_lowercase());
     let mut pins = std::collections::HashMap::new();
     for r in visible.iter().filter(|r| r.content_category == "pin") {
@@ -155,7 +156,12 @@ enum Gate {
 }
 
 /// Applies the item's viewer access to a request (see the module documentation).
-fn gate<'a>(engine: &'a Engine, route: &'a Route, base: &'a str, req: &Request) -> impl std::future::Future<Output = Gate> + Send + 'a {
+fn gate<'a>(
+    engine: &'a Engine,
+    route: &'a Route,
+    base: &'a str,
+    req: &Request,
+) -> impl std::future::Future<Output = Gate> + Send + 'a {
     // The request body is not Sync: only copies of the head are held across the key check.
     let (peer, method, uri, headers) = (peer_of(req), req.method().clone(), req.uri().clone(), req.headers().clone());
     async move { gate_parts(engine, route, base, peer, &method, &uri, &headers).await }
@@ -172,7 +178,9 @@ async fn gate_parts(
 ) -> Gate {
     match route.access {
         Access::Network => return Gate::Open,
-        Access::Local if peer.is_some_and(|p| is_loopback(p.ip())) && host_is_this_machine(engine, headers) => return Gate::Open,
+        Access::Local if peer.is_some_and(|p| is_loopback(p.ip())) && host_is_this_machine(engine, headers) => {
+            return Gate::Open
+        }
         Access::Local => {}
         Access::Link => {
             if let Some(hash) = route.link_token_hash.as_deref() {
@@ -180,7 +188,11 @@ async fn gate_parts(
                     if keys::matches_any(&token, [hash]) {
                         let plain = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD)
                             && !headers.contains_key(header::UPGRADE);
-                        return if plain { Gate::Redirect(link_redirect(route, base, uri, &token)) } else { Gate::Open };
+                        return if plain {
+                            Gate::Redirect(link_redirect(route, base, uri, &token))
+                        } else {
+                            Gate::Open
+                        };
                     }
                 }
                 // A stale token in the URL does not undo a valid cookie.
@@ -238,11 +250,13 @@ pub(crate) fn query_without_token(query: Option<&str>) -> String {
     if !q.split('&').any(|kv| kv.split_once('=').map_or(kv, |(k, _)| k) == TOKEN_PARAM) {
         return format!("?{q}");
     }
-    let kept: Vec<&str> = q
-        .split('&')
-        .filter(|kv| !kv.is_empty() && kv.split_once('=').map_or(*kv, |(k, _)| k) != TOKEN_PARAM)
-        .collect();
-    if kept.is_empty() { String::new() } else { format!("?{}", kept.join("&")) }
+    let kept: Vec<&str> =
+        q.split('&').filter(|kv| !kv.is_empty() && kv.split_once('=').map_or(*kv, |(k, _)| k) != TOKEN_PARAM).collect();
+    if kept.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", kept.join("&"))
+    }
 }
 
 /// Every value of cookie `name` in the request.
@@ -291,7 +305,8 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
     let (method, headers) = (&method, &headers);
     // `_rev{N}/` serves a file of an earlier bundle; `_bundle{N}/` previews a draft.
     let first = rest.split('/').next().unwrap_or("");
-    let explicit = first.strip_prefix("_rev").or_else(|| first.strip_prefix("_bundle")).and_then(|n| n.parse::<i64>().ok());
+    let explicit =
+        first.strip_prefix("_rev").or_else(|| first.strip_prefix("_bundle")).and_then(|n| n.parse::<i64>().ok());
     let (bundle_id, tail, index) = match explicit {
         Some(id) => match engine.bundle(&route.guid, id).await {
             Ok((_, b)) => {
@@ -358,7 +373,8 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
     let clean = match static_site::sanitize(tail) {
         Ok(c) => c,
         Err(PathRefusal::Traversal) => {
-            return (StatusCode::BAD_REQUEST, Html(pages::notice("Bad request", "That path is not allowed."))).into_response()
+            return (StatusCode::BAD_REQUEST, Html(pages::notice("Bad request", "That path is not allowed.")))
+                .into_response()
         }
         Err(PathRefusal::Hidden) => return not_found("That file does not exist."),
     };
@@ -413,7 +429,8 @@ async fn serve_render(
 ) -> Response {
     let base = shown.base;
     let Some(id) = shown.render else {
-        return (StatusCode::NOT_FOUND, Html(pages::notice(&route.title, "This document has not been rendered yet."))).into_response();
+        return (StatusCode::NOT_FOUND, Html(pages::notice(&route.title, "This document has not been rendered yet.")))
+            .into_response();
     };
     // Only successful renders of this item (and of the variant shown) are served.
     let history: Vec<_> = engine
@@ -429,7 +446,8 @@ async fn serve_render(
     let clean = match static_site::sanitize(tail) {
         Ok(c) => c,
         Err(PathRefusal::Traversal) => {
-            return (StatusCode::BAD_REQUEST, Html(pages::notice("Bad request", "That path is not allowed."))).into_response()
+            return (StatusCode::BAD_REQUEST, Html(pages::notice("Bad request", "That path is not allowed.")))
+                .into_response()
         }
         Err(PathRefusal::Hidden) => return not_found("That file does not exist."),
     };

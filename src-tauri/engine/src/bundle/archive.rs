@@ -201,15 +201,13 @@ impl Sink<'_> {
 
     fn hardlink(&mut self, rel: &Path, target: &Path, entry: &str) -> Result<(), BundleError> {
         // Hard-link targets are named from the archive root.
-        let target_rel = sanitize_entry(&target.to_string_lossy())
-            .ok()
-            .flatten()
-            .ok_or_else(|| BundleError::LinkEscapes { entry: entry.to_string(), target: target.display().to_string() })?;
-        let src = self.dest.join(&target_rel);
-        let meta = src.symlink_metadata().map_err(|_| BundleError::LinkEscapes {
-            entry: entry.to_string(),
-            target: target.display().to_string(),
+        let target_rel = sanitize_entry(&target.to_string_lossy()).ok().flatten().ok_or_else(|| {
+            BundleError::LinkEscapes { entry: entry.to_string(), target: target.display().to_string() }
         })?;
+        let src = self.dest.join(&target_rel);
+        let meta = src
+            .symlink_metadata()
+            .map_err(|_| BundleError::LinkEscapes { entry: entry.to_string(), target: target.display().to_string() })?;
         if !meta.is_file() {
             return Err(BundleError::LinkEscapes { entry: entry.to_string(), target: target.display().to_string() });
         }
@@ -243,7 +241,9 @@ fn extract_tar<R: Read>(mut ar: tar::Archive<R>, sink: &mut Sink<'_>) -> Result<
             tar::EntryType::Directory => sink.dir(&rel)?,
             tar::EntryType::Symlink => sink.symlink(&rel, &link_target(&entry, &name)?, &name)?,
             tar::EntryType::Link => sink.hardlink(&rel, &link_target(&entry, &name)?, &name)?,
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader | tar::EntryType::GNULongName
+            tar::EntryType::XGlobalHeader
+            | tar::EntryType::XHeader
+            | tar::EntryType::GNULongName
             | tar::EntryType::GNULongLink => {}
             tar::EntryType::Char => return Err(BundleError::SpecialFile { entry: name, kind: "character device" }),
             tar::EntryType::Block => return Err(BundleError::SpecialFile { entry: name, kind: "block device" }),

@@ -43,8 +43,7 @@ pub fn infer(root: &Path) -> Result<Manifest, BundleError> {
     let files = list_top(root)?;
     let names: Vec<&str> = files.iter().filter_map(|p| p.to_str()).collect();
     let with_ext = |ext: &str| -> Vec<&str> {
-        let mut v: Vec<&str> =
-            names.iter().copied().filter(|n| n.to_ascii_lowercase().ends_with(ext)).collect();
+        let mut v: Vec<&str> = names.iter().copied().filter(|n| n.to_ascii_lowercase().ends_with(ext)).collect();
         v.sort();
         v
     };
@@ -112,9 +111,9 @@ pub fn python_framework(src: &str) -> Option<&'static str> {
         .lines()
         .map(str::trim)
         .filter_map(|l| {
-            l.strip_prefix("import ").or_else(|| l.strip_prefix("from ")).map(|rest| {
-                rest.split(['.', ' ', ',']).next().unwrap_or("")
-            })
+            l.strip_prefix("import ")
+                .or_else(|| l.strip_prefix("from "))
+                .map(|rest| rest.split(['.', ' ', ',']).next().unwrap_or(""))
         })
         .collect();
     PY_FRAMEWORKS.iter().find(|(module, _)| imports.contains(module)).map(|(_, mode)| *mode)
@@ -134,7 +133,11 @@ fn list_top(root: &Path) -> Result<Vec<PathBuf>, BundleError> {
 fn summarise(root: &Path, top: &[&str]) -> String {
     if top.is_empty() {
         let dirs = fs::read_dir(root).map(|r| r.count()).unwrap_or(0);
-        return if dirs == 0 { "an empty bundle".into() } else { format!("no files at the top level ({dirs} folders)") };
+        return if dirs == 0 {
+            "an empty bundle".into()
+        } else {
+            format!("no files at the top level ({dirs} folders)")
+        };
     }
     let mut shown: Vec<&str> = top.iter().copied().take(8).collect();
     shown.sort();
@@ -168,7 +171,10 @@ mod tests {
     fn python_frameworks() {
         assert_eq!(mode(&[("app.py", "import streamlit as st\n")]), ("python-streamlit".into(), Some("app.py".into())));
         assert_eq!(mode(&[("app.py", "from dash import Dash\n")]).0, "python-dash");
-        assert_eq!(mode(&[("main.py", "from fastapi import FastAPI\n")]), ("python-fastapi".into(), Some("main".into())));
+        assert_eq!(
+            mode(&[("main.py", "from fastapi import FastAPI\n")]),
+            ("python-fastapi".into(), Some("main".into()))
+        );
         assert_eq!(mode(&[("app.py", "from flask import Flask\n")]).0, "python-api");
         assert_eq!(mode(&[("app.py", "from shiny import App\n")]).0, "python-shiny");
         assert_eq!(mode(&[("app.py", "import gradio as gr\n")]).0, "python-gradio");

@@ -10,9 +10,25 @@ use super::BundleError;
 
 /// Every appmode Porch accepts in a manifest.
 pub const APP_MODES: &[&str] = &[
-    "shiny", "rmd-shiny", "rmd-static", "static", "api", "tensorflow-saved-model", "jupyter-static",
-    "python-api", "python-dash", "python-streamlit", "python-bokeh", "python-fastapi", "quarto-shiny",
-    "quarto-static", "python-shiny", "jupyter-voila", "python-gradio", "python-panel", "nodejs",
+    "shiny",
+    "rmd-shiny",
+    "rmd-static",
+    "static",
+    "api",
+    "tensorflow-saved-model",
+    "jupyter-static",
+    "python-api",
+    "python-dash",
+    "python-streamlit",
+    "python-bokeh",
+    "python-fastapi",
+    "quarto-shiny",
+    "quarto-static",
+    "python-shiny",
+    "jupyter-voila",
+    "python-gradio",
+    "python-panel",
+    "nodejs",
 ];
 
 /// The parts of a manifest Porch uses, plus the whole document.
@@ -49,10 +65,7 @@ impl Manifest {
             Some(other) => return Err(bad(format!("\"metadata.appmode\" must be a string, not {other}"))),
         };
         if !APP_MODES.contains(&app_mode.as_str()) {
-            return Err(bad(format!(
-                "unknown appmode {app_mode:?}; supported appmodes are {}",
-                APP_MODES.join(", ")
-            )));
+            return Err(bad(format!("unknown appmode {app_mode:?}; supported appmodes are {}", APP_MODES.join(", "))));
         }
         let text = |k: &str| match meta.get(k) {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -118,7 +131,8 @@ mod tests {
 
     #[test]
     fn quarto_null_category_is_empty() {
-        let m = Manifest::parse(br#"{"metadata":{"appmode":"static","content_category":null},"files":null}"#).expect("valid");
+        let m = Manifest::parse(br#"{"metadata":{"appmode":"static","content_category":null},"files":null}"#)
+            .expect("valid");
         assert_eq!(m.content_category, "");
     }
 

@@ -57,7 +57,10 @@ impl Overrides {
     pub fn check(&self) -> Result<(), BundleError> {
         match self.app_mode() {
             Some(mode) if !runnable_app_modes().contains(&mode) => Err(BundleError::BadOverride {
-                reason: format!("appmode {mode:?} is not one Porch can run; choose one of {}", runnable_app_modes().join(", ")),
+                reason: format!(
+                    "appmode {mode:?} is not one Porch can run; choose one of {}",
+                    runnable_app_modes().join(", ")
+                ),
             }),
             _ => Ok(()),
         }
@@ -177,7 +180,11 @@ fn check_entry(root: &Path, app_mode: &str, entry: &str) -> Result<(), String> {
         EntryKind::File(exts) => {
             let rel = contained(entry).map_err(|e| e.to_string())?;
             if !has_ext(entry, exts) {
-                return Err(format!("entry point {entry:?} does not fit appmode {app_mode}, which needs {}; {}", describe(app_mode), choices()));
+                return Err(format!(
+                    "entry point {entry:?} does not fit appmode {app_mode}, which needs {}; {}",
+                    describe(app_mode),
+                    choices()
+                ));
             }
             if !root.join(&rel).is_file() {
                 return Err(format!("entry point {entry:?} is not in the bundle; {}", choices()));
@@ -194,13 +201,21 @@ fn check_entry(root: &Path, app_mode: &str, entry: &str) -> Result<(), String> {
         }
         EntryKind::PyModule => {
             let ep = PyEntryPoint::parse(entry).map_err(|_| {
-                format!("entry point {entry:?} does not fit appmode {app_mode}, which needs {}; {}", describe(app_mode), choices())
+                format!(
+                    "entry point {entry:?} does not fit appmode {app_mode}, which needs {}; {}",
+                    describe(app_mode),
+                    choices()
+                )
             })?;
             if ep.is_shiny_express() && app_mode == "python-shiny" {
                 return Ok(()); // resolved (and checked) by the launcher
             }
             if ep.module_file(root).is_none() {
-                return Err(format!("entry point {entry:?} names module {}, which is not in the bundle; {}", ep.module, choices()));
+                return Err(format!(
+                    "entry point {entry:?} names module {}, which is not in the bundle; {}",
+                    ep.module,
+                    choices()
+                ));
             }
             Ok(())
         }
@@ -215,8 +230,18 @@ fn default_entry(root: &Path, app_mode: &str, current: Option<&str>) -> Result<O
         return Ok(Some(cur.to_string()));
     }
     let found = candidates(root, app_mode);
-    const PREFERRED: &[&str] =
-        &["index.html", "app", "app.py", "application", "main", "main.py", "api", "streamlit_app.py", "app.R", "plumber.R"];
+    const PREFERRED: &[&str] = &[
+        "index.html",
+        "app",
+        "app.py",
+        "application",
+        "main",
+        "main.py",
+        "api",
+        "streamlit_app.py",
+        "app.R",
+        "plumber.R",
+    ];
     if let Some(p) = PREFERRED.iter().find(|p| found.iter().any(|f| f == *p)) {
         return Ok(Some(p.to_string()));
     }
@@ -239,7 +264,9 @@ pub fn apply(manifest: Manifest, root: &Path, o: &Overrides) -> Result<Manifest,
     let bad = |reason: String| BundleError::BadOverride { reason };
     let mode = o.app_mode().unwrap_or(&manifest.app_mode).to_string();
     if o.app_mode().is_none() && !runnable_app_modes().contains(&mode.as_str()) {
-        return Err(bad(format!("the bundle's appmode {mode:?} cannot be run by Porch, so its entry point cannot be chosen")));
+        return Err(bad(format!(
+            "the bundle's appmode {mode:?} cannot be run by Porch, so its entry point cannot be chosen"
+        )));
     }
     // Static content names its page in primary_html (rsconnect writes it to both fields).
     let current = if manifest.app_mode == "static" {
@@ -324,7 +351,16 @@ mod tests {
 
     #[test]
     fn candidates_fit_the_mode() {
-        let d = dir(&["index.html", "about.html", "report.ipynb", "app.py", "pkg/main.py", "pkg/__init__.py", ".hidden.html", "docs/page.html"]);
+        let d = dir(&[
+            "index.html",
+            "about.html",
+            "report.ipynb",
+            "app.py",
+            "pkg/main.py",
+            "pkg/__init__.py",
+            ".hidden.html",
+            "docs/page.html",
+        ]);
         assert_eq!(candidates(d.path(), "static"), vec!["about.html", "index.html"], "top-level pages only");
         assert_eq!(candidates(d.path(), "jupyter-static"), vec!["report.ipynb"]);
         assert_eq!(candidates(d.path(), "python-dash"), vec!["app", "pkg.main"]);

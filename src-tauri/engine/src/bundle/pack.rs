@@ -15,8 +15,20 @@ use crate::config::Limits;
 
 /// Folder names never bundled.
 const ALWAYS_SKIPPED: &[&str] = &[
-    ".git", ".hg", ".svn", "__pycache__", ".ipynb_checkpoints", ".Rproj.user", "node_modules",
-    ".venv", "venv", "rsconnect-python", "rsconnect", ".quarto", ".DS_Store", ".mypy_cache",
+    ".git",
+    ".hg",
+    ".svn",
+    "__pycache__",
+    ".ipynb_checkpoints",
+    ".Rproj.user",
+    "node_modules",
+    ".venv",
+    "venv",
+    "rsconnect-python",
+    "rsconnect",
+    ".quarto",
+    ".DS_Store",
+    ".mypy_cache",
     ".pytest_cache",
 ];
 
@@ -178,7 +190,10 @@ pub fn fingerprint(root: &Path) -> Result<Fingerprint, BundleError> {
     let mut dirs = Vec::new();
     let mut newest: Option<std::time::SystemTime> = None;
     for entry in walker(root) {
-        let entry = entry.map_err(|e| BundleError::Source { path: root.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
+        let entry = entry.map_err(|e| BundleError::Source {
+            path: root.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
         let path = entry.path();
         let Ok(rel) = path.strip_prefix(root) else { continue };
         let Some(ft) = entry.file_type() else { continue };

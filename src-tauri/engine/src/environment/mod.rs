@@ -717,7 +717,15 @@ pub async fn installed_packages(python: &Path) -> Result<(String, Vec<String>), 
         return Err(EnvError::InstallFailed {
             tool: "listing installed packages".into(),
             status: out.status.to_string(),
-            last_lines: String::from_utf8_lossy(&out.stderr).lines().rev().take(10).map(String::from).collect::<Vec<_>>().into_iter().rev().collect(),
+            last_lines: String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .take(10)
+                .map(String::from)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect(),
         });
     }
     let text = String::from_utf8_lossy(&out.stdout);

@@ -53,8 +53,15 @@ pub struct Outside {
 }
 
 const HOP_BY_HOP: &[&str] = &[
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
-    "transfer-encoding", "upgrade",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
 ];
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -166,7 +173,11 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
         PrefixMode::PassThrough => full.clone(),
         PrefixMode::Strip => {
             let rest = full.strip_prefix(&outside.base_path).unwrap_or(&full);
-            if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") }
+            if rest.starts_with('/') {
+                rest.to_string()
+            } else {
+                format!("/{rest}")
+            }
         }
     };
     let pq = format!("{path}{}", crate::api::query_without_token(req.uri().query()));
@@ -211,22 +222,34 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
     let upstream_req = Request::from_parts(parts, body);
 
     let addr = SocketAddr::from(([127, 0, 0, 1], lease.port));
-    let sent = if upgrade.is_some() { send_dedicated(addr, upstream_req).await } else { send_pooled(addr, upstream_req).await };
+    let sent = if upgrade.is_some() {
+        send_dedicated(addr, upstream_req).await
+    } else {
+        send_pooled(addr, upstream_req).await
+    };
     let mut resp = match sent {
         Ok(r) => r,
         Err(Upstream::Refused(e)) => {
             tracing::warn!(%addr, error = %e, "upstream refused the connection");
-            return error_response(StatusCode::BAD_GATEWAY, "upstream-refused", crate::static_site::pages::notice(
-                "The app is not answering",
-                "Its process refused the connection. Reload the page to start a fresh one.",
-            ));
+            return error_response(
+                StatusCode::BAD_GATEWAY,
+                "upstream-refused",
+                crate::static_site::pages::notice(
+                    "The app is not answering",
+                    "Its process refused the connection. Reload the page to start a fresh one.",
+                ),
+            );
         }
         Err(Upstream::Failed(e)) => {
             tracing::warn!(%addr, error = %e, "upstream failed mid-request");
-            return error_response(StatusCode::BAD_GATEWAY, "upstream-error", crate::static_site::pages::notice(
-                "The app stopped answering",
-                "Its process ended or closed the connection while answering. Reload the page to try again.",
-            ));
+            return error_response(
+                StatusCode::BAD_GATEWAY,
+                "upstream-error",
+                crate::static_site::pages::notice(
+                    "The app stopped answering",
+                    "Its process ended or closed the connection while answering. Reload the page to try again.",
+                ),
+            );
         }
     };
 
@@ -236,7 +259,8 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
             tokio::spawn(async move {
                 match (client_upgrade.await, upstream_upgrade.await) {
                     (Ok(down), Ok(up)) => {
-                        let limits = Idle { connection: nonzero(lease.connection_timeout), read: nonzero(lease.read_timeout) };
+                        let limits =
+                            Idle { connection: nonzero(lease.connection_timeout), read: nonzero(lease.read_timeout) };
                         splice(TokioIo::new(down), TokioIo::new(up), limits).await;
                         drop(lease); // counted as a connection while the socket was open
                     }
@@ -299,7 +323,11 @@ async fn send_pooled(addr: SocketAddr, mut req: Request<Body>) -> Result<Respons
     let pq = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
     *req.uri_mut() = format!("http://{addr}{pq}").parse().map_err(|e| Upstream::Failed(format!("{e}")))?;
     pool().request(req).await.map_err(|e| {
-        if e.is_connect() { Upstream::Refused(e.to_string()) } else { Upstream::Failed(e.to_string()) }
+        if e.is_connect() {
+            Upstream::Refused(e.to_string())
+        } else {
+            Upstream::Failed(e.to_string())
+        }
     })
 }
 
@@ -343,10 +371,8 @@ where
     let (mut cbuf, mut ubuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
     let (mut last_any, mut last_client) = (Instant::now(), Instant::now());
     loop {
-        let deadline = [idle.connection.map(|d| last_any + d), idle.read.map(|d| last_client + d)]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline =
+            [idle.connection.map(|d| last_any + d), idle.read.map(|d| last_client + d)].into_iter().flatten().min();
         let expire = async {
             match deadline {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -389,7 +415,10 @@ impl http_body::Body for LeasedBody {
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
         Pin::new(&mut self.inner).poll_frame(cx)
     }
 

@@ -127,8 +127,9 @@ pub fn is_shiny_express_source(source: &str) -> bool {
         if line.starts_with("from shiny.express") || line.starts_with("import shiny.express") {
             return true;
         }
-        line.strip_prefix("from shiny import ")
-            .is_some_and(|names| names.split(|c: char| c == ',' || c == '(' || c == ')' || c.is_whitespace()).any(|n| n == "express"))
+        line.strip_prefix("from shiny import ").is_some_and(|names| {
+            names.split(|c: char| c == ',' || c == '(' || c == ')' || c.is_whitespace()).any(|n| n == "express")
+        })
     })
 }
 
@@ -217,7 +218,9 @@ pub(crate) fn script(
     }
     match all.as_slice() {
         [only] => Ok(PathBuf::from(only)),
-        [] => Err(LaunchError::NoEntrypoint { app_mode: app_mode.to_string(), about: "the bundle has no script to run" }),
+        [] => {
+            Err(LaunchError::NoEntrypoint { app_mode: app_mode.to_string(), about: "the bundle has no script to run" })
+        }
         _ => Err(LaunchError::NoEntrypoint {
             app_mode: app_mode.to_string(),
             about: "several scripts and no manifest entrypoint; set metadata.entrypoint",

@@ -207,8 +207,18 @@ pub enum LaunchError {
 
 /// Every appmode this module can launch, Python ones first.
 const LAUNCHABLE: &[&str] = &[
-    "python-api", "python-fastapi", "python-dash", "python-streamlit", "python-bokeh",
-    "python-panel", "python-shiny", "python-gradio", "jupyter-voila", "shiny", "rmd-shiny", "api",
+    "python-api",
+    "python-fastapi",
+    "python-dash",
+    "python-streamlit",
+    "python-bokeh",
+    "python-panel",
+    "python-shiny",
+    "python-gradio",
+    "jupyter-voila",
+    "shiny",
+    "rmd-shiny",
+    "api",
 ];
 
 /// Describes how to launch the content in `ctx`. Never spawns, binds or writes.

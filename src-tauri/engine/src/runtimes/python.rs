@@ -156,11 +156,8 @@ fn python_env(env: &mut Vec<(String, String)>, bin: &Path) {
         .or_else(|| std::env::var("PATH").ok())
         .unwrap_or_default();
     let sep = if cfg!(windows) { ';' } else { ':' };
-    let path = if inherited.is_empty() {
-        bin.display().to_string()
-    } else {
-        format!("{}{sep}{inherited}", bin.display())
-    };
+    let path =
+        if inherited.is_empty() { bin.display().to_string() } else { format!("{}{sep}{inherited}", bin.display()) };
     set_var(env, "PATH", path);
     set_var(env, "VIRTUAL_ENV", venv.display().to_string());
     set_var(env, "PYTHONUNBUFFERED", "1");
@@ -191,7 +188,16 @@ fn spec(
     prefix: PrefixMode,
     readiness: Readiness,
 ) -> LaunchSpec {
-    LaunchSpec { program, args, env, cwd: ctx.bundle_dir.to_path_buf(), port: ctx.port, prefix, readiness, files: Vec::new() }
+    LaunchSpec {
+        program,
+        args,
+        env,
+        cwd: ctx.bundle_dir.to_path_buf(),
+        port: ctx.port,
+        prefix,
+        readiness,
+        files: Vec::new(),
+    }
 }
 
 /// `python -c <shim> <kind> --entrypoint … --port … --prefix=…`, stripped by the proxy.
@@ -306,7 +312,10 @@ fn voila_target(ctx: &LaunchContext<'_>) -> Result<String, LaunchError> {
     let notebooks = entrypoint::files_with_ext(ctx.bundle_dir, "ipynb")?;
     match notebooks.as_slice() {
         [only] => Ok(only.clone()),
-        [] => Err(LaunchError::NoEntrypoint { app_mode: ctx.app_mode.to_string(), about: "the bundle has no .ipynb notebook" }),
+        [] => Err(LaunchError::NoEntrypoint {
+            app_mode: ctx.app_mode.to_string(),
+            about: "the bundle has no .ipynb notebook",
+        }),
         _ => Ok(".".to_string()),
     }
 }

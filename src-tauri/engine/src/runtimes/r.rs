@@ -16,7 +16,8 @@ use super::{base_env, set_var, LaunchContext, LaunchError, LaunchSpec, PrefixMod
 
 const SHINY_EXPR: &str = r#"shiny::runApp(Sys.getenv("APP_DIR"), port = as.integer(Sys.getenv("PORT")), host = "127.0.0.1", launch.browser = FALSE)"#;
 const RMD_SHINY_EXPR: &str = r#"rmarkdown::run(Sys.getenv("DOC"), shiny_args = list(port = as.integer(Sys.getenv("PORT")), host = "127.0.0.1", launch.browser = FALSE))"#;
-const PLUMBER_FILE_EXPR: &str = r#"plumber::pr_run(plumber::pr(Sys.getenv("ENTRY")), host = "127.0.0.1", port = as.integer(Sys.getenv("PORT")))"#;
+const PLUMBER_FILE_EXPR: &str =
+    r#"plumber::pr_run(plumber::pr(Sys.getenv("ENTRY")), host = "127.0.0.1", port = as.integer(Sys.getenv("PORT")))"#;
 /// `entrypoint.R` returns a router; `plumb(dir=)` is what knows that convention.
 /// Unverified here (the verified recipe covers `plumber.R`).
 const PLUMBER_DIR_EXPR: &str = r#"plumber::pr_run(plumber::plumb(dir = Sys.getenv("APP_DIR")), host = "127.0.0.1", port = as.integer(Sys.getenv("PORT")))"#;
@@ -88,13 +89,20 @@ fn rmd_document(ctx: &LaunchContext<'_>) -> Result<PathBuf, LaunchError> {
     let primary = ctx.manifest.raw.pointer("/metadata/primary_rmd").and_then(|v| v.as_str()).filter(|s| !s.is_empty());
     if let Some(ep) = ctx.manifest.entrypoint.as_deref().or(primary) {
         let rel = entrypoint::contained(ep)?;
-        return if ctx.bundle_dir.join(&rel).is_file() { Ok(rel) } else { Err(missing(ctx, ep, ctx.bundle_dir.join(rel))) };
+        return if ctx.bundle_dir.join(&rel).is_file() {
+            Ok(rel)
+        } else {
+            Err(missing(ctx, ep, ctx.bundle_dir.join(rel)))
+        };
     }
     let mut docs = entrypoint::files_with_ext(ctx.bundle_dir, "Rmd")?;
     docs.extend(entrypoint::files_with_ext(ctx.bundle_dir, "rmd")?);
     match docs.as_slice() {
         [only] => Ok(PathBuf::from(only)),
-        [] => Err(LaunchError::NoEntrypoint { app_mode: ctx.app_mode.to_string(), about: "the bundle has no .Rmd document" }),
+        [] => Err(LaunchError::NoEntrypoint {
+            app_mode: ctx.app_mode.to_string(),
+            about: "the bundle has no .Rmd document",
+        }),
         _ => Err(LaunchError::NoEntrypoint {
             app_mode: ctx.app_mode.to_string(),
             about: "several .Rmd documents and no manifest entrypoint; set metadata.entrypoint",

@@ -340,7 +340,8 @@ fn rmd_shiny_finds_the_document() {
     assert!(spec.args[1].starts_with("rmarkdown::run(Sys.getenv(\"DOC\")"));
     assert_eq!(env_of(&spec, "DOC"), Some(&*fx.dir.path().join("report.Rmd").display().to_string()));
     assert_eq!(spec.readiness, Readiness { path: "/".into(), any_status: false });
-    let manifest = Manifest::parse(br#"{"metadata":{"appmode":"rmd-shiny","primary_rmd":"report.Rmd"}}"#).expect("manifest");
+    let manifest =
+        Manifest::parse(br#"{"metadata":{"appmode":"rmd-shiny","primary_rmd":"report.Rmd"}}"#).expect("manifest");
     fx.spec_with(&manifest, "rmd-shiny", BASE).expect("primary_rmd");
 }
 
@@ -412,7 +413,9 @@ fn missing_entrypoint_files_are_reported_with_the_path() {
         ("api", None),
     ] {
         match fx.spec(mode, ep) {
-            Err(LaunchError::EntrypointMissing { path, .. }) => assert!(path.starts_with(fx.dir.path()), "{mode}: {path:?}"),
+            Err(LaunchError::EntrypointMissing { path, .. }) => {
+                assert!(path.starts_with(fx.dir.path()), "{mode}: {path:?}")
+            }
             other => panic!("{mode}: expected EntrypointMissing, got {other:?}"),
         }
     }
@@ -442,7 +445,9 @@ fn unknown_and_non_interactive_modes_are_refused() {
     let manifest = Manifest::inferred("static", None, None);
     assert!(matches!(fx.spec_with(&manifest, "cobol", BASE), Err(LaunchError::UnknownAppMode { .. })));
     assert!(matches!(fx.spec_with(&manifest, "unknown", BASE), Err(LaunchError::UnknownAppMode { .. })));
-    for mode in ["static", "jupyter-static", "quarto-static", "rmd-static", "quarto-shiny", "nodejs", "tensorflow-saved-model"] {
+    for mode in
+        ["static", "jupyter-static", "quarto-static", "rmd-static", "quarto-shiny", "nodejs", "tensorflow-saved-model"]
+    {
         assert!(matches!(fx.spec_with(&manifest, mode, BASE), Err(LaunchError::NotLaunchable { .. })), "{mode}");
     }
 }
@@ -452,7 +457,10 @@ fn bad_base_paths_and_port_zero_are_refused() {
     let fx = Fixture::new(&[("app.py", "")]);
     let manifest = Manifest::inferred("python-api", None, None);
     for base in ["content/x", "/content/x/", "/a b", "/a?b"] {
-        assert!(matches!(fx.spec_with(&manifest, "python-api", base), Err(LaunchError::InvalidBasePath { .. })), "{base}");
+        assert!(
+            matches!(fx.spec_with(&manifest, "python-api", base), Err(LaunchError::InvalidBasePath { .. })),
+            "{base}"
+        );
     }
     let ctx = LaunchContext {
         app_mode: "python-api",

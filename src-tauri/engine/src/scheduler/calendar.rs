@@ -16,9 +16,7 @@ pub(super) fn first_on_or_after(kind: &ScheduleKind, anchor: Date, from: Date) -
             let steps = (behind + n - 1).div_euclid(n);
             add_days(anchor, steps.checked_mul(n)?)
         }
-        ScheduleKind::Weekday => {
-            scan(from, 7, |d| !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday))
-        }
+        ScheduleKind::Weekday => scan(from, 7, |d| !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday)),
         ScheduleKind::DayOfWeek { days } => scan(from, 7, |d| days.contains(&d.weekday())),
         ScheduleKind::Week { n, days } => every_nth_week(anchor, from, *n, days),
         ScheduleKind::SemiMonth { first } => scan(from, 17, |d| match first {
@@ -81,8 +79,7 @@ fn every_nth_week(anchor: Date, from: Date, n: u32, days: &[Weekday]) -> Option<
         false => days.contains(&d.weekday()),
     };
     let week_zero = add_days(anchor, -i64::from(anchor.weekday().to_sunday_zero_offset()))?;
-    let week_of =
-        |d: Date| -> Option<i64> { Some(i64::from(week_zero.until(d).ok()?.get_days()).div_euclid(7)) };
+    let week_of = |d: Date| -> Option<i64> { Some(i64::from(week_zero.until(d).ok()?.get_days()).div_euclid(7)) };
     let week = week_of(from)?;
     if week % n == 0 {
         // `from` sits in an active week: the rest of this week first.

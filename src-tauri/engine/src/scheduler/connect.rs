@@ -33,9 +33,7 @@ impl Schedule {
         };
         let start = {
             let value = required_str(object, "start_time")?;
-            value
-                .parse::<Timestamp>()
-                .map_err(|source| ScheduleError::StartTime { value: value.to_owned(), source })?
+            value.parse::<Timestamp>().map_err(|source| ScheduleError::StartTime { value: value.to_owned(), source })?
         };
         let cron_field = optional_str(object, "cron")?;
         let kind_name = match (optional_str(object, "type")?, cron_field) {
@@ -132,9 +130,7 @@ fn cron_kind(object: &Params, top_level: Option<&str>) -> Result<ScheduleKind, S
     let (field, pattern) = match top_level {
         Some(pattern) => ("cron", pattern.to_owned()),
         None => match object.get("schedule") {
-            Some(Value::String(text)) if serde_json::from_str::<Value>(text).is_err() => {
-                ("schedule", text.clone())
-            }
+            Some(Value::String(text)) if serde_json::from_str::<Value>(text).is_err() => ("schedule", text.clone()),
             _ => match required(&params(object)?, "Cron")? {
                 Value::String(pattern) => ("schedule.Cron", pattern.clone()),
                 other => return Err(invalid("schedule.Cron", "a cron expression string", other)),
@@ -181,13 +177,7 @@ fn count(params: &Params, key: &str) -> Result<u32, ScheduleError> {
 }
 
 /// A whole number between `low` and `high`.
-fn ranged(
-    params: &Params,
-    key: &str,
-    low: i64,
-    high: i64,
-    expected: &'static str,
-) -> Result<u8, ScheduleError> {
+fn ranged(params: &Params, key: &str, low: i64, high: i64, expected: &'static str) -> Result<u8, ScheduleError> {
     let value = required(params, key)?;
     whole(value)
         .filter(|n| (low..=high).contains(n))

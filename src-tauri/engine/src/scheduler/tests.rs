@@ -253,12 +253,7 @@ fn cases() -> Vec<Case> {
             start: "2026-01-10T08:00:00Z",
             zone: utc,
             after: "2026-01-01T00:00:00Z",
-            runs: &[
-                "2026-01-15T08:00:00Z",
-                "2026-02-01T08:00:00Z",
-                "2026-02-15T08:00:00Z",
-                "2026-03-01T08:00:00Z",
-            ],
+            runs: &["2026-01-15T08:00:00Z", "2026-02-01T08:00:00Z", "2026-02-15T08:00:00Z", "2026-03-01T08:00:00Z"],
         },
         Case {
             name: "semimonth First=false: 14th and last day",
@@ -318,12 +313,7 @@ fn cases() -> Vec<Case> {
             start: "2026-01-20T09:00:00Z",
             zone: utc,
             after: "2026-01-01T00:00:00Z",
-            runs: &[
-                "2026-02-15T09:00:00Z",
-                "2026-05-15T09:00:00Z",
-                "2026-08-15T09:00:00Z",
-                "2026-11-15T09:00:00Z",
-            ],
+            runs: &["2026-02-15T09:00:00Z", "2026-05-15T09:00:00Z", "2026-08-15T09:00:00Z", "2026-11-15T09:00:00Z"],
         },
         Case {
             name: "dayofmonth 30 every 2 months from January",
@@ -371,12 +361,7 @@ fn cases() -> Vec<Case> {
             start: "2026-01-10T09:00:00Z",
             zone: utc,
             after: "2026-01-01T00:00:00Z",
-            runs: &[
-                "2026-02-02T09:00:00Z",
-                "2026-04-06T09:00:00Z",
-                "2026-06-01T09:00:00Z",
-                "2026-08-03T09:00:00Z",
-            ],
+            runs: &["2026-02-02T09:00:00Z", "2026-04-06T09:00:00Z", "2026-06-01T09:00:00Z", "2026-08-03T09:00:00Z"],
         },
         // year
         Case {
@@ -495,13 +480,7 @@ fn next_runs_match_the_table() {
             failures.push(format!("{}: next_after disagrees with upcoming", case.name));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases().len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases().len(), failures.join("\n"));
 }
 
 #[test]
@@ -517,12 +496,8 @@ fn every_table_schedule_round_trips_through_connect_json() {
 
 #[test]
 fn to_connect_writes_connect_shape() {
-    let s = schedule(
-        "dayweekofmonth",
-        json!({"N": 1, "Day": 2, "Week": 2}),
-        "2026-01-01T10:00:00+01:00",
-        "Europe/Berlin",
-    );
+    let s =
+        schedule("dayweekofmonth", json!({"N": 1, "Day": 2, "Week": 2}), "2026-01-01T10:00:00+01:00", "Europe/Berlin");
     let wire = s.to_connect();
     assert_eq!(wire["type"], "dayweekofmonth");
     assert_eq!(wire["timezone"], "Europe/Berlin");
@@ -590,13 +565,7 @@ fn missed_since_returns_only_the_latest_missed_run() {
             Some("2026-05-11T08:00:00+02:00"),
         ),
         ("now before last_run", &daily, "2026-05-11T08:00:00+02:00", "2026-05-10T08:00:00+02:00", None),
-        (
-            "before the anchor nothing is missed",
-            &daily,
-            "2026-01-01T00:00:00Z",
-            "2026-04-30T08:00:00+02:00",
-            None,
-        ),
+        ("before the anchor nothing is missed", &daily, "2026-01-01T00:00:00Z", "2026-04-30T08:00:00+02:00", None),
         ("weekend: nothing missed", &weekday, "2026-05-08T07:00:00+02:00", "2026-05-10T23:00:00+02:00", None),
         (
             "weekend then Monday",
@@ -652,8 +621,7 @@ fn bad_inputs() -> Vec<(&'static str, Value, &'static str)> {
         };
         wire
     };
-    let cron =
-        |pattern: Value| json!({"cron": pattern, "start_time": "2026-01-01T08:00:00Z", "timezone": "UTC"});
+    let cron = |pattern: Value| json!({"cron": pattern, "start_time": "2026-01-01T08:00:00Z", "timezone": "UTC"});
     vec![
         ("missing type", with("type", Value::Null), "`type`"),
         ("unknown type", with("type", json!("fortnight")), "`type`"),
@@ -684,21 +652,9 @@ fn bad_inputs() -> Vec<(&'static str, Value, &'static str)> {
         ("dayofmonth Day 0", base("dayofmonth", json!({"N": 1, "Day": 0})), "`schedule.Day`"),
         ("dayofmonth Day 32", base("dayofmonth", json!({"N": 1, "Day": 32})), "`schedule.Day`"),
         ("dayofmonth N zero", base("dayofmonth", json!({"N": 0, "Day": 3})), "`schedule.N`"),
-        (
-            "dayweekofmonth Week 0",
-            base("dayweekofmonth", json!({"N": 1, "Day": 2, "Week": 0})),
-            "`schedule.Week`",
-        ),
-        (
-            "dayweekofmonth Week 6",
-            base("dayweekofmonth", json!({"N": 1, "Day": 2, "Week": 6})),
-            "`schedule.Week`",
-        ),
-        (
-            "dayweekofmonth Day 7",
-            base("dayweekofmonth", json!({"N": 1, "Day": 7, "Week": 1})),
-            "`schedule.Day`",
-        ),
+        ("dayweekofmonth Week 0", base("dayweekofmonth", json!({"N": 1, "Day": 2, "Week": 0})), "`schedule.Week`"),
+        ("dayweekofmonth Week 6", base("dayweekofmonth", json!({"N": 1, "Day": 2, "Week": 6})), "`schedule.Week`"),
+        ("dayweekofmonth Day 7", base("dayweekofmonth", json!({"N": 1, "Day": 7, "Week": 1})), "`schedule.Day`"),
         ("cron out of range", cron(json!("61 * * * *")), "`cron`"),
         ("cron empty", cron(json!("")), "`cron`"),
         ("cron beside another type", with("cron", json!("0 8 * * *")), "`cron`"),

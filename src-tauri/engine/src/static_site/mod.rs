@@ -140,12 +140,8 @@ pub async fn serve(
     let meta = file_meta(target.bundle_id, &file.path, &file.meta);
     if meta.len <= MAX_CACHED_FILE {
         let body = tokio::fs::read(&file.path).await.map_err(|_| Miss::NotFound)?;
-        let entry = Arc::new(CachedFile {
-            body: Bytes::from(body),
-            meta,
-            gzip: OnceLock::new(),
-            brotli: OnceLock::new(),
-        });
+        let entry =
+            Arc::new(CachedFile { body: Bytes::from(body), meta, gzip: OnceLock::new(), brotli: OnceLock::new() });
         cache.cache.insert(key, entry.clone());
         return Ok(reply_memory(&entry, method, headers));
     }
@@ -200,8 +196,13 @@ fn is_compressible(m: &mime_guess::Mime) -> bool {
     m.type_() == mime_guess::mime::TEXT
         || matches!(
             m.essence_str(),
-            "application/javascript" | "application/json" | "application/xml" | "image/svg+xml"
-                | "application/wasm" | "application/manifest+json" | "application/x-ndjson"
+            "application/javascript"
+                | "application/json"
+                | "application/xml"
+                | "image/svg+xml"
+                | "application/wasm"
+                | "application/manifest+json"
+                | "application/x-ndjson"
         )
 }
 
@@ -232,9 +233,7 @@ fn negotiate(headers: &HeaderMap) -> Encoding {
     for part in ae.split(',') {
         let mut it = part.split(';');
         let coding = it.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = it
-            .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
-            .unwrap_or(1.0);
+        let q = it.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok())).unwrap_or(1.0);
         if q <= 0.0 {
             continue;
         }
@@ -305,7 +304,9 @@ fn parse_range(headers: &HeaderMap, meta: &FileMeta) -> RangeReq {
         let ok = if ir.trim_start().starts_with('"') || ir.trim_start().starts_with("W/") {
             ir.trim() == meta.etag
         } else {
-            httpdate::parse_http_date(ir).map(|d| d >= meta.modified - std::time::Duration::from_secs(1)).unwrap_or(false)
+            httpdate::parse_http_date(ir)
+                .map(|d| d >= meta.modified - std::time::Duration::from_secs(1))
+                .unwrap_or(false)
                 && meta.last_modified.to_str().map(|lm| lm == ir.trim()).unwrap_or(false)
         };
         if !ok {
@@ -367,10 +368,7 @@ fn finish(b: axum::http::response::Builder, body: Body) -> Response<Body> {
 }
 
 fn method_not_allowed() -> Response<Body> {
-    finish(
-        Response::builder().status(StatusCode::METHOD_NOT_ALLOWED).header(header::ALLOW, "GET, HEAD"),
-        Body::empty(),
-    )
+    finish(Response::builder().status(StatusCode::METHOD_NOT_ALLOWED).header(header::ALLOW, "GET, HEAD"), Body::empty())
 }
 
 fn reply_memory(file: &CachedFile, method: &Method, headers: &HeaderMap) -> Response<Body> {
@@ -399,7 +397,8 @@ fn reply_memory(file: &CachedFile, method: &Method, headers: &HeaderMap) -> Resp
         }
         RangeReq::None => {}
     }
-    let enc = if meta.compressible && file.body.len() >= MIN_COMPRESS { negotiate(headers) } else { Encoding::Identity };
+    let enc =
+        if meta.compressible && file.body.len() >= MIN_COMPRESS { negotiate(headers) } else { Encoding::Identity };
     let (body, etag) = match enc {
         Encoding::Identity => (file.body.clone(), meta.etag.clone()),
         Encoding::Gzip => (file.gzip.get_or_init(|| gzip(&file.body)).clone(), variant_etag(&meta.etag, "gzip")),

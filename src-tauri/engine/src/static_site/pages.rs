@@ -88,10 +88,7 @@ pub fn pin_files(data_txt: &str) -> Vec<String> {
         if !value.is_empty() {
             return vec![unquote(value)];
         }
-        return lines
-            .map_while(|l| l.trim_start().strip_prefix("- ").map(unquote))
-            .filter(|f| !f.is_empty())
-            .collect();
+        return lines.map_while(|l| l.trim_start().strip_prefix("- ").map(unquote)).filter(|f| !f.is_empty()).collect();
     }
     Vec::new()
 }
@@ -99,7 +96,8 @@ pub fn pin_files(data_txt: &str) -> Vec<String> {
 /// The landing page at `/`: everything viewers may see; pins with their versions
 /// (`pins` maps a pin's guid to its versions, newest first) and download links.
 pub fn landing(routes: &[&Route], pins: &std::collections::HashMap<String, Vec<PinVersion>>) -> String {
-    let mut body = String::from("<h1>Porch</h1><p class=\"sub\">Published on this computer for everyone on the network.</p>");
+    let mut body =
+        String::from("<h1>Porch</h1><p class=\"sub\">Published on this computer for everyone on the network.</p>");
     if routes.is_empty() {
         body.push_str(
             "<div class=\"empty\"><p><strong>Nothing is published yet.</strong></p>\
@@ -121,7 +119,11 @@ pub fn landing(routes: &[&Route], pins: &std::collections::HashMap<String, Vec<P
                 esc(&r.title),
                 kind_label(&r.app_mode, &r.content_category),
                 // Local items are listed only to this computer; say so, so nobody shares the URL.
-                if r.access == crate::routes::Access::Local { "<span class=\"kind\">only this computer</span>" } else { "" },
+                if r.access == crate::routes::Access::Local {
+                    "<span class=\"kind\">only this computer</span>"
+                } else {
+                    ""
+                },
                 if desc.is_empty() { String::new() } else { format!("<p class=\"desc\">{}</p>", esc(desc)) }
             );
         }
@@ -180,10 +182,7 @@ pub fn not_found(what: &str, start: Option<(&str, &str)>) -> String {
     };
     page(
         "Not found · Porch",
-        &format!(
-            "<h1>Not found</h1><p>{}</p>{start}<p><a href=\"/\">See everything published here</a></p>",
-            esc(what)
-        ),
+        &format!("<h1>Not found</h1><p>{}</p>{start}<p><a href=\"/\">See everything published here</a></p>", esc(what)),
     )
 }
 
@@ -191,7 +190,11 @@ pub fn not_found(what: &str, start: Option<(&str, &str)>) -> String {
 pub fn notice(title: &str, message: &str) -> String {
     page(
         &format!("{title} · Porch"),
-        &format!("<h1>{}</h1><p>{}</p><p><a href=\"/\">See everything published here</a></p>", esc(title), esc(message)),
+        &format!(
+            "<h1>{}</h1><p>{}</p><p><a href=\"/\">See everything published here</a></p>",
+            esc(title),
+            esc(message)
+        ),
     )
 }
 

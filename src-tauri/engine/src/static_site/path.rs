@@ -38,7 +38,8 @@ pub fn sanitize(raw: &str) -> Result<CleanPath, PathRefusal> {
             continue;
         }
         let decoded = percent_decode_str(seg).decode_utf8().map_err(|_| PathRefusal::Traversal)?;
-        if decoded == "." || decoded == ".."
+        if decoded == "."
+            || decoded == ".."
             || decoded.chars().any(|c| c == '/' || c == '\\' || c == '\0' || c.is_control())
         {
             return Err(PathRefusal::Traversal);
@@ -68,8 +69,20 @@ mod tests {
 
     #[test]
     fn traversal_is_refused() {
-        for bad in ["..", "../x", "a/../../x", "%2e%2e/x", "%2E%2E", "a%2f..%2f..%2fx", "..%2fx", "a%5c..%5cx",
-            "a\\..\\x", "a%00b", "%ff", "."] {
+        for bad in [
+            "..",
+            "../x",
+            "a/../../x",
+            "%2e%2e/x",
+            "%2E%2E",
+            "a%2f..%2f..%2fx",
+            "..%2fx",
+            "a%5c..%5cx",
+            "a\\..\\x",
+            "a%00b",
+            "%ff",
+            ".",
+        ] {
             assert!(sanitize(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -182,7 +182,8 @@ mod tests {
         let (cid, ids) = item_with_bundles(&store, 2).await;
         store.activate_bundle(cid, ids[0], &activation()).await.expect("activate");
         store.activate_bundle(cid, ids[1], &activation()).await.expect("activate");
-        let states: Vec<(i64, String)> = store.list_bundles(cid).await.expect("list").into_iter().map(|b| (b.id, b.state)).collect();
+        let states: Vec<(i64, String)> =
+            store.list_bundles(cid).await.expect("list").into_iter().map(|b| (b.id, b.state)).collect();
         assert_eq!(states, vec![(ids[1], "active".into()), (ids[0], "inactive".into())]);
         let c = store.content_by_guid("00000000-0000-4000-8000-000000000001").await.expect("content");
         assert_eq!(c.bundle_id, Some(ids[1]));

@@ -129,11 +129,7 @@ impl Store {
         } else {
             concat!("SELECT ", columns!(), " FROM content WHERE guid = ?")
         };
-        sqlx::query_as(sql)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(Error::store("reading content"))
+        sqlx::query_as(sql).bind(key).fetch_optional(&self.pool).await.map_err(Error::store("reading content"))
     }
 
     /// One item by guid (or numeric id); not found is an error.
@@ -164,9 +160,7 @@ impl Store {
         .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => {
-                Err(Error::DuplicateName(patch.name.clone().unwrap_or_default()))
-            }
+            Err(e) if is_unique_violation(&e) => Err(Error::DuplicateName(patch.name.clone().unwrap_or_default())),
             Err(e) => Err(Error::store("updating content")(e)),
         }
     }
@@ -181,10 +175,9 @@ impl Store {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(Error::VanityConflict(format!(
-                "the vanity path {} is already in use",
-                path.unwrap_or_default()
-            ))),
+            Err(e) if is_unique_violation(&e) => {
+                Err(Error::VanityConflict(format!("the vanity path {} is already in use", path.unwrap_or_default())))
+            }
             Err(e) => Err(Error::store("setting the vanity path")(e)),
         }
     }
@@ -229,20 +222,29 @@ mod tests {
             sqlx::raw_sql(sql).execute(&pool).await.expect("older migration");
         }
         for (name, access) in [("open", "all"), ("members", "logged_in"), ("named", "acl")] {
-            sqlx::query("INSERT INTO content (guid, name, access_type, created_time, updated_time) VALUES (?, ?, ?, '', '')")
-                .bind(format!("guid-{name}"))
-                .bind(name)
-                .bind(access)
-                .execute(&pool)
-                .await
-                .expect("insert");
+            sqlx::query(
+                "INSERT INTO content (guid, name, access_type, created_time, updated_time) VALUES (?, ?, ?, '', '')",
+            )
+            .bind(format!("guid-{name}"))
+            .bind(name)
+            .bind(access)
+            .execute(&pool)
+            .await
+            .expect("insert");
         }
         sqlx::raw_sql(include_str!("../../migrations/0007_viewer_access.sql")).execute(&pool).await.expect("0007");
         let rows: Vec<(String, String, Option<String>)> =
-            sqlx::query_as("SELECT name, viewer_access, link_token_hash FROM content ORDER BY id").fetch_all(&pool).await.expect("select");
+            sqlx::query_as("SELECT name, viewer_access, link_token_hash FROM content ORDER BY id")
+                .fetch_all(&pool)
+                .await
+                .expect("select");
         assert_eq!(
             rows,
-            [("open".into(), "network".into(), None), ("members".into(), "local".into(), None), ("named".into(), "local".into(), None)]
+            [
+                ("open".into(), "network".into(), None),
+                ("members".into(), "local".into(), None),
+                ("named".into(), "local".into(), None)
+            ]
         );
     }
 }

@@ -43,7 +43,14 @@ pub struct RenderRow {
 
 impl Store {
     /// Records a render that is starting.
-    pub async fn insert_render(&self, content_id: i64, variant_id: Option<i64>, bundle_id: i64, trigger: &str, now: &str) -> Result<i64> {
+    pub async fn insert_render(
+        &self,
+        content_id: i64,
+        variant_id: Option<i64>,
+        bundle_id: i64,
+        trigger: &str,
+        now: &str,
+    ) -> Result<i64> {
         sqlx::query_scalar(
             "INSERT INTO renders (content_id, variant_id, bundle_id, trigger, started_time) VALUES (?, ?, ?, ?, ?) RETURNING id",
         )
@@ -58,7 +65,15 @@ impl Store {
     }
 
     /// Records how a render ended; on success with `publish`, viewers see it from now on.
-    pub async fn finish_render(&self, id: i64, ok: bool, error: &str, size: i64, publish: bool, now: &str) -> Result<()> {
+    pub async fn finish_render(
+        &self,
+        id: i64,
+        ok: bool,
+        error: &str,
+        size: i64,
+        publish: bool,
+        now: &str,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(Error::store("starting a transaction"))?;
         sqlx::query("UPDATE renders SET status = ?, error = ?, output_size = ?, finished_time = ? WHERE id = ?")
             .bind(if ok { "success" } else { "failed" })

@@ -89,7 +89,12 @@ impl Store {
     }
 
     /// Applies changes: `Some` sets, `None` deletes; with `replace`, every other variable goes.
-    pub async fn update_env_vars(&self, content_id: i64, changes: &[(String, Option<String>)], replace: bool) -> Result<()> {
+    pub async fn update_env_vars(
+        &self,
+        content_id: i64,
+        changes: &[(String, Option<String>)],
+        replace: bool,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(Error::store("starting a transaction"))?;
         if replace {
             sqlx::query("DELETE FROM content_env WHERE content_id = ?")
@@ -100,20 +105,24 @@ impl Store {
         }
         for (name, value) in changes {
             match value {
-                Some(v) => sqlx::query(
-                    "INSERT INTO content_env (content_id, name, value) VALUES (?, ?, ?) \
+                Some(v) => {
+                    sqlx::query(
+                        "INSERT INTO content_env (content_id, name, value) VALUES (?, ?, ?) \
                      ON CONFLICT (content_id, name) DO UPDATE SET value = excluded.value",
-                )
-                .bind(content_id)
-                .bind(name)
-                .bind(v)
-                .execute(&mut *tx)
-                .await,
-                None => sqlx::query("DELETE FROM content_env WHERE content_id = ? AND name = ?")
+                    )
                     .bind(content_id)
                     .bind(name)
+                    .bind(v)
                     .execute(&mut *tx)
-                    .await,
+                    .await
+                }
+                None => {
+                    sqlx::query("DELETE FROM content_env WHERE content_id = ? AND name = ?")
+                        .bind(content_id)
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await
+                }
             }
             .map_err(Error::store("writing environment variables"))?;
         }

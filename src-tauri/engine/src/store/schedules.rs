@@ -113,11 +113,15 @@ impl Store {
 
     /// Every schedule, or one item's.
     pub async fn schedules(&self, content_id: Option<i64>) -> Result<Vec<ScheduleRow>> {
-        sqlx::query_as(concat!("SELECT ", columns!(), " FROM schedules WHERE (?1 IS NULL OR content_id = ?1) ORDER BY id"))
-            .bind(content_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(Error::store("listing schedules"))
+        sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM schedules WHERE (?1 IS NULL OR content_id = ?1) ORDER BY id"
+        ))
+        .bind(content_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::store("listing schedules"))
     }
 
     /// One schedule.
@@ -166,7 +170,13 @@ impl Store {
     }
 
     /// Records a run that was skipped (the item was still rendering).
-    pub async fn insert_skipped_render(&self, content_id: i64, variant_id: Option<i64>, bundle_id: i64, now: &str) -> Result<()> {
+    pub async fn insert_skipped_render(
+        &self,
+        content_id: i64,
+        variant_id: Option<i64>,
+        bundle_id: i64,
+        now: &str,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO renders (content_id, variant_id, bundle_id, trigger, status, started_time, finished_time, error) \
              VALUES (?, ?, ?, 'schedule', 'skipped', ?, ?, 'skipped: the previous render was still running')",

@@ -18,7 +18,14 @@ pub struct TaskRow {
 
 impl Store {
     /// Records a new task.
-    pub async fn insert_task(&self, id: &str, content_id: i64, bundle_id: Option<i64>, kind: &str, now: &str) -> Result<()> {
+    pub async fn insert_task(
+        &self,
+        id: &str,
+        content_id: i64,
+        bundle_id: Option<i64>,
+        kind: &str,
+        now: &str,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO tasks (id, content_id, bundle_id, kind, created_time) VALUES (?, ?, ?, ?, ?)")
             .bind(id)
             .bind(content_id)

@@ -20,20 +20,52 @@ use super::{AppDef, Lease, RouteError};
 
 /// Messages to the actor.
 pub(super) enum Msg {
-    Acquire { affinity: Option<u64>, reply: oneshot::Sender<Result<Lease, RouteError>> },
-    Released { id: u64 },
+    Acquire {
+        affinity: Option<u64>,
+        reply: oneshot::Sender<Result<Lease, RouteError>>,
+    },
+    Released {
+        id: u64,
+    },
     Install(Box<AppDef>),
-    Promote { def: Box<AppDef>, reply: oneshot::Sender<Result<(), RouteError>> },
-    Started { id: u64, child: Child, readers: Vec<tokio::task::JoinHandle<()>> },
-    Ready { id: u64 },
-    StartFailed { id: u64, message: String },
-    Exited { id: u64, status: String },
+    Promote {
+        def: Box<AppDef>,
+        reply: oneshot::Sender<Result<(), RouteError>>,
+    },
+    Started {
+        id: u64,
+        child: Child,
+        readers: Vec<tokio::task::JoinHandle<()>>,
+    },
+    Ready {
+        id: u64,
+    },
+    StartFailed {
+        id: u64,
+        message: String,
+    },
+    Exited {
+        id: u64,
+        status: String,
+    },
     /// A ready worker failed its health check (memory over its limit, or no answer).
-    Unhealthy { id: u64, reason: String },
-    Status { reply: oneshot::Sender<Vec<InstanceInfo>> },
-    Kill { id: u64, reply: oneshot::Sender<bool> },
-    Restart { reply: oneshot::Sender<()> },
-    Shutdown { reply: oneshot::Sender<()> },
+    Unhealthy {
+        id: u64,
+        reason: String,
+    },
+    Status {
+        reply: oneshot::Sender<Vec<InstanceInfo>>,
+    },
+    Kill {
+        id: u64,
+        reply: oneshot::Sender<bool>,
+    },
+    Restart {
+        reply: oneshot::Sender<()>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// A request waiting for a worker to become ready.
@@ -208,7 +240,10 @@ impl App {
         if let Some(until) = self.backoff_until {
             if Instant::now() < until {
                 let _ = reply.send(Err(RouteError::StartFailed {
-                    message: format!("it crashed repeatedly; Porch will try again shortly ({})", self.crashes.last_message),
+                    message: format!(
+                        "it crashed repeatedly; Porch will try again shortly ({})",
+                        self.crashes.last_message
+                    ),
                     last_lines: self.crashes.last_lines.clone(),
                 }));
                 return;
@@ -294,7 +329,8 @@ impl App {
             let (child, readers) = match instance::spawn(&spawn, &guid, log, tail).await {
                 Ok(c) => c,
                 Err(e) => {
-                    let _ = tx.send(Msg::StartFailed { id, message: format!("cannot run {}: {e}", spawn.program.display()) });
+                    let _ = tx
+                        .send(Msg::StartFailed { id, message: format!("cannot run {}: {e}", spawn.program.display()) });
                     return;
                 }
             };
@@ -454,7 +490,8 @@ impl App {
 
     fn fail_waiters(&mut self, message: String, last_lines: Vec<String>) {
         for w in std::mem::take(&mut self.waiters) {
-            let _ = w.reply.send(Err(RouteError::StartFailed { message: message.clone(), last_lines: last_lines.clone() }));
+            let _ =
+                w.reply.send(Err(RouteError::StartFailed { message: message.clone(), last_lines: last_lines.clone() }));
         }
     }
 
@@ -478,7 +515,10 @@ impl App {
     fn on_promote(&mut self, def: AppDef, reply: oneshot::Sender<Result<(), RouteError>>) {
         if let Some(old) = self.candidate.take() {
             self.stop_worker(old.worker);
-            let _ = old.reply.send(Err(RouteError::StartFailed { message: "superseded by a newer version".into(), last_lines: Vec::new() }));
+            let _ = old.reply.send(Err(RouteError::StartFailed {
+                message: "superseded by a newer version".into(),
+                last_lines: Vec::new(),
+            }));
         }
         match self.start_worker(&def) {
             Ok(worker) => self.candidate = Some(Candidate { def, worker, reply }),
@@ -514,7 +554,8 @@ impl App {
     fn on_tick(&mut self) {
         let now = tokio::time::Instant::now();
         // Waiters past their deadline get a start timeout.
-        let (expired, kept): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut self.waiters).into_iter().partition(|w| now >= w.deadline);
+        let (expired, kept): (Vec<Waiter>, Vec<Waiter>) =
+            std::mem::take(&mut self.waiters).into_iter().partition(|w| now >= w.deadline);
         self.waiters = kept;
         for w in expired {
             let _ = w.reply.send(Err(RouteError::StartTimeout(self.def.settings.init_timeout)));
@@ -529,7 +570,10 @@ impl App {
             let idle_for = inst.idle_since.map(|t| now.duration_since(t)).unwrap_or_default();
             match inst.state {
                 State::Draining => to_stop.push(inst.id),
-                State::Ready if idle_for >= s.idle_timeout && (inst.bundle_id != self.def.bundle_id || live > s.min_processes) => {
+                State::Ready
+                    if idle_for >= s.idle_timeout
+                        && (inst.bundle_id != self.def.bundle_id || live > s.min_processes) =>
+                {
                     to_stop.push(inst.id);
                     if inst.bundle_id == self.def.bundle_id {
                         live -= 1;

@@ -96,9 +96,7 @@ impl Instance {
 fn setpriv() -> Option<&'static Path> {
     static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     FOUND
-        .get_or_init(|| {
-            ["/usr/bin/setpriv", "/bin/setpriv"].iter().map(PathBuf::from).find(|p| p.is_file())
-        })
+        .get_or_init(|| ["/usr/bin/setpriv", "/bin/setpriv"].iter().map(PathBuf::from).find(|p| p.is_file()))
         .as_deref()
 }
 
