@@ -634,6 +634,66 @@ async fn app_cookies_stay_on_their_item_and_porch_credentials_never_reach_apps()
     p.shutdown();
 }
 
+/// Identity headers a viewer could forge, each with the value a forger would send.
+const FORGED_IDENTITIES: &[(&str, &str)] = &[
+    ("Shiny-Server-Credentials", r#"{"user":"mallory","groups":["admins"]}"#),
+    ("RStudio-Connect-Credentials", r#"{"user":"mallory","groups":["admins"]}"#),
+    ("Remote-User", "mallory"),
+    ("X-Remote-User", "mallory"),
+    ("X-Forwarded-User", "mallory"),
+    ("X-Forwarded-Email", "mallory@example.com"),
+    ("X-Auth-Request-User", "mallory"),
+    ("X-Auth-Request-Email", "mallory@example.com"),
+    ("X-Auth-Request-Groups", "admins"),
+];
+
+/// The forged identity headers in what an app reports it received.
+fn forged_in(seen: &Value) -> Vec<String> {
+    FORGED_IDENTITIES
+        .iter()
+        .map(|(name, _)| name.to_ascii_lowercase())
+        .filter(|name| seen.get(name).is_some())
+        .collect()
+}
+
+#[tokio::test]
+async fn forged_identity_headers_never_reach_apps_over_http_or_websocket() {
+    const TEST: &str = "access::forged_identity_headers_never_reach_apps_over_http_or_websocket";
+    if !common::have_uv() {
+        common::skip_or_fail(TEST, "uv is not installed");
+        return;
+    }
+    let p = Porch::start().await;
+    let guid = deploy_access_app(&p, "identity-app").await;
+
+    // A plain request, from a viewer and with the publisher's key: no identity passes.
+    let mut req = p.http.get(p.url(&format!("/content/{guid}/headers"))).header("X-Kept", "1");
+    for (k, v) in FORGED_IDENTITIES {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.expect("get");
+    assert_eq!(r.status(), 200);
+    let seen: Value = r.json().await.expect("json");
+    assert_eq!(seen["x-kept"], "1", "the app reports the headers it got: {seen}");
+    assert!(forged_in(&seen).is_empty(), "forged identities reached the app: {:?} in {seen}", forged_in(&seen));
+    let mut req = p.api(Method::GET, &format!("/content/{guid}/headers"));
+    for (k, v) in FORGED_IDENTITIES {
+        req = req.header(*k, *v);
+    }
+    let seen: Value = req.send().await.expect("get").json().await.expect("json");
+    assert!(forged_in(&seen).is_empty(), "with the key: {seen}");
+
+    // A WebSocket upgrade: the app sends the headers of its upgrade request.
+    let mut extra: Vec<(&str, &str)> = FORGED_IDENTITIES.to_vec();
+    extra.push(("X-Kept", "1"));
+    let mut ws = common::Ws::connect(&p.base, &format!("/content/{guid}/ws-headers"), &extra).expect("upgrade");
+    let seen: Value = serde_json::from_str(&ws.recv().expect("headers message").text()).expect("json");
+    assert_eq!(seen["x-kept"], "1", "the app reports the upgrade's headers: {seen}");
+    assert_eq!(seen["upgrade"], "websocket", "{seen}");
+    assert!(forged_in(&seen).is_empty(), "forged identities reached the app's WebSocket: {seen}");
+    p.shutdown();
+}
+
 #[tokio::test]
 async fn rendered_documents_follow_access_on_render_history_paths_and_hide_their_source() {
     const TEST: &str = "access::rendered_documents_follow_access_on_render_history_paths_and_hide_their_source";

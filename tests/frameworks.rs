@@ -603,6 +603,32 @@ async fn r_shiny_with_porch_deploy() {
     d.p.shutdown();
 }
 
+/// Shiny fills `session$user` from the WebSocket request's `Shiny-Server-Credentials`; a viewer
+/// who sends one must still be nobody, since Porch has no viewer accounts.
+#[tokio::test(flavor = "multi_thread")]
+async fn r_shiny_session_user_stays_null_when_a_viewer_forges_credentials() {
+    let test = "r_shiny_session_user_stays_null_when_a_viewer_forges_credentials";
+    if r_or_skip(test, &["shiny"]).is_none() {
+        return;
+    }
+    let d = porch_deploy(test, "r-shiny-user", "shiny").await;
+    let (_, html) = first_view(test, &d, "").await;
+    must_contain("R Shiny page", &html, "PORCH-RSHINY-USER-OK");
+    let forged = r#"{"user":"mallory","groups":["admins"]}"#;
+    let mut ws = d.ws("websocket/", &[("Shiny-Server-Credentials", forged), ("Remote-User", "mallory")]).await;
+    if let Err(e) = ws.recv_until(STEP_TIMEOUT, |m| m.text().contains("\"config\"")) {
+        panic!("{}", d.report(&format!("Shiny sent no config message: {e}")).await);
+    }
+    ws.send_text(r#"{"method":"init","data":{".clientdata_output_who_hidden":false}}"#);
+    let shown = match ws.recv_until(STEP_TIMEOUT, |m| m.text().contains("SESSION-USER:")) {
+        Ok(seen) => seen.last().map(|m| m.text()).unwrap_or_default(),
+        Err(e) => panic!("{}", d.report(&format!("Shiny did not render the session's user: {e}")).await),
+    };
+    assert!(shown.contains("SESSION-USER:NULL;GROUPS:NULL;END"), "the forged identity reached Shiny: {shown}");
+    assert!(!shown.contains("mallory") && !shown.contains("admins"), "{shown}");
+    d.p.shutdown();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn r_plumber_with_porch_deploy() {
     let test = "r_plumber_with_porch_deploy";

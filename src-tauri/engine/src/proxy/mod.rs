@@ -9,10 +9,13 @@
 //! The [`Lease`] travels with the response body (or the spliced stream) so the worker's
 //! connection count drops exactly when the exchange ends.
 //!
-//! SECURITY: Porch's own credentials never reach an app: `RStudio-Connect-Credentials`
-//! (Porch has no viewer accounts, so every viewer is anonymous), `Authorization: Key …`,
-//! the secret-link cookies and the `porch_token` parameter are removed from what is
-//! forwarded. Cookies an app sets are scoped to the item's paths ([`scope_set_cookie`]), so
+//! SECURITY: no viewer can claim an identity, and Porch's own credentials never reach an
+//! app. Porch has no viewer accounts, so every viewer is anonymous: every identity header a
+//! client could forge ([`IDENTITY_HEADERS`]: `Shiny-Server-Credentials`, which R Shiny reads
+//! into `session$user`, `RStudio-Connect-Credentials`, `Remote-User` and the `X-Forwarded-User`
+//! / `X-Auth-Request-*` family that auth proxies set) is removed from plain requests and
+//! WebSocket upgrades alike, for every app mode. `Authorization: Key …`, the secret-link
+//! cookies and the `porch_token` parameter are removed too. Cookies an app sets are scoped to the item's paths ([`scope_set_cookie`]), so
 //! one item's cookies are not sent to another item's paths.
 //!
 //! Failures become responses, never panics: upstream refused or crashed → 502, with an
@@ -80,9 +83,26 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Removes Porch's credentials from a request bound for an app.
+/// Identity headers a viewer could forge (lower case). Apps and frameworks trust them when
+/// an authenticating proxy sets them; Porch authenticates no viewer, so none may pass.
+pub const IDENTITY_HEADERS: &[&str] = &[
+    "shiny-server-credentials",
+    "rstudio-connect-credentials",
+    "remote-user",
+    "x-remote-user",
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+];
+
+/// Removes forged identities and Porch's credentials from a request bound for an app.
 fn strip_credentials(headers: &mut HeaderMap) {
-    headers.remove("rstudio-connect-credentials");
+    // SECURITY: every copy of each header goes (`remove` drops all values of a name).
+    for name in IDENTITY_HEADERS {
+        headers.remove(*name);
+    }
     let porch_key = headers
         .get_all(header::AUTHORIZATION)
         .iter()
@@ -446,6 +466,25 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn forged_identity_headers_are_not_forwarded() {
+        let mut h = HeaderMap::new();
+        for name in IDENTITY_HEADERS {
+            h.append(*name, HeaderValue::from_static("mallory"));
+            h.append(*name, HeaderValue::from_static("{\"user\":\"mallory\"}"));
+        }
+        // Header names are case-insensitive: the capitalised spelling is the same header.
+        let spelled = HeaderName::from_bytes(b"Shiny-Server-Credentials").expect("valid name");
+        h.append(spelled, HeaderValue::from_static("{}"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.9"));
+        strip_credentials(&mut h);
+        for name in IDENTITY_HEADERS {
+            assert!(!h.contains_key(*name), "{name} reached the app");
+        }
+        assert!(h.contains_key("x-forwarded-for"), "other headers stay");
+        assert_eq!(IDENTITY_HEADERS.len(), 9);
     }
 
     #[test]
