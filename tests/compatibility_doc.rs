@@ -1,5 +1,5 @@
 //! Keeps docs/compatibility.md true: its endpoint tables and Porch's router list the same
-//! routes with the same methods (read from src-tauri/engine/src/api/mod.rs), every `/__api__`
+//! routes with the same methods (read from src-tauri/engine/src/api/mod.rs and gateway/mod.rs), every `/__api__`
 //! row is answered by a running Porch (neither "no such endpoint" nor 405), and every
 //! workflow row names a test function that exists.
 
@@ -102,7 +102,9 @@ fn router_routes(src: &str) -> BTreeMap<String, (String, BTreeSet<String>)> {
 #[test]
 fn endpoint_tables_match_the_router() {
     let doc = doc_endpoints(&repo("docs/compatibility.md"));
-    let routes = router_routes(&repo("src-tauri/engine/src/api/mod.rs"));
+    // The API mounts the gateway's viewer routes (`/`, `/content/…`) beside its own.
+    let src = repo("src-tauri/engine/src/api/mod.rs") + &repo("src-tauri/engine/src/gateway/mod.rs");
+    let routes = router_routes(&src);
     let mut problems = Vec::new();
     for (shape, (path, methods)) in &routes {
         match doc.get(shape) {

@@ -436,3 +436,45 @@ async fn websocket_sessions_scale_out_and_keep_affinity() {
     drop(sockets);
     p.shutdown();
 }
+
+/// The gateway's observer hook, seen through its built-in counters (`viewers` in
+/// `GET /__api__/porch/server`): each viewer request counts once, and a WebSocket session is
+/// open from its upgrade until either side closes it.
+#[tokio::test]
+async fn the_gateway_shows_viewer_requests_and_sessions_to_its_observers() {
+    if skip("the_gateway_shows_viewer_requests_and_sessions_to_its_observers") {
+        return;
+    }
+    let p = Porch::start().await;
+    let (guid, out) = deploy_fastapi(&p, "observed", None).await;
+    assert!(out.status.success(), "deploy failed: {}", String::from_utf8_lossy(&out.stderr));
+    let viewers = || async {
+        let v: Value =
+            p.api(Method::GET, "/__api__/porch/server").send().await.expect("server").json().await.expect("json");
+        v["viewers"].clone()
+    };
+    let before = viewers().await;
+    let count = |v: &Value, k: &str| v[k].as_u64().unwrap_or_else(|| panic!("viewers.{k} in {v}"));
+    assert_eq!(count(&before, "open_sessions"), 0, "{before}");
+
+    // Three viewer requests: the app's root, the landing page and a missing item.
+    assert_eq!(root_json(&p, &guid).await["hello"], "porch");
+    assert_eq!(p.get("/").await.status(), 200);
+    assert_eq!(p.get("/content/6f1c3f1e-0000-4000-8000-000000000000/").await.status(), 404);
+    // Management calls are not viewer requests.
+    let after = viewers().await;
+    assert_eq!(count(&after, "requests"), count(&before, "requests") + 3, "{before} -> {after}");
+
+    // A session: open while the socket is, closed once the viewer hangs up.
+    let mut ws = common::Ws::connect(&p.base, &format!("/content/{guid}/ws"), &[]).expect("upgrade");
+    ws.send_text("hi");
+    assert_eq!(ws.recv().expect("echo").text(), "echo:hi");
+    let open = viewers().await;
+    assert_eq!(count(&open, "open_sessions"), 1, "{open}");
+    assert_eq!(count(&open, "sessions"), count(&before, "sessions") + 1, "{open}");
+    assert_eq!(count(&open, "requests"), count(&after, "requests") + 1, "the upgrade is a request too: {open}");
+    drop(ws);
+    eventually(30, "the session to close", || async { (count(&viewers().await, "open_sessions") == 0).then_some(()) })
+        .await;
+    p.shutdown();
+}

@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) saved: std::sync::RwLock<Saved>,
     /// Serialises changes to the saved settings (read, change, write).
     pub(crate) settings_lock: tokio::sync::Mutex<()>,
+    /// Who watches viewers (the gateway's observer hook), fixed at start.
+    pub(crate) viewers: crate::gateway::Observers,
 }
 
 /// Saved server settings with what follows from them.
@@ -149,6 +151,7 @@ impl Engine {
                 list_cache: tokio::sync::Mutex::new(ListCache { watch: list_watch, ..ListCache::default() }),
                 saved: std::sync::RwLock::new(saved),
                 settings_lock: tokio::sync::Mutex::new(()),
+                viewers: crate::gateway::Observers::default(),
                 store,
                 config,
             }),

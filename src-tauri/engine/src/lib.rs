@@ -15,7 +15,9 @@
 //! - [`scheduler`]: when rendered content runs next (Connect's schedule types, cron), pure;
 //! - [`static_site`]: sanitise → resolve → contain → reply for bundle files, plus pages;
 //! - [`listener`]: the accept loop with connection, head-size and slow-client limits;
-//! - [`api`]: the HTTP surface (Connect-style API under `/__api__/`, content, landing page);
+//! - [`api`]: the management surface (Connect-style API under `/__api__/`) and the one router;
+//! - [`gateway`]: the viewer's request path: resolve, check access, dispatch, rescue, observe;
+//! - [`proxy`]: the HTTP and WebSocket exchange with app workers (the gateway's transport);
 //! - [`events`]: a broadcast of state changes;
 //! - [`preview`]: dry runs (what a deploy would detect, when a schedule runs) and settings views;
 //! - [`settings`]: server-wide settings the publisher saves (port, bind, remote publishing, runtime defaults);
@@ -30,6 +32,7 @@ pub mod engine;
 pub mod environment;
 pub mod error;
 pub mod events;
+pub mod gateway;
 pub mod interactive;
 pub mod keys;
 mod launch;

@@ -105,6 +105,8 @@ pub struct ServerView {
     pub runtime_defaults: RuntimeDefaults,
     /// What the publisher saved, and what of it waits for a restart.
     pub settings: SettingsView,
+    /// What viewers did since start (the gateway's built-in observer).
+    pub viewers: crate::gateway::ViewerActivity,
 }
 
 /// The saved server settings as the app settings pane edits them.
@@ -343,13 +345,14 @@ impl Engine {
             viewer_urls: self.viewer_urls(),
             bind: addr.map(|a| a.to_string()),
             port: addr.map(|a| a.port()),
-            local_only: addr.is_some_and(|a| crate::api::is_loopback(a.ip())),
+            local_only: addr.is_some_and(|a| crate::gateway::identity::is_loopback(a.ip())),
             allow_remote_publishing: self.allow_remote_publishing(),
             sharing_paused: self.sharing_paused(),
             data_dir: config.data_dir.display().to_string(),
             public_url: config.public_url.clone(),
             runtime_defaults: defaults_view(&d),
             settings,
+            viewers: self.inner.viewers.activity().read(),
         }
     }
 

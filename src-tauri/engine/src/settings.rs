@@ -59,7 +59,7 @@ impl BindScope {
 
     /// The scope an address serves: loopback addresses serve only this computer.
     pub fn of(ip: IpAddr) -> BindScope {
-        if crate::api::is_loopback(ip) {
+        if crate::gateway::identity::is_loopback(ip) {
             BindScope::Local
         } else {
             BindScope::Network

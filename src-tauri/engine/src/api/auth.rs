@@ -1,109 +1,28 @@
-//! Who is calling: the publisher (a valid key, from an allowed address) or a viewer.
+//! Who is calling a management route: the publisher (a valid key, from an allowed address)
+//! or nobody. The questions themselves (peer, loopback, key, host) are answered by
+//! `gateway::identity`, shared with the viewer path.
 //!
 //! SECURITY: management calls need `Authorization: Key <key>`, and unless
 //! `--allow-remote-publishing` is set they must also come from a loopback peer. The peer
 //! address is the socket's, never a forwarded header, so it cannot be spoofed by a client.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
 
 use super::error::ApiError;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::keys::parse_authorization;
+use crate::gateway::identity::{check_key, may_publish_from, KeyCheck};
 
 /// Proof that the caller is the publisher.
 #[derive(Debug, Clone, Copy)]
 pub struct Publisher;
 
-/// Whether an address is this machine's loopback (IPv4-mapped IPv6 included).
-pub fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-    }
-}
-
 /// The socket peer of a request (absent only for in-process calls, which are local).
 pub(super) fn peer(parts: &Parts) -> Option<SocketAddr> {
     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
-}
-
-/// What the `Authorization` header amounted to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum KeyCheck {
-    /// No `Authorization: Key …` header (other schemes belong to apps behind the proxy).
-    Absent,
-    /// A key that is valid now.
-    Valid,
-    /// A key that is not (counted against the client's address).
-    Invalid,
-    /// The address has failed too often; the key was not even looked at.
-    Limited {
-        /// Seconds to wait.
-        retry_after: u64,
-    },
-}
-
-/// Checks the request's key, counting failures per client address (see `keys::FailureLimiter`).
-pub(super) async fn check_key(
-    engine: &Engine,
-    headers: &HeaderMap,
-    peer: Option<SocketAddr>,
-) -> Result<KeyCheck, Error> {
-    let Some(key) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(parse_authorization) else {
-        return Ok(KeyCheck::Absent);
-    };
-    let ip = peer.map(|p| p.ip());
-    if let Some(wait) = ip.and_then(|ip| engine.inner.key_failures.blocked(ip)) {
-        return Ok(KeyCheck::Limited { retry_after: wait.as_secs_f64().ceil().max(1.0) as u64 });
-    }
-    if engine.check_key(key).await? {
-        return Ok(KeyCheck::Valid);
-    }
-    if let Some(ip) = ip {
-        tracing::info!(%ip, "a wrong API key was presented");
-        engine.inner.key_failures.failed(ip);
-    }
-    Ok(KeyCheck::Invalid)
-}
-
-/// Whether the request's `Host` names this machine: an IP literal, `localhost`, this
-/// machine's host name (or `NAME.local`), or the host of `--public-url`.
-///
-/// SECURITY: a loopback peer is not enough to trust a browser: a page from anywhere can
-/// point its own domain name at 127.0.0.1 (DNS rebinding) and read what the browser fetches.
-/// Such requests carry the foreign name in `Host`, so loopback-only content also checks it.
-pub(super) fn host_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()) else {
-        return true; // HTTP/1.0 without Host: no name to rebind
-    };
-    let name = match host.strip_prefix('[') {
-        Some(v6) => return v6.split(']').next().is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h).trim_end_matches('.').to_ascii_lowercase(),
-    };
-    if name.parse::<IpAddr>().is_ok() || name == "localhost" || name.ends_with(".localhost") {
-        return true;
-    }
-    let me = super::server::hostname().to_ascii_lowercase();
-    if name == me || name == format!("{me}.local") {
-        return true;
-    }
-    engine
-        .config()
-        .public_url
-        .as_deref()
-        .and_then(|u| u.split("://").nth(1))
-        .map(|rest| rest.split(['/', ':']).next().unwrap_or("").to_ascii_lowercase())
-        .is_some_and(|public| public == name)
-}
-
-/// Whether a peer may act as the publisher at all (loopback, or remote publishing on).
-pub(super) fn may_publish_from(engine: &Engine, peer: Option<SocketAddr>) -> bool {
-    engine.allow_remote_publishing() || peer.is_none_or(|p| is_loopback(p.ip()))
 }
 
 impl FromRequestParts<Engine> for Publisher {
@@ -150,20 +69,5 @@ impl FromRequestParts<Engine> for Origin {
             Some(host) => format!("{proto}://{host}"),
             None => engine.default_origin(),
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_detection() {
-        assert!(is_loopback("127.0.0.1".parse().expect("ip")));
-        assert!(is_loopback("127.9.9.9".parse().expect("ip")));
-        assert!(is_loopback("::1".parse().expect("ip")));
-        assert!(is_loopback("::ffff:127.0.0.1".parse().expect("ip")));
-        assert!(!is_loopback("10.0.0.2".parse().expect("ip")));
-        assert!(!is_loopback("::ffff:192.168.1.2".parse().expect("ip")));
     }
 }

@@ -1,12 +1,14 @@
-//! The HTTP surface on the LAN port.
+//! The management surface on the LAN port, and the one router that serves it all.
 //!
 //! - `/__api__/…`: the Connect-style API real clients (rsconnect-python, quarto, pins,
-//!   posit-sdk) use; one file per resource; handlers are thin calls into [`Engine`] ops;
-//! - `/content/{guid}/…`, vanity paths and `/`: what viewers see ([`viewer`]).
+//!   posit-sdk) use; one file per resource; handlers are thin calls into [`Engine`] ops and
+//!   answer JSON, errors included;
+//! - `/__porch__/`: the publisher's web UI, static files only ([`ui`]);
+//! - everything else is a viewer's and belongs to the gateway (`crate::gateway`), which
+//!   [`router`] mounts beside the API. This module never serves content itself.
 //!
 //! Requests pass through [`normalize`] before routing: API paths lose a trailing slash and
 //! doubled slashes (clients differ), so no API call is ever answered with a redirect.
-//! Every API answer is JSON, errors included.
 
 mod access;
 mod auth;
@@ -23,7 +25,6 @@ mod server;
 mod tasks;
 mod ui;
 mod variants;
-mod viewer;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,14 +37,12 @@ use serde::de::DeserializeOwned;
 use tower::util::MapRequest;
 use tower::ServiceBuilder;
 
-pub use auth::{is_loopback, Origin, Publisher};
+pub use auth::{Origin, Publisher};
 /// Re-exported for in-process callers (the desktop shell's `api_request`).
 pub use axum::body::{to_bytes, Body};
 /// Re-exported for in-process callers.
 pub use axum::http::{Method, Request};
 pub use error::ApiError;
-pub(crate) use viewer::query_without_token;
-pub use viewer::{link_cookie_name, TOKEN_PARAM};
 
 use crate::engine::Engine;
 use crate::error::Error;
@@ -105,16 +104,12 @@ pub fn router(engine: Engine) -> Router {
     Router::new()
         .nest("/__api__", api)
         .route("/__ping__", get(|| async { Json(serde_json::json!({})) }))
-        .route("/", get(viewer::landing))
         .route("/__porch__", get(ui::redirect))
         .route("/__porch__/", get(ui::index))
         .route("/__porch__/{*path}", get(ui::file))
-        .route("/content/{key}", get(viewer::content_root_redirect).head(viewer::content_root_redirect))
-        // Any method: apps and APIs take POST, PUT, ...; static serving answers 405 itself.
-        .route("/content/{key}/", axum::routing::any(viewer::content_file))
-        .route("/content/{key}/{*rest}", axum::routing::any(viewer::content_file))
-        .fallback(viewer::fallback)
-        .layer(axum::middleware::from_fn_with_state(engine.clone(), porch::pause_gate))
+        // Every other path is a viewer's: `/`, `/content/…`, vanity paths.
+        .merge(crate::gateway::routes())
+        .layer(axum::middleware::from_fn_with_state(engine.clone(), crate::gateway::pause_gate))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(600),

@@ -59,37 +59,6 @@ pub(super) async fn sharing(
     Ok(Json(engine.server_view()))
 }
 
-/// While sharing is paused, requests from other computers (except the API, which has its
-/// own rules) get a 503 page; this computer is unaffected.
-pub(super) async fn pause_gate(
-    State(engine): State<Engine>,
-    req: Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    if engine.sharing_paused() && !req.uri().path().starts_with("/__api__") {
-        let remote = req
-            .extensions()
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .is_some_and(|c| !super::is_loopback(c.0.ip()));
-        if remote {
-            let html = crate::static_site::pages::notice(
-                "Sharing is paused",
-                "The publisher has paused sharing from this computer for now. Please try again later.",
-            );
-            let mut r = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                html,
-            )
-                .into_response();
-            r.headers_mut().insert("x-porch-proxy-error", axum::http::HeaderValue::from_static("sharing-paused"));
-            return r;
-        }
-    }
-    next.run(req).await
-}
-
 /// `GET /porch/keys`.
 pub(super) async fn keys(_: Publisher, State(engine): State<Engine>) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
     Ok(Json(engine.api_key_views().await?))

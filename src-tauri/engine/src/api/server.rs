@@ -17,19 +17,10 @@ pub(super) async fn server_settings(State(engine): State<Engine>) -> Json<Value>
         "version": crate::CONNECT_VERSION,
         "product": "Porch",
         "porch_version": env!("CARGO_PKG_VERSION"),
-        "hostname": hostname(),
+        "hostname": crate::gateway::identity::hostname(),
         "build": env!("CARGO_PKG_VERSION"),
         "remote_publishing": engine.allow_remote_publishing(),
     }))
-}
-
-/// This machine's host name (read once).
-pub(super) fn hostname() -> String {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
-    })
-    .clone()
 }
 
 /// `GET /__api__/v1/server_settings/python`: what interpreters exist (none are managed yet).

@@ -18,8 +18,13 @@
 //! cookies and the `porch_token` parameter are removed too. Cookies an app sets are scoped to the item's paths ([`scope_set_cookie`]), so
 //! one item's cookies are not sent to another item's paths.
 //!
-//! Failures become responses, never panics: upstream refused or crashed → 502, with an
-//! `x-porch-proxy-error` header naming the reason.
+//! It owns the transport only: which worker, access and the pages a viewer sees on failure
+//! belong to the gateway (`gateway::app`, `gateway::rescue`), its only caller. Failures are
+//! typed ([`ProxyError`]), never panics; an upgrade comes back as a [`PendingUpgrade`] that
+//! the caller runs as a session. It imports nothing from the HTTP surface above it.
+//!
+//! Concurrency: one task per exchange; the pool is shared and lock-free for callers; a
+//! session's splice runs on a task the caller spawns.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -36,14 +41,14 @@ use hyper_util::rt::TokioIo;
 
 use crate::supervisor::{Lease, PrefixMode};
 
-/// Header naming why the proxy answered itself.
-pub const ERROR_HEADER: &str = "x-porch-proxy-error";
-
 /// What the proxy needs to know about the request's outside.
 #[derive(Debug, Clone)]
 pub struct Outside {
     /// The item's external base path without a trailing slash (`/content/<guid>`).
     pub base_path: String,
+    /// The query string the app gets, with its `?` (or empty): the request's, less what is
+    /// Porch's own (the secret-link token).
+    pub query: String,
     /// The client's address.
     pub peer: Option<SocketAddr>,
     /// `http` (Porch serves plain HTTP on the LAN).
@@ -175,18 +180,46 @@ fn is_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
     }
 }
 
-/// A synthetic error response.
-pub fn error_response(status: StatusCode, reason: &'static str, html: String) -> Response<Body> {
-    let mut r = Response::new(Body::from(html));
-    *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    r.headers_mut().insert(ERROR_HEADER, HeaderValue::from_static(reason));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+/// Why an exchange with a worker failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The path the worker would see is not a valid request target.
+    #[error("the request path cannot be forwarded")]
+    BadPath,
+    /// No connection could be made.
+    #[error("the worker at {addr} refused the connection")]
+    Refused {
+        /// The worker's address.
+        addr: SocketAddr,
+        /// What the connect said.
+        #[source]
+        source: BoxError,
+    },
+    /// The connection broke during the exchange.
+    #[error("the exchange with the worker at {addr} failed")]
+    Failed {
+        /// The worker's address.
+        addr: SocketAddr,
+        /// What broke.
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// A transport error of any of the layers below (connector, hyper, the socket).
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What came back from the worker.
+#[derive(Debug)]
+pub enum Forwarded {
+    /// A response whose body streams from the worker; the lease goes when it has been sent.
+    Response(Response<Body>),
+    /// `101 Switching Protocols`: send the response, then run the upgrade as a session.
+    Upgraded(Response<Body>, PendingUpgrade),
 }
 
 /// Forwards `req` to the leased worker and returns its response.
-pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) -> Response<Body> {
+pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) -> Result<Forwarded, ProxyError> {
     // The path the worker sees.
     let full = req.uri().path().to_string();
     let path = match lease.prefix {
@@ -200,7 +233,7 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
             }
         }
     };
-    let pq = format!("{path}{}", crate::api::query_without_token(req.uri().query()));
+    let pq = format!("{path}{}", outside.query);
     let upgrade = is_upgrade(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
 
@@ -234,10 +267,7 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         h.insert(header::UPGRADE, u.clone());
     }
-    parts.uri = match pq.parse() {
-        Ok(u) => u,
-        Err(_) => return error_response(StatusCode::BAD_REQUEST, "bad-path", "bad request path".into()),
-    };
+    parts.uri = pq.parse().map_err(|_| ProxyError::BadPath)?;
     parts.version = axum::http::Version::HTTP_11;
     let upstream_req = Request::from_parts(parts, body);
 
@@ -249,52 +279,70 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
     };
     let mut resp = match sent {
         Ok(r) => r,
-        Err(Upstream::Refused(e)) => {
-            tracing::warn!(%addr, error = %e, "upstream refused the connection");
-            return error_response(
-                StatusCode::BAD_GATEWAY,
-                "upstream-refused",
-                crate::static_site::pages::notice(
-                    "The app is not answering",
-                    "Its process refused the connection. Reload the page to start a fresh one.",
-                ),
-            );
-        }
-        Err(Upstream::Failed(e)) => {
-            tracing::warn!(%addr, error = %e, "upstream failed mid-request");
-            return error_response(
-                StatusCode::BAD_GATEWAY,
-                "upstream-error",
-                crate::static_site::pages::notice(
-                    "The app stopped answering",
-                    "Its process ended or closed the connection while answering. Reload the page to try again.",
-                ),
-            );
+        Err(e) => {
+            match &e {
+                ProxyError::Refused { source, .. } => {
+                    tracing::warn!(%addr, error = %source, "upstream refused the connection")
+                }
+                _ => tracing::warn!(%addr, error = %e, "upstream failed mid-request"),
+            }
+            return Err(e);
         }
     };
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client_upgrade) = client_upgrade {
-            let upstream_upgrade = hyper::upgrade::on(&mut resp);
-            tokio::spawn(async move {
-                match (client_upgrade.await, upstream_upgrade.await) {
-                    (Ok(down), Ok(up)) => {
-                        let limits =
-                            Idle { connection: nonzero(lease.connection_timeout), read: nonzero(lease.read_timeout) };
-                        splice(TokioIo::new(down), TokioIo::new(up), limits).await;
-                        drop(lease); // counted as a connection while the socket was open
-                    }
-                    (d, u) => tracing::debug!(client = d.is_ok(), upstream = u.is_ok(), "upgrade did not complete"),
-                }
-            });
+        if let Some(client) = client_upgrade {
+            let upstream = hyper::upgrade::on(&mut resp);
             let (parts, _) = resp.into_parts();
-            return Response::from_parts(parts, Body::empty());
+            let pending = PendingUpgrade { client, upstream, lease };
+            return Ok(Forwarded::Upgraded(Response::from_parts(parts, Body::empty()), pending));
         }
     }
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     scope_cookies(&mut parts.headers, lease.prefix, outside);
-    Response::from_parts(parts, Body::new(LeasedBody { inner: body, _lease: lease }))
+    Ok(Forwarded::Response(Response::from_parts(parts, Body::new(LeasedBody { inner: body, _lease: lease }))))
+}
+
+/// An upgrade the worker accepted, waiting for both sides to hand over their connections.
+#[derive(Debug)]
+pub struct PendingUpgrade {
+    client: hyper::upgrade::OnUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    lease: Lease,
+}
+
+impl PendingUpgrade {
+    /// Waits until both sides have upgraded (the client's once its 101 has been sent); `None`
+    /// when either did not, and the lease is released.
+    pub async fn complete(self) -> Option<Tunnel> {
+        match (self.client.await, self.upstream.await) {
+            (Ok(down), Ok(up)) => Some(Tunnel { down, up, lease: self.lease }),
+            (d, u) => {
+                tracing::debug!(client = d.is_ok(), upstream = u.is_ok(), "upgrade did not complete");
+                None
+            }
+        }
+    }
+}
+
+/// Both upgraded connections of a session, spliced by [`Tunnel::run`].
+#[derive(Debug)]
+pub struct Tunnel {
+    down: hyper::upgrade::Upgraded,
+    up: hyper::upgrade::Upgraded,
+    lease: Lease,
+}
+
+impl Tunnel {
+    /// Copies both ways until either side closes or an idle limit passes (Connect's
+    /// connection and read timeouts), then releases the lease.
+    pub async fn run(self) {
+        let lease = self.lease;
+        let limits = Idle { connection: nonzero(lease.connection_timeout), read: nonzero(lease.read_timeout) };
+        splice(TokioIo::new(self.down), TokioIo::new(self.up), limits).await;
+        drop(lease); // counted as a connection while the socket was open
+    }
 }
 
 /// Applies [`scope_set_cookie`] to every `Set-Cookie` of a response.
@@ -315,14 +363,6 @@ fn scope_cookies(headers: &mut HeaderMap, prefix: PrefixMode, outside: &Outside)
     }
 }
 
-/// Why the upstream exchange failed.
-enum Upstream {
-    /// No connection could be made.
-    Refused(String),
-    /// The connection broke during the exchange.
-    Failed(String),
-}
-
 type Pool = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
 
 /// The shared keep-alive pool to workers.
@@ -338,32 +378,35 @@ fn pool() -> &'static Pool {
     })
 }
 
-async fn send_pooled(addr: SocketAddr, mut req: Request<Body>) -> Result<Response<hyper::body::Incoming>, Upstream> {
+async fn send_pooled(addr: SocketAddr, mut req: Request<Body>) -> Result<Response<hyper::body::Incoming>, ProxyError> {
     // The pool routes by the absolute URI; the original Host header is kept as sent.
     let pq = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-    *req.uri_mut() = format!("http://{addr}{pq}").parse().map_err(|e| Upstream::Failed(format!("{e}")))?;
+    *req.uri_mut() = format!("http://{addr}{pq}")
+        .parse()
+        .map_err(|e: axum::http::uri::InvalidUri| ProxyError::Failed { addr, source: e.into() })?;
     pool().request(req).await.map_err(|e| {
         if e.is_connect() {
-            Upstream::Refused(e.to_string())
+            ProxyError::Refused { addr, source: e.into() }
         } else {
-            Upstream::Failed(e.to_string())
+            ProxyError::Failed { addr, source: e.into() }
         }
     })
 }
 
-async fn send_dedicated(addr: SocketAddr, req: Request<Body>) -> Result<Response<hyper::body::Incoming>, Upstream> {
-    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| Upstream::Refused(e.to_string()))?;
+async fn send_dedicated(addr: SocketAddr, req: Request<Body>) -> Result<Response<hyper::body::Incoming>, ProxyError> {
+    let stream =
+        tokio::net::TcpStream::connect(addr).await.map_err(|e| ProxyError::Refused { addr, source: e.into() })?;
     let _ = stream.set_nodelay(true);
     let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
         .handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| Upstream::Failed(e.to_string()))?;
+        .map_err(|e| ProxyError::Failed { addr, source: e.into() })?;
     tokio::spawn(async move {
         if let Err(e) = conn.with_upgrades().await {
             tracing::debug!(error = %e, "upstream connection ended with an error");
         }
     });
-    sender.send_request(req).await.map_err(|e| Upstream::Failed(e.to_string()))
+    sender.send_request(req).await.map_err(|e| ProxyError::Failed { addr, source: e.into() })
 }
 
 /// Idle limits on a spliced connection.

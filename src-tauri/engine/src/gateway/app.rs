@@ -1,0 +1,119 @@
+//! Dispatch to an app: lease one of the item's workers (starting one if needed), hand the
+//! request to the proxy, and run a WebSocket session once both sides have upgraded.
+//!
+//! A browser's first request to a cold app waits [`BROWSER_WAIT`] and then gets the
+//! self-reloading "starting" page; other clients (API calls, WebSockets) wait until the
+//! worker is ready or its start-up time is over. A viewer sticks to one worker through an
+//! affinity cookie (`porch_w_…`, HttpOnly, scoped to the path it used).
+//!
+//! SECURITY: what the app receives is shaped by `proxy::forward`: no forged identity, none of
+//! Porch's credentials (key, link cookies), and the query without `porch_token`
+//! ([`super::access::query_without_token`]).
+//!
+//! Concurrency: one task per request; a session runs on a task of its own, which holds the
+//! worker's lease until the session ends and tells the observers when it opens and closes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+
+use super::observe::ViewerSession;
+use super::rescue;
+use crate::engine::Engine;
+use crate::proxy::{self, Forwarded, Outside};
+use crate::routes::Route;
+use crate::supervisor::{RouteError, Wait};
+
+/// How long a browser's first request waits for a cold app before it gets the
+/// self-reloading "starting" page instead.
+const BROWSER_WAIT: Duration = Duration::from_millis(1500);
+
+fn affinity_cookie(guid: &str) -> String {
+    format!("porch_w_{}", &guid[..guid.len().min(8)])
+}
+
+fn read_affinity(req: &Request, name: &str) -> Option<u64> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+fn wants_html(req: &Request) -> bool {
+    req.method() == Method::GET
+        && !req.headers().contains_key(header::UPGRADE)
+        && req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
+/// Routes a viewer's request (HTTP or WebSocket) to one of the item's workers.
+pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: Request) -> Response {
+    let cookie = affinity_cookie(&route.guid);
+    let affinity = read_affinity(&req, &cookie);
+    let wait = if wants_html(&req) { Wait::AtMost(BROWSER_WAIT) } else { Wait::UntilReady };
+    let sup = &engine.inner.supervisor;
+    let mut leased = sup.acquire(&route.guid, affinity, wait).await;
+    if leased.as_ref().err() == Some(&RouteError::Gone) {
+        // Deployed by another process (the CLI), or Porch just started: supervise it now.
+        if let Ok(c) = engine.content(&route.guid).await {
+            engine.supervise(&c).await;
+        }
+        leased = sup.acquire(&route.guid, affinity, wait).await;
+    }
+    let lease = match leased {
+        Ok(l) => l,
+        Err(e) => {
+            if let RouteError::StartFailed { message, .. } = &e {
+                engine.emit(crate::events::Event::StartFailed { guid: route.guid.clone(), message: message.clone() });
+            }
+            return rescue::route_error(route, e, wait);
+        }
+    };
+    let instance = lease.instance;
+    let peer = super::identity::peer_of(&req);
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
+    let origin = engine.config().public_url.clone().unwrap_or_else(|| format!("http://{host}"));
+    let outside = Outside {
+        base_path: base.trim_end_matches('/').to_string(),
+        query: super::access::query_without_token(req.uri().query()),
+        peer,
+        proto: "http",
+        app_base_url: format!("{}{}", origin.trim_end_matches('/'), base),
+        cookie_bases: {
+            let mut b = route.bases();
+            if !b.iter().any(|x| x == base) {
+                b.push(base.to_string());
+            }
+            b
+        },
+    };
+    let mut resp = match proxy::forward(lease, req, &outside).await {
+        Ok(Forwarded::Response(resp)) => resp,
+        Ok(Forwarded::Upgraded(resp, upgrade)) => {
+            let (observers, route) = (engine.inner.viewers.clone(), route.clone());
+            tokio::spawn(async move {
+                let Some(tunnel) = upgrade.complete().await else { return };
+                let session = ViewerSession { guid: &route.guid, instance, peer };
+                observers.session_opened(&session);
+                let opened = tokio::time::Instant::now();
+                tunnel.run().await;
+                observers.session_closed(&session, opened.elapsed());
+            });
+            resp
+        }
+        Err(e) => return rescue::upstream(&e),
+    };
+    if affinity != Some(instance) && resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        let c = format!("{cookie}={instance}; Path={base}; HttpOnly; SameSite=Lax");
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
