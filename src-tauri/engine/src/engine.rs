@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) saved: std::sync::RwLock<Saved>,
     /// Serialises changes to the saved settings (read, change, write).
     pub(crate) settings_lock: tokio::sync::Mutex<()>,
+    /// Tells the schedule loop that schedules changed (see `crate::schedules`).
+    pub(crate) schedule_wake: crate::scheduler::driver::Wake,
 }
 
 /// Saved server settings with what follows from them.
@@ -149,6 +151,7 @@ impl Engine {
                 list_cache: tokio::sync::Mutex::new(ListCache { watch: list_watch, ..ListCache::default() }),
                 saved: std::sync::RwLock::new(saved),
                 settings_lock: tokio::sync::Mutex::new(()),
+                schedule_wake: crate::scheduler::driver::Wake::default(),
                 store,
                 config,
             }),
