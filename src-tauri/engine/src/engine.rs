@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     pub(crate) settings_lock: tokio::sync::Mutex<()>,
     /// Who watches viewers (the gateway's observer hook), fixed at start.
     pub(crate) viewers: crate::gateway::Observers,
+    /// Tells the schedule loop that schedules changed (see `crate::schedules`).
+    pub(crate) schedule_wake: crate::scheduler::driver::Wake,
 }
 
 /// Saved server settings with what follows from them.
@@ -152,6 +154,7 @@ impl Engine {
                 saved: std::sync::RwLock::new(saved),
                 settings_lock: tokio::sync::Mutex::new(()),
                 viewers: crate::gateway::Observers::default(),
+                schedule_wake: crate::scheduler::driver::Wake::default(),
                 store,
                 config,
             }),

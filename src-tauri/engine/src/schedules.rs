@@ -1,14 +1,17 @@
-//! Running schedules: the stored definitions, a loop that fires renders, and catch-up.
+//! Running schedules: the stored definitions, their API, and what a run does.
 //!
-//! The next-run arithmetic is the pure [`crate::scheduler`]; this module only decides,
-//! five times a second, whether a schedule's next planned time has come (so a run starts
-//! within about 0.2 s of its planned time, whatever second Porch started on). Each schedule remembers
-//! the planned time of the last run it handled (`last_planned`), so a run missed while
-//! Porch was off or the machine slept is run once when Porch is back (with catch-up on),
-//! never several times, and is dropped with catch-up off. A schedule that fires while its
-//! item is still rendering records a skipped run instead of queueing another.
-
-use std::time::Duration;
+//! The next-run arithmetic is the pure [`crate::scheduler`], and the loop that sleeps until a
+//! run is due is [`crate::scheduler::driver`]; this module connects that loop to the store
+//! (its [`Host`](crate::scheduler::driver::Host) is [`EngineHost`]) and to renders, and pokes
+//! it whenever schedules change: through this API, when an item is deleted, or when another
+//! process changed the database. Each schedule remembers the planned time of the last run it
+//! handled (`last_planned`), so a run missed while Porch was off or the machine slept is run
+//! once when Porch is back (with catch-up on), never several times, and is dropped with
+//! catch-up off. A schedule that fires while its item is still rendering records a skipped run
+//! instead of queueing another.
+//!
+//! Concurrency: one loop task (see the driver's documentation); each run it fires is a task
+//! of its own on the engine's tracker, so a long render never delays another schedule.
 
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -16,11 +19,10 @@ use serde_json::{json, Value};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::scheduler::{missed_since, Schedule};
+use crate::events::Event;
+use crate::scheduler::driver::{self, Planned, SystemClock};
+use crate::scheduler::Schedule;
 use crate::store::{ScheduleOptions, ScheduleRow};
-
-/// A late run still counts as on time (not a catch-up) within this margin.
-const ON_TIME: Duration = Duration::from_secs(60);
 
 /// Porch's options on a schedule, as the API takes them.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -133,6 +135,7 @@ impl Engine {
         })?;
         let id =
             self.inner.store.insert_schedule(c.id, variant, &definition.to_string(), o, &crate::time::now()).await?;
+        self.inner.schedule_wake.poke();
         self.inner.store.schedule(id).await
     }
 
@@ -170,51 +173,41 @@ impl Engine {
             attach: row.attach,
         })?;
         self.inner.store.update_schedule(id, &def.to_string(), o, &crate::time::now()).await?;
+        self.inner.schedule_wake.poke();
         self.inner.store.schedule(id).await
     }
 
     /// Deletes a schedule.
     pub async fn delete_schedule(&self, id: i64) -> Result<()> {
-        self.inner.store.delete_schedule(id).await
+        self.inner.store.delete_schedule(id).await?;
+        self.inner.schedule_wake.poke();
+        Ok(())
     }
 
-    /// Starts the loop that fires schedules (serving engines only).
+    /// Starts the loop that fires schedules (serving engines only), and the task that pokes it
+    /// when an item is deleted or another process changed the database.
     pub(crate) fn spawn_schedule_loop(&self) {
-        let engine = self.clone();
+        let wake = self.inner.schedule_wake.clone();
+        let mut events = self.subscribe();
         let cancel = self.inner.cancel.child_token();
+        let stop = cancel.clone();
         self.inner.tracker.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(200));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                if let Err(e) = engine.fire_due_schedules(Timestamp::now()).await {
-                    tracing::warn!(error = %e, "schedule check failed");
+                let event = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    event = events.recv() => event,
+                };
+                match event {
+                    Ok(Event::ContentDeleted { .. } | Event::LibraryChanged) => wake.poke(),
+                    Ok(_) => {}
+                    // Missed events may have been changes: read the schedules again.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => wake.poke(),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
             }
         });
-    }
-
-    async fn fire_due_schedules(&self, now: Timestamp) -> Result<()> {
-        for row in self.inner.store.schedules(None).await? {
-            if !row.enabled {
-                continue;
-            }
-            let Ok(schedule) = parse(&row.definition) else { continue };
-            // Runs are counted from the last one handled, or from when the schedule was made.
-            let since = row.last_planned.as_deref().and_then(ts).or_else(|| ts(&row.created_time)).unwrap_or(now);
-            let Some(planned) = missed_since(&schedule, since, now) else { continue };
-            self.inner.store.set_last_planned(row.id, &planned.to_string()).await?;
-            let late = now.duration_since(planned).unsigned_abs() > ON_TIME;
-            if late && !row.catch_up {
-                tracing::info!(schedule = row.id, %planned, "missed run dropped (catch-up is off)");
-                continue;
-            }
-            self.fire(&row, planned, late).await;
-        }
-        Ok(())
+        let host = EngineHost(self.clone());
+        self.inner.tracker.spawn(driver::run(SystemClock, host, self.inner.schedule_wake.clone(), cancel));
     }
 
     async fn fire(&self, row: &ScheduleRow, planned: Timestamp, late: bool) {
@@ -251,5 +244,40 @@ impl Engine {
             }
             log.finish(&outcome.map(|_| ())).await;
         });
+    }
+}
+
+/// The schedule loop's view of the engine: schedules from the store, runs as renders.
+struct EngineHost(Engine);
+
+impl driver::Host for EngineHost {
+    type Row = ScheduleRow;
+    type Error = Error;
+
+    async fn schedules(&self) -> Result<Vec<Planned<ScheduleRow>>> {
+        let rows = self.0.inner.store.schedules(None).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| row.enabled)
+            .filter_map(|row| {
+                let schedule = parse(&row.definition).ok()?;
+                // Runs are counted from the last one handled, or from when the schedule was made.
+                let since = row
+                    .last_planned
+                    .as_deref()
+                    .and_then(ts)
+                    .or_else(|| ts(&row.created_time))
+                    .unwrap_or(Timestamp::now());
+                Some(Planned { id: row.id, schedule, since, catch_up: row.catch_up, row })
+            })
+            .collect())
+    }
+
+    async fn handled(&self, id: i64, planned: Timestamp) -> Result<()> {
+        self.0.inner.store.set_last_planned(id, &planned.to_string()).await
+    }
+
+    async fn fire(&self, row: &ScheduleRow, planned: Timestamp, late: bool) {
+        self.0.fire(row, planned, late).await;
     }
 }

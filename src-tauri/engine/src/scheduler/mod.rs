@@ -2,10 +2,12 @@
 //!
 //! Owns Connect's schedule model (research `features.md` §2.3) as a pure value: [`Schedule`] is a
 //! kind, an anchor instant and an IANA zone; [`Schedule::next_after`], [`Schedule::upcoming`] and
-//! [`missed_since`] answer "when" and nothing else. It does not own timers, the store or the API:
-//! whoever drives renders asks for the next instant, sleeps (`tokio::time`) and starts a one-shot
-//! job. Everything here is synchronous, allocation-light and free of I/O apart from jiff's one-time
-//! load of a zone's rules, so it is safe to call from any thread or task.
+//! [`missed_since`] answer "when" and nothing else. Everything here is synchronous,
+//! allocation-light and free of I/O apart from jiff's one-time load of a zone's rules, so it is
+//! safe to call from any thread or task. The one exception is [`driver`], the loop that sleeps
+//! until the next run and fires it; it reaches the store, the renders and the wall clock only
+//! through its `Host` and `Clock` traits, so it too runs without I/O in tests. It does not own
+//! the store or the API.
 //!
 //! ## The anchor
 //!
@@ -51,6 +53,7 @@
 
 mod calendar;
 mod connect;
+pub mod driver;
 mod error;
 #[cfg(test)]
 mod tests;
