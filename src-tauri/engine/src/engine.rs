@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) tracker: TaskTracker,
     pub(crate) server: OnceLock<ServerInfo>,
     pub(crate) supervisor: crate::supervisor::Supervisor,
+    /// Starts every child process (workers, renders, installers, probes).
+    pub(crate) runner: crate::runner::Runner,
     pub(crate) environments: crate::environment::Environments,
     /// Serialises handing items to the supervisor (see `Engine::supervise`).
     pub(crate) supervise_lock: tokio::sync::Mutex<()>,
@@ -121,13 +123,15 @@ impl Engine {
         let (events, _) = broadcast::channel(256);
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let supervisor = crate::supervisor::Supervisor::new(
+        let runner = crate::runner::Runner::new(tracker.clone(), cancel.clone(), Duration::from_secs(5));
+        let supervisor = crate::supervisor::Supervisor::with_runner(
             config.data_dir.join("logs"),
+            runner.clone(),
             cancel.clone(),
             tracker.clone(),
             Duration::from_secs(5),
         );
-        let mut environments = crate::environment::Environments::new(&config.data_dir);
+        let mut environments = crate::environment::Environments::new(&config.data_dir).with_runner(runner.clone());
         if let Some(dir) = &config.uv_cache_dir {
             environments = environments.with_uv_cache(dir.clone());
         }
@@ -142,6 +146,7 @@ impl Engine {
                 tracker,
                 server: OnceLock::new(),
                 supervisor,
+                runner,
                 environments,
                 supervise_lock: tokio::sync::Mutex::new(()),
                 render_slots: tokio::sync::Semaphore::new(config.render_concurrency.max(1)),
@@ -173,6 +178,8 @@ impl Engine {
             tracing::warn!(interrupted, "marked deploy tasks of an earlier run as failed");
         }
         engine.clean_scratch().await;
+        // Orphaned grandchildren of what Porch runs come back to it and are reaped.
+        engine.inner.runner.adopt_orphans();
         let _ = engine.inner.server.set(ServerInfo { local_addr });
         engine.write_runtime_file(local_addr).await?;
         let app = crate::api::app(engine.clone());

@@ -23,6 +23,8 @@
 //! - [`settings`]: server-wide settings the publisher saves (port, bind, remote publishing, runtime defaults);
 //! - [`links`]: linked folders, redeployed when they change;
 //! - [`watcher`]: notify behind a debouncer, for one folder;
+//! - [`runner`]: the only place child processes are started, signalled and reaped (its
+//!   Linux-only parts live in the private `platform` module);
 //! - [`view`]: the JSON shapes callers see.
 
 pub mod api;
@@ -40,10 +42,12 @@ pub mod links;
 pub mod listener;
 pub mod mail;
 pub mod ops;
+mod platform;
 pub mod preview;
 pub mod proxy;
 pub mod render;
 pub mod routes;
+pub mod runner;
 pub mod runtimes;
 pub mod scheduler;
 pub mod schedules;

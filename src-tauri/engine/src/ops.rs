@@ -490,7 +490,7 @@ impl Engine {
         };
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         let env = self.inner.environments.python(&self.bundle_dir(bundle_id), &manifest, extras, &tx).await?;
-        let (version, packages) = crate::environment::installed_packages(&env.python).await?;
+        let (version, packages) = self.inner.environments.installed_packages(&env.python).await?;
         Ok((bundle_id, version, packages))
     }
 

@@ -8,9 +8,7 @@
 //! from a semaphore (one at a time by default) so a laptop is not swamped.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 
 use crate::bundle::Manifest;
 use crate::engine::Engine;
@@ -243,45 +241,23 @@ impl Engine {
         let cmd = self.render_command(log, c, manifest, params, &bundle_dir, dir, work, output).await?;
         let mut logfile =
             tokio::fs::File::create(dir.join("log.txt")).await.map_err(Error::io("creating the render log", dir))?;
-        let mut command = match ["/usr/bin/setpriv", "/bin/setpriv"].iter().find(|p| Path::new(p).is_file()) {
-            Some(sp) => {
-                let mut k = tokio::process::Command::new(sp);
-                k.args(["--pdeathsig", "KILL", "--"]).arg(&cmd.program);
-                k
-            }
-            None => tokio::process::Command::new(&cmd.program),
-        };
-        command
-            .args(&cmd.args)
-            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(work)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
+        let mut command = crate::runner::Cmd::new(&cmd.program);
+        command.args(&cmd.args).envs(cmd.env.iter().map(|(k, v)| (k, v))).current_dir(work);
         log.line(format!("$ {} {}", cmd.program.display(), cmd.args.join(" "))).await;
-        let mut child =
-            command.spawn().map_err(|e| Error::Invalid(format!("cannot run {}: {e}", cmd.program.display())))?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        drop(tx);
+        let logs = crate::runner::Logs {
+            label: format!("render of {}", c.guid),
+            sink: crate::runner::Sink::Channel(tx),
+            tail_lines: 0,
+        };
+        // SECURITY: this runs the bundle's code; the runner puts it in its own process
+        // group that dies with Porch.
+        let child = self
+            .inner
+            .runner
+            .spawn(&command, logs)
+            .map_err(|e| Error::Invalid(format!("cannot run {}: {e}", cmd.program.display())))?;
         let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
-        let pgid = child.id().unwrap_or(0);
         let limit = match c.runtime.render_timeout.filter(|s| *s > 0) {
             Some(secs) => std::time::Duration::from_secs(secs as u64),
             None => self.inner.config.render_timeout,
@@ -297,14 +273,17 @@ impl Engine {
                 tail.push_back(line.clone());
                 log.line(line).await;
             }
-            child.wait().await
+            child.exited().await
         };
         let status = match tokio::time::timeout(limit, run).await {
-            Ok(waited) => waited.map_err(|e| Error::Invalid(format!("the render did not finish: {e}")))?,
+            Ok(crate::runner::Exit::Unknown(e)) => {
+                return Err(Error::Invalid(format!("the render did not finish: {e}")))
+            }
+            Ok(exit) => exit,
             Err(_) => {
                 // Its whole process group: kernels, quarto's deno and pandoc, R.
-                kill_group(pgid);
-                let _ = child.wait().await;
+                child.signal(crate::runner::Signal::Kill);
+                let _ = child.exited().await;
                 let msg = format!(
                     "the render ran past its time limit of {} and was stopped ({})",
                     crate::time::human_duration(limit),
@@ -554,19 +533,6 @@ fn which(program: &str) -> Option<PathBuf> {
         .unwrap_or_default()
         .into_iter()
         .find(|p| p.is_file())
-}
-
-/// SIGKILL to a process group (a render and everything it started).
-fn kill_group(pgid: u32) {
-    if pgid == 0 {
-        return;
-    }
-    // `--` matters: procps kill misreads `-SIG -PGID` without it.
-    let _ = std::process::Command::new("kill")
-        .args(["-s", "KILL", "--", &format!("-{pgid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }
 
 #[cfg(test)]

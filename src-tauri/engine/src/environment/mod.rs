@@ -44,16 +44,15 @@ mod tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::process::Command;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use crate::bundle::Manifest;
+use crate::runner::{Cmd, OutputError, Runner};
 
 use self::python::Interpreter;
 use self::requirements::Requirements;
@@ -255,6 +254,8 @@ pub struct Environments {
     probes: tokio::sync::Mutex<Probes>,
     // Off only in tests, to exercise the pip fallback on a machine that has uv.
     allow_uv: bool,
+    /// Starts every installer and probe.
+    runner: Runner,
 }
 
 impl Environments {
@@ -268,7 +269,15 @@ impl Environments {
             building: std::sync::Mutex::new(HashMap::new()),
             probes: tokio::sync::Mutex::new(Probes::default()),
             allow_uv: true,
+            runner: Runner::detached(),
         }
+    }
+
+    /// Starts installers and probes with `runner` (the engine's, so shutdown waits for
+    /// them) instead of a detached one.
+    pub fn with_runner(mut self, runner: Runner) -> Environments {
+        self.runner = runner;
+        self
     }
 
     /// Uses `dir` as uv's package cache instead of `<data_dir>/cache/uv` (several data
@@ -276,6 +285,12 @@ impl Environments {
     pub fn with_uv_cache(mut self, dir: PathBuf) -> Environments {
         self.uv_cache = dir;
         self
+    }
+
+    /// The interpreter's version and the distributions installed in the Python environment
+    /// of `python`, as sorted `name==version` lines.
+    pub async fn installed_packages(&self, python: &Path) -> Result<(String, Vec<String>), EnvError> {
+        installed_packages(&self.runner, python).await
     }
 
     /// The folder holding every environment.
@@ -382,19 +397,22 @@ impl Environments {
         if !bad.is_empty() {
             let _ = log.send(format!("warning: ignoring names that are not R packages: {}", bad.join(", ")));
         }
-        let mut cmd = Command::new("Rscript");
+        let mut cmd = Cmd::new("Rscript");
         cmd.arg("-e").arg(r::check_script(&packages));
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-        let out = match tokio::time::timeout(TOOL_PROBE_TIMEOUT, cmd.output()).await {
-            Err(_) => {
+        let out = match self.runner.output(&cmd, TOOL_PROBE_TIMEOUT).await {
+            Err(OutputError::TimedOut { .. }) => {
                 return Err(EnvError::RCheckFailed {
                     status: format!("no answer within {}s", TOOL_PROBE_TIMEOUT.as_secs()),
                     last_lines: Vec::new(),
                 })
             }
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(EnvError::RMissing),
-            Ok(Err(source)) => return Err(EnvError::Spawn { program: "Rscript".into(), source }),
-            Ok(Ok(out)) => out,
+            Err(OutputError::Spawn { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(EnvError::RMissing)
+            }
+            Err(OutputError::Spawn { source, .. } | OutputError::Wait { source, .. }) => {
+                return Err(EnvError::Spawn { program: "Rscript".into(), source })
+            }
+            Ok(out) => out,
         };
         let stdout = String::from_utf8_lossy(&out.stdout);
         let check = r::parse_check(&stdout);
@@ -449,7 +467,7 @@ impl Environments {
             .filter(|n| probes.interpreters.get(*n).is_none_or(|(at, _)| at.elapsed() >= MACHINE_TTL))
             .cloned()
             .collect();
-        let fresh = python::probe_all(&stale).await;
+        let fresh = python::probe_all(&self.runner, &stale).await;
         let now = Instant::now();
         for (name, found) in stale.into_iter().zip(fresh) {
             probes.interpreters.insert(name, (now, found));
@@ -479,10 +497,9 @@ impl Environments {
         let candidates: [(PathBuf, Vec<&'static str>); 3] =
             [(PathBuf::from("uv"), vec![]), (own, vec![]), (PathBuf::from("python3"), vec!["-m", "uv"])];
         for (program, prefix) in candidates {
-            let mut cmd = Command::new(&program);
+            let mut cmd = Cmd::new(&program);
             cmd.args(&prefix).arg("--version");
-            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
-            let Ok(Ok(out)) = tokio::time::timeout(TOOL_PROBE_TIMEOUT, cmd.output()).await else { continue };
+            let Ok(out) = self.runner.output(&cmd, TOOL_PROBE_TIMEOUT).await else { continue };
             let text = String::from_utf8_lossy(&out.stdout);
             if let (true, Some(v)) = (out.status.success(), text.trim().strip_prefix("uv ")) {
                 let version = v.split_whitespace().next().unwrap_or(v).to_string();
@@ -494,8 +511,8 @@ impl Environments {
 
     /// A uv command with Porch's settings: no Python downloads, Porch's cache, and the
     /// caller's index settings left alone.
-    fn uv_command(&self, uv: &Uv) -> Command {
-        let mut cmd = Command::new(&uv.program);
+    fn uv_command(&self, uv: &Uv) -> Cmd {
+        let mut cmd = Cmd::new(&uv.program);
         cmd.args(&uv.prefix)
             .env("UV_PYTHON_DOWNLOADS", "never")
             .env("UV_CACHE_DIR", &self.uv_cache)
@@ -583,7 +600,7 @@ impl Environments {
             let _ = log.send(format!("Building the environment with uv {}", uv.version));
             let mut venv = self.uv_command(uv);
             venv.args(["venv", "--relocatable", "--no-project", "--python"]).arg(&interp.path).arg(dir);
-            command::run_streamed("uv venv", venv, log).await?;
+            command::run_streamed(&self.runner, "uv venv", venv, log).await?;
             if !nothing {
                 let mut pip = self.uv_command(uv);
                 pip.args(["pip", "install", "--python"]).arg(&py);
@@ -591,7 +608,7 @@ impl Environments {
                     pip.arg("-r").arg(main);
                 }
                 pip.args(extras);
-                command::run_streamed("uv pip install", pip, log).await?;
+                command::run_streamed(&self.runner, "uv pip install", pip, log).await?;
             }
             return Ok(format!("uv {}", uv.version));
         }
@@ -600,17 +617,17 @@ impl Environments {
              python -m venv and pip, which is much slower. Install uv to speed up deploys.",
             self.tools_bin.join("uv").display()
         ));
-        let mut venv = Command::new(&interp.path);
+        let mut venv = Cmd::new(&interp.path);
         venv.args(["-m", "venv"]).arg(dir).env_remove("VIRTUAL_ENV").current_dir(&self.root);
-        command::run_streamed("python -m venv", venv, log).await?;
+        command::run_streamed(&self.runner, "python -m venv", venv, log).await?;
         if !nothing {
-            let mut pip = Command::new(&py);
+            let mut pip = Cmd::new(&py);
             pip.args(["-m", "pip", "install", "--no-input", "--disable-pip-version-check", "--no-compile"]);
             if let (Some(main), false) = (&reqs.main, reqs.is_empty()) {
                 pip.arg("-r").arg(main);
             }
             pip.args(extras).env_remove("VIRTUAL_ENV").current_dir(&self.root);
-            command::run_streamed("pip install", pip, log).await?;
+            command::run_streamed(&self.runner, "pip install", pip, log).await?;
         }
         Ok("pip".into())
     }
@@ -698,7 +715,7 @@ async fn relocate(tmp: &Path, final_dir: &Path) -> Result<(), EnvError> {
 /// The interpreter's version and the distributions installed in a Python environment, as
 /// sorted `name==version` lines (what `pip freeze` would report, read through
 /// `importlib.metadata` so it works for environments built by uv, which have no pip).
-pub async fn installed_packages(python: &Path) -> Result<(String, Vec<String>), EnvError> {
+async fn installed_packages(runner: &Runner, python: &Path) -> Result<(String, Vec<String>), EnvError> {
     const LIST: &str = "import importlib.metadata as m, platform\n\
         print(platform.python_version())\n\
         seen = {}\n\
@@ -706,13 +723,15 @@ pub async fn installed_packages(python: &Path) -> Result<(String, Vec<String>), 
         \x20   n = d.metadata['Name']\n\
         \x20   if n: seen.setdefault(n.lower(), f'{n}=={d.version}')\n\
         print('\\n'.join(sorted(seen.values(), key=str.lower)))\n";
-    let mut cmd = tokio::process::Command::new(python);
-    cmd.args(["-I", "-c", LIST]).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let mut cmd = Cmd::new(python);
+    cmd.args(["-I", "-c", LIST]);
     let spawn_err = |source| EnvError::Spawn { program: python.display().to_string(), source };
-    let out = tokio::time::timeout(TOOL_PROBE_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| spawn_err(std::io::Error::new(std::io::ErrorKind::TimedOut, "listing packages took too long")))?
-        .map_err(spawn_err)?;
+    let out = runner.output(&cmd, TOOL_PROBE_TIMEOUT).await.map_err(|e| match e {
+        OutputError::TimedOut { .. } => {
+            spawn_err(std::io::Error::new(std::io::ErrorKind::TimedOut, "listing packages took too long"))
+        }
+        OutputError::Spawn { source, .. } | OutputError::Wait { source, .. } => spawn_err(source),
+    })?;
     if !out.status.success() {
         return Err(EnvError::InstallFailed {
             tool: "listing installed packages".into(),

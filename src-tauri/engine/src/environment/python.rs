@@ -12,13 +12,12 @@
 //! shims cost ~100 ms each).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::Command;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::EnvError;
+use crate::runner::{Cmd, Runner};
 
 /// How long one interpreter may take to report its version.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -153,8 +152,8 @@ pub(crate) fn quick_names(wanted: Option<&WantedPython>) -> Vec<String> {
 }
 
 /// Probes `names` concurrently; one result per name, in order.
-pub(crate) async fn probe_all(names: &[String]) -> Vec<Option<Interpreter>> {
-    futures_util::future::join_all(names.iter().map(|n| probe(Path::new(n)))).await
+pub(crate) async fn probe_all(runner: &Runner, names: &[String]) -> Vec<Option<Interpreter>> {
+    futures_util::future::join_all(names.iter().map(|n| probe(runner, Path::new(n)))).await
 }
 
 /// Python 3 interpreters from probe results, first occurrence of each real path kept.
@@ -169,12 +168,11 @@ pub(crate) fn python3_only(found: impl IntoIterator<Item = Option<Interpreter>>)
 }
 
 /// Asks one interpreter for its version and real path; `None` if it does not answer sanely.
-pub(crate) async fn probe(program: &Path) -> Option<Interpreter> {
-    let mut cmd = Command::new(program);
+pub(crate) async fn probe(runner: &Runner, program: &Path) -> Option<Interpreter> {
+    let mut cmd = Cmd::new(program);
     // -I: ignore PYTHON* variables and user site, so the probe sees the bare interpreter.
-    cmd.args(["-I", "-c", PROBE]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
-    cmd.kill_on_drop(true);
-    let out = tokio::time::timeout(PROBE_TIMEOUT, cmd.output()).await.ok()?.ok()?;
+    cmd.args(["-I", "-c", PROBE]);
+    let out = runner.output(&cmd, PROBE_TIMEOUT).await.ok()?;
     if !out.status.success() {
         return None;
     }

@@ -1,22 +1,27 @@
 //! The actor for one interactive item: owns its workers and its routing decisions.
 //!
 //! Concurrency: a single task processes messages in order, so routing state needs no
-//! locks. Starting and stopping happen in spawned sub-tasks that report back with
-//! messages (`Started`, `StartFailed`, `Exited`), so a slow start never blocks routing
-//! for workers that are already up. Connection counts are atomics shared with leases.
+//! locks. Starting and stopping happen in sub-tasks (on the supervisor's task tracker) that
+//! report back with messages (`Started`, `StartFailed`, `Exited`), so a slow start never
+//! blocks routing for workers that are already up. Connection counts are atomics shared
+//! with leases; a lease's drop sends `Released`, so every change that can make something
+//! due arrives as a message. Between messages the actor sleeps until the earliest deadline
+//! ([`App::next_due`]), or indefinitely when nothing is due (no worker, or only busy ones).
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use super::instance::{self, Instance, InstanceInfo, LogFile, State};
+use super::instance::{Instance, InstanceInfo, State};
+use super::worker::Launcher;
 use super::{AppDef, Lease, RouteError};
+use crate::runner::{Control, LogFile, Process, SharedLog};
 
 /// Messages to the actor.
 pub(super) enum Msg {
@@ -34,8 +39,7 @@ pub(super) enum Msg {
     },
     Started {
         id: u64,
-        child: Child,
-        readers: Vec<tokio::task::JoinHandle<()>>,
+        process: Process,
     },
     Ready {
         id: u64,
@@ -65,6 +69,11 @@ pub(super) enum Msg {
     },
     Shutdown {
         reply: oneshot::Sender<()>,
+    },
+    /// When the actor will next wake by itself (tests of the idle wake-ups).
+    #[cfg(test)]
+    NextDue {
+        reply: oneshot::Sender<Option<tokio::time::Instant>>,
     },
 }
 
@@ -105,8 +114,10 @@ pub(super) struct App {
     children: Vec<Watcher>,
     waiters: Vec<Waiter>,
     next_id: u64,
-    log: Arc<tokio::sync::Mutex<LogFile>>,
+    log: SharedLog,
     grace: Duration,
+    launcher: Arc<dyn Launcher>,
+    tracker: TaskTracker,
     crashes: Crashes,
     backoff_until: Option<Instant>,
     /// Starts retried because the chosen port was taken (bounded; reset when one is ready).
@@ -116,9 +127,18 @@ pub(super) struct App {
 }
 
 impl App {
-    pub(super) fn new(def: AppDef, tx: mpsc::UnboundedSender<Msg>, logs_dir: PathBuf, grace: Duration) -> App {
-        let log = Arc::new(tokio::sync::Mutex::new(LogFile::new(logs_dir.join(format!("{}.log", def.guid)))));
+    pub(super) fn new(
+        def: AppDef,
+        tx: mpsc::UnboundedSender<Msg>,
+        logs_dir: &Path,
+        grace: Duration,
+        launcher: Arc<dyn Launcher>,
+        tracker: TaskTracker,
+    ) -> App {
+        let log = LogFile::shared(logs_dir.join(format!("{}.log", def.guid)));
         App {
+            launcher,
+            tracker,
             def,
             tx,
             instances: Vec::new(),
@@ -136,11 +156,17 @@ impl App {
 
     pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>, cancel: CancellationToken) {
         self.ensure_min();
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
+            let due = self.next_due();
+            let wake = async move {
+                match due {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = tick.tick() => self.on_tick(),
+                _ = wake => self.on_tick(),
                 msg = rx.recv() => match msg {
                     None => break,
                     Some(Msg::Shutdown { reply }) => {
@@ -161,7 +187,7 @@ impl App {
             Msg::Released { id } => self.on_released(id),
             Msg::Install(def) => self.on_install(*def),
             Msg::Promote { def, reply } => self.on_promote(*def, reply),
-            Msg::Started { id, child, readers } => self.on_started(id, child, readers),
+            Msg::Started { id, process } => self.on_started(id, process),
             Msg::Ready { id } => self.on_ready(id),
             Msg::StartFailed { id, message } => self.on_start_failed(id, message),
             Msg::Exited { id, status } => self.on_exited(id, status),
@@ -170,9 +196,9 @@ impl App {
                 let _ = reply.send(self.instances.iter().map(Instance::info).collect());
             }
             Msg::Kill { id, reply } => {
-                let found = self.instances.iter().find(|i| i.id == id).map(|i| i.pid);
-                if let Some(pid) = found {
-                    instance::signal_group(pid, "KILL");
+                let found = self.instances.iter().find(|i| i.id == id);
+                if let Some(inst) = found {
+                    inst.kill();
                 }
                 let _ = reply.send(found.is_some());
             }
@@ -184,6 +210,10 @@ impl App {
                 let _ = reply.send(());
             }
             Msg::Shutdown { .. } => {}
+            #[cfg(test)]
+            Msg::NextDue { reply } => {
+                let _ = reply.send(self.next_due());
+            }
         }
     }
 
@@ -215,7 +245,8 @@ impl App {
         let max = self.def.settings.max_conns_per_process;
         // A session stays on its worker, even one that is draining after a redeploy.
         if let Some(id) = affinity {
-            if let Some(inst) = self.instances.iter().find(|i| i.id == id && i.state != State::Starting) {
+            if let Some(inst) = self.instances.iter().find(|i| i.id == id && i.state != State::Starting && !i.stopping)
+            {
                 return Some(self.lease(inst));
             }
         }
@@ -310,7 +341,6 @@ impl App {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let spawn = (def.factory)(port)?;
         let conns = Arc::new(AtomicUsize::new(0));
-        let tail = Arc::new(std::sync::Mutex::new(VecDeque::new()));
         let probe = CancellationToken::new();
         self.instances.push(Instance {
             probe: probe.clone(),
@@ -319,28 +349,32 @@ impl App {
             bundle_id: def.bundle_id,
             spawn: spawn.clone(),
             state: State::Starting,
+            stopping: false,
             conns,
             started: Instant::now(),
             idle_since: None,
-            tail: tail.clone(),
+            control: None,
+            tail: None,
         });
         let (tx, log, guid, init) = (self.tx.clone(), self.log.clone(), def.guid.clone(), def.settings.init_timeout);
-        tokio::spawn(async move {
-            let (child, readers) = match instance::spawn(&spawn, &guid, log, tail).await {
-                Ok(c) => c,
+        let launcher = self.launcher.clone();
+        self.tracker.spawn(async move {
+            let process = match launcher.start(&spawn, &guid, log).await {
+                Ok(p) => p,
                 Err(e) => {
                     let _ = tx
                         .send(Msg::StartFailed { id, message: format!("cannot run {}: {e}", spawn.program.display()) });
                     return;
                 }
             };
-            let _ = tx.send(Msg::Started { id, child, readers });
+            let _ = tx.send(Msg::Started { id, process });
             let deadline = tokio::time::Instant::now() + init;
             loop {
                 if tx.is_closed() || probe.is_cancelled() {
                     return;
                 }
-                if instance::wait_ready(&spawn).await {
+                let status = launcher.probe(&spawn).await.unwrap_or(0);
+                if status > 0 && (spawn.ready_on_any_status || status < 500) {
                     let _ = tx.send(Msg::Ready { id });
                     return;
                 }
@@ -357,28 +391,29 @@ impl App {
         Ok(id)
     }
 
-    fn on_started(&mut self, id: u64, mut child: Child, readers: Vec<tokio::task::JoinHandle<()>>) {
+    fn on_started(&mut self, id: u64, process: Process) {
+        let grace = self.grace;
         let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) else {
             // Stopped while starting.
-            tokio::spawn(instance::stop(child, self.grace));
+            self.tracker.spawn(async move { process.stop(grace).await });
             return;
         };
-        inst.pid = child.id().unwrap_or(0);
+        inst.pid = process.pid();
+        inst.control = Some(process.control());
+        inst.tail = Some(process.tail_handle());
         tracing::info!(app = %self.def.guid, worker = id, pid = inst.pid, "worker started");
         let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
-        let (tx, grace) = (self.tx.clone(), self.grace);
-        let done = tokio::spawn(async move {
+        let tx = self.tx.clone();
+        let done = self.tracker.spawn(async move {
             let status = tokio::select! {
-                s = child.wait() => s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                exit = process.exited() => exit.to_string(),
                 _ = stop_rx.changed() => {
-                    instance::stop(child, grace).await;
+                    process.stop(grace).await;
                     "stopped".to_string()
                 }
             };
             // Let its last output land in the tail before the exit is judged.
-            for r in readers {
-                let _ = tokio::time::timeout(Duration::from_millis(500), r).await;
-            }
+            process.output_closed(Duration::from_millis(500)).await;
             let _ = tx.send(Msg::Exited { id, status });
         });
         self.children.push(Watcher { id, stop, done });
@@ -394,15 +429,16 @@ impl App {
             tracing::info!(app = %self.def.guid, worker = id, "worker ready");
             self.port_retries = 0;
             let s = self.def.settings;
-            if s.memory_limit > 0 || !s.hang_timeout.is_zero() {
+            if let (true, Some(control)) = (s.memory_limit > 0 || !s.hang_timeout.is_zero(), inst.control.clone()) {
                 let check = Health {
                     id,
-                    pid: inst.pid,
+                    control,
                     spawn: inst.spawn.clone(),
                     memory_limit: s.memory_limit,
                     hang_timeout: s.hang_timeout,
+                    launcher: self.launcher.clone(),
                 };
-                tokio::spawn(check.run(self.tx.clone(), inst.probe.clone()));
+                self.tracker.spawn(check.run(self.tx.clone(), inst.probe.clone()));
             }
         }
         self.serve_waiters();
@@ -564,7 +600,7 @@ impl App {
         let mut live = self.live().count();
         let mut to_stop = Vec::new();
         for inst in &self.instances {
-            if inst.connections() > 0 {
+            if inst.connections() > 0 || inst.stopping {
                 continue;
             }
             let idle_for = inst.idle_since.map(|t| now.duration_since(t)).unwrap_or_default();
@@ -588,10 +624,37 @@ impl App {
         }
     }
 
+    /// When the actor next has something to do without a message: the earliest waiter's
+    /// init timeout, an idle worker's idle timeout, or now for a drained worker to stop.
+    /// `None` when nothing is due; every change that could make something due (a lease
+    /// released, a worker ready or gone, a new request) arrives as a message, after which
+    /// this is computed again. It must only name instants at which [`App::on_tick`] acts,
+    /// or the actor would spin.
+    fn next_due(&self) -> Option<tokio::time::Instant> {
+        let now = tokio::time::Instant::now();
+        let s = self.def.settings;
+        let live = self.live().count();
+        let waiters = self.waiters.iter().map(|w| w.deadline).min();
+        let workers = self
+            .instances
+            .iter()
+            .filter(|i| !i.stopping && i.connections() == 0)
+            .filter_map(|i| match i.state {
+                State::Draining => Some(now),
+                State::Ready if i.bundle_id != self.def.bundle_id || live > s.min_processes => {
+                    Some(i.idle_since.unwrap_or(now) + s.idle_timeout)
+                }
+                _ => None,
+            })
+            .min();
+        waiters.into_iter().chain(workers).min()
+    }
+
     /// Marks a worker draining and signals its watcher to stop it.
     fn stop_worker(&mut self, id: u64) {
         if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) {
             inst.state = State::Draining;
+            inst.stopping = true;
             inst.probe.cancel();
         }
         match self.children.iter().find(|w| w.id == id) {
@@ -630,10 +693,11 @@ const HEALTH_EVERY: Duration = Duration::from_secs(2);
 /// The health check of one ready worker; ends when the worker is stopped (its probe token).
 struct Health {
     id: u64,
-    pid: u32,
+    control: Arc<dyn Control>,
     spawn: super::Spawn,
     memory_limit: u64,
     hang_timeout: Duration,
+    launcher: Arc<dyn Launcher>,
 }
 
 impl Health {
@@ -649,8 +713,8 @@ impl Health {
                 return;
             }
             if self.memory_limit > 0 {
-                let pid = self.pid;
-                let rss = tokio::task::spawn_blocking(move || instance::group_rss(pid)).await.unwrap_or(0);
+                let control = self.control.clone();
+                let rss = tokio::task::spawn_blocking(move || control.rss()).await.unwrap_or(0);
                 if rss > self.memory_limit {
                     let reason = format!(
                         "it used {} MiB of memory, over its limit of {} MiB (memory_limit)",
@@ -666,7 +730,7 @@ impl Health {
                 let wait = self.hang_timeout.min(Duration::from_secs(10));
                 let probe = tokio::select! {
                     _ = stop.cancelled() => return,
-                    r = tokio::time::timeout(wait, instance::probe_status(&self.spawn)) => r,
+                    r = tokio::time::timeout(wait, self.launcher.probe(&self.spawn)) => r,
                 };
                 if matches!(probe, Ok(Some(_))) {
                     answered = tokio::time::Instant::now();

@@ -13,12 +13,20 @@
 //! above `min_processes` are marked draining before they are signalled, so no request is
 //! ever routed to a dying worker.
 //!
-//! Children run in their own process group, under `setpriv --pdeathsig KILL` where
-//! available so that they die with Porch even when Porch is SIGKILLed; stopping sends
-//! SIGTERM to the group, waits a grace period, then SIGKILLs it.
+//! Workers are started through a [`worker::Launcher`]: in production the process runner
+//! (`crate::runner`), which puts each in its own process group that dies with Porch and
+//! stops it with SIGTERM, a grace period, then SIGKILL of the group; in tests a fake child,
+//! so the state machine runs on tokio's paused clock.
+//!
+//! An actor sleeps until something is due (a waiter's init timeout, an idle worker's idle
+//! timeout, a drained worker to stop) or a message arrives: an item with no worker never
+//! wakes. Memory and hang checks run in a per-worker task only while that worker is ready.
 
 mod app;
 mod instance;
+#[cfg(test)]
+mod tests;
+mod worker;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -200,12 +208,39 @@ struct Inner {
     cancel: CancellationToken,
     tracker: TaskTracker,
     grace: Duration,
+    launcher: Arc<dyn worker::Launcher>,
 }
 
 impl Supervisor {
-    /// A supervisor writing per-item logs under `logs_dir`.
+    /// A supervisor writing per-item logs under `logs_dir`, with a runner of its own on
+    /// `tracker` and `cancel`.
     pub fn new(logs_dir: PathBuf, cancel: CancellationToken, tracker: TaskTracker, grace: Duration) -> Supervisor {
-        Supervisor { inner: Arc::new(Inner { apps: Mutex::new(HashMap::new()), logs_dir, cancel, tracker, grace }) }
+        let runner = crate::runner::Runner::new(tracker.clone(), cancel.clone(), grace);
+        Supervisor::with_runner(logs_dir, runner, cancel, tracker, grace)
+    }
+
+    /// A supervisor starting its workers with `runner` (the engine's).
+    pub fn with_runner(
+        logs_dir: PathBuf,
+        runner: crate::runner::Runner,
+        cancel: CancellationToken,
+        tracker: TaskTracker,
+        grace: Duration,
+    ) -> Supervisor {
+        let launcher = Arc::new(worker::RealLauncher::new(runner));
+        Supervisor::with_launcher(logs_dir, launcher, cancel, tracker, grace)
+    }
+
+    /// A supervisor starting its workers with `launcher` (fake children in tests).
+    pub(crate) fn with_launcher(
+        logs_dir: PathBuf,
+        launcher: Arc<dyn worker::Launcher>,
+        cancel: CancellationToken,
+        tracker: TaskTracker,
+        grace: Duration,
+    ) -> Supervisor {
+        let apps = Mutex::new(HashMap::new());
+        Supervisor { inner: Arc::new(Inner { apps, logs_dir, cancel, tracker, grace, launcher }) }
     }
 
     fn actor(&self, guid: &str) -> Option<mpsc::UnboundedSender<app::Msg>> {
@@ -223,7 +258,14 @@ impl Supervisor {
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let app = app::App::new(def, tx.clone(), self.inner.logs_dir.clone(), self.inner.grace);
+        let app = app::App::new(
+            def,
+            tx.clone(),
+            &self.inner.logs_dir,
+            self.inner.grace,
+            self.inner.launcher.clone(),
+            self.inner.tracker.clone(),
+        );
         let cancel = self.inner.cancel.child_token();
         self.inner.tracker.spawn(app.run(rx, cancel));
         self.inner.apps.lock().unwrap_or_else(|p| p.into_inner()).insert(guid, tx);
@@ -317,7 +359,7 @@ impl Supervisor {
 
     /// The item's recent log lines.
     pub async fn log_tail(&self, guid: &str, lines: usize) -> Vec<String> {
-        instance::read_log_tail(&self.inner.logs_dir.join(format!("{guid}.log")), lines).await
+        crate::runner::read_log_tail(&self.inner.logs_dir.join(format!("{guid}.log")), lines).await
     }
 
     /// Stops every worker of every item (SIGTERM, grace, SIGKILL).

@@ -1,0 +1,40 @@
+//! Systems other than Linux: group signals only (see the module header for what is lost).
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+
+pub(super) fn parent_death_wrapper(_program: &OsStr) -> Option<(PathBuf, Vec<OsString>)> {
+    None
+}
+
+/// No pidfds here: signals go by pid.
+#[derive(Debug)]
+pub(crate) struct PidHandle;
+
+impl PidHandle {
+    pub(crate) fn open(_pid: u32) -> PidHandle {
+        PidHandle
+    }
+
+    pub(crate) fn kill(&self, pid: u32) {
+        #[cfg(unix)]
+        if let Some(p) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        }
+        #[cfg(not(unix))]
+        let _ = pid;
+    }
+}
+
+pub(super) fn group_rss(_pgid: u32) -> u64 {
+    0
+}
+
+pub(super) fn become_subreaper() -> bool {
+    false
+}
+
+pub(super) fn orphan_zombies(_owned: &HashSet<u32>) -> Vec<u32> {
+    Vec::new()
+}

@@ -1,0 +1,133 @@
+//! Linux: `setpriv`, pidfds, `/proc` and `PR_SET_CHILD_SUBREAPER`.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+/// `setpriv` (util-linux) sets the parent-death signal of the program it then executes.
+/// The crate forbids `unsafe`, so `prctl(PR_SET_PDEATHSIG)` cannot be called between fork
+/// and exec (`pre_exec` is unsafe); the wrapper is the safe way to get the same effect.
+/// Note the kernel sends the signal when the *thread* that forked dies: spawns happen on
+/// runtime worker threads (which live as long as the runtime), never on the blocking pool.
+fn setpriv() -> Option<&'static Path> {
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| ["/usr/bin/setpriv", "/bin/setpriv"].iter().map(PathBuf::from).find(|p| p.is_file()))
+        .as_deref()
+}
+
+/// Whether `program` names a file, directly or through `PATH`. A program that cannot be
+/// found is left unwrapped, so it still fails as "not found" rather than as setpriv's error.
+fn resolvable(program: &OsStr) -> bool {
+    let path = Path::new(program);
+    if path.components().count() > 1 {
+        return path.is_file();
+    }
+    std::env::var_os("PATH").is_some_and(|dirs| std::env::split_paths(&dirs).any(|d| d.join(program).is_file()))
+}
+
+pub(super) fn parent_death_wrapper(program: &OsStr) -> Option<(PathBuf, Vec<OsString>)> {
+    let sp = setpriv()?;
+    if !resolvable(program) {
+        return None;
+    }
+    Some((sp.to_path_buf(), vec!["--pdeathsig".into(), "KILL".into(), "--".into(), program.to_os_string()]))
+}
+
+/// A pidfd: signals through it never reach a process that reused the pid.
+#[derive(Debug)]
+pub(crate) struct PidHandle(Option<std::os::fd::OwnedFd>);
+
+impl PidHandle {
+    /// Opens a pidfd for `pid` (none on kernels before 5.3).
+    pub(crate) fn open(pid: u32) -> PidHandle {
+        let fd = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
+        PidHandle(fd)
+    }
+
+    /// SIGKILL to the one process (not its group), through the pidfd when there is one.
+    pub(crate) fn kill(&self, pid: u32) {
+        let sig = rustix::process::Signal::KILL;
+        match &self.0 {
+            Some(fd) => {
+                let _ = rustix::process::pidfd_send_signal(fd, sig);
+            }
+            None => {
+                if let Some(p) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
+                    let _ = rustix::process::kill_process(p, sig);
+                }
+            }
+        }
+    }
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which may hold spaces and
+/// parentheses): state, ppid, pgrp, …
+fn stat_fields(pid: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rfind(')').map(|i| &stat[i + 1..])?;
+    Some(rest.split_whitespace().take(3).map(str::to_string).collect())
+}
+
+fn numeric_entries(dir: &str) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .collect()
+}
+
+pub(super) fn group_rss(pgid: u32) -> u64 {
+    let mut total = 0;
+    for name in numeric_entries("/proc") {
+        let Some(fields) = stat_fields(&name) else { continue };
+        if fields.get(2).and_then(|s| s.parse::<u32>().ok()) != Some(pgid) {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{name}/status")) else { continue };
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        total += kb * 1024;
+    }
+    total
+}
+
+pub(super) fn become_subreaper() -> bool {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).is_ok()
+}
+
+pub(super) fn orphan_zombies(owned: &HashSet<u32>) -> Vec<u32> {
+    let me = std::process::id().to_string();
+    let my_group = rustix::process::getpgrp().as_raw_pid().to_string();
+    // Children hang off the threads that forked them (or, when re-parented, off the main
+    // thread); /proc/self/task/*/children lists them without walking every process.
+    let mut children: Vec<String> = Vec::new();
+    let mut listed = false;
+    for task in numeric_entries("/proc/self/task") {
+        if let Ok(list) = std::fs::read_to_string(format!("/proc/self/task/{task}/children")) {
+            listed = true;
+            children.extend(list.split_whitespace().map(str::to_string));
+        }
+    }
+    if !listed {
+        // Kernels without CONFIG_PROC_CHILDREN: every process, filtered by parent.
+        children = numeric_entries("/proc");
+    }
+    children
+        .into_iter()
+        .filter_map(|pid| {
+            let f = stat_fields(&pid)?;
+            let ours = f.get(1) == Some(&me);
+            let zombie = f.first().map(String::as_str) == Some("Z");
+            let foreign_group = f.get(2) != Some(&my_group);
+            let pid: u32 = pid.parse().ok()?;
+            (ours && zombie && foreign_group && !owned.contains(&pid)).then_some(pid)
+        })
+        .collect()
+}

@@ -1,0 +1,101 @@
+//! Operating-system specifics of running child processes, in one place.
+//!
+//! Owns: the parent-death wrapper (`setpriv --pdeathsig KILL`), process-group signals,
+//! pidfds, resident-memory readings of a process group, the child-subreaper flag and the
+//! scan for orphaned zombies. It does not decide *when* any of these happen; that is the
+//! runner's job (`crate::runner`), the only caller.
+//!
+//! Linux has all of it (`linux.rs`). Other Unixes get group signals through `rustix` and a
+//! documented fallback for the rest (`fallback.rs`): no parent-death signal (a child can
+//! outlive a Porch that is SIGKILLed), memory reads as 0 (memory limits never fire), no
+//! subreaper (orphans go to init, as they would without Porch). A macOS or Windows port
+//! changes this module and nothing else.
+//!
+//! Concurrency: every function is a plain blocking system call or a short `/proc` read;
+//! [`group_rss`] and [`orphan_zombies`] walk `/proc`, so async callers run them on the
+//! blocking pool (or accept a few hundred microseconds).
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as imp;
+
+#[cfg(not(target_os = "linux"))]
+mod fallback;
+#[cfg(not(target_os = "linux"))]
+use fallback as imp;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// A signal the runner sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Please stop (SIGTERM).
+    Term,
+    /// Stop now (SIGKILL).
+    Kill,
+}
+
+/// The program and leading arguments that make `program` die with Porch, if this system has
+/// a way; the caller appends the program's own arguments.
+pub(crate) fn parent_death_wrapper(program: &std::ffi::OsStr) -> Option<(PathBuf, Vec<OsString>)> {
+    imp::parent_death_wrapper(program)
+}
+
+/// Sends `signal` to every process in the group `pgid`. A group that is already gone is
+/// not an error.
+pub(crate) fn signal_group(pgid: u32, signal: Signal) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let Some(pid) = i32::try_from(pgid).ok().and_then(rustix::process::Pid::from_raw) else {
+            return Ok(());
+        };
+        let sig = match signal {
+            Signal::Term => rustix::process::Signal::TERM,
+            Signal::Kill => rustix::process::Signal::KILL,
+        };
+        match rustix::process::kill_process_group(pid, sig) {
+            Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (pgid, signal);
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "process groups need a Unix system"))
+    }
+}
+
+/// A handle on one process that stays valid when its pid is reused (a pidfd), where the
+/// system has one.
+pub(crate) use imp::PidHandle;
+
+/// Resident memory, in bytes, of every process in the group `pgid` (a process and everything
+/// it started); 0 where the system cannot tell.
+pub(crate) fn group_rss(pgid: u32) -> u64 {
+    imp::group_rss(pgid)
+}
+
+/// Makes this process the reaper of its orphaned descendants; `false` where the system has
+/// no such thing (then orphans go to init and [`orphan_zombies`] finds none).
+pub(crate) fn become_subreaper() -> bool {
+    imp::become_subreaper()
+}
+
+/// Zombie children of this process that it did not start itself: descendants re-parented
+/// to it as subreaper. A child is taken for one of those when its process group is not
+/// this process's own; `owned` lists the pids this process will wait for itself.
+pub(crate) fn orphan_zombies(owned: &std::collections::HashSet<u32>) -> Vec<u32> {
+    imp::orphan_zombies(owned)
+}
+
+/// Collects the exit status of the zombie child `pid` (never blocks, never another pid).
+pub(crate) fn reap(pid: u32) {
+    #[cfg(unix)]
+    if let Some(p) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
+        let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG);
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
+}
