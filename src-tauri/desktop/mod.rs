@@ -177,7 +177,7 @@ pub(crate) fn focus_running(config: &Config, holder: &Holder, why: anyhow::Error
         .context("cannot reach the running Porch")?;
     let message = match &holder.url {
         Some(url) => format!("{why}; it has no window: stop it first or open {url} in a browser"),
-        None => format!("{why}"),
+        None => why.to_string(),
     };
     show_notification(&app, &message);
     drop(app);
