@@ -23,14 +23,16 @@ mod tray;
 mod window;
 
 use anyhow::Context as _;
+use porch_engine::data_dir::{DataLock, Holder};
 use porch_engine::{Config, Engine};
 use tauri::{Manager as _, RunEvent, WindowEvent};
 
 /// Starts the engine on `listener` and runs the desktop app until the user quits.
 ///
 /// `listener` is already bound to the LAN address by the CLI; it is made non-blocking here
-/// because tokio requires that of a std listener it adopts.
-pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Result<()> {
+/// because tokio requires that of a std listener it adopts. `lock` is the data folder's
+/// (taken before binding); it is held until the app exits.
+pub(crate) fn run(config: Config, listener: std::net::TcpListener, mut lock: DataLock) -> anyhow::Result<()> {
     // GTK panics deep inside the event loop without a display; say it plainly instead.
     #[cfg(target_os = "linux")]
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
@@ -47,17 +49,21 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Re
         .context("cannot start the async runtime")?;
 
     listener.set_nonblocking(true).context("cannot make the listener non-blocking")?;
+    let tauri_context = context_for(&config);
     let engine = runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::from_std(listener).context("cannot hand the listener to the async runtime")?;
         Engine::start(config, listener).await.context("cannot start the Porch engine")
     })?;
+    if let Some(info) = engine.runtime_info() {
+        lock.announce(&info.url, &info.origin).context("cannot write the lock file")?;
+    }
     tracing::info!(urls = ?engine.viewer_urls(), "serving the library");
 
     // Tauri must spawn onto our runtime, not build a second one.
     tauri::async_runtime::set(runtime.handle().clone());
 
-    let app = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build_app(engine.clone())));
+    let app = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build_app(engine.clone(), tauri_context)));
     let app = match app {
         Ok(Ok(app)) => app,
         failed => {
@@ -79,6 +85,7 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Re
 
     // The engine has been shut down by now (see `exit`); give stragglers a moment.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    drop(lock);
     if code != 0 {
         anyhow::bail!("the desktop app exited with code {code}");
     }
@@ -86,9 +93,10 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Re
 }
 
 /// The Tauri app: plugins, managed state, commands, tray, event forwarding and window rules.
-fn build_app(engine: Engine) -> tauri::Result<tauri::App> {
+fn build_app(engine: Engine, context: tauri::Context) -> tauri::Result<tauri::App> {
     tauri::Builder::default()
-        // First: a second `porch` start only brings this window to the front.
+        // First: a second `porch` start on the same data folder only brings this window to
+        // the front (the plugin's name is per folder: see `context_for`).
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             window::show_main(app);
         }))
@@ -129,7 +137,7 @@ fn build_app(engine: Engine) -> tauri::Result<tauri::App> {
                 window::on_close_requested(window, api);
             }
         })
-        .build(context())
+        .build(context)
 }
 
 /// The app's generated context (config, embedded UI, icons), built in one place only so the
@@ -138,19 +146,62 @@ fn context() -> tauri::Context {
     tauri::generate_context!()
 }
 
-/// Another `porch` already serves this data folder: ask it (through the single-instance
-/// plugin) to show its window, which makes this process exit. When it has no window (a
-/// headless `porch serve`), say so.
-pub(crate) fn focus_running(running: &porch_engine::RuntimeInfo) -> anyhow::Result<()> {
+/// The app's context for a data folder. The default folder keeps the app's identifier; any
+/// other folder gets one of its own, so the single-instance plugin (whose name comes from the
+/// identifier) brings forward the window of the same folder and lets a window on another
+/// folder open. Which folder is held is decided by the data folder's lock, not by the plugin.
+fn context_for(config: &Config) -> tauri::Context {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut ctx = context();
+    let canonical = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let dir = canonical(&config.data_dir);
+    if Config::default_data_dir().map(|d| canonical(&d)) != Some(dir.clone()) {
+        // Same binary on both sides, so the (fixed-key) std hasher agrees between them.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        dir.hash(&mut h);
+        let id = format!("{}.folder{:016x}", ctx.config().identifier, h.finish());
+        ctx.config_mut().identifier = id;
+    }
+    ctx
+}
+
+/// Another `porch` already serves this data folder (`holder`): ask it, through the
+/// single-instance plugin, to show its window, which makes this process exit. When it has no
+/// window (a headless `porch serve`), say so in a notification too, since a start from the
+/// desktop menu has no terminal to print `why` on.
+pub(crate) fn focus_running(config: &Config, holder: &Holder, why: anyhow::Error) -> anyhow::Result<()> {
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|_, _, _| {}))
-        .build(context())
+        .plugin(tauri_plugin_notification::init())
+        .build(context_for(config))
         .context("cannot reach the running Porch")?;
+    let message = match &holder.url {
+        Some(url) => format!("{why}; it has no window: stop it first or open {url} in a browser"),
+        None => why.to_string(),
+    };
+    show_notification(&app, &message);
     drop(app);
-    anyhow::bail!(
-        "Porch is already serving this data folder without a window (pid {}, {}); stop it first or open {} in a browser",
-        running.pid,
-        running.url,
-        running.url
-    )
+    Err(anyhow::anyhow!(message))
+}
+
+/// Shows `err` in a notification when there is a display (a start from the desktop menu has
+/// no terminal), and returns it for the terminal.
+pub(crate) fn report_failure(err: anyhow::Error) -> anyhow::Result<()> {
+    let display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if display {
+        let built = std::panic::catch_unwind(|| {
+            tauri::Builder::default().plugin(tauri_plugin_notification::init()).build(context())
+        });
+        if let Ok(Ok(app)) = built {
+            show_notification(&app, &format!("{err:#}"));
+        }
+    }
+    Err(err)
+}
+
+fn show_notification<R: tauri::Runtime>(app: &tauri::App<R>, body: &str) {
+    use tauri_plugin_notification::NotificationExt as _;
+    if let Err(err) = app.notification().builder().title("Porch").body(body).show() {
+        tracing::debug!(error = %err, %body, "cannot show a notification");
+    }
 }

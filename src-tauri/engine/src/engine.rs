@@ -60,8 +60,10 @@ pub(crate) struct Inner {
     pub(crate) sharing_paused: std::sync::atomic::AtomicBool,
     /// Linked folders followed by this (serving) engine.
     pub(crate) links: crate::links::Followers,
-    /// Serialised content lists, valid until the database changes (see `cached_list`).
+    /// Serialised content lists, valid until the next change (see `cached_list`).
     pub(crate) list_cache: tokio::sync::Mutex<ListCache>,
+    /// Moves on every event this engine emits: the content lists' validity (see `cached_list`).
+    pub(crate) generation: std::sync::atomic::AtomicU64,
     /// The publisher's saved server settings and the runtime defaults they make. A std lock:
     /// read and replaced whole, never held across an await.
     pub(crate) saved: std::sync::RwLock<Saved>,
@@ -83,9 +85,8 @@ pub(crate) struct Saved {
 /// Content lists as sent, keyed by what they depend on besides the database.
 #[derive(Debug, Default)]
 pub(crate) struct ListCache {
-    /// A connection of its own whose `data_version` moves with every commit by anyone.
-    watch: Option<crate::store::ChangeWatch>,
-    version: i64,
+    /// The engine's `generation` the entries were built at.
+    generation: u64,
     entries: Vec<(String, bytes::Bytes)>,
 }
 
@@ -108,17 +109,24 @@ pub struct RuntimeInfo {
 
 impl Engine {
     /// Opens the data directory and store without serving anything.
+    ///
+    /// The caller holds the folder's lock (`data_dir::DataLock`): one writer per folder.
+    /// The folder is made 0700 and its top-level files 0600 (see `data_dir`).
     pub async fn open(mut config: Config) -> Result<Engine> {
-        for dir in [config.data_dir.clone(), config.bundles_dir(), config.tmp_dir()] {
+        crate::data_dir::create_private_dir(&config.data_dir)?;
+        crate::data_dir::create_private_dir(&config.data_dir.join("logs"))?;
+        for dir in [config.bundles_dir(), config.tmp_dir()] {
             tokio::fs::create_dir_all(&dir).await.map_err(Error::io("creating the data directory", &dir))?;
         }
         // Children run in their bundle folders: every path handed to them must be absolute.
         config.data_dir = tokio::fs::canonicalize(&config.data_dir)
             .await
             .map_err(Error::io("resolving the data directory", &config.data_dir))?;
+        // SQLite gives the -wal and -shm files the database file's mode.
+        crate::data_dir::create_private_file(&config.db_path())?;
         let store = Store::open(&config.db_path()).await?;
+        crate::data_dir::tighten(&config.data_dir)?;
         let owner_guid = store.setting_or_init("owner_guid", || uuid::Uuid::new_v4().to_string()).await?;
-        let list_watch = store.change_watch().await.ok();
         let saved = Engine::make_saved(&config, crate::settings::load(&store).await?);
         let (events, _) = broadcast::channel(256);
         let cancel = CancellationToken::new();
@@ -155,7 +163,8 @@ impl Engine {
                 session_key: crate::keys::random_token(32),
                 sharing_paused: std::sync::atomic::AtomicBool::new(false),
                 links: crate::links::Followers::default(),
-                list_cache: tokio::sync::Mutex::new(ListCache { watch: list_watch, ..ListCache::default() }),
+                list_cache: tokio::sync::Mutex::new(ListCache::default()),
+                generation: std::sync::atomic::AtomicU64::new(0),
                 saved: std::sync::RwLock::new(saved),
                 settings_lock: tokio::sync::Mutex::new(()),
                 viewers: crate::gateway::Observers::default(),
@@ -181,12 +190,11 @@ impl Engine {
         // Orphaned grandchildren of what Porch runs come back to it and are reaped.
         engine.inner.runner.adopt_orphans();
         let _ = engine.inner.server.set(ServerInfo { local_addr });
-        engine.write_runtime_file(local_addr).await?;
+        engine.write_runtime_file().await?;
         let app = crate::api::app(engine.clone());
         let cancel = engine.inner.cancel.clone();
         let (limits, tracker) = (engine.inner.config.http, engine.inner.tracker.clone());
         engine.inner.tracker.spawn(crate::listener::serve(listener, app, limits, cancel, tracker));
-        engine.spawn_change_watch().await?;
         engine.supervise_all();
         engine.spawn_schedule_loop();
         engine.reconcile_links().await;
@@ -203,6 +211,7 @@ impl Engine {
         }
         if self.inner.server.get().is_some() {
             let _ = tokio::fs::remove_file(self.inner.config.runtime_file()).await;
+            let _ = tokio::fs::remove_file(crate::data_dir::credential_path(&self.inner.config.data_dir)).await;
         }
     }
 
@@ -269,6 +278,8 @@ impl Engine {
     }
 
     pub(crate) fn emit(&self, event: Event) {
+        // Every change is emitted after it is stored, so cached lists built before it go stale.
+        self.inner.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let _ = self.inner.events.send(event);
     }
 
@@ -299,7 +310,10 @@ impl Engine {
         }
     }
 
-    async fn write_runtime_file(&self, addr: SocketAddr) -> Result<()> {
+    /// Where this serving engine can be reached from this computer, for the lock file and
+    /// the runtime file; `None` when not serving.
+    pub fn runtime_info(&self) -> Option<RuntimeInfo> {
+        let addr = self.local_addr()?;
         let loopback = if addr.ip().is_unspecified() || addr.ip().is_loopback() {
             url_for(
                 if addr.is_ipv6() { IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]) } else { IpAddr::from([127, 0, 0, 1]) },
@@ -308,10 +322,22 @@ impl Engine {
         } else {
             url_for(addr.ip(), addr.port())
         };
-        let info = RuntimeInfo { pid: std::process::id(), url: loopback, origin: self.default_origin() };
-        let path = self.inner.config.runtime_file();
+        Some(RuntimeInfo { pid: std::process::id(), url: loopback, origin: self.default_origin() })
+    }
+
+    /// Writes the runtime file and the local credential (this run's session key), both
+    /// 0600: CLI commands of the same user call the API with it.
+    async fn write_runtime_file(&self) -> Result<()> {
+        let info = self.runtime_info().expect("invariant: called once the server address is set");
+        let dir = self.inner.config.data_dir.clone();
+        let (runtime_file, key) = (self.inner.config.runtime_file(), self.inner.session_key.clone());
         let json = serde_json::to_vec_pretty(&info).unwrap_or_default();
-        tokio::fs::write(&path, json).await.map_err(Error::io("writing the runtime file", &path))
+        tokio::task::spawn_blocking(move || {
+            crate::data_dir::write_private(&crate::data_dir::credential_path(&dir), key.as_bytes())?;
+            crate::data_dir::write_private(&runtime_file, &json)
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("writing the runtime file stopped: {e}")))?
     }
 
     /// Hands every active interactive item to the supervisor (workers for `min_processes`
@@ -330,27 +356,11 @@ impl Engine {
         });
     }
 
-    /// After a reload: items another process (the CLI) redeployed or deleted get their
-    /// workers replaced or stopped.
-    async fn follow_external_changes(&self, before: &RouteTable) {
-        let after = self.inner.routes.snapshot();
-        for old in &before.all {
-            match after.get(&old.guid) {
-                None => self.inner.supervisor.remove(&old.guid).await,
-                Some(new) if new.bundle_id != old.bundle_id || new.app_mode != old.app_mode => {
-                    if let Ok(c) = self.content(&new.guid).await {
-                        self.supervise(&c).await;
-                    }
-                }
-                Some(_) => {}
-            }
-        }
-    }
-
     /// The content list for `key` as sent, built by `build` unless one was built since the
-    /// database last changed. Any commit, by this process or the CLI, moves SQLite's
-    /// `data_version` on the cache's own connection and so empties the cache; the version is
-    /// read before building, so a list built during a commit is replaced on the next call.
+    /// last change. Only this process writes the database (one writer per data folder; CLI
+    /// commands go through the API), and every change emits an event after it is stored,
+    /// which moves `generation`. The generation is read before building, so a list built
+    /// while a change lands is replaced on the next call.
     pub(crate) async fn cached_list<F, Fut>(&self, key: &str, build: F) -> Result<bytes::Bytes>
     where
         F: FnOnce() -> Fut,
@@ -358,17 +368,10 @@ impl Engine {
     {
         // A tokio lock held across the build: concurrent list calls wait and share the result.
         let mut cache = self.inner.list_cache.lock().await;
-        let version = match cache.watch.as_mut() {
-            Some(w) => w.version().await.ok(),
-            None => None,
-        };
-        let Some(version) = version else {
-            drop(cache);
-            return build().await;
-        };
-        if cache.version != version {
+        let generation = self.inner.generation.load(std::sync::atomic::Ordering::Acquire);
+        if cache.generation != generation {
             cache.entries.clear();
-            cache.version = version;
+            cache.generation = generation;
         }
         if let Some((_, body)) = cache.entries.iter().find(|(k, _)| k == key) {
             return Ok(body.clone());
@@ -384,39 +387,6 @@ impl Engine {
     /// Whether this engine serves (and so supervises processes).
     pub(crate) fn is_serving(&self) -> bool {
         self.inner.server.get().is_some()
-    }
-
-    /// Notices commits by other processes (the CLI) and reloads routes.
-    async fn spawn_change_watch(&self) -> Result<()> {
-        let mut watch = self.inner.store.change_watch().await?;
-        let mut last = watch.version().await?;
-        let engine = self.clone();
-        let cancel = self.inner.cancel.child_token();
-        self.inner.tracker.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                match watch.version().await {
-                    Ok(v) if v != last => {
-                        last = v;
-                        engine.reload_settings().await;
-                        let before = engine.inner.routes.snapshot();
-                        if let Err(e) = engine.refresh_routes().await {
-                            tracing::warn!(error = %e, "cannot reload routes");
-                        }
-                        engine.follow_external_changes(&before).await;
-                        engine.reconcile_links().await;
-                        engine.emit(Event::LibraryChanged);
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "cannot poll the database for changes"),
-                }
-            }
-        });
-        Ok(())
     }
 }
 
@@ -441,9 +411,12 @@ fn lan_addresses() -> Vec<IpAddr> {
     out
 }
 
-/// Reads the runtime file a server left in `data_dir`, if its process still exists.
+/// The server holding `config`'s data folder, if one does and it listens already (read
+/// from the lock file: see `data_dir`).
 pub fn running_server(config: &Config) -> Option<RuntimeInfo> {
-    let bytes = std::fs::read(config.runtime_file()).ok()?;
-    let info: RuntimeInfo = serde_json::from_slice(&bytes).ok()?;
-    std::path::Path::new(&format!("/proc/{}", info.pid)).exists().then_some(info)
+    let h = crate::data_dir::holder(&config.data_dir)??;
+    match (h.role, h.url, h.origin) {
+        (crate::data_dir::Role::Server, Some(url), Some(origin)) => Some(RuntimeInfo { pid: h.pid, url, origin }),
+        _ => None,
+    }
 }

@@ -57,7 +57,7 @@ pub enum Event {
         /// The link as `GET /__api__/porch/content/{guid}/link` shows it.
         link: Option<crate::links::LinkView>,
     },
-    /// Another process (the CLI) changed the data directory, or a server switch changed.
+    /// Much changed at once, or a server switch changed (sharing, settings).
     LibraryChanged,
 }
 

@@ -5,6 +5,7 @@
 //!
 //! Module map:
 //! - [`config`]: resolved paths, addresses and limits, built once at the edge;
+//! - [`data_dir`]: the data folder's lock (one writer), local credential and permissions;
 //! - [`store`]: SQLite through sqlx (WAL, foreign keys, embedded migrations); the only SQL;
 //! - [`bundle`]: safe extraction, packing, manifest reading and content detection;
 //! - [`engine`]: the handle, start-up, background tasks and shutdown;
@@ -30,6 +31,7 @@
 pub mod api;
 pub mod bundle;
 pub mod config;
+pub mod data_dir;
 pub mod engine;
 pub mod environment;
 pub mod error;

@@ -701,14 +701,43 @@ impl Engine {
     /// An existing item with the same name gets a new bundle; otherwise one is created.
     pub async fn deploy_path(&self, path: &Path, opts: DeployOptions) -> Result<Deployment> {
         let name = opts.name.clone().unwrap_or_else(|| name_from_path(path));
+        // Bad options fail before anything is packed.
         validate_name(&name)?;
-        let overrides = opts.overrides();
-        overrides.check()?;
-        let access = opts.access_type.as_deref().map(parse_access).transpose()?;
+        opts.overrides().check()?;
+        opts.access_type.as_deref().map(parse_access).transpose()?;
         let (src, tmp, limits) = (path.to_path_buf(), self.inner.config.tmp_dir(), self.inner.config.limits);
         let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
             .await
             .map_err(|e| Error::Invalid(format!("packing stopped: {e}")))??;
+        self.deploy_archive(packed.path(), path, DeployOptions { name: Some(name), ..opts }).await
+    }
+
+    /// [`Engine::deploy_archive`] of an uploaded archive (`POST /porch/deploy`, which the CLI
+    /// uses while a server runs), on the engine's task tracker: a client that goes away does
+    /// not cut a deploy short, and shutdown waits for it.
+    pub async fn deploy_upload(
+        &self,
+        archive: tempfile::TempPath,
+        named_like: PathBuf,
+        opts: DeployOptions,
+    ) -> Result<Deployment> {
+        let engine = self.clone();
+        let run = self.inner.tracker.spawn(async move { engine.deploy_archive(&archive, &named_like, opts).await });
+        run.await.map_err(|e| Error::Invalid(format!("the deploy stopped: {e}")))?
+    }
+
+    /// Deploys a packed archive in one step: store, deploy, wait. `named_like` (the folder,
+    /// file or upload the archive came from) names a new item when `opts.name` is unset, and
+    /// titles it when `opts.title` is.
+    ///
+    /// An existing item with the same name gets a new bundle; otherwise one is created, and
+    /// removed again if its first deploy fails.
+    pub async fn deploy_archive(&self, archive: &Path, named_like: &Path, opts: DeployOptions) -> Result<Deployment> {
+        let name = opts.name.clone().unwrap_or_else(|| name_from_path(named_like));
+        validate_name(&name)?;
+        let overrides = opts.overrides();
+        overrides.check()?;
+        let access = opts.access_type.as_deref().map(parse_access).transpose()?;
         let mut patch = None;
         let (content, created) = match self.inner.store.content_by_name(&name).await? {
             Some(c) => {
@@ -727,14 +756,14 @@ impl Engine {
                 (c, false)
             }
             None => {
-                let title = opts.title.clone().or_else(|| Some(title_from_path(path)));
+                let title = opts.title.clone().or_else(|| Some(title_from_path(named_like)));
                 let (access_type, viewer_access) = access.clone().unzip();
                 let new = NewContent { name: name.clone(), title, description: None, access_type, viewer_access };
                 (self.create_content(new).await?, true)
             }
         };
         let result = async {
-            let b = self.upload_bundle_as(&content.guid, packed.path(), None, &overrides).await?;
+            let b = self.upload_bundle_as(&content.guid, archive, None, &overrides).await?;
             if let Some(patch) = patch {
                 self.update_content(&content.guid, patch).await?;
             }

@@ -20,6 +20,10 @@ use crate::links::LinkView;
 #[derive(Debug, Deserialize)]
 pub(super) struct LinkBody {
     path: Option<String>,
+    /// The item was just deployed from this folder (`porch deploy --watch`): only later
+    /// changes redeploy it.
+    #[serde(default)]
+    in_sync: bool,
 }
 
 /// `GET …/link`: the link and its status; 404 when the item has none.
@@ -32,7 +36,7 @@ pub(super) async fn get_one(
 }
 
 /// `PUT …/link {"path": "/abs/folder"}`: links (or re-links) the item. The serving engine
-/// redeploys from the folder at once, then on every change.
+/// redeploys from the folder at once (unless `"in_sync": true`), then on every change.
 pub(super) async fn put(
     _: Publisher,
     State(engine): State<Engine>,
@@ -44,7 +48,7 @@ pub(super) async fn put(
         .path
         .filter(|p| !p.trim().is_empty())
         .ok_or_else(|| Error::Invalid("\"path\" (an absolute folder path) is required".into()))?;
-    Ok(Json(engine.set_link(&guid, &PathBuf::from(path), false).await?))
+    Ok(Json(engine.set_link(&guid, &PathBuf::from(path), b.in_sync).await?))
 }
 
 /// `DELETE …/link`: stops following the folder; the item keeps serving what it has.

@@ -96,6 +96,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/porch/keys", get(porch::keys).post(porch::create_key))
         .route("/porch/keys/{id}", axum::routing::delete(porch::revoke_key))
         .route("/porch/inspect", post(porch::inspect))
+        .route("/porch/deploy", post(porch::deploy))
         .route("/porch/schedules/preview", post(porch::schedule_preview))
         .route("/applications", get(server::applications))
         .route("/applications/{id}", get(server::application))

@@ -4,6 +4,8 @@
 //!   (port and bind apply at the next start, the rest at once); `PUT sharing`: pause sharing;
 //! - `GET|POST keys`, `DELETE keys/{id}`: API keys (the key is returned once, on creation);
 //! - `POST inspect?filename=&appmode=&entrypoint=`: what a deploy of the uploaded archive would detect (nothing stored);
+//! - `POST deploy?filename=&name=&title=&access=&appmode=&entrypoint=`: deploy the uploaded
+//!   archive in one step, as `porch deploy` does (the CLI's way in while a server runs);
 //! - `POST schedules/preview`: the next runs of a schedule definition (nothing stored).
 //!
 //! All of them need the publisher's key, like every management call.
@@ -21,6 +23,7 @@ use super::json_body;
 use crate::bundle::Overrides;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::ops::{DeployOptions, Deployment};
 use crate::preview::{upload_name, ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView};
 
 /// `GET /porch/server`.
@@ -135,4 +138,47 @@ pub(super) async fn schedule_preview(
 ) -> Result<Json<Vec<NextRun>>, ApiError> {
     let v: Value = json_body(&body)?;
     Ok(Json(engine.preview_schedule(&v, 5)?))
+}
+
+/// Query of a one-step deploy.
+#[derive(Debug, Deserialize)]
+pub(super) struct DeployQuery {
+    /// The deployed folder's or file's name: names and titles a new item.
+    filename: Option<String>,
+    name: Option<String>,
+    title: Option<String>,
+    /// `network`, `local`, `link` or Connect's access types.
+    access: Option<String>,
+    appmode: Option<String>,
+    entrypoint: Option<String>,
+}
+
+/// `POST /porch/deploy?filename=NAME[&name=][&title=][&access=][&appmode=][&entrypoint=]`:
+/// the body is a `.tar.gz` or `.zip` bundle, deployed as `porch deploy` deploys a path (an
+/// existing name gets a new version; a new item whose first deploy fails is not kept).
+/// Answers once the deploy has ended.
+pub(super) async fn deploy(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Query(q): Query<DeployQuery>,
+    req: Request,
+) -> Result<Json<Deployment>, ApiError> {
+    let opts = DeployOptions {
+        name: q.name,
+        title: q.title,
+        access_type: q.access,
+        appmode: q.appmode,
+        entrypoint: q.entrypoint,
+    };
+    opts.overrides().check().map_err(Error::from)?;
+    let tmp_dir = engine.config().tmp_dir();
+    tokio::fs::create_dir_all(&tmp_dir).await.map_err(Error::io("creating the scratch folder", &tmp_dir))?;
+    let tmp = tempfile::Builder::new()
+        .prefix("deploy-")
+        .tempfile_in(&tmp_dir)
+        .map_err(Error::io("creating an upload file", &tmp_dir))?;
+    let limit = engine.config().limits.max_bundle_bytes;
+    super::bundles::spool(req.into_body().into_data_stream(), tmp.path(), limit).await?;
+    let named_like = upload_name(q.filename.as_deref());
+    Ok(Json(engine.deploy_upload(tmp.into_temp_path(), named_like, opts).await?))
 }

@@ -68,7 +68,12 @@ pub async fn check_key(engine: &Engine, headers: &HeaderMap, peer: Option<Socket
     if let Some(wait) = ip.and_then(|ip| engine.inner.key_failures.blocked(ip)) {
         return Ok(KeyCheck::Limited { retry_after: wait.as_secs_f64().ceil().max(1.0) as u64 });
     }
-    if engine.check_key(key).await? {
+    // SECURITY: the session key (the window's calls, and CLI commands of the user who can
+    // read the data folder's `porch.token`) never works from another computer, whatever the
+    // remote-publishing switch says: it is a local credential.
+    let remote = ip.is_some_and(|ip| !is_loopback(ip));
+    let session = crate::keys::ct_eq(key.as_bytes(), engine.session_key().as_bytes());
+    if !(remote && session) && engine.check_key(key).await? {
         return Ok(KeyCheck::Valid);
     }
     if let Some(ip) = ip {

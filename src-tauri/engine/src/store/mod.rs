@@ -104,29 +104,6 @@ impl Store {
         .map_err(Error::store("writing a setting"))?;
         Ok(())
     }
-
-    /// SQLite's `data_version` on a dedicated connection: it changes whenever another
-    /// connection (another `porch` process included) commits.
-    pub async fn change_watch(&self) -> Result<ChangeWatch> {
-        let conn = self.pool.acquire().await.map_err(Error::store("opening a watch connection"))?;
-        Ok(ChangeWatch { conn: conn.detach() })
-    }
-}
-
-/// A connection kept aside to notice commits made by others.
-#[derive(Debug)]
-pub struct ChangeWatch {
-    conn: sqlx::SqliteConnection,
-}
-
-impl ChangeWatch {
-    /// The current data version.
-    pub async fn version(&mut self) -> Result<i64> {
-        sqlx::query_scalar("PRAGMA data_version")
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(Error::store("reading data_version"))
-    }
 }
 
 /// Whether a database error is a unique-constraint violation.

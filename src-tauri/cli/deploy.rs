@@ -1,0 +1,113 @@
+//! `porch deploy PATH`: pack a folder, file or archive here and deploy it in one step
+//! (`POST /__api__/porch/deploy`); with `--watch`, link the item to the folder.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context as _};
+use clap::Args;
+use porch_engine::ops::{name_from_path, parse_access, validate_name};
+use serde_json::{json, Value};
+
+use super::client::{with_query, Body, Porch};
+
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// What to deploy.
+    path: PathBuf,
+    /// Content name (default: derived from the path). An existing name is redeployed.
+    #[arg(long)]
+    name: Option<String>,
+    /// Title shown to viewers.
+    #[arg(long)]
+    title: Option<String>,
+    /// Who may view it: network (anyone who reaches Porch), local (this computer only) or
+    /// link (whoever has the secret link; see `porch secret-link`). Connect's all,
+    /// logged_in and acl are accepted too (acl = local).
+    #[arg(long, value_name = "ACCESS")]
+    access: Option<String>,
+    /// Keep the item linked to the folder: the Porch server redeploys it on every save.
+    #[arg(long)]
+    watch: bool,
+    /// Run it as this appmode instead of the detected one (e.g. static, jupyter-static,
+    /// python-dash); the choice is stored with the version.
+    #[arg(long, value_name = "APPMODE")]
+    appmode: Option<String>,
+    /// Run this entry point instead of the detected one: a file in the bundle (a page,
+    /// notebook, document or script) or a Python module such as app:server.
+    #[arg(long, value_name = "ENTRYPOINT")]
+    entrypoint: Option<String>,
+}
+
+impl DeployArgs {
+    pub(crate) async fn run(self, porch: &Porch) -> anyhow::Result<()> {
+        let path = &self.path;
+        if self.watch && !path.is_dir() {
+            return Err(anyhow!(
+                "--watch needs a folder, and {} is not one: link the folder that holds the app, notebook or site",
+                path.display()
+            ));
+        }
+        let d = self.deploy(porch).await.with_context(|| format!("cannot deploy {}", path.display()))?;
+        let c = &d["content"];
+        let name = c["name"].as_str().unwrap_or_default();
+        let verb = if d["created"] == true { "Published" } else { "Updated" };
+        println!(
+            "{verb} {name} (bundle {}, {})",
+            d["bundle_id"].as_str().unwrap_or_default(),
+            c["app_mode"].as_str().unwrap_or_default()
+        );
+        if c["viewer_access"] == "link" && c["secret_link"] != true {
+            eprintln!("note: {name} is visible only through a secret link; make one with `porch secret-link {name}`");
+        }
+        println!("{}", c["content_url"].as_str().unwrap_or_default());
+        if self.watch {
+            let folder = std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))?;
+            let guid = c["guid"].as_str().unwrap_or_default();
+            let link = porch
+                .call(
+                    reqwest::Method::PUT,
+                    &format!("/__api__/porch/content/{guid}/link"),
+                    // Just deployed from this folder: only later saves redeploy it.
+                    Body::Json(json!({ "path": folder, "in_sync": true })),
+                )
+                .await
+                .with_context(|| format!("cannot link {}", folder.display()))?;
+            println!("Linked to {}: every save redeploys {name}", link["path"].as_str().unwrap_or_default());
+            if !porch.is_serving() {
+                println!("No Porch server is running on this data folder; it follows the folder once `porch serve` (or the app) runs.");
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the options, packs the path here and uploads it; answers the deployment.
+    async fn deploy(&self, porch: &Porch) -> anyhow::Result<Value> {
+        // Bad options fail before anything is packed, with the engine's own words.
+        validate_name(self.name.clone().unwrap_or_else(|| name_from_path(&self.path)).as_str())?;
+        let overrides =
+            porch_engine::bundle::Overrides { appmode: self.appmode.clone(), entrypoint: self.entrypoint.clone() };
+        overrides.check().map_err(porch_engine::Error::from)?;
+        self.access.as_deref().map(parse_access).transpose()?;
+        let config = porch.config();
+        let (src, tmp, limits) = (self.path.clone(), config.tmp_dir(), config.limits);
+        tokio::fs::create_dir_all(&tmp).await.with_context(|| format!("cannot create {}", tmp.display()))?;
+        let packed = tokio::task::spawn_blocking(move || porch_engine::bundle::pack::pack(&src, &tmp, &limits))
+            .await
+            .context("packing stopped")??;
+        // The server names and titles a new item after the folder or file, as it would the path.
+        let file_name = self.path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = self.name.clone().unwrap_or_else(|| name_from_path(&self.path));
+        let path = with_query(
+            "/__api__/porch/deploy",
+            &[
+                ("filename", file_name.as_deref()),
+                ("name", Some(name.as_str())),
+                ("title", self.title.as_deref()),
+                ("access", self.access.as_deref()),
+                ("appmode", self.appmode.as_deref()),
+                ("entrypoint", self.entrypoint.as_deref()),
+            ],
+        );
+        porch.call(reqwest::Method::POST, &path, Body::File(packed.path().to_path_buf())).await
+    }
+}

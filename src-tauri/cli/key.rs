@@ -1,0 +1,66 @@
+//! `porch key new|list|revoke`: API keys (`/__api__/porch/keys`).
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::client::Porch;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Create an API key and print it (it is shown only once).
+    New {
+        /// A label to remember what the key is for.
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// List keys (id, name, created); keys themselves are never shown again.
+    List,
+    /// Revoke a key by id, or every key with a name; it stops working at once.
+    Revoke {
+        /// The key's id or name (see `porch key list`).
+        which: String,
+    },
+}
+
+impl KeyCommand {
+    pub(crate) async fn run(self, porch: &Porch) -> anyhow::Result<()> {
+        match self {
+            KeyCommand::New { name } => {
+                let made = porch.post("/__api__/porch/keys", json!({ "name": name })).await?;
+                println!("{}", made["key"].as_str().unwrap_or_default());
+            }
+            KeyCommand::List => {
+                let keys = porch.get("/__api__/porch/keys").await?;
+                let keys = keys.as_array().cloned().unwrap_or_default();
+                if keys.is_empty() {
+                    println!("No keys. Make one with: porch key new --name NAME");
+                } else {
+                    println!("{:<6} {:<24} CREATED", "ID", "NAME");
+                    for k in keys {
+                        let field = |f: &str| k[f].as_str().unwrap_or_default().to_string();
+                        println!("{:<6} {:<24} {}", field("id"), field("name"), field("created_time"));
+                    }
+                }
+            }
+            KeyCommand::Revoke { which } => {
+                let keys = porch.get("/__api__/porch/keys").await?;
+                let ids: Vec<String> = keys
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|k| k["id"] == which.as_str() || k["name"] == which.as_str())
+                    .filter_map(|k| k["id"].as_str().map(str::to_string))
+                    .collect();
+                if ids.is_empty() {
+                    return Err(porch_engine::Error::not_found("API key", &which).into());
+                }
+                for id in &ids {
+                    porch.delete(&format!("/__api__/porch/keys/{id}")).await?;
+                }
+                let n = ids.len();
+                println!("Revoked {n} key{}", if n == 1 { "" } else { "s" });
+            }
+        }
+        Ok(())
+    }
+}

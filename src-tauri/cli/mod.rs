@@ -1,0 +1,173 @@
+//! The command line: argument parsing and one module per command.
+//!
+//! Owns: the `porch` command's flags, its output and its exit codes. Does not own: anything
+//! a command does, which is an engine operation reached through the API.
+//!
+//! **One writer per data folder.** `porch` and `porch serve` ([`serve`]) hold the data
+//! folder's lock for as long as they run. Every other command talks to Porch's API through
+//! [`client::Porch`]: over loopback HTTP to the server that holds the folder (with the local
+//! credential it wrote), or, when none runs, to an engine opened in this process under the
+//! same lock for the command's duration. Either way a change goes through the one engine
+//! that owns the database, so a running server sees it at once.
+//!
+//! Adding a command: one new file with its clap `Args` and an `async fn run(self, porch)`,
+//! and one line in [`Command`] and in [`run`].
+//!
+//! Concurrency: each command builds one tokio runtime and runs to completion on it.
+
+mod access;
+mod client;
+mod deploy;
+mod key;
+mod list;
+mod render;
+mod rm;
+mod schedule;
+mod secret_link;
+mod serve;
+mod settings;
+mod variant;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context as _};
+use clap::{Parser, Subcommand};
+use porch_engine::Config;
+
+use client::Porch;
+use serve::ServeArgs;
+
+/// Publish data-science work to everyone on your local network.
+#[derive(Debug, Parser)]
+#[command(name = "porch", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// Where Porch keeps its database and bundles [default: the platform's data folder].
+    #[arg(long, global = true, env = "PORCH_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Server settings for the desktop window (same as `porch serve`).
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve headless (no window) and print the LAN URLs.
+    Serve(ServeArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Show or change server settings (the app's Settings pane): port, bind, remote
+    /// publishing and runtime defaults.
+    Settings(settings::SettingsArgs),
+    /// Deploy a folder, a file (.html .ipynb .qmd .Rmd .py .R) or a bundle (.tar.gz .zip).
+    Deploy(deploy::DeployArgs),
+    /// Set who may view an item: network, local or link.
+    Access(access::AccessArgs),
+    /// Print a new secret link for an item (the previous one stops working), or revoke it.
+    SecretLink(secret_link::SecretLinkArgs),
+    /// List published content.
+    List(list::ListArgs),
+    /// Render a notebook, Quarto document or R Markdown report now.
+    Render(render::RenderArgs),
+    /// Manage variants of a document: named parameter sets that render and schedule on their own.
+    #[command(subcommand)]
+    Variant(variant::VariantCommand),
+    /// Manage render schedules of a document.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
+    /// Remove a content item and all its bundles.
+    Rm(rm::RmArgs),
+}
+
+impl Command {
+    /// The name the lock file shows while this command works alone on the folder.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Serve(_) => "serve",
+            Command::Key(_) => "key",
+            Command::Settings(_) => "settings",
+            Command::Deploy(_) => "deploy",
+            Command::Access(_) => "access",
+            Command::SecretLink(_) => "secret-link",
+            Command::List(_) => "list",
+            Command::Render(_) => "render",
+            Command::Variant(_) => "variant",
+            Command::Schedule(_) => "schedule",
+            Command::Rm(_) => "rm",
+        }
+    }
+}
+
+/// Parses the command line, runs the command and turns its error into one line.
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let serving = matches!(cli.command, None | Some(Command::Serve(_)));
+    init_tracing(serving);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("porch: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}
+
+fn init_tracing(serving: bool) {
+    let default = if serving { "info,sqlx=warn,tower_http=warn" } else { "warn,sqlx=error" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// The configuration every command starts from: the data folder and what the build embeds.
+fn base_config(data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+    let dir = match data_dir {
+        Some(d) => d,
+        None => Config::default_data_dir().ok_or_else(|| anyhow!("cannot find a data folder; pass --data-dir"))?,
+    };
+    let mut config = Config::new(dir);
+    config.ui_assets = Some(crate::UI_ASSETS);
+    // A shared download cache for Python packages (tests and benchmarks use several data dirs).
+    config.uv_cache_dir =
+        std::env::var_os("PORCH_UV_CACHE_DIR").map(PathBuf::from).filter(|p| !p.as_os_str().is_empty());
+    Ok(config)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = match cli.command {
+        None => return serve::open_window(cli.data_dir, &cli.serve),
+        Some(Command::Serve(args)) => return serve::serve(cli.data_dir, &args),
+        Some(command) => command,
+    };
+    let config = base_config(cli.data_dir)?;
+    runtime()?.block_on(async move {
+        let porch = Porch::connect(config, command.name()).await?;
+        match command {
+            Command::Serve(_) => unreachable!("handled above"),
+            Command::Key(cmd) => cmd.run(&porch).await,
+            Command::Settings(args) => args.run(&porch).await,
+            Command::Deploy(args) => args.run(&porch).await,
+            Command::Access(args) => args.run(&porch).await,
+            Command::SecretLink(args) => args.run(&porch).await,
+            Command::List(args) => args.run(&porch).await,
+            Command::Render(args) => args.run(&porch).await,
+            Command::Variant(cmd) => cmd.run(&porch).await,
+            Command::Schedule(cmd) => cmd.run(&porch).await,
+            Command::Rm(args) => args.run(&porch).await,
+        }
+    })
+}
