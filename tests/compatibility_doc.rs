@@ -63,11 +63,34 @@ fn doc_endpoints(doc: &str) -> BTreeMap<String, (String, BTreeSet<String>)> {
     out
 }
 
+/// Source lines with every `.route(` call that rustfmt spread over several lines joined back
+/// into one (up to its closing parenthesis).
+fn logical_lines(src: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = src.lines();
+    while let Some(line) = lines.next() {
+        let mut joined = line.to_string();
+        if line.trim_end().ends_with(".route(") {
+            let mut depth = 1i32;
+            for next in lines.by_ref() {
+                depth += next.matches('(').count() as i32 - next.matches(')').count() as i32;
+                joined.push_str(next.trim());
+                if depth <= 0 {
+                    break;
+                }
+            }
+        }
+        out.push(joined);
+    }
+    out
+}
+
 /// Routes of the router source: path shape → (path, methods). `HEAD` is not listed.
 fn router_routes(src: &str) -> BTreeMap<String, (String, BTreeSet<String>)> {
     let mut out = BTreeMap::new();
     let mut prefix = "";
-    for line in src.lines() {
+    for line in logical_lines(src) {
+        let line = line.as_str();
         if line.contains("let api = Router::new()") {
             prefix = "/__api__";
         }

@@ -28,6 +28,22 @@ const STOPPED: u8 = 2;
 #[derive(Debug, Default)]
 pub(crate) struct ExitGate(AtomicU8);
 
+/// The data folder's lock, held while this window serves the folder.
+#[derive(Clone, Debug)]
+pub(crate) struct HeldLock(std::sync::Arc<std::sync::Mutex<Option<porch_engine::data_dir::DataLock>>>);
+
+impl HeldLock {
+    pub(crate) fn new(lock: porch_engine::data_dir::DataLock) -> HeldLock {
+        HeldLock(std::sync::Arc::new(std::sync::Mutex::new(Some(lock))))
+    }
+
+    /// Lets the lock go (the engine has stopped). A std lock: taken only to move the value out.
+    pub(crate) fn release(&self) {
+        let lock = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(lock);
+    }
+}
+
 /// Handles one `RunEvent::ExitRequested`.
 pub(crate) fn on_exit_requested<R: Runtime>(app: &AppHandle<R>, code: Option<i32>, api: &ExitRequestApi) {
     let gate = app.state::<ExitGate>();
@@ -54,7 +70,11 @@ pub(crate) fn restart<R: Runtime>(app: &AppHandle<R>) {
         return;
     }
     tracing::info!("restarting");
-    stop_engine_then(app.clone(), |app| app.request_restart());
+    // The new process takes the data folder's lock at its start: let it go first.
+    stop_engine_then(app.clone(), |app| {
+        app.state::<HeldLock>().release();
+        app.request_restart()
+    });
 }
 
 /// Shuts the engine down (with the grace period, giving up after the deadline), opens the

@@ -32,7 +32,8 @@ use tauri::{Manager as _, RunEvent, WindowEvent};
 /// `listener` is already bound to the LAN address by the CLI; it is made non-blocking here
 /// because tokio requires that of a std listener it adopts. `lock` is the data folder's
 /// (taken before binding); it is held until the app exits.
-pub(crate) fn run(config: Config, listener: std::net::TcpListener, mut lock: DataLock) -> anyhow::Result<()> {
+pub(crate) fn run(config: Config, listener: std::net::TcpListener, lock: DataLock) -> anyhow::Result<()> {
+    let mut lock = lock;
     // GTK panics deep inside the event loop without a display; say it plainly instead.
     #[cfg(target_os = "linux")]
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
@@ -63,7 +64,12 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener, mut lock: Dat
     // Tauri must spawn onto our runtime, not build a second one.
     tauri::async_runtime::set(runtime.handle().clone());
 
-    let app = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build_app(engine.clone(), tauri_context)));
+    // Shared with the exit path: a restart releases the lock once the engine has stopped, so
+    // the new process can take it.
+    let held = exit::HeldLock::new(lock);
+    let app = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        build_app(engine.clone(), tauri_context, held.clone())
+    }));
     let app = match app {
         Ok(Ok(app)) => app,
         failed => {
@@ -85,7 +91,7 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener, mut lock: Dat
 
     // The engine has been shut down by now (see `exit`); give stragglers a moment.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    drop(lock);
+    held.release();
     if code != 0 {
         anyhow::bail!("the desktop app exited with code {code}");
     }
@@ -93,7 +99,7 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener, mut lock: Dat
 }
 
 /// The Tauri app: plugins, managed state, commands, tray, event forwarding and window rules.
-fn build_app(engine: Engine, context: tauri::Context) -> tauri::Result<tauri::App> {
+fn build_app(engine: Engine, context: tauri::Context, held: exit::HeldLock) -> tauri::Result<tauri::App> {
     tauri::Builder::default()
         // First: a second `porch` start on the same data folder only brings this window to
         // the front (the plugin's name is per folder: see `context_for`).
@@ -105,6 +111,7 @@ fn build_app(engine: Engine, context: tauri::Context) -> tauri::Result<tauri::Ap
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(engine.clone())
         .manage(exit::ExitGate::default())
+        .manage(held)
         .manage(window::HideOnClose::default())
         .invoke_handler(tauri::generate_handler![
             commands::list_content,

@@ -96,6 +96,7 @@ pub(super) async fn serve(
 /// Turns a URL tail into plain relative components, or the answer that refuses it.
 ///
 /// SECURITY: traversal (`..`, encoded slashes, backslashes) → 400; hidden files → 404.
+#[allow(clippy::result_large_err)] // the Err is the finished error page, returned at once
 fn sanitize(tail: &str) -> Result<CleanPath, Response> {
     match static_site::sanitize(tail) {
         Ok(c) => Ok(c),

@@ -45,7 +45,9 @@ impl LogFile {
         }
         let Some(f) = self.file.as_mut() else { return };
         let stamped = format!("{} {line}\n", crate::time::now());
-        if f.write_all(stamped.as_bytes()).await.is_ok() {
+        // tokio's File hands writes to a blocking thread: flush, so a line is in the file
+        // (for readers of the log) once `write` returns.
+        if f.write_all(stamped.as_bytes()).await.is_ok() && f.flush().await.is_ok() {
             self.size += stamped.len() as u64;
         }
         if self.size > MAX_LOG_BYTES {
