@@ -397,12 +397,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(args)) => serve(cli.data_dir, &args),
         Some(Command::Key(KeyCommand::New { name })) => runtime()?.block_on(async {
             let engine = Engine::open(base_config(cli.data_dir)?).await?;
-            println!("{}", engine.new_api_key(&name).await?);
+            println!("{}", engine.library().new_api_key(&name).await?);
             Ok(())
         }),
         Some(Command::Key(KeyCommand::List)) => runtime()?.block_on(async {
             let engine = Engine::open(base_config(cli.data_dir)?).await?;
-            let keys = engine.api_keys().await?;
+            let keys = engine.library().api_keys().await?;
             if keys.is_empty() {
                 println!("No keys. Make one with: porch key new --name NAME");
             } else {
@@ -415,7 +415,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Some(Command::Key(KeyCommand::Revoke { which })) => runtime()?.block_on(async {
             let engine = Engine::open(base_config(cli.data_dir)?).await?;
-            let n = engine.revoke_api_key(&which).await?;
+            let n = engine.library().revoke_api_key(&which).await?;
             println!("Revoked {n} key{}", if n == 1 { "" } else { "s" });
             Ok(())
         }),
@@ -423,15 +423,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = open_for_cli(cli.data_dir).await?;
             if let Some(SettingsCommand::Set { assignments }) = command {
                 let patch = porch_engine::settings::patch_from_assignments(&assignments)?;
-                engine.update_server_settings(&patch).await.context("nothing was saved")?;
+                engine.settings().update_server_settings(&patch).await.context("nothing was saved")?;
             }
             print_settings(&engine);
             Ok(())
         }),
         Some(Command::Access { name, access }) => runtime()?.block_on(async {
             let engine = open_for_cli(cli.data_dir).await?;
-            let c = engine.content_by_name(&name).await?;
-            let c = engine.set_access(&c.guid, &access).await?;
+            let c = engine.library().content_by_name(&name).await?;
+            let c = engine.library().set_access(&c.guid, &access).await?;
             let origin = engine.default_origin();
             match c.viewer_access.as_str() {
                 "network" => println!("{name} is open to everyone who can reach Porch"),
@@ -440,29 +440,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{name} is visible only through its secret link (unchanged; `porch secret-link {name}` makes a new one)")
                 }
                 _ => {
-                    let (c, token) = engine.new_secret_link(&c.guid).await?;
+                    let (c, token) = engine.library().new_secret_link(&c.guid).await?;
                     println!("{name} is visible only through its secret link (shown once):");
-                    println!("{}", engine.secret_link_url(&c, &origin, &token));
+                    println!("{}", engine.library().secret_link_url(&c, &origin, &token));
                 }
             }
             Ok(())
         }),
         Some(Command::SecretLink { name, revoke }) => runtime()?.block_on(async {
             let engine = open_for_cli(cli.data_dir).await?;
-            let c = engine.content_by_name(&name).await?;
+            let c = engine.library().content_by_name(&name).await?;
             if revoke {
-                engine.revoke_secret_link(&c.guid).await?;
+                engine.library().revoke_secret_link(&c.guid).await?;
                 println!("Revoked the secret link of {name}");
                 return Ok(());
             }
-            let (c, token) = engine.new_secret_link(&c.guid).await?;
+            let (c, token) = engine.library().new_secret_link(&c.guid).await?;
             if c.viewer_access != "link" {
                 eprintln!(
                     "note: {name} is {} access; the link is needed only after `porch access {name} link`",
                     c.viewer_access
                 );
             }
-            println!("{}", engine.secret_link_url(&c, &engine.default_origin(), &token));
+            println!("{}", engine.library().secret_link_url(&c, &engine.default_origin(), &token));
             Ok(())
         }),
         Some(Command::Deploy { path, name, title, access, watch, appmode, entrypoint }) => runtime()?.block_on(async {
@@ -475,7 +475,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let engine = open_for_cli(cli.data_dir).await?;
             let opts = DeployOptions { name, title, access_type: access, appmode, entrypoint };
-            let d = engine.deploy_path(&path, opts).await.with_context(|| format!("cannot deploy {}", path.display()))?;
+            let d = engine.deployer().deploy_path(&path, opts).await.with_context(|| format!("cannot deploy {}", path.display()))?;
             let verb = if d.created { "Published" } else { "Updated" };
             println!("{verb} {} (bundle {}, {})", d.content.name, d.bundle_id, d.content.app_mode);
             if d.content.viewer_access == "link" && !d.content.secret_link {
@@ -484,7 +484,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", d.content.content_url);
             if watch {
                 let folder = std::path::absolute(&path).with_context(|| format!("cannot resolve {}", path.display()))?;
-                let link = engine.set_link(&d.content.guid, &folder, true).await.with_context(|| format!("cannot link {}", folder.display()))?;
+                let link = engine.links().set_link(&d.content.guid, &folder, true).await.with_context(|| format!("cannot link {}", folder.display()))?;
                 println!("Linked to {}: every save redeploys {}", link.path, d.content.name);
                 if porch_engine::running_server(&base_config(data_dir)?).is_none() {
                     println!("No Porch server is running on this data folder; it follows the folder once `porch serve` (or the app) runs.");
@@ -494,7 +494,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Some(Command::List { json }) => runtime()?.block_on(async {
             let engine = open_for_cli(cli.data_dir).await?;
-            let items = engine.list_content().await?;
+            let items = engine.library().list_content().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&items)?);
             } else if items.is_empty() {
@@ -509,22 +509,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Some(Command::Render { name, variant }) => runtime()?.block_on(async {
             let engine = open_for_cli(cli.data_dir).await?;
-            let c = engine.content_by_name(&name).await?;
+            let c = engine.library().content_by_name(&name).await?;
             let variant = match variant {
-                Some(v) => Some(engine.variant(&c.guid, &v).await?),
+                Some(v) => Some(engine.renders().variant(&c.guid, &v).await?),
                 None => None,
             };
-            let task = engine.render_variant_now(&c.guid, variant.as_ref().map(|v| v.id), "manual").await?;
-            let done = engine.wait_task(&task).await?;
+            let task = engine.renders().render_variant_now(&c.guid, variant.as_ref().map(|v| v.id), "manual").await?;
+            let done = engine.deployer().wait_task(&task).await?;
             if done.code != 0 {
                 return Err(anyhow!("the render of {name} failed: {}", done.error.lines().next().unwrap_or("")));
             }
             let variant_id = variant.as_ref().map(|v| v.id);
-            let latest = engine.renders(&c.guid).await?.into_iter().find(|r| r.variant_id == variant_id);
+            let latest = engine.renders().renders(&c.guid).await?.into_iter().find(|r| r.variant_id == variant_id);
             println!("Rendered {name} (render {})", latest.map(|r| r.id).unwrap_or_default());
             match &variant {
-                Some(v) => println!("{}", engine.variant_view(v, &c.guid)["url"].as_str().unwrap_or_default()),
-                None => println!("{}", engine.view(&engine.content(&c.guid).await?, &engine.default_origin()).content_url),
+                Some(v) => println!("{}", engine.renders().variant_view(v, &c.guid)["url"].as_str().unwrap_or_default()),
+                None => println!("{}", engine.library().view(&engine.library().content(&c.guid).await?, &engine.default_origin()).content_url),
             }
             Ok(())
         }),
@@ -532,20 +532,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = open_for_cli(cli.data_dir).await?;
             match cmd {
                 VariantCommand::List { name } => {
-                    let c = engine.content_by_name(&name).await?;
+                    let c = engine.library().content_by_name(&name).await?;
                     let views: Vec<serde_json::Value> =
-                        engine.variants(&c.guid).await?.iter().map(|v| engine.variant_view(v, &c.guid)).collect();
+                        engine.renders().variants(&c.guid).await?.iter().map(|v| engine.renders().variant_view(v, &c.guid)).collect();
                     println!("{}", serde_json::to_string_pretty(&views)?);
                 }
                 VariantCommand::Add { name, variant, params } => {
-                    let c = engine.content_by_name(&name).await?;
-                    let v = engine.create_variant(&c.guid, &variant, &parse_params(&params)?).await?;
+                    let c = engine.library().content_by_name(&name).await?;
+                    let v = engine.renders().create_variant(&c.guid, &variant, &parse_params(&params)?).await?;
                     println!("Added variant {:?} (id {}) of {name}; render it with: porch render {name} --variant {:?}", v.name, v.id, v.name);
                 }
                 VariantCommand::Rm { name, variant } => {
-                    let c = engine.content_by_name(&name).await?;
-                    let v = engine.variant(&c.guid, &variant).await?;
-                    engine.delete_variant(&c.guid, v.id).await?;
+                    let c = engine.library().content_by_name(&name).await?;
+                    let v = engine.renders().variant(&c.guid, &variant).await?;
+                    engine.renders().delete_variant(&c.guid, v.id).await?;
                     println!("Removed variant {:?} of {name}", v.name);
                 }
             }
@@ -555,15 +555,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = open_for_cli(cli.data_dir).await?;
             match cmd {
                 ScheduleCommand::List { name } => {
-                    let c = engine.content_by_name(&name).await?;
-                    let rows = engine.schedules(&c.guid).await?;
-                    let views: Vec<serde_json::Value> = rows.iter().map(|r| engine.schedule_view(r, &c.guid)).collect();
+                    let c = engine.library().content_by_name(&name).await?;
+                    let rows = engine.renders().schedules(&c.guid).await?;
+                    let views: Vec<serde_json::Value> = rows.iter().map(|r| engine.renders().schedule_view(r, &c.guid)).collect();
                     println!("{}", serde_json::to_string_pretty(&views)?);
                 }
                 ScheduleCommand::Add { name, kind, params, cron, start, tz, no_publish, no_catch_up, variant } => {
-                    let c = engine.content_by_name(&name).await?;
+                    let c = engine.library().content_by_name(&name).await?;
                     let variant = match variant {
-                        Some(v) => Some(engine.variant(&c.guid, &v).await?.id),
+                        Some(v) => Some(engine.renders().variant(&c.guid, &v).await?.id),
                         None => None,
                     };
                     let params: serde_json::Value =
@@ -573,17 +573,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     if let Some(expr) = cron {
                         def["cron"] = serde_json::json!(expr);
                     }
-                    let opts = porch_engine::schedules::OptionsPatch {
+                    let opts = porch_engine::renders::OptionsPatch {
                         publish: Some(!no_publish),
                         catch_up: Some(!no_catch_up),
                         ..Default::default()
                     };
-                    let row = engine.create_schedule(&c.guid, variant, &def, &opts).await?;
-                    let view = engine.schedule_view(&row, &c.guid);
+                    let row = engine.renders().create_schedule(&c.guid, variant, &def, &opts).await?;
+                    let view = engine.renders().schedule_view(&row, &c.guid);
                     println!("Added schedule {} for {name}; next run {}", row.id, view["next_run"].as_str().unwrap_or("never"));
                 }
                 ScheduleCommand::Rm { id } => {
-                    engine.delete_schedule(id).await?;
+                    engine.renders().delete_schedule(id).await?;
                     println!("Removed schedule {id}");
                 }
             }
@@ -591,7 +591,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Some(Command::Rm { name }) => runtime()?.block_on(async {
             let engine = open_for_cli(cli.data_dir).await?;
-            engine.remove_by_name(&name).await?;
+            engine.deployer().remove_by_name(&name).await?;
             println!("Removed {name}");
             Ok(())
         }),
@@ -600,10 +600,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// The saved settings, one per line, marking what differs from the default.
 fn print_settings(engine: &Engine) {
-    let view = engine.server_view();
+    let view = engine.settings().server_view();
     let s = &view.settings;
     let mark = |changed: bool| if changed { "" } else { "  (default)" };
-    let saved = engine.saved_settings();
+    let saved = engine.settings().saved_settings();
     println!("port                     {}{}", s.port, mark(saved.port.is_some()));
     let bind = match s.bind {
         porch_engine::settings::BindScope::Network => "network (everyone on your network)",
@@ -638,7 +638,7 @@ fn serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
         // Handlers first: a signal that arrives right after the address is printed must
         // still shut down cleanly.
         let signals = Signals::install()?;
-        let engine = Engine::start(config, listener).await?;
+        let engine = porch_engine::server::start(config, listener).await?;
         let addr = engine.local_addr().ok_or_else(|| anyhow!("the server did not report its address"))?;
         // The first line is machine-readable: tests and scripts read the port from it.
         println!("Listening on http://{addr}/");
@@ -646,7 +646,7 @@ fn serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
         for url in engine.viewer_urls() {
             println!("  {url}");
         }
-        if !engine.allow_remote_publishing() {
+        if !engine.settings().allow_remote_publishing() {
             println!("Publishing is allowed from this computer only (with an API key: porch key new).");
         }
         signals.wait().await;

@@ -50,7 +50,7 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener) -> anyhow::Re
     let engine = runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::from_std(listener).context("cannot hand the listener to the async runtime")?;
-        Engine::start(config, listener).await.context("cannot start the Porch engine")
+        porch_engine::server::start(config, listener).await.context("cannot start the Porch engine")
     })?;
     tracing::info!(urls = ?engine.viewer_urls(), "serving the library");
 

@@ -1,92 +1,47 @@
-//! The engine handle: owns the store, routes, tasks, caches and every background task.
+//! The engine facade: builds the services at start-up and hands out their handles.
 //!
-//! `Engine` is a cheap `Clone` over `Arc<Inner>`. `Engine::open` gives a handle with no
-//! listener (the CLI uses it to act on a data directory directly); `Engine::start` also
-//! serves HTTP on a listener that the caller already bound. All long-lived work is
-//! spawned on one `TaskTracker` with child tokens of one root `CancellationToken`, so
-//! `shutdown(grace)` stops everything in order.
+//! `Engine` is a cheap `Clone`. [`Engine::open`] opens a data folder and builds every
+//! service without serving anything (the CLI acts on a data folder this way);
+//! [`crate::server::start`] also serves HTTP on a listener the caller already bound. All
+//! long-lived work is spawned on one `TaskTracker` with child tokens of one root
+//! `CancellationToken` (both in [`crate::shared`]), so [`Engine::shutdown`] stops
+//! everything in order.
+//!
+//! The facade holds no state of its own and no operations: callers ask a service
+//! (`engine.library().content(…)`, `engine.renders().render_now(…)`). The services, from
+//! the bottom up (each may call only those before it):
+//! [`Library`] → [`Apps`] → [`Renders`] → [`Deployer`] → [`Links`], and [`Settings`] beside
+//! them over the library and apps. See `docs/architecture.md`.
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
+use crate::apps::Apps;
 use crate::config::Config;
+use crate::deployer::Deployer;
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::routes::{RouteTable, Routes};
-use crate::static_site::FileCache;
+use crate::library::Library;
+use crate::links::Links;
+use crate::renders::Renders;
+use crate::settings::Settings;
+use crate::shared::{Base, Shared};
 use crate::store::Store;
-use crate::tasks::Tasks;
 
-/// Handle to a running (or merely opened) engine.
+/// Handle to a running (or merely opened) engine: the services of one data folder.
 #[derive(Clone, Debug)]
 pub struct Engine {
-    pub(crate) inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) store: Store,
-    pub(crate) routes: Routes,
-    pub(crate) tasks: Tasks,
-    pub(crate) files: FileCache,
-    pub(crate) events: broadcast::Sender<Event>,
-    pub(crate) owner_guid: String,
-    pub(crate) cancel: CancellationToken,
-    pub(crate) tracker: TaskTracker,
-    pub(crate) server: OnceLock<ServerInfo>,
-    pub(crate) supervisor: crate::supervisor::Supervisor,
-    pub(crate) environments: crate::environment::Environments,
-    /// Serialises handing items to the supervisor (see `Engine::supervise`).
-    pub(crate) supervise_lock: tokio::sync::Mutex<()>,
-    /// Render slots (one render at a time by default).
-    pub(crate) render_slots: tokio::sync::Semaphore,
-    /// Items with a render queued or running. A std lock: set updates only.
-    pub(crate) rendering: std::sync::Mutex<std::collections::HashSet<(i64, i64)>>,
-    /// Failed key attempts per client address.
-    pub(crate) key_failures: crate::keys::FailureLimiter,
-    /// A key valid for this run only, never stored: the desktop shell's own calls.
-    pub(crate) session_key: String,
-    /// While set, viewers on other computers get a "paused" page (the publisher's tray switch).
-    pub(crate) sharing_paused: std::sync::atomic::AtomicBool,
-    /// Linked folders followed by this (serving) engine.
-    pub(crate) links: crate::links::Followers,
-    /// Serialised content lists, valid until the database changes (see `cached_list`).
-    pub(crate) list_cache: tokio::sync::Mutex<ListCache>,
-    /// The publisher's saved server settings and the runtime defaults they make. A std lock:
-    /// read and replaced whole, never held across an await.
-    pub(crate) saved: std::sync::RwLock<Saved>,
-    /// Serialises changes to the saved settings (read, change, write).
-    pub(crate) settings_lock: tokio::sync::Mutex<()>,
-}
-
-/// Saved server settings with what follows from them.
-#[derive(Debug, Clone)]
-pub(crate) struct Saved {
-    pub(crate) doc: crate::settings::SavedSettings,
-    pub(crate) runtime_defaults: crate::supervisor::RuntimeSettings,
-}
-
-/// Content lists as sent, keyed by what they depend on besides the database.
-#[derive(Debug, Default)]
-pub(crate) struct ListCache {
-    /// A connection of its own whose `data_version` moves with every commit by anyone.
-    watch: Option<crate::store::ChangeWatch>,
-    version: i64,
-    entries: Vec<(String, bytes::Bytes)>,
-}
-
-/// Where a serving engine listens.
-#[derive(Debug, Clone)]
-pub(crate) struct ServerInfo {
-    pub(crate) local_addr: SocketAddr,
+    shared: Shared,
+    library: Library,
+    apps: Apps,
+    renders: Renders,
+    deployer: Deployer,
+    links: Links,
+    settings: Settings,
 }
 
 /// What a running server writes for the CLI (`porch.run.json` in the data dir).
@@ -101,7 +56,7 @@ pub struct RuntimeInfo {
 }
 
 impl Engine {
-    /// Opens the data directory and store without serving anything.
+    /// Opens the data directory and store and builds the services, without serving.
     pub async fn open(mut config: Config) -> Result<Engine> {
         for dir in [config.data_dir.clone(), config.bundles_dir(), config.tmp_dir()] {
             tokio::fs::create_dir_all(&dir).await.map_err(Error::io("creating the data directory", &dir))?;
@@ -111,326 +66,110 @@ impl Engine {
             .await
             .map_err(Error::io("resolving the data directory", &config.data_dir))?;
         let store = Store::open(&config.db_path()).await?;
-        let owner_guid = store.setting_or_init("owner_guid", || uuid::Uuid::new_v4().to_string()).await?;
-        let list_watch = store.change_watch().await.ok();
-        let saved = Engine::make_saved(&config, crate::settings::load(&store).await?);
-        let (events, _) = broadcast::channel(256);
-        let cancel = CancellationToken::new();
-        let tracker = TaskTracker::new();
-        let supervisor = crate::supervisor::Supervisor::new(
-            config.data_dir.join("logs"),
-            cancel.clone(),
-            tracker.clone(),
-            Duration::from_secs(5),
-        );
-        let mut environments = crate::environment::Environments::new(&config.data_dir);
-        if let Some(dir) = &config.uv_cache_dir {
-            environments = environments.with_uv_cache(dir.clone());
-        }
-        let engine = Engine {
-            inner: Arc::new(Inner {
-                tasks: Tasks::new(store.clone()),
-                routes: Routes::default(),
-                files: FileCache::default(),
-                events,
-                owner_guid,
-                cancel,
-                tracker,
-                server: OnceLock::new(),
-                supervisor,
-                environments,
-                supervise_lock: tokio::sync::Mutex::new(()),
-                render_slots: tokio::sync::Semaphore::new(config.render_concurrency.max(1)),
-                rendering: std::sync::Mutex::new(std::collections::HashSet::new()),
-                key_failures: crate::keys::FailureLimiter::default(),
-                session_key: crate::keys::random_token(32),
-                sharing_paused: std::sync::atomic::AtomicBool::new(false),
-                links: crate::links::Followers::default(),
-                list_cache: tokio::sync::Mutex::new(ListCache { watch: list_watch, ..ListCache::default() }),
-                saved: std::sync::RwLock::new(saved),
-                settings_lock: tokio::sync::Mutex::new(()),
-                store,
-                config,
-            }),
-        };
-        engine.refresh_routes().await?;
-        Ok(engine)
+        let saved = Settings::read(&config, &store).await?;
+        let shared = Base::new(config, store);
+        let library = Library::open(shared.clone()).await?;
+        let apps = Apps::new(shared.clone(), library.clone(), saved.runtime_defaults);
+        let renders = Renders::new(shared.clone(), library.clone(), apps.clone());
+        let deployer = Deployer::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
+        let links = Links::new(shared.clone(), library.clone(), deployer.clone());
+        let settings = Settings::new(shared.clone(), library.clone(), apps.clone(), saved);
+        Ok(Engine { shared, library, apps, renders, deployer, links, settings })
     }
 
-    /// Opens the engine and serves HTTP on `listener` until [`Engine::shutdown`].
-    pub async fn start(config: Config, listener: tokio::net::TcpListener) -> Result<Engine> {
-        let engine = Engine::open(config).await?;
-        let local_addr = listener.local_addr().map_err(Error::io("reading the bound address", ""))?;
-        let interrupted = engine.inner.store.fail_interrupted_tasks(&crate::time::now()).await?;
-        engine.inner.store.fail_interrupted_renders(&crate::time::now()).await?;
-        if interrupted > 0 {
-            tracing::warn!(interrupted, "marked deploy tasks of an earlier run as failed");
-        }
-        engine.clean_scratch().await;
-        let _ = engine.inner.server.set(ServerInfo { local_addr });
-        engine.write_runtime_file(local_addr).await?;
-        let app = crate::api::app(engine.clone());
-        let cancel = engine.inner.cancel.clone();
-        let (limits, tracker) = (engine.inner.config.http, engine.inner.tracker.clone());
-        engine.inner.tracker.spawn(crate::listener::serve(listener, app, limits, cancel, tracker));
-        engine.spawn_change_watch().await?;
-        engine.supervise_all();
-        engine.spawn_schedule_loop();
-        engine.reconcile_links().await;
-        tracing::info!(%local_addr, data_dir = %engine.inner.config.data_dir.display(), "Porch is serving");
-        Ok(engine)
+    /// Content, bundles, access, secret links and API keys.
+    pub fn library(&self) -> &Library {
+        &self.library
     }
 
-    /// Stops serving, waits up to `grace` for in-flight work, and removes the runtime file.
-    pub async fn shutdown(&self, grace: Duration) {
-        self.inner.cancel.cancel();
-        self.inner.tracker.close();
-        if tokio::time::timeout(grace, self.inner.tracker.wait()).await.is_err() {
-            tracing::warn!(remaining = self.inner.tracker.len(), "tasks still running after the grace period");
-        }
-        if self.inner.server.get().is_some() {
-            let _ = tokio::fs::remove_file(self.inner.config.runtime_file()).await;
-        }
+    /// Interactive content: workers, runtime settings, environment variables, logs.
+    pub fn apps(&self) -> &Apps {
+        &self.apps
+    }
+
+    /// Rendered content: renders, variants, schedules, mail.
+    pub fn renders(&self) -> &Renders {
+        &self.renders
+    }
+
+    /// Deploys, one-step deploys of a path, previews and deleting items.
+    pub fn deployer(&self) -> &Deployer {
+        &self.deployer
+    }
+
+    /// Linked folders.
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
+    /// Server-wide settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The parts every service shares (configuration, store, events, tasks, tracker).
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The configuration the engine runs with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// A receiver of state changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.subscribe()
+    }
+
+    /// Publishes a state change (the API's own, e.g. a start failure seen by a viewer).
+    pub fn emit(&self, event: Event) {
+        self.shared.emit(event)
+    }
+
+    /// A token cancelled when the engine shuts down (long-lived responses such as event
+    /// streams end on it).
+    pub fn shutdown_token(&self) -> tokio_util::sync::CancellationToken {
+        self.shared.cancel.child_token()
+    }
+
+    /// The address the server is bound to, if serving.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.shared.local_addr()
+    }
+
+    /// URLs viewers on the network can open (LAN addresses when bound to all interfaces).
+    pub fn viewer_urls(&self) -> Vec<String> {
+        self.shared.viewer_urls()
+    }
+
+    /// The origin used for absolute URLs when there is no request to take a Host from.
+    pub fn default_origin(&self) -> String {
+        self.shared.default_origin()
     }
 
     /// A key accepted for this run only (never stored), for in-process callers such as the
     /// desktop shell. SECURITY: it never leaves the process except to the app's own webview.
     pub fn session_key(&self) -> &str {
-        &self.inner.session_key
+        self.library.session_key()
     }
 
-    /// Pauses or resumes sharing with other computers (this computer keeps full access).
-    pub fn set_sharing_paused(&self, paused: bool) {
-        self.inner.sharing_paused.store(paused, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(paused, "sharing with the network");
-        self.emit(Event::LibraryChanged);
-    }
-
-    /// Whether sharing with other computers is paused.
-    pub fn sharing_paused(&self) -> bool {
-        self.inner.sharing_paused.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// A receiver of state changes.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.inner.events.subscribe()
-    }
-
-    /// The configuration the engine runs with.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
-    }
-
-    /// The address the server is bound to, if serving.
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.inner.server.get().map(|s| s.local_addr)
-    }
-
-    /// URLs viewers on the network can open (LAN addresses when bound to all interfaces).
-    pub fn viewer_urls(&self) -> Vec<String> {
-        let Some(addr) = self.local_addr() else {
-            return self.inner.config.public_url.iter().map(|u| format!("{}/", u.trim_end_matches('/'))).collect();
-        };
-        let port = addr.port();
-        let mut urls: Vec<String> =
-            self.inner.config.public_url.iter().map(|u| format!("{}/", u.trim_end_matches('/'))).collect();
-        if addr.ip().is_unspecified() {
-            for ip in lan_addresses() {
-                urls.push(url_for(ip, port));
-            }
-            urls.push(url_for(IpAddr::from([127, 0, 0, 1]), port));
-        } else {
-            urls.push(url_for(addr.ip(), port));
+    /// Stops serving, waits up to `grace` for in-flight work, and removes the runtime file.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shared.cancel.cancel();
+        self.shared.tracker.close();
+        if tokio::time::timeout(grace, self.shared.tracker.wait()).await.is_err() {
+            tracing::warn!(remaining = self.shared.tracker.len(), "tasks still running after the grace period");
         }
-        urls.dedup();
-        urls
-    }
-
-    /// The origin used for absolute URLs when there is no request to take a Host from.
-    pub fn default_origin(&self) -> String {
-        self.viewer_urls()
-            .into_iter()
-            .next()
-            .map(|u| u.trim_end_matches('/').to_string())
-            .unwrap_or_else(|| format!("http://localhost:{}", crate::config::DEFAULT_PORT))
-    }
-
-    pub(crate) fn emit(&self, event: Event) {
-        let _ = self.inner.events.send(event);
-    }
-
-    /// Reloads the routing table from the store.
-    pub(crate) async fn refresh_routes(&self) -> Result<()> {
-        let rows = self.inner.store.list_content(None).await?;
-        self.inner.routes.replace(RouteTable::build(&rows));
-        Ok(())
-    }
-
-    /// The extracted folder of a bundle.
-    pub(crate) fn bundle_dir(&self, bundle_id: i64) -> PathBuf {
-        self.inner.config.bundles_dir().join(bundle_id.to_string())
-    }
-
-    /// The stored archive of a bundle.
-    pub(crate) fn bundle_archive(&self, bundle_id: i64) -> PathBuf {
-        self.inner.config.bundles_dir().join(format!("{bundle_id}.tar.gz"))
-    }
-
-    async fn clean_scratch(&self) {
-        let tmp = self.inner.config.tmp_dir();
-        if let Ok(mut rd) = tokio::fs::read_dir(&tmp).await {
-            while let Ok(Some(e)) = rd.next_entry().await {
-                let p = e.path();
-                let _ = if p.is_dir() { tokio::fs::remove_dir_all(&p).await } else { tokio::fs::remove_file(&p).await };
-            }
+        if self.shared.is_serving() {
+            let _ = tokio::fs::remove_file(self.shared.config.runtime_file()).await;
         }
     }
-
-    async fn write_runtime_file(&self, addr: SocketAddr) -> Result<()> {
-        let loopback = if addr.ip().is_unspecified() || addr.ip().is_loopback() {
-            url_for(
-                if addr.is_ipv6() { IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]) } else { IpAddr::from([127, 0, 0, 1]) },
-                addr.port(),
-            )
-        } else {
-            url_for(addr.ip(), addr.port())
-        };
-        let info = RuntimeInfo { pid: std::process::id(), url: loopback, origin: self.default_origin() };
-        let path = self.inner.config.runtime_file();
-        let json = serde_json::to_vec_pretty(&info).unwrap_or_default();
-        tokio::fs::write(&path, json).await.map_err(Error::io("writing the runtime file", &path))
-    }
-
-    /// Hands every active interactive item to the supervisor (workers for `min_processes`
-    /// start now; the rest on the first request). Runs in the background: preparing an
-    /// environment can take a while and must not delay serving.
-    pub(crate) fn supervise_all(&self) {
-        let engine = self.clone();
-        self.inner.tracker.spawn(async move {
-            let rows = match engine.inner.store.list_content(None).await {
-                Ok(rows) => rows,
-                Err(e) => return tracing::warn!(error = %e, "cannot list content to supervise"),
-            };
-            for c in rows.iter().filter(|c| crate::runtime_kind(&c.app_mode) == crate::RuntimeKind::Interactive) {
-                engine.supervise(c).await;
-            }
-        });
-    }
-
-    /// After a reload: items another process (the CLI) redeployed or deleted get their
-    /// workers replaced or stopped.
-    async fn follow_external_changes(&self, before: &RouteTable) {
-        let after = self.inner.routes.snapshot();
-        for old in &before.all {
-            match after.get(&old.guid) {
-                None => self.inner.supervisor.remove(&old.guid).await,
-                Some(new) if new.bundle_id != old.bundle_id || new.app_mode != old.app_mode => {
-                    if let Ok(c) = self.content(&new.guid).await {
-                        self.supervise(&c).await;
-                    }
-                }
-                Some(_) => {}
-            }
-        }
-    }
-
-    /// The content list for `key` as sent, built by `build` unless one was built since the
-    /// database last changed. Any commit, by this process or the CLI, moves SQLite's
-    /// `data_version` on the cache's own connection and so empties the cache; the version is
-    /// read before building, so a list built during a commit is replaced on the next call.
-    pub(crate) async fn cached_list<F, Fut>(&self, key: &str, build: F) -> Result<bytes::Bytes>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<bytes::Bytes>>,
-    {
-        // A tokio lock held across the build: concurrent list calls wait and share the result.
-        let mut cache = self.inner.list_cache.lock().await;
-        let version = match cache.watch.as_mut() {
-            Some(w) => w.version().await.ok(),
-            None => None,
-        };
-        let Some(version) = version else {
-            drop(cache);
-            return build().await;
-        };
-        if cache.version != version {
-            cache.entries.clear();
-            cache.version = version;
-        }
-        if let Some((_, body)) = cache.entries.iter().find(|(k, _)| k == key) {
-            return Ok(body.clone());
-        }
-        let body = build().await?;
-        if cache.entries.len() >= 16 {
-            cache.entries.remove(0);
-        }
-        cache.entries.push((key.to_string(), body.clone()));
-        Ok(body)
-    }
-
-    /// Whether this engine serves (and so supervises processes).
-    pub(crate) fn is_serving(&self) -> bool {
-        self.inner.server.get().is_some()
-    }
-
-    /// Notices commits by other processes (the CLI) and reloads routes.
-    async fn spawn_change_watch(&self) -> Result<()> {
-        let mut watch = self.inner.store.change_watch().await?;
-        let mut last = watch.version().await?;
-        let engine = self.clone();
-        let cancel = self.inner.cancel.child_token();
-        self.inner.tracker.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-                match watch.version().await {
-                    Ok(v) if v != last => {
-                        last = v;
-                        engine.reload_settings().await;
-                        let before = engine.inner.routes.snapshot();
-                        if let Err(e) = engine.refresh_routes().await {
-                            tracing::warn!(error = %e, "cannot reload routes");
-                        }
-                        engine.follow_external_changes(&before).await;
-                        engine.reconcile_links().await;
-                        engine.emit(Event::LibraryChanged);
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "cannot poll the database for changes"),
-                }
-            }
-        });
-        Ok(())
-    }
-}
-
-fn url_for(ip: IpAddr, port: u16) -> String {
-    match ip {
-        IpAddr::V4(v4) => format!("http://{v4}:{port}/"),
-        IpAddr::V6(v6) => format!("http://[{v6}]:{port}/"),
-    }
-}
-
-/// Non-loopback IPv4 addresses of this machine.
-fn lan_addresses() -> Vec<IpAddr> {
-    let mut out: Vec<IpAddr> = if_addrs::get_if_addrs()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|i| !i.is_loopback())
-        .map(|i| i.ip())
-        .filter(|ip| ip.is_ipv4())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// Reads the runtime file a server left in `data_dir`, if its process still exists.
 pub fn running_server(config: &Config) -> Option<RuntimeInfo> {
     let bytes = std::fs::read(config.runtime_file()).ok()?;
     let info: RuntimeInfo = serde_json::from_slice(&bytes).ok()?;
-    std::path::Path::new(&format!("/proc/{}", info.pid)).exists().then_some(info)
+    Path::new(&format!("/proc/{}", info.pid)).exists().then_some(info)
 }

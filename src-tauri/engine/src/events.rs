@@ -55,7 +55,7 @@ pub enum Event {
         /// The item's guid.
         guid: String,
         /// The link as `GET /__api__/porch/content/{guid}/link` shows it.
-        link: Option<crate::links::LinkView>,
+        link: Option<crate::view::LinkView>,
     },
     /// Another process (the CLI) changed the data directory, or a server switch changed.
     LibraryChanged,

@@ -24,42 +24,41 @@
 //! - [`view`]: the JSON shapes callers see.
 
 pub mod api;
+pub mod apps;
 pub mod bundle;
 pub mod config;
+pub mod deployer;
 pub mod engine;
 pub mod environment;
 pub mod error;
 pub mod events;
-pub mod interactive;
 pub mod keys;
-mod launch;
+pub mod library;
 pub mod links;
 pub mod listener;
-pub mod mail;
-pub mod ops;
-pub mod preview;
 pub mod proxy;
-pub mod render;
+pub mod renders;
 pub mod routes;
 pub mod runtimes;
 pub mod scheduler;
-pub mod schedules;
+pub mod server;
 pub mod settings;
+pub mod shared;
 pub mod static_site;
 pub mod store;
 pub mod supervisor;
 pub mod tasks;
 pub mod time;
-pub mod variants;
 pub mod view;
 pub mod watcher;
 
 pub use config::{Config, Limits};
+pub use deployer::{DeployOptions, Deployment};
 pub use engine::{running_server, Engine, RuntimeInfo};
 pub use error::{Error, ErrorCode, Result};
 pub use events::Event;
-pub use ops::{DeployOptions, Deployment};
-pub use preview::{ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView, Staged};
+pub use settings::ServerView;
+pub use view::{ApiKeyView, BundlePreview, NewApiKey, NextRun, Staged};
 pub use view::{BundleView, ContentView};
 
 /// The version Porch reports as Connect's (clients gate features on it).

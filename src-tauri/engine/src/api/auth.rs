@@ -19,13 +19,7 @@ use crate::keys::parse_authorization;
 #[derive(Debug, Clone, Copy)]
 pub struct Publisher;
 
-/// Whether an address is this machine's loopback (IPv4-mapped IPv6 included).
-pub fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-    }
-}
+pub use crate::listener::is_loopback;
 
 /// The socket peer of a request (absent only for in-process calls, which are local).
 pub(super) fn peer(parts: &Parts) -> Option<SocketAddr> {
@@ -58,15 +52,15 @@ pub(super) async fn check_key(
         return Ok(KeyCheck::Absent);
     };
     let ip = peer.map(|p| p.ip());
-    if let Some(wait) = ip.and_then(|ip| engine.inner.key_failures.blocked(ip)) {
+    if let Some(wait) = ip.and_then(|ip| engine.library().key_failures().blocked(ip)) {
         return Ok(KeyCheck::Limited { retry_after: wait.as_secs_f64().ceil().max(1.0) as u64 });
     }
-    if engine.check_key(key).await? {
+    if engine.library().check_key(key).await? {
         return Ok(KeyCheck::Valid);
     }
     if let Some(ip) = ip {
         tracing::info!(%ip, "a wrong API key was presented");
-        engine.inner.key_failures.failed(ip);
+        engine.library().key_failures().failed(ip);
     }
     Ok(KeyCheck::Invalid)
 }
@@ -103,7 +97,7 @@ pub(super) fn host_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool
 
 /// Whether a peer may act as the publisher at all (loopback, or remote publishing on).
 pub(super) fn may_publish_from(engine: &Engine, peer: Option<SocketAddr>) -> bool {
-    engine.allow_remote_publishing() || peer.is_none_or(|p| is_loopback(p.ip()))
+    engine.settings().allow_remote_publishing() || peer.is_none_or(|p| is_loopback(p.ip()))
 }
 
 impl FromRequestParts<Engine> for Publisher {

@@ -46,7 +46,7 @@ fn peer_of(req: &Request) -> Option<SocketAddr> {
 /// visitors. Secret-link items are never listed (their cookie is scoped to their paths).
 pub(super) async fn landing(State(engine): State<Engine>, req: Request) -> Html<String> {
     let local = peer_of(&req).is_some_and(|p| is_loopback(p.ip())) && host_is_this_machine(&engine, req.headers());
-    let table = engine.inner.routes.snapshot();
+    let table = engine.library().routes().snapshot();
     let listed = |r: &Route| r.access == Access::Network || (r.access == Access::Local && local);
     let mut visible: Vec<&Route> =
         table.all.iter().map(Arc::as_ref).filter(|r| listed(r) && r.bundle_id.is_some()).collect();
@@ -61,10 +61,11 @@ pub(super) async fn landing(State(engine): State<Engine>, req: Request) -> Html<
 /// The newest versions (bundles) of a pin with the data files each one's `data.txt` names.
 async fn pin_versions(engine: &Engine, r: &Route) -> Vec<pages::PinVersion> {
     const SHOWN: usize = 10;
-    let Ok((_, bundles)) = engine.bundles(&r.guid).await else { return Vec::new() };
+    let Ok((_, bundles)) = engine.library().bundles(&r.guid).await else { return Vec::new() };
     let mut out = Vec::new();
     for b in bundles.into_iter().take(SHOWN) {
-        let data = tokio::fs::read_to_string(engine.bundle_dir(b.id).join("data.txt")).await.unwrap_or_default();
+        let data =
+            tokio::fs::read_to_string(engine.library().bundle_dir(b.id).join("data.txt")).await.unwrap_or_default();
         out.push(pages::PinVersion {
             bundle_id: b.id,
             created_time: b.created_time,
@@ -87,12 +88,12 @@ pub(super) async fn content_file(State(engine): State<Engine>, req: Request) -> 
     let path = req.uri().path().to_string();
     let Some(after) = path.strip_prefix("/content/") else { return not_found("That page does not exist.") };
     let (key, rest) = after.split_once('/').unwrap_or((after, ""));
-    let mut route = engine.inner.routes.snapshot().get(key);
+    let mut route = engine.library().routes().snapshot().get(key);
     let stale = route.as_ref().is_none_or(|r| r.bundle_id.is_none());
     if stale && looks_like_key(key) {
         // Possibly created a moment ago by another process (the CLI): look again.
-        if engine.refresh_routes().await.is_ok() {
-            route = engine.inner.routes.snapshot().get(key);
+        if engine.library().refresh_routes().await.is_ok() {
+            route = engine.library().routes().snapshot().get(key);
         }
     }
     let Some(route) = route else {
@@ -115,7 +116,7 @@ fn looks_like_key(key: &str) -> bool {
 /// Anything else: a vanity path, or a friendly 404.
 pub(super) async fn fallback(State(engine): State<Engine>, req: Request) -> Response {
     let path = req.uri().path().to_string();
-    let table = engine.inner.routes.snapshot();
+    let table = engine.library().routes().snapshot();
     // Longest vanity prefix wins: try `/a/b/c`, `/a/b`, `/a`.
     let trimmed = path.trim_start_matches('/');
     let segs: Vec<&str> = trimmed.split('/').collect();
@@ -308,7 +309,7 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
     let explicit =
         first.strip_prefix("_rev").or_else(|| first.strip_prefix("_bundle")).and_then(|n| n.parse::<i64>().ok());
     let (bundle_id, tail, index) = match explicit {
-        Some(id) => match engine.bundle(&route.guid, id).await {
+        Some(id) => match engine.library().bundle(&route.guid, id).await {
             Ok((_, b)) => {
                 let manifest = b.manifest.as_deref().and_then(|m| crate::bundle::Manifest::parse(m.as_bytes()).ok());
                 let mode = manifest.as_ref().map_or(route.app_mode.clone(), |m| m.app_mode.clone());
@@ -342,7 +343,7 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
         let after_first = |s: &str| s.split_once('/').map(|(_, t)| t).unwrap_or("").to_string();
         let variant = rest.split('/').next().unwrap_or("").strip_prefix("_variant").and_then(|n| n.parse::<i64>().ok());
         let (base, rest, current) = match variant {
-            Some(v) => match engine.variant(&route.guid, &v.to_string()).await {
+            Some(v) => match engine.renders().variant(&route.guid, &v.to_string()).await {
                 Ok(row) if row.id == v => (format!("{base}_variant{v}/"), after_first(rest), row.render_id),
                 _ => return not_found(&format!("{} has no variant {v}.", route.title)),
             },
@@ -378,9 +379,9 @@ async fn serve_route(engine: &Engine, route: &Route, base: &str, rest: &str, req
         }
         Err(PathRefusal::Hidden) => return not_found("That file does not exist."),
     };
-    let root = engine.bundle_dir(bundle_id);
+    let root = engine.library().bundle_dir(bundle_id);
     let target = Target { bundle_id, root: &root, path: &clean, index: index.as_deref() };
-    match static_site::serve(&engine.inner.files, target, method, headers).await {
+    match static_site::serve(engine.library().files(), target, method, headers).await {
         Ok(resp) => resp,
         Err(Miss::AddSlash) => {
             let to = format!("{base}{}/", tail.trim_end_matches('/'));
@@ -434,6 +435,7 @@ async fn serve_render(
     };
     // Only successful renders of this item (and of the variant shown) are served.
     let history: Vec<_> = engine
+        .renders()
         .renders(&route.guid)
         .await
         .unwrap_or_default()
@@ -451,8 +453,8 @@ async fn serve_render(
         }
         Err(PathRefusal::Hidden) => return not_found("That file does not exist."),
     };
-    let root = engine.render_dir(id).join("output");
-    let index = crate::render::primary_page(&root);
+    let root = engine.renders().render_dir(id).join("output");
+    let index = crate::renders::primary_page(&root);
     // The root page of a render carries a small switcher to earlier renders, as Connect's does.
     if clean.rel.as_os_str().is_empty() && method == axum::http::Method::GET {
         if let Some(page) = &index {
@@ -464,7 +466,7 @@ async fn serve_render(
     }
     // Renders share the file cache with bundles under negative ids.
     let target = Target { bundle_id: -id, root: &root, path: &clean, index: index.as_deref() };
-    match static_site::serve(&engine.inner.files, target, method, headers).await {
+    match static_site::serve(engine.library().files(), target, method, headers).await {
         Ok(resp) => resp,
         Err(Miss::AddSlash) => Redirect::permanent(&format!("{base}{}/", tail.trim_end_matches('/'))).into_response(),
         Err(Miss::NotFound) => (
