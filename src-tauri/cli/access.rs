@@ -17,7 +17,7 @@ impl AccessArgs {
     pub(crate) async fn run(self, porch: &Porch) -> anyhow::Result<()> {
         let name = &self.name;
         // Both vocabularies, refused by name here as the engine would.
-        let (access_type, viewer_access) = porch_engine::ops::parse_access(&self.access)?;
+        let (access_type, viewer_access) = porch_engine::library::parse_access(&self.access)?;
         let guid = porch.guid_of(name).await?;
         let c = porch
             .patch(

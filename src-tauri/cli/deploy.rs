@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context as _};
 use clap::Args;
-use porch_engine::ops::{name_from_path, parse_access, validate_name};
+use porch_engine::deployer::name_from_path;
+use porch_engine::library::{parse_access, validate_name};
 use serde_json::{json, Value};
 
 use super::client::{with_query, Body, Porch};
@@ -85,7 +86,7 @@ impl DeployArgs {
         // Bad options fail before anything is packed, with the engine's own words.
         validate_name(self.name.clone().unwrap_or_else(|| name_from_path(&self.path)).as_str())?;
         let overrides =
-            porch_engine::bundle::Overrides { appmode: self.appmode.clone(), entrypoint: self.entrypoint.clone() };
+            porch_engine::runtimes::Overrides { appmode: self.appmode.clone(), entrypoint: self.entrypoint.clone() };
         overrides.check().map_err(porch_engine::Error::from)?;
         self.access.as_deref().map(parse_access).transpose()?;
         let config = porch.config();

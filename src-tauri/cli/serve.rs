@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context as _};
 use clap::Args;
 use porch_engine::data_dir::{Busy, DataLock, Holder, Role};
-use porch_engine::{Config, Engine, Limits};
+use porch_engine::{Config, Limits};
 
 /// How long a second server waits for a starting first one to say where it listens.
 const ANNOUNCE_WAIT: Duration = Duration::from_secs(10);
@@ -184,7 +184,7 @@ pub(crate) fn serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Resu
         // Handlers first: a signal that arrives right after the address is printed must
         // still shut down cleanly.
         let signals = Signals::install()?;
-        let engine = Engine::start(config, listener).await?;
+        let engine = porch_engine::server::start(config, listener).await?;
         let addr = engine.local_addr().ok_or_else(|| anyhow!("the server did not report its address"))?;
         let info = engine.runtime_info().ok_or_else(|| anyhow!("the server did not report its address"))?;
         lock.announce(&info.url, &info.origin)?;
@@ -194,7 +194,7 @@ pub(crate) fn serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Resu
         for url in engine.viewer_urls() {
             println!("  {url}");
         }
-        if !engine.allow_remote_publishing() {
+        if !engine.settings().allow_remote_publishing() {
             println!("Publishing is allowed from this computer only (with an API key: porch key new).");
         }
         signals.wait().await;

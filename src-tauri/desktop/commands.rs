@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use porch_engine::bundle::Overrides;
+use porch_engine::runtimes::Overrides;
 use porch_engine::{BundlePreview, ContentView, DeployOptions, Deployment, Engine, ErrorCode, Staged};
 use serde::Serialize;
 use tauri::{AppHandle, State};
@@ -55,7 +55,7 @@ pub(crate) struct ServerInfo {
 /// Every content item, for the Library list.
 #[tauri::command]
 pub(crate) async fn list_content(engine: State<'_, Engine>) -> Result<Vec<ContentView>, CommandError> {
-    Ok(engine.list_content().await?)
+    Ok(engine.library().list_content().await?)
 }
 
 /// Publishes a dropped folder, file, `.tar.gz` or `.zip` and activates it; `options` are
@@ -66,7 +66,7 @@ pub(crate) async fn deploy_path(
     path: PathBuf,
     options: Option<DeployOptions>,
 ) -> Result<Deployment, CommandError> {
-    Ok(engine.deploy_path(&path, options.unwrap_or_default()).await?)
+    Ok(engine.deployer().deploy_path(&path, options.unwrap_or_default()).await?)
 }
 
 /// Stores a dropped path as a new bundle; the window then deploys it through the API and
@@ -77,7 +77,7 @@ pub(crate) async fn stage_path(
     path: PathBuf,
     options: Option<DeployOptions>,
 ) -> Result<Staged, CommandError> {
-    Ok(engine.stage_path(&path, options.unwrap_or_default()).await?)
+    Ok(engine.deployer().stage_path(&path, options.unwrap_or_default()).await?)
 }
 
 /// What a deploy of a dropped path would detect (nothing is stored), with the chosen
@@ -88,7 +88,7 @@ pub(crate) async fn preview_path(
     path: PathBuf,
     overrides: Option<Overrides>,
 ) -> Result<BundlePreview, CommandError> {
-    Ok(engine.preview_path(&path, &overrides.unwrap_or_default()).await?)
+    Ok(engine.deployer().preview_path(&path, &overrides.unwrap_or_default()).await?)
 }
 
 /// An HTTP answer handed back to the webview.

@@ -54,7 +54,7 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener, lock: DataLoc
     let engine = runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::from_std(listener).context("cannot hand the listener to the async runtime")?;
-        Engine::start(config, listener).await.context("cannot start the Porch engine")
+        porch_engine::server::start(config, listener).await.context("cannot start the Porch engine")
     })?;
     if let Some(info) = engine.runtime_info() {
         lock.announce(&info.url, &info.origin).context("cannot write the lock file")?;

@@ -24,7 +24,7 @@ pub(crate) fn spawn<R: Runtime>(app: AppHandle<R>, engine: Engine) {
             let Some((guid, what)) = message(&event) else {
                 continue;
             };
-            let title = match engine.content(&guid).await {
+            let title = match engine.library().content(&guid).await {
                 Ok(c) => c.title.filter(|t| !t.is_empty()).unwrap_or(c.name),
                 Err(_) => "An item".into(),
             };

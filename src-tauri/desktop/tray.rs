@@ -59,7 +59,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str, urls: &[String]) {
         // Other computers get a "paused" page; this computer keeps working.
         PAUSE_ID => {
             let engine = app.state::<Engine>();
-            engine.set_sharing_paused(!engine.sharing_paused());
+            engine.library().set_sharing_paused(!engine.library().sharing_paused());
         }
         _ => {
             let url = id.strip_prefix(URL_PREFIX).and_then(|i| i.parse::<usize>().ok()).and_then(|i| urls.get(i));

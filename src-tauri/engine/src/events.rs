@@ -55,7 +55,7 @@ pub enum Event {
         /// The item's guid.
         guid: String,
         /// The link as `GET /__api__/porch/content/{guid}/link` shows it.
-        link: Option<crate::links::LinkView>,
+        link: Option<crate::view::LinkView>,
     },
     /// Much changed at once, or a server switch changed (sharing, settings).
     LibraryChanged,

@@ -3,72 +3,82 @@
 //! Everything Porch does, with no window attached: the headless server (`porch serve`),
 //! the CLI and the Tauri shell all drive one [`Engine`].
 //!
-//! Module map:
+//! Module map (the services first; `docs/architecture.md` has the order they import in):
+//! - [`engine`]: the facade: builds the services and hands out their handles;
+//! - [`server`]: start-up order and serving HTTP on a bound listener;
+//! - [`shared`]: what every service is handed (config, store, events, tracker, runner);
+//! - [`library`]: content, bundles, access, secret links, API keys, routes and caches;
+//! - [`apps`]: interactive content: supervisor, environments, runtime defaults in force;
+//! - [`renders`]: renders, variants, schedules and mail;
+//! - [`deployer`]: deploy tasks, one-step deploys, previews, deleting items;
+//! - [`links`]: linked folders, redeployed when they change;
+//! - [`settings`]: server-wide settings the publisher saves, and the server view;
+//! - [`api`]: the management surface (Connect-style API under `/__api__/`) and the one router;
+//! - [`gateway`]: the viewer's request path: resolve, check access, dispatch, rescue, observe;
+//! - [`observe`]: the observers that see each viewer request and session;
+//!
+//! and the building blocks below them:
 //! - [`config`]: resolved paths, addresses and limits, built once at the edge;
 //! - [`data_dir`]: the data folder's lock (one writer), local credential and permissions;
 //! - [`store`]: SQLite through sqlx (WAL, foreign keys, embedded migrations); the only SQL;
 //! - [`bundle`]: safe extraction, packing, manifest reading and content detection;
-//! - [`engine`]: the handle, start-up, background tasks and shutdown;
+//! - [`runtimes`]: per-appmode launch commands, extras and deploy overrides;
 //! - [`environment`]: Python virtualenvs (uv, cached by hash) and R package checks;
-//! - [`ops`]: the operations every front end calls (content, bundles, deploy, keys);
+//! - [`supervisor`]: one actor per app: its workers, scaling and routing;
 //! - [`tasks`]: deploy tasks with streaming logs and long-polling;
-//! - [`routes`]: the in-memory routing table the content server reads;
-//! - [`scheduler`]: when rendered content runs next (Connect's schedule types, cron), pure;
+//! - [`routes`]: the in-memory routing table the gateway reads;
+//! - [`scheduler`]: when rendered content runs next (Connect's schedule types, cron), and the
+//!   loop that sleeps until then;
 //! - [`static_site`]: sanitise → resolve → contain → reply for bundle files, plus pages;
 //! - [`listener`]: the accept loop with connection, head-size and slow-client limits;
-//! - [`api`]: the management surface (Connect-style API under `/__api__/`) and the one router;
-//! - [`gateway`]: the viewer's request path: resolve, check access, dispatch, rescue, observe;
 //! - [`proxy`]: the HTTP and WebSocket exchange with app workers (the gateway's transport);
 //! - [`events`]: a broadcast of state changes;
-//! - [`preview`]: dry runs (what a deploy would detect, when a schedule runs) and settings views;
-//! - [`settings`]: server-wide settings the publisher saves (port, bind, remote publishing, runtime defaults);
-//! - [`links`]: linked folders, redeployed when they change;
 //! - [`watcher`]: notify behind a debouncer, for one folder;
 //! - [`runner`]: the only place child processes are started, signalled and reaped (its
 //!   Linux-only parts live in the private `platform` module);
 //! - [`view`]: the JSON shapes callers see.
 
 pub mod api;
+pub mod apps;
 pub mod bundle;
 pub mod config;
 pub mod data_dir;
+pub mod deployer;
 pub mod engine;
 pub mod environment;
 pub mod error;
 pub mod events;
 pub mod gateway;
-pub mod interactive;
 pub mod keys;
-mod launch;
+pub mod library;
 pub mod links;
 pub mod listener;
-pub mod mail;
-pub mod ops;
+pub mod observe;
 mod platform;
-pub mod preview;
 pub mod proxy;
-pub mod render;
+pub mod renders;
 pub mod routes;
 pub mod runner;
 pub mod runtimes;
 pub mod scheduler;
-pub mod schedules;
+pub mod server;
 pub mod settings;
+pub mod shared;
 pub mod static_site;
 pub mod store;
 pub mod supervisor;
 pub mod tasks;
 pub mod time;
-pub mod variants;
 pub mod view;
 pub mod watcher;
 
 pub use config::{Config, Limits};
+pub use deployer::{DeployOptions, Deployment};
 pub use engine::{running_server, Engine, RuntimeInfo};
 pub use error::{Error, ErrorCode, Result};
 pub use events::Event;
-pub use ops::{DeployOptions, Deployment};
-pub use preview::{ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView, Staged};
+pub use settings::ServerView;
+pub use view::{ApiKeyView, BundlePreview, NewApiKey, NextRun, Staged};
 pub use view::{BundleView, ContentView};
 
 /// The version Porch reports as Connect's (clients gate features on it).

@@ -340,6 +340,14 @@ impl AsyncWrite for Counted {
     }
 }
 
+/// Whether an address is this machine's loopback (IPv4-mapped IPv6 included).
+pub fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::store::{BundleRow, ContentRow};
+use crate::store::{BundleRow, ContentRow, LinkRow};
 
 /// A content item in Connect's v1 shape (also what the desktop shell lists).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -60,7 +60,7 @@ pub struct ContentView {
     #[serde(flatten)]
     pub runtime: crate::store::RuntimeRow,
     /// The linked folder and its status (Porch's extension), `null` when not linked.
-    pub link: Option<crate::links::LinkView>,
+    pub link: Option<LinkView>,
 }
 
 impl ContentView {
@@ -143,4 +143,123 @@ impl BundleView {
             metadata: b.metadata.as_deref().and_then(|m| serde_json::from_str(m).ok()),
         }
     }
+}
+
+/// A link as callers see it (`GET /__api__/porch/content/{guid}/link`, the content's
+/// `link` field and `link_changed` events).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct LinkView {
+    /// The folder.
+    pub path: String,
+    /// `watching`, `broken` or `redeploying`.
+    pub status: String,
+    /// Why the link is broken, or why the last redeploy failed.
+    pub error: Option<String>,
+    /// RFC 3339 end of the last redeploy.
+    pub last_redeploy: Option<String>,
+    /// `success` or `failed`.
+    pub last_result: Option<String>,
+    /// The deploy task with the last redeploy's log (`GET /__api__/v1/tasks/{id}`).
+    pub last_task_id: Option<String>,
+}
+
+impl From<&LinkRow> for LinkView {
+    fn from(r: &LinkRow) -> LinkView {
+        LinkView {
+            path: r.path.clone(),
+            status: r.status.clone(),
+            error: r.error.clone(),
+            last_redeploy: r.last_redeploy.clone(),
+            last_result: r.last_result.clone(),
+            last_task_id: r.last_task_id.clone(),
+        }
+    }
+}
+
+/// What Porch detected in a folder, file or archive, before anything is stored.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct BundlePreview {
+    /// Suggested content name (an existing item with this name would be redeployed).
+    pub name: String,
+    /// Suggested title.
+    pub title: String,
+    /// Detected (or declared) appmode.
+    pub app_mode: String,
+    /// `static`, `rendered` or `interactive`: how Porch runs it.
+    pub runtime: String,
+    /// Entry point (script, module or document), if any.
+    pub entrypoint: Option<String>,
+    /// The page served first, for static content.
+    pub primary_html: Option<String>,
+    /// Whether the bundle carried its own `manifest.json` (false: inferred from the files).
+    pub declared: bool,
+    /// `python.version` of the manifest, if declared.
+    pub python_version: Option<String>,
+    /// `platform` (the R version) of the manifest, if declared.
+    pub r_version: Option<String>,
+    /// `quarto.version` of the manifest, if declared.
+    pub quarto_version: Option<String>,
+    /// Lines of `requirements.txt` (comments and blanks dropped), else the manifest's R packages.
+    pub requirements: Vec<String>,
+    /// Top-level entries (folders end in `/`), sorted, at most 50.
+    pub files: Vec<String>,
+    /// Files and folders in the whole bundle.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub file_count: u64,
+    /// The guid of the existing item named `name`, which a deploy would update.
+    pub existing_guid: Option<String>,
+    /// Every appmode Porch can run, for choosing another one (`?appmode=`).
+    pub app_modes: Vec<String>,
+    /// Entry points in the bundle that fit `app_mode` (files, or Python modules for the
+    /// WSGI/ASGI appmodes), for choosing another one (`?entrypoint=`).
+    pub entrypoints: Vec<String>,
+}
+
+/// One planned run of a schedule.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct NextRun {
+    /// RFC 9557 timestamp in the schedule's zone, e.g. `2026-01-05T09:00:00+01:00[Europe/Berlin]`.
+    pub local: String,
+    /// RFC 3339 in UTC.
+    pub utc: String,
+}
+
+/// An API key as listed (the key itself is never shown again).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ApiKeyView {
+    /// Numeric id as a string.
+    pub id: String,
+    /// The label given at creation.
+    pub name: String,
+    /// RFC 3339.
+    pub created_time: String,
+}
+
+/// A new API key: the only time the key is returned.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct NewApiKey {
+    /// Numeric id as a string.
+    pub id: String,
+    /// The label.
+    pub name: String,
+    /// The key, for `Authorization: Key <key>`.
+    pub key: String,
+}
+
+/// A dropped path stored as a new bundle, not yet deployed: the caller deploys it as a
+/// task and follows its log, exactly as for an upload.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Staged {
+    /// The item (created, or found by name).
+    pub content: ContentView,
+    /// The new bundle's id.
+    pub bundle_id: String,
+    /// Whether the item was created for this bundle.
+    pub created: bool,
 }

@@ -19,9 +19,9 @@ pub(super) async fn new_secret_link(
     Origin(origin): Origin,
     Path(guid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (c, token) = engine.new_secret_link(&guid).await?;
+    let (c, token) = engine.library().new_secret_link(&guid).await?;
     Ok(Json(json!({
-        "url": engine.secret_link_url(&c, &origin, &token),
+        "url": engine.library().secret_link_url(&c, &origin, &token),
         "token": token,
         "viewer_access": c.viewer_access,
     })))
@@ -33,6 +33,6 @@ pub(super) async fn revoke_secret_link(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    engine.revoke_secret_link(&guid).await?;
+    engine.library().revoke_secret_link(&guid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

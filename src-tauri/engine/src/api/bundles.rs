@@ -14,9 +14,10 @@ use tokio::io::AsyncWriteExt;
 
 use super::auth::Publisher;
 use super::error::ApiError;
-use crate::bundle::{BundleError, Overrides};
+use crate::bundle::BundleError;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::runtimes::Overrides;
 use crate::view::BundleView;
 
 fn parse_id(id: &str) -> Result<i64, ApiError> {
@@ -58,8 +59,8 @@ pub(super) async fn upload(
 ) -> Result<Json<BundleView>, ApiError> {
     // Fail fast on an unknown item or appmode, before reading the body.
     overrides.check().map_err(Error::from)?;
-    let c = engine.content(&guid).await?;
-    let limit = engine.bundle_limits(&c).max_bundle_bytes;
+    let c = engine.library().content(&guid).await?;
+    let limit = engine.library().bundle_limits(&c).max_bundle_bytes;
     let tmp = tempfile::Builder::new()
         .prefix("upload-")
         .tempfile_in(engine.config().tmp_dir())
@@ -95,9 +96,9 @@ pub(super) async fn upload(
     } else {
         spool(req.into_body().into_data_stream(), tmp.path(), limit).await?;
     }
-    let b = engine.upload_bundle_as(&guid, tmp.path(), metadata, &overrides).await?;
-    let c = engine.content(&guid).await?;
-    Ok(Json(engine.bundle_view(&c, &b)))
+    let b = engine.library().upload_bundle_as(&guid, tmp.path(), metadata, &overrides).await?;
+    let c = engine.library().content(&guid).await?;
+    Ok(Json(engine.library().bundle_view(&c, &b)))
 }
 
 /// `GET /v1/content/{guid}/bundles`.
@@ -106,8 +107,8 @@ pub(super) async fn list(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<Json<Vec<BundleView>>, ApiError> {
-    let (c, bundles) = engine.bundles(&guid).await?;
-    Ok(Json(bundles.iter().map(|b| engine.bundle_view(&c, b)).collect()))
+    let (c, bundles) = engine.library().bundles(&guid).await?;
+    Ok(Json(bundles.iter().map(|b| engine.library().bundle_view(&c, b)).collect()))
 }
 
 /// `GET /v1/content/{guid}/bundles/{id}`.
@@ -116,8 +117,8 @@ pub(super) async fn get_one(
     State(engine): State<Engine>,
     Path((guid, id)): Path<(String, String)>,
 ) -> Result<Json<BundleView>, ApiError> {
-    let (c, b) = engine.bundle(&guid, parse_id(&id)?).await?;
-    Ok(Json(engine.bundle_view(&c, &b)))
+    let (c, b) = engine.library().bundle(&guid, parse_id(&id)?).await?;
+    Ok(Json(engine.library().bundle_view(&c, &b)))
 }
 
 /// `DELETE /v1/content/{guid}/bundles/{id}`: 204; the active bundle is refused (code 75).
@@ -126,7 +127,7 @@ pub(super) async fn remove(
     State(engine): State<Engine>,
     Path((guid, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    engine.delete_bundle(&guid, parse_id(&id)?).await?;
+    engine.library().delete_bundle(&guid, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -137,7 +138,7 @@ pub(super) async fn download(
     Path((guid, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let bundle_id = parse_id(&id)?;
-    let path = engine.bundle_download(&guid, bundle_id).await?;
+    let path = engine.library().bundle_download(&guid, bundle_id).await?;
     let file = tokio::fs::File::open(&path).await.map_err(Error::io("opening a bundle archive", &path))?;
     let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
     let is_zip = {
@@ -167,7 +168,7 @@ pub(super) async fn lockfile(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (bundle_id, python, packages) = engine.lockfile(&guid).await?;
+    let (bundle_id, python, packages) = engine.apps().lockfile(&guid).await?;
     let mut text = format!("# Packages installed for bundle {bundle_id} of content {guid}\n");
     for p in packages {
         text.push_str(&p);

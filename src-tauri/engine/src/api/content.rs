@@ -23,7 +23,7 @@ fn with_includes(engine: &Engine, v: ContentView, include: Option<&str>) -> Valu
         match inc {
             "owner" => {
                 j["owner"] = json!({
-                    "guid": engine.owner_guid(), "username": engine.config().publisher,
+                    "guid": engine.library().owner_guid(), "username": engine.config().publisher,
                     "first_name": engine.config().publisher, "last_name": ""
                 })
             }
@@ -42,7 +42,7 @@ pub(super) async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    if q.get("owner_guid").is_some_and(|o| o != engine.owner_guid()) {
+    if q.get("owner_guid").is_some_and(|o| o != engine.library().owner_guid()) {
         return Ok(Json(Vec::<Value>::new()).into_response());
     }
     let (name, include) = (q.get("name").map(String::as_str), q.get("include").map(String::as_str));
@@ -50,13 +50,14 @@ pub(super) async fn list(
     // (links live in the database too, so a link's new status is a change).
     let key = format!("{origin}\n{name:?}\n{include:?}");
     let body = engine
+        .library()
         .cached_list(&key, || async {
-            let rows = engine.content_rows(name).await?;
-            let mut links = engine.links_by_content().await?;
+            let rows = engine.library().content_rows(name).await?;
+            let mut links = engine.links().links_by_content().await?;
             let list: Vec<Value> = rows
                 .iter()
                 .map(|c| {
-                    let mut v = engine.view(c, &origin);
+                    let mut v = engine.library().view(c, &origin);
                     v.link = links.remove(&c.id);
                     with_includes(&engine, v, include)
                 })
@@ -79,8 +80,8 @@ pub(super) async fn create(
     if new.name.is_empty() {
         return Err(Error::Invalid("a content name is required".into()).into());
     }
-    let c = engine.create_content(new).await?;
-    Ok(Json(engine.view(&c, &origin)))
+    let c = engine.library().create_content(new).await?;
+    Ok(Json(engine.library().view(&c, &origin)))
 }
 
 /// `GET /v1/content/{guid}?include=owner,tags` (also as repeated `include` parameters).
@@ -91,9 +92,9 @@ pub(super) async fn get_one(
     Path(guid): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    let c = engine.content(&guid).await?;
+    let c = engine.library().content(&guid).await?;
     let include: Vec<&str> = q.iter().filter(|(k, _)| k == "include").map(|(_, v)| v.as_str()).collect();
-    let v = engine.view_with_link(&c, &origin).await?;
+    let v = engine.library().view_with_link(&c, &origin).await?;
     Ok(Json(with_includes(&engine, v, Some(&include.join(",")))))
 }
 
@@ -110,10 +111,10 @@ pub(super) async fn update(
     let patch: ContentPatch =
         serde_json::from_value(raw).map_err(|e| Error::Invalid(format!("cannot parse the request body: {e}")))?;
     if !runtime.is_empty() {
-        engine.update_runtime(&guid, &runtime).await?;
+        engine.apps().update_runtime(&guid, &runtime).await?;
     }
-    let c = engine.update_content(&guid, patch).await?;
-    Ok(Json(engine.view_with_link(&c, &origin).await?))
+    let c = engine.library().update_content(&guid, patch).await?;
+    Ok(Json(engine.library().view_with_link(&c, &origin).await?))
 }
 
 /// `DELETE /v1/content/{guid}`: 204 with no body.
@@ -122,7 +123,7 @@ pub(super) async fn remove(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    engine.delete_content(&guid).await?;
+    engine.deployer().delete_content(&guid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,7 +146,7 @@ pub(super) async fn get_vanity(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    vanity_json(&engine.content(&guid).await?)
+    vanity_json(&engine.library().content(&guid).await?)
 }
 
 /// `PUT /v1/content/{guid}/vanity {"path": "/sales/"}`.
@@ -156,7 +157,7 @@ pub(super) async fn put_vanity(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let b: VanityBody = json_body(&body)?;
-    vanity_json(&engine.set_vanity(&guid, Some(&b.path)).await?)
+    vanity_json(&engine.library().set_vanity(&guid, Some(&b.path)).await?)
 }
 
 /// `DELETE /v1/content/{guid}/vanity`.
@@ -165,6 +166,6 @@ pub(super) async fn delete_vanity(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    engine.set_vanity(&guid, None).await?;
+    engine.library().set_vanity(&guid, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,7 +18,7 @@ pub(super) async fn stream(
     State(engine): State<Engine>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = engine.subscribe();
-    let cancel = engine.inner.cancel.clone();
+    let cancel = engine.shutdown_token();
     let events = futures_util::stream::unfold((rx, cancel), |(mut rx, cancel)| async move {
         let next = tokio::select! {
             _ = cancel.cancelled() => return None,

@@ -23,7 +23,7 @@ pub(super) async fn env_get(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(engine.env_names(&guid).await?))
+    Ok(Json(engine.apps().env_names(&guid).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -35,7 +35,7 @@ pub(super) struct EnvVar {
 async fn env_update(engine: &Engine, guid: &str, body: &Bytes, replace: bool) -> Result<Json<Vec<String>>, ApiError> {
     let vars: Vec<EnvVar> = json_body(body)?;
     let changes: Vec<(String, Option<String>)> = vars.into_iter().map(|v| (v.name, v.value)).collect();
-    Ok(Json(engine.update_env(guid, &changes, replace).await?))
+    Ok(Json(engine.apps().update_env(guid, &changes, replace).await?))
 }
 
 /// `PATCH /v1/content/{guid}/environment`: set, or delete with `value: null`.
@@ -64,7 +64,7 @@ pub(super) async fn jobs(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let list = engine.instances(&guid).await?;
+    let list = engine.apps().instances(&guid).await?;
     let out: Vec<Value> = list
         .iter()
         .map(|i| {
@@ -85,7 +85,7 @@ pub(super) async fn kill_job(
     Path((guid, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id: u64 = key.parse().map_err(|_| Error::not_found("process", &key))?;
-    engine.kill_instance(&guid, id).await?;
+    engine.apps().kill_instance(&guid, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -95,7 +95,7 @@ pub(super) async fn restart(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    engine.restart_content(&guid).await?;
+    engine.apps().restart_content(&guid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -113,7 +113,7 @@ pub(super) async fn log(
     Path(guid): Path<String>,
     Query(q): Query<LogQuery>,
 ) -> Result<Response, ApiError> {
-    let lines = engine.content_log(&guid, q.lines.unwrap_or(200).min(10_000)).await?;
+    let lines = engine.apps().content_log(&guid, q.lines.unwrap_or(200).min(10_000)).await?;
     let mut text = lines.join("\n");
     if !text.is_empty() {
         text.push('\n');
@@ -121,7 +121,7 @@ pub(super) async fn log(
     if !q.follow.unwrap_or(false) {
         return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
     }
-    let cancel = engine.inner.cancel.clone();
+    let cancel = engine.shutdown_token();
     let first = futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(Bytes::from(text)) });
     let seen = lines.last().cloned();
     let more =
@@ -131,7 +131,7 @@ pub(super) async fn log(
                     _ = cancel.cancelled() => return None,
                     _ = tokio::time::sleep(Duration::from_millis(300)) => {}
                 }
-                let tail = engine.content_log(&guid, 500).await.ok()?;
+                let tail = engine.apps().content_log(&guid, 500).await.ok()?;
                 let start = match &seen {
                     Some(last) => tail.iter().rposition(|l| l == last).map(|i| i + 1).unwrap_or(0),
                     None => 0,
@@ -148,10 +148,10 @@ pub(super) async fn log(
 }
 
 /// Used by the content PATCH: runtime fields in the body.
-pub(super) fn runtime_changes(body: &Value) -> Result<Vec<crate::interactive::RuntimeChange>, ApiError> {
+pub(super) fn runtime_changes(body: &Value) -> Result<Vec<crate::apps::RuntimeChange>, ApiError> {
     let Some(obj) = body.as_object() else { return Ok(Vec::new()) };
     let mut out = Vec::new();
-    for field in crate::interactive::RUNTIME_FIELDS {
+    for field in crate::apps::RUNTIME_FIELDS {
         match obj.get(*field) {
             None => {}
             Some(Value::Null) => out.push((field.to_string(), None)),

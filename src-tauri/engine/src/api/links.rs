@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::json_body;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::links::LinkView;
+use crate::view::LinkView;
 
 /// Body of `PUT`.
 #[derive(Debug, Deserialize)]
@@ -32,7 +32,7 @@ pub(super) async fn get_one(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<Json<LinkView>, ApiError> {
-    Ok(Json(engine.link(&guid).await?))
+    Ok(Json(engine.links().link(&guid).await?))
 }
 
 /// `PUT …/link {"path": "/abs/folder"}`: links (or re-links) the item. The serving engine
@@ -48,7 +48,7 @@ pub(super) async fn put(
         .path
         .filter(|p| !p.trim().is_empty())
         .ok_or_else(|| Error::Invalid("\"path\" (an absolute folder path) is required".into()))?;
-    Ok(Json(engine.set_link(&guid, &PathBuf::from(path), b.in_sync).await?))
+    Ok(Json(engine.links().set_link(&guid, &PathBuf::from(path), b.in_sync).await?))
 }
 
 /// `DELETE …/link`: stops following the folder; the item keeps serving what it has.
@@ -57,6 +57,6 @@ pub(super) async fn remove(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    engine.delete_link(&guid).await?;
+    engine.links().delete_link(&guid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

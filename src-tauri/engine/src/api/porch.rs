@@ -20,15 +20,16 @@ use serde_json::Value;
 use super::auth::Publisher;
 use super::error::ApiError;
 use super::json_body;
-use crate::bundle::Overrides;
+use crate::deployer::{upload_name, DeployOptions, Deployment};
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::ops::{DeployOptions, Deployment};
-use crate::preview::{upload_name, ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView};
+use crate::runtimes::Overrides;
+use crate::settings::ServerView;
+use crate::view::{ApiKeyView, BundlePreview, NewApiKey, NextRun};
 
 /// `GET /porch/server`.
 pub(super) async fn server(_: Publisher, State(engine): State<Engine>) -> Json<ServerView> {
-    Json(engine.server_view())
+    Json(engine.settings().server_view())
 }
 
 /// `PATCH /porch/server {"port": 4000, "bind": "local", "allow_remote_publishing": true,
@@ -42,7 +43,7 @@ pub(super) async fn update_server(
     let Value::Object(patch) = patch else {
         return Err(Error::Invalid("expected a JSON object of settings, e.g. {\"port\": 4000}".into()).into());
     };
-    Ok(Json(engine.update_server_settings(&patch).await?))
+    Ok(Json(engine.settings().update_server_settings(&patch).await?))
 }
 
 /// Body of a sharing switch.
@@ -58,13 +59,13 @@ pub(super) async fn sharing(
     body: Bytes,
 ) -> Result<Json<ServerView>, ApiError> {
     let b: SharingBody = json_body(&body)?;
-    engine.set_sharing_paused(b.paused);
-    Ok(Json(engine.server_view()))
+    engine.library().set_sharing_paused(b.paused);
+    Ok(Json(engine.settings().server_view()))
 }
 
 /// `GET /porch/keys`.
 pub(super) async fn keys(_: Publisher, State(engine): State<Engine>) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
-    Ok(Json(engine.api_key_views().await?))
+    Ok(Json(engine.library().api_key_views().await?))
 }
 
 /// Body of a key creation.
@@ -81,7 +82,7 @@ pub(super) async fn create_key(
     body: Bytes,
 ) -> Result<Json<NewApiKey>, ApiError> {
     let b: NewKeyBody = json_body(&body)?;
-    Ok(Json(engine.create_api_key(&b.name).await?))
+    Ok(Json(engine.library().create_api_key(&b.name).await?))
 }
 
 /// `DELETE /porch/keys/{id}`: 204.
@@ -94,7 +95,7 @@ pub(super) async fn revoke_key(
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(crate::error::Error::not_found("API key", &id).into());
     }
-    engine.revoke_api_key(&id).await?;
+    engine.library().revoke_api_key(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -127,7 +128,7 @@ pub(super) async fn inspect(
     let limit = engine.config().limits.max_bundle_bytes;
     super::bundles::spool(req.into_body().into_data_stream(), tmp.path(), limit).await?;
     let named_like = upload_name(q.filename.as_deref());
-    Ok(Json(engine.preview_archive(tmp.path(), &named_like, &overrides).await?))
+    Ok(Json(engine.deployer().preview_archive(tmp.path(), &named_like, &overrides).await?))
 }
 
 /// `POST /porch/schedules/preview`: body as for creating a schedule; answers the next 5 runs.
@@ -137,7 +138,7 @@ pub(super) async fn schedule_preview(
     body: Bytes,
 ) -> Result<Json<Vec<NextRun>>, ApiError> {
     let v: Value = json_body(&body)?;
-    Ok(Json(engine.preview_schedule(&v, 5)?))
+    Ok(Json(engine.renders().preview_schedule(&v, 5)?))
 }
 
 /// Query of a one-step deploy.
@@ -180,5 +181,5 @@ pub(super) async fn deploy(
     let limit = engine.config().limits.max_bundle_bytes;
     super::bundles::spool(req.into_body().into_data_stream(), tmp.path(), limit).await?;
     let named_like = upload_name(q.filename.as_deref());
-    Ok(Json(engine.deploy_upload(tmp.into_temp_path(), named_like, opts).await?))
+    Ok(Json(engine.deployer().deploy_upload(tmp.into_temp_path(), named_like, opts).await?))
 }

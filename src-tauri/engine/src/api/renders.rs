@@ -22,7 +22,7 @@ pub(super) async fn render_now(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let v: Value = super::json_body(&body)?;
     let variant = super::variants::optional_id(&v, "variant_id")?;
-    let task_id = engine.render_variant_now(&guid, variant, "manual").await?;
+    let task_id = engine.renders().render_variant_now(&guid, variant, "manual").await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "task_id": task_id }))))
 }
 
@@ -33,8 +33,8 @@ pub(super) async fn history(
     Origin(origin): Origin,
     Path(guid): Path<String>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let c = engine.content(&guid).await?;
-    let list = engine.renders(&guid).await?;
+    let c = engine.library().content(&guid).await?;
+    let list = engine.renders().renders(&guid).await?;
     Ok(Json(
         list.iter()
             .map(|r| {
@@ -62,6 +62,6 @@ pub(super) async fn log(
     Path((guid, id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id: i64 = id.parse().map_err(|_| Error::not_found("render", &id))?;
-    let text = engine.render_log(&guid, id).await?;
+    let text = engine.renders().render_log(&guid, id).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
 }

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::json_body;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::schedules::OptionsPatch;
+use crate::renders::OptionsPatch;
 
 fn options(body: &Value) -> Result<OptionsPatch, ApiError> {
     let mut o = OptionsPatch::default();
@@ -54,9 +54,9 @@ pub(super) async fn list(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let c = engine.content(&guid).await?;
-    let rows = engine.schedules(&guid).await?;
-    Ok(Json(rows.iter().map(|r| engine.schedule_view(r, &c.guid)).collect()))
+    let c = engine.library().content(&guid).await?;
+    let rows = engine.renders().schedules(&guid).await?;
+    Ok(Json(rows.iter().map(|r| engine.renders().schedule_view(r, &c.guid)).collect()))
 }
 
 /// `POST /v1/content/{guid}/schedules`.
@@ -68,10 +68,10 @@ pub(super) async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let v: Value = json_body(&body)?;
     let o = options(&v)?;
-    let c = engine.content(&guid).await?;
+    let c = engine.library().content(&guid).await?;
     let variant = super::variants::optional_id(&v, "variant_id")?;
-    let row = engine.create_schedule(&guid, variant, &v, &o).await?;
-    Ok(Json(engine.schedule_view(&row, &c.guid)))
+    let row = engine.renders().create_schedule(&guid, variant, &v, &o).await?;
+    Ok(Json(engine.renders().schedule_view(&row, &c.guid)))
 }
 
 /// `GET /v1/schedules/{id}`.
@@ -80,8 +80,8 @@ pub(super) async fn get_one(
     State(engine): State<Engine>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (row, guid) = engine.schedule(parse_id(&id)?).await?;
-    Ok(Json(engine.schedule_view(&row, &guid)))
+    let (row, guid) = engine.renders().schedule(parse_id(&id)?).await?;
+    Ok(Json(engine.renders().schedule_view(&row, &guid)))
 }
 
 /// `PATCH /v1/schedules/{id}`.
@@ -93,9 +93,9 @@ pub(super) async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let v: Value = json_body(&body)?;
     let o = options(&v)?;
-    let row = engine.update_schedule(parse_id(&id)?, &v, &o).await?;
-    let (_, guid) = engine.schedule(row.id).await?;
-    Ok(Json(engine.schedule_view(&row, &guid)))
+    let row = engine.renders().update_schedule(parse_id(&id)?, &v, &o).await?;
+    let (_, guid) = engine.renders().schedule(row.id).await?;
+    Ok(Json(engine.renders().schedule_view(&row, &guid)))
 }
 
 /// `DELETE /v1/schedules/{id}`: 204.
@@ -104,18 +104,18 @@ pub(super) async fn remove(
     State(engine): State<Engine>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    engine.delete_schedule(parse_id(&id)?).await?;
+    engine.renders().delete_schedule(parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /__api__/porch/smtp`: the settings without the password.
 pub(super) async fn smtp_get(_: Publisher, State(engine): State<Engine>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(engine.smtp_view().await?))
+    Ok(Json(engine.renders().smtp_view().await?))
 }
 
 /// `PUT /__api__/porch/smtp`.
 pub(super) async fn smtp_put(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let s: crate::mail::SmtpSettings = json_body(&body)?;
-    engine.set_smtp(s).await?;
-    Ok(Json(engine.smtp_view().await?))
+    let s: crate::renders::SmtpSettings = json_body(&body)?;
+    engine.renders().set_smtp(s).await?;
+    Ok(Json(engine.renders().smtp_view().await?))
 }

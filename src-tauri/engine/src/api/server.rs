@@ -19,7 +19,7 @@ pub(super) async fn server_settings(State(engine): State<Engine>) -> Json<Value>
         "porch_version": env!("CARGO_PKG_VERSION"),
         "hostname": crate::gateway::identity::hostname(),
         "build": env!("CARGO_PKG_VERSION"),
-        "remote_publishing": engine.allow_remote_publishing(),
+        "remote_publishing": engine.settings().allow_remote_publishing(),
     }))
 }
 
@@ -36,7 +36,7 @@ pub(super) async fn other_settings(_: Publisher) -> Json<Value> {
 fn user_json(engine: &Engine) -> Value {
     let now = crate::time::now();
     json!({
-        "guid": engine.owner_guid(),
+        "guid": engine.library().owner_guid(),
         "username": engine.config().publisher,
         "email": "",
         "first_name": engine.config().publisher,
@@ -76,14 +76,14 @@ pub(super) async fn user(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if guid != engine.owner_guid() {
+    if guid != engine.library().owner_guid() {
         return Err(Error::not_found("user", guid).into());
     }
     Ok(Json(user_json(&engine)))
 }
 
 fn v0_app(engine: &Engine, c: &crate::store::ContentRow, origin: &str) -> Value {
-    let v = engine.view(c, origin);
+    let v = engine.library().view(c, origin);
     json!({
         "guid": v.guid, "id": c.id, "name": v.name, "title": v.title, "description": v.description,
         "owner_username": engine.config().publisher, "owner_guid": v.owner_guid,
@@ -100,7 +100,7 @@ pub(super) async fn applications(
     Origin(origin): Origin,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut rows = engine.content_rows(None).await?;
+    let mut rows = engine.library().content_rows(None).await?;
     for (k, v) in &q {
         match (k.as_str(), v.split_once(':')) {
             ("filter", Some(("content_type", t))) => rows.retain(|c| c.content_category == t),
@@ -129,7 +129,7 @@ pub(super) async fn application(
     Origin(origin): Origin,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let c = engine.content(&id).await?;
+    let c = engine.library().content(&id).await?;
     Ok(Json(v0_app(&engine, &c, &origin)))
 }
 

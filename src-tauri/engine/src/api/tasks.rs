@@ -40,7 +40,7 @@ pub(super) async fn deploy(
         Some(Value::String(s)) => Some(s.parse().map_err(|_| Error::Invalid(format!("invalid bundle_id {s:?}")))?),
         Some(other) => return Err(Error::Invalid(format!("invalid bundle_id {other}")).into()),
     };
-    let task_id = engine.deploy(&guid, bundle_id, b.activate.unwrap_or(true)).await?;
+    let task_id = engine.deployer().deploy(&guid, bundle_id, b.activate.unwrap_or(true)).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "task_id": task_id }))))
 }
 
@@ -59,5 +59,5 @@ pub(super) async fn get_one(
     Query(q): Query<TaskQuery>,
 ) -> Result<Json<TaskView>, ApiError> {
     let wait = Duration::from_secs_f64(q.wait.unwrap_or(0.0).clamp(0.0, 60.0));
-    Ok(Json(engine.task(&id, q.first.unwrap_or(0), wait).await?))
+    Ok(Json(engine.deployer().task(&id, q.first.unwrap_or(0), wait).await?))
 }

@@ -45,9 +45,9 @@ pub(super) async fn list(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let c = engine.content(&guid).await?;
-    let rows = engine.variants(&guid).await?;
-    Ok(Json(rows.iter().map(|v| engine.variant_view(v, &c.guid)).collect()))
+    let c = engine.library().content(&guid).await?;
+    let rows = engine.renders().variants(&guid).await?;
+    Ok(Json(rows.iter().map(|v| engine.renders().variant_view(v, &c.guid)).collect()))
 }
 
 /// `POST /v1/content/{guid}/variants`: `{"name": ..., "parameters": {...}}`.
@@ -60,9 +60,9 @@ pub(super) async fn create(
     let v: Value = json_body(&body)?;
     let name = name_field(&v)?.unwrap_or("");
     let params = v.get("parameters").cloned().unwrap_or_else(|| Value::Object(Default::default()));
-    let c = engine.content(&guid).await?;
-    let row = engine.create_variant(&guid, name, &params).await?;
-    Ok(Json(engine.variant_view(&row, &c.guid)))
+    let c = engine.library().content(&guid).await?;
+    let row = engine.renders().create_variant(&guid, name, &params).await?;
+    Ok(Json(engine.renders().variant_view(&row, &c.guid)))
 }
 
 /// `GET /v1/content/{guid}/variants/{id}`.
@@ -71,9 +71,9 @@ pub(super) async fn get_one(
     State(engine): State<Engine>,
     Path((guid, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let c = engine.content(&guid).await?;
-    let row = engine.variant_of(&c, parse_id(&id)?).await?;
-    Ok(Json(engine.variant_view(&row, &c.guid)))
+    let c = engine.library().content(&guid).await?;
+    let row = engine.renders().variant_of(&c, parse_id(&id)?).await?;
+    Ok(Json(engine.renders().variant_view(&row, &c.guid)))
 }
 
 /// `PATCH /v1/content/{guid}/variants/{id}`: a new name and/or parameters.
@@ -84,9 +84,9 @@ pub(super) async fn update(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let v: Value = json_body(&body)?;
-    let c = engine.content(&guid).await?;
-    let row = engine.update_variant(&guid, parse_id(&id)?, name_field(&v)?, v.get("parameters")).await?;
-    Ok(Json(engine.variant_view(&row, &c.guid)))
+    let c = engine.library().content(&guid).await?;
+    let row = engine.renders().update_variant(&guid, parse_id(&id)?, name_field(&v)?, v.get("parameters")).await?;
+    Ok(Json(engine.renders().variant_view(&row, &c.guid)))
 }
 
 /// `DELETE /v1/content/{guid}/variants/{id}`: 204; its renders and schedules go with it.
@@ -95,6 +95,6 @@ pub(super) async fn remove(
     State(engine): State<Engine>,
     Path((guid, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    engine.delete_variant(&guid, parse_id(&id)?).await?;
+    engine.renders().delete_variant(&guid, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,13 +12,11 @@
 pub mod archive;
 pub mod detect;
 pub mod manifest;
-pub mod overrides;
 pub mod pack;
 
 use std::path::PathBuf;
 
 pub use manifest::Manifest;
-pub use overrides::Overrides;
 
 /// Why a bundle was refused. Each variant names the offending entry where there is one.
 #[derive(Debug, thiserror::Error)]

@@ -20,9 +20,9 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
-use super::observe::ViewerSession;
 use super::rescue;
 use crate::engine::Engine;
+use crate::observe::ViewerSession;
 use crate::proxy::{self, Forwarded, Outside};
 use crate::routes::Route;
 use crate::supervisor::{RouteError, Wait};
@@ -57,12 +57,12 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
     let cookie = affinity_cookie(&route.guid);
     let affinity = read_affinity(&req, &cookie);
     let wait = if wants_html(&req) { Wait::AtMost(BROWSER_WAIT) } else { Wait::UntilReady };
-    let sup = &engine.inner.supervisor;
+    let sup = &engine.apps().supervisor();
     let mut leased = sup.acquire(&route.guid, affinity, wait).await;
     if leased.as_ref().err() == Some(&RouteError::Gone) {
         // Deployed by another process (the CLI), or Porch just started: supervise it now.
-        if let Ok(c) = engine.content(&route.guid).await {
-            engine.supervise(&c).await;
+        if let Ok(c) = engine.library().content(&route.guid).await {
+            engine.apps().supervise(&c).await;
         }
         leased = sup.acquire(&route.guid, affinity, wait).await;
     }
@@ -96,7 +96,7 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
     let mut resp = match proxy::forward(lease, req, &outside).await {
         Ok(Forwarded::Response(resp)) => resp,
         Ok(Forwarded::Upgraded(resp, upgrade)) => {
-            let (observers, route) = (engine.inner.viewers.clone(), route.clone());
+            let (observers, route) = (engine.viewers().clone(), route.clone());
             tokio::spawn(async move {
                 let Some(tunnel) = upgrade.complete().await else { return };
                 let session = ViewerSession { guid: &route.guid, instance, peer };

@@ -21,9 +21,9 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::observe::Served;
 use super::rescue;
 use crate::engine::Engine;
+use crate::observe::Served;
 use crate::routes::Route;
 use crate::static_site::{self, pages, CleanPath, Miss, PathRefusal, Target};
 use crate::RuntimeKind;
@@ -42,7 +42,7 @@ pub(super) async fn serve(
         first.strip_prefix("_rev").or_else(|| first.strip_prefix("_bundle")).and_then(|n| n.parse::<i64>().ok());
     let kind = crate::runtime_kind(&route.app_mode);
     let (bundle_id, tail, index) = match explicit {
-        Some(id) => match engine.bundle(&route.guid, id).await {
+        Some(id) => match engine.library().bundle(&route.guid, id).await {
             Ok((_, b)) => {
                 let manifest = b.manifest.as_deref().and_then(|m| crate::bundle::Manifest::parse(m.as_bytes()).ok());
                 let mode = manifest.as_ref().map_or(route.app_mode.clone(), |m| m.app_mode.clone());
@@ -80,9 +80,10 @@ pub(super) async fn serve(
         Err(refused) => return (refused, Served::Nothing),
     };
     let served = if route.content_category == "pin" { Served::Pin } else { Served::Static };
-    let root = engine.bundle_dir(bundle_id);
+    let root = engine.library().bundle_dir(bundle_id);
     let target = Target { bundle_id, root: &root, path: &clean, index: index.as_deref() };
-    let (resp, served) = match static_site::serve(&engine.inner.files, target, req.method(), req.headers()).await {
+    let (resp, served) = match static_site::serve(&engine.library().files(), target, req.method(), req.headers()).await
+    {
         Ok(resp) => (resp, served),
         Err(Miss::AddSlash) => {
             let to = format!("{base}{}/", tail.trim_end_matches('/'));
@@ -136,7 +137,7 @@ async fn render(
     let after_first = |s: &str| s.split_once('/').map(|(_, t)| t).unwrap_or("").to_string();
     let variant = rest.split('/').next().unwrap_or("").strip_prefix("_variant").and_then(|n| n.parse::<i64>().ok());
     let (base, rest, current) = match variant {
-        Some(v) => match engine.variant(&route.guid, &v.to_string()).await {
+        Some(v) => match engine.renders().variant(&route.guid, &v.to_string()).await {
             Ok(row) if row.id == v => (format!("{base}_variant{v}/"), after_first(rest), row.render_id),
             _ => return (rescue::not_found(&format!("{} has no variant {v}.", route.title)), Served::Nothing),
         },
@@ -173,6 +174,7 @@ async fn serve_render(
     };
     // SECURITY: only successful renders of this item (and of the variant shown) are served.
     let history: Vec<_> = engine
+        .renders()
         .renders(&route.guid)
         .await
         .unwrap_or_default()
@@ -186,8 +188,8 @@ async fn serve_render(
         Ok(c) => c,
         Err(refused) => return (refused, Served::Nothing),
     };
-    let root = engine.render_dir(id).join("output");
-    let index = crate::render::primary_page(&root);
+    let root = engine.renders().render_dir(id).join("output");
+    let index = crate::renders::primary_page(&root);
     // The root page of a render carries a small switcher to earlier renders, as Connect's does.
     if clean.rel.as_os_str().is_empty() && method == Method::GET {
         if let Some(page) = &index {
@@ -199,7 +201,7 @@ async fn serve_render(
     }
     // Renders share the file cache with bundles under negative ids.
     let target = Target { bundle_id: -id, root: &root, path: &clean, index: index.as_deref() };
-    match static_site::serve(&engine.inner.files, target, method, headers).await {
+    match static_site::serve(&engine.library().files(), target, method, headers).await {
         Ok(resp) => (resp, Served::Render),
         Err(Miss::AddSlash) => {
             (Redirect::permanent(&format!("{base}{}/", tail.trim_end_matches('/'))).into_response(), Served::Nothing)

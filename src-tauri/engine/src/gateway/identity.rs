@@ -22,12 +22,7 @@ use crate::error::Error;
 use crate::keys::parse_authorization;
 
 /// Whether an address is this machine's loopback (IPv4-mapped IPv6 included).
-pub fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-    }
-}
+pub use crate::listener::is_loopback;
 
 /// The socket peer of a request (absent only for in-process calls, which are local).
 pub fn peer_of<B>(req: &Request<B>) -> Option<SocketAddr> {
@@ -65,7 +60,7 @@ pub async fn check_key(engine: &Engine, headers: &HeaderMap, peer: Option<Socket
         return Ok(KeyCheck::Absent);
     };
     let ip = peer.map(|p| p.ip());
-    if let Some(wait) = ip.and_then(|ip| engine.inner.key_failures.blocked(ip)) {
+    if let Some(wait) = ip.and_then(|ip| engine.library().key_failures().blocked(ip)) {
         return Ok(KeyCheck::Limited { retry_after: wait.as_secs_f64().ceil().max(1.0) as u64 });
     }
     // SECURITY: the session key (the window's calls, and CLI commands of the user who can
@@ -73,12 +68,12 @@ pub async fn check_key(engine: &Engine, headers: &HeaderMap, peer: Option<Socket
     // remote-publishing switch says: it is a local credential.
     let remote = ip.is_some_and(|ip| !is_loopback(ip));
     let session = crate::keys::ct_eq(key.as_bytes(), engine.session_key().as_bytes());
-    if !(remote && session) && engine.check_key(key).await? {
+    if !(remote && session) && engine.library().check_key(key).await? {
         return Ok(KeyCheck::Valid);
     }
     if let Some(ip) = ip {
         tracing::info!(%ip, "a wrong API key was presented");
-        engine.inner.key_failures.failed(ip);
+        engine.library().key_failures().failed(ip);
     }
     Ok(KeyCheck::Invalid)
 }
@@ -115,7 +110,7 @@ pub fn host_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool {
 
 /// Whether a peer may act as the publisher at all (loopback, or remote publishing on).
 pub fn may_publish_from(engine: &Engine, peer: Option<SocketAddr>) -> bool {
-    engine.allow_remote_publishing() || peer.is_none_or(|p| is_loopback(p.ip()))
+    engine.settings().allow_remote_publishing() || peer.is_none_or(|p| is_loopback(p.ip()))
 }
 
 /// Whether a request carries the publisher's valid key from where the publisher may act.

@@ -37,13 +37,12 @@
 //!
 //! Concurrency: handlers run one task per request and share only the engine: the routing
 //! table is an `Arc` snapshot, the file cache is a concurrent map, and observers are called
-//! without locks (see [`observe`]).
+//! without locks (see [`crate::observe`]).
 
 mod access;
 mod app;
 mod dispatch;
 pub mod identity;
-pub mod observe;
 pub mod rescue;
 
 use std::sync::Arc;
@@ -53,8 +52,8 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Router;
 
+pub use crate::observe::{Observer, Observers, Served, ViewerActivity, ViewerRequest, ViewerSession};
 pub use access::{link_cookie_name, TOKEN_PARAM};
-pub use observe::{Observer, Observers, Served, ViewerActivity, ViewerRequest, ViewerSession};
 
 use self::access::{Asker, Gate};
 use self::rescue::{not_found, NO_CONTENT, NO_PAGE};
@@ -77,7 +76,7 @@ pub fn routes() -> Router<Engine> {
 /// Step 0: while sharing is paused, every path but the API answers viewers on other
 /// computers with the "paused" page.
 pub async fn pause_gate(State(engine): State<Engine>, req: Request, next: axum::middleware::Next) -> Response {
-    if engine.sharing_paused() && !req.uri().path().starts_with("/__api__") {
+    if engine.library().sharing_paused() && !req.uri().path().starts_with("/__api__") {
         let remote = identity::peer_of(&req).is_some_and(|p| !identity::is_loopback(p.ip()));
         if remote {
             return rescue::sharing_paused();
@@ -88,7 +87,7 @@ pub async fn pause_gate(State(engine): State<Engine>, req: Request, next: axum::
 
 /// Step 5 for one request: tells the observers, and hands the answer back.
 fn observed(engine: &Engine, req: ViewerRequest<'_>, resp: Response) -> Response {
-    engine.inner.viewers.request(&ViewerRequest { status: resp.status(), ..req });
+    engine.viewers().request(&ViewerRequest { status: resp.status(), ..req });
     resp
 }
 
@@ -97,7 +96,7 @@ fn observed(engine: &Engine, req: ViewerRequest<'_>, resp: Response) -> Response
 async fn landing(State(engine): State<Engine>, req: Request) -> Response {
     let ask = Asker::of(&req);
     let local = ask.is_this_computer(&engine);
-    let table = engine.inner.routes.snapshot();
+    let table = engine.library().routes().snapshot();
     let listed = |r: &Route| r.access == Access::Network || (r.access == Access::Local && local);
     let mut visible: Vec<&Route> =
         table.all.iter().map(Arc::as_ref).filter(|r| listed(r) && r.bundle_id.is_some()).collect();
@@ -113,10 +112,11 @@ async fn landing(State(engine): State<Engine>, req: Request) -> Response {
 /// The newest versions (bundles) of a pin with the data files each one's `data.txt` names.
 async fn pin_versions(engine: &Engine, r: &Route) -> Vec<pages::PinVersion> {
     const SHOWN: usize = 10;
-    let Ok((_, bundles)) = engine.bundles(&r.guid).await else { return Vec::new() };
+    let Ok((_, bundles)) = engine.library().bundles(&r.guid).await else { return Vec::new() };
     let mut out = Vec::new();
     for b in bundles.into_iter().take(SHOWN) {
-        let data = tokio::fs::read_to_string(engine.bundle_dir(b.id).join("data.txt")).await.unwrap_or_default();
+        let data =
+            tokio::fs::read_to_string(engine.library().bundle_dir(b.id).join("data.txt")).await.unwrap_or_default();
         out.push(pages::PinVersion {
             bundle_id: b.id,
             created_time: b.created_time,
@@ -145,12 +145,12 @@ async fn content(State(engine): State<Engine>, req: Request) -> Response {
     };
     let (key, rest) = after.split_once('/').unwrap_or((after, ""));
     // Step 1: resolve.
-    let mut route = engine.inner.routes.snapshot().get(key);
+    let mut route = engine.library().routes().snapshot().get(key);
     let stale = route.as_ref().is_none_or(|r| r.bundle_id.is_none());
     if stale && looks_like_key(key) {
         // Possibly created a moment ago by another process (the CLI): look again.
-        if engine.refresh_routes().await.is_ok() {
-            route = engine.inner.routes.snapshot().get(key);
+        if engine.library().refresh_routes().await.is_ok() {
+            route = engine.library().routes().snapshot().get(key);
         }
     }
     let Some(route) = route else {
@@ -183,7 +183,7 @@ async fn fallback(State(engine): State<Engine>, req: Request) -> Response {
     let peer = identity::peer_of(&req);
     let nothing = ViewerRequest { route: None, served: Served::Nothing, status: StatusCode::NOT_FOUND, peer };
     let path = req.uri().path().to_string();
-    let table = engine.inner.routes.snapshot();
+    let table = engine.library().routes().snapshot();
     // Step 1: resolve, trying `/a/b/c`, `/a/b`, `/a`.
     let trimmed = path.trim_start_matches('/');
     let segs: Vec<&str> = trimmed.split('/').collect();

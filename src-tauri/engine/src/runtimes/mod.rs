@@ -21,6 +21,7 @@
 
 pub mod entrypoint;
 mod env;
+pub mod overrides;
 mod python;
 mod r;
 
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 use crate::bundle::manifest::{Manifest, APP_MODES};
 
 pub use env::{app_base_url, connect_env, APP_BASE_URL_HEADER};
+pub use overrides::Overrides;
 
 /// Everything a launcher needs to describe one instance of one content item.
 #[derive(Debug, Clone, Copy)]
@@ -246,6 +248,10 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> Result<LaunchSpec, LaunchError> {
 pub fn is_interactive(app_mode: &str) -> bool {
     LAUNCHABLE.contains(&app_mode)
 }
+
+/// Packages a notebook render needs on top of the notebook's own requirements (part of the
+/// environment's hash, so the lockfile reads the same environment).
+pub const NOTEBOOK_EXTRAS: &[&str] = &["nbconvert", "ipykernel"];
 
 /// Whether content of this appmode runs in a Python environment (launched or rendered).
 pub fn needs_python(app_mode: &str) -> bool {

@@ -12,7 +12,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::engine::Engine;
+use super::Renders;
 use crate::error::{Error, Result};
 use crate::store::{ContentRow, ScheduleRow};
 use crate::tasks::TaskLog;
@@ -59,10 +59,10 @@ pub fn plausible_address(a: &str) -> bool {
 
 const SETTING: &str = "smtp";
 
-impl Engine {
+impl Renders {
     /// The SMTP settings, if any.
     pub async fn smtp_settings(&self) -> Result<Option<SmtpSettings>> {
-        Ok(self.inner.store.setting(SETTING).await?.and_then(|s| serde_json::from_str(&s).ok()))
+        Ok(self.shared.store.setting(SETTING).await?.and_then(|s| serde_json::from_str(&s).ok()))
     }
 
     /// The SMTP settings as the API shows them: no password, only whether one is set.
@@ -98,7 +98,7 @@ impl Engine {
             s.password = self.smtp_settings().await?.and_then(|old| old.password);
         }
         let text = serde_json::to_string(&s).unwrap_or_default();
-        self.inner.store.set_setting(SETTING, &text).await
+        self.shared.store.set_setting(SETTING, &text).await
     }
 
     /// Emails the schedule's recipients after a render (or the owner, on failure), and
@@ -113,7 +113,7 @@ impl Engine {
         let render_id = match outcome {
             Ok(id) => Some(*id),
             Err(_) => self
-                .inner
+                .shared
                 .store
                 .renders(c.id)
                 .await
@@ -129,7 +129,7 @@ impl Engine {
         };
         log.line(format!("Email: {status}")).await;
         if let Some(id) = render_id {
-            let _ = self.inner.store.set_email_status(id, &status).await;
+            let _ = self.shared.store.set_email_status(id, &status).await;
         }
     }
 
@@ -141,9 +141,9 @@ impl Engine {
     ) -> std::result::Result<usize, String> {
         let smtp = self.smtp_settings().await.map_err(|e| e.to_string())?.ok_or("no SMTP server is configured")?;
         let mut title = c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone());
-        let mut url = format!("{}/content/{}/", self.default_origin(), c.guid);
+        let mut url = format!("{}/content/{}/", self.shared.default_origin(), c.guid);
         if let Some(v) = row.variant_id {
-            if let Ok(variant) = self.inner.store.variant(v).await {
+            if let Ok(variant) = self.shared.store.variant(v).await {
                 title = format!("{title} ({})", variant.name);
             }
             url.push_str(&format!("_variant{v}/"));
@@ -156,7 +156,7 @@ impl Engine {
                 }
                 let attachment = if row.attach {
                     let out = self.render_dir(*render_id).join("output");
-                    match crate::render::primary_page(&out) {
+                    match super::render::primary_page(&out) {
                         Some(p) => tokio::fs::read(out.join(&p)).await.ok().map(|b| (p, b)),
                         None => None,
                     }

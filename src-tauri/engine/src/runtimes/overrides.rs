@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::manifest::{Manifest, APP_MODES};
-use super::BundleError;
-use crate::runtimes::entrypoint::{contained, PyEntryPoint};
+use super::entrypoint::{contained, PyEntryPoint};
+use crate::bundle::manifest::{Manifest, APP_MODES};
+use crate::bundle::BundleError;
 
 /// How many entry-point candidates are listed (the rest can still be named by hand).
 const LISTED_CANDIDATES: usize = 200;
@@ -148,7 +148,7 @@ fn walk(root: &Path, rel: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(n) = name.to_str() else { continue };
-        if n.starts_with('.') || super::pack::is_always_skipped_dir(n) {
+        if n.starts_with('.') || crate::bundle::pack::is_always_skipped_dir(n) {
             continue;
         }
         let Ok(ft) = e.file_type() else { continue };

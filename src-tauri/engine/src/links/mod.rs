@@ -3,7 +3,7 @@
 //!
 //! Owns the link operations (set, read, remove) and one follower task per link while the
 //! engine serves. The watch itself is [`crate::watcher`]; packing and deploying go through
-//! the same engine op every deploy uses (`Engine::redeploy_folder` in `ops.rs`), so an
+//! the same engine op every deploy uses ([`Deployer::redeploy_folder`]), so an
 //! interactive item switches blue/green only once its new version answers, a rendered item
 //! re-renders (trigger `watch`) and publishes only on success, and a static item swaps in
 //! one row update. A failure keeps the previous version serving, is kept as a deploy task
@@ -19,22 +19,27 @@
 //!
 //! Links live in the database: a restarted server follows them again (and redeploys once
 //! if the folder changed while it was not watching), and a link made by the CLI is picked
-//! up through the engine's external-change watch.
+//! up through the engine's external-change watch. Deleting an item stops its follower: the
+//! service listens for [`Event::ContentDeleted`] and reconciles.
+//!
+//! Does not: deploy (the deployer does, for every trigger) or store bundles (the library).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::bundle::pack;
-use crate::engine::Engine;
+use crate::deployer::Deployer;
 use crate::error::{Error, Result};
 use crate::events::Event;
+use crate::library::Library;
+use crate::shared::Shared;
 use crate::store::LinkRow;
+use crate::view::LinkView;
 use crate::watcher::{FolderWatch, Signal, DEBOUNCE};
 
 /// How often a follower checks that its folder still exists (and, when broken, whether it
@@ -51,36 +56,13 @@ const MAX_QUIET_WAITS: u32 = 20;
 /// whether saves are over is judged by the files' own modification times in `check`.
 const SETTLE: Duration = Duration::from_millis(25);
 
-/// A link as callers see it (`GET /__api__/porch/content/{guid}/link`, the content's
-/// `link` field and `link_changed` events).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct LinkView {
-    /// The folder.
-    pub path: String,
-    /// `watching`, `broken` or `redeploying`.
-    pub status: String,
-    /// Why the link is broken, or why the last redeploy failed.
-    pub error: Option<String>,
-    /// RFC 3339 end of the last redeploy.
-    pub last_redeploy: Option<String>,
-    /// `success` or `failed`.
-    pub last_result: Option<String>,
-    /// The deploy task with the last redeploy's log (`GET /__api__/v1/tasks/{id}`).
-    pub last_task_id: Option<String>,
-}
-
-impl From<&LinkRow> for LinkView {
-    fn from(r: &LinkRow) -> LinkView {
-        LinkView {
-            path: r.path.clone(),
-            status: r.status.clone(),
-            error: r.error.clone(),
-            last_redeploy: r.last_redeploy.clone(),
-            last_result: r.last_result.clone(),
-            last_task_id: r.last_task_id.clone(),
-        }
-    }
+/// The links service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Links {
+    shared: Shared,
+    library: Library,
+    deployer: Deployer,
+    followers: std::sync::Arc<Followers>,
 }
 
 /// The followers running in this engine, by content id.
@@ -96,18 +78,45 @@ struct Follower {
     cancel: CancellationToken,
 }
 
-impl Engine {
+impl Links {
+    /// The links service of an engine.
+    pub(crate) fn new(shared: Shared, library: Library, deployer: Deployer) -> Links {
+        Links { shared, library, deployer, followers: Default::default() }
+    }
+
+    /// Follows every linked folder (serving engines), and from then on stops the follower of
+    /// any item that is deleted.
+    pub(crate) async fn start(&self) {
+        self.reconcile_links().await;
+        let (links, mut events, cancel) = (self.clone(), self.shared.subscribe(), self.shared.cancel.child_token());
+        self.shared.spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    e = events.recv() => e,
+                };
+                match event {
+                    Ok(Event::ContentDeleted { .. }) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        links.reconcile_links().await
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
     /// An item's link.
     pub async fn link(&self, key: &str) -> Result<LinkView> {
-        let c = self.content(key).await?;
+        let c = self.library.content(key).await?;
         let row =
-            self.inner.store.link(c.id).await?.ok_or_else(|| Error::not_found("folder link of content", &c.guid))?;
+            self.shared.store.link(c.id).await?.ok_or_else(|| Error::not_found("folder link of content", &c.guid))?;
         Ok(LinkView::from(&row))
     }
 
     /// Every link, by content id (for content listings).
     pub async fn links_by_content(&self) -> Result<HashMap<i64, LinkView>> {
-        Ok(self.inner.store.links().await?.iter().map(|r| (r.content_id, LinkView::from(r))).collect())
+        Ok(self.shared.store.links().await?.iter().map(|r| (r.content_id, LinkView::from(r))).collect())
     }
 
     /// Links an item to a folder (replacing an earlier link).
@@ -116,7 +125,7 @@ impl Engine {
     /// `deploy --watch`), so only later changes redeploy; otherwise the serving engine
     /// redeploys from the folder right away, bringing the item in line with it.
     pub async fn set_link(&self, key: &str, path: &Path, in_sync: bool) -> Result<LinkView> {
-        let c = self.content(key).await?;
+        let c = self.library.content(key).await?;
         let folder = self.check_link_folder(path).await?;
         let fingerprint = if in_sync {
             let f = folder.clone();
@@ -128,23 +137,23 @@ impl Engine {
             None
         };
         let shown = folder.to_string_lossy().into_owned();
-        self.inner.store.set_link(c.id, &shown, fingerprint.as_deref(), &crate::time::now()).await?;
+        self.shared.store.set_link(c.id, &shown, fingerprint.as_deref(), &crate::time::now()).await?;
         // A new link starts a fresh follower even for the same folder.
         self.stop_following(c.id);
         self.reconcile_links().await;
         let view = self.link(&c.guid).await?;
-        self.emit(Event::LinkChanged { guid: c.guid.clone(), link: Some(view.clone()) });
+        self.shared.emit(Event::LinkChanged { guid: c.guid.clone(), link: Some(view.clone()) });
         Ok(view)
     }
 
     /// Removes an item's link; the item keeps serving what it has.
     pub async fn delete_link(&self, key: &str) -> Result<()> {
-        let c = self.content(key).await?;
-        if !self.inner.store.delete_link(c.id).await? {
+        let c = self.library.content(key).await?;
+        if !self.shared.store.delete_link(c.id).await? {
             return Err(Error::not_found("folder link of content", &c.guid));
         }
         self.stop_following(c.id);
-        self.emit(Event::LinkChanged { guid: c.guid, link: None });
+        self.shared.emit(Event::LinkChanged { guid: c.guid, link: None });
         Ok(())
     }
 
@@ -165,7 +174,7 @@ impl Engine {
                 path.display()
             )));
         }
-        let data = &self.inner.config.data_dir;
+        let data = &self.shared.config.data_dir;
         if folder.starts_with(data) || data.starts_with(&folder) {
             return Err(Error::Invalid(format!(
                 "cannot link {}: it overlaps Porch's data folder {}, whose changes would redeploy it forever",
@@ -178,7 +187,7 @@ impl Engine {
 
     /// Stops following an item's folder (if this engine does).
     pub(crate) fn stop_following(&self, content_id: i64) {
-        let gone = self.inner.links.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&content_id);
+        let gone = self.followers.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&content_id);
         if let Some(f) = gone {
             f.cancel.cancel();
         }
@@ -186,10 +195,10 @@ impl Engine {
 
     /// Deletes a linked item's bundles beyond the newest [`KEEP_BUNDLES`], never the active one.
     async fn prune_bundles(&self, guid: &str) {
-        let Ok((c, bundles)) = self.bundles(guid).await else { return };
+        let Ok((c, bundles)) = self.library.bundles(guid).await else { return };
         for b in bundles.iter().skip(KEEP_BUNDLES).filter(|b| Some(b.id) != c.bundle_id) {
-            if self.inner.store.delete_bundle(c.id, b.id).await.is_ok() {
-                self.remove_bundle_files(b.id).await;
+            if self.shared.store.delete_bundle(c.id, b.id).await.is_ok() {
+                self.library.remove_bundle_files(b.id).await;
                 tracing::debug!(content = %guid, bundle = b.id, "pruned an old bundle of a linked item");
             }
         }
@@ -198,16 +207,16 @@ impl Engine {
     /// Makes the running followers match the stored links: new links start, removed or
     /// re-pointed ones stop. Only a serving engine follows folders.
     pub(crate) async fn reconcile_links(&self) {
-        if !self.is_serving() || self.inner.cancel.is_cancelled() {
+        if !self.shared.is_serving() || self.shared.cancel.is_cancelled() {
             return;
         }
-        let rows = match self.inner.store.links().await {
+        let rows = match self.shared.store.links().await {
             Ok(rows) => rows,
             Err(e) => return tracing::warn!(error = %e, "cannot read folder links"),
         };
         let mut start = Vec::new();
         {
-            let mut running = self.inner.links.running.lock().unwrap_or_else(|p| p.into_inner());
+            let mut running = self.followers.running.lock().unwrap_or_else(|p| p.into_inner());
             running.retain(|id, f| {
                 let keep = rows.iter().any(|r| r.content_id == *id && r.path == f.path) && !f.cancel.is_cancelled();
                 if !keep {
@@ -217,7 +226,7 @@ impl Engine {
             });
             for r in &rows {
                 if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(r.content_id) {
-                    let cancel = self.inner.cancel.child_token();
+                    let cancel = self.shared.cancel.child_token();
                     slot.insert(Follower { path: r.path.clone(), cancel: cancel.clone() });
                     start.push((r.clone(), cancel));
                 }
@@ -226,7 +235,7 @@ impl Engine {
         for (row, cancel) in start {
             let engine = self.clone();
             tracing::info!(content = %row.guid, folder = %row.path, "following a linked folder");
-            self.inner.tracker.spawn(async move { engine.follow(row, cancel).await });
+            self.shared.tracker.spawn(async move { engine.follow(row, cancel).await });
         }
     }
 
@@ -325,7 +334,7 @@ fn folder_id(path: &Path) -> Option<FolderId> {
 
 /// One follower's view of its link, mirrored into the store on every change.
 struct FollowState {
-    engine: Engine,
+    engine: Links,
     content_id: i64,
     guid: String,
     root: PathBuf,
@@ -397,7 +406,7 @@ impl FollowState {
     /// changed while it was being packed (nothing was deployed; look again).
     async fn redeploy(&mut self, digest: String) -> bool {
         let engine = self.engine.clone();
-        let c = match engine.content(&self.guid).await {
+        let c = match engine.library.content(&self.guid).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(content = %self.guid, error = %e, "linked item is gone");
@@ -407,7 +416,7 @@ impl FollowState {
         let previous_error = self.error.clone();
         self.set_status("redeploying", None).await;
         let started = std::time::Instant::now();
-        let Some((task, outcome)) = engine.redeploy_folder(&c, &self.root, &digest).await else {
+        let Some((task, outcome)) = engine.deployer.redeploy_folder(&c, &self.root, &digest).await else {
             tracing::debug!(content = %self.guid, "the folder changed while it was packed; looking again");
             self.set_status("watching", previous_error).await;
             return false;
@@ -422,7 +431,7 @@ impl FollowState {
             }
         }
         let now = crate::time::now();
-        let store = &engine.inner.store;
+        let store = &engine.shared.store;
         if let Err(e) = store
             .finish_link_redeploy(self.content_id, error.is_none(), error.as_deref(), task.as_deref(), &digest, &now)
             .await
@@ -445,7 +454,7 @@ impl FollowState {
         }
         self.status = status.to_string();
         self.error = error;
-        if let Err(e) = self.engine.inner.store.set_link_status(self.content_id, status, self.error.as_deref()).await {
+        if let Err(e) = self.engine.shared.store.set_link_status(self.content_id, status, self.error.as_deref()).await {
             tracing::warn!(content = %self.guid, error = %e, "cannot record the link status");
         }
         if status == "broken" {
@@ -455,7 +464,7 @@ impl FollowState {
     }
 
     async fn announce(&self) {
-        let link = self.engine.inner.store.link(self.content_id).await.ok().flatten().map(|r| LinkView::from(&r));
-        self.engine.emit(Event::LinkChanged { guid: self.guid.clone(), link });
+        let link = self.engine.shared.store.link(self.content_id).await.ok().flatten().map(|r| LinkView::from(&r));
+        self.engine.shared.emit(Event::LinkChanged { guid: self.guid.clone(), link });
     }
 }

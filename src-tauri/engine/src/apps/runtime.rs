@@ -1,11 +1,9 @@
-//! Engine operations for interactive content: runtime settings, environment variables,
-//! the worker list, restarts and logs. The supervisor does the process work; this layer
-//! validates, stores and tells it.
+//! Runtime settings of interactive content: Connect's fields, the settings in force (an
+//! item's values over the server defaults), and checking a change. Pure functions.
 
-use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::{ContentRow, RuntimeRow};
-use crate::supervisor::{InstanceInfo, RuntimeSettings};
+use crate::store::RuntimeRow;
+use crate::supervisor::RuntimeSettings;
 
 /// The runtime fields Connect exposes on a content item.
 pub const RUNTIME_FIELDS: &[&str] = &[
@@ -125,84 +123,10 @@ pub fn apply_runtime(row: &RuntimeRow, changes: &[RuntimeChange], d: &RuntimeSet
 }
 
 /// Checks an environment variable name.
-fn valid_env_name(name: &str) -> bool {
+pub(crate) fn valid_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-impl Engine {
-    /// The server's default runtime settings: the saved ones over the built-in ones.
-    pub fn runtime_defaults(&self) -> RuntimeSettings {
-        self.with_saved(|s| s.runtime_defaults)
-    }
-
-    /// Changes runtime settings (validated) and applies them to running workers.
-    pub async fn update_runtime(&self, key: &str, changes: &[RuntimeChange]) -> Result<ContentRow> {
-        let c = self.content(key).await?;
-        if changes.is_empty() {
-            return Ok(c);
-        }
-        let row = apply_runtime(&c.runtime, changes, &self.runtime_defaults())?;
-        self.inner.store.set_runtime(c.id, &row).await?;
-        let c = self.content(&c.guid).await?;
-        self.supervise(&c).await;
-        self.emit(crate::events::Event::ContentChanged { guid: c.guid.clone() });
-        Ok(c)
-    }
-
-    /// Names of an item's environment variables (values are never returned).
-    pub async fn env_names(&self, key: &str) -> Result<Vec<String>> {
-        let c = self.content(key).await?;
-        Ok(self.inner.store.env_vars(c.id).await?.into_iter().map(|(n, _)| n).collect())
-    }
-
-    /// Sets (`Some`) or deletes (`None`) variables; `replace` drops all others. Restarts
-    /// the item's workers so they see the change.
-    pub async fn update_env(
-        &self,
-        key: &str,
-        changes: &[(String, Option<String>)],
-        replace: bool,
-    ) -> Result<Vec<String>> {
-        let c = self.content(key).await?;
-        if let Some((bad, _)) = changes.iter().find(|(n, _)| !valid_env_name(n)) {
-            return Err(Error::Invalid(format!("invalid environment variable name {bad:?}")));
-        }
-        self.inner.store.update_env_vars(c.id, changes, replace).await?;
-        self.inner.supervisor.restart(&c.guid).await;
-        self.supervise(&c).await;
-        self.env_names(&c.guid).await
-    }
-
-    /// An item's workers.
-    pub async fn instances(&self, key: &str) -> Result<Vec<InstanceInfo>> {
-        let c = self.content(key).await?;
-        Ok(self.inner.supervisor.instances(&c.guid).await)
-    }
-
-    /// Kills one worker.
-    pub async fn kill_instance(&self, key: &str, id: u64) -> Result<()> {
-        let c = self.content(key).await?;
-        if self.inner.supervisor.kill(&c.guid, id).await {
-            Ok(())
-        } else {
-            Err(Error::not_found("process", id))
-        }
-    }
-
-    /// Stops every worker of an item; new ones start as needed (and `min_processes` at once).
-    pub async fn restart_content(&self, key: &str) -> Result<()> {
-        let c = self.content(key).await?;
-        self.inner.supervisor.restart(&c.guid).await;
-        Ok(())
-    }
-
-    /// The last `lines` lines of an item's process log.
-    pub async fn content_log(&self, key: &str, lines: usize) -> Result<Vec<String>> {
-        let c = self.content(key).await?;
-        Ok(self.inner.supervisor.log_tail(&c.guid, lines).await)
-    }
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@
 
 use serde_json::{json, Value};
 
-use crate::engine::Engine;
+use super::render::Params;
+use super::Renders;
 use crate::error::{Error, Result};
-use crate::render::Params;
 use crate::store::{ContentRow, VariantRow};
 
 /// The longest variant name.
@@ -110,7 +110,7 @@ pub(crate) fn inject_parameters(nb: &mut Value, params: &Params) -> Result<()> {
     Ok(())
 }
 
-impl Engine {
+impl Renders {
     /// A variant as the API shows it.
     pub fn variant_view(&self, v: &VariantRow, guid: &str) -> Value {
         json!({
@@ -119,7 +119,7 @@ impl Engine {
             "name": v.name,
             "parameters": Value::Object(parameters(&v.parameters)),
             "render_id": v.render_id.map(|id| id.to_string()),
-            "url": format!("{}/content/{guid}/_variant{}/", self.default_origin(), v.id),
+            "url": format!("{}/content/{guid}/_variant{}/", self.shared.default_origin(), v.id),
             "created_time": v.created_time,
             "updated_time": v.updated_time,
         })
@@ -127,19 +127,19 @@ impl Engine {
 
     /// An item's variants.
     pub async fn variants(&self, key: &str) -> Result<Vec<VariantRow>> {
-        let c = self.content(key).await?;
-        self.inner.store.variants(c.id).await
+        let c = self.library.content(key).await?;
+        self.shared.store.variants(c.id).await
     }
 
     /// One variant of an item, found by id or by name.
     pub async fn variant(&self, key: &str, variant: &str) -> Result<VariantRow> {
-        let c = self.content(key).await?;
+        let c = self.library.content(key).await?;
         if let Ok(id) = variant.parse::<i64>() {
             if let Ok(v) = self.variant_of(&c, id).await {
                 return Ok(v);
             }
         }
-        self.inner
+        self.shared
             .store
             .variants(c.id)
             .await?
@@ -150,7 +150,7 @@ impl Engine {
 
     /// A variant that must belong to `c`.
     pub(crate) async fn variant_of(&self, c: &ContentRow, id: i64) -> Result<VariantRow> {
-        match self.inner.store.variant(id).await {
+        match self.shared.store.variant(id).await {
             Ok(v) if v.content_id == c.id => Ok(v),
             Ok(_) | Err(Error::NotFound { .. }) => Err(Error::not_found("variant", id)),
             Err(e) => Err(e),
@@ -159,7 +159,7 @@ impl Engine {
 
     /// Adds a named parameter set to a rendered item.
     pub async fn create_variant(&self, key: &str, name: &str, params: &Value) -> Result<VariantRow> {
-        let c = self.content(key).await?;
+        let c = self.library.content(key).await?;
         if crate::runtime_kind(&c.app_mode) != crate::RuntimeKind::Rendered {
             return Err(Error::Invalid(format!(
                 "{} is {} content; only rendered documents (notebooks, Quarto, R Markdown) take parameters",
@@ -169,11 +169,11 @@ impl Engine {
         let name = validate_name(name)?;
         let params = validate_parameters(params)?;
         let id = self
-            .inner
+            .shared
             .store
             .insert_variant(c.id, &name, &Value::Object(params).to_string(), &crate::time::now())
             .await?;
-        self.inner.store.variant(id).await
+        self.shared.store.variant(id).await
     }
 
     /// Renames a variant and/or replaces its parameters.
@@ -184,7 +184,7 @@ impl Engine {
         name: Option<&str>,
         params: Option<&Value>,
     ) -> Result<VariantRow> {
-        let c = self.content(key).await?;
+        let c = self.library.content(key).await?;
         let v = self.variant_of(&c, id).await?;
         let name = match name {
             Some(n) => validate_name(n)?,
@@ -194,13 +194,13 @@ impl Engine {
             Some(p) => Value::Object(validate_parameters(p)?).to_string(),
             None => v.parameters.clone(),
         };
-        self.inner.store.update_variant(v.id, &name, &params, &crate::time::now()).await?;
-        self.inner.store.variant(v.id).await
+        self.shared.store.update_variant(v.id, &name, &params, &crate::time::now()).await?;
+        self.shared.store.variant(v.id).await
     }
 
     /// Deletes a variant, its renders (with their output) and its schedules.
     pub async fn delete_variant(&self, key: &str, id: i64) -> Result<()> {
-        let c = self.content(key).await?;
+        let c = self.library.content(key).await?;
         let v = self.variant_of(&c, id).await?;
         if self.is_rendering(c.id, Some(v.id)) {
             return Err(Error::Conflict(format!(
@@ -208,7 +208,7 @@ impl Engine {
                 v.name
             )));
         }
-        let renders = self.inner.store.delete_variant(v.id).await?;
+        let renders = self.shared.store.delete_variant(v.id).await?;
         self.forget_render_files(&renders).await;
         Ok(())
     }

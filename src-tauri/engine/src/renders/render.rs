@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 
+use super::Renders;
 use crate::bundle::Manifest;
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::store::{ContentRow, RenderRow, VariantRow};
 use crate::tasks::TaskLog;
@@ -74,14 +74,10 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Packages a notebook render needs on top of the notebook's own requirements (part of the
-/// environment's hash, so the lockfile reads the same environment).
-pub(crate) const NOTEBOOK_EXTRAS: &[&str] = &["nbconvert", "ipykernel"];
-
-impl Engine {
+impl Renders {
     /// The folder of one render.
     pub(crate) fn render_dir(&self, id: i64) -> PathBuf {
-        self.inner.config.data_dir.join("renders").join(id.to_string())
+        self.shared.config.data_dir.join("renders").join(id.to_string())
     }
 
     /// Starts rendering an item's active bundle now; returns the task id.
@@ -91,7 +87,7 @@ impl Engine {
 
     /// Starts rendering an item (or one of its variants) now; returns the task id.
     pub async fn render_variant_now(&self, key: &str, variant: Option<i64>, trigger: &str) -> Result<String> {
-        let c = self.content(key).await?;
+        let c = self.library.content(key).await?;
         if crate::runtime_kind(&c.app_mode) != crate::RuntimeKind::Rendered {
             return Err(Error::Invalid(format!("{} is {} content, which is not rendered", c.name, c.app_mode)));
         }
@@ -100,12 +96,12 @@ impl Engine {
             None => None,
         };
         let bundle_id = c.bundle_id.ok_or_else(|| Error::Invalid(format!("{} has not been deployed yet", c.name)))?;
-        let (_, b) = self.bundle(&c.guid, bundle_id).await?;
+        let (_, b) = self.library.bundle(&c.guid, bundle_id).await?;
         let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
-        let log = self.inner.tasks.create(c.id, Some(bundle_id), "render").await?;
+        let log = self.shared.tasks.create(c.id, Some(bundle_id), "render").await?;
         let id = log.id().to_string();
         let (engine, trigger) = (self.clone(), trigger.to_string());
-        self.inner.tracker.spawn(async move {
+        self.shared.tracker.spawn(async move {
             let outcome = engine
                 .run_render_variant(&log, &c, variant.as_ref(), bundle_id, &manifest, &trigger, true)
                 .await
@@ -117,19 +113,19 @@ impl Engine {
 
     /// Whether an item (or one of its variants) is rendering or queued to.
     pub(crate) fn is_rendering(&self, content_id: i64, variant: Option<i64>) -> bool {
-        self.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).contains(&(content_id, variant.unwrap_or(0)))
+        self.state.rendering.lock().unwrap_or_else(|p| p.into_inner()).contains(&(content_id, variant.unwrap_or(0)))
     }
 
     /// An item's render history, newest first.
     pub async fn renders(&self, key: &str) -> Result<Vec<RenderRow>> {
-        let c = self.content(key).await?;
-        self.inner.store.renders(c.id).await
+        let c = self.library.content(key).await?;
+        self.shared.store.renders(c.id).await
     }
 
     /// The full log of one render.
     pub async fn render_log(&self, key: &str, id: i64) -> Result<String> {
-        let c = self.content(key).await?;
-        if !self.inner.store.renders(c.id).await?.iter().any(|r| r.id == id) {
+        let c = self.library.content(key).await?;
+        if !self.shared.store.renders(c.id).await?.iter().any(|r| r.id == id) {
             return Err(Error::not_found("render", id));
         }
         let path = self.render_dir(id).join("log.txt");
@@ -150,7 +146,7 @@ impl Engine {
         self.run_render_variant(log, c, None, bundle_id, manifest, trigger, publish).await
     }
 
-    /// [`Engine::run_render`] for a variant: its parameters go to the document, and a
+    /// [`Renders::run_render`] for a variant: its parameters go to the document, and a
     /// published success becomes what viewers of the variant see.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn run_render_variant(
@@ -165,14 +161,14 @@ impl Engine {
     ) -> Result<i64> {
         let variant_id = variant.map(|v| v.id);
         let _busy = Busy::mark(self, c.id, variant_id);
-        let _slot = self.inner.render_slots.acquire().await.map_err(|_| Error::ShuttingDown)?;
-        let id = self.inner.store.insert_render(c.id, variant_id, bundle_id, trigger, &crate::time::now()).await?;
+        let _slot = self.state.render_slots.acquire().await.map_err(|_| Error::ShuttingDown)?;
+        let id = self.shared.store.insert_render(c.id, variant_id, bundle_id, trigger, &crate::time::now()).await?;
         let dir = self.render_dir(id);
         let (work, output) = (dir.join("work"), dir.join("output"));
         let params = match variant {
             Some(v) => {
                 log.line(format!("Render {id} of {}, variant {:?} ({trigger})", c.name, v.name)).await;
-                let params = crate::variants::parameters(&v.parameters);
+                let params = super::variants::parameters(&v.parameters);
                 log.line(format!("Parameters: {}", serde_json::Value::Object(params.clone()))).await;
                 params
             }
@@ -187,13 +183,13 @@ impl Engine {
         match result {
             Ok(()) => {
                 let size = dir_size(&output) as i64;
-                self.inner.store.finish_render(id, true, "", size, publish, &now).await?;
+                self.shared.store.finish_render(id, true, "", size, publish, &now).await?;
                 log.line(format!("Render {id} succeeded ({size} bytes of output)")).await;
                 self.prune_renders(c.id, variant_id).await;
                 if publish {
-                    self.changed(&c.guid).await?;
+                    self.library.changed(&c.guid).await?;
                 }
-                self.emit(crate::events::Event::RenderFinished {
+                self.shared.emit(crate::events::Event::RenderFinished {
                     guid: c.guid.clone(),
                     render_id: id.to_string(),
                     trigger: trigger.to_string(),
@@ -204,8 +200,8 @@ impl Engine {
             }
             Err(e) => {
                 let msg = e.to_string();
-                self.inner.store.finish_render(id, false, &msg, 0, false, &now).await?;
-                self.emit(crate::events::Event::RenderFinished {
+                self.shared.store.finish_render(id, false, &msg, 0, false, &now).await?;
+                self.shared.emit(crate::events::Event::RenderFinished {
                     guid: c.guid.clone(),
                     render_id: id.to_string(),
                     trigger: trigger.to_string(),
@@ -229,7 +225,7 @@ impl Engine {
         work: &Path,
         output: &Path,
     ) -> Result<()> {
-        let bundle_dir = self.bundle_dir(bundle_id);
+        let bundle_dir = self.shared.bundle_dir(bundle_id);
         {
             let (from, to) = (bundle_dir.clone(), work.to_path_buf());
             tokio::task::spawn_blocking(move || copy_tree(&from, &to))
@@ -253,14 +249,14 @@ impl Engine {
         // SECURITY: this runs the bundle's code; the runner puts it in its own process
         // group that dies with Porch.
         let child = self
-            .inner
+            .shared
             .runner
             .spawn(&command, logs)
             .map_err(|e| Error::Invalid(format!("cannot run {}: {e}", cmd.program.display())))?;
         let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         let limit = match c.runtime.render_timeout.filter(|s| *s > 0) {
             Some(secs) => std::time::Duration::from_secs(secs as u64),
-            None => self.inner.config.render_timeout,
+            None => self.shared.config.render_timeout,
         };
         // The limit covers output and exit together: a grandchild holding the pipes open
         // counts as still running.
@@ -322,8 +318,8 @@ impl Engine {
         work: &Path,
         output: &Path,
     ) -> Result<RenderCommand> {
-        let origin = self.default_origin();
-        let mut env = crate::runtimes::connect_env(&origin, &c.guid, None, &self.inner.store.env_vars(c.id).await?);
+        let origin = self.shared.default_origin();
+        let mut env = crate::runtimes::connect_env(&origin, &c.guid, None, &self.shared.store.env_vars(c.id).await?);
         env.push((
             "RSC_REPORT_NAME".into(),
             c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone()),
@@ -332,7 +328,7 @@ impl Engine {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let forward = {
             let log = log.clone();
-            tokio::spawn(async move {
+            self.shared.tracker.spawn(async move {
                 while let Some(line) = rx.recv().await {
                     log.line(line).await;
                 }
@@ -341,7 +337,8 @@ impl Engine {
         let out = output.display().to_string();
         let cmd = match manifest.app_mode.as_str() {
             "jupyter-static" => {
-                let env_py = self.inner.environments.python(bundle_dir, manifest, NOTEBOOK_EXTRAS, &tx).await;
+                let env_py =
+                    self.apps.environments().python(bundle_dir, manifest, crate::runtimes::NOTEBOOK_EXTRAS, &tx).await;
                 drop(tx);
                 let _ = forward.await;
                 let py = env_py?;
@@ -386,7 +383,7 @@ impl Engine {
                 RenderCommand { program: py.python, args, env }
             }
             "rmd-static" => {
-                let renv = self.inner.environments.r(bundle_dir, manifest, &["rmarkdown"], &tx).await;
+                let renv = self.apps.environments().r(bundle_dir, manifest, &["rmarkdown"], &tx).await;
                 drop(tx);
                 let _ = forward.await;
                 let r = renv?;
@@ -447,18 +444,18 @@ impl Engine {
     /// Keeps the newest successful renders of the item (or of one variant) and the current
     /// one; failed ones stay.
     async fn prune_renders(&self, content_id: i64, variant: Option<i64>) {
-        let Ok(all) = self.inner.store.renders(content_id).await else { return };
+        let Ok(all) = self.shared.store.renders(content_id).await else { return };
         let old: Vec<i64> = all
             .iter()
             .filter(|r| r.variant_id == variant && r.status == "success")
-            .skip(self.inner.config.keep_renders.max(1))
+            .skip(self.shared.config.keep_renders.max(1))
             .filter(|r| !r.current)
             .map(|r| r.id)
             .collect();
         if old.is_empty() {
             return;
         }
-        if self.inner.store.delete_renders(&old).await.is_ok() {
+        if self.shared.store.delete_renders(&old).await.is_ok() {
             self.forget_render_files(&old).await;
         }
     }
@@ -466,7 +463,7 @@ impl Engine {
     /// Removes render folders (and their cached files) whose rows are gone.
     pub(crate) async fn forget_render_files(&self, ids: &[i64]) {
         for id in ids {
-            self.inner.files.forget_bundle(-id);
+            self.library.files().forget_bundle(-id);
             let _ = tokio::fs::remove_dir_all(self.render_dir(*id)).await;
         }
     }
@@ -474,21 +471,21 @@ impl Engine {
 
 /// Marks an item (or one of its variants) as rendering, queued or running, until dropped.
 struct Busy<'a> {
-    engine: &'a Engine,
+    engine: &'a Renders,
     key: (i64, i64),
 }
 
 impl<'a> Busy<'a> {
-    fn mark(engine: &'a Engine, content_id: i64, variant: Option<i64>) -> Busy<'a> {
+    fn mark(engine: &'a Renders, content_id: i64, variant: Option<i64>) -> Busy<'a> {
         let key = (content_id, variant.unwrap_or(0));
-        engine.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
+        engine.state.rendering.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
         Busy { engine, key }
     }
 }
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
-        self.engine.inner.rendering.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
+        self.engine.state.rendering.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
     }
 }
 
@@ -509,7 +506,7 @@ async fn inject_notebook_parameters(work: &Path, entry: &str, params: &Params) -
     let text = tokio::fs::read(path).await.map_err(Error::io("reading the notebook", path))?;
     let mut nb: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| Error::Invalid(format!("the notebook is not valid JSON: {e}")))?;
-    crate::variants::inject_parameters(&mut nb, params)?;
+    super::variants::inject_parameters(&mut nb, params)?;
     let out = serde_json::to_vec(&nb).map_err(|e| Error::Invalid(format!("cannot write the notebook: {e}")))?;
     tokio::fs::write(path, out).await.map_err(Error::io("writing the notebook", path))
 }
@@ -543,8 +540,8 @@ mod tests {
     async fn quarto_gets_variant_parameters_as_an_execute_params_file() {
         let dir = tempfile::tempdir().expect("tmp");
         assert!(quarto_params_args(&Params::new(), dir.path()).await.expect("none").is_empty());
-        let params =
-            crate::variants::validate_parameters(&serde_json::json!({"region": "south", "n": 2})).expect("valid");
+        let params = crate::renders::variants::validate_parameters(&serde_json::json!({"region": "south", "n": 2}))
+            .expect("valid");
         let args = quarto_params_args(&params, dir.path()).await.expect("args");
         let file = dir.path().join("params.yml");
         assert_eq!(args, vec!["--execute-params".to_string(), file.display().to_string()]);
@@ -556,7 +553,7 @@ mod tests {
     #[tokio::test]
     async fn notebook_parameters_only_go_into_a_notebook_inside_the_work_copy() {
         let work = tempfile::tempdir().expect("tmp");
-        let params = crate::variants::validate_parameters(&serde_json::json!({"x": 1})).expect("valid");
+        let params = crate::renders::variants::validate_parameters(&serde_json::json!({"x": 1})).expect("valid");
         std::fs::write(work.path().join("nb.ipynb"), r#"{"cells": [], "nbformat": 4, "nbformat_minor": 4}"#)
             .expect("write");
         inject_notebook_parameters(work.path(), "nb.ipynb", &params).await.expect("inject");

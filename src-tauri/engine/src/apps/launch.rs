@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::Apps;
 use crate::bundle::Manifest;
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::store::ContentRow;
 use crate::supervisor::{AppDef, PrefixMode, Spawn};
@@ -27,7 +27,7 @@ pub(crate) enum Interpreter {
     R(PathBuf),
 }
 
-impl Engine {
+impl Apps {
     /// Prepares the runtime environment of an interactive bundle, streaming progress into
     /// `log` (when given). Errors name what is missing.
     pub(crate) async fn prepare_environment(
@@ -39,7 +39,7 @@ impl Engine {
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let forward = {
             let log = log.cloned();
-            tokio::spawn(async move {
+            self.shared.tracker.spawn(async move {
                 while let Some(line) = rx.recv().await {
                     match &log {
                         Some(l) => l.line(line).await,
@@ -50,13 +50,13 @@ impl Engine {
         };
         let mode = manifest.app_mode.as_str();
         let result = if runtimes::needs_python(mode) {
-            self.inner
+            self.state
                 .environments
                 .python(bundle_dir, manifest, runtimes::python_extras(mode), &tx)
                 .await
                 .map(|env| Interpreter::Python(env.python))
         } else if runtimes::needs_r(mode) {
-            self.inner
+            self.state
                 .environments
                 .r(bundle_dir, manifest, runtimes::r_packages(mode), &tx)
                 .await
@@ -75,25 +75,25 @@ impl Engine {
     /// the item is not interactive or has no active bundle.
     pub(crate) async fn supervise(&self, c: &ContentRow) {
         // Only a serving engine runs workers; the CLI's engine leaves that to the server.
-        if !self.is_serving() {
+        if !self.shared.is_serving() {
             return;
         }
         // One at a time, each reading the item afresh: the last call installs the latest
         // state even when a deploy, a settings change and a reload race each other.
-        let _turn = self.inner.supervise_lock.lock().await;
+        let _turn = self.state.supervise_lock.lock().await;
         let guid = c.guid.clone();
-        let c = match self.content(&guid).await {
+        let c = match self.library.content(&guid).await {
             Ok(c) => c,
             Err(_) => {
-                self.inner.supervisor.remove(&guid).await;
+                self.state.supervisor.remove(&guid).await;
                 return;
             }
         };
         match self.app_def(&c).await {
-            Ok(Some(def)) => self.inner.supervisor.install(def),
+            Ok(Some(def)) => self.state.supervisor.install(def),
             Ok(None) => {
-                if self.inner.supervisor.has(&guid) {
-                    self.inner.supervisor.remove(&guid).await;
+                if self.state.supervisor.has(&guid) {
+                    self.state.supervisor.remove(&guid).await;
                 }
             }
             Err(e) => tracing::warn!(content = %guid, error = %e, "cannot prepare the app"),
@@ -105,7 +105,7 @@ impl Engine {
         if runtime_kind(&c.app_mode) != RuntimeKind::Interactive {
             return Ok(None);
         }
-        let (_, b) = self.bundle(&c.guid, bundle_id).await?;
+        let (_, b) = self.library.bundle(&c.guid, bundle_id).await?;
         let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
         self.app_def_for(c, bundle_id, manifest).await.map(Some)
     }
@@ -115,7 +115,7 @@ impl Engine {
     /// the error carries the worker's last lines.
     pub(crate) async fn try_new_version(&self, c: &ContentRow, bundle_id: i64, manifest: &Manifest) -> Result<()> {
         let def = self.app_def_for(c, bundle_id, manifest.clone()).await?;
-        match self.inner.supervisor.promote(def).await {
+        match self.state.supervisor.promote(def).await {
             Ok(()) => Ok(()),
             Err(crate::supervisor::RouteError::StartFailed { message, last_lines }) => {
                 let tail = if last_lines.is_empty() {
@@ -134,12 +134,12 @@ impl Engine {
     }
 
     async fn app_def_for(&self, c: &ContentRow, bundle_id: i64, manifest: Manifest) -> Result<AppDef> {
-        let bundle_dir = self.bundle_dir(bundle_id);
+        let bundle_dir = self.shared.bundle_dir(bundle_id);
         let interpreter = self.prepare_environment(&bundle_dir, &manifest, None).await?;
-        let origin = self.default_origin();
-        let publisher_vars = self.inner.store.env_vars(c.id).await?;
+        let origin = self.shared.default_origin();
+        let publisher_vars = self.shared.store.env_vars(c.id).await?;
         let env = runtimes::connect_env(&origin, &c.guid, None, &publisher_vars);
-        let settings = crate::interactive::effective(&c.runtime, &self.runtime_defaults());
+        let settings = super::runtime::effective(&c.runtime, &self.runtime_defaults());
         let base_path = format!("/content/{}", c.guid);
         let external_host = origin.split("://").nth(1).unwrap_or("localhost").to_string();
         let factory = Arc::new(move |port: u16| -> Result<Spawn, String> {

@@ -6,6 +6,7 @@
 //!   `--port`/`--bind` flag (or `PORCH_PORT`/`PORCH_BIND`) given at start wins for that run.
 //! - **Remote publishing** and the **runtime defaults** apply at once, also to a server
 //!   that another process (the CLI) changed them under: the change watch reloads them.
+//!   The runtime defaults in force are handed to the apps service.
 //!
 //! The saved values are one JSON document in the store's `settings` table, so a missing
 //! or older document means "all defaults" and nothing needs a migration.
@@ -16,9 +17,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::engine::{Engine, Saved};
+use crate::apps::Apps;
+use crate::apps::{apply_runtime, effective};
 use crate::error::{Error, Result};
-use crate::interactive::{apply_runtime, effective};
+use crate::library::Library;
+use crate::shared::Shared;
 use crate::store::{RuntimeRow, Store};
 use crate::supervisor::RuntimeSettings;
 
@@ -59,7 +62,7 @@ impl BindScope {
 
     /// The scope an address serves: loopback addresses serve only this computer.
     pub fn of(ip: IpAddr) -> BindScope {
-        if crate::gateway::identity::is_loopback(ip) {
+        if crate::listener::is_loopback(ip) {
             BindScope::Local
         } else {
             BindScope::Network
@@ -241,7 +244,130 @@ pub async fn read(config: &crate::Config) -> Result<SavedSettings> {
     saved
 }
 
-impl Engine {
+/// The server as the app settings pane shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ServerView {
+    /// Porch's version.
+    pub version: String,
+    /// The Connect version Porch reports to clients.
+    pub connect_version: String,
+    /// Where viewers reach the library (LAN addresses first when bound to all interfaces).
+    pub viewer_urls: Vec<String>,
+    /// The bound address, e.g. `0.0.0.0:3939`; null when not serving.
+    pub bind: Option<String>,
+    /// The bound port; null when not serving.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub port: Option<u16>,
+    /// True when only this computer can connect (bound to a loopback address).
+    pub local_only: bool,
+    /// Whether publishing with a key from another computer is allowed.
+    pub allow_remote_publishing: bool,
+    /// Whether sharing with other computers is paused (they get a "paused" page).
+    pub sharing_paused: bool,
+    /// The data folder holding the database and bundles.
+    pub data_dir: String,
+    /// `--public-url`, if set.
+    pub public_url: Option<String>,
+    /// Server-wide runtime defaults (what `null` runtime fields of an item mean).
+    pub runtime_defaults: RuntimeDefaults,
+    /// What the publisher saved, and what of it waits for a restart.
+    pub settings: SettingsView,
+    /// What viewers did since start (the gateway's built-in observer).
+    pub viewers: crate::observe::ViewerActivity,
+}
+
+/// The saved server settings as the app settings pane edits them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct SettingsView {
+    /// The port Porch listens on when it starts (3939 unless changed).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub port: u16,
+    /// `network` (everyone on the network) or `local` (only this computer), at start.
+    pub bind: crate::settings::BindScope,
+    /// The saved remote-publishing switch (applies at once).
+    pub allow_remote_publishing: bool,
+    /// Connect's runtime defaults before anything was saved.
+    pub builtin_runtime_defaults: RuntimeDefaults,
+    /// The runtime default fields the publisher changed.
+    pub changed_runtime_defaults: Vec<String>,
+    /// Start-up flags that chose this run's address (`--port`, `--bind`); the saved
+    /// address applies when Porch starts without them.
+    pub listen_flags: Vec<String>,
+    /// True when `--allow-remote-publishing` forces remote publishing on for this run.
+    pub remote_publishing_flag: bool,
+    /// True when the saved address differs from the one Porch listens on now: it applies
+    /// at the next start.
+    pub restart_needed: bool,
+}
+
+/// Server-wide runtime defaults, in the units of the content API.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct RuntimeDefaults {
+    /// Workers kept alive with no connections.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub min_processes: u64,
+    /// Ceiling on workers.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub max_processes: u64,
+    /// Connections per worker.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub max_conns_per_process: u64,
+    /// 0..=1.
+    pub load_factor: f64,
+    /// Seconds.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub idle_timeout: u64,
+    /// Seconds.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub init_timeout: u64,
+    /// Seconds; 0 means never.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub connection_timeout: u64,
+    /// Seconds; 0 means never.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub read_timeout: u64,
+}
+
+/// Saved settings with what follows from them.
+#[derive(Debug, Clone)]
+pub(crate) struct Saved {
+    pub(crate) doc: SavedSettings,
+    pub(crate) runtime_defaults: RuntimeSettings,
+}
+
+/// The settings service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    shared: Shared,
+    library: Library,
+    apps: Apps,
+    state: std::sync::Arc<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The publisher's saved server settings and the runtime defaults they make. A std lock:
+    /// read and replaced whole, never held across an await.
+    saved: std::sync::RwLock<Saved>,
+    /// Serialises changes to the saved settings (read, change, write).
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl Settings {
+    /// The settings service, with the settings read at start-up.
+    pub(crate) fn new(shared: Shared, library: Library, apps: Apps, saved: Saved) -> Settings {
+        let state = State { saved: std::sync::RwLock::new(saved), lock: tokio::sync::Mutex::new(()) };
+        Settings { shared, library, apps, state: std::sync::Arc::new(state) }
+    }
+
+    /// Reads the saved settings of a store (at start-up, before the services exist).
+    pub(crate) async fn read(config: &crate::Config, store: &Store) -> Result<Saved> {
+        Ok(Settings::make_saved(config, load(store).await?))
+    }
+
     /// Saved settings with the runtime defaults they make over the built-in ones.
     pub(crate) fn make_saved(config: &crate::Config, doc: SavedSettings) -> Saved {
         let runtime_defaults = doc.runtime_defaults(&builtin_runtime_defaults(config));
@@ -260,7 +386,7 @@ impl Engine {
     /// Reads the saved settings under the lock, without copying them (hot paths: every
     /// management request asks whether remote publishing is on).
     pub(crate) fn with_saved<T>(&self, f: impl FnOnce(&Saved) -> T) -> T {
-        match self.inner.saved.read() {
+        match self.state.saved.read() {
             Ok(s) => f(&s),
             Err(poisoned) => f(&poisoned.into_inner()),
         }
@@ -269,25 +395,26 @@ impl Engine {
     /// Runtime defaults before anything saved: Connect's, with this run's memory and hang
     /// limits (`--app-memory-limit`, `--app-hang-timeout`).
     pub fn builtin_runtime_defaults(&self) -> RuntimeSettings {
-        builtin_runtime_defaults(self.config())
+        builtin_runtime_defaults(&self.shared.config)
     }
 
     /// Whether keyed management calls from other computers are accepted right now: the
     /// start-up flag forces it on for the run; otherwise the saved switch decides.
     pub fn allow_remote_publishing(&self) -> bool {
-        self.config().allow_remote_publishing || self.with_saved(|s| s.doc.allow_remote_publishing.unwrap_or(false))
+        self.shared.config.allow_remote_publishing
+            || self.with_saved(|s| s.doc.allow_remote_publishing.unwrap_or(false))
     }
 
     /// Re-reads the saved settings (another process may have changed them) and applies
     /// what applies at once; workers see changed runtime defaults.
     pub(crate) async fn reload_settings(&self) {
-        let doc = match load(&self.inner.store).await {
+        let doc = match load(&self.shared.store).await {
             Ok(doc) => doc,
             Err(e) => return tracing::warn!(error = %e, "cannot read the saved server settings"),
         };
-        let next = Engine::make_saved(self.config(), doc);
+        let next = Settings::make_saved(&self.shared.config, doc);
         let defaults_changed = {
-            let mut cur = match self.inner.saved.write() {
+            let mut cur = match self.state.saved.write() {
                 Ok(g) => g,
                 Err(poisoned) => poisoned.into_inner(),
             };
@@ -296,7 +423,7 @@ impl Engine {
             changed
         };
         if defaults_changed {
-            self.supervise_all();
+            self.apps.set_runtime_defaults(self.with_saved(|s| s.runtime_defaults));
         }
     }
 
@@ -304,14 +431,14 @@ impl Engine {
     /// `PATCH /__api__/porch/server` takes it. Everything is checked first; a change that
     /// would leave an item with impossible runtime settings (its own `min_processes` above a
     /// new default `max_processes`) is refused naming the item, and nothing is saved.
-    pub async fn update_server_settings(&self, patch: &Map<String, Value>) -> Result<crate::preview::ServerView> {
+    pub async fn update_server_settings(&self, patch: &Map<String, Value>) -> Result<ServerView> {
         {
-            let _turn = self.inner.settings_lock.lock().await;
+            let _turn = self.state.lock.lock().await;
             let builtin = self.builtin_runtime_defaults();
-            let current = load(&self.inner.store).await?;
+            let current = load(&self.shared.store).await?;
             let next = current.apply(patch, &builtin)?;
             let defaults = next.runtime_defaults(&builtin);
-            for c in self.inner.store.list_content(None).await? {
+            for c in self.shared.store.list_content(None).await? {
                 if let Err(e) = apply_runtime(&c.runtime, &[], &defaults) {
                     return Err(Error::Invalid(format!(
                         "with these runtime defaults, “{}” would be invalid ({e}); change that item's runtime settings first",
@@ -319,12 +446,59 @@ impl Engine {
                     )));
                 }
             }
-            save(&self.inner.store, &next).await?;
+            save(&self.shared.store, &next).await?;
             tracing::info!(settings = ?next, "server settings saved");
         }
         self.reload_settings().await;
-        self.emit(crate::events::Event::LibraryChanged);
+        self.shared.emit(crate::events::Event::LibraryChanged);
         Ok(self.server_view())
+    }
+
+    /// The server's addresses, switches and defaults.
+    pub fn server_view(&self) -> ServerView {
+        let addr = self.shared.local_addr();
+        let saved = self.read_saved();
+        let d = saved.runtime_defaults;
+        let config = &self.shared.config;
+        let settings = SettingsView {
+            port: saved.doc.listen_addr().port(),
+            bind: saved.doc.bind.unwrap_or(BindScope::Network),
+            allow_remote_publishing: saved.doc.allow_remote_publishing.unwrap_or(false),
+            builtin_runtime_defaults: defaults_view(&self.builtin_runtime_defaults()),
+            changed_runtime_defaults: saved.doc.runtime_defaults.keys().cloned().collect(),
+            listen_flags: config.listen_flags.clone(),
+            remote_publishing_flag: config.allow_remote_publishing,
+            restart_needed: config.listen_flags.is_empty() && addr.is_some_and(|a| a != saved.doc.listen_addr()),
+        };
+        ServerView {
+            version: env!("CARGO_PKG_VERSION").into(),
+            connect_version: crate::CONNECT_VERSION.into(),
+            viewer_urls: self.shared.viewer_urls(),
+            bind: addr.map(|a| a.to_string()),
+            port: addr.map(|a| a.port()),
+            local_only: addr.is_some_and(|a| crate::listener::is_loopback(a.ip())),
+            allow_remote_publishing: self.allow_remote_publishing(),
+            sharing_paused: self.library.sharing_paused(),
+            data_dir: config.data_dir.display().to_string(),
+            public_url: config.public_url.clone(),
+            runtime_defaults: defaults_view(&d),
+            settings,
+            viewers: self.shared.viewers.activity().read(),
+        }
+    }
+}
+
+/// Runtime settings in the content API's units.
+fn defaults_view(d: &crate::supervisor::RuntimeSettings) -> RuntimeDefaults {
+    RuntimeDefaults {
+        min_processes: d.min_processes as u64,
+        max_processes: d.max_processes as u64,
+        max_conns_per_process: d.max_conns_per_process as u64,
+        load_factor: d.load_factor,
+        idle_timeout: d.idle_timeout.as_secs(),
+        init_timeout: d.init_timeout.as_secs(),
+        connection_timeout: d.connection_timeout.as_secs(),
+        read_timeout: d.read_timeout.as_secs(),
     }
 }
 

@@ -17,12 +17,13 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::engine::Engine;
+use super::Renders;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::scheduler::driver::{self, Planned, SystemClock};
 use crate::scheduler::Schedule;
 use crate::store::{ScheduleOptions, ScheduleRow};
+use crate::view::NextRun;
 
 /// Porch's options on a schedule, as the API takes them.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,7 +46,7 @@ impl OptionsPatch {
     fn apply(&self, o: ScheduleOptions) -> Result<ScheduleOptions> {
         let recipients = match &self.recipients {
             Some(list) => {
-                if let Some(bad) = list.iter().find(|a| !crate::mail::plausible_address(a)) {
+                if let Some(bad) = list.iter().find(|a| !super::mail::plausible_address(a)) {
                     return Err(Error::Invalid(format!("recipients: {bad:?} is not an email address")));
                 }
                 serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
@@ -72,7 +73,7 @@ fn ts(s: &str) -> Option<Timestamp> {
     s.parse().ok()
 }
 
-impl Engine {
+impl Renders {
     /// A schedule as the API shows it: Connect's fields, Porch's options and the next 5 runs
     /// in the schedule's zone and in UTC.
     pub fn schedule_view(&self, row: &ScheduleRow, guid: &str) -> Value {
@@ -112,7 +113,7 @@ impl Engine {
         definition: &Value,
         options: &OptionsPatch,
     ) -> Result<ScheduleRow> {
-        let c = self.content(key).await?;
+        let c = self.library.content(key).await?;
         if crate::runtime_kind(&c.app_mode) != crate::RuntimeKind::Rendered {
             return Err(Error::Invalid(format!(
                 "{} is {} content; only rendered documents take schedules",
@@ -134,27 +135,27 @@ impl Engine {
             attach: false,
         })?;
         let id =
-            self.inner.store.insert_schedule(c.id, variant, &definition.to_string(), o, &crate::time::now()).await?;
-        self.inner.schedule_wake.poke();
-        self.inner.store.schedule(id).await
+            self.shared.store.insert_schedule(c.id, variant, &definition.to_string(), o, &crate::time::now()).await?;
+        self.state.schedule_wake.poke();
+        self.shared.store.schedule(id).await
     }
 
     /// An item's schedules.
     pub async fn schedules(&self, key: &str) -> Result<Vec<ScheduleRow>> {
-        let c = self.content(key).await?;
-        self.inner.store.schedules(Some(c.id)).await
+        let c = self.library.content(key).await?;
+        self.shared.store.schedules(Some(c.id)).await
     }
 
     /// One schedule and its item's guid.
     pub async fn schedule(&self, id: i64) -> Result<(ScheduleRow, String)> {
-        let row = self.inner.store.schedule(id).await?;
-        let c = self.content(&row.content_id.to_string()).await?;
+        let row = self.shared.store.schedule(id).await?;
+        let c = self.library.content(&row.content_id.to_string()).await?;
         Ok((row, c.guid))
     }
 
     /// Changes a schedule: definition fields present in `patch` replace the stored ones.
     pub async fn update_schedule(&self, id: i64, patch: &Value, options: &OptionsPatch) -> Result<ScheduleRow> {
-        let row = self.inner.store.schedule(id).await?;
+        let row = self.shared.store.schedule(id).await?;
         let mut def: Value = serde_json::from_str(&row.definition).unwrap_or_else(|_| json!({}));
         if let (Some(d), Some(p)) = (def.as_object_mut(), patch.as_object()) {
             for k in ["type", "schedule", "start_time", "timezone", "cron"] {
@@ -172,26 +173,26 @@ impl Engine {
             recipients: row.recipients.clone(),
             attach: row.attach,
         })?;
-        self.inner.store.update_schedule(id, &def.to_string(), o, &crate::time::now()).await?;
-        self.inner.schedule_wake.poke();
-        self.inner.store.schedule(id).await
+        self.shared.store.update_schedule(id, &def.to_string(), o, &crate::time::now()).await?;
+        self.state.schedule_wake.poke();
+        self.shared.store.schedule(id).await
     }
 
     /// Deletes a schedule.
     pub async fn delete_schedule(&self, id: i64) -> Result<()> {
-        self.inner.store.delete_schedule(id).await?;
-        self.inner.schedule_wake.poke();
+        self.shared.store.delete_schedule(id).await?;
+        self.state.schedule_wake.poke();
         Ok(())
     }
 
     /// Starts the loop that fires schedules (serving engines only), and the task that pokes it
     /// when an item is deleted or another process changed the database.
     pub(crate) fn spawn_schedule_loop(&self) {
-        let wake = self.inner.schedule_wake.clone();
-        let mut events = self.subscribe();
-        let cancel = self.inner.cancel.child_token();
+        let wake = self.state.schedule_wake.clone();
+        let mut events = self.shared.subscribe();
+        let cancel = self.shared.cancel.child_token();
         let stop = cancel.clone();
-        self.inner.tracker.spawn(async move {
+        self.shared.tracker.spawn(async move {
             loop {
                 let event = tokio::select! {
                     _ = stop.cancelled() => break,
@@ -207,11 +208,11 @@ impl Engine {
             }
         });
         let host = EngineHost(self.clone());
-        self.inner.tracker.spawn(driver::run(SystemClock, host, self.inner.schedule_wake.clone(), cancel));
+        self.shared.tracker.spawn(driver::run(SystemClock, host, self.state.schedule_wake.clone(), cancel));
     }
 
     async fn fire(&self, row: &ScheduleRow, planned: Timestamp, late: bool) {
-        let Ok(c) = self.content(&row.content_id.to_string()).await else { return };
+        let Ok(c) = self.library.content(&row.content_id.to_string()).await else { return };
         let Some(bundle_id) = c.bundle_id else { return };
         let variant = match row.variant_id {
             Some(id) => match self.variant_of(&c, id).await {
@@ -222,14 +223,14 @@ impl Engine {
         };
         if self.is_rendering(c.id, row.variant_id) {
             tracing::info!(schedule = row.id, content = %c.guid, "skipped: the previous render is still running");
-            let _ = self.inner.store.insert_skipped_render(c.id, row.variant_id, bundle_id, &crate::time::now()).await;
+            let _ = self.shared.store.insert_skipped_render(c.id, row.variant_id, bundle_id, &crate::time::now()).await;
             return;
         }
         tracing::info!(schedule = row.id, content = %c.guid, %planned, late, "scheduled render");
         let (engine, row, trigger) = (self.clone(), row.clone(), "schedule");
-        let Ok(log) = self.inner.tasks.create(c.id, Some(bundle_id), "render").await else { return };
-        self.inner.tracker.spawn(async move {
-            let manifest = match engine.bundle(&c.guid, bundle_id).await {
+        let Ok(log) = self.shared.tasks.create(c.id, Some(bundle_id), "render").await else { return };
+        self.shared.tracker.spawn(async move {
+            let manifest = match engine.library.bundle(&c.guid, bundle_id).await {
                 Ok((_, b)) => crate::bundle::Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes()),
                 Err(e) => return log.finish(&Err(e)).await,
             };
@@ -245,17 +246,32 @@ impl Engine {
             log.finish(&outcome.map(|_| ())).await;
         });
     }
+
+    /// The next `count` runs of a schedule definition (Connect's shape) from now, without
+    /// storing anything. Bad definitions fail as creating them would.
+    pub fn preview_schedule(&self, definition: &Value, count: usize) -> Result<Vec<NextRun>> {
+        let s = Schedule::from_connect(definition).map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok(next_runs(&s, Timestamp::now(), count))
+    }
+}
+
+/// The next `count` runs after `now`, in the schedule's zone and in UTC.
+pub fn next_runs(s: &Schedule, now: Timestamp, count: usize) -> Vec<NextRun> {
+    s.upcoming(now, count)
+        .into_iter()
+        .map(|t| NextRun { local: t.to_zoned(s.timezone.clone()).to_string(), utc: t.to_string() })
+        .collect()
 }
 
 /// The schedule loop's view of the engine: schedules from the store, runs as renders.
-struct EngineHost(Engine);
+struct EngineHost(Renders);
 
 impl driver::Host for EngineHost {
     type Row = ScheduleRow;
     type Error = Error;
 
     async fn schedules(&self) -> Result<Vec<Planned<ScheduleRow>>> {
-        let rows = self.0.inner.store.schedules(None).await?;
+        let rows = self.0.shared.store.schedules(None).await?;
         Ok(rows
             .into_iter()
             .filter(|row| row.enabled)
@@ -274,7 +290,7 @@ impl driver::Host for EngineHost {
     }
 
     async fn handled(&self, id: i64, planned: Timestamp) -> Result<()> {
-        self.0.inner.store.set_last_planned(id, &planned.to_string()).await
+        self.0.shared.store.set_last_planned(id, &planned.to_string()).await
     }
 
     async fn fire(&self, row: &ScheduleRow, planned: Timestamp, late: bool) {

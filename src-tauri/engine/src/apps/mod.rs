@@ -1,0 +1,216 @@
+//! Apps: interactive content running as worker processes.
+//!
+//! Owns the supervisor (one actor per item, its workers and their routing), the Python and
+//! R environments (built at deploy, found again by hash), the server's default runtime
+//! settings in force, and the operations on running items: runtime settings, environment
+//! variables, the worker list, restarts, logs and the Python lockfile. `launch` turns an
+//! item into a supervisor definition; `runtime` checks runtime settings.
+//!
+//! Does not: store bundles (the library), decide when to deploy (the deployer) or serve
+//! viewers (the gateway asks [`Apps::supervisor`] for a worker).
+//!
+//! Concurrency: a cheap `Clone` over an `Arc`. Handing items to the supervisor is
+//! serialised by one tokio lock (see `supervise`); the runtime defaults sit behind a std
+//! lock that is only read or replaced whole.
+
+mod launch;
+mod runtime;
+
+use std::sync::{Arc, RwLock};
+
+use crate::bundle::Manifest;
+use crate::environment::Environments;
+use crate::error::{Error, Result};
+use crate::library::Library;
+use crate::shared::Shared;
+use crate::store::ContentRow;
+use crate::supervisor::{InstanceInfo, RuntimeSettings, Supervisor};
+
+use runtime::valid_env_name;
+pub use runtime::{apply_runtime, effective, RuntimeChange, RUNTIME_FIELDS};
+
+/// The apps service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Apps {
+    shared: Shared,
+    library: Library,
+    state: Arc<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    supervisor: Supervisor,
+    environments: Environments,
+    /// Serialises handing items to the supervisor (see `Apps::supervise`).
+    supervise_lock: tokio::sync::Mutex<()>,
+    /// The server's runtime defaults in force (saved over built-in).
+    defaults: RwLock<RuntimeSettings>,
+}
+
+impl Apps {
+    /// The apps service of an engine, with these runtime defaults.
+    pub(crate) fn new(shared: Shared, library: Library, defaults: RuntimeSettings) -> Apps {
+        let supervisor = Supervisor::with_runner(
+            shared.config.data_dir.join("logs"),
+            shared.runner.clone(),
+            shared.cancel.clone(),
+            shared.tracker.clone(),
+            std::time::Duration::from_secs(5),
+        );
+        let mut environments = Environments::new(&shared.config.data_dir).with_runner(shared.runner.clone());
+        if let Some(dir) = &shared.config.uv_cache_dir {
+            environments = environments.with_uv_cache(dir.clone());
+        }
+        let state = State {
+            supervisor,
+            environments,
+            supervise_lock: tokio::sync::Mutex::new(()),
+            defaults: RwLock::new(defaults),
+        };
+        Apps { shared, library, state: Arc::new(state) }
+    }
+
+    /// The supervisor: the gateway asks it for a worker for each viewer request.
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.state.supervisor
+    }
+
+    /// The Python and R environments (renders use them too).
+    pub(crate) fn environments(&self) -> &Environments {
+        &self.state.environments
+    }
+
+    /// Stops an item's workers and forgets it (the item is being deleted).
+    pub(crate) async fn remove(&self, guid: &str) {
+        self.state.supervisor.remove(guid).await;
+    }
+
+    /// Hands every active interactive item to the supervisor (workers for `min_processes`
+    /// start now; the rest on the first request). Runs in the background: preparing an
+    /// environment can take a while and must not delay serving.
+    pub(crate) fn supervise_all(&self) {
+        let apps = self.clone();
+        self.shared.spawn(async move {
+            let rows = match apps.shared.store.list_content(None).await {
+                Ok(rows) => rows,
+                Err(e) => return tracing::warn!(error = %e, "cannot list content to supervise"),
+            };
+            for c in rows.iter().filter(|c| crate::runtime_kind(&c.app_mode) == crate::RuntimeKind::Interactive) {
+                apps.supervise(c).await;
+            }
+        });
+    }
+
+    /// The resolved package list of the active bundle's Python environment, as
+    /// `(bundle_id, python_version, ["name==version", ...])`. The environment is the one the
+    /// deploy built (found by its hash; rebuilt only if it was removed); content without a
+    /// Python environment has no lockfile.
+    pub async fn lockfile(&self, key: &str) -> Result<(i64, String, Vec<String>)> {
+        let c = self.library.content(key).await?;
+        let Some(bundle_id) = c.bundle_id else {
+            return Err(Error::not_found("lockfile of undeployed content", &c.guid));
+        };
+        let (_, b) = self.library.bundle(&c.guid, bundle_id).await?;
+        let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
+        if !crate::runtimes::needs_python(&manifest.app_mode) {
+            return Err(Error::not_found("Python lockfile (no Python environment) of content", &c.guid));
+        }
+        // The extras are part of the environment's hash: the same ones the deploy used.
+        let extras = match manifest.app_mode.as_str() {
+            "jupyter-static" => crate::runtimes::NOTEBOOK_EXTRAS,
+            mode => crate::runtimes::python_extras(mode),
+        };
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let env = self.state.environments.python(&self.shared.bundle_dir(bundle_id), &manifest, extras, &tx).await?;
+        let (version, packages) = self.state.environments.installed_packages(&env.python).await?;
+        Ok((bundle_id, version, packages))
+    }
+
+    /// The server's default runtime settings: the saved ones over the built-in ones.
+    pub fn runtime_defaults(&self) -> RuntimeSettings {
+        // A std lock: read whole, never held across an await.
+        *self.state.defaults.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the server's default runtime settings (the settings service, when the saved
+    /// ones change); running items get them at once. Returns whether they changed.
+    pub(crate) fn set_runtime_defaults(&self, defaults: RuntimeSettings) -> bool {
+        let changed = {
+            let mut cur = self.state.defaults.write().unwrap_or_else(|p| p.into_inner());
+            let changed = *cur != defaults;
+            *cur = defaults;
+            changed
+        };
+        if changed {
+            self.supervise_all();
+        }
+        changed
+    }
+
+    /// Changes runtime settings (validated) and applies them to running workers.
+    pub async fn update_runtime(&self, key: &str, changes: &[RuntimeChange]) -> Result<ContentRow> {
+        let c = self.library.content(key).await?;
+        if changes.is_empty() {
+            return Ok(c);
+        }
+        let row = apply_runtime(&c.runtime, changes, &self.runtime_defaults())?;
+        self.shared.store.set_runtime(c.id, &row).await?;
+        let c = self.library.content(&c.guid).await?;
+        self.supervise(&c).await;
+        self.shared.emit(crate::events::Event::ContentChanged { guid: c.guid.clone() });
+        Ok(c)
+    }
+
+    /// Names of an item's environment variables (values are never returned).
+    pub async fn env_names(&self, key: &str) -> Result<Vec<String>> {
+        let c = self.library.content(key).await?;
+        Ok(self.shared.store.env_vars(c.id).await?.into_iter().map(|(n, _)| n).collect())
+    }
+
+    /// Sets (`Some`) or deletes (`None`) variables; `replace` drops all others. Restarts
+    /// the item's workers so they see the change.
+    pub async fn update_env(
+        &self,
+        key: &str,
+        changes: &[(String, Option<String>)],
+        replace: bool,
+    ) -> Result<Vec<String>> {
+        let c = self.library.content(key).await?;
+        if let Some((bad, _)) = changes.iter().find(|(n, _)| !valid_env_name(n)) {
+            return Err(Error::Invalid(format!("invalid environment variable name {bad:?}")));
+        }
+        self.shared.store.update_env_vars(c.id, changes, replace).await?;
+        self.state.supervisor.restart(&c.guid).await;
+        self.supervise(&c).await;
+        self.env_names(&c.guid).await
+    }
+
+    /// An item's workers.
+    pub async fn instances(&self, key: &str) -> Result<Vec<InstanceInfo>> {
+        let c = self.library.content(key).await?;
+        Ok(self.state.supervisor.instances(&c.guid).await)
+    }
+
+    /// Kills one worker.
+    pub async fn kill_instance(&self, key: &str, id: u64) -> Result<()> {
+        let c = self.library.content(key).await?;
+        if self.state.supervisor.kill(&c.guid, id).await {
+            Ok(())
+        } else {
+            Err(Error::not_found("process", id))
+        }
+    }
+
+    /// Stops every worker of an item; new ones start as needed (and `min_processes` at once).
+    pub async fn restart_content(&self, key: &str) -> Result<()> {
+        let c = self.library.content(key).await?;
+        self.state.supervisor.restart(&c.guid).await;
+        Ok(())
+    }
+
+    /// The last `lines` lines of an item's process log.
+    pub async fn content_log(&self, key: &str, lines: usize) -> Result<Vec<String>> {
+        let c = self.library.content(key).await?;
+        Ok(self.state.supervisor.log_tail(&c.guid, lines).await)
+    }
+}

@@ -1,0 +1,61 @@
+//! Renders: documents run start to finish, their variants, schedules and mail.
+//!
+//! Owns the render slots (one render at a time by default, so a laptop is not swamped),
+//! which items are rendering, the render folders under the data folder, variants (named
+//! parameter sets), schedules and the loop that fires them, and mail after a render.
+//! `render` runs one render; `variants`, `schedules` and `mail` are the operations on each.
+//!
+//! Does not: store bundles (the library), deploy (the deployer calls [`Renders::run_render`])
+//! or build environments (the apps service owns them; renders borrow them).
+//!
+//! Concurrency: a cheap `Clone` over an `Arc`. A render waits for a slot of a semaphore;
+//! the set of rendering items is a std lock held only to insert or remove.
+
+pub mod mail;
+mod render;
+pub mod schedules;
+pub mod variants;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use crate::apps::Apps;
+use crate::library::Library;
+use crate::shared::Shared;
+
+pub use mail::SmtpSettings;
+pub use render::primary_page;
+pub use schedules::OptionsPatch;
+
+/// The renders service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Renders {
+    shared: Shared,
+    library: Library,
+    apps: Apps,
+    state: Arc<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Render slots (one render at a time by default).
+    render_slots: tokio::sync::Semaphore,
+    /// Items (and variants, 0 for none) with a render queued or running. A std lock: set
+    /// updates only.
+    rendering: Mutex<HashSet<(i64, i64)>>,
+    /// Tells the schedule loop that schedules changed (see [`schedules`]).
+    schedule_wake: crate::scheduler::driver::Wake,
+}
+
+impl Renders {
+    /// The renders service of an engine.
+    pub(crate) fn new(shared: Shared, library: Library, apps: Apps) -> Renders {
+        let slots = shared.config.render_concurrency.max(1);
+        let state = State {
+            render_slots: tokio::sync::Semaphore::new(slots),
+            rendering: Mutex::new(HashSet::new()),
+            schedule_wake: crate::scheduler::driver::Wake::default(),
+        };
+        Renders { shared, library, apps, state: Arc::new(state) }
+    }
+}

@@ -1,0 +1,178 @@
+//! What every service is handed at start-up: the configuration, the store, the event bus,
+//! the task logs, the root cancellation token with its task tracker, the process runner,
+//! the viewer observers, and (once serving) the bound address.
+//!
+//! Owns no behaviour of its own beyond deriving things from these (viewer URLs, bundle
+//! paths) and spawning tracked tasks. It is not a service: it holds no capability's state,
+//! so services may all read it without reading each other's fields.
+//!
+//! Concurrency: immutable after start-up except the bound address, a `OnceLock` set once by
+//! the server before it accepts a connection, and the change generation, an atomic that
+//! [`Base::emit`] moves after every stored change. Cloning a [`Shared`] is an `Arc` clone.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::events::Event;
+use crate::observe::Observers;
+use crate::runner::Runner;
+use crate::store::Store;
+use crate::tasks::Tasks;
+
+/// The handle services hold on [`Base`].
+pub type Shared = Arc<Base>;
+
+/// The parts of a running engine that every service uses.
+#[derive(Debug)]
+pub struct Base {
+    /// The configuration, resolved once at the edge.
+    pub config: Config,
+    /// The database.
+    pub store: Store,
+    /// Deploy and render task logs.
+    pub tasks: Tasks,
+    /// The root token: cancelled at shutdown.
+    pub cancel: CancellationToken,
+    /// Every long-lived task; shutdown waits for it.
+    pub tracker: TaskTracker,
+    /// Starts every child process (workers, renders, installers, probes).
+    pub runner: Runner,
+    /// Who watches viewers (the gateway's observer hook), fixed at start.
+    pub viewers: Observers,
+    events: broadcast::Sender<Event>,
+    /// Moves on every event emitted: what cached views compare to know they are stale.
+    generation: AtomicU64,
+    server: OnceLock<SocketAddr>,
+}
+
+impl Base {
+    /// The shared parts of a new engine.
+    pub(crate) fn new(config: Config, store: Store) -> Shared {
+        let (events, _) = broadcast::channel(256);
+        let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
+        let runner = Runner::new(tracker.clone(), cancel.clone(), Duration::from_secs(5));
+        Arc::new(Base {
+            tasks: Tasks::new(store.clone()),
+            config,
+            store,
+            cancel,
+            tracker,
+            runner,
+            viewers: Observers::default(),
+            events,
+            generation: AtomicU64::new(0),
+            server: OnceLock::new(),
+        })
+    }
+
+    /// Publishes a state change (nobody listening is fine). Every change is emitted after it
+    /// is stored, so views cached before it go stale (see [`Base::generation`]).
+    pub fn emit(&self, event: Event) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let _ = self.events.send(event);
+    }
+
+    /// How many changes were emitted so far: a cached view built at one generation is valid
+    /// until this moves. Only this process writes the data folder (one writer per folder),
+    /// so every change passes through [`Base::emit`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// A receiver of state changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Spawns a long-lived task on the tracker, so shutdown waits for it.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tracker.spawn(task);
+    }
+
+    /// Records the address a serving engine listens on (once).
+    pub(crate) fn set_serving(&self, addr: SocketAddr) {
+        let _ = self.server.set(addr);
+    }
+
+    /// The address the server is bound to, if serving.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.server.get().copied()
+    }
+
+    /// Whether this engine serves (and so supervises processes and runs schedules); the
+    /// CLI's engine only reads and writes the data folder.
+    pub fn is_serving(&self) -> bool {
+        self.server.get().is_some()
+    }
+
+    /// The extracted folder of a bundle.
+    pub fn bundle_dir(&self, bundle_id: i64) -> PathBuf {
+        self.config.bundles_dir().join(bundle_id.to_string())
+    }
+
+    /// The stored archive of a bundle.
+    pub fn bundle_archive(&self, bundle_id: i64) -> PathBuf {
+        self.config.bundles_dir().join(format!("{bundle_id}.tar.gz"))
+    }
+
+    /// URLs viewers on the network can open (LAN addresses when bound to all interfaces).
+    pub fn viewer_urls(&self) -> Vec<String> {
+        let mut urls: Vec<String> =
+            self.config.public_url.iter().map(|u| format!("{}/", u.trim_end_matches('/'))).collect();
+        let Some(addr) = self.local_addr() else { return urls };
+        let port = addr.port();
+        if addr.ip().is_unspecified() {
+            for ip in lan_addresses() {
+                urls.push(url_for(ip, port));
+            }
+            urls.push(url_for(IpAddr::from([127, 0, 0, 1]), port));
+        } else {
+            urls.push(url_for(addr.ip(), port));
+        }
+        urls.dedup();
+        urls
+    }
+
+    /// The origin used for absolute URLs when there is no request to take a Host from.
+    pub fn default_origin(&self) -> String {
+        self.viewer_urls()
+            .into_iter()
+            .next()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://localhost:{}", crate::config::DEFAULT_PORT))
+    }
+}
+
+/// `http://ip:port/` with IPv6 in brackets.
+pub(crate) fn url_for(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("http://{v4}:{port}/"),
+        IpAddr::V6(v6) => format!("http://[{v6}]:{port}/"),
+    }
+}
+
+/// Non-loopback IPv4 addresses of this machine.
+fn lan_addresses() -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| !i.is_loopback())
+        .map(|i| i.ip())
+        .filter(|ip| ip.is_ipv4())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
