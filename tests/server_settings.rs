@@ -166,3 +166,40 @@ async fn runtime_defaults_are_saved_and_never_leave_an_item_invalid() {
     );
     p.shutdown();
 }
+
+#[tokio::test]
+async fn every_setting_of_the_registry_is_listed_by_the_api_and_the_cli() {
+    let p = Porch::start().await;
+    let v = server(&p).await;
+    let entries = v["settings"]["entries"].as_array().cloned().expect("entries");
+    let names: Vec<&str> = entries.iter().filter_map(|e| e["name"].as_str()).collect();
+    for name in ["port", "bind", "allow_remote_publishing", "max_processes", "load_factor", "read_timeout"] {
+        assert!(names.contains(&name), "{name} is missing from {names:?}");
+    }
+    for e in &entries {
+        assert_eq!(e["is_default"], true, "nothing saved yet: {e}");
+        assert_eq!(e["value"], e["default"], "{e}");
+        assert!(!e["help"].as_str().unwrap_or_default().is_empty(), "every setting says what it does: {e}");
+    }
+    let by_name = |v: &Value, n: &str| {
+        v["settings"]["entries"].as_array().and_then(|a| a.iter().find(|e| e["name"] == n).cloned()).expect("entry")
+    };
+    assert_eq!(by_name(&v, "max_processes")["default"], 3, "Connect's built-in default");
+    assert_eq!(by_name(&v, "port")["applies"], "at_restart");
+
+    // Saved through the CLI: the entry shows the value, no longer the default.
+    let shown = stdout(&p.cli(&["settings", "set", "remote-publishing=on", "max_processes=5"]));
+    let v = server(&p).await;
+    let remote = by_name(&v, "allow_remote_publishing");
+    assert_eq!((remote["value"].clone(), remote["is_default"].clone()), (json!(true), json!(false)));
+    assert_eq!(by_name(&v, "max_processes")["value"], 5);
+    // `porch settings` prints one line per entry, by its CLI name.
+    for e in v["settings"]["entries"].as_array().expect("entries") {
+        let cli = e["cli_name"].as_str().expect("cli name");
+        assert!(shown.lines().any(|l| l.split_whitespace().next() == Some(cli)), "{cli} not printed:\n{shown}");
+    }
+    assert!(shown.lines().any(|l| l.starts_with("remote-publishing") && l.contains("on") && !l.contains("(default)")));
+    assert!(shown.lines().any(|l| l.starts_with("max_processes") && l.contains('5') && !l.contains("(default)")));
+    assert!(shown.lines().any(|l| l.starts_with("idle_timeout") && l.contains("(default)")));
+    p.shutdown();
+}

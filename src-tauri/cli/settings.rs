@@ -20,9 +20,10 @@ enum SettingsCommand {
     /// max_processes=5`; `NAME=default` goes back to the default. Port and bind apply when
     /// Porch next starts; remote publishing and runtime defaults apply at once.
     Set {
-        /// NAME=VALUE pairs: port, bind (network|local), remote-publishing (on|off), or a
-        /// runtime default (min_processes, max_processes, max_conns_per_process,
-        /// load_factor, idle_timeout, init_timeout, connection_timeout, read_timeout).
+        /// NAME=VALUE pairs, any name `porch settings` prints: port, bind (network|local),
+        /// remote-publishing (on|off), a runtime default (min_processes, max_processes,
+        /// max_conns_per_process, load_factor, idle_timeout, init_timeout,
+        /// connection_timeout, read_timeout), and the rest of the settings registry.
         #[arg(required = true, value_name = "NAME=VALUE")]
         assignments: Vec<String>,
     },
@@ -42,23 +43,25 @@ impl SettingsArgs {
     }
 }
 
-/// The saved settings, one per line, marking those at their default.
+/// Every setting of the registry (`settings.entries` of the server view), one per line,
+/// marking those at their default, then when changes apply.
 fn print_settings(view: &Value) {
-    let s = &view["settings"];
-    let mark = |default: bool| if default { "  (default)" } else { "" };
-    let port = s["port"].as_u64().unwrap_or_default();
-    println!("port                     {port}{}", mark(port == u64::from(porch_engine::config::DEFAULT_PORT)));
-    let (bind, at_default) = match s["bind"].as_str() {
-        Some("local") => ("local (only this computer)", false),
-        _ => ("network (everyone on your network)", true),
-    };
-    println!("bind                     {bind}{}", mark(at_default));
-    let remote = s["allow_remote_publishing"] == true;
-    println!("remote-publishing        {}{}", if remote { "on" } else { "off" }, mark(!remote));
-    let changed = s["changed_runtime_defaults"].as_array().cloned().unwrap_or_default();
-    for field in porch_engine::settings::DEFAULT_FIELDS {
-        let value = view["runtime_defaults"].get(*field).map(ToString::to_string).unwrap_or_default();
-        println!("{field:<24} {value}{}", mark(!changed.iter().any(|c| c == *field)));
+    let entries = view["settings"]["entries"].as_array().cloned().unwrap_or_default();
+    let mut at_restart = Vec::new();
+    for e in &entries {
+        let name = e["cli_name"].as_str().unwrap_or_default();
+        let shown = porch_engine::settings::registry::find(name)
+            .map_or_else(|| e["value"].to_string(), |s| s.show(&e["value"]));
+        let mark = if e["is_default"] == true { "  (default)" } else { "" };
+        println!("{name:<24} {shown}{mark}");
+        if e["applies"] == "at_restart" {
+            at_restart.push(name);
+        }
     }
-    println!("Port and bind apply when Porch next starts (a --port or --bind flag wins); the rest applies at once.");
+    if !at_restart.is_empty() {
+        println!(
+            "{} apply when Porch next starts (a --port or --bind flag wins); the rest applies at once.",
+            at_restart.join(" and ")
+        );
+    }
 }

@@ -32,9 +32,16 @@ use crate::settings::Settings;
 use crate::shared::{Base, Shared};
 use crate::store::Store;
 
-/// Handle to a running (or merely opened) engine: the services of one data folder.
+/// Handle to a running (or merely opened) engine: the services of one data folder. Cloning
+/// it (every request does) is one `Arc` clone.
 #[derive(Clone, Debug)]
 pub struct Engine {
+    services: std::sync::Arc<Services>,
+}
+
+/// The services of one data folder, built once by [`Engine::open`].
+#[derive(Debug)]
+struct Services {
     shared: Shared,
     library: Library,
     apps: Apps,
@@ -82,101 +89,107 @@ impl Engine {
         let deployer = Deployer::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         let links = Links::new(shared.clone(), library.clone(), deployer.clone());
         let settings = Settings::new(shared.clone(), library.clone(), apps.clone(), saved);
-        Ok(Engine { shared, library, apps, renders, deployer, links, settings })
+        Ok(Engine {
+            services: std::sync::Arc::new(Services { shared, library, apps, renders, deployer, links, settings }),
+        })
     }
 
     /// Content, bundles, access, secret links and API keys.
     pub fn library(&self) -> &Library {
-        &self.library
+        &self.services.library
     }
 
     /// Interactive content: workers, runtime settings, environment variables, logs.
     pub fn apps(&self) -> &Apps {
-        &self.apps
+        &self.services.apps
     }
 
     /// Rendered content: renders, variants, schedules, mail.
     pub fn renders(&self) -> &Renders {
-        &self.renders
+        &self.services.renders
     }
 
     /// Deploys, one-step deploys of a path, previews and deleting items.
     pub fn deployer(&self) -> &Deployer {
-        &self.deployer
+        &self.services.deployer
     }
 
     /// Linked folders.
     pub fn links(&self) -> &Links {
-        &self.links
+        &self.services.links
     }
 
     /// Server-wide settings.
     pub fn settings(&self) -> &Settings {
-        &self.settings
+        &self.services.settings
     }
 
     /// The parts every service shares (configuration, store, events, tasks, tracker).
     pub(crate) fn shared(&self) -> &Shared {
-        &self.shared
+        &self.services.shared
     }
 
     /// Who watches viewers: the gateway tells them of each request and session.
     pub fn viewers(&self) -> &crate::observe::Observers {
-        &self.shared.viewers
+        &self.services.shared.viewers
     }
 
     /// The configuration the engine runs with.
     pub fn config(&self) -> &Config {
-        &self.shared.config
+        &self.services.shared.config
     }
 
     /// A receiver of state changes.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.shared.subscribe()
+        self.services.shared.subscribe()
     }
 
     /// Publishes a state change (the API's own, e.g. a start failure seen by a viewer).
     pub fn emit(&self, event: Event) {
-        self.shared.emit(event)
+        self.services.shared.emit(event)
     }
 
     /// A token cancelled when the engine shuts down (long-lived responses such as event
     /// streams end on it).
     pub fn shutdown_token(&self) -> tokio_util::sync::CancellationToken {
-        self.shared.cancel.child_token()
+        self.services.shared.cancel.child_token()
     }
 
     /// The address the server is bound to, if serving.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.shared.local_addr()
+        self.services.shared.local_addr()
     }
 
     /// URLs viewers on the network can open (LAN addresses when bound to all interfaces).
     pub fn viewer_urls(&self) -> Vec<String> {
-        self.shared.viewer_urls()
+        self.services.shared.viewer_urls()
     }
 
     /// The origin used for absolute URLs when there is no request to take a Host from.
     pub fn default_origin(&self) -> String {
-        self.shared.default_origin()
+        self.services.shared.default_origin()
     }
 
     /// A key accepted for this run only (never stored), for in-process callers such as the
     /// desktop shell. SECURITY: it never leaves the process except to the app's own webview.
     pub fn session_key(&self) -> &str {
-        self.library.session_key()
+        self.services.library.session_key()
     }
 
     /// Stops serving, waits up to `grace` for in-flight work, and removes the runtime file.
     pub async fn shutdown(&self, grace: Duration) {
-        self.shared.cancel.cancel();
-        self.shared.tracker.close();
-        if tokio::time::timeout(grace, self.shared.tracker.wait()).await.is_err() {
-            tracing::warn!(remaining = self.shared.tracker.len(), "tasks still running after the grace period");
+        self.services.shared.cancel.cancel();
+        self.services.shared.tracker.close();
+        if tokio::time::timeout(grace, self.services.shared.tracker.wait()).await.is_err() {
+            tracing::warn!(
+                remaining = self.services.shared.tracker.len(),
+                "tasks still running after the grace period"
+            );
         }
-        if self.shared.is_serving() {
-            let _ = tokio::fs::remove_file(self.shared.config.runtime_file()).await;
-            let _ = tokio::fs::remove_file(crate::data_dir::credential_path(&self.shared.config.data_dir)).await;
+        if self.services.shared.is_serving() {
+            let _ = tokio::fs::remove_file(self.services.shared.config.runtime_file()).await;
+            let _ =
+                tokio::fs::remove_file(crate::data_dir::credential_path(&self.services.shared.config.data_dir)).await;
         }
     }
 

@@ -19,6 +19,7 @@ export type { Security } from "./generated/Security";
 export type { SmtpSettings } from "./generated/SmtpSettings";
 export type { ServerView } from "./generated/ServerView";
 export type { SettingsView } from "./generated/SettingsView";
+export type { SettingEntry } from "./generated/SettingEntry";
 export type { BindScope } from "./generated/BindScope";
 export type { Staged } from "./generated/Staged";
 export type { TaskView } from "./generated/TaskView";

@@ -57,7 +57,7 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
     let cookie = affinity_cookie(&route.guid);
     let affinity = read_affinity(&req, &cookie);
     let wait = if wants_html(&req) { Wait::AtMost(BROWSER_WAIT) } else { Wait::UntilReady };
-    let sup = &engine.apps().supervisor();
+    let sup = engine.apps().supervisor();
     let mut leased = sup.acquire(&route.guid, affinity, wait).await;
     if leased.as_ref().err() == Some(&RouteError::Gone) {
         // Deployed by another process (the CLI), or Porch just started: supervise it now.

@@ -4,12 +4,17 @@
 //! - **Where Porch listens** (port; bind to the network or to this computer only): read
 //!   when Porch starts, because the listening socket is bound before anything else. A
 //!   `--port`/`--bind` flag (or `PORCH_PORT`/`PORCH_BIND`) given at start wins for that run.
-//! - **Remote publishing** and the **runtime defaults** apply at once, also to a server
-//!   that another process (the CLI) changed them under: the change watch reloads them.
-//!   The runtime defaults in force are handed to the apps service.
+//! - **Remote publishing** and the **runtime defaults** apply at once (the CLI changes them
+//!   through the running server's API). The runtime defaults in force are handed to the
+//!   apps service.
+//!
+//! Every setting is declared once in [`registry`]: its kind checks values, and the server
+//! view lists every entry for the Settings pane and `porch settings`.
 //!
 //! The saved values are one JSON document in the store's `settings` table, so a missing
 //! or older document means "all defaults" and nothing needs a migration.
+
+pub mod registry;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -70,27 +75,45 @@ impl BindScope {
     }
 }
 
-/// What the publisher saved; `None` (or a missing field) is the built-in default.
+/// What the publisher saved: a value for each setting changed from its default (see
+/// [`registry`]). A name this Porch does not know (saved by a newer one) is kept as it is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SavedSettings {
-    /// The LAN port (default 3939).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-    /// Network or this computer only (default network).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bind: Option<BindScope>,
-    /// Accept publishing with a key from other computers (default off).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_remote_publishing: Option<bool>,
+    /// Saved values of the settings outside the runtime section, by name.
+    #[serde(flatten)]
+    values: BTreeMap<String, Value>,
     /// Runtime defaults by field name (`DEFAULT_FIELDS`), in the content API's units.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub runtime_defaults: BTreeMap<String, f64>,
 }
 
 impl SavedSettings {
+    /// The saved value of a setting outside the runtime section, if it was changed.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    /// The saved LAN port, if changed.
+    pub fn port(&self) -> Option<u16> {
+        self.get("port").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok())
+    }
+
+    /// The saved bind scope, if changed.
+    pub fn bind(&self) -> Option<BindScope> {
+        self.get("bind").and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    /// The saved remote-publishing switch, if changed.
+    pub fn allow_remote_publishing(&self) -> Option<bool> {
+        self.get("allow_remote_publishing").and_then(Value::as_bool)
+    }
+
     /// The address Porch listens on when no flag says otherwise.
     pub fn listen_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind.unwrap_or(BindScope::Network).ip(), self.port.unwrap_or(crate::config::DEFAULT_PORT))
+        SocketAddr::new(
+            self.bind().unwrap_or(BindScope::Network).ip(),
+            self.port().unwrap_or(crate::config::DEFAULT_PORT),
+        )
     }
 
     /// The runtime defaults in force: the saved ones over `builtin`.
@@ -109,55 +132,35 @@ impl SavedSettings {
 
     /// Applies a change set: an object of setting names to values, `null` for "back to the
     /// default". Runtime fields may be given at the top level or under `runtime_defaults`.
-    /// Checks everything before changing anything.
+    /// Each value is checked by its setting's declaration in the [`registry`], and the
+    /// runtime defaults together; everything is checked before anything changes.
     pub fn apply(&self, patch: &Map<String, Value>, builtin: &RuntimeSettings) -> Result<SavedSettings> {
         let mut next = self.clone();
         let mut runtime: Vec<(String, Option<f64>)> = Vec::new();
         for (key, value) in patch {
-            match key.as_str() {
-                "port" => {
-                    next.port = match value {
-                        Value::Null => None,
-                        v => match v.as_u64() {
-                            Some(p @ 1..=65535) => Some(p as u16),
-                            _ => return Err(Error::Invalid(format!("port must be a whole number from 1 to 65535, not {v}"))),
-                        },
-                    }
-                }
-                "bind" => {
-                    next.bind = match value {
-                        Value::Null => None,
-                        Value::String(s) if s == "network" => Some(BindScope::Network),
-                        Value::String(s) if s == "local" => Some(BindScope::Local),
-                        v => {
-                            return Err(Error::Invalid(format!(
-                                "bind must be \"network\" (everyone on your network) or \"local\" (only this computer), not {v}"
-                            )))
-                        }
-                    }
-                }
-                "allow_remote_publishing" => {
-                    next.allow_remote_publishing = match value {
-                        Value::Null => None,
-                        Value::Bool(b) => Some(*b),
-                        v => return Err(Error::Invalid(format!("allow_remote_publishing must be true or false, not {v}"))),
-                    }
-                }
-                "runtime_defaults" => match value {
-                    Value::Object(fields) => {
-                        for (k, v) in fields {
-                            runtime.push((k.clone(), runtime_value(k, v)?));
-                        }
-                    }
-                    v => return Err(Error::Invalid(format!("runtime_defaults must be an object of field names to numbers, not {v}"))),
-                },
-                k if DEFAULT_FIELDS.contains(&k) => runtime.push((k.to_string(), runtime_value(k, value)?)),
-                other => {
+            if key == "runtime_defaults" {
+                let Value::Object(fields) = value else {
                     return Err(Error::Invalid(format!(
-                        "unknown server setting {other:?}; the settings are port, bind, allow_remote_publishing and the runtime defaults {}",
-                        DEFAULT_FIELDS.join(", ")
-                    )))
+                        "runtime_defaults must be an object of field names to numbers, not {value}"
+                    )));
+                };
+                for (k, v) in fields {
+                    runtime.push((k.clone(), runtime_value(k, v)?));
                 }
+                continue;
+            }
+            let Some(setting) = registry::find(key) else {
+                return Err(Error::Invalid(format!(
+                    "unknown server setting {key:?}; the settings are {}",
+                    registry::names()
+                )));
+            };
+            if setting.section == registry::Section::Runtime {
+                runtime.push((setting.name.to_string(), runtime_value(setting.name, value)?));
+            } else if value.is_null() {
+                next.values.remove(setting.name);
+            } else {
+                next.values.insert(setting.name.to_string(), setting.check(value)?);
             }
         }
         for (k, v) in runtime {
@@ -199,7 +202,9 @@ pub fn patch_from_assignments(words: &[String]) -> Result<Map<String, Value>> {
             .split_once('=')
             .ok_or_else(|| Error::Invalid(format!("expected name=value (e.g. port=4000), not {word:?}")))?;
         let name = name.trim().replace('-', "_");
-        let name = if name == "remote_publishing" { "allow_remote_publishing".to_string() } else { name };
+        // A CLI name (`remote-publishing`) stands for its setting; an unknown name is left
+        // for `apply` to refuse with the list of settings.
+        let name = registry::find(&name).map_or(name, |s| s.name.to_string());
         let value = value.trim();
         let value = match value {
             "default" | "" => Value::Null,
@@ -300,6 +305,8 @@ pub struct SettingsView {
     /// True when the saved address differs from the one Porch listens on now: it applies
     /// at the next start.
     pub restart_needed: bool,
+    /// Every setting of the registry with its value, in the order `porch settings` prints.
+    pub entries: Vec<registry::SettingEntry>,
 }
 
 /// Server-wide runtime defaults, in the units of the content API.
@@ -402,7 +409,7 @@ impl Settings {
     /// start-up flag forces it on for the run; otherwise the saved switch decides.
     pub fn allow_remote_publishing(&self) -> bool {
         self.shared.config.allow_remote_publishing
-            || self.with_saved(|s| s.doc.allow_remote_publishing.unwrap_or(false))
+            || self.with_saved(|s| s.doc.allow_remote_publishing().unwrap_or(false))
     }
 
     /// Re-reads the saved settings (another process may have changed them) and applies
@@ -454,6 +461,32 @@ impl Settings {
         Ok(self.server_view())
     }
 
+    /// The value in force of a setting outside the runtime section: the saved one, else its
+    /// declared default. `None` for a name the registry does not declare.
+    pub fn value(&self, name: &str) -> Option<Value> {
+        let setting = registry::find(name)?;
+        let saved = self.with_saved(|s| s.doc.get(setting.name).cloned());
+        Some(saved.unwrap_or_else(|| setting.default_value(&Value::Null)))
+    }
+
+    /// Every registry entry with its value (runtime fields: the defaults in force).
+    fn entries(&self, saved: &Saved) -> Vec<registry::SettingEntry> {
+        let to_json = |d: &RuntimeSettings| serde_json::to_value(defaults_view(d)).unwrap_or(Value::Null);
+        let (builtin, in_force) = (to_json(&self.builtin_runtime_defaults()), to_json(&saved.runtime_defaults));
+        registry::SETTINGS
+            .iter()
+            .map(|s| {
+                let value = match s.section {
+                    registry::Section::Runtime => {
+                        saved.doc.runtime_defaults.contains_key(s.name).then(|| in_force[s.name].clone())
+                    }
+                    _ => saved.doc.get(s.name).cloned(),
+                };
+                registry::SettingEntry::of(s, value.as_ref(), &builtin)
+            })
+            .collect()
+    }
+
     /// The server's addresses, switches and defaults.
     pub fn server_view(&self) -> ServerView {
         let addr = self.shared.local_addr();
@@ -462,13 +495,14 @@ impl Settings {
         let config = &self.shared.config;
         let settings = SettingsView {
             port: saved.doc.listen_addr().port(),
-            bind: saved.doc.bind.unwrap_or(BindScope::Network),
-            allow_remote_publishing: saved.doc.allow_remote_publishing.unwrap_or(false),
+            bind: saved.doc.bind().unwrap_or(BindScope::Network),
+            allow_remote_publishing: saved.doc.allow_remote_publishing().unwrap_or(false),
             builtin_runtime_defaults: defaults_view(&self.builtin_runtime_defaults()),
             changed_runtime_defaults: saved.doc.runtime_defaults.keys().cloned().collect(),
             listen_flags: config.listen_flags.clone(),
             remote_publishing_flag: config.allow_remote_publishing,
             restart_needed: config.listen_flags.is_empty() && addr.is_some_and(|a| a != saved.doc.listen_addr()),
+            entries: self.entries(&saved),
         };
         ServerView {
             version: env!("CARGO_PKG_VERSION").into(),

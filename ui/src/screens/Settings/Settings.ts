@@ -16,6 +16,7 @@ import { ErrorNote } from "../../components/ErrorNote";
 import { toast } from "../../components/Toast";
 import { autostart, isDesktop, restartApp } from "../../platform";
 import { RuntimeFields } from "../../components/RuntimeFields";
+import { SettingField } from "../../components/SettingField";
 import { forgetKey } from "../Login/Login";
 
 export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
@@ -29,6 +30,7 @@ export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
         card("Email (SMTP)", smtpSection()),
         card("Runtime defaults", defaults(s, shell)),
         card("This computer", machine(s)),
+        ...registrySections(s),
       );
     },
     (err) => root.replaceChildren(ErrorNote(err, "Settings could not be loaded")),
@@ -244,6 +246,33 @@ function defaults(s: ServerView, shell: Shell): HTMLElement {
   };
   paint(s);
   return box;
+}
+
+/** Sections the pane has no hand-made card for (sharing and runtime defaults have one). */
+const HAND_MADE = new Set(["sharing", "runtime"]);
+
+/** One card per other section of the settings registry, each field drawn from its entry. */
+function registrySections(s: ServerView): HTMLElement[] {
+  const sections = [...new Set(s.settings.entries.map((e) => e.section))].filter((x) => !HAND_MADE.has(x));
+  return sections.map((section) => {
+    const box = h("div", { "data-testid": `settings-${section}` });
+    const paint = (v: ServerView) => {
+      const fields = v.settings.entries.filter((e) => e.section === section).map((e) => ({ entry: e, ...SettingField(e) }));
+      const save = async () => {
+        box.querySelectorAll(".error-note").forEach((n) => n.remove());
+        try {
+          const next = await saveServerSettings(Object.fromEntries(fields.map((f) => [f.entry.name, f.read()])));
+          toast("Settings saved");
+          paint(next);
+        } catch (err) {
+          box.prepend(ErrorNote(err, "Not saved"));
+        }
+      };
+      box.replaceChildren(...fields.map((f) => f.el), h("div", { class: "actions" }, button("Save", () => void save(), { kind: "primary", testid: `save-${section}` })));
+    };
+    paint(s);
+    return card(section.charAt(0).toUpperCase() + section.slice(1).replace(/_/g, " "), box);
+  });
 }
 
 function machine(s: ServerView): HTMLElement {
