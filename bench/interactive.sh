@@ -242,7 +242,7 @@ to_ms() {
 declare -A RPS P50 P99 ERR
 run_wrk() { # tag threads conns duration url
   local tag=$1 out=$TMP/wrk-$1.txt non2xx sockerr
-  wrk -t"$2" -c"$3" -d"$4" --latency "$5" >"$out" 2>&1 || die "wrk failed against $5: $(tail -q -n 3 "$out")"
+  pin_load wrk -t"$2" -c"$3" -d"$4" --latency "$5" >"$out" 2>&1 || die "wrk failed against $5: $(tail -q -n 3 "$out")"
   RPS[$tag]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
   P50[$tag]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
   P99[$tag]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
@@ -382,7 +382,7 @@ if want ws; then
     for s in direct porch; do
       if [[ $s == direct ]]; then u=ws://127.0.0.1:$WPORT/ws; else u=ws://127.0.0.1:$PORCH_PORT/content/$ECHO_GUID/ws; fi
       log "(b) WebSocket echo $s, round $round: $BENCH_WS_N round trips"
-      WS[$s.$round]=$(python3 "$CLIENT" ws-echo "$u" --n "$BENCH_WS_N" --warmup 200) || die "ws-echo $s failed"
+      WS[$s.$round]=$(pin_load python3 "$CLIENT" ws-echo "$u" --n "$BENCH_WS_N" --warmup 200) || die "ws-echo $s failed"
     done
   done
   echo
@@ -426,7 +426,7 @@ if want cold; then
     local name=$1 guid=$2 path=$3 ready=$4
     shift 4
     log "(c) $name: $BENCH_COLD_REPS x (cold start through porch: GET $path; then the worker's own command alone)"
-    COLD[$name]=$(python3 "$CLIENT" cold --base "$BASE" --key "$KEY" --guid "$guid" --path "$path" --accept '*/*' \
+    COLD[$name]=$(pin_load python3 "$CLIENT" cold --base "$BASE" --key "$KEY" --guid "$guid" --path "$path" --accept '*/*' \
       --ready-path "$ready" "$@" --reps "$BENCH_COLD_REPS") || die "cold start of $name failed: $(tail -n 20 "$P/stderr.log")"
     log "$name command: $(jget "${COLD[$name]}" command)"
   }

@@ -50,11 +50,26 @@ bench_cleanup() {
   exit "$rc"
 }
 
+# CPU pinning for comparisons (bench/compare.sh sets BENCH_PIN=1): servers (and the app
+# workers they start, which inherit the mask) on CPU 0, the load generator on CPU 1, so the
+# two never compete for one core. Off by default.
+if [[ ${BENCH_PIN:-0} == 1 ]] && (($(nproc) >= 2)) && command -v taskset >/dev/null 2>&1; then
+  SERVER_PIN=(taskset -c 0)
+  LOAD_PIN=(taskset -c 1)
+else
+  SERVER_PIN=()
+  LOAD_PIN=()
+fi
+
+# Runs a load generator ("$@"), pinned when BENCH_PIN=1.
+pin_load() { "${LOAD_PIN[@]}" "$@"; }
+
 # Starts "$@" in its own process group (setsid), stdout/stderr to files; sets $STARTED_PID.
+# Pinned to the server CPU when BENCH_PIN=1.
 start_group() {
   local out=$1 err=$2
   shift 2
-  setsid "$@" >"$out" 2>"$err" </dev/null &
+  setsid "${SERVER_PIN[@]}" "$@" >"$out" 2>"$err" </dev/null &
   STARTED_PID=$!
   PIDS+=("$STARTED_PID")
 }

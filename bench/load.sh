@@ -137,7 +137,7 @@ if want soak; then
     sleep 1
   done) >"$TMP/samples" 2>/dev/null &
   SAMPLER=$!
-  SOAK=$(python3 "$CLIENT" soak --base "$BASE" --ws-path "/content/$ECHO/ws" --sessions "$SESSIONS" \
+  SOAK=$(pin_load python3 "$CLIENT" soak --base "$BASE" --ws-path "/content/$ECHO/ws" --sessions "$SESSIONS" \
     --static-path "/content/$SITE/" --static-path "/content/$SITE/style.css" --static-path "/content/$SITE/data.json" \
     --rps "$RPS" --duration "$DURATION") || die "the load client failed"
   echo "$SOAK" >"$TMP/soak.json"
@@ -188,10 +188,10 @@ fi
 # --------------------------------------------------------------- library ----
 if want library; then
   log "publishing $ITEMS library items"
-  LIB=$(python3 "$CLIENT" library --base "$BASE" --key "$KEY" --items "$ITEMS")
+  LIB=$(pin_load python3 "$CLIENT" library --base "$BASE" --key "$KEY" --items "$ITEMS")
   [[ $(jget "$LIB" failed) == 0 ]] || die "publishing the library failed: $LIB"
-  LANDING=$(python3 "$CLIENT" latency --url "$BASE/")
-  LIST=$(python3 "$CLIENT" latency --url "$BASE/__api__/v1/content" --key "$KEY")
+  LANDING=$(pin_load python3 "$CLIENT" latency --url "$BASE/")
+  LIST=$(pin_load python3 "$CLIENT" latency --url "$BASE/__api__/v1/content" --key "$KEY")
   printf '\n## Library: %s items (published in %ss)\n\n' "$ITEMS" "$(jget "$LIB" seconds)"
   printf '| request | bytes | p50 | p99 | target p99 < 20 ms |\n|---|---|---|---|---|\n'
   printf '| GET / (landing page) | %s | %s ms | %s ms | %s |\n' "$(jget "$LANDING" bytes)" "$(jget "$LANDING" p50_ms)" "$(jget "$LANDING" p99_ms)" "$(verdict "$(jget "$LANDING" p99_ms)" 20)"

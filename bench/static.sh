@@ -199,7 +199,7 @@ to_ms() {
 }
 
 run_wrk() { # duration url outfile
-  wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"$1" --latency "$2" >"$3" 2>&1 ||
+  pin_load wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"$1" --latency "$2" >"$3" 2>&1 ||
     die "wrk failed against $2: $(tail -q -n 3 "$3")"
 }
 

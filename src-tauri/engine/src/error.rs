@@ -30,6 +30,9 @@ pub enum ErrorCode {
     Busy,
     /// Something failed inside Porch; details are in the log.
     Internal,
+    /// The request was fine but running it failed: a render that failed, an app that would
+    /// not start, a task that stopped. The message (and the task's log) says why.
+    Failed,
 }
 
 /// Every failure an engine operation can report.
@@ -47,6 +50,10 @@ pub enum Error {
     /// A request field is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// A runtime failure of the operation, not of the request: a render that failed, an app
+    /// that would not start, a task that stopped (watchexec's runtime errors; 5xx over HTTP).
+    #[error("{0}")]
+    Failed(String),
     /// The content name is already taken.
     #[error("a content item named {0:?} already exists")]
     DuplicateName(String),
@@ -127,6 +134,7 @@ impl Error {
         match self {
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::Invalid(_) => ErrorCode::InvalidRequest,
+            Error::Failed(_) => ErrorCode::Failed,
             Error::DuplicateName(_) | Error::VanityConflict(_) | Error::Conflict(_) | Error::DeleteActiveBundle(_) => {
                 ErrorCode::Conflict
             }
@@ -138,6 +146,11 @@ impl Error {
             Error::Bundle(BundleError::BadOverride { .. }) => ErrorCode::InvalidRequest,
             Error::Bundle(_) => ErrorCode::InvalidManifest,
             Error::Environment(e) if e.is_internal() => ErrorCode::Internal,
+            // The installer ran and failed (a crash, a network failure, a package that does not
+            // build): a runtime failure of the deploy, with its log, not a bad request.
+            Error::Environment(
+                crate::environment::EnvError::InstallFailed { .. } | crate::environment::EnvError::RCheckFailed { .. },
+            ) => ErrorCode::Failed,
             Error::Environment(_) => ErrorCode::InvalidManifest,
             Error::Unauthorized => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
@@ -151,6 +164,7 @@ impl Error {
         match self {
             Error::NotFound { .. } => 4,
             Error::Invalid(_) => 3,
+            Error::Failed(_) => 1,
             Error::DuplicateName(_) => 26,
             Error::VanityConflict(_) | Error::Conflict(_) => 3,
             Error::DeleteActiveBundle(_) => 75,
@@ -189,5 +203,19 @@ mod tests {
         let e = Error::Bundle(BundleError::UnsafePath { entry: "../x".into() });
         assert_eq!(e.code(), ErrorCode::InvalidManifest);
         assert_eq!(e.connect_code(), 38);
+    }
+
+    #[test]
+    fn runtime_failures_are_not_bad_requests() {
+        let failed = Error::Failed("the render failed (exit status: 1)".into());
+        assert_eq!(failed.code(), ErrorCode::Failed);
+        assert!(!failed.is_internal(), "the caller sees why it failed");
+        let crashed = Error::Environment(crate::environment::EnvError::InstallFailed {
+            tool: "uv".into(),
+            status: "signal: 9 (SIGKILL)".into(),
+            last_lines: vec!["Killed".into()],
+        });
+        assert_eq!(crashed.code(), ErrorCode::Failed);
+        assert_ne!(Error::Invalid("name: bad".into()).code(), ErrorCode::Failed);
     }
 }

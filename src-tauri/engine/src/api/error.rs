@@ -63,7 +63,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         (ErrorCode::Unauthorized, _) => StatusCode::UNAUTHORIZED,
         (ErrorCode::Forbidden, _) => StatusCode::FORBIDDEN,
         (ErrorCode::Busy, _) => StatusCode::SERVICE_UNAVAILABLE,
-        (ErrorCode::Internal, _) => StatusCode::INTERNAL_SERVER_ERROR,
+        (ErrorCode::Internal | ErrorCode::Failed, _) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -123,12 +123,12 @@ impl Apps {
                 } else {
                     format!("; last lines:\n{}", last_lines.join("\n"))
                 };
-                Err(Error::Invalid(format!(
+                Err(Error::Failed(format!(
                     "the new version did not start ({message}); the previous version keeps serving{tail}"
                 )))
             }
             Err(e) => {
-                Err(Error::Invalid(format!("the new version did not start: {e}; the previous version keeps serving")))
+                Err(Error::Failed(format!("the new version did not start: {e}; the previous version keeps serving")))
             }
         }
     }

@@ -455,7 +455,7 @@ impl Library {
             Ok((ex, manifest))
         })
         .await
-        .map_err(|e| Error::Invalid(format!("bundle extraction stopped: {e}")))??;
+        .map_err(|e| Error::Failed(format!("bundle extraction stopped: {e}")))??;
 
         let manifest_json = serde_json::to_string(&manifest.raw).unwrap_or_default();
         let (tx, id) = self

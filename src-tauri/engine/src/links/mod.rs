@@ -131,7 +131,7 @@ impl Links {
             let f = folder.clone();
             let fp = tokio::task::spawn_blocking(move || pack::fingerprint(&f))
                 .await
-                .map_err(|e| Error::Invalid(format!("reading the folder stopped: {e}")))??;
+                .map_err(|e| Error::Failed(format!("reading the folder stopped: {e}")))??;
             Some(fp.digest)
         } else {
             None

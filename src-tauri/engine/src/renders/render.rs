@@ -230,7 +230,7 @@ impl Renders {
             let (from, to) = (bundle_dir.clone(), work.to_path_buf());
             tokio::task::spawn_blocking(move || copy_tree(&from, &to))
                 .await
-                .map_err(|e| Error::Invalid(format!("copying the bundle stopped: {e}")))?
+                .map_err(|e| Error::Failed(format!("copying the bundle stopped: {e}")))?
                 .map_err(Error::io("copying the bundle for rendering", work))?;
         }
         tokio::fs::create_dir_all(output).await.map_err(Error::io("creating the render output folder", output))?;
@@ -252,7 +252,7 @@ impl Renders {
             .shared
             .runner
             .spawn(&command, logs)
-            .map_err(|e| Error::Invalid(format!("cannot run {}: {e}", cmd.program.display())))?;
+            .map_err(|e| Error::Failed(format!("cannot run {}: {e}", cmd.program.display())))?;
         let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         let limit = match c.runtime.render_timeout.filter(|s| *s > 0) {
             Some(secs) => std::time::Duration::from_secs(secs as u64),
@@ -273,7 +273,7 @@ impl Renders {
         };
         let status = match tokio::time::timeout(limit, run).await {
             Ok(crate::runner::Exit::Unknown(e)) => {
-                return Err(Error::Invalid(format!("the render did not finish: {e}")))
+                return Err(Error::Failed(format!("the render did not finish: {e}")))
             }
             Ok(exit) => exit,
             Err(_) => {
@@ -292,13 +292,13 @@ impl Renders {
                 let _ = logfile.write_all(format!("{msg}\n").as_bytes()).await;
                 let _ = logfile.flush().await;
                 log.line(msg.clone()).await;
-                return Err(Error::Invalid(msg));
+                return Err(Error::Failed(msg));
             }
         };
         let _ = logfile.flush().await;
         if !status.success() {
             let last = tail.into_iter().collect::<Vec<_>>().join("\n");
-            return Err(Error::Invalid(format!("the render failed ({status}); last lines:\n{last}")));
+            return Err(Error::Failed(format!("the render failed ({status}); last lines:\n{last}")));
         }
         if primary_page(output).is_none() {
             return Err(Error::Invalid("the render produced no HTML page".into()));

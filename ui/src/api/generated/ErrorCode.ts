@@ -3,4 +3,4 @@
 /**
  * The codes a caller may branch on. Add one only when a caller needs it.
  */
-export type ErrorCode = "NotFound" | "InvalidManifest" | "InvalidRequest" | "Conflict" | "Unauthorized" | "Forbidden" | "Busy" | "Internal";
+export type ErrorCode = "NotFound" | "InvalidManifest" | "InvalidRequest" | "Conflict" | "Unauthorized" | "Forbidden" | "Busy" | "Internal" | "Failed";
