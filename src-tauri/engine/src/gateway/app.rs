@@ -97,12 +97,17 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
         Ok(Forwarded::Response(resp)) => resp,
         Ok(Forwarded::Upgraded(resp, upgrade)) => {
             let (observers, route) = (engine.viewers().clone(), route.clone());
-            tokio::spawn(async move {
+            // On the engine's tracker, so shutdown sees open sessions; they end when it starts.
+            let stop = engine.shutdown_token();
+            engine.shared().spawn(async move {
                 let Some(tunnel) = upgrade.complete().await else { return };
                 let session = ViewerSession { guid: &route.guid, instance, peer };
                 observers.session_opened(&session);
                 let opened = tokio::time::Instant::now();
-                tunnel.run().await;
+                tokio::select! {
+                    () = tunnel.run() => {}
+                    () = stop.cancelled() => {}
+                }
                 observers.session_closed(&session, opened.elapsed());
             });
             resp

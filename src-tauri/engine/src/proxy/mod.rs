@@ -401,6 +401,8 @@ async fn send_dedicated(addr: SocketAddr, req: Request<Body>) -> Result<Response
         .handshake(TokioIo::new(stream))
         .await
         .map_err(|e| ProxyError::Failed { addr, source: e.into() })?;
+    // Not on the engine's tracker (the proxy knows no engine): this task drives one
+    // connection to a worker and ends with it, and the runner stops every worker at shutdown.
     tokio::spawn(async move {
         if let Err(e) = conn.with_upgrades().await {
             tracing::debug!(error = %e, "upstream connection ended with an error");
