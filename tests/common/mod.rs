@@ -8,6 +8,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod py;
+pub mod skip;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -334,17 +335,11 @@ pub fn run_with_timeout(cmd: &mut Command, secs: u64) -> Output {
     Output { status, stdout, stderr }
 }
 
-/// True when running under CI (`CI=true`), where a missing test prerequisite is a failure
-/// rather than a skip.
-pub fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
-}
-
-/// Reports a missing prerequisite: panics under CI, otherwise prints a `SKIP:` line to
-/// stderr. Returns so the caller can `return` after it.
+/// Reports a missing prerequisite through the one skip mechanism ([`skip::skip`]): a line in
+/// `PORCH_SKIP_LOG`, and under `CI=true` a failure unless the test is in
+/// `tests/allowed-skips.txt`. Returns so the caller can `return` after it.
 pub fn skip_or_fail(test: &str, why: &str) {
-    assert!(!in_ci(), "{test}: prerequisite missing under CI=true: {why}");
-    eprintln!("SKIP: {test}: {why}");
+    skip::skip(test, why);
 }
 
 /// A tar archive writer that accepts any entry name, link or type, for hostile bundles.
