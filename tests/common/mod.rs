@@ -20,6 +20,14 @@ pub fn porch_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_porch"))
 }
 
+/// `tests/constraints.txt`: passed to every `porch` the tests run as `UV_CONSTRAINT` (uv
+/// reads it), so the packages Porch adds to an environment and the fixtures' dependencies
+/// are the pinned ones, not whatever was released last. A caller's own `UV_CONSTRAINT` wins.
+pub fn uv_constraint() -> std::ffi::OsString {
+    std::env::var_os("UV_CONSTRAINT")
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/constraints.txt").into_os_string())
+}
+
 /// One uv download cache for every test's data dir, so each framework downloads once.
 pub fn uv_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("uv-cache")
@@ -116,6 +124,7 @@ impl Porch {
         cmd.args(&opts.args)
             .env("RUST_LOG", "porch=debug,porch_engine=debug,info")
             .env("PORCH_UV_CACHE_DIR", uv_cache())
+            .env("UV_CONSTRAINT", uv_constraint())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         {
@@ -241,6 +250,7 @@ pub fn run_cli(data_dir: &Path, args: &[&str]) -> Output {
         .arg("--data-dir")
         .arg(data_dir)
         .env("PORCH_UV_CACHE_DIR", uv_cache())
+        .env("UV_CONSTRAINT", uv_constraint())
         .output()
         .expect("run porch");
     eprintln!(

@@ -16,6 +16,7 @@
 //      CHROMIUM      default /usr/bin/chromium
 //      PORCH_TEST_VENV  venv with rsconnect (tests/requirements.txt)
 //      PORCH_UV_CACHE_DIR  uv cache shared with the cargo tests (default target/tmp/uv-cache)
+//      UV_CONSTRAINT the pins for environments Porch builds (default tests/constraints.txt)
 //      E2E_OUT       screenshot folder (default a fresh /tmp/porch-ui-e2e.XXXX)
 //      CI=true       steps that need uv or rsconnect fail instead of being skipped
 //      PORCH_SKIP_LOG  file a skipped step appends `<test>: <reason>` to (set by .ci/test)
@@ -82,7 +83,7 @@ async function startPorch() {
   const key = spawnSync(PORCH, ["key", "new", "--name", "e2e", "--data-dir", dataDir], { encoding: "utf8" });
   if (key.status !== 0) throw new Error(`porch key new failed: ${key.stderr}`);
   const child = spawn(PORCH, ["serve", "--data-dir", dataDir, "--bind", "127.0.0.1", "--port", "0"], {
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "info", PORCH_UV_CACHE_DIR: UV_CACHE },
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "info", PORCH_UV_CACHE_DIR: UV_CACHE, UV_CONSTRAINT: process.env.UV_CONSTRAINT ?? join(ROOT, "tests/constraints.txt") },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, so cleanup reaches every child it started
   });
