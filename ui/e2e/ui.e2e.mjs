@@ -292,12 +292,13 @@ async function main() {
     await page.goto(`${server.base}/__porch__/#/item/${appGuid}/logs`);
     await page.getByTestId("log").waitFor();
     // A cold app first answers 503 with a self-reloading "starting" page; poll until ready.
+    // goto answers null when the starting page's own refresh got there first: ask again.
     let hit = await viewer.goto(appUrl);
-    for (const until = Date.now() + LONG; hit.status() === 503 && Date.now() < until; ) {
+    for (const until = Date.now() + LONG; (!hit || hit.status() === 503) && Date.now() < until; ) {
       await viewer.waitForTimeout(500);
       hit = await viewer.goto(appUrl);
     }
-    assert(hit.status() === 200, `the app answers its viewer (${hit.status()})`);
+    assert(hit && hit.status() === 200, `the app answers its viewer (${hit?.status()})`);
     await page.waitForFunction(() => (document.querySelector("[data-testid=log]")?.textContent ?? "").trim().length > 0, null, { timeout: LONG });
     await viewer.goto(`${appUrl}?marker=e2e-live-tail`);
     await page.getByTestId("log-search").fill("e2e-live-tail");
