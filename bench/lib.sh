@@ -8,6 +8,9 @@
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 START_TIMEOUT=${START_TIMEOUT:-30}
+# The Python packages of bench/apps and what Porch adds to them are held at the suite's pins
+# (uv reads UV_CONSTRAINT), so a new upstream release cannot change a benchmark's result.
+export UV_CONSTRAINT=${UV_CONSTRAINT:-$REPO_ROOT/tests/constraints.txt}
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }

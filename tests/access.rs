@@ -246,6 +246,11 @@ async fn secret_links_set_a_scoped_cookie_and_can_be_regenerated_and_revoked() {
     assert_eq!(set.len(), 2, "{set:?}");
     for (c, path) in set.iter().zip([format!("/content/{guid}"), "/q3".to_string()]) {
         assert!(c.contains(&format!("Path={path};")) && c.contains("HttpOnly") && c.contains(&token), "{c}");
+        // docs/security.md: kept 30 days, and sent on top-level navigation from elsewhere but
+        // not on cross-site subrequests.
+        let attrs: Vec<&str> = c.split(';').map(str::trim).collect();
+        assert!(attrs.contains(&"Max-Age=2592000"), "30 days: {c}");
+        assert!(attrs.contains(&"SameSite=Lax"), "SameSite=Lax: {c}");
     }
     let cookie = set[0].split(';').next().expect("pair").to_string();
     let with = |path: String| p.http.get(p.url(&path)).header("Cookie", cookie.clone()).send();
@@ -314,6 +319,48 @@ async fn secret_links_set_a_scoped_cookie_and_can_be_regenerated_and_revoked() {
     p.shutdown();
 }
 
+/// "This computer" also answers to the machine's own host name (as `/etc/hostname` gives it,
+/// any case, with `.local` or a trailing dot) and to the `--public-url` host; any other name
+/// pointed at 127.0.0.1 is still a stranger.
+#[tokio::test]
+async fn this_computer_is_also_its_host_name_and_the_public_url_host() {
+    let test = "this_computer_is_also_its_host_name_and_the_public_url_host";
+    let me = std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_default();
+    if me.is_empty() || me == "localhost" {
+        common::skip_or_fail(test, "this machine has no host name of its own in /etc/hostname");
+        return;
+    }
+    let p = Porch::start_with(common::Opts {
+        args: vec!["--public-url".into(), "https://Reports.Example.test:8443/porch/".into()],
+        ..Default::default()
+    })
+    .await;
+    let (local, _) = site(&p, "local-by-name", "local").await;
+    let port = p.base.rsplit(':').next().expect("port").to_string();
+    let upper = me.to_uppercase();
+    let cases = [
+        (format!("{me}:{port}"), 200),
+        (format!("{upper}:{port}"), 200),
+        (format!("{me}.:{port}"), 200),
+        (format!("{me}.local:{port}"), 200),
+        (me.clone(), 200),
+        ("reports.example.test".to_string(), 200),
+        (format!("reports.example.test:{port}"), 200),
+        ("REPORTS.EXAMPLE.TEST:8443".to_string(), 200),
+        (format!("{me}.example.test:{port}"), 404),
+        (format!("not-{me}:{port}"), 404),
+        ("example.test".to_string(), 404),
+        ("reports.example.test.evil.test".to_string(), 404),
+    ];
+    for (host, status) in cases {
+        let r = p.http.get(p.url(&format!("/content/{local}/"))).header("Host", &host).send().await.expect("get");
+        assert_eq!(r.status().as_u16(), status, "local item with Host {host}");
+        let page = p.http.get(p.url("/")).header("Host", &host).send().await.expect("get").text().await.expect("page");
+        assert_eq!(page.contains(&local), status == 200, "landing page with Host {host}");
+    }
+    p.shutdown();
+}
+
 fn client_from(ip: &str) -> reqwest::Client {
     reqwest::Client::builder().local_address(ip.parse::<IpAddr>().expect("ip")).build().expect("client")
 }
@@ -361,6 +408,46 @@ async fn wrong_keys_are_rate_limited_per_client_address() {
         assert_eq!(r.status(), 404);
     }
     assert_eq!(get(&neighbour, "wrong").await.expect("get").status(), 429);
+    p.shutdown();
+}
+
+/// After a 429 the address cools down: the right key works again once the allowance refills
+/// (within the announced Retry-After, however often the client asks meanwhile: refused
+/// requests do not extend the wait), and one refill buys one more attempt, not a new burst.
+#[tokio::test]
+async fn the_rate_limit_cools_down_after_a_429() {
+    let p = Porch::start().await;
+    let url = p.url("/__api__/v1/content");
+    let guesser = client_from("127.0.0.5");
+    let get = |key: &str| guesser.get(&url).header("Authorization", format!("Key {key}")).send();
+    for _ in 0..10 {
+        assert_eq!(get("wrong").await.expect("get").status(), 401);
+    }
+    let r = get("wrong").await.expect("get");
+    assert_eq!(r.status(), 429);
+    let first: u64 = r.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=60).contains(&first), "Retry-After {first}");
+    // Ask with the right key every 200 ms: 429 with a Retry-After that never grows, then 200.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(first + 10);
+    let mut refused = 0;
+    loop {
+        let r = get(&p.key).await.expect("get");
+        if r.status() == 200 {
+            break;
+        }
+        assert_eq!(r.status(), 429, "only 429 while cooling down");
+        let wait: u64 = r.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+        assert!(wait <= first, "Retry-After grew from {first} to {wait}: asking extended the cool-down");
+        refused += 1;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still 429 {first}+10 s after Retry-After {first} ({refused} refused polls)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // The refill is gradual: one wrong key spends what came back, the next is refused again.
+    assert_eq!(get("wrong").await.expect("get").status(), 401);
+    assert_eq!(get("wrong").await.expect("get").status(), 429);
     p.shutdown();
 }
 

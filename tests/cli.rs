@@ -187,3 +187,93 @@ fn headless_build_explains_there_is_no_window() {
     let dir = tempfile::tempdir().expect("tmp");
     fails(&run_cli(dir.path(), &[]), "porch serve");
 }
+
+/// A folder deploy leaves out what `.porchignore` and `.rscignore` (gitignore syntax, in the
+/// folder and below it) exclude, alongside `.gitignore`: not served, and not in the bundle.
+#[tokio::test]
+async fn porchignore_and_rscignore_keep_files_out_of_the_bundle() {
+    let p = Porch::start().await;
+    let work = tempfile::tempdir().expect("tmp");
+    let dir = work.path().join("site");
+    let files = [
+        ("index.html", "<h1>kept</h1>"),
+        ("notes/keep.txt", "kept"),
+        ("secret.env", "TOKEN=1"),
+        ("drafts/todo.html", "draft"),
+        ("notes/private.md", "private"),
+        ("notes/sub/deep.md", "deep"),
+        ("data/raw.csv", "a,b"),
+        ("notes/local.txt", "nested rule"),
+    ];
+    for (rel, body) in files {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, body).expect("write");
+    }
+    std::fs::write(dir.join(".porchignore"), "# ours\nsecret.env\ndrafts/\n").expect("porchignore");
+    std::fs::write(dir.join(".rscignore"), "*.md\n").expect("rscignore");
+    std::fs::write(dir.join(".gitignore"), "data/\n").expect("gitignore");
+    std::fs::write(dir.join("notes/.porchignore"), "local.txt\n").expect("nested porchignore");
+    ok(&p.cli(&["deploy", dir.to_str().expect("utf8"), "--name", "ignoring"]));
+    let item = list(p.data_dir()).into_iter().find(|c| c["name"] == "ignoring").expect("deployed");
+    let guid = item["guid"].as_str().expect("guid");
+
+    for (rel, want) in [
+        ("index.html", 200),
+        ("notes/keep.txt", 200),
+        ("secret.env", 404),
+        ("drafts/todo.html", 404),
+        ("notes/private.md", 404),
+        ("notes/sub/deep.md", 404),
+        ("data/raw.csv", 404),
+        ("notes/local.txt", 404),
+    ] {
+        assert_eq!(p.fetch(&format!("/content/{guid}/{rel}")).await.0, want, "{rel}");
+    }
+    // The bundle itself, as the API hands it out.
+    let bundle = item["bundle_id"].as_str().expect("bundle").to_string();
+    let r = p
+        .api(reqwest::Method::GET, &format!("/__api__/v1/content/{guid}/bundles/{bundle}/download"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(r.status(), 200);
+    let bytes = r.bytes().await.expect("bytes");
+    let mut names: Vec<String> = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]))
+        .entries()
+        .expect("tar")
+        .map(|e| e.expect("entry").path().expect("path").to_string_lossy().trim_start_matches("./").to_string())
+        .filter(|n| !n.ends_with('/'))
+        .collect();
+    names.sort();
+    for gone in
+        ["secret.env", "drafts/todo.html", "notes/private.md", "notes/sub/deep.md", "data/raw.csv", "notes/local.txt"]
+    {
+        assert!(!names.iter().any(|n| n == gone), "{gone} is in the bundle: {names:?}");
+    }
+    for kept in ["index.html", "notes/keep.txt"] {
+        assert!(names.iter().any(|n| n == kept), "{kept} is missing from the bundle: {names:?}");
+    }
+    p.shutdown();
+}
+
+/// `porch key new` while `porch serve` holds the data folder: the key is made by the running
+/// server (the CLI talks to it), works at once, and is listed; the server keeps serving.
+#[tokio::test]
+async fn key_new_while_a_server_runs() {
+    let p = Porch::start().await;
+    let key = ok(&p.cli(&["key", "new", "--name", "second-laptop"])).trim().to_string();
+    assert_eq!(key.len(), 64, "{key}");
+    assert!(key.chars().all(|c| c.is_ascii_hexdigit()), "{key}");
+    let r =
+        p.http.get(p.url("/__api__/v1/user")).header("Authorization", format!("Key {key}")).send().await.expect("get");
+    assert_eq!(r.status(), 200, "the new key works on the running server at once");
+    let listed = ok(&p.cli(&["key", "list"]));
+    assert!(listed.contains("second-laptop") && !listed.contains(&key), "{listed}");
+    // The key the server started with still works too.
+    let r = p.api(reqwest::Method::GET, "/__api__/v1/user").send().await.expect("get");
+    assert_eq!(r.status(), 200);
+    let db = std::fs::read(p.data_dir().join("porch.db")).expect("db");
+    assert!(!db.windows(key.len()).any(|w| w == key.as_bytes()), "the key is stored in plain text");
+    p.shutdown();
+}

@@ -343,6 +343,10 @@ impl Drop for SmallDisk {
     }
 }
 
+/// What a deploy on a full disk answers, word for word (docs/limits-and-faults.md).
+const DISK_FULL: &str = "No space left on device: the disk holding Porch's data folder is full. \
+                         Nothing was changed; free some space and try again.";
+
 #[tokio::test]
 async fn a_full_disk_fails_the_deploy_cleanly() {
     let test = "a_full_disk_fails_the_deploy_cleanly";
@@ -350,7 +354,7 @@ async fn a_full_disk_fails_the_deploy_cleanly() {
         Ok(d) => d,
         Err(e) => {
             // Mounting needs root (or CAP_SYS_ADMIN); never faked.
-            eprintln!("SKIP: {test}: cannot mount a small tmpfs: {e}");
+            common::skip_or_fail(test, &format!("cannot mount a small tmpfs: {e}"));
             return;
         }
     };
@@ -369,6 +373,9 @@ async fn a_full_disk_fails_the_deploy_cleanly() {
     let body = r.text().await.expect("text");
     assert!(status.is_client_error() || status.is_server_error(), "{status} {body}");
     assert!(body.to_lowercase().contains("no space left"), "the error names the cause: {body}");
+    // The documented answer (docs/limits-and-faults.md), not any failure.
+    assert_eq!(status.as_u16(), 507, "507 Insufficient Storage: {body}");
+    assert!(body.contains(DISK_FULL), "the documented message: {body}");
 
     // Nothing half-written is left, the active version serves, and Porch goes on working.
     let leftovers = |sub: &str| -> Vec<String> {
@@ -400,6 +407,8 @@ async fn a_full_disk_fails_the_deploy_cleanly() {
     let body = r.text().await.expect("text");
     assert!(!status.is_success(), "{status} {body}");
     assert!(body.to_lowercase().contains("no space left"), "{body}");
+    assert_eq!(status.as_u16(), 507, "507 Insufficient Storage: {body}");
+    assert!(body.contains(DISK_FULL), "the documented message: {body}");
     let (status, body) = p.fetch(&format!("/content/{guid}/")).await;
     assert_eq!((status, String::from_utf8_lossy(&body).contains("small enough")), (200, true));
     std::fs::remove_file(disk.path.join("filler")).expect("free the disk");

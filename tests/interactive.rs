@@ -79,13 +79,19 @@ fn ws_echo(p: &Porch, path: &str, text: &str) -> String {
 
 /// Opens a WebSocket through the proxy and checks the handshake.
 fn ws_open(base: &str, path: &str) -> TcpStream {
+    ws_open_with(base, path, &[])
+}
+
+/// [`ws_open`] with extra request headers (e.g. a `Cookie`).
+fn ws_open_with(base: &str, path: &str, extra: &[(&str, &str)]) -> TcpStream {
     let addr = base.trim_start_matches("http://").to_string();
     let mut s = TcpStream::connect(&addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let extra: String = extra.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{addr}\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{addr}\r\n{extra}\r\n"
     )
     .expect("handshake");
     let mut head = Vec::new();
@@ -395,7 +401,8 @@ async fn websocket_sessions_scale_out_and_keep_affinity() {
     assert!(out.status.success());
     let r = p
         .api(Method::PATCH, &format!("/__api__/v1/content/{guid}"))
-        .json(&json!({"max_processes": 3, "max_conns_per_process": 2, "load_factor": 0.5}))
+        // No idle stop: emptied workers must stay up for the affinity check below.
+        .json(&json!({"max_processes": 3, "max_conns_per_process": 2, "load_factor": 0.5, "idle_timeout": 600}))
         .send()
         .await
         .expect("patch");
@@ -433,7 +440,33 @@ async fn websocket_sessions_scale_out_and_keep_affinity() {
         let r = p.http.get(p.url(&format!("/content/{guid}/"))).header("Cookie", &cookie).send().await.expect("get");
         assert_eq!(r.json::<Value>().await.expect("json")["pid"], pid);
     }
+    // Above, the cookie's worker was the only one with room, so any routing passed. Now make
+    // it the busier one while the others are free: a least-connections pick would leave it,
+    // only the cookie leads back.
     drop(sockets);
+    eventually(30, "every session closed", || async {
+        let j = jobs(&p, &guid).await;
+        (j.len() == 3 && j.iter().all(|w| w["connections"] == 0)).then_some(())
+    })
+    .await;
+    let base = p.base.clone();
+    let path = format!("/content/{guid}/ws");
+    let with_cookie = cookie.clone();
+    let held = tokio::task::spawn_blocking(move || ws_open_with(&base, &path, &[("Cookie", &with_cookie)]))
+        .await
+        .expect("join");
+    let j = jobs(&p, &guid).await;
+    let busy: Vec<&Value> = j.iter().filter(|w| w["connections"] != 0).collect();
+    assert_eq!(busy.len(), 1, "one open session: {j:?}");
+    assert_eq!(busy[0]["pid"], pid, "the cookie's WebSocket went to its worker: {j:?}");
+    assert!(j.iter().any(|w| w["connections"] == 0 && w["state"] == "ready"), "another worker is free: {j:?}");
+    for _ in 0..5 {
+        let r = p.http.get(p.url(&format!("/content/{guid}/"))).header("Cookie", &cookie).send().await.expect("get");
+        assert_eq!(r.json::<Value>().await.expect("json")["pid"], pid, "the cookie wins over the free worker: {j:?}");
+    }
+    let r = p.get(&format!("/content/{guid}/")).await;
+    assert_ne!(r.json::<Value>().await.expect("json")["pid"], pid, "without the cookie, a free worker answers");
+    drop(held);
     p.shutdown();
 }
 
@@ -476,5 +509,45 @@ async fn the_gateway_shows_viewer_requests_and_sessions_to_its_observers() {
     drop(ws);
     eventually(30, "the session to close", || async { (count(&viewers().await, "open_sessions") == 0).then_some(()) })
         .await;
+    p.shutdown();
+}
+
+/// `GET …/log?follow=true` streams: the lines so far, then each new line as the app writes
+/// it, on one open response; without `follow` the answer ends.
+#[tokio::test]
+async fn the_process_log_follows_new_lines() {
+    if skip("the_process_log_follows_new_lines") {
+        return;
+    }
+    let p = Porch::start().await;
+    let (guid, out) = deploy_fastapi(&p, "followed", None).await;
+    assert!(out.status.success(), "deploy failed: {}", String::from_utf8_lossy(&out.stderr));
+    let first = root_json(&p, &guid).await;
+    let log = format!("/__api__/v1/content/{guid}/log");
+    // Plain: a complete answer, with no marker yet.
+    let plain = p.api(Method::GET, &log).send().await.expect("log").text().await.expect("text");
+    assert!(!plain.contains("marker follow-"), "{plain}");
+
+    let mut stream = p.api(Method::GET, &format!("{log}?follow=true")).send().await.expect("follow");
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers()["content-type"].to_str().expect("ascii").starts_with("text/plain"));
+    let mut seen = String::new();
+    for marker in ["follow-1", "follow-2"] {
+        let r = p.get(&format!("/content/{guid}/?marker={marker}")).await;
+        assert_eq!(r.json::<Value>().await.expect("json")["pid"], first["pid"], "the same worker");
+        let want = format!("marker {marker}");
+        let got = tokio::time::timeout(Duration::from_secs(30), async {
+            while !seen.contains(&want) {
+                match stream.chunk().await.expect("stream") {
+                    Some(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+                    None => panic!("the followed log ended; so far:\n{seen}"),
+                }
+            }
+        })
+        .await;
+        assert!(got.is_ok(), "{want:?} never arrived on the open stream; so far:\n{seen}");
+    }
+    assert_eq!(seen.matches("marker follow-1").count(), 1, "no line twice:\n{seen}");
+    drop(stream);
     p.shutdown();
 }

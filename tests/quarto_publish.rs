@@ -8,7 +8,8 @@
 //! quarto's `createBundle` (ustar, manifest.json last, `null` fields), the deploy addressed by
 //! the bundle's `content_guid`, and the tight `?wait=1` poll loop with no `first`. It
 //! publishes a document and a website, then republishes the document. The other test runs
-//! the real `quarto publish connect` where `quarto` is on PATH, and says SKIP elsewhere.
+//! the real `quarto publish connect` where `quarto` is on PATH, and records a skip elsewhere
+//! (allowed, with its reason, in `tests/allowed-skips.txt`).
 
 mod common;
 
@@ -255,7 +256,7 @@ async fn quarto_publish_connect_for_real_where_quarto_exists() {
     if !has_quarto {
         // Quarto cannot be installed on the CI machines (see the module docs), so this is a
         // skip everywhere without it, CI included; the replay above always runs.
-        eprintln!("SKIP: quarto_publish_connect_for_real_where_quarto_exists: quarto is not on PATH");
+        common::skip_or_fail("quarto_publish_connect_for_real_where_quarto_exists", "quarto is not on PATH");
         return;
     }
     let p = Porch::start().await;

@@ -4,7 +4,8 @@
 //!
 //! Every 127.0.0.0/8 address is loopback, so the "LAN client" is a real network namespace
 //! joined to the root namespace by a veth pair (iproute2), and requests are made with curl
-//! from inside it. Needs root and `ip`; otherwise it prints `SKIP:` (and fails under CI).
+//! from inside it. Needs root and `ip`; otherwise it records a skip (`common::skip`;
+//! under CI a failure).
 //! Only the two addresses of this test's own veth pair and loopback are ever contacted.
 
 mod common;

@@ -244,6 +244,119 @@ async fn retention_keeps_the_newest_renders_and_pages_offer_history() {
     p.shutdown();
 }
 
+/// `porch schedule add|list|rm` through the CLI against a running server: a zone other than
+/// UTC (`--tz`), a variant (`--variant`), cron with the default zone, and the errors for a
+/// bad zone, an unknown variant and an unknown id.
+#[tokio::test]
+async fn schedules_from_the_cli_with_a_zone_and_a_variant() {
+    let test = "schedules_from_the_cli_with_a_zone_and_a_variant";
+    if !have_uv() {
+        common::skip_or_fail(test, "uv is not installed");
+        return;
+    }
+    let p = Porch::start().await;
+    let guid = p.deploy_fixture("frameworks/notebook-params", "sched-cli");
+    let ok = |out: &std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(&p.cli(&["variant", "add", "sched-cli", "south", "-P", "region=south"]));
+    let variants: Vec<Value> = serde_json::from_slice(&p.cli(&["variant", "list", "sched-cli"]).stdout).expect("json");
+    let variant_id = variants[0]["id"].as_str().expect("variant id").to_string();
+
+    // Daily at 07:00 on Berlin's wall clock (06:00Z in winter), rendering the variant.
+    let added = ok(&p.cli(&[
+        "schedule",
+        "add",
+        "sched-cli",
+        "--type",
+        "day",
+        "--params",
+        r#"{"N": 1}"#,
+        "--start",
+        "2026-01-01T06:00:00Z",
+        "--tz",
+        "Europe/Berlin",
+        "--variant",
+        "south",
+    ]));
+    assert!(added.starts_with("Added schedule ") && added.contains("for sched-cli; next run 20"), "{added}");
+    // Cron, in the default zone (UTC), for the document's defaults.
+    ok(&p.cli(&["schedule", "add", "sched-cli", "--type", "cron", "--cron", "30 5 * * *"]));
+
+    let list = |p: &Porch| -> Vec<Value> {
+        serde_json::from_slice(&p.cli(&["schedule", "list", "sched-cli"]).stdout).expect("schedule list is JSON")
+    };
+    let listed = list(&p);
+    assert_eq!(listed.len(), 2, "{listed:#?}");
+    let day = listed.iter().find(|s| s["type"] == "day").expect("the daily schedule");
+    assert_eq!(day["timezone"], "Europe/Berlin", "{day}");
+    assert_eq!(day["variant_id"], variant_id.as_str(), "{day}");
+    assert_eq!(day["content_guid"], guid.as_str());
+    let runs = day["next_runs"].as_array().expect("next_runs");
+    assert_eq!(runs.len(), 5, "{day}");
+    for r in runs {
+        let local = r["local"].as_str().expect("local");
+        assert!(local.contains("T07:00:00") && local.ends_with("[Europe/Berlin]"), "07:00 in Berlin: {local}");
+    }
+    let cron = listed.iter().find(|s| s["type"] == "cron").expect("the cron schedule");
+    assert_eq!(cron["timezone"], "UTC", "{cron}");
+    assert_eq!(cron["variant_id"], Value::Null, "{cron}");
+    for r in cron["next_runs"].as_array().expect("next_runs") {
+        assert!(r["utc"].as_str().expect("utc").contains("T05:30:00"), "{r}");
+    }
+
+    // Bad input: a clear error, and nothing stored.
+    let err = |args: &[&str]| {
+        let out = p.cli(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = err(&["schedule", "add", "sched-cli", "--type", "day", "--tz", "Mars/Olympus_Mons"]);
+    assert!(e.contains("timezone") && e.contains("Mars/Olympus_Mons"), "{e}");
+    let e = err(&["schedule", "add", "sched-cli", "--type", "day", "--variant", "nowhere"]);
+    assert!(e.contains("variant nowhere not found"), "{e}");
+    assert_eq!(list(&p).len(), 2, "a refused schedule is not stored");
+
+    // rm by id; the other stays; an unknown id is an error.
+    let day_id = day["id"].as_str().expect("id").to_string();
+    assert!(ok(&p.cli(&["schedule", "rm", &day_id])).contains(&format!("Removed schedule {day_id}")));
+    let left = list(&p);
+    assert_eq!(left.len(), 1, "{left:#?}");
+    assert_eq!(left[0]["type"], "cron");
+    let e = err(&["schedule", "rm", &day_id]);
+    assert!(e.contains(&day_id) || e.to_lowercase().contains("not found"), "{e}");
+    p.shutdown();
+}
+
+/// Without `--keep-renders`, an item keeps its newest 30 successful renders (the documented
+/// default): the 31st removes the first.
+#[tokio::test]
+async fn by_default_the_newest_thirty_renders_are_kept() {
+    let test = "by_default_the_newest_thirty_renders_are_kept";
+    if !have_uv() {
+        common::skip_or_fail(test, "uv is not installed");
+        return;
+    }
+    let p = Porch::start().await;
+    let guid = deploy_notebook(&p, "thirty", &[]).await;
+    // The deploy rendered once; 30 more make 31.
+    for _ in 0..30 {
+        let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).send().await.expect("render");
+        let task = r.json::<Value>().await.expect("json")["task_id"].as_str().expect("task").to_string();
+        assert_eq!(p.wait_task(&task).await["code"], 0);
+    }
+    let list = renders(&p, &guid).await;
+    let ids: Vec<i64> = list.iter().map(|r| r["id"].as_str().expect("id").parse().expect("num")).collect();
+    assert_eq!(list.len(), 30, "the newest 30 are kept: {ids:?}");
+    let first = *ids.iter().min().expect("ids") - 1;
+    assert!(!p.data_dir().join("renders").join(first.to_string()).exists(), "render {first} was not removed");
+    assert_eq!(p.get(&format!("/content/{guid}/_render{first}/")).await.status(), 404);
+    let oldest_kept = ids.iter().min().expect("ids");
+    assert_eq!(p.get(&format!("/content/{guid}/_render{oldest_kept}/")).await.status(), 200);
+    p.shutdown();
+}
+
 /// A real SMTP server (aiosmtpd from the test venv) that prints every message it gets.
 struct Smtp {
     port: u16,

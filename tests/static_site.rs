@@ -149,8 +149,13 @@ async fn nothing_outside_the_bundle_is_reachable() {
         assert!(!text.contains("SQLite format") && !text.contains("do-not-serve"), "{path} leaked data");
     }
     // The landing page and API are not reachable through content paths either.
-    let (status, _) = raw_get(&p, &format!("/content/{guid}/../../__api__/v1/content"));
+    let (status, text) = raw_get(&p, &format!("/content/{guid}/../../__api__/v1/content"));
     assert_ne!(status, 200);
+    // Refused by the content route itself, with its page: not answered by the API (401 JSON),
+    // nor redirected anywhere.
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("That path is not allowed."), "the bad-path page: {text}");
+    assert!(!text.contains("\"code\""), "not the API's JSON: {text}");
 
     // A symlink planted inside an extracted bundle that points outside is refused.
     let c: Value = p

@@ -8,6 +8,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod py;
+pub mod skip;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,14 @@ use std::time::{Duration, Instant};
 /// Path of the `porch` binary under test.
 pub fn porch_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_porch"))
+}
+
+/// `tests/constraints.txt`: passed to every `porch` the tests run as `UV_CONSTRAINT` (uv
+/// reads it), so the packages Porch adds to an environment and the fixtures' dependencies
+/// are the pinned ones, not whatever was released last. A caller's own `UV_CONSTRAINT` wins.
+pub fn uv_constraint() -> std::ffi::OsString {
+    std::env::var_os("UV_CONSTRAINT")
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/constraints.txt").into_os_string())
 }
 
 /// One uv download cache for every test's data dir, so each framework downloads once.
@@ -115,6 +124,7 @@ impl Porch {
         cmd.args(&opts.args)
             .env("RUST_LOG", "porch=debug,porch_engine=debug,info")
             .env("PORCH_UV_CACHE_DIR", uv_cache())
+            .env("UV_CONSTRAINT", uv_constraint())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         {
@@ -240,6 +250,7 @@ pub fn run_cli(data_dir: &Path, args: &[&str]) -> Output {
         .arg("--data-dir")
         .arg(data_dir)
         .env("PORCH_UV_CACHE_DIR", uv_cache())
+        .env("UV_CONSTRAINT", uv_constraint())
         .output()
         .expect("run porch");
     eprintln!(
@@ -334,17 +345,11 @@ pub fn run_with_timeout(cmd: &mut Command, secs: u64) -> Output {
     Output { status, stdout, stderr }
 }
 
-/// True when running under CI (`CI=true`), where a missing test prerequisite is a failure
-/// rather than a skip.
-pub fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
-}
-
-/// Reports a missing prerequisite: panics under CI, otherwise prints a `SKIP:` line to
-/// stderr. Returns so the caller can `return` after it.
+/// Reports a missing prerequisite through the one skip mechanism ([`skip::skip`]): a line in
+/// `PORCH_SKIP_LOG`, and under `CI=true` a failure unless the test is in
+/// `tests/allowed-skips.txt`. Returns so the caller can `return` after it.
 pub fn skip_or_fail(test: &str, why: &str) {
-    assert!(!in_ci(), "{test}: prerequisite missing under CI=true: {why}");
-    eprintln!("SKIP: {test}: {why}");
+    skip::skip(test, why);
 }
 
 /// A tar archive writer that accepts any entry name, link or type, for hostile bundles.

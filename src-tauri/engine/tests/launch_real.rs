@@ -4,8 +4,9 @@
 //! app's own output.
 //!
 //! Venvs are cached under `/tmp/porch-launch-venvs/<mode>` (a `.porch-ok` file records
-//! the package list they were built with). Without uv or python3 each test prints `SKIP:`;
-//! with `CI=true` and uv present, any failure to build a venv fails the test instead.
+//! the package list they were built with). Without uv, python3 or R each test records a skip
+//! (`tests/common/skip.rs`: a line in `PORCH_SKIP_LOG`, a failure under `CI=true`); with
+//! `CI=true` and uv present, any failure to build a venv fails the test outright.
 //!
 //! Concurrency: one launch at a time (a process-wide lock), so startup timings are not
 //! skewed by a neighbour and two tests never build the same venv. Each child runs in its own
@@ -48,8 +49,14 @@ fn base_path() -> String {
     format!("/content/{GUID}")
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
+#[path = "../../../tests/common/skip.rs"]
+mod skip;
+use skip::in_ci;
+
+/// Records the running test (libtest names each test's thread after it) as skipped.
+fn skip(case: &Case, why: &str) {
+    let test = std::thread::current().name().map(str::to_string).unwrap_or_else(|| case.mode.to_string());
+    skip::skip(&test, &format!("{}: {why}", case.mode));
 }
 
 /// The uv command: `uv`, or `python3 -m uv` when uv was installed with pip only.
@@ -181,7 +188,7 @@ fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-/// The interpreter a case runs under, or `None` (after printing `SKIP:`) when it is missing.
+/// The interpreter a case runs under, or `None` (after recording a skip) when it is missing.
 enum Interpreter {
     Python(PathBuf),
     R(PathBuf),
@@ -191,19 +198,19 @@ fn interpreter(case: &Case) -> Option<Interpreter> {
     if needs_r(case.mode) {
         let ok = Command::new("Rscript").arg("--version").stderr(Stdio::null()).status().is_ok_and(|s| s.success());
         if !ok {
-            println!("SKIP: {}: Rscript is not installed", case.mode);
+            skip(case, "Rscript is not installed");
             return None;
         }
         let load: Vec<String> = r_packages(case.mode).iter().map(|p| format!("library({p})")).collect();
         let loaded = Command::new("Rscript").arg("-e").arg(load.join(";")).output().is_ok_and(|o| o.status.success());
         if !loaded {
-            println!("SKIP: {}: R packages {:?} are not installed", case.mode, r_packages(case.mode));
+            skip(case, &format!("R packages {:?} are not installed", r_packages(case.mode)));
             return None;
         }
         return Some(Interpreter::R(PathBuf::from("Rscript")));
     }
     let Some(uv) = uv_command() else {
-        println!("SKIP: {}: uv is not installed (python3 -m pip install uv)", case.mode);
+        skip(case, "uv is not installed (python3 -m pip install uv)");
         return None;
     };
     let mut packages: Vec<&str> = case.packages.to_vec();
@@ -212,7 +219,7 @@ fn interpreter(case: &Case) -> Option<Interpreter> {
         Ok(python) => Some(Interpreter::Python(python)),
         Err(e) if in_ci() => panic!("{}: cannot build the venv: {e}", case.mode),
         Err(e) => {
-            println!("SKIP: {}: cannot build the venv: {e}", case.mode);
+            skip(case, &format!("cannot build the venv: {e}"));
             None
         }
     }
@@ -553,7 +560,7 @@ fn shim_explains_a_missing_object() {
 }
 
 // R modes: these run only where R and the packages are installed (Debian: r-base-core
-// r-cran-shiny r-cran-rmarkdown r-cran-plumber pandoc) and print `SKIP:` otherwise.
+// r-cran-shiny r-cran-rmarkdown r-cran-plumber pandoc) and record a skip otherwise.
 
 #[test]
 fn r_shiny_app_serves_stripped() {

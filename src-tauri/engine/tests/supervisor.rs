@@ -128,7 +128,14 @@ async fn min_processes_start_eagerly_and_stay() {
 #[tokio::test]
 async fn load_factor_spawns_and_capacity_rejects() {
     let (sup, _dir) = supervisor();
-    let settings = RuntimeSettings { max_processes: 3, max_conns_per_process: 2, load_factor: 0.5, ..fast() };
+    // No idle stop during the test: an emptied worker must still be there to be passed over.
+    let settings = RuntimeSettings {
+        max_processes: 3,
+        max_conns_per_process: 2,
+        load_factor: 0.5,
+        idle_timeout: Duration::from_secs(600),
+        ..fast()
+    };
     sup.install(def("a3", 1, settings, &[]));
     let mut leases = Vec::new();
     for _ in 0..6 {
@@ -142,11 +149,20 @@ async fn load_factor_spawns_and_capacity_rejects() {
     assert_eq!(ports.len(), 3, "six connections at two per process need three processes");
     let err = sup.acquire("a3", None, Wait::UntilReady).await.expect_err("full");
     assert!(matches!(err, RouteError::AtCapacity(3)), "{err:?}");
-    // Affinity: a session returns to its worker.
+    // Affinity: a session returns to its worker, even when that worker is the busier one and
+    // another has room. `first`'s worker keeps one connection, another worker is emptied: a
+    // least-connections pick would choose the empty one, only the session's id leads back.
     let first = leases[0].instance;
     drop(leases.remove(0));
+    let other = leases.iter().map(|l| l.instance).find(|i| *i != first).expect("a second worker");
+    leases.retain(|l| l.instance != other);
+    let left = |id| leases.iter().filter(|l| l.instance == id).count();
+    assert_eq!((left(first), left(other)), (1, 0), "the session's worker is the busier one");
+    let fresh = sup.acquire("a3", None, Wait::UntilReady).await.expect("lease");
+    assert_eq!(fresh.instance, other, "without a session, the emptiest worker is chosen");
+    drop(fresh);
     let again = sup.acquire("a3", Some(first), Wait::UntilReady).await.expect("lease");
-    assert_eq!(again.instance, first);
+    assert_eq!(again.instance, first, "the session stays on its busier worker while {other} is free");
     sup.shutdown().await;
 }
 

@@ -1,7 +1,9 @@
 //! End-to-end tests that really run uv (and pip, and R when present).
 //!
-//! They skip with a `SKIP:` line when the tool is missing. Everything is written under
-//! temporary folders; uv reaches the package index configured for this machine.
+//! When a tool is missing they record a skip through the one skip mechanism
+//! (`tests/common/skip.rs`: a line in `PORCH_SKIP_LOG`, a failure under `CI=true`).
+//! Everything is written under temporary folders; uv reaches the package index configured
+//! for this machine.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,13 +13,18 @@ use tokio::time::{timeout, Instant};
 
 use super::*;
 
+#[path = "../../../../tests/common/skip.rs"]
+mod skip;
+use skip::skip;
+
 const LONG: Duration = Duration::from_secs(300);
 
-async fn uv_available() -> bool {
+/// True when uv is found; otherwise records `test` as skipped.
+async fn uv_available(test: &str) -> bool {
     let envs = Environments::new(Path::new("/nonexistent-porch-data"));
     let found = envs.find_uv().await;
     if found.is_none() {
-        println!("SKIP: uv not found on PATH or as python3 -m uv");
+        skip(test, "uv not found on PATH or as python3 -m uv");
     }
     found.is_some()
 }
@@ -64,7 +71,7 @@ async fn python_prints(env: &PythonEnv, code: &str) -> String {
 
 #[tokio::test]
 async fn uv_builds_streams_reuses_and_rebuilds_on_change() {
-    if !uv_available().await {
+    if !uv_available("uv_builds_streams_reuses_and_rebuilds_on_change").await {
         return;
     }
     let data = tempfile::tempdir().expect("data dir");
@@ -150,7 +157,7 @@ async fn uv_builds_streams_reuses_and_rebuilds_on_change() {
 
 #[tokio::test]
 async fn a_bad_requirement_fails_with_uvs_error_and_leaves_nothing() {
-    if !uv_available().await {
+    if !uv_available("a_bad_requirement_fails_with_uvs_error_and_leaves_nothing").await {
         return;
     }
     let data = tempfile::tempdir().expect("data dir");
@@ -176,7 +183,7 @@ async fn a_bad_requirement_fails_with_uvs_error_and_leaves_nothing() {
 
 #[tokio::test]
 async fn concurrent_requests_for_one_environment_build_it_once() {
-    if !uv_available().await {
+    if !uv_available("concurrent_requests_for_one_environment_build_it_once").await {
         return;
     }
     let data = tempfile::tempdir().expect("data dir");
@@ -198,7 +205,7 @@ async fn concurrent_requests_for_one_environment_build_it_once() {
 
 #[tokio::test]
 async fn empty_requirements_make_a_bare_venv() {
-    if !uv_available().await {
+    if !uv_available("empty_requirements_make_a_bare_venv").await {
         return;
     }
     let data = tempfile::tempdir().expect("data dir");
@@ -234,7 +241,9 @@ async fn an_unavailable_python_version_names_what_is_there() {
                 assert!(msg.contains(first.as_str()), "{msg}");
             }
         }
-        EnvError::NoPython => println!("SKIP: no Python 3 on this machine ({msg})"),
+        EnvError::NoPython => {
+            skip("an_unavailable_python_version_names_what_is_there", &format!("no Python 3 on this machine ({msg})"))
+        }
         other => panic!("unexpected error {other:?}"),
     }
     assert_eq!(env_entries(data.path()), Vec::<String>::new());
@@ -246,11 +255,11 @@ async fn the_manifest_python_version_is_honoured() {
     let envs = Environments::new(data.path());
     // The last one found: not simply the default python3.
     let Some(first) = envs.interpreters(&python::candidate_names()).await.last().cloned() else {
-        println!("SKIP: no Python 3 on this machine");
+        skip("the_manifest_python_version_is_honoured", "no Python 3 on this machine");
         return;
     };
     if envs.uv().await.is_none() {
-        println!("SKIP: uv not found");
+        skip("the_manifest_python_version_is_honoured", "uv not found");
         return;
     }
     let (tx, _rx) = unbounded_channel();
@@ -271,7 +280,7 @@ async fn without_uv_it_falls_back_to_venv_and_pip_with_a_warning() {
     let mut envs = Environments::new(data.path());
     envs.allow_uv = false;
     if envs.interpreters(&python::candidate_names()).await.is_empty() {
-        println!("SKIP: no Python 3 on this machine");
+        skip("without_uv_it_falls_back_to_venv_and_pip_with_a_warning", "no Python 3 on this machine");
         return;
     }
     let (tx, mut rx) = unbounded_channel();
@@ -282,7 +291,10 @@ async fn without_uv_it_falls_back_to_venv_and_pip_with_a_warning() {
         Ok(env) => env,
         Err(EnvError::InstallFailed { tool, .. }) if tool == "python -m venv" => {
             // e.g. Debian without python3-venv: the fallback cannot work here.
-            println!("SKIP: python -m venv does not work here: {lines:?}");
+            skip(
+                "without_uv_it_falls_back_to_venv_and_pip_with_a_warning",
+                &format!("python -m venv does not work here: {lines:?}"),
+            );
             return;
         }
         Err(e) => panic!("pip fallback failed: {e}\n{lines:#?}"),
@@ -309,7 +321,10 @@ async fn r_reports_missing_r_or_missing_packages_by_name() {
     let m = Manifest::inferred("shiny", None, None);
     let result = timeout(LONG, envs.r(b.path(), &m, &["utils"], &tx)).await.expect("in time");
     match result {
-        Err(EnvError::RMissing) => println!("SKIP: Rscript not installed; RMissing reported as expected"),
+        Err(EnvError::RMissing) => skip(
+            "r_reports_missing_r_or_missing_packages_by_name",
+            "Rscript not installed: checked only that RMissing is reported",
+        ),
         Err(EnvError::RPackagesMissing { packages }) => {
             assert_eq!(packages, vec!["porchnopkgone", "porchnopkgtwo"]);
         }
@@ -319,30 +334,44 @@ async fn r_reports_missing_r_or_missing_packages_by_name() {
 
 #[tokio::test]
 async fn a_cancelled_build_leaves_no_half_environment() {
+    let test = "a_cancelled_build_leaves_no_half_environment";
     let data = tempfile::tempdir().expect("data dir");
     let mut envs = Environments::new(data.path());
-    // python -m venv (with ensurepip) takes seconds, so a short deadline lands mid-build.
+    // python -m venv (with ensurepip) is a real child process that runs for a while.
     envs.allow_uv = false;
     if envs.interpreters(&python::candidate_names()).await.is_empty() {
-        println!("SKIP: no Python 3 on this machine");
+        skip(test, "no Python 3 on this machine");
         return;
     }
     let (tx, mut rx) = unbounded_channel();
     let b = bundle(Some("six==1.16.0\n"));
-    let outcome = timeout(Duration::from_millis(300), envs.python(b.path(), &manifest(None), &[], &tx)).await;
-    let entries = env_entries(data.path());
-    match outcome {
-        Err(_) => {
-            assert!(drain(&mut rx).iter().any(|l| l.starts_with("$ ")), "the build had started");
-            // A killed child may still be exiting; poll with a deadline rather than sleep.
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while !env_entries(data.path()).is_empty() && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+    let manifest = manifest(None);
+    // Cancel at a point the build reaches for sure, not after a guessed delay: the build
+    // announces each command (`$ ...`) before it awaits it, and `biased` makes the line seen
+    // before the build is polled again, so the build is dropped while its first command runs.
+    let mut build = Box::pin(envs.python(b.path(), &manifest, &[], &tx));
+    let started = timeout(LONG, async {
+        loop {
+            tokio::select! {
+                biased;
+                line = rx.recv() => match line {
+                    Some(l) if l.starts_with("$ ") => return l,
+                    Some(_) => {}
+                    None => panic!("the build's log channel closed before any command"),
+                },
+                done = &mut build => panic!("the build ended before it announced a command: {:?}", done.map(|e| e.dir)),
             }
-            assert_eq!(env_entries(data.path()), Vec::<String>::new(), "nothing left (right after: {entries:?})");
         }
-        Ok(done) => println!("SKIP: the build finished within 300 ms ({:?})", done.map(|e| e.reused)),
+    })
+    .await
+    .expect("the build announces its first command in time");
+    drop(build); // the cancellation: the boxed future, and the child it awaits, go here
+                 // A killed child may still be exiting; poll with a deadline rather than sleep.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !env_entries(data.path()).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert_eq!(env_entries(data.path()), Vec::<String>::new(), "nothing left after cancelling at: {started}");
 }
 
 #[test]
