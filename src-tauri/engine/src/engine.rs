@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::deployer::Deployer;
 use crate::error::{Error, Result};
 use crate::events::Event;
+use crate::gallery::Gallery;
 use crate::library::Library;
 use crate::links::Links;
 use crate::renders::Renders;
@@ -41,6 +42,7 @@ pub struct Engine {
     renders: Renders,
     deployer: Deployer,
     links: Links,
+    gallery: Gallery,
     settings: Settings,
 }
 
@@ -81,8 +83,9 @@ impl Engine {
         let renders = Renders::new(shared.clone(), library.clone(), apps.clone());
         let deployer = Deployer::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         let links = Links::new(shared.clone(), library.clone(), deployer.clone());
-        let settings = Settings::new(shared.clone(), library.clone(), apps.clone(), saved);
-        Ok(Engine { shared, library, apps, renders, deployer, links, settings })
+        let gallery = Gallery::new(shared.clone(), library.clone(), apps.clone(), saved.doc.gallery.clone());
+        let settings = Settings::new(shared.clone(), library.clone(), apps.clone(), gallery.clone(), saved);
+        Ok(Engine { shared, library, apps, renders, deployer, links, gallery, settings })
     }
 
     /// Content, bundles, access, secret links and API keys.
@@ -108,6 +111,11 @@ impl Engine {
     /// Linked folders.
     pub fn links(&self) -> &Links {
         &self.links
+    }
+
+    /// Tags, thumbnails and the landing page's gallery.
+    pub fn gallery(&self) -> &Gallery {
+        &self.gallery
     }
 
     /// Server-wide settings.

@@ -22,6 +22,8 @@ export type { SettingsView } from "./generated/SettingsView";
 export type { BindScope } from "./generated/BindScope";
 export type { Staged } from "./generated/Staged";
 export type { TaskView } from "./generated/TaskView";
+export type { TagView } from "./generated/TagView";
+export type { GallerySettings } from "./generated/GallerySettings";
 import type { ErrorCode as EngineErrorCode } from "./generated/ErrorCode";
 import type { NextRun } from "./generated/NextRun";
 import type { RenderRow } from "./generated/RenderRow";

@@ -82,8 +82,7 @@ pub(super) async fn serve(
     let served = if route.content_category == "pin" { Served::Pin } else { Served::Static };
     let root = engine.library().bundle_dir(bundle_id);
     let target = Target { bundle_id, root: &root, path: &clean, index: index.as_deref() };
-    let (resp, served) = match static_site::serve(&engine.library().files(), target, req.method(), req.headers()).await
-    {
+    let (resp, served) = match static_site::serve(engine.library().files(), target, req.method(), req.headers()).await {
         Ok(resp) => (resp, served),
         Err(Miss::AddSlash) => {
             let to = format!("{base}{}/", tail.trim_end_matches('/'));
@@ -201,7 +200,7 @@ async fn serve_render(
     }
     // Renders share the file cache with bundles under negative ids.
     let target = Target { bundle_id: -id, root: &root, path: &clean, index: index.as_deref() };
-    match static_site::serve(&engine.library().files(), target, method, headers).await {
+    match static_site::serve(engine.library().files(), target, method, headers).await {
         Ok(resp) => (resp, Served::Render),
         Err(Miss::AddSlash) => {
             (Redirect::permanent(&format!("{base}{}/", tail.trim_end_matches('/'))).into_response(), Served::Nothing)

@@ -20,6 +20,8 @@ use serde_json::{Map, Value};
 use crate::apps::Apps;
 use crate::apps::{apply_runtime, effective};
 use crate::error::{Error, Result};
+use crate::gallery::settings as gallery_settings;
+use crate::gallery::{Gallery, GallerySettings};
 use crate::library::Library;
 use crate::shared::Shared;
 use crate::store::{RuntimeRow, Store};
@@ -85,6 +87,10 @@ pub struct SavedSettings {
     /// Runtime defaults by field name (`DEFAULT_FIELDS`), in the content API's units.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub runtime_defaults: BTreeMap<String, f64>,
+    /// The gallery's settings (`thumbnails`, `gallery_title`, `gallery_intro`), declared in
+    /// `gallery::settings`.
+    #[serde(flatten)]
+    pub gallery: GallerySettings,
 }
 
 impl SavedSettings {
@@ -151,10 +157,12 @@ impl SavedSettings {
                     }
                     v => return Err(Error::Invalid(format!("runtime_defaults must be an object of field names to numbers, not {v}"))),
                 },
+                k if gallery_settings::NAMES.contains(&k) => next.gallery.set(k, value)?,
                 k if DEFAULT_FIELDS.contains(&k) => runtime.push((k.to_string(), runtime_value(k, value)?)),
                 other => {
                     return Err(Error::Invalid(format!(
-                        "unknown server setting {other:?}; the settings are port, bind, allow_remote_publishing and the runtime defaults {}",
+                        "unknown server setting {other:?}; the settings are port, bind, allow_remote_publishing, {} and the runtime defaults {}",
+                        gallery_settings::NAMES.join(", "),
                         DEFAULT_FIELDS.join(", ")
                     )))
                 }
@@ -300,6 +308,8 @@ pub struct SettingsView {
     /// True when the saved address differs from the one Porch listens on now: it applies
     /// at the next start.
     pub restart_needed: bool,
+    /// The gallery's saved settings (unset fields are the defaults).
+    pub gallery: GallerySettings,
 }
 
 /// Server-wide runtime defaults, in the units of the content API.
@@ -344,6 +354,7 @@ pub struct Settings {
     shared: Shared,
     library: Library,
     apps: Apps,
+    gallery: Gallery,
     state: std::sync::Arc<State>,
 }
 
@@ -358,9 +369,9 @@ struct State {
 
 impl Settings {
     /// The settings service, with the settings read at start-up.
-    pub(crate) fn new(shared: Shared, library: Library, apps: Apps, saved: Saved) -> Settings {
+    pub(crate) fn new(shared: Shared, library: Library, apps: Apps, gallery: Gallery, saved: Saved) -> Settings {
         let state = State { saved: std::sync::RwLock::new(saved), lock: tokio::sync::Mutex::new(()) };
-        Settings { shared, library, apps, state: std::sync::Arc::new(state) }
+        Settings { shared, library, apps, gallery, state: std::sync::Arc::new(state) }
     }
 
     /// Reads the saved settings of a store (at start-up, before the services exist).
@@ -413,6 +424,7 @@ impl Settings {
             Err(e) => return tracing::warn!(error = %e, "cannot read the saved server settings"),
         };
         let next = Settings::make_saved(&self.shared.config, doc);
+        self.gallery.set_settings(next.doc.gallery.clone());
         let defaults_changed = {
             let mut cur = match self.state.saved.write() {
                 Ok(g) => g,
@@ -469,6 +481,7 @@ impl Settings {
             listen_flags: config.listen_flags.clone(),
             remote_publishing_flag: config.allow_remote_publishing,
             restart_needed: config.listen_flags.is_empty() && addr.is_some_and(|a| a != saved.doc.listen_addr()),
+            gallery: saved.doc.gallery.clone(),
         };
         ServerView {
             version: env!("CARGO_PKG_VERSION").into(),

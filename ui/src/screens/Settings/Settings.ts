@@ -7,7 +7,7 @@
 // runtime defaults apply as soon as they are saved.
 
 import { toApiError } from "../../api/client";
-import { apiKeys, createApiKey, putSmtp, revokeApiKey, rsconnectAdd, saveServerSettings, serverView, setSharingPaused, smtp } from "../../api/server";
+import { apiKeys, createApiKey, deleteLogo, putLogo, putSmtp, revokeApiKey, rsconnectAdd, saveServerSettings, serverView, setSharingPaused, smtp } from "../../api/server";
 import { ApiError } from "../../api/client";
 import type { ServerView, SmtpView } from "../../api/types";
 import type { Cleanup, Shell } from "../../app";
@@ -25,6 +25,7 @@ export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
       root.replaceChildren(
         h("h1", { class: "page-title" }, "Settings"),
         card("Sharing", sharing(s, shell)),
+        card("Landing page", landingPage(s)),
         card("API keys", keys(s)),
         card("Email (SMTP)", smtpSection()),
         card("Runtime defaults", defaults(s, shell)),
@@ -39,6 +40,43 @@ export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
 function card(title: string, body: HTMLElement): HTMLElement {
   const id = `set-${title.toLowerCase().replace(/[^a-z]+/g, "-")}`;
   return h("section", { class: "card settings-section", "aria-labelledby": id, "data-testid": id }, h("h2", { id }, title), body);
+}
+
+/** The landing page's gallery: title, intro, logo, and whether Porch takes pictures. */
+function landingPage(s: ServerView): HTMLElement {
+  const g = s.settings.gallery;
+  const title = h("input", { id: "gallery-title", maxlength: "120", placeholder: "Porch", value: g.gallery_title ?? "", "data-testid": "gallery-title" }) as HTMLInputElement;
+  const intro = h("textarea", { id: "gallery-intro", rows: "3", maxlength: "2000", placeholder: "Published on this computer for everyone on the network.", "data-testid": "gallery-intro" }) as HTMLTextAreaElement;
+  intro.value = g.gallery_intro ?? "";
+  const mode = h("select", { id: "gallery-thumbnails", "data-testid": "gallery-thumbnails" },
+    h("option", { value: "auto" }, "Take a picture after each deploy or render"),
+    h("option", { value: "manual" }, "Only pictures I choose (others get a generated card)"),
+  ) as HTMLSelectElement;
+  mode.value = g.thumbnails ?? "auto";
+  const logo = h("input", { type: "file", id: "gallery-logo", accept: "image/png,image/jpeg,image/gif,image/webp", "data-testid": "gallery-logo" }) as HTMLInputElement;
+  const error = h("div", {});
+  logo.addEventListener("change", () => {
+    const f = logo.files?.[0];
+    if (!f) return;
+    void putLogo(f).then(() => toast("Logo saved", "ok"), (e) => error.replaceChildren(ErrorNote(e, "The logo was refused")));
+  });
+  const save = button("Save", () => {
+    error.replaceChildren();
+    void saveServerSettings({ gallery_title: title.value.trim() || null, gallery_intro: intro.value.trim() || null, thumbnails: mode.value }).then(
+      () => toast("Landing page saved", "ok"),
+      (e) => error.replaceChildren(ErrorNote(e, "The landing page settings were refused")),
+    );
+  }, { kind: "primary", testid: "gallery-save" });
+  return h(
+    "div",
+    { class: "form-grid" },
+    h("label", { for: "gallery-title" }, "Title"), title,
+    h("label", { for: "gallery-intro" }, "Introduction (plain text)"), intro,
+    h("label", { for: "gallery-thumbnails" }, "Pictures"), mode,
+    h("label", { for: "gallery-logo" }, "Logo"), h("div", {}, logo, " ", button("Remove logo", () => void deleteLogo().then(() => toast("Logo removed"), (e) => error.replaceChildren(ErrorNote(e))), { testid: "gallery-logo-remove" })),
+    h("div", { class: "toolbar" }, save),
+    error,
+  );
 }
 
 function sharing(s: ServerView, shell: Shell): HTMLElement {
