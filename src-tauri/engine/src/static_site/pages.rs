@@ -356,7 +356,7 @@ pub fn gallery(g: &Gallery<'_>) -> String {
     let _ = write!(body, "<script>{GALLERY_SCRIPT}</script>");
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
-         content=\"width=device-width,initial-scale=1\"><meta name=\"color-scheme\" content=\"light dark\">\
+         content=\"width=device-width,initial-scale=1\"><meta name=\"color-scheme\" content=\"light dark\"><link rel=\"icon\" href=\"data:,\">\
          <title>{}</title><style>{GALLERY_STYLE}</style></head><body>{body}</body></html>",
         esc(g.title)
     )
