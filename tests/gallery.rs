@@ -352,6 +352,28 @@ async fn chromium_captures_after_a_deploy_and_manual_mode_does_not() {
     assert_eq!(v["source"], "capture");
     let r = p.api(Method::GET, &format!("/__api__/v1/content/{other}/thumbnail")).send().await.expect("get");
     assert_eq!(r.status(), 204, "manual mode: no capture");
+    // A link item is captured over loopback too (the capture carries the run's own key):
+    // the picture is the same as while it was open to everyone (not the "not found" page).
+    let (s, v) = call(&p, Method::POST, &format!("/__api__/porch/content/{other}/thumbnail/capture"), None).await;
+    assert_eq!(s, 200, "{v}");
+    let open = p.api(Method::GET, &format!("/__api__/v1/content/{other}/thumbnail")).send().await.expect("get");
+    let open = open.bytes().await.expect("png");
+    let (s, _) =
+        call(&p, Method::PATCH, &format!("/__api__/v1/content/{other}"), Some(json!({"viewer_access": "link"}))).await;
+    assert_eq!(s, 200);
+    let (s, v) = call(&p, Method::POST, &format!("/__api__/porch/content/{other}/thumbnail/capture"), None).await;
+    assert_eq!(s, 200, "{v}");
+    let shot = p.api(Method::GET, &format!("/__api__/v1/content/{other}/thumbnail")).send().await.expect("get");
+    let shot = shot.bytes().await.expect("png");
+    assert!(shot == open, "the link item's page was captured, not a refusal");
+    // Settings on the CLI.
+    let out = p.cli(&["settings", "set", "gallery_title=Team reports"]);
+    assert!(out.status.success(), "{}", common::plain_text(&out));
+    let shown = common::plain_text(&p.cli(&["settings"]));
+    assert!(
+        shown.contains("gallery_title            Team reports") && shown.contains("thumbnails               manual"),
+        "{shown}"
+    );
     let page = p.get("/").await.text().await.expect("page");
     assert!(page.contains(&format!("/content/{guid}/__thumbnail__?v=")), "the captured picture is on its card");
     p.shutdown();

@@ -60,5 +60,12 @@ fn print_settings(view: &Value) {
         let value = view["runtime_defaults"].get(*field).map(ToString::to_string).unwrap_or_default();
         println!("{field:<24} {value}{}", mark(!changed.iter().any(|c| c == *field)));
     }
+    // The gallery's settings (declared in porch_engine::gallery::settings).
+    for name in porch_engine::gallery::settings::NAMES {
+        match s["gallery"].get(*name).and_then(Value::as_str) {
+            Some(v) => println!("{name:<24} {}", v.replace('\n', "\\n")),
+            None => println!("{name:<24} {}  (default)", if *name == "thumbnails" { "auto" } else { "" }),
+        }
+    }
     println!("Port and bind apply when Porch next starts (a --port or --bind flag wins); the rest applies at once.");
 }
