@@ -86,8 +86,15 @@ fn running_as_root() -> bool {
 
 impl Gallery {
     /// Starts the capture loop (a serving engine calls this once): it listens for finished
-    /// deploys and renders.
+    /// deploys and renders. Also builds the landing page's index once, ahead of visitors.
     pub(crate) fn start_captures(&self) {
+        // The first visitor of the landing page should not pay for the index.
+        let warm = self.clone();
+        self.shared.spawn(async move {
+            if let Err(e) = warm.index().await {
+                tracing::warn!(error = %e, "cannot build the gallery index");
+            }
+        });
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         if self.state.captures.set(tx.clone()).is_err() {
             return;
