@@ -144,9 +144,14 @@ async fn landing(State(engine): State<Engine>, req: Request) -> Response {
     let listed = |r: &Route| r.access == Access::Network || (r.access == Access::Local && local);
     let visible: Vec<&gallery::Entry> =
         index.entries.iter().filter(|e| e.route.bundle_id.is_some() && listed(&e.route)).collect();
-    let mut tag_paths: Vec<String> = visible.iter().flat_map(|e| e.tags.iter().cloned()).collect();
-    tag_paths.sort();
-    tag_paths.dedup();
+    // Only the distinct paths are copied (a few), not every item's tags.
+    let tag_paths: Vec<String> = visible
+        .iter()
+        .flat_map(|e| e.tags.iter().map(String::as_str))
+        .collect::<std::collections::BTreeSet<&str>>()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let words: Vec<String> = query.q.to_lowercase().split_whitespace().map(str::to_string).collect();
     let matching: Vec<&gallery::Entry> = visible
         .iter()
