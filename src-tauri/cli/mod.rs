@@ -26,6 +26,7 @@ mod schedule;
 mod secret_link;
 mod serve;
 mod settings;
+mod tag;
 mod variant;
 
 use std::path::PathBuf;
@@ -82,6 +83,10 @@ enum Command {
     Schedule(schedule::ScheduleCommand),
     /// Remove a content item and all its bundles.
     Rm(rm::RmArgs),
+    /// Tag items (Connect's tag tree): `porch tag list|add|rm NAME TAG`, where TAG may be a
+    /// path such as finance/quarterly.
+    #[command(subcommand)]
+    Tag(tag::TagCommand),
 }
 
 impl Command {
@@ -99,6 +104,7 @@ impl Command {
             Command::Variant(_) => "variant",
             Command::Schedule(_) => "schedule",
             Command::Rm(_) => "rm",
+            Command::Tag(_) => "tag",
         }
     }
 }
@@ -168,6 +174,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Variant(cmd) => cmd.run(&porch).await,
             Command::Schedule(cmd) => cmd.run(&porch).await,
             Command::Rm(args) => args.run(&porch).await,
+            Command::Tag(cmd) => cmd.run(&porch).await,
         }
     })
 }

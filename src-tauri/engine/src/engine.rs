@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::deployer::Deployer;
 use crate::error::{Error, Result};
 use crate::events::Event;
+use crate::gallery::Gallery;
 use crate::library::Library;
 use crate::links::Links;
 use crate::renders::Renders;
@@ -48,6 +49,7 @@ struct Services {
     renders: Renders,
     deployer: Deployer,
     links: Links,
+    gallery: Gallery,
     settings: Settings,
 }
 
@@ -88,9 +90,19 @@ impl Engine {
         let renders = Renders::new(shared.clone(), library.clone(), apps.clone());
         let deployer = Deployer::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         let links = Links::new(shared.clone(), library.clone(), deployer.clone());
-        let settings = Settings::new(shared.clone(), library.clone(), apps.clone(), saved);
+        let gallery = Gallery::new(shared.clone(), library.clone(), apps.clone(), saved.doc.gallery());
+        let settings = Settings::new(shared.clone(), library.clone(), apps.clone(), gallery.clone(), saved);
         Ok(Engine {
-            services: std::sync::Arc::new(Services { shared, library, apps, renders, deployer, links, settings }),
+            services: std::sync::Arc::new(Services {
+                shared,
+                library,
+                apps,
+                renders,
+                deployer,
+                links,
+                gallery,
+                settings,
+            }),
         })
     }
 
@@ -117,6 +129,11 @@ impl Engine {
     /// Linked folders.
     pub fn links(&self) -> &Links {
         &self.services.links
+    }
+
+    /// Tags, thumbnails and the landing page's gallery.
+    pub fn gallery(&self) -> &Gallery {
+        &self.services.gallery
     }
 
     /// Server-wide settings.

@@ -63,6 +63,9 @@ pub enum Error {
     /// Another clash with what exists; the message names the field.
     #[error("{0}")]
     Conflict(String),
+    /// An upload is larger than Porch takes (answered 413); the message says the limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// Deleting the bundle that is being served.
     #[error("bundle {0} is the active bundle; activate another bundle before deleting it")]
     DeleteActiveBundle(i64),
@@ -133,7 +136,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::NotFound { .. } => ErrorCode::NotFound,
-            Error::Invalid(_) => ErrorCode::InvalidRequest,
+            Error::Invalid(_) | Error::TooLarge(_) => ErrorCode::InvalidRequest,
             Error::Failed(_) => ErrorCode::Failed,
             Error::DuplicateName(_) | Error::VanityConflict(_) | Error::Conflict(_) | Error::DeleteActiveBundle(_) => {
                 ErrorCode::Conflict
@@ -163,7 +166,7 @@ impl Error {
     pub fn connect_code(&self) -> u32 {
         match self {
             Error::NotFound { .. } => 4,
-            Error::Invalid(_) => 3,
+            Error::Invalid(_) | Error::TooLarge(_) => 3,
             Error::Failed(_) => 1,
             Error::DuplicateName(_) => 26,
             Error::VanityConflict(_) | Error::Conflict(_) => 3,

@@ -48,6 +48,7 @@ pub mod engine;
 pub mod environment;
 pub mod error;
 pub mod events;
+pub mod gallery;
 pub mod gateway;
 pub mod keys;
 pub mod library;

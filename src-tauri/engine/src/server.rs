@@ -32,6 +32,7 @@ pub async fn start(config: Config, listener: tokio::net::TcpListener) -> Result<
     let (limits, cancel, tracker) = (shared.config.http, shared.cancel.clone(), shared.tracker.clone());
     shared.spawn(crate::listener::serve(listener, app, limits, cancel, tracker));
     engine.apps().supervise_all();
+    engine.gallery().start_captures();
     engine.renders().spawn_schedule_loop();
     engine.links().start().await;
     tracing::info!(%local_addr, data_dir = %shared.config.data_dir.display(), "Porch is serving");

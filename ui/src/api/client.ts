@@ -65,6 +65,18 @@ export async function requestText(path: string): Promise<string> {
 
 export const getJson = <T>(path: string) => request<T>("GET", path);
 
+/** A binary GET in the browser (pictures); `null` on 204. Not available in the desktop
+ * window, whose calls carry text only: callers show the viewers' URL there instead. */
+export async function requestBlob(path: string): Promise<Blob | null> {
+  if (isDesktop()) throw new ApiError("Unsupported", "binary answers are not available in the desktop window");
+  const headers: Record<string, string> = {};
+  if (apiKey) headers.Authorization = `Key ${apiKey}`;
+  const response = await fetch(path, { headers, credentials: "omit" });
+  if (response.status === 204) return null;
+  if (!response.ok) throw errorFrom({ status: response.status, text: await response.text() });
+  return response.blob();
+}
+
 async function send(method: string, path: string, opts: RequestOptions): Promise<Answer> {
   if (isDesktop()) {
     if (opts.body !== undefined) {

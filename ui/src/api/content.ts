@@ -1,7 +1,7 @@
 // Typed calls about content items: list, read, change, delete, and everything on the item page.
 
 import { isDesktop } from "../platform";
-import { ApiError, command, request, requestText } from "./client";
+import { ApiError, command, request, requestBlob, requestText } from "./client";
 import type {
   BundleView,
   ContentView,
@@ -9,6 +9,7 @@ import type {
   JobView,
   RenderView,
   ScheduleView,
+  TagView,
   TaskView,
   Variant,
   ViewerAccess,
@@ -113,3 +114,27 @@ export const variants = (guid: string) => request<Variant[]>("GET", `${V1}/conte
 export const createVariant = (guid: string, name: string, parameters: Record<string, unknown>) =>
   request<Variant>("POST", `${V1}/content/${enc(guid)}/variants`, { json: { name, parameters } });
 export const deleteVariant = (guid: string, id: string | number) => request<void>("DELETE", `${V1}/content/${enc(guid)}/variants/${enc(String(id))}`);
+
+// ----- tags and thumbnails (the landing page's gallery) -----
+
+/** Every tag of the tree (Connect's `/v1/tags`). */
+export const allTags = () => request<TagView[]>("GET", `${V1}/tags`);
+export const createTag = (name: string, parentId: string | null) =>
+  request<TagView>("POST", `${V1}/tags`, { json: { name, parent_id: parentId } });
+export const contentTags = (guid: string) => request<TagView[]>("GET", `${V1}/content/${enc(guid)}/tags`);
+/** Puts a tag (and its ancestors) on an item. */
+export const addContentTag = (guid: string, tagId: string) =>
+  request<TagView>("POST", `${V1}/content/${enc(guid)}/tags`, { json: { tag_id: tagId } });
+/** Takes a tag (and its descendants) off an item. */
+export const removeContentTag = (guid: string, tagId: string) =>
+  request<void>("DELETE", `${V1}/content/${enc(guid)}/tags/${enc(tagId)}`);
+
+/** The item's picture, or null when it has none (browser only). */
+export const thumbnail = (guid: string) => requestBlob(`${V1}/content/${enc(guid)}/thumbnail`);
+/** Sets the item's picture (PNG, JPEG, GIF or WebP; checked by the engine). */
+export const putThumbnail = (guid: string, image: Blob) =>
+  request<unknown>("PUT", `${V1}/content/${enc(guid)}/thumbnail`, { body: image });
+export const deleteThumbnail = (guid: string) => request<void>("DELETE", `${V1}/content/${enc(guid)}/thumbnail`);
+/** Asks Porch to take a screenshot of the item now (headless Chromium). */
+export const captureThumbnail = (guid: string) =>
+  request<unknown>("POST", `/__api__/porch/content/${enc(guid)}/thumbnail/capture`);

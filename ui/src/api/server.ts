@@ -30,3 +30,7 @@ export const previewSchedule = (body: unknown) => request<NextRun[]>("POST", `${
 export function rsconnectAdd(serverUrl: string, key: string, name = "porch"): string {
   return `rsconnect add --server ${serverUrl.replace(/\/$/, "")} --name ${name} --api-key ${key}`;
 }
+
+/** Sets the landing page's logo (PNG, JPEG, GIF or WebP; checked by the engine). */
+export const putLogo = (image: Blob) => request<void>("PUT", `${P}/gallery/logo`, { body: image });
+export const deleteLogo = () => request<void>("DELETE", `${P}/gallery/logo`);

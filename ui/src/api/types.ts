@@ -23,6 +23,7 @@ export type { SettingEntry } from "./generated/SettingEntry";
 export type { BindScope } from "./generated/BindScope";
 export type { Staged } from "./generated/Staged";
 export type { TaskView } from "./generated/TaskView";
+export type { TagView } from "./generated/TagView";
 import type { ErrorCode as EngineErrorCode } from "./generated/ErrorCode";
 import type { NextRun } from "./generated/NextRun";
 import type { RenderRow } from "./generated/RenderRow";

@@ -37,10 +37,21 @@ describe("SettingField", () => {
     expect(el.textContent).toContain("Applies when Porch next starts.");
   });
 
-  it("limits text to its declared length", () => {
-    const { el, read } = SettingField(entry({ name: "title", kind: { type: "text", max_chars: 80 }, value: "Team reports" }));
+  it("limits text to its declared length and reads an emptied box as the default", () => {
+    const { el, read } = SettingField(entry({ name: "title", kind: { type: "text", max_chars: 80 }, value: "Team reports", is_default: false, default: "Porch" }));
     const input = el.querySelector("input") as HTMLInputElement;
-    expect(input.maxLength).toBe(80);
+    expect([input.maxLength, input.placeholder]).toEqual([80, "Porch"]);
     expect(read()).toBe("Team reports");
+    input.value = "  ";
+    expect(read()).toBeNull();
+  });
+
+  it("draws long text as a text area that keeps line breaks, empty while at its default", () => {
+    const { el, read } = SettingField(entry({ name: "intro", kind: { type: "text", max_chars: 2000 }, value: "Published here.", default: "Published here." }));
+    const area = el.querySelector("textarea") as HTMLTextAreaElement;
+    expect([area.value, area.placeholder]).toEqual(["", "Published here."]);
+    expect(read()).toBeNull();
+    area.value = "Line one\nLine two";
+    expect(read()).toBe("Line one\nLine two");
   });
 });

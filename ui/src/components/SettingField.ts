@@ -1,6 +1,6 @@
 // One server setting drawn from its registry entry (`settings.entries` of the server view):
 // a checkbox for a switch, a number box for a whole number or a number, a select for a
-// choice, a text box for text. The engine declares each setting once (its registry); the
+// choice, a text box (a text area for long text) for text. The engine declares each setting once (its registry); the
 // Settings pane draws every entry of a section it has no hand-made card for with this, so
 // a new setting needs no UI code.
 
@@ -31,8 +31,13 @@ export function SettingField(entry: SettingEntry): { el: HTMLElement; read: () =
       return { el: field(id, entry.label, input, { hint }), read: () => (input.value.trim() === "" ? null : Number(input.value)) };
     }
     case "text": {
-      const input = h("input", { id, value: typeof entry.value === "string" ? entry.value : "", maxlength: kind.max_chars, "data-testid": id }) as HTMLInputElement;
-      return { el: field(id, entry.label, input, { hint }), read: () => input.value };
+      // Long texts (an introduction) get a text area; an emptied box means "the default".
+      const value = typeof entry.value === "string" && !entry.is_default ? entry.value : "";
+      const placeholder = typeof entry.default === "string" ? entry.default : "";
+      const attrs = { id, maxlength: kind.max_chars, placeholder, "data-testid": id };
+      const input = (kind.max_chars > 200 ? h("textarea", { ...attrs, rows: 3 }) : h("input", { ...attrs, value })) as HTMLInputElement | HTMLTextAreaElement;
+      input.value = value;
+      return { el: field(id, entry.label, input, { hint }), read: () => (input.value.trim() === "" ? null : input.value) };
     }
   }
 }

@@ -17,7 +17,14 @@ use crate::error::Error;
 use crate::store::{ContentPatch, NewContent};
 use crate::view::ContentView;
 
-fn with_includes(engine: &Engine, v: ContentView, include: Option<&str>) -> Value {
+/// Adds what `include=` asks for; `tags` is the item's tags (from `tags`, by item id).
+fn with_includes(
+    engine: &Engine,
+    v: ContentView,
+    include: Option<&str>,
+    tags: &mut HashMap<i64, Vec<crate::gallery::TagView>>,
+    id: i64,
+) -> Value {
     let mut j = serde_json::to_value(&v).unwrap_or_default();
     for inc in include.unwrap_or("").split(',').map(str::trim) {
         match inc {
@@ -27,7 +34,7 @@ fn with_includes(engine: &Engine, v: ContentView, include: Option<&str>) -> Valu
                     "first_name": engine.config().publisher, "last_name": ""
                 })
             }
-            "tags" => j["tags"] = json!([]),
+            "tags" => j["tags"] = json!(tags.remove(&id).unwrap_or_default()),
             _ => {}
         }
     }
@@ -54,12 +61,14 @@ pub(super) async fn list(
         .cached_list(&key, || async {
             let rows = engine.library().content_rows(name).await?;
             let mut links = engine.links().links_by_content().await?;
+            let wants_tags = include.unwrap_or("").split(',').any(|i| i.trim() == "tags");
+            let mut tags = if wants_tags { engine.gallery().tags_by_content().await? } else { HashMap::new() };
             let list: Vec<Value> = rows
                 .iter()
                 .map(|c| {
                     let mut v = engine.library().view(c, &origin);
                     v.link = links.remove(&c.id);
-                    with_includes(&engine, v, include)
+                    with_includes(&engine, v, include, &mut tags, c.id)
                 })
                 .collect();
             Ok(bytes::Bytes::from(serde_json::to_vec(&list).unwrap_or_default()))
@@ -95,7 +104,11 @@ pub(super) async fn get_one(
     let c = engine.library().content(&guid).await?;
     let include: Vec<&str> = q.iter().filter(|(k, _)| k == "include").map(|(_, v)| v.as_str()).collect();
     let v = engine.library().view_with_link(&c, &origin).await?;
-    Ok(Json(with_includes(&engine, v, Some(&include.join(",")))))
+    let mut tags = HashMap::new();
+    if include.iter().flat_map(|i| i.split(',')).any(|i| i.trim() == "tags") {
+        tags.insert(c.id, engine.gallery().content_tags(&c.guid).await?);
+    }
+    Ok(Json(with_includes(&engine, v, Some(&include.join(",")), &mut tags, c.id)))
 }
 
 /// `PATCH /v1/content/{guid}`.

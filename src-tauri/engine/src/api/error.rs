@@ -55,7 +55,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         return StatusCode::INSUFFICIENT_STORAGE;
     }
     match (e.code(), e) {
-        (_, Error::Bundle(BundleError::TooLarge { .. })) => StatusCode::PAYLOAD_TOO_LARGE,
+        (_, Error::Bundle(BundleError::TooLarge { .. }) | Error::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
         (_, Error::TooManyAttempts { .. }) => StatusCode::TOO_MANY_REQUESTS,
         (ErrorCode::NotFound, _) => StatusCode::NOT_FOUND,
         (ErrorCode::InvalidManifest | ErrorCode::InvalidRequest, _) => StatusCode::BAD_REQUEST,

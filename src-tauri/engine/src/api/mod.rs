@@ -16,6 +16,7 @@ mod bundles;
 mod content;
 pub mod error;
 mod events;
+mod gallery;
 mod interactive;
 mod links;
 mod porch;
@@ -87,6 +88,17 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/content/{guid}/deploy", post(tasks::deploy))
         .route("/v1/content/{guid}/build", post(tasks::deploy))
         .route("/v1/tasks/{id}", get(tasks::get_one))
+        .route("/v1/tags", get(gallery::list).post(gallery::create))
+        .route("/v1/tags/{id}", get(gallery::get_one).patch(gallery::update).delete(gallery::remove))
+        .route("/v1/tags/{id}/content", get(gallery::content))
+        .route("/v1/content/{guid}/tags", get(gallery::content_tags).post(gallery::add_content_tag))
+        .route("/v1/content/{guid}/tags/{id}", axum::routing::delete(gallery::remove_content_tag))
+        .route(
+            "/v1/content/{guid}/thumbnail",
+            get(gallery::get_thumbnail).put(gallery::put_thumbnail).delete(gallery::delete_thumbnail),
+        )
+        .route("/porch/content/{guid}/thumbnail/capture", post(gallery::capture_thumbnail))
+        .route("/porch/gallery/logo", get(gallery::get_logo).put(gallery::put_logo).delete(gallery::delete_logo))
         .route("/porch/events", get(events::stream))
         .route("/porch/content/{guid}/secret-link", post(access::new_secret_link).delete(access::revoke_secret_link))
         .route("/porch/content/{guid}/link", get(links::get_one).put(links::put).delete(links::remove))

@@ -58,6 +58,7 @@ pub use access::{link_cookie_name, TOKEN_PARAM};
 use self::access::{Asker, Gate};
 use self::rescue::{not_found, NO_CONTENT, NO_PAGE};
 use crate::engine::Engine;
+use crate::gallery;
 use crate::routes::{Access, Route};
 use crate::static_site::pages;
 
@@ -66,6 +67,7 @@ use crate::static_site::pages;
 pub fn routes() -> Router<Engine> {
     Router::new()
         .route("/", axum::routing::get(landing))
+        .route(pages::LOGO_PATH, axum::routing::get(logo))
         .route("/content/{key}", axum::routing::get(content_root_redirect).head(content_root_redirect))
         // Any method: apps and APIs take POST, PUT, ...; static serving answers 405 itself.
         .route("/content/{key}/", axum::routing::any(content))
@@ -91,22 +93,152 @@ fn observed(engine: &Engine, req: ViewerRequest<'_>, resp: Response) -> Response
     resp
 }
 
-/// `GET /`: what this visitor may open: network items, and local ones for visitors on this
-/// computer. Secret-link items are never listed (their cookie is scoped to their paths).
+/// Cards per landing page.
+const PER_PAGE: usize = 24;
+
+/// The landing page's query: `q` (words, all must match), `tag` (a tag path), `page`,
+/// and `partial=1` (only the results, for the page's own script).
+#[derive(Debug, Default)]
+struct GalleryQuery {
+    q: String,
+    tag: String,
+    page: usize,
+    partial: bool,
+}
+
+impl GalleryQuery {
+    fn parse(query: Option<&str>) -> GalleryQuery {
+        let mut out = GalleryQuery { page: 1, ..Default::default() };
+        for kv in query.unwrap_or("").split('&').filter(|kv| !kv.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let v = v.replace('+', " ");
+            let v = percent_encoding::percent_decode_str(&v).decode_utf8_lossy().trim().to_string();
+            match k {
+                "q" => out.q = v.chars().take(200).collect(),
+                "tag" => out.tag = v.trim_matches('/').chars().take(500).collect(),
+                "page" => out.page = v.parse::<usize>().unwrap_or(1).clamp(1, 1_000_000),
+                "partial" => out.partial = v == "1",
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// `GET /`: the gallery of what this visitor may open: network items, and local ones for
+/// visitors on this computer. Secret-link items are never listed (their cookie is scoped to
+/// their paths). Search, tag filter and paging are done here, on the server, so the page
+/// works without JavaScript and a phone gets one page of cards at a time.
 async fn landing(State(engine): State<Engine>, req: Request) -> Response {
     let ask = Asker::of(&req);
     let local = ask.is_this_computer(&engine);
-    let table = engine.library().routes().snapshot();
+    let query = GalleryQuery::parse(req.uri().query());
+    let index = match engine.gallery().index().await {
+        Ok(index) => index,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot build the gallery");
+            Arc::default()
+        }
+    };
+    // SECURITY: only what this visitor may open is listed, and so only their thumbnails.
     let listed = |r: &Route| r.access == Access::Network || (r.access == Access::Local && local);
-    let mut visible: Vec<&Route> =
-        table.all.iter().map(Arc::as_ref).filter(|r| listed(r) && r.bundle_id.is_some()).collect();
-    visible.sort_by_key(|r| r.title.to_lowercase());
-    let mut pins = std::collections::HashMap::new();
-    for r in visible.iter().filter(|r| r.content_category == "pin") {
-        pins.insert(r.guid.clone(), pin_versions(&engine, r).await);
+    let visible: Vec<&gallery::Entry> =
+        index.entries.iter().filter(|e| e.route.bundle_id.is_some() && listed(&e.route)).collect();
+    // Only the distinct paths are copied (a few), not every item's tags.
+    let tag_paths: Vec<String> = visible
+        .iter()
+        .flat_map(|e| e.tags.iter().map(String::as_str))
+        .collect::<std::collections::BTreeSet<&str>>()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let words: Vec<String> = query.q.to_lowercase().split_whitespace().map(str::to_string).collect();
+    let matching: Vec<&gallery::Entry> = visible
+        .iter()
+        .copied()
+        .filter(|e| query.tag.is_empty() || e.tags.contains(&query.tag))
+        .filter(|e| words.iter().all(|w| e.haystack.contains(w.as_str())))
+        .collect();
+    let pages = matching.len().div_ceil(PER_PAGE).max(1);
+    let page = query.page.min(pages);
+    let shown = &matching[((page - 1) * PER_PAGE).min(matching.len())..(page * PER_PAGE).min(matching.len())];
+    let mut cards = Vec::with_capacity(shown.len());
+    for e in shown {
+        let r = &e.route;
+        let kind = crate::runtime_kind(&r.app_mode);
+        let pins = if r.content_category == "pin" { pin_versions(&engine, r).await } else { Vec::new() };
+        cards.push(pages::Card {
+            href: r.vanity_path.clone().unwrap_or_else(|| format!("/content/{}/", r.guid)),
+            guid: &r.guid,
+            title: &r.title,
+            description: &r.description,
+            kind: pages::kind_label(&r.app_mode, &r.content_category),
+            tags: &e.tags,
+            updated: e.updated.as_deref(),
+            rendered: e.rendered,
+            app: kind == crate::RuntimeKind::Interactive,
+            local_only: r.access == Access::Local,
+            thumbnail: e.thumbnail.as_deref(),
+            card_svg: e.thumbnail.is_none().then(|| engine.gallery().card(r)),
+            pins,
+        });
     }
+    let settings = engine.gallery().settings();
+    let logo = index.logo.clone();
+    let g = pages::Gallery {
+        title: settings.title(),
+        intro: settings.intro(),
+        logo: logo.as_deref(),
+        q: &query.q,
+        tag: &query.tag,
+        tag_paths: &tag_paths,
+        cards,
+        total: matching.len(),
+        listed: visible.len(),
+        page,
+        per_page: PER_PAGE,
+    };
+    let html = if query.partial { pages::gallery_results(&g) } else { pages::gallery(&g) };
+    // The page differs per visitor (local items) and changes with the library.
+    let resp = ([(axum::http::header::CACHE_CONTROL, "no-cache")], Html(html)).into_response();
     let seen = ViewerRequest { route: None, served: Served::Landing, status: StatusCode::OK, peer: ask.peer };
-    observed(&engine, seen, Html(pages::landing(&visible, &pins)).into_response())
+    observed(&engine, seen, resp)
+}
+
+/// `GET /__gallery__/logo`: the landing page's logo (public, like the landing page).
+async fn logo(State(engine): State<Engine>) -> Response {
+    match engine.gallery().logo().await {
+        Ok(Some(p)) => p.into_response_with("public, max-age=3600"),
+        _ => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// `/content/{guid}/__thumbnail__` once access was granted: the picture (cached, with an
+/// ETag), or 204 when there is none.
+async fn thumbnail(engine: &Engine, route: &Route, headers: &axum::http::HeaderMap) -> Response {
+    match engine.gallery().thumbnail(&route.guid).await {
+        Ok(Some(p)) => {
+            let resp = p.into_response_with("max-age=3600");
+            let etag = resp.headers().get(axum::http::header::ETAG).cloned();
+            let matched = headers.get(axum::http::header::IF_NONE_MATCH).is_some_and(|v| Some(v) == etag.as_ref());
+            if matched {
+                let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
+                not_modified.headers_mut().extend(
+                    resp.headers()
+                        .iter()
+                        .filter(|(k, _)| *k != axum::http::header::CONTENT_TYPE)
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
+                return not_modified;
+            }
+            resp
+        }
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, content = %route.guid, "cannot read a thumbnail");
+            StatusCode::NO_CONTENT.into_response()
+        }
+    }
 }
 
 /// The newest versions (bundles) of a pin with the data files each one's `data.txt` names.
@@ -160,6 +292,13 @@ async fn content(State(engine): State<Engine>, req: Request) -> Response {
     // Step 2: check access.
     let gate = access::gate(&engine, &route, &base, Asker::of(&req)).await;
     match gate {
+        Gate::Open if rest == THUMBNAIL && req.method() == axum::http::Method::GET => {
+            // Connect's viewer URL of an item's picture: no page view, whatever it is.
+            let resp = thumbnail(&engine, &route, req.headers()).await;
+            let seen =
+                ViewerRequest { route: Some(route.as_ref()), served: Served::Nothing, status: resp.status(), peer };
+            observed(&engine, seen, access::keep_private(&route, resp))
+        }
         Gate::Open => {
             // Steps 3 and 4: dispatch, rescuing what cannot be served.
             let (resp, served) = dispatch::serve(&engine, &route, &base, &rest, req).await;
@@ -171,6 +310,9 @@ async fn content(State(engine): State<Engine>, req: Request) -> Response {
         Gate::Hidden => observed(&engine, nothing, not_found(NO_CONTENT)),
     }
 }
+
+/// The tail of `/content/{guid}/` that serves the item's picture (Connect's URL).
+const THUMBNAIL: &str = "__thumbnail__";
 
 /// Whether a path segment could name an item (a guid or a numeric id).
 fn looks_like_key(key: &str) -> bool {

@@ -25,6 +25,7 @@ use serde_json::{Map, Value};
 use crate::apps::Apps;
 use crate::apps::{apply_runtime, effective};
 use crate::error::{Error, Result};
+use crate::gallery::{Gallery, GallerySettings};
 use crate::library::Library;
 use crate::shared::Shared;
 use crate::store::{RuntimeRow, Store};
@@ -106,6 +107,17 @@ impl SavedSettings {
     /// The saved remote-publishing switch, if changed.
     pub fn allow_remote_publishing(&self) -> Option<bool> {
         self.get("allow_remote_publishing").and_then(Value::as_bool)
+    }
+
+    /// The gallery's settings as saved (`gallery_title`, `gallery_intro`, `thumbnails`;
+    /// unset ones are the defaults).
+    pub fn gallery(&self) -> GallerySettings {
+        let text = |name: &str| self.get(name).and_then(Value::as_str).map(str::to_string);
+        GallerySettings {
+            thumbnails: self.get("thumbnails").and_then(|v| serde_json::from_value(v.clone()).ok()),
+            gallery_title: text("gallery_title"),
+            gallery_intro: text("gallery_intro"),
+        }
     }
 
     /// The address Porch listens on when no flag says otherwise.
@@ -351,6 +363,7 @@ pub struct Settings {
     shared: Shared,
     library: Library,
     apps: Apps,
+    gallery: Gallery,
     state: std::sync::Arc<State>,
 }
 
@@ -365,9 +378,9 @@ struct State {
 
 impl Settings {
     /// The settings service, with the settings read at start-up.
-    pub(crate) fn new(shared: Shared, library: Library, apps: Apps, saved: Saved) -> Settings {
+    pub(crate) fn new(shared: Shared, library: Library, apps: Apps, gallery: Gallery, saved: Saved) -> Settings {
         let state = State { saved: std::sync::RwLock::new(saved), lock: tokio::sync::Mutex::new(()) };
-        Settings { shared, library, apps, state: std::sync::Arc::new(state) }
+        Settings { shared, library, apps, gallery, state: std::sync::Arc::new(state) }
     }
 
     /// Reads the saved settings of a store (at start-up, before the services exist).
@@ -420,6 +433,7 @@ impl Settings {
             Err(e) => return tracing::warn!(error = %e, "cannot read the saved server settings"),
         };
         let next = Settings::make_saved(&self.shared.config, doc);
+        self.gallery.set_settings(next.doc.gallery());
         let defaults_changed = {
             let mut cur = match self.state.saved.write() {
                 Ok(g) => g,

@@ -30,6 +30,8 @@ pub enum Section {
     Sharing,
     /// Server-wide runtime defaults of interactive content (stored under `runtime_defaults`).
     Runtime,
+    /// The landing page's gallery: its title, intro, and whether Porch takes pictures.
+    Gallery,
 }
 
 /// When a saved change takes effect.
@@ -124,6 +126,11 @@ const BIND_CHOICES: &[Choice] = &[
     Choice { value: "local", label: "only this computer" },
 ];
 
+const THUMBNAIL_CHOICES: &[Choice] = &[
+    Choice { value: "auto", label: "a picture after each deploy or render" },
+    Choice { value: "manual", label: "only pictures you choose; others get a card" },
+];
+
 const fn runtime(name: &'static str, label: &'static str, help: &'static str) -> Setting {
     Setting {
         name,
@@ -181,6 +188,36 @@ pub static SETTINGS: &[Setting] = &[
         "Seconds of silence before a connection closes (0: never).",
     ),
     runtime("read_timeout", "Read timeout (s)", "Seconds without data before a connection closes (0: never)."),
+    Setting {
+        name: "gallery_title",
+        cli_name: None,
+        label: "Title",
+        section: Section::Gallery,
+        kind: Kind::Text { max_chars: crate::gallery::settings::MAX_TITLE },
+        default: Fallback::Text(crate::gallery::settings::DEFAULT_TITLE),
+        applies: Applies::AtOnce,
+        help: "The landing page's heading (plain text).",
+    },
+    Setting {
+        name: "gallery_intro",
+        cli_name: None,
+        label: "Introduction",
+        section: Section::Gallery,
+        kind: Kind::Text { max_chars: crate::gallery::settings::MAX_INTRO },
+        default: Fallback::Text(crate::gallery::settings::DEFAULT_INTRO),
+        applies: Applies::AtOnce,
+        help: "A few lines under the heading (plain text; line breaks are kept).",
+    },
+    Setting {
+        name: "thumbnails",
+        cli_name: None,
+        label: "Pictures",
+        section: Section::Gallery,
+        kind: Kind::Choice { choices: THUMBNAIL_CHOICES },
+        default: Fallback::Text("auto"),
+        applies: Applies::AtOnce,
+        help: "Whether Porch takes a screenshot of each item for the gallery (where Chromium is installed).",
+    },
 ];
 
 /// The setting called `name` (its API name, or its CLI name with `-` or `_`).
@@ -223,11 +260,20 @@ impl Setting {
                     Err(Error::Invalid(format!("{name} must be {}, not {value}", words.join(" or "))))
                 }
             },
-            Kind::Text { max_chars } => match value.as_str() {
-                Some(s) if s.chars().count() <= max_chars => Ok(value.clone()),
-                Some(_) => Err(Error::Invalid(format!("{name} must be at most {max_chars} characters long"))),
-                None => Err(Error::Invalid(format!("{name} must be text, not {value}"))),
-            },
+            Kind::Text { max_chars } => {
+                let text = match value {
+                    Value::String(s) => s.trim().to_string(),
+                    // `porch settings set name=2026` reads the word as a number: keep it as text.
+                    Value::Number(n) => n.to_string(),
+                    v => return Err(Error::Invalid(format!("{name} must be text, not {v}"))),
+                };
+                if text.chars().count() > max_chars || text.chars().any(|c| c.is_control() && c != '\n') {
+                    return Err(Error::Invalid(format!(
+                        "{name} must be plain text of at most {max_chars} characters (line breaks allowed, no other control characters)"
+                    )));
+                }
+                Ok(Value::String(text))
+            }
         }
     }
 
@@ -345,6 +391,24 @@ mod tests {
         let text = Setting { kind: Kind::Text { max_chars: 3 }, ..*port };
         assert!(text.check(&json!("abc")).is_ok());
         assert!(text.check(&json!("abcd")).is_err());
+    }
+
+    #[test]
+    fn gallery_texts_are_trimmed_plain_text_within_their_limit() {
+        let title = find("gallery_title").expect("title");
+        assert_eq!(title.check(&json!(" Team reports ")).expect("ok"), json!("Team reports"));
+        assert_eq!(title.check(&json!(2026)).expect("a number is text"), json!("2026"));
+        let intro = find("gallery_intro").expect("intro");
+        assert_eq!(intro.check(&json!("<b>hi</b>\nthere")).expect("ok"), json!("<b>hi</b>\nthere"));
+        for (s, bad) in [
+            (title, json!("x".repeat(crate::gallery::settings::MAX_TITLE + 1))),
+            (title, json!(true)),
+            (intro, json!("a\u{7}b")),
+            (find("thumbnails").expect("thumbnails"), json!("sometimes")),
+        ] {
+            let e = s.check(&bad).expect_err("refused").to_string();
+            assert!(e.contains(s.name), "{e}");
+        }
     }
 
     #[test]

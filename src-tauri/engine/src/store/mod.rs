@@ -11,6 +11,7 @@ mod links;
 mod renders;
 mod runtime;
 mod schedules;
+mod tags;
 mod tasks;
 mod variants;
 
@@ -28,6 +29,7 @@ pub use links::LinkRow;
 pub use renders::RenderRow;
 pub use runtime::RuntimeRow;
 pub use schedules::{ScheduleOptions, ScheduleRow};
+pub use tags::{NewThumbnail, TagRow, ThumbnailMeta};
 pub use tasks::TaskRow;
 pub use variants::VariantRow;
 

@@ -14,6 +14,7 @@ import { Qr } from "../../components/Qr";
 import { toast } from "../../components/Toast";
 import { formatBytes, formatWhen, modeIcon, modeLabel, runtimeKind } from "../../lib/format";
 import { describe, fromView } from "../../lib/schedule";
+import { galleryCard } from "./Gallery";
 import { mountItemSettings } from "./Settings";
 
 const TABS: [string, string, (c: ContentView) => boolean][] = [
@@ -145,6 +146,7 @@ function overviewPanel(root: HTMLElement, shell: Shell, c: ContentView): Cleanup
     h("dt", {}, "Created"), h("dd", {}, formatWhen(c.created_time)),
   );
   root.replaceChildren(facts);
+  if (c.bundle_id) root.append(galleryCard(c));
   if (kind === "rendered") {
     const box = h("div", { class: "card", "data-testid": "schedule-summary" }, h("h2", {}, "Schedule"), h("p", { class: "muted" }, "Loading…"));
     root.append(box);

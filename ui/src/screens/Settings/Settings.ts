@@ -7,7 +7,7 @@
 // runtime defaults apply as soon as they are saved.
 
 import { toApiError } from "../../api/client";
-import { apiKeys, createApiKey, putSmtp, revokeApiKey, rsconnectAdd, saveServerSettings, serverView, setSharingPaused, smtp } from "../../api/server";
+import { apiKeys, createApiKey, deleteLogo, putLogo, putSmtp, revokeApiKey, rsconnectAdd, saveServerSettings, serverView, setSharingPaused, smtp } from "../../api/server";
 import { ApiError } from "../../api/client";
 import type { ServerView, SmtpView } from "../../api/types";
 import type { Cleanup, Shell } from "../../app";
@@ -26,11 +26,11 @@ export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
       root.replaceChildren(
         h("h1", { class: "page-title" }, "Settings"),
         card("Sharing", sharing(s, shell)),
+        ...registrySections(s),
         card("API keys", keys(s)),
         card("Email (SMTP)", smtpSection()),
         card("Runtime defaults", defaults(s, shell)),
         card("This computer", machine(s)),
-        ...registrySections(s),
       );
     },
     (err) => root.replaceChildren(ErrorNote(err, "Settings could not be loaded")),
@@ -41,6 +41,20 @@ export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
 function card(title: string, body: HTMLElement): HTMLElement {
   const id = `set-${title.toLowerCase().replace(/[^a-z]+/g, "-")}`;
   return h("section", { class: "card settings-section", "aria-labelledby": id, "data-testid": id }, h("h2", { id }, title), body);
+}
+
+/** The gallery's logo: an image, so it has its own endpoint rather than a registry entry. */
+function galleryLogo(): HTMLElement {
+  const logo = h("input", { type: "file", id: "gallery-logo", accept: "image/png,image/jpeg,image/gif,image/webp", "data-testid": "gallery-logo" }) as HTMLInputElement;
+  const error = h("div", {});
+  logo.addEventListener("change", () => {
+    const f = logo.files?.[0];
+    if (!f) return;
+    error.replaceChildren();
+    void putLogo(f).then(() => toast("Logo saved", "ok"), (e) => error.replaceChildren(ErrorNote(e, "The logo was refused")));
+  });
+  const remove = button("Remove logo", () => void deleteLogo().then(() => toast("Logo removed"), (e) => error.replaceChildren(ErrorNote(e))), { testid: "gallery-logo-remove" });
+  return h("div", { class: "subsection" }, h("label", { for: "gallery-logo" }, "Logo"), h("div", {}, logo, " ", remove), error);
 }
 
 function sharing(s: ServerView, shell: Shell): HTMLElement {
@@ -251,6 +265,9 @@ function defaults(s: ServerView, shell: Shell): HTMLElement {
 /** Sections the pane has no hand-made card for (sharing and runtime defaults have one). */
 const HAND_MADE = new Set(["sharing", "runtime"]);
 
+/** What a registry section's card shows below its fields, where a setting is not a value. */
+const SECTION_EXTRAS: Record<string, () => HTMLElement> = { gallery: galleryLogo };
+
 /** One card per other section of the settings registry, each field drawn from its entry. */
 function registrySections(s: ServerView): HTMLElement[] {
   const sections = [...new Set(s.settings.entries.map((e) => e.section))].filter((x) => !HAND_MADE.has(x));
@@ -271,7 +288,9 @@ function registrySections(s: ServerView): HTMLElement[] {
       box.replaceChildren(...fields.map((f) => f.el), h("div", { class: "actions" }, button("Save", () => void save(), { kind: "primary", testid: `save-${section}` })));
     };
     paint(s);
-    return card(section.charAt(0).toUpperCase() + section.slice(1).replace(/_/g, " "), box);
+    const extra = SECTION_EXTRAS[section];
+    const body = extra ? h("div", {}, box, extra()) : box;
+    return card(section.charAt(0).toUpperCase() + section.slice(1).replace(/_/g, " "), body);
   });
 }
 

@@ -1,0 +1,318 @@
+//! Porch's own thumbnails: a headless Chromium screenshot of an item's page.
+//!
+//! After a successful deploy (`TaskFinished`) or render (`RenderFinished`), the capture loop
+//! takes a picture of the item, unless the publisher uploaded one, the `thumbnails` setting
+//! is `manual`, no Chromium is installed, or the item is an app with no worker running (a
+//! picture never cold-starts an app; [`Gallery::capture_now`] on request may). Without a
+//! picture the landing page draws a generated card.
+//!
+//! Chromium cannot add a request header from its command line, so it loads the page through
+//! a one-shot loopback forwarder ([`Forwarder`]) that adds `x-porch-capture: 1` (usage
+//! recording never counts these) and, for `local` and `link` items, the run's session key,
+//! which the gateway accepts from loopback as the publisher's (the proxy removes it before
+//! anything reaches an app). WebSocket upgrades are forwarded too, so apps draw.
+//!
+//! SECURITY: Chromium runs through the process runner (its own process group, killed with
+//! Porch, killed after [`TIMEOUT`]), with a throw-away profile, `--no-sandbox` only when
+//! Porch runs as root (Chromium refuses to start otherwise). The screenshot passes the same
+//! picture check as an upload. The forwarder listens on loopback only, lives for one
+//! capture, and only forwards to Porch's own port.
+//!
+//! Concurrency: one loop task takes jobs from an unbounded channel, one capture at a time.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio_util::sync::CancellationToken;
+
+use super::image;
+use super::{Gallery, ThumbnailMode};
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::routes::Access;
+use crate::runner::Cmd;
+
+/// Longest a capture may take, Chromium's start included.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+/// The header that marks Porch's own captures (usage recording skips them).
+pub const CAPTURE_HEADER: &str = "x-porch-capture";
+
+/// Why a capture is wanted.
+#[derive(Debug)]
+pub struct Job {
+    guid: String,
+    /// On the publisher's request: replaces an uploaded picture and may start an app.
+    requested: bool,
+    /// Who waits for the outcome (a request).
+    reply: Option<tokio::sync::oneshot::Sender<Result<()>>>,
+}
+
+/// Chromium on this machine: `PORCH_CHROMIUM` if set (empty = none), else the first of
+/// `chromium`, `chromium-browser`, `google-chrome` on `PATH`.
+pub fn find_chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PORCH_CHROMIUM") {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        for name in ["chromium", "chromium-browser", "google-chrome"] {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+fn running_as_root() -> bool {
+    #[cfg(unix)]
+    {
+        rustix::process::geteuid().is_root()
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+impl Gallery {
+    /// Starts the capture loop (a serving engine calls this once): it listens for finished
+    /// deploys and renders. Also builds the landing page's index once, ahead of visitors.
+    pub(crate) fn start_captures(&self) {
+        // The first visitor of the landing page should not pay for the index.
+        let warm = self.clone();
+        self.shared.spawn(async move {
+            if let Err(e) = warm.index().await {
+                tracing::warn!(error = %e, "cannot build the gallery index");
+            }
+        });
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        if self.state.captures.set(tx.clone()).is_err() {
+            return;
+        }
+        let mut events = self.shared.subscribe();
+        let cancel = self.shared.cancel.child_token();
+        let cancel2 = cancel.clone();
+        self.shared.spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    _ = cancel2.cancelled() => return,
+                    e = events.recv() => e,
+                };
+                let guid = match event {
+                    Ok(Event::TaskFinished { guid, code: 0, .. }) => guid,
+                    Ok(Event::RenderFinished { guid, status, .. }) if status == "success" => guid,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    _ => continue,
+                };
+                let _ = tx.send(Job { guid, requested: false, reply: None });
+            }
+        });
+        let gallery = self.clone();
+        self.shared.spawn(async move {
+            loop {
+                let job = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    j = rx.recv() => match j { Some(j) => j, None => return },
+                };
+                let outcome = gallery.capture(&job).await;
+                match job.reply {
+                    Some(reply) => {
+                        let _ = reply.send(outcome);
+                    }
+                    None => {
+                        if let Err(e) = outcome {
+                            tracing::info!(content = %job.guid, error = %e, "no thumbnail captured");
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Takes a picture of an item now, on the publisher's request (replaces an uploaded one;
+    /// an app's worker is started if none runs). Waits for it.
+    pub async fn capture_now(&self, key: &str) -> Result<crate::store::ThumbnailMeta> {
+        let c = self.library.content(key).await?;
+        match self.state.captures.get() {
+            // In turn with the automatic captures (one Chromium at a time).
+            Some(queue) => {
+                let (reply, outcome) = tokio::sync::oneshot::channel();
+                queue
+                    .send(Job { guid: c.guid.clone(), requested: true, reply: Some(reply) })
+                    .map_err(|_| Error::ShuttingDown)?;
+                outcome.await.map_err(|_| Error::ShuttingDown)??;
+            }
+            None => self.capture(&Job { guid: c.guid.clone(), requested: true, reply: None }).await?,
+        }
+        let (meta, _) = self
+            .shared
+            .store
+            .thumbnail(c.id)
+            .await?
+            .ok_or_else(|| Error::not_found("thumbnail of content", &c.guid))?;
+        Ok(meta)
+    }
+
+    async fn capture(&self, job: &Job) -> Result<()> {
+        let c = self.library.content(&job.guid).await?;
+        if c.bundle_id.is_none() {
+            return Err(Error::Invalid(format!("{} has not been deployed yet", c.name)));
+        }
+        if !job.requested {
+            if self.settings().mode() == ThumbnailMode::Manual {
+                return Ok(());
+            }
+            if self.has_uploaded_picture(c.id).await? {
+                return Ok(()); // the publisher's choice stays
+            }
+            let interactive = crate::runtime_kind(&c.app_mode) == crate::RuntimeKind::Interactive;
+            // SECURITY/cost: a picture never cold-starts an app.
+            if interactive && self.apps.supervisor().instances(&c.guid).await.is_empty() {
+                return Ok(());
+            }
+        }
+        let chromium = find_chromium().ok_or_else(|| {
+            Error::Invalid("no Chromium is installed (Debian: apt install chromium), so Porch cannot take a picture; upload one instead".into())
+        })?;
+        let target = self.shared.local_addr().ok_or_else(|| Error::Invalid("Porch is not serving".into()))?;
+        let target = if target.ip().is_unspecified() {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), target.port())
+        } else {
+            target
+        };
+        let mut extra = vec![(HeaderName::from_static(CAPTURE_HEADER), HeaderValue::from_static("1"))];
+        if crate::routes::Access::parse(&c.viewer_access) != Access::Network {
+            let key = HeaderValue::from_str(&format!("Key {}", self.library.session_key()))
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+            extra.push((hyper::header::AUTHORIZATION, key));
+        }
+        let forwarder = Forwarder::start(target, extra, self.shared.cancel.child_token()).await?;
+        let url = format!("http://{}/content/{}/", forwarder.addr, c.guid);
+        let scratch = tempfile::Builder::new()
+            .prefix("capture-")
+            .tempdir_in(self.shared.config.tmp_dir())
+            .map_err(Error::io("creating a capture folder", self.shared.config.tmp_dir()))?;
+        let shot = scratch.path().join("shot.png");
+        let mut cmd = Cmd::new(&chromium);
+        cmd.args([
+            "--headless=new",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--no-default-browser-check",
+        ])
+        .args(["--mute-audio", "--disable-extensions", "--window-size=1200,750", "--virtual-time-budget=8000"])
+        .arg(format!("--user-data-dir={}", scratch.path().join("profile").display()))
+        .arg(format!("--screenshot={}", shot.display()));
+        if running_as_root() {
+            cmd.arg("--no-sandbox");
+        }
+        cmd.arg(&url).current_dir(scratch.path());
+        let out = self.shared.runner.output(&cmd, TIMEOUT).await;
+        forwarder.stop();
+        let out = out.map_err(|e| Error::Invalid(format!("Chromium could not take the picture: {e}")))?;
+        let bytes = tokio::fs::read(&shot).await.map_err(|_| {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+            Error::Invalid(format!("Chromium took no picture ({}): {last}", out.status))
+        })?;
+        let checked = image::check(&bytes, "captured picture")?;
+        self.store_picture(c.id, &c.guid, &bytes, checked, "capture").await?;
+        tracing::info!(content = %c.guid, bytes = bytes.len(), "thumbnail captured");
+        Ok(())
+    }
+}
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// A loopback HTTP forwarder to Porch's own port that adds headers (see the module docs).
+struct Forwarder {
+    addr: SocketAddr,
+    cancel: CancellationToken,
+}
+
+impl Forwarder {
+    async fn start(
+        target: SocketAddr,
+        extra: Vec<(HeaderName, HeaderValue)>,
+        cancel: CancellationToken,
+    ) -> Result<Forwarder> {
+        let bind = SocketAddr::new(target.ip(), 0);
+        let listener =
+            tokio::net::TcpListener::bind(bind).await.map_err(Error::io("binding the capture forwarder", ""))?;
+        let addr = listener.local_addr().map_err(Error::io("binding the capture forwarder", ""))?;
+        let client: hyper_util::client::legacy::Client<_, Incoming> =
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+                };
+                let (client, extra, stop) = (client.clone(), extra.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let svc =
+                        hyper::service::service_fn(move |req| forward(client.clone(), target, extra.clone(), req));
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades();
+                    tokio::select! {
+                        _ = stop.cancelled() => {}
+                        _ = conn => {}
+                    }
+                });
+            }
+        });
+        Ok(Forwarder { addr, cancel })
+    }
+
+    fn stop(self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn forward(
+    client: hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Incoming>,
+    target: SocketAddr,
+    extra: Vec<(HeaderName, HeaderValue)>,
+    mut req: Request<Incoming>,
+) -> std::result::Result<Response<Body>, hyper::Error> {
+    let upgrade = req.headers().contains_key(hyper::header::UPGRADE).then(|| hyper::upgrade::on(&mut req));
+    let pq = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    let (mut parts, body) = req.into_parts();
+    let Ok(uri) = format!("http://{target}{pq}").parse() else { return Ok(status(400)) };
+    parts.uri = uri;
+    for (k, v) in extra {
+        parts.headers.insert(k, v);
+    }
+    let mut resp = match client.request(Request::from_parts(parts, body)).await {
+        Ok(r) => r,
+        Err(_) => return Ok(status(502)),
+    };
+    if let (Some(down), hyper::StatusCode::SWITCHING_PROTOCOLS) = (upgrade, resp.status()) {
+        let up = hyper::upgrade::on(&mut resp);
+        tokio::spawn(async move {
+            if let (Ok(a), Ok(b)) = (down.await, up.await) {
+                let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(a), &mut TokioIo::new(b)).await;
+            }
+        });
+    }
+    Ok(resp.map(|b| b.boxed()))
+}
+
+fn status(code: u16) -> Response<Body> {
+    let mut r = Response::new(Empty::<Bytes>::new().map_err(|never| match never {}).boxed());
+    *r.status_mut() = hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+    r
+}
