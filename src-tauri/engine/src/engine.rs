@@ -11,7 +11,8 @@
 //! (`engine.library().content(…)`, `engine.renders().render_now(…)`). The services, from
 //! the bottom up (each may call only those before it):
 //! [`Library`] → [`Apps`] → [`Renders`] → [`Deployer`] → [`Links`], and [`Settings`] beside
-//! them over the library and apps. See `docs/architecture.md`.
+//! them over the library, apps and usage ([`Usage`] stands on the shared base alone).
+//! See `docs/architecture.md`.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -31,6 +32,7 @@ use crate::renders::Renders;
 use crate::settings::Settings;
 use crate::shared::{Base, Shared};
 use crate::store::Store;
+use crate::usage::Usage;
 
 /// Handle to a running (or merely opened) engine: the services of one data folder.
 #[derive(Clone, Debug)]
@@ -42,6 +44,7 @@ pub struct Engine {
     deployer: Deployer,
     links: Links,
     settings: Settings,
+    usage: Usage,
 }
 
 /// What a running server writes for the CLI (`porch.run.json` in the data dir).
@@ -75,14 +78,17 @@ impl Engine {
         let store = Store::open(&config.db_path()).await?;
         crate::data_dir::tighten(&config.data_dir)?;
         let saved = Settings::read(&config, &store).await?;
-        let shared = Base::new(config, store);
+        // The usage recorder watches viewers from the start; its writer starts with the server.
+        let (recorder, inbox) = crate::usage::Recorder::new(saved.doc.usage_settings());
+        let shared = Base::new(config, store, crate::observe::Observers::new(vec![recorder.clone()]));
         let library = Library::open(shared.clone()).await?;
         let apps = Apps::new(shared.clone(), library.clone(), saved.runtime_defaults);
         let renders = Renders::new(shared.clone(), library.clone(), apps.clone());
         let deployer = Deployer::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         let links = Links::new(shared.clone(), library.clone(), deployer.clone());
-        let settings = Settings::new(shared.clone(), library.clone(), apps.clone(), saved);
-        Ok(Engine { shared, library, apps, renders, deployer, links, settings })
+        let usage = Usage::new(shared.clone(), recorder, inbox);
+        let settings = Settings::new(shared.clone(), library.clone(), apps.clone(), usage.clone(), saved);
+        Ok(Engine { shared, library, apps, renders, deployer, links, settings, usage })
     }
 
     /// Content, bundles, access, secret links and API keys.
@@ -113,6 +119,11 @@ impl Engine {
     /// Server-wide settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Usage: page views and app sessions, recorded and reported.
+    pub fn usage(&self) -> &Usage {
+        &self.usage
     }
 
     /// The parts every service shares (configuration, store, events, tasks, tracker).

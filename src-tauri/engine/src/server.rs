@@ -33,6 +33,7 @@ pub async fn start(config: Config, listener: tokio::net::TcpListener) -> Result<
     shared.spawn(crate::listener::serve(listener, app, limits, cancel, tracker));
     engine.apps().supervise_all();
     engine.renders().spawn_schedule_loop();
+    engine.usage().start();
     engine.links().start().await;
     tracing::info!(%local_addr, data_dir = %shared.config.data_dir.display(), "Porch is serving");
     Ok(engine)

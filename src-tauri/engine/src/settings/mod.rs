@@ -24,6 +24,8 @@ use crate::library::Library;
 use crate::shared::Shared;
 use crate::store::{RuntimeRow, Store};
 use crate::supervisor::RuntimeSettings;
+use crate::usage::settings::Checked;
+use crate::usage::{Usage, UsageSettings};
 
 /// The key of the saved document in the `settings` table.
 const KEY: &str = "server_settings";
@@ -85,12 +87,23 @@ pub struct SavedSettings {
     /// Runtime defaults by field name (`DEFAULT_FIELDS`), in the content API's units.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub runtime_defaults: BTreeMap<String, f64>,
+    /// Record usage (default on); declared in `usage::settings`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<bool>,
+    /// Days raw usage events are kept (default 90); declared in `usage::settings`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_retention_days: Option<u32>,
 }
 
 impl SavedSettings {
     /// The address Porch listens on when no flag says otherwise.
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.bind.unwrap_or(BindScope::Network).ip(), self.port.unwrap_or(crate::config::DEFAULT_PORT))
+    }
+
+    /// The usage settings in force.
+    pub fn usage_settings(&self) -> UsageSettings {
+        UsageSettings::from_saved(self.usage, self.usage_retention_days)
     }
 
     /// The runtime defaults in force: the saved ones over `builtin`.
@@ -114,6 +127,17 @@ impl SavedSettings {
         let mut next = self.clone();
         let mut runtime: Vec<(String, Option<f64>)> = Vec::new();
         for (key, value) in patch {
+            match crate::usage::settings::check(key, value)? {
+                Some(Checked::Usage(v)) => {
+                    next.usage = v;
+                    continue;
+                }
+                Some(Checked::RetentionDays(v)) => {
+                    next.usage_retention_days = v;
+                    continue;
+                }
+                None => {}
+            }
             match key.as_str() {
                 "port" => {
                     next.port = match value {
@@ -154,7 +178,7 @@ impl SavedSettings {
                 k if DEFAULT_FIELDS.contains(&k) => runtime.push((k.to_string(), runtime_value(k, value)?)),
                 other => {
                     return Err(Error::Invalid(format!(
-                        "unknown server setting {other:?}; the settings are port, bind, allow_remote_publishing and the runtime defaults {}",
+                        "unknown server setting {other:?}; the settings are port, bind, allow_remote_publishing, usage, usage_retention_days and the runtime defaults {}",
                         DEFAULT_FIELDS.join(", ")
                     )))
                 }
@@ -300,6 +324,11 @@ pub struct SettingsView {
     /// True when the saved address differs from the one Porch listens on now: it applies
     /// at the next start.
     pub restart_needed: bool,
+    /// Whether usage (page views, app sessions) is recorded (applies at once).
+    pub usage: bool,
+    /// Days raw usage events are kept before only per-day totals remain.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub usage_retention_days: u32,
 }
 
 /// Server-wide runtime defaults, in the units of the content API.
@@ -344,6 +373,7 @@ pub struct Settings {
     shared: Shared,
     library: Library,
     apps: Apps,
+    usage: Usage,
     state: std::sync::Arc<State>,
 }
 
@@ -358,9 +388,9 @@ struct State {
 
 impl Settings {
     /// The settings service, with the settings read at start-up.
-    pub(crate) fn new(shared: Shared, library: Library, apps: Apps, saved: Saved) -> Settings {
+    pub(crate) fn new(shared: Shared, library: Library, apps: Apps, usage: Usage, saved: Saved) -> Settings {
         let state = State { saved: std::sync::RwLock::new(saved), lock: tokio::sync::Mutex::new(()) };
-        Settings { shared, library, apps, state: std::sync::Arc::new(state) }
+        Settings { shared, library, apps, usage, state: std::sync::Arc::new(state) }
     }
 
     /// Reads the saved settings of a store (at start-up, before the services exist).
@@ -425,6 +455,7 @@ impl Settings {
         if defaults_changed {
             self.apps.set_runtime_defaults(self.with_saved(|s| s.runtime_defaults));
         }
+        self.usage.configure(self.with_saved(|s| s.doc.usage_settings()));
     }
 
     /// Changes saved settings: an object of names to values (`null` = the default), as
@@ -469,6 +500,8 @@ impl Settings {
             listen_flags: config.listen_flags.clone(),
             remote_publishing_flag: config.allow_remote_publishing,
             restart_needed: config.listen_flags.is_empty() && addr.is_some_and(|a| a != saved.doc.listen_addr()),
+            usage: saved.doc.usage_settings().on,
+            usage_retention_days: saved.doc.usage_settings().retention_days,
         };
         ServerView {
             version: env!("CARGO_PKG_VERSION").into(),

@@ -12,6 +12,7 @@ mod renders;
 mod runtime;
 mod schedules;
 mod tasks;
+mod usage;
 mod variants;
 
 use std::path::Path;
@@ -29,6 +30,7 @@ pub use renders::RenderRow;
 pub use runtime::RuntimeRow;
 pub use schedules::{ScheduleOptions, ScheduleRow};
 pub use tasks::TaskRow;
+pub use usage::{NewUsage, UsageDay, UsageKind, UsageLatest, UsageQuery, UsageRow};
 pub use variants::VariantRow;
 
 use crate::error::{Error, Result};
