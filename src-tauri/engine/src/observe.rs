@@ -193,9 +193,13 @@ impl Visitor {
         }
     }
 
-    /// The `Set-Cookie` value that gives a new device its cookie, if this one has none yet.
+    /// The `Set-Cookie` value that gives a new device its cookie, if this one has none yet
+    /// and is counted at all (probes, keyed clients and captures get none).
     pub fn set_cookie(&self) -> Option<HeaderValue> {
         let Device::Minted(id) = &self.device else { return None };
+        if self.uncounted.is_some() {
+            return None;
+        }
         HeaderValue::from_str(&format!(
             "{DEVICE_COOKIE}={id}; Path=/; Max-Age={DEVICE_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"
         ))
