@@ -6,7 +6,8 @@
 mod common;
 
 use common::{py, Porch};
-use serde_json::Value;
+use reqwest::Method;
+use serde_json::{json, Value};
 
 const TIMEOUT: u64 = 300;
 
@@ -68,5 +69,159 @@ async fn posit_sdk_content_bundles_tasks_and_environment() {
     let landing = p.get("/").await.text().await.expect("landing");
     assert!(landing.contains("SDK site, renamed"), "landing page:\n{landing}");
     assert!(!landing.contains("sdk-temp"), "a deleted item is listed:\n{landing}");
+    p.shutdown();
+}
+
+/// The number a render of the notebook fixture printed (`PORCH-RENDER 1234…`), not the
+/// source line that prints it.
+fn render_mark(html: &str) -> String {
+    html.match_indices("PORCH-RENDER")
+        .map(|(i, _)| &html[i + 12..])
+        .map(|rest| rest.trim_start_matches(|c: char| c == ' ' || c == '\'' || c == ','))
+        .find(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+        .unwrap_or_else(|| panic!("no render mark in {}", &html[..html.len().min(800)]))
+}
+
+/// posit-sdk 0.17's `content.render()` (v0 variants: the item is the one default variant,
+/// a render returns a task read at `/v1/tasks/{id}`) on a notebook, and `content.restart()`
+/// (a throw-away environment variable, then the content URL) on an app, which gets a new
+/// worker. Needs uv for the notebook's and the app's environments.
+#[tokio::test(flavor = "multi_thread")]
+async fn posit_sdk_renders_a_notebook_and_restarts_an_app() {
+    let Some(python) = py::python_with("posit_sdk_renders_a_notebook_and_restarts_an_app", "posit.connect") else {
+        return;
+    };
+    if !common::have_uv() {
+        common::skip_or_fail("posit_sdk_renders_a_notebook_and_restarts_an_app", "uv is not installed");
+        return;
+    }
+    let p = Porch::start().await;
+    let notebook = p.deploy_fixture("frameworks/notebook", "sdk-notebook");
+    let app = p.deploy_fixture("apps/fastapi-app", "sdk-app");
+    let page = |path: String| {
+        let p = &p;
+        async move {
+            let r = p.get(&path).await;
+            assert_eq!(r.status(), 200, "{path}");
+            r.text().await.expect("text")
+        }
+    };
+    let before = render_mark(&page(format!("/content/{notebook}/")).await);
+    let pid_before: Value = serde_json::from_str(&page(format!("/content/{app}/")).await).expect("app json");
+    let pid_before = pid_before["pid"].as_u64().expect("pid");
+    // A named variant beside the default one: one id space, exactly one default.
+    let named: Value = p
+        .api(Method::POST, &format!("/__api__/v1/content/{notebook}/variants"))
+        .json(&json!({"name": "other", "parameters": {}}))
+        .send()
+        .await
+        .expect("variant")
+        .json()
+        .await
+        .expect("json");
+    let named_id: i64 = named["id"].as_str().expect("id").parse().expect("numeric id");
+
+    let env = [("NOTEBOOK_GUID", notebook.as_str()), ("APP_GUID", app.as_str())];
+    let out = py::run_json(&python, &py::script("posit_sdk_refresh.py"), &p.base, &p.key, &env, TIMEOUT);
+    eprintln!("posit-sdk returned: {out:#}");
+
+    let variants = out["variants"].as_array().expect("variants");
+    assert_eq!(variants.len(), 2, "{variants:?}");
+    let defaults: Vec<&Value> = variants.iter().filter(|v| v["is_default"] == true).collect();
+    assert_eq!(defaults.len(), 1, "exactly one default: {variants:?}");
+    let default_id = defaults[0]["id"].as_i64().expect("numeric id");
+    assert_eq!(out["default_variant"], default_id);
+    assert!(variants.iter().any(|v| v["id"] == named_id && v["is_default"] == false), "{variants:?}");
+    assert_ne!(default_id, named_id);
+    let item: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{notebook}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let item_id = item["id"].as_str().expect("v1 ids are strings");
+    assert!(variants.iter().all(|v| v["app_id"].to_string() == item_id), "app_id is the item's id: {variants:?}");
+    // The v1 variants API still lists only the named variant; the default's id is not one of its.
+    let v1: Vec<Value> = p
+        .api(Method::GET, &format!("/__api__/v1/content/{notebook}/variants"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v1.len(), 1, "{v1:?}");
+    let r =
+        p.api(Method::GET, &format!("/__api__/v1/content/{notebook}/variants/{default_id}")).send().await.expect("get");
+    assert_eq!(r.status(), 404);
+
+    assert_eq!(out["task"], json!({"finished": true, "error_code": 0, "error_message": ""}), "{out}");
+    let task: Value = p
+        .api(Method::GET, &format!("/__api__/v1/tasks/{}", out["task_id"].as_str().expect("task id")))
+        .send()
+        .await
+        .expect("task")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(task["finished"], true, "{task}");
+    let after = render_mark(&page(format!("/content/{notebook}/")).await);
+    assert_ne!(before, after, "the default variant's render replaced the item's page");
+    // The named variant was not rendered by the default's render.
+    let renders: Vec<Value> = p
+        .api(Method::GET, &format!("/__api__/v1/content/{notebook}/renders"))
+        .send()
+        .await
+        .expect("renders")
+        .json()
+        .await
+        .expect("json");
+    assert!(renders.iter().all(|r| r["variant_id"].is_null()), "{renders:?}");
+
+    assert_eq!(out["restarted"], true);
+    assert_eq!(out["env_after_restart"], json!([]), "the throw-away variable is gone");
+    let pid_after: Value = serde_json::from_str(&page(format!("/content/{app}/")).await).expect("app json");
+    assert_ne!(pid_after["pid"].as_u64().expect("pid"), pid_before, "restart() gave the app a new worker");
+    assert_eq!(out["render_app"], "ValueError");
+    assert_eq!(out["restart_notebook"], "ValueError");
+
+    // Bad inputs to the v0 routes: clear JSON errors.
+    for (method, path, status) in [
+        (Method::GET, "/__api__/applications/no-such-guid/variants".to_string(), 404),
+        (Method::POST, "/__api__/variants/not-an-id/render".to_string(), 404),
+        (Method::POST, "/__api__/variants/987654/render".to_string(), 404),
+        (Method::GET, format!("/__api__/applications/{app}/variants"), 200),
+    ] {
+        let r = p.api(method.clone(), &path).send().await.expect("send");
+        assert_eq!(r.status(), status, "{method} {path}");
+        let body: Value = r.json().await.expect("JSON answer");
+        if status == 404 {
+            assert_eq!(body["code"], 4, "{body}");
+        }
+    }
+    // The app's default variant exists (it is an item) but is not rendered: 400 naming why.
+    let app_variants: Vec<Value> = p
+        .api(Method::GET, &format!("/__api__/applications/{app}/variants"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let app_default = app_variants[0]["id"].as_i64().expect("id");
+    let r = p.api(Method::POST, &format!("/__api__/variants/{app_default}/render")).send().await.expect("render");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert!(body["error"].as_str().unwrap_or("").contains("not rendered"), "{body}");
+    // Without a key: refused.
+    let r = reqwest::Client::new()
+        .post(p.url(&format!("/__api__/variants/{default_id}/render")))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 401);
     p.shutdown();
 }

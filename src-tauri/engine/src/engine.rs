@@ -11,7 +11,8 @@
 //! (`engine.library().content(…)`, `engine.renders().render_now(…)`). The services, from
 //! the bottom up (each may call only those before it):
 //! [`Library`] → [`Apps`] → [`Renders`] → [`Deployer`] → [`Links`], and [`Settings`] beside
-//! them over the library and apps. See `docs/architecture.md`.
+//! them over the library, apps and usage ([`Usage`] stands on the shared base alone).
+//! See `docs/architecture.md`.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -32,6 +33,7 @@ use crate::renders::Renders;
 use crate::settings::Settings;
 use crate::shared::{Base, Shared};
 use crate::store::Store;
+use crate::usage::Usage;
 
 /// Handle to a running (or merely opened) engine: the services of one data folder. Cloning
 /// it (every request does) is one `Arc` clone.
@@ -51,6 +53,7 @@ struct Services {
     links: Links,
     gallery: Gallery,
     settings: Settings,
+    usage: Usage,
 }
 
 /// What a running server writes for the CLI (`porch.run.json` in the data dir).
@@ -84,14 +87,18 @@ impl Engine {
         let store = Store::open(&config.db_path()).await?;
         crate::data_dir::tighten(&config.data_dir)?;
         let saved = Settings::read(&config, &store).await?;
-        let shared = Base::new(config, store);
+        // The usage recorder watches viewers from the start; its writer starts with the server.
+        let (recorder, inbox) = crate::usage::Recorder::new(saved.doc.usage_settings());
+        let shared = Base::new(config, store, crate::observe::Observers::new(vec![recorder.clone()]));
         let library = Library::open(shared.clone()).await?;
         let apps = Apps::new(shared.clone(), library.clone(), saved.runtime_defaults);
         let renders = Renders::new(shared.clone(), library.clone(), apps.clone());
         let deployer = Deployer::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         let links = Links::new(shared.clone(), library.clone(), deployer.clone());
         let gallery = Gallery::new(shared.clone(), library.clone(), apps.clone(), saved.doc.gallery());
-        let settings = Settings::new(shared.clone(), library.clone(), apps.clone(), gallery.clone(), saved);
+        let usage = Usage::new(shared.clone(), recorder, inbox);
+        let settings =
+            Settings::new(shared.clone(), library.clone(), apps.clone(), gallery.clone(), usage.clone(), saved);
         Ok(Engine {
             services: std::sync::Arc::new(Services {
                 shared,
@@ -102,6 +109,7 @@ impl Engine {
                 links,
                 gallery,
                 settings,
+                usage,
             }),
         })
     }
@@ -139,6 +147,11 @@ impl Engine {
     /// Server-wide settings.
     pub fn settings(&self) -> &Settings {
         &self.services.settings
+    }
+
+    /// Usage: page views and app sessions, recorded and reported.
+    pub fn usage(&self) -> &Usage {
+        &self.services.usage
     }
 
     /// The parts every service shares (configuration, store, events, tasks, tracker).

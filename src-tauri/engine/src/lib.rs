@@ -70,6 +70,7 @@ pub mod store;
 pub mod supervisor;
 pub mod tasks;
 pub mod time;
+pub mod usage;
 pub mod view;
 pub mod watcher;
 

@@ -3,7 +3,14 @@
 //! Owns the [`Observer`] trait, the list of observers registered when the engine is built
 //! ([`Observers`]), and the one built-in observer, [`Activity`]: counters of viewer requests
 //! and WebSocket sessions that `GET /__api__/porch/server` reports (`viewers`). Usage
-//! recording and keep-awake attach here later, as further observers.
+//! recording (`crate::usage`) attaches here as a further observer; keep-awake will too.
+//!
+//! It also owns what observers may learn about *who* a viewer is, and nothing more: a
+//! [`Visitor`] (the `porch_device` cookie, or one minted for a new device; whether the
+//! request is one Porch never counts: a health probe, Porch's own capture marked
+//! [`CAPTURE_HEADER`], a request with a key, a publisher's preview of a draft). The gateway
+//! reads it from the request only while some observer asks for it ([`Observer::wants_detail`]),
+//! and sets the device cookie on HTML page answers then.
 //!
 //! It does not decide anything: observers are told after the gateway has answered (a
 //! request) or while a session runs; they cannot change the answer.
@@ -18,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
 use crate::routes::Route;
@@ -52,6 +59,11 @@ pub struct ViewerRequest<'a> {
     pub status: StatusCode,
     /// The viewer's socket address (absent for in-process calls).
     pub peer: Option<SocketAddr>,
+    /// Who asked, when an observer wants to know ([`Observer::wants_detail`]).
+    pub visitor: Option<&'a Visitor>,
+    /// Whether the answer is an HTML page (a successful `text/html` answer to a GET): what
+    /// a page view is, as opposed to the page's assets. Only known with a `visitor`.
+    pub html_page: bool,
 }
 
 /// One viewer session: a WebSocket to an app's worker, from upgrade to close.
@@ -63,11 +75,177 @@ pub struct ViewerSession<'a> {
     pub instance: u64,
     /// The viewer's socket address.
     pub peer: Option<SocketAddr>,
+    /// Unique for this run: the same number at open and at close.
+    pub id: u64,
+    /// Who opened it, when an observer wants to know ([`Observer::wants_detail`]).
+    pub visitor: Option<&'a Visitor>,
+}
+
+/// A fresh [`ViewerSession::id`].
+pub fn next_session_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The first-party cookie that tells one viewer's device from another: a random 128-bit
+/// value, HttpOnly, SameSite=Lax, a year long, set only on HTML page answers while usage is
+/// recorded, and (SECURITY) stripped by the proxy so apps never see it.
+pub const DEVICE_COOKIE: &str = "porch_device";
+
+/// How long the device cookie lasts: one year.
+pub const DEVICE_COOKIE_MAX_AGE: u64 = 365 * 24 * 3600;
+
+/// The header Porch's own page captures (thumbnails) send, `x-porch-capture: 1`: such a
+/// request is served like any other but never counted as usage.
+pub const CAPTURE_HEADER: &str = "x-porch-capture";
+
+/// Why a request is never counted as usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uncounted {
+    /// A health probe or uptime monitor (by its user agent), or a HEAD or OPTIONS request.
+    Probe,
+    /// Porch's own capture ([`CAPTURE_HEADER`]).
+    Capture,
+    /// It carried an API key (`Authorization: Key …`): a client or the publisher's app.
+    Key,
+    /// The publisher's preview of a draft or an earlier bundle (`_bundle{N}/`, `_rev{N}/`).
+    Preview,
+}
+
+/// The viewer's device as the request names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Device {
+    /// The request sent a `porch_device` cookie with this value.
+    Presented(String),
+    /// It sent none: this new value is set on the answer if it is an HTML page.
+    Minted(String),
+}
+
+/// What observers that ask may learn about who made a request. SECURITY: holds the user
+/// agent only so that a cookie-less device can be told apart by a salted hash; observers
+/// must never store it (nor the address).
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    /// The device cookie, presented or minted.
+    pub device: Device,
+    /// The `User-Agent` header, for the cookie-less hash only.
+    pub user_agent: Option<HeaderValue>,
+    /// Whether it was a GET (only a GET loads a page).
+    pub is_get: bool,
+    /// Set when the request must never be counted.
+    pub uncounted: Option<Uncounted>,
+    /// The path below the item's base (`_variant3/`, `report.html`), without the query.
+    pub path: String,
+}
+
+/// User agents of health probes and uptime monitors (lower case, matched as substrings).
+const PROBE_AGENTS: &[&str] = &[
+    "kube-probe",
+    "healthcheck",
+    "health-check",
+    "googlehc",
+    "uptime",
+    "pingdom",
+    "blackbox",
+    "statuscake",
+    "consul",
+    "nagios",
+    "monitoring",
+];
+
+impl Visitor {
+    /// Reads what observers may know from a request's method and headers; `path` is the
+    /// path below the item's base.
+    pub fn of(method: &Method, headers: &HeaderMap, path: &str) -> Visitor {
+        let device = match device_cookie(headers) {
+            Some(id) => Device::Presented(id),
+            None => Device::Minted(new_device_id()),
+        };
+        let user_agent = headers.get(header::USER_AGENT).cloned();
+        let agent = user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let first = path.split('/').next().unwrap_or("");
+        let preview = first
+            .strip_prefix("_bundle")
+            .or_else(|| first.strip_prefix("_rev"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let keyed = headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .any(|v| v.to_str().ok().and_then(crate::keys::parse_authorization).is_some());
+        let uncounted = if headers.get(CAPTURE_HEADER).is_some_and(|v| v.as_bytes() == b"1") {
+            Some(Uncounted::Capture)
+        } else if keyed {
+            Some(Uncounted::Key)
+        } else if preview {
+            Some(Uncounted::Preview)
+        } else if method == Method::HEAD || method == Method::OPTIONS || PROBE_AGENTS.iter().any(|p| agent.contains(p))
+        {
+            Some(Uncounted::Probe)
+        } else {
+            None
+        };
+        Visitor {
+            device,
+            user_agent,
+            is_get: method == Method::GET,
+            uncounted,
+            path: path.split('?').next().unwrap_or("").to_string(),
+        }
+    }
+
+    /// The `Set-Cookie` value that gives a new device its cookie, if this one has none yet
+    /// and is counted at all (probes, keyed clients and captures get none).
+    pub fn set_cookie(&self) -> Option<HeaderValue> {
+        let Device::Minted(id) = &self.device else { return None };
+        if self.uncounted.is_some() {
+            return None;
+        }
+        HeaderValue::from_str(&format!(
+            "{DEVICE_COOKIE}={id}; Path=/; Max-Age={DEVICE_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"
+        ))
+        .ok()
+    }
+}
+
+/// A new random device id: 128 bits as 32 hex digits.
+fn new_device_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// The `porch_device` cookie's value, if the request has a well-formed one (32 hex digits;
+/// anything else is ignored, so a forged value cannot carry text into the usage tables).
+pub fn device_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == DEVICE_COOKIE)
+        .map(|(_, v)| v.trim())
+        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_ascii_lowercase)
+}
+
+/// Whether an answer is an HTML page: a 200 `text/html` answer to a GET.
+pub fn is_html_page(is_get: bool, status: StatusCode, headers: &HeaderMap) -> bool {
+    is_get
+        && status == StatusCode::OK
+        && headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/html"))
 }
 
 /// Something that wants to know what viewers do. Every method has an empty default, so an
 /// observer implements only what it needs.
 pub trait Observer: Send + Sync + std::fmt::Debug + 'static {
+    /// Whether this observer wants to know who viewers are right now (a [`Visitor`] with
+    /// each request and session, and the device cookie set on HTML pages). Asked once per
+    /// request, so it must be a cheap read (usage recording: its on/off switch).
+    fn wants_detail(&self) -> bool {
+        false
+    }
     /// A viewer request was answered (sessions count once here, at their upgrade).
     fn request(&self, _request: &ViewerRequest<'_>) {}
     /// A session began (the upgrade succeeded on both sides).
@@ -101,6 +279,11 @@ impl Observers {
     /// The built-in counters.
     pub fn activity(&self) -> &Activity {
         &self.activity
+    }
+
+    /// Whether any observer wants to know who viewers are (see [`Observer::wants_detail`]).
+    pub fn wants_detail(&self) -> bool {
+        self.list.iter().any(|o| o.wants_detail())
     }
 
     pub(super) fn request(&self, request: &ViewerRequest<'_>) {
@@ -194,14 +377,64 @@ mod tests {
     fn every_observer_sees_every_event_and_activity_counts() {
         let seen = Arc::new(Seen::default());
         let obs = Observers::new(vec![seen.clone()]);
-        let req = ViewerRequest { route: None, served: Served::Static, status: StatusCode::OK, peer: None };
+        let req = ViewerRequest {
+            route: None,
+            served: Served::Static,
+            status: StatusCode::OK,
+            peer: None,
+            visitor: None,
+            html_page: false,
+        };
         obs.request(&req);
         obs.request(&ViewerRequest { served: Served::Nothing, status: StatusCode::NOT_FOUND, ..req });
-        let s = ViewerSession { guid: "g", instance: 1, peer: None };
+        let s = ViewerSession { guid: "g", instance: 1, peer: None, id: next_session_id(), visitor: None };
         obs.session_opened(&s);
         obs.session_opened(&s);
         obs.session_closed(&s, Duration::from_secs(1));
         assert_eq!(obs.activity().read(), ViewerActivity { requests: 2, sessions: 2, open_sessions: 1 });
         assert_eq!(*seen.0.lock().expect("not poisoned"), ["Static 200", "Nothing 404", "closed g"]);
+        assert!(!obs.wants_detail(), "no observer asks who viewers are");
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).expect("value"));
+        }
+        h
+    }
+
+    #[test]
+    fn visitors_are_told_apart_and_the_uncounted_named() {
+        let id = "0123456789abcdef0123456789ABCDEF";
+        let v = Visitor::of(&Method::GET, &headers(&[("cookie", &format!("a=1; porch_device={id}"))]), "x.html?q=1");
+        assert_eq!(v.device, Device::Presented(id.to_ascii_lowercase()));
+        assert_eq!((v.uncounted, v.path.as_str(), v.set_cookie()), (None, "x.html", None));
+        let fresh = Visitor::of(&Method::GET, &headers(&[("cookie", "porch_device=<script>")]), "");
+        let Device::Minted(m) = &fresh.device else { panic!("a forged cookie is ignored: {fresh:?}") };
+        assert_eq!(m.len(), 32);
+        let c = fresh.set_cookie().expect("cookie").to_str().expect("ascii").to_string();
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Max-Age=31536000"), "{c}");
+        for (method, h, path, why) in [
+            (Method::GET, headers(&[("x-porch-capture", "1")]), "", Uncounted::Capture),
+            (Method::GET, headers(&[("authorization", "Key abc")]), "", Uncounted::Key),
+            (Method::GET, headers(&[]), "_bundle12/index.html", Uncounted::Preview),
+            (Method::GET, headers(&[]), "_rev3/", Uncounted::Preview),
+            (Method::GET, headers(&[("user-agent", "kube-probe/1.29")]), "", Uncounted::Probe),
+            (Method::HEAD, headers(&[]), "", Uncounted::Probe),
+        ] {
+            assert_eq!(Visitor::of(&method, &h, path).uncounted, Some(why), "{method} {h:?} {path}");
+        }
+        assert_eq!(Visitor::of(&Method::GET, &headers(&[("authorization", "Bearer x")]), "").uncounted, None);
+        assert_eq!(Visitor::of(&Method::GET, &headers(&[]), "_bundles/").uncounted, None);
+    }
+
+    #[test]
+    fn html_pages_are_successful_html_answers_to_gets() {
+        let html = headers(&[("content-type", "text/html; charset=utf-8")]);
+        assert!(is_html_page(true, StatusCode::OK, &html));
+        assert!(!is_html_page(false, StatusCode::OK, &html));
+        assert!(!is_html_page(true, StatusCode::NOT_FOUND, &html));
+        assert!(!is_html_page(true, StatusCode::OK, &headers(&[("content-type", "text/css")])));
     }
 }

@@ -34,6 +34,7 @@ pub async fn start(config: Config, listener: tokio::net::TcpListener) -> Result<
     engine.apps().supervise_all();
     engine.gallery().start_captures();
     engine.renders().spawn_schedule_loop();
+    engine.usage().start();
     engine.links().start().await;
     tracing::info!(%local_addr, data_dir = %shared.config.data_dir.display(), "Porch is serving");
     Ok(engine)

@@ -56,7 +56,7 @@ pub struct Base {
 
 impl Base {
     /// The shared parts of a new engine.
-    pub(crate) fn new(config: Config, store: Store) -> Shared {
+    pub(crate) fn new(config: Config, store: Store, viewers: Observers) -> Shared {
         let (events, _) = broadcast::channel(256);
         let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
         let runner = Runner::new(tracker.clone(), cancel.clone(), Duration::from_secs(5));
@@ -67,7 +67,7 @@ impl Base {
             cancel,
             tracker,
             runner,
-            viewers: Observers::default(),
+            viewers,
             events,
             generation: AtomicU64::new(0),
             server: OnceLock::new(),

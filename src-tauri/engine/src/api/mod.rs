@@ -25,6 +25,7 @@ mod schedules;
 mod server;
 mod tasks;
 mod ui;
+mod usage;
 mod variants;
 
 use std::net::SocketAddr;
@@ -99,7 +100,12 @@ pub fn router(engine: Engine) -> Router {
         )
         .route("/porch/content/{guid}/thumbnail/capture", post(gallery::capture_thumbnail))
         .route("/porch/gallery/logo", get(gallery::get_logo).put(gallery::put_logo).delete(gallery::delete_logo))
+        .route("/v1/instrumentation/content/hits", get(usage::hits))
+        .route("/v1/instrumentation/content/visits", get(usage::visits))
+        .route("/v1/instrumentation/shiny/usage", get(usage::shiny_usage))
         .route("/porch/events", get(events::stream))
+        .route("/porch/content/{guid}/usage", get(usage::report))
+        .route("/porch/usage", get(usage::latest))
         .route("/porch/content/{guid}/secret-link", post(access::new_secret_link).delete(access::revoke_secret_link))
         .route("/porch/content/{guid}/link", get(links::get_one).put(links::put).delete(links::remove))
         .route("/porch/smtp", get(schedules::smtp_get).put(schedules::smtp_put))
@@ -112,6 +118,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/porch/schedules/preview", post(porch::schedule_preview))
         .route("/applications", get(server::applications))
         .route("/applications/{id}", get(server::application))
+        .route("/applications/{guid}/variants", get(variants::v0_list))
+        .route("/variants/{id}/render", post(variants::v0_render))
         .fallback(server::api_not_found)
         .layer(axum::middleware::from_fn(error::json_errors));
     Router::new()

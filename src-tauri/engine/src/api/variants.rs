@@ -98,3 +98,27 @@ pub(super) async fn remove(
     engine.renders().delete_variant(&guid, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /__api__/applications/{guid}/variants` (Connect's v0 API, what posit-sdk's
+/// `content.render()` reads): the item itself as the one `is_default` variant, then the
+/// named variants.
+pub(super) async fn v0_list(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(guid): Path<String>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    Ok(Json(engine.renders().v0_variants(&guid).await?))
+}
+
+/// `POST /__api__/variants/{id}/render` (v0): starts a render of that variant and answers
+/// the task as `GET /v1/tasks/{id}` shows it. Connect's `email` and `activate` query
+/// parameters are accepted and ignored: Porch sends no mail for a manual render and always
+/// activates the new output.
+pub(super) async fn v0_render(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<Json<crate::tasks::TaskView>, ApiError> {
+    let task = engine.renders().render_variant_by_id(parse_id(&id)?, "manual").await?;
+    Ok(Json(engine.deployer().task(&task, 0, std::time::Duration::ZERO).await?))
+}

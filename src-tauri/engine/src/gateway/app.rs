@@ -77,6 +77,9 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
     };
     let instance = lease.instance;
     let peer = super::identity::peer_of(&req);
+    // Who opens a session, for the observers that ask (read before the request is handed on).
+    let visitor = (req.headers().contains_key(header::UPGRADE) && engine.viewers().wants_detail())
+        .then(|| crate::observe::Visitor::of(req.method(), req.headers(), ""));
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
     let origin = engine.config().public_url.clone().unwrap_or_else(|| format!("http://{host}"));
     let outside = Outside {
@@ -101,7 +104,8 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
             let stop = engine.shutdown_token();
             engine.shared().spawn(async move {
                 let Some(tunnel) = upgrade.complete().await else { return };
-                let session = ViewerSession { guid: &route.guid, instance, peer };
+                let id = crate::observe::next_session_id();
+                let session = ViewerSession { guid: &route.guid, instance, peer, id, visitor: visitor.as_ref() };
                 observers.session_opened(&session);
                 let opened = tokio::time::Instant::now();
                 tokio::select! {

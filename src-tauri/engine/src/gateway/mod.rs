@@ -52,7 +52,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Router;
 
-pub use crate::observe::{Observer, Observers, Served, ViewerActivity, ViewerRequest, ViewerSession};
+pub use crate::observe::{Observer, Observers, Served, ViewerActivity, ViewerRequest, ViewerSession, Visitor};
 pub use access::{link_cookie_name, TOKEN_PARAM};
 
 use self::access::{Asker, Gate};
@@ -87,10 +87,24 @@ pub async fn pause_gate(State(engine): State<Engine>, req: Request, next: axum::
     next.run(req).await
 }
 
-/// Step 5 for one request: tells the observers, and hands the answer back.
-fn observed(engine: &Engine, req: ViewerRequest<'_>, resp: Response) -> Response {
-    engine.viewers().request(&ViewerRequest { status: resp.status(), ..req });
+/// Step 5 for one request: tells the observers, and hands the answer back. While an
+/// observer wants to know who viewers are, an HTML page answer gives a new device its
+/// `porch_device` cookie (see [`crate::observe::DEVICE_COOKIE`]).
+fn observed(engine: &Engine, req: ViewerRequest<'_>, mut resp: Response) -> Response {
+    let mut html_page = false;
+    if let Some(v) = req.visitor {
+        html_page = crate::observe::is_html_page(v.is_get, resp.status(), resp.headers());
+        if let Some(cookie) = v.set_cookie().filter(|_| html_page) {
+            resp.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
+        }
+    }
+    engine.viewers().request(&ViewerRequest { status: resp.status(), html_page, ..req });
     resp
+}
+
+/// Who is asking, read from the request only while an observer wants to know.
+fn visitor_of(engine: &Engine, req: &Request, rest: &str) -> Option<Visitor> {
+    engine.viewers().wants_detail().then(|| Visitor::of(req.method(), req.headers(), rest))
 }
 
 /// Cards per landing page.
@@ -201,7 +215,14 @@ async fn landing(State(engine): State<Engine>, req: Request) -> Response {
     let html = if query.partial { pages::gallery_results(&g) } else { pages::gallery(&g) };
     // The page differs per visitor (local items) and changes with the library.
     let resp = ([(axum::http::header::CACHE_CONTROL, "no-cache")], Html(html)).into_response();
-    let seen = ViewerRequest { route: None, served: Served::Landing, status: StatusCode::OK, peer: ask.peer };
+    let seen = ViewerRequest {
+        route: None,
+        served: Served::Landing,
+        status: StatusCode::OK,
+        peer: ask.peer,
+        visitor: None,
+        html_page: true,
+    };
     observed(&engine, seen, resp)
 }
 
@@ -270,7 +291,14 @@ async fn content_root_redirect(Path(key): Path<String>, uri: Uri) -> Response {
 /// `/content/{key}/{*rest}`: resolve the key, check access, dispatch.
 async fn content(State(engine): State<Engine>, req: Request) -> Response {
     let peer = identity::peer_of(&req);
-    let nothing = ViewerRequest { route: None, served: Served::Nothing, status: StatusCode::NOT_FOUND, peer };
+    let nothing = ViewerRequest {
+        route: None,
+        served: Served::Nothing,
+        status: StatusCode::NOT_FOUND,
+        peer,
+        visitor: None,
+        html_page: false,
+    };
     let path = req.uri().path();
     let Some(after) = path.strip_prefix("/content/") else {
         return observed(&engine, nothing, not_found(NO_PAGE));
@@ -295,14 +323,14 @@ async fn content(State(engine): State<Engine>, req: Request) -> Response {
         Gate::Open if rest == THUMBNAIL && req.method() == axum::http::Method::GET => {
             // Connect's viewer URL of an item's picture: no page view, whatever it is.
             let resp = thumbnail(&engine, &route, req.headers()).await;
-            let seen =
-                ViewerRequest { route: Some(route.as_ref()), served: Served::Nothing, status: resp.status(), peer };
+            let seen = ViewerRequest { route: Some(route.as_ref()), served: Served::Nothing, ..nothing };
             observed(&engine, seen, access::keep_private(&route, resp))
         }
         Gate::Open => {
             // Steps 3 and 4: dispatch, rescuing what cannot be served.
+            let visitor = visitor_of(&engine, &req, &rest);
             let (resp, served) = dispatch::serve(&engine, &route, &base, &rest, req).await;
-            let seen = ViewerRequest { route: Some(route.as_ref()), served, ..nothing };
+            let seen = ViewerRequest { route: Some(route.as_ref()), served, visitor: visitor.as_ref(), ..nothing };
             observed(&engine, seen, access::keep_private(&route, resp))
         }
         Gate::Redirect(r) => observed(&engine, nothing, r),
@@ -323,7 +351,14 @@ fn looks_like_key(key: &str) -> bool {
 /// Anything else: a vanity path (longest prefix wins), or a friendly 404.
 async fn fallback(State(engine): State<Engine>, req: Request) -> Response {
     let peer = identity::peer_of(&req);
-    let nothing = ViewerRequest { route: None, served: Served::Nothing, status: StatusCode::NOT_FOUND, peer };
+    let nothing = ViewerRequest {
+        route: None,
+        served: Served::Nothing,
+        status: StatusCode::NOT_FOUND,
+        peer,
+        visitor: None,
+        html_page: false,
+    };
     let path = req.uri().path().to_string();
     let table = engine.library().routes().snapshot();
     // Step 1: resolve, trying `/a/b/c`, `/a/b`, `/a`.
@@ -350,8 +385,9 @@ async fn fallback(State(engine): State<Engine>, req: Request) -> Response {
         }
         // Steps 3 and 4.
         let rest = segs[n..].join("/");
+        let visitor = visitor_of(&engine, &req, &rest);
         let (resp, served) = dispatch::serve(&engine, &route, &base, &rest, req).await;
-        let seen = ViewerRequest { route: Some(route.as_ref()), served, ..nothing };
+        let seen = ViewerRequest { route: Some(route.as_ref()), served, visitor: visitor.as_ref(), ..nothing };
         return observed(&engine, seen, access::keep_private(&route, resp));
     }
     observed(&engine, nothing, not_found(NO_PAGE))

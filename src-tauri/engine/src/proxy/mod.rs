@@ -15,7 +15,7 @@
 //! into `session$user`, `RStudio-Connect-Credentials`, `Remote-User` and the `X-Forwarded-User`
 //! / `X-Auth-Request-*` family that auth proxies set) is removed from plain requests and
 //! WebSocket upgrades alike, for every app mode. `Authorization: Key …`, the secret-link
-//! cookies and the `porch_token` parameter are removed too. Cookies an app sets are scoped to the item's paths ([`scope_set_cookie`]), so
+//! cookies, the usage device cookie (`porch_device`) and the `porch_token` parameter are removed too. Cookies an app sets are scoped to the item's paths ([`scope_set_cookie`]), so
 //! one item's cookies are not sent to another item's paths.
 //!
 //! It owns the transport only: which worker, access and the pages a viewer sees on failure
@@ -121,7 +121,8 @@ fn strip_credentials(headers: &mut HeaderMap) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .map(str::trim)
-        .filter(|kv| !kv.is_empty() && !kv.starts_with("porch_link_"))
+        // SECURITY: Porch's own cookies (secret links, the usage device id) stay with Porch.
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("porch_link_") && !kv.starts_with("porch_device="))
         .map(str::to_string)
         .collect();
     headers.remove(header::COOKIE);
@@ -537,7 +538,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("rstudio-connect-credentials", HeaderValue::from_static("{\"user\":\"x\"}"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Key abc"));
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; porch_link_0123=secret; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; porch_link_0123=secret; porch_device=0123456789abcdef0123456789abcdef; b=2"),
+        );
         strip_credentials(&mut h);
         assert!(!h.contains_key("rstudio-connect-credentials"));
         assert!(!h.contains_key(header::AUTHORIZATION));

@@ -125,6 +125,43 @@ impl Renders {
         })
     }
 
+    /// An item's variants as Connect's v0 API lists them (`GET /applications/{guid}/variants`):
+    /// the default variant (the item itself, made on first use) first, with `is_default`,
+    /// then the named ones. Ids are Porch's own variant ids, one id space for both.
+    pub async fn v0_variants(&self, key: &str) -> Result<Vec<Value>> {
+        let c = self.library.content(key).await?;
+        let default = self.shared.store.default_variant(c.id, &crate::time::now()).await?;
+        let named = self.shared.store.variants(c.id).await?;
+        let view = |v: &VariantRow, is_default: bool| {
+            json!({
+                "id": v.id,
+                "app_id": c.id,
+                "app_guid": c.guid,
+                "key": format!("v{}", v.id),
+                "bundle_id": c.bundle_id,
+                "is_default": is_default,
+                "name": if is_default { "default" } else { v.name.as_str() },
+                "email_collaborators": false,
+                "email_viewers": false,
+                "created_time": v.created_time,
+                "rendering_id": if is_default { c.render_id } else { v.render_id },
+                "visibility": "public",
+            })
+        };
+        let mut out = vec![view(&default, true)];
+        out.extend(named.iter().map(|v| view(v, false)));
+        Ok(out)
+    }
+
+    /// Starts a render of the variant `id` (the default variant renders the item itself, as
+    /// `POST /v1/content/{guid}/render` does); returns the task id.
+    pub async fn render_variant_by_id(&self, id: i64, trigger: &str) -> Result<String> {
+        let (v, is_default) =
+            self.shared.store.any_variant(id).await?.ok_or_else(|| Error::not_found("variant", id))?;
+        let c = self.library.content(&v.content_id.to_string()).await?;
+        self.render_variant_now(&c.guid, (!is_default).then_some(v.id), trigger).await
+    }
+
     /// An item's variants.
     pub async fn variants(&self, key: &str) -> Result<Vec<VariantRow>> {
         let c = self.library.content(key).await?;

@@ -30,6 +30,7 @@ use crate::library::Library;
 use crate::shared::Shared;
 use crate::store::{RuntimeRow, Store};
 use crate::supervisor::RuntimeSettings;
+use crate::usage::{Usage, UsageSettings};
 
 /// The key of the saved document in the `settings` table.
 const KEY: &str = "server_settings";
@@ -126,6 +127,13 @@ impl SavedSettings {
             self.bind().unwrap_or(BindScope::Network).ip(),
             self.port().unwrap_or(crate::config::DEFAULT_PORT),
         )
+    }
+
+    /// The usage settings as saved (`usage`, `usage_retention_days`; unset ones are the
+    /// defaults).
+    pub fn usage_settings(&self) -> UsageSettings {
+        let days = self.get("usage_retention_days").and_then(Value::as_u64).and_then(|d| u32::try_from(d).ok());
+        UsageSettings::from_saved(self.get("usage").and_then(Value::as_bool), days)
     }
 
     /// The runtime defaults in force: the saved ones over `builtin`.
@@ -364,6 +372,7 @@ pub struct Settings {
     library: Library,
     apps: Apps,
     gallery: Gallery,
+    usage: Usage,
     state: std::sync::Arc<State>,
 }
 
@@ -378,9 +387,16 @@ struct State {
 
 impl Settings {
     /// The settings service, with the settings read at start-up.
-    pub(crate) fn new(shared: Shared, library: Library, apps: Apps, gallery: Gallery, saved: Saved) -> Settings {
+    pub(crate) fn new(
+        shared: Shared,
+        library: Library,
+        apps: Apps,
+        gallery: Gallery,
+        usage: Usage,
+        saved: Saved,
+    ) -> Settings {
         let state = State { saved: std::sync::RwLock::new(saved), lock: tokio::sync::Mutex::new(()) };
-        Settings { shared, library, apps, gallery, state: std::sync::Arc::new(state) }
+        Settings { shared, library, apps, gallery, usage, state: std::sync::Arc::new(state) }
     }
 
     /// Reads the saved settings of a store (at start-up, before the services exist).
@@ -446,6 +462,7 @@ impl Settings {
         if defaults_changed {
             self.apps.set_runtime_defaults(self.with_saved(|s| s.runtime_defaults));
         }
+        self.usage.configure(self.with_saved(|s| s.doc.usage_settings()));
     }
 
     /// Changes saved settings: an object of names to values (`null` = the default), as

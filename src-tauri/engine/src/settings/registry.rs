@@ -32,6 +32,8 @@ pub enum Section {
     Runtime,
     /// The landing page's gallery: its title, intro, and whether Porch takes pictures.
     Gallery,
+    /// Whether page views and app sessions are recorded, and for how long.
+    Usage,
 }
 
 /// When a saved change takes effect.
@@ -217,6 +219,26 @@ pub static SETTINGS: &[Setting] = &[
         default: Fallback::Text("auto"),
         applies: Applies::AtOnce,
         help: "Whether Porch takes a screenshot of each item for the gallery (where Chromium is installed).",
+    },
+    Setting {
+        name: "usage",
+        cli_name: None,
+        label: "Record usage",
+        section: Section::Usage,
+        kind: Kind::Switch,
+        default: Fallback::Switch(true),
+        applies: Applies::AtOnce,
+        help: "Count page views and app sessions per item (no addresses, names or user agents are kept).",
+    },
+    Setting {
+        name: "usage_retention_days",
+        cli_name: None,
+        label: "Keep usage events (days)",
+        section: Section::Usage,
+        kind: Kind::Whole { min: 1, max: crate::usage::settings::MAX_RETENTION_DAYS as i64 },
+        default: Fallback::Whole(crate::usage::settings::DEFAULT_RETENTION_DAYS as i64),
+        applies: Applies::AtOnce,
+        help: "Days each view and session is kept; older ones remain only as per-day totals.",
     },
 ];
 

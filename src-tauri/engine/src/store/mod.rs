@@ -13,6 +13,7 @@ mod runtime;
 mod schedules;
 mod tags;
 mod tasks;
+mod usage;
 mod variants;
 
 use std::path::Path;
@@ -31,6 +32,7 @@ pub use runtime::RuntimeRow;
 pub use schedules::{ScheduleOptions, ScheduleRow};
 pub use tags::{NewThumbnail, TagRow, ThumbnailMeta};
 pub use tasks::TaskRow;
+pub use usage::{NewUsage, UsageDay, UsageKind, UsageLatest, UsageQuery, UsageRow};
 pub use variants::VariantRow;
 
 use crate::error::{Error, Result};

@@ -70,21 +70,63 @@ impl Store {
 
     /// An item's variants, oldest first.
     pub async fn variants(&self, content_id: i64) -> Result<Vec<VariantRow>> {
-        sqlx::query_as(concat!("SELECT ", columns!(), " FROM variants WHERE content_id = ? ORDER BY id"))
-            .bind(content_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(Error::store("listing variants"))
+        sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM variants WHERE content_id = ? AND is_default = 0 ORDER BY id"
+        ))
+        .bind(content_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::store("listing variants"))
     }
 
-    /// One variant.
+    /// One named variant (the default variant's row is not one).
     pub async fn variant(&self, id: i64) -> Result<VariantRow> {
-        sqlx::query_as(concat!("SELECT ", columns!(), " FROM variants WHERE id = ?"))
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM variants WHERE id = ? AND is_default = 0"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
             .map_err(Error::store("reading a variant"))?
             .ok_or_else(|| Error::not_found("variant", id))
+    }
+
+    /// The id of an item's default variant (the item itself), made on first use.
+    pub async fn default_variant(&self, content_id: i64, now: &str) -> Result<VariantRow> {
+        // The empty name is one no named variant may take, so UNIQUE (content_id, name)
+        // keeps one default row per item even when two callers race here.
+        sqlx::query(
+            "INSERT OR IGNORE INTO variants (content_id, name, parameters, created_time, updated_time, is_default) \
+             VALUES (?, '', '{}', ?, ?, 1)",
+        )
+        .bind(content_id)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::store("making the default variant"))?;
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM variants WHERE content_id = ? AND is_default = 1"))
+            .bind(content_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Error::store("reading the default variant"))
+    }
+
+    /// Any variant by id, the default ones included: the row and whether it is a default.
+    pub async fn any_variant(&self, id: i64) -> Result<Option<(VariantRow, bool)>> {
+        #[derive(sqlx::FromRow)]
+        struct Any {
+            #[sqlx(flatten)]
+            row: VariantRow,
+            is_default: bool,
+        }
+        let found: Option<Any> =
+            sqlx::query_as(concat!("SELECT ", columns!(), ", is_default FROM variants WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Error::store("reading a variant"))?;
+        Ok(found.map(|a| (a.row, a.is_default)))
     }
 
     /// Deletes a variant with its schedules and render rows, in one transaction; returns the

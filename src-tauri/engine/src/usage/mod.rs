@@ -1,0 +1,598 @@
+//! Usage: what viewers did with each item — page views and app sessions — recorded from the
+//! gateway's observer hook and shown to the publisher (the item's Usage tab, the library's
+//! sort by last viewed) and to Connect clients (the instrumentation API).
+//!
+//! Owns the [`Recorder`] (an [`Observer`] registered when the engine is built), the writer
+//! task that turns its notes into stored events, the per-day folding of old events, the
+//! usage settings ([`settings`]) and the reports read from the store. The definition of an
+//! app session lives in [`sessions`], the one place keep-awake reads it too.
+//!
+//! What is counted: a *page view* is one HTML page load (a successful `text/html` answer to
+//! a GET) of a static, rendered or pin item, not its assets; an *app session* is defined in
+//! [`sessions`]. Never counted ([`crate::observe::Uncounted`]): health probes, Porch's own
+//! captures (`x-porch-capture: 1`), requests with an API key, the publisher's previews of
+//! drafts and earlier bundles; nothing at all while the `usage` setting is off.
+//!
+//! Privacy: a device is the random `porch_device` cookie the gateway sets on HTML pages. A
+//! client that sends no cookie is known by a hash of its address and user agent with a
+//! random salt that changes every UTC day and is never stored; the hash only maps to the
+//! device id first minted for it that day. Stored events hold the item, the device id,
+//! what was viewed (bundle, variant, render, path) and when; never an address, a name or a
+//! user agent.
+//!
+//! Not here: the cookie itself and reading requests (`crate::observe`, the gateway), HTTP
+//! (`api/usage.rs`), SQL (`store/usage.rs`).
+//!
+//! Concurrency: the recorder runs on request tasks and only reads two atomics and does a
+//! `try_send` on a bounded channel (a full channel drops the note and counts it: serving is
+//! never slowed by recording). One writer task, spawned on the tracker when the server
+//! starts, owns the session bookkeeping, the daily salt and the batch, and writes each
+//! batch in one transaction. It sleeps until a note arrives, a request span falls quiet, or
+//! the daily fold is due. Usage writes emit no engine event and touch no content table, so
+//! they never make the landing page or the library list stale.
+
+pub mod sessions;
+pub mod settings;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::http::{HeaderValue, StatusCode};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::observe::{Device, Observer, Served, ViewerRequest, ViewerSession, Visitor};
+use crate::shared::Shared;
+use crate::store::{NewUsage, UsageKind, UsageQuery, UsageRow};
+use sessions::{Finished, Sessions};
+pub use settings::UsageSettings;
+
+/// Notes waiting for the writer at most; more are dropped (and counted), never waited for.
+const INBOX: usize = 8192;
+/// Events written per transaction at most.
+const BATCH: usize = 512;
+/// Cookie-less fingerprints remembered per day at most (the map is cleared when full).
+const MAX_FINGERPRINTS: usize = 100_000;
+/// How often old events are folded into per-day totals.
+const FOLD_EVERY: Duration = Duration::from_secs(24 * 3600);
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// The current time in unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Unix milliseconds as RFC 3339 (UTC, whole seconds), the form Connect's API uses.
+pub fn rfc3339(ms: i64) -> String {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Parses an RFC 3339 time (or a `YYYY-MM-DD` day, meaning its start in UTC) into unix ms.
+pub fn parse_time(field: &str, s: &str) -> Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
+    }
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &day)
+        .map(|d| d.midnight().assume_utc().unix_timestamp() * 1000)
+        .map_err(|_| Error::Invalid(format!("{field}: {s:?} is not a time (RFC 3339, e.g. 2025-05-01T00:00:00Z)")))
+}
+
+/// What the recorder hands the writer.
+#[derive(Debug)]
+enum Note {
+    View {
+        guid: String,
+        bundle_id: Option<i64>,
+        variant_id: Option<i64>,
+        render_id: Option<i64>,
+        path: String,
+        who: Who,
+        at: i64,
+    },
+    AppRequest {
+        guid: String,
+        who: Who,
+        at: i64,
+    },
+    SocketOpened {
+        id: u64,
+        guid: String,
+        who: Who,
+        at: i64,
+    },
+    SocketClosed {
+        id: u64,
+        at: i64,
+    },
+    /// Settings changed: fold with the new retention now.
+    Fold,
+}
+
+/// Who made a request, as far as the writer needs to tell devices apart.
+#[derive(Debug)]
+struct Who {
+    device: Device,
+    ip: Option<IpAddr>,
+    user_agent: Option<HeaderValue>,
+}
+
+impl Who {
+    fn of(v: &Visitor, peer: Option<std::net::SocketAddr>) -> Who {
+        Who { device: v.device.clone(), ip: peer.map(|p| p.ip()), user_agent: v.user_agent.clone() }
+    }
+}
+
+/// The usage observer: registered with the gateway's observers when the engine is built.
+#[derive(Debug)]
+pub struct Recorder {
+    on: AtomicBool,
+    retention_days: AtomicU32,
+    tx: mpsc::Sender<Note>,
+    dropped: AtomicU64,
+}
+
+/// The writer's end of the recorder's channel, until the server starts it.
+#[derive(Debug)]
+pub struct Inbox(mpsc::Receiver<Note>);
+
+impl Recorder {
+    /// A recorder with these settings, and the inbox its notes go to.
+    pub fn new(settings: UsageSettings) -> (Arc<Recorder>, Inbox) {
+        let (tx, rx) = mpsc::channel(INBOX);
+        let r = Recorder {
+            on: AtomicBool::new(settings.on),
+            retention_days: AtomicU32::new(settings.retention_days),
+            tx,
+            dropped: AtomicU64::new(0),
+        };
+        (Arc::new(r), Inbox(rx))
+    }
+
+    fn on(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
+    fn send(&self, note: Note) {
+        if self.tx.try_send(note).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `_variant{N}` and `_render{N}` segments at the start of a path below an item.
+fn version_of(path: &str) -> (Option<i64>, Option<i64>) {
+    let mut segs = path.split('/');
+    let first = segs.next().unwrap_or("");
+    let number = |seg: &str, prefix: &str| seg.strip_prefix(prefix).and_then(|n| n.parse::<i64>().ok());
+    match number(first, "_variant") {
+        Some(v) => (Some(v), number(segs.next().unwrap_or(""), "_render")),
+        None => (None, number(first, "_render")),
+    }
+}
+
+impl Observer for Recorder {
+    fn wants_detail(&self) -> bool {
+        self.on()
+    }
+
+    fn request(&self, r: &ViewerRequest<'_>) {
+        if !self.on() {
+            return;
+        }
+        let (Some(v), Some(route)) = (r.visitor, r.route) else { return };
+        if v.uncounted.is_some() {
+            return;
+        }
+        let at = now_ms();
+        let note = match r.served {
+            Served::Static | Served::Render | Served::Pin if r.html_page => {
+                let (variant_id, render_id) = version_of(&v.path);
+                let render_id = match (r.served, variant_id, render_id) {
+                    (Served::Render, None, None) => route.render_id,
+                    (_, _, explicit) => explicit,
+                };
+                Note::View {
+                    guid: route.guid.clone(),
+                    bundle_id: route.bundle_id,
+                    variant_id,
+                    render_id,
+                    path: format!("/{}", v.path),
+                    who: Who::of(v, r.peer),
+                    at,
+                }
+            }
+            Served::App if r.status != StatusCode::SWITCHING_PROTOCOLS => {
+                Note::AppRequest { guid: route.guid.clone(), who: Who::of(v, r.peer), at }
+            }
+            _ => return,
+        };
+        self.send(note);
+    }
+
+    fn session_opened(&self, s: &ViewerSession<'_>) {
+        let Some(v) = s.visitor.filter(|v| self.on() && v.uncounted.is_none()) else { return };
+        self.send(Note::SocketOpened { id: s.id, guid: s.guid.to_string(), who: Who::of(v, s.peer), at: now_ms() });
+    }
+
+    fn session_closed(&self, s: &ViewerSession<'_>, _lasted: Duration) {
+        // Sent even if recording was switched off meanwhile: the writer ignores unknown ids.
+        if s.visitor.is_some() {
+            self.send(Note::SocketClosed { id: s.id, at: now_ms() });
+        }
+    }
+}
+
+/// The usage service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Usage {
+    shared: Shared,
+    state: Arc<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    recorder: Arc<Recorder>,
+    /// Taken by [`Usage::start`].
+    inbox: Mutex<Option<Inbox>>,
+}
+
+impl Usage {
+    /// The usage service over the recorder registered with the gateway's observers.
+    pub(crate) fn new(shared: Shared, recorder: Arc<Recorder>, inbox: Inbox) -> Usage {
+        Usage { shared, state: Arc::new(State { recorder, inbox: Mutex::new(Some(inbox)) }) }
+    }
+
+    /// Starts the writer task (once, when the server starts serving).
+    pub(crate) fn start(&self) {
+        let inbox = self.state.inbox.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(Inbox(rx)) = inbox else { return };
+        let writer = Writer::new(self.shared.clone(), self.state.recorder.clone());
+        self.shared.spawn(writer.run(rx));
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> UsageSettings {
+        let r = &self.state.recorder;
+        UsageSettings { on: r.on(), retention_days: r.retention_days.load(Ordering::Relaxed) }
+    }
+
+    /// Applies changed settings at once (the settings service calls this).
+    pub(crate) fn configure(&self, s: UsageSettings) {
+        let r = &self.state.recorder;
+        let before = self.settings();
+        r.on.store(s.on, Ordering::Relaxed);
+        r.retention_days.store(s.retention_days, Ordering::Relaxed);
+        if before.retention_days != s.retention_days {
+            r.send(Note::Fold);
+        }
+    }
+
+    /// Notes dropped because the writer fell behind, since start.
+    pub fn dropped(&self) -> u64 {
+        self.state.recorder.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Raw events (Connect's instrumentation endpoints).
+    pub async fn events(&self, q: &UsageQuery) -> Result<Vec<UsageRow>> {
+        self.shared.store.usage_events(q).await
+    }
+
+    /// One item's usage over the last `days` days, for its Usage tab.
+    pub async fn report(&self, guid: &str, days: u32) -> Result<UsageReport> {
+        if !(1..=3650).contains(&days) {
+            return Err(Error::Invalid(format!("days must be from 1 to 3650, not {days}")));
+        }
+        let now = now_ms();
+        let today = now.div_euclid(DAY_MS) * DAY_MS;
+        let from = today - i64::from(days - 1) * DAY_MS;
+        let store = &self.shared.store;
+        let stored = store.usage_days(guid, from).await?;
+        let by_day: HashMap<&str, &crate::store::UsageDay> = stored.iter().map(|d| (d.day.as_str(), d)).collect();
+        let mut out = Vec::with_capacity(days as usize);
+        for i in 0..i64::from(days) {
+            let day = rfc3339(from + i * DAY_MS)[..10].to_string();
+            let d = by_day.get(day.as_str());
+            out.push(UsageDayView {
+                views: d.map_or(0, |d| d.views as u64),
+                sessions: d.map_or(0, |d| d.sessions as u64),
+                devices: d.map_or(0, |d| d.devices as u64),
+                day,
+            });
+        }
+        let lengths = store.usage_session_lengths(guid, from).await?;
+        let latest = store.usage_latest(from).await?;
+        Ok(UsageReport {
+            guid: guid.to_string(),
+            recording: self.settings().on,
+            views: out.iter().map(|d| d.views).sum(),
+            sessions: out.iter().map(|d| d.sessions).sum(),
+            unique_devices: store.usage_devices(guid, from).await? as u64,
+            median_session_secs: median(&lengths).map(|ms| ms / 1000.0),
+            last_viewed: latest.iter().find(|l| l.content_guid == guid).map(|l| rfc3339(l.last_seen)),
+            days: out,
+        })
+    }
+
+    /// Every item's last view and its views and sessions in the last 30 days, for the
+    /// library's sort.
+    pub async fn latest(&self) -> Result<Vec<UsageLatestView>> {
+        let since = now_ms() - 30 * DAY_MS;
+        Ok(self
+            .shared
+            .store
+            .usage_latest(since)
+            .await?
+            .into_iter()
+            .map(|l| UsageLatestView {
+                guid: l.content_guid,
+                last_viewed: rfc3339(l.last_seen),
+                views_30d: l.recent as u64,
+            })
+            .collect())
+    }
+}
+
+/// The median of sorted values.
+fn median(sorted: &[i64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2] as f64),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) as f64 / 2.0),
+    }
+}
+
+/// One item's usage, as its Usage tab shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct UsageReport {
+    /// The item.
+    pub guid: String,
+    /// Whether usage is being recorded now (the `usage` setting).
+    pub recording: bool,
+    /// Each day of the period, oldest first, including days with nothing.
+    pub days: Vec<UsageDayView>,
+    /// Page views in the period.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub views: u64,
+    /// App sessions in the period.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub sessions: u64,
+    /// Distinct devices in the period (of the raw events kept).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub unique_devices: u64,
+    /// The median app session, in seconds; null without sessions.
+    pub median_session_secs: Option<f64>,
+    /// When it was last viewed or used (RFC 3339); null if never.
+    pub last_viewed: Option<String>,
+}
+
+/// One day of an item's usage.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct UsageDayView {
+    /// YYYY-MM-DD (UTC).
+    pub day: String,
+    /// Page views.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub views: u64,
+    /// App sessions.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub sessions: u64,
+    /// Distinct devices that day.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub devices: u64,
+}
+
+/// An item's latest usage, for sorting the library.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct UsageLatestView {
+    /// The item.
+    pub guid: String,
+    /// Its last view or session (RFC 3339).
+    pub last_viewed: String,
+    /// Page views and app sessions in the last 30 days.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub views_30d: u64,
+}
+
+/// The writer task's state: session bookkeeping, the day's salt, the batch.
+struct Writer {
+    shared: Shared,
+    recorder: Arc<Recorder>,
+    sessions: Sessions,
+    /// The UTC day the salt belongs to.
+    salt_day: i64,
+    salt: [u8; 32],
+    /// Cookie-less fingerprint → the device id first minted for it today.
+    minted: HashMap<[u8; 16], String>,
+    batch: Vec<NewUsage>,
+}
+
+impl Writer {
+    fn new(shared: Shared, recorder: Arc<Recorder>) -> Writer {
+        Writer {
+            shared,
+            recorder,
+            sessions: Sessions::default(),
+            salt_day: -1,
+            salt: [0; 32],
+            minted: HashMap::new(),
+            batch: Vec::new(),
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Note>) {
+        let cancel = self.shared.cancel.clone();
+        self.fold().await;
+        let mut next_fold = tokio::time::Instant::now() + FOLD_EVERY;
+        loop {
+            let due = self.sessions.next_due().map(|at| {
+                let wait = Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64);
+                tokio::time::Instant::now() + wait
+            });
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break,
+                note = rx.recv() => {
+                    let Some(note) = note else { break };
+                    if self.take(note) {
+                        self.fold().await;
+                    }
+                    while self.batch.len() < BATCH {
+                        let Ok(note) = rx.try_recv() else { break };
+                        if self.take(note) {
+                            self.fold().await;
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(due.unwrap_or(next_fold)), if due.is_some() => {
+                    let ended = self.sessions.expire(now_ms());
+                    self.finished(ended);
+                }
+                _ = tokio::time::sleep_until(next_fold) => {
+                    next_fold = tokio::time::Instant::now() + FOLD_EVERY;
+                    self.fold().await;
+                }
+            }
+            self.flush().await;
+        }
+        // Shutdown: what is queued is recorded, and open sessions end now.
+        rx.close();
+        while let Ok(note) = rx.try_recv() {
+            self.take(note);
+        }
+        let ended = self.sessions.close_all(now_ms());
+        self.finished(ended);
+        self.flush().await;
+    }
+
+    /// Takes one note into the batch or the session bookkeeping; true when a fold is asked.
+    fn take(&mut self, note: Note) -> bool {
+        match note {
+            Note::View { guid, bundle_id, variant_id, render_id, path, who, at } => {
+                let device = self.device(&who, at);
+                self.batch.push(NewUsage {
+                    content_guid: guid,
+                    kind: UsageKind::View,
+                    device,
+                    bundle_id,
+                    variant_id,
+                    render_id,
+                    path: Some(path),
+                    started: at,
+                    ended: at,
+                });
+            }
+            Note::AppRequest { guid, who, at } => {
+                let device = self.device(&who, at);
+                let ended = self.sessions.request(&guid, &device, at);
+                self.finished(ended);
+            }
+            Note::SocketOpened { id, guid, who, at } => {
+                let device = self.device(&who, at);
+                self.sessions.socket_opened(id, &guid, &device, at);
+            }
+            Note::SocketClosed { id, at } => {
+                let ended = self.sessions.socket_closed(id, at);
+                self.finished(ended);
+            }
+            Note::Fold => return true,
+        }
+        false
+    }
+
+    fn finished(&mut self, sessions: impl IntoIterator<Item = Finished>) {
+        for s in sessions {
+            self.batch.push(NewUsage {
+                content_guid: s.guid,
+                kind: UsageKind::Session,
+                device: s.device,
+                bundle_id: None,
+                variant_id: None,
+                render_id: None,
+                path: None,
+                started: s.started,
+                ended: s.ended,
+            });
+        }
+    }
+
+    /// The device id of a request: its cookie; for a request without one, the id first
+    /// minted today for its salted address-and-agent hash (so a client that never keeps
+    /// cookies is one device per day, not one per request).
+    fn device(&mut self, who: &Who, at: i64) -> String {
+        let minted = match &who.device {
+            Device::Presented(id) => return id.clone(),
+            Device::Minted(id) => id,
+        };
+        let day = at.div_euclid(DAY_MS);
+        if day != self.salt_day || self.minted.len() >= MAX_FINGERPRINTS {
+            // A new day: a new salt, and yesterday's hashes are forgotten.
+            self.salt_day = day;
+            self.salt = rand::random();
+            self.minted.clear();
+        }
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update(who.ip.map(|ip| ip.to_string()).unwrap_or_default().as_bytes());
+        h.update([0]);
+        h.update(who.user_agent.as_ref().map(HeaderValue::as_bytes).unwrap_or_default());
+        let digest = h.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        self.minted.entry(key).or_insert_with(|| minted.clone()).clone()
+    }
+
+    async fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        if let Err(e) = self.shared.store.insert_usage(&batch).await {
+            tracing::warn!(error = %e, events = batch.len(), "could not record usage");
+        }
+    }
+
+    /// Folds raw events older than the retention (whole UTC days) into per-day totals.
+    async fn fold(&mut self) {
+        let days = i64::from(self.recorder.retention_days.load(Ordering::Relaxed).max(1));
+        let cutoff = now_ms().div_euclid(DAY_MS) * DAY_MS - days * DAY_MS;
+        match self.shared.store.fold_usage(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, days, "folded old usage events into daily totals"),
+            Err(e) => tracing::warn!(error = %e, "could not fold old usage events"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_times_and_medians() {
+        assert_eq!(version_of("_variant3/_render9/index.html"), (Some(3), Some(9)));
+        assert_eq!(version_of("_render12/"), (None, Some(12)));
+        assert_eq!(version_of("a/_variant3/"), (None, None));
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[1, 5, 100]), Some(5.0));
+        assert_eq!(median(&[1, 3]), Some(2.0));
+        assert_eq!(parse_time("from", "2025-05-01T00:00:00Z").expect("ok"), 1_746_057_600_000);
+        assert_eq!(parse_time("from", "2025-05-01").expect("ok"), 1_746_057_600_000);
+        assert_eq!(rfc3339(1_746_057_600_999), "2025-05-01T00:00:00Z");
+        assert!(parse_time("to", "yesterday").expect_err("bad").to_string().starts_with("to:"));
+    }
+}
