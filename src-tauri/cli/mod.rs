@@ -18,14 +18,17 @@
 mod access;
 mod client;
 mod deploy;
+mod export;
 mod key;
 mod list;
+mod promote;
 mod render;
 mod rm;
 mod schedule;
 mod secret_link;
 mod serve;
 mod settings;
+mod target;
 mod variant;
 
 use std::path::PathBuf;
@@ -82,6 +85,13 @@ enum Command {
     Schedule(schedule::ScheduleCommand),
     /// Remove a content item and all its bundles.
     Rm(rm::RmArgs),
+    /// Manage the Posit Connect servers items are promoted to.
+    #[command(subcommand)]
+    Target(target::TargetCommand),
+    /// Promote an item to a Posit Connect server in one step (bundle, settings, variables).
+    Promote(promote::PromoteArgs),
+    /// Write an item's bundle (with a manifest Connect accepts) and a README to a folder.
+    Export(export::ExportArgs),
 }
 
 impl Command {
@@ -99,6 +109,9 @@ impl Command {
             Command::Variant(_) => "variant",
             Command::Schedule(_) => "schedule",
             Command::Rm(_) => "rm",
+            Command::Target(_) => "target",
+            Command::Promote(_) => "promote",
+            Command::Export(_) => "export",
         }
     }
 }
@@ -168,6 +181,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Variant(cmd) => cmd.run(&porch).await,
             Command::Schedule(cmd) => cmd.run(&porch).await,
             Command::Rm(args) => args.run(&porch).await,
+            Command::Target(cmd) => cmd.run(&porch).await,
+            Command::Promote(args) => args.run(&porch).await,
+            Command::Export(args) => args.run(&porch).await,
         }
     })
 }

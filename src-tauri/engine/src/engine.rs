@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::library::Library;
 use crate::links::Links;
+use crate::promote::Promote;
 use crate::renders::Renders;
 use crate::settings::Settings;
 use crate::shared::{Base, Shared};
@@ -42,6 +43,7 @@ pub struct Engine {
     deployer: Deployer,
     links: Links,
     settings: Settings,
+    promote: Promote,
 }
 
 /// What a running server writes for the CLI (`porch.run.json` in the data dir).
@@ -82,7 +84,8 @@ impl Engine {
         let deployer = Deployer::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         let links = Links::new(shared.clone(), library.clone(), deployer.clone());
         let settings = Settings::new(shared.clone(), library.clone(), apps.clone(), saved);
-        Ok(Engine { shared, library, apps, renders, deployer, links, settings })
+        let promote = Promote::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
+        Ok(Engine { shared, library, apps, renders, deployer, links, settings, promote })
     }
 
     /// Content, bundles, access, secret links and API keys.
@@ -113,6 +116,11 @@ impl Engine {
     /// Server-wide settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Promotion to a Connect server, and the saved targets.
+    pub fn promote(&self) -> &Promote {
+        &self.promote
     }
 
     /// The parts every service shares (configuration, store, events, tasks, tracker).

@@ -77,6 +77,9 @@ pub enum Error {
         /// Seconds until the next attempt is accepted.
         retry_after: u64,
     },
+    /// A promotion to a Connect server stopped (see `promote`).
+    #[error(transparent)]
+    Promote(Box<crate::promote::PromoteError>),
     /// The engine is shutting down.
     #[error("Porch is shutting down")]
     ShuttingDown,
@@ -142,6 +145,7 @@ impl Error {
             Error::Unauthorized => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::ShuttingDown | Error::TooManyAttempts { .. } => ErrorCode::Busy,
+            Error::Promote(e) => e.code(),
             Error::Store { .. } | Error::Migrate(_) | Error::Io { .. } => ErrorCode::Internal,
         }
     }
@@ -162,6 +166,7 @@ impl Error {
             Error::Unauthorized => 30,
             Error::Forbidden(_) => 22,
             Error::ShuttingDown | Error::TooManyAttempts { .. } => 3,
+            Error::Promote(_) => 3,
             Error::Store { .. } | Error::Migrate(_) | Error::Io { .. } => 1,
         }
     }
