@@ -421,13 +421,13 @@ async fn notebook_promotes_and_the_report_lists_its_schedule() {
     std::fs::write(dir.join("report.ipynb"), nb.to_string()).expect("write");
     let guid = deploy_dir(&src, &dir, "report", "Report");
     let sched =
-        json!({ "type": "daily", "schedule": "{\"N\":1}", "timezone": "UTC", "start_time": common::rfc3339_in(3600) });
+        json!({ "type": "day", "schedule": "{\"N\":1}", "timezone": "UTC", "start_time": common::rfc3339_in(3600) });
     json_of(&src, Method::POST, &format!("/__api__/v1/content/{guid}/schedules"), Some(sched)).await;
     add_target(&src, "dst", &dst);
     let out = porch(&src, &["promote", "report", "--to", "dst"], &[], None);
     assert!(out.status.success());
     let text = stdout(&out);
-    assert!(text.contains("[ ] schedule") && text.contains("daily"), "{text}");
+    assert!(text.contains("[ ] schedule") && text.contains("day"), "{text}");
     assert!(text.contains("requirements.txt frozen"), "{text}");
     let remote = item(&dst, "report").await.expect("promoted");
     let rguid = remote["guid"].as_str().expect("guid").to_string();
