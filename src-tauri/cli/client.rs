@@ -59,7 +59,7 @@ enum Transport {
         origin: Option<String>,
     },
     /// An engine opened here, under the folder's lock for the command's duration.
-    Alone { engine: Engine, _lock: DataLock },
+    Alone { engine: Box<Engine>, _lock: DataLock },
 }
 
 impl Porch {
@@ -81,7 +81,7 @@ impl Porch {
             let holder = match attempt {
                 Ok(lock) => {
                     let engine = Engine::open(config.clone()).await?;
-                    return Ok(Porch { transport: Transport::Alone { engine, _lock: lock }, config });
+                    return Ok(Porch { transport: Transport::Alone { engine: Box::new(engine), _lock: lock }, config });
                 }
                 Err(Busy::HeldBy(holder)) => holder,
             };
@@ -183,7 +183,7 @@ impl Porch {
                     .header("content-type", "application/json")
                     .body(body)
                     .context("cannot build the request")?;
-                let resp = porch_engine::api::router(engine.clone())
+                let resp = porch_engine::api::router(Engine::clone(engine))
                     .oneshot(porch_engine::api::normalize(req))
                     .await
                     .context("the request failed")?;

@@ -94,10 +94,7 @@ pub(super) async fn export(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
 ) -> Result<Response, ApiError> {
-    let prepared = engine.promote().prepared_bundle(&guid).await.map_err(|e| match e {
-        crate::promote::PromoteError::Engine(e) => e,
-        other => Error::Promote(Box::new(other)),
-    })?;
+    let prepared = engine.promote().prepared_bundle(&guid).await.map_err(crate::promote::PromoteError::into_error)?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/gzip".to_string()),

@@ -768,10 +768,7 @@ impl Run {
         }
         self.report.finished = true;
         self.publish();
-        let result = outcome.map_err(|e| match e {
-            PromoteError::Engine(e) => e,
-            other => Error::Promote(Box::new(other)),
-        });
+        let result = outcome.map_err(PromoteError::into_error);
         self.task.finish(&result).await;
     }
 }
@@ -782,6 +779,14 @@ fn url_encode(s: &str) -> String {
 }
 
 impl PromoteError {
+    /// The engine error this folds into: its line and its code.
+    pub fn into_error(self) -> Error {
+        match self {
+            PromoteError::Engine(e) => e,
+            other => Error::Promotion { code: other.code(), message: other.to_string() },
+        }
+    }
+
     /// The code a caller branches on.
     pub fn code(&self) -> crate::error::ErrorCode {
         use crate::error::ErrorCode;
