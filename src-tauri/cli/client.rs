@@ -128,6 +128,33 @@ impl Porch {
     /// Calls the API and returns its JSON answer (`null` for an empty one); an error answer
     /// becomes its message.
     pub(crate) async fn call(&self, method: Method, path: &str, body: Body) -> anyhow::Result<Value> {
+        let (status, bytes) = self.raw(method, path, body).await?;
+        let value: Value =
+            if bytes.iter().all(u8::is_ascii_whitespace) { Value::Null } else { serde_json::from_slice(&bytes)? };
+        if (200..300).contains(&status) {
+            return Ok(value);
+        }
+        match value["error"].as_str() {
+            Some(message) => Err(anyhow!("{message}")),
+            None => Err(anyhow!("Porch answered {status} to {path}")),
+        }
+    }
+
+    /// `GET path` for a body that is not JSON (an archive); an error answer becomes its message.
+    pub(crate) async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let (status, bytes) = self.raw(Method::GET, path, Body::Empty).await?;
+        if (200..300).contains(&status) {
+            return Ok(bytes);
+        }
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        match value["error"].as_str() {
+            Some(message) => Err(anyhow!("{message}")),
+            None => Err(anyhow!("Porch answered {status} to {path}")),
+        }
+    }
+
+    /// Calls the API and returns the status and body as they came.
+    async fn raw(&self, method: Method, path: &str, body: Body) -> anyhow::Result<(u16, Vec<u8>)> {
         let (status, bytes) = match &self.transport {
             Transport::Server { http, base, key, origin } => {
                 let mut req =
@@ -168,15 +195,7 @@ impl Porch {
                 (status, bytes)
             }
         };
-        let value: Value =
-            if bytes.iter().all(u8::is_ascii_whitespace) { Value::Null } else { serde_json::from_slice(&bytes)? };
-        if (200..300).contains(&status) {
-            return Ok(value);
-        }
-        match value["error"].as_str() {
-            Some(message) => Err(anyhow!("{message}")),
-            None => Err(anyhow!("Porch answered {status} to {path}")),
-        }
+        Ok((status, bytes.to_vec()))
     }
 
     /// `GET path`.

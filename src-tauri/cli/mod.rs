@@ -18,8 +18,10 @@
 mod access;
 mod client;
 mod deploy;
+mod export;
 mod key;
 mod list;
+mod promote;
 mod render;
 mod rm;
 mod schedule;
@@ -27,6 +29,7 @@ mod secret_link;
 mod serve;
 mod settings;
 mod tag;
+mod target;
 mod variant;
 
 use std::path::PathBuf;
@@ -87,6 +90,13 @@ enum Command {
     /// path such as finance/quarterly.
     #[command(subcommand)]
     Tag(tag::TagCommand),
+    /// Manage the Posit Connect servers items are promoted to.
+    #[command(subcommand)]
+    Target(target::TargetCommand),
+    /// Promote an item to a Posit Connect server in one step (bundle, settings, variables).
+    Promote(promote::PromoteArgs),
+    /// Write an item's bundle (with a manifest Connect accepts) and a README to a folder.
+    Export(export::ExportArgs),
 }
 
 impl Command {
@@ -105,6 +115,9 @@ impl Command {
             Command::Schedule(_) => "schedule",
             Command::Rm(_) => "rm",
             Command::Tag(_) => "tag",
+            Command::Target(_) => "target",
+            Command::Promote(_) => "promote",
+            Command::Export(_) => "export",
         }
     }
 }
@@ -175,6 +188,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Schedule(cmd) => cmd.run(&porch).await,
             Command::Rm(args) => args.run(&porch).await,
             Command::Tag(cmd) => cmd.run(&porch).await,
+            Command::Target(cmd) => cmd.run(&porch).await,
+            Command::Promote(args) => args.run(&porch).await,
+            Command::Export(args) => args.run(&porch).await,
         }
     })
 }

@@ -3,7 +3,8 @@
 // against a real headless `porch serve` that embeds the built UI at /__porch__/.
 //
 // Scenario: sign in with a key → empty library → deploy a static site by a synthesized
-// drop (preview, edit name/title, live task log, URL) → open it as a viewer → a live
+// drop (preview, edit name/title, live task log, URL) → open it as a viewer → promote it to a
+// second Porch acting as the Connect server (save the server, live log, report) → a live
 // library update from the event stream → redeploy and roll back a version → an error for
 // an unrecognisable drop → a page chosen as the entry point in the preview (and an app mode
 // the files cannot run refused inline) → a FastAPI app by drop (deploy log, viewer, live process log,
@@ -40,8 +41,10 @@ const LONG = 300_000; // environment builds (uv, first run) on a busy 2-core mac
 mkdirSync(OUT, { recursive: true });
 
 const work = mkdtempSync(join(tmpdir(), "porch-ui-e2e-work."));
-const dataDir = join(work, "data");
+const DATA_DIR = join(work, "data");
+const dataDir = DATA_DIR;
 let server = null;
+let target = null;
 let browser = null;
 let lastPage = null;
 let step = "setup";
@@ -78,7 +81,7 @@ function have(cmd) {
   return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 }
 
-async function startPorch() {
+async function startPorch(dataDir = DATA_DIR, logName = "porch.log") {
   if (!existsSync(PORCH)) throw new Error(`no porch binary at ${PORCH} (set PORCH_BIN)`);
   const key = spawnSync(PORCH, ["key", "new", "--name", "e2e", "--data-dir", dataDir], { encoding: "utf8" });
   if (key.status !== 0) throw new Error(`porch key new failed: ${key.stderr}`);
@@ -87,7 +90,7 @@ async function startPorch() {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, so cleanup reaches every child it started
   });
-  const logFile = join(OUT, "porch.log");
+  const logFile = join(OUT, logName);
   let logged = "";
   child.stderr.on("data", (d) => {
     logged += d;
@@ -105,8 +108,8 @@ async function startPorch() {
   return { child, base, key: key.stdout.trim() };
 }
 
-async function api(method, path, key, body) {
-  const r = await fetch(`${server.base}${path}`, {
+async function api(method, path, key, body, base = server.base) {
+  const r = await fetch(`${base}${path}`, {
     method,
     headers: { Authorization: `Key ${key}`, "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -201,6 +204,28 @@ async function main() {
   await page.getByTestId("qr-toggle").click();
   await page.getByTestId("qr").waitFor();
   await shot(page, "item-overview");
+
+  step = "promote to a second Porch acting as the Connect server";
+  target = await startPorch(join(work, "target-data"), "target-porch.log");
+  await page.getByTestId("promote").click();
+  await page.getByTestId("promote-dialog").waitFor();
+  await page.getByTestId("target-name").fill("prod");
+  await page.getByTestId("target-url").fill(`${target.base}/`);
+  await page.getByTestId("target-key").fill(target.key);
+  await page.getByTestId("target-save").click();
+  await page.getByTestId("promote-target").waitFor();
+  await page.getByTestId("promote-start").click();
+  await page.locator("[data-testid=promote-status][data-state]").waitFor({ timeout: LONG });
+  assert((await page.getByTestId("promote-status").getAttribute("data-state")) === "ok", `promotion: ${await page.getByTestId("promote-log").textContent()}`);
+  const promoteLog = await page.getByTestId("promote-log").textContent();
+  assert(promoteLog.includes("  | "), `the target's build log is shown: ${promoteLog}`);
+  assert(!promoteLog.includes(target.key), "the key is never shown");
+  await page.getByTestId("promote-carried").waitFor();
+  await shot(page, "item-promote");
+  const promoted = (await api("GET", "/__api__/v1/content?name=e2e-site", target.key, undefined, target.base)).json;
+  assert(promoted.length === 1 && promoted[0].title === "E2E Site", `promoted item ${JSON.stringify(promoted)}`);
+  await page.getByTestId("promote-close").click();
+  await page.getByTestId("promote-dialog").waitFor({ state: "detached" });
 
   step = "live library update from the event stream";
   await page.goto(`${server.base}/__porch__/#/`);
@@ -460,19 +485,20 @@ try {
   if (lastPage) await lastPage.screenshot({ path: join(OUT, "failure.png") }).catch(() => {});
 } finally {
   if (browser) await browser.close().catch(() => {});
-  if (server) {
+  for (const s of [server, target]) {
+    if (!s) continue;
     try {
-      process.kill(-server.child.pid, "SIGTERM");
+      process.kill(-s.child.pid, "SIGTERM");
     } catch {}
     await new Promise((r) => {
-      if (server.child.exitCode !== null) return r();
+      if (s.child.exitCode !== null) return r();
       const t = setTimeout(() => {
         try {
-          process.kill(-server.child.pid, "SIGKILL");
+          process.kill(-s.child.pid, "SIGKILL");
         } catch {}
         r();
       }, 15_000);
-      server.child.on("exit", () => (clearTimeout(t), r()));
+      s.child.on("exit", () => (clearTimeout(t), r()));
     });
   }
   rmSync(work, { recursive: true, force: true });

@@ -29,6 +29,7 @@ use crate::events::Event;
 use crate::gallery::Gallery;
 use crate::library::Library;
 use crate::links::Links;
+use crate::promote::Promote;
 use crate::renders::Renders;
 use crate::settings::Settings;
 use crate::shared::{Base, Shared};
@@ -54,6 +55,7 @@ struct Services {
     gallery: Gallery,
     settings: Settings,
     usage: Usage,
+    promote: Promote,
 }
 
 /// What a running server writes for the CLI (`porch.run.json` in the data dir).
@@ -99,6 +101,7 @@ impl Engine {
         let usage = Usage::new(shared.clone(), recorder, inbox);
         let settings =
             Settings::new(shared.clone(), library.clone(), apps.clone(), gallery.clone(), usage.clone(), saved);
+        let promote = Promote::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         Ok(Engine {
             services: std::sync::Arc::new(Services {
                 shared,
@@ -110,6 +113,7 @@ impl Engine {
                 gallery,
                 settings,
                 usage,
+                promote,
             }),
         })
     }
@@ -152,6 +156,11 @@ impl Engine {
     /// Usage: page views and app sessions, recorded and reported.
     pub fn usage(&self) -> &Usage {
         &self.services.usage
+    }
+
+    /// Promotion to a Connect server, and the saved targets.
+    pub fn promote(&self) -> &Promote {
+        &self.services.promote
     }
 
     /// The parts every service shares (configuration, store, events, tasks, tracker).

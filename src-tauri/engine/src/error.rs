@@ -87,6 +87,15 @@ pub enum Error {
         /// Seconds until the next attempt is accepted.
         retry_after: u64,
     },
+    /// A promotion to a Connect server stopped (see `promote::PromoteError`, which folds
+    /// into this one line and its code: `error` must not import the services above it).
+    #[error("{message}")]
+    Promotion {
+        /// The code the promotion's error maps to.
+        code: ErrorCode,
+        /// The one-line message.
+        message: String,
+    },
     /// The engine is shutting down.
     #[error("Porch is shutting down")]
     ShuttingDown,
@@ -158,6 +167,7 @@ impl Error {
             Error::Unauthorized => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::ShuttingDown | Error::TooManyAttempts { .. } => ErrorCode::Busy,
+            Error::Promotion { code, .. } => *code,
             Error::Store { .. } | Error::Migrate(_) | Error::Io { .. } => ErrorCode::Internal,
         }
     }
@@ -179,6 +189,7 @@ impl Error {
             Error::Unauthorized => 30,
             Error::Forbidden(_) => 22,
             Error::ShuttingDown | Error::TooManyAttempts { .. } => 3,
+            Error::Promotion { .. } => 3,
             Error::Store { .. } | Error::Migrate(_) | Error::Io { .. } => 1,
         }
     }

@@ -56,6 +56,7 @@ pub mod links;
 pub mod listener;
 pub mod observe;
 mod platform;
+pub mod promote;
 pub mod proxy;
 pub mod renders;
 pub mod routes;

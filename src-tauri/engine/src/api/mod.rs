@@ -20,6 +20,7 @@ mod gallery;
 mod interactive;
 mod links;
 mod porch;
+mod promote;
 mod renders;
 mod schedules;
 mod server;
@@ -116,6 +117,11 @@ pub fn router(engine: Engine) -> Router {
         .route("/porch/inspect", post(porch::inspect))
         .route("/porch/deploy", post(porch::deploy))
         .route("/porch/schedules/preview", post(porch::schedule_preview))
+        .route("/porch/targets", get(promote::list_targets).post(promote::add_target))
+        .route("/porch/targets/{name}", axum::routing::delete(promote::remove_target))
+        .route("/porch/content/{guid}/promote", post(promote::promote))
+        .route("/porch/content/{guid}/export", get(promote::export))
+        .route("/porch/promotions/{id}", get(promote::report))
         .route("/applications", get(server::applications))
         .route("/applications/{id}", get(server::application))
         .route("/applications/{guid}/variants", get(variants::v0_list))

@@ -23,9 +23,17 @@ pub(super) async fn server_settings(State(engine): State<Engine>) -> Json<Value>
     }))
 }
 
-/// `GET /__api__/v1/server_settings/python`: what interpreters exist (none are managed yet).
-pub(super) async fn python_settings(_: Publisher) -> Json<Value> {
-    Json(json!({ "installations": [], "api_enabled": true }))
+/// `GET /__api__/v1/server_settings/python`: the interpreters Porch finds, as Connect lists
+/// its installations (a promotion from another Porch checks the version its manifest pins).
+pub(super) async fn python_settings(_: Publisher, State(engine): State<Engine>) -> Json<Value> {
+    let installations: Vec<Value> = engine
+        .apps()
+        .python_versions()
+        .await
+        .into_iter()
+        .map(|v| json!({ "version": v, "cluster_name": "Local", "image_name": "Local" }))
+        .collect();
+    Json(json!({ "installations": installations, "api_enabled": true }))
 }
 
 /// `GET /__api__/v1/server_settings/{r,quarto,...}`.

@@ -126,6 +126,16 @@ impl Apps {
         Ok((bundle_id, version, packages))
     }
 
+    /// The Python versions this machine has (`3.11.2`, …), as Connect lists its
+    /// installations in `GET /v1/server_settings/python` (promotions check them).
+    pub async fn python_versions(&self) -> Vec<String> {
+        use crate::environment::python;
+        let found = python::probe_all(&self.shared.runner, &python::candidate_names()).await;
+        let mut versions: Vec<String> = python::python3_only(found).iter().map(|i| i.version()).collect();
+        versions.dedup();
+        versions
+    }
+
     /// The server's default runtime settings: the saved ones over the built-in ones.
     pub fn runtime_defaults(&self) -> RuntimeSettings {
         // A std lock: read whole, never held across an await.

@@ -35,7 +35,7 @@
 //! validated before they reach R code.
 
 mod command;
-mod python;
+pub(crate) mod python;
 mod r;
 mod requirements;
 

@@ -15,6 +15,7 @@ import { toast } from "../../components/Toast";
 import { formatBytes, formatWhen, modeIcon, modeLabel, runtimeKind } from "../../lib/format";
 import { describe, fromView } from "../../lib/schedule";
 import { galleryCard } from "./Gallery";
+import { openPromote } from "./Promote";
 import { mountItemSettings } from "./Settings";
 
 const TABS: [string, string, (c: ContentView) => boolean][] = [
@@ -103,6 +104,7 @@ function header(c: ContentView, shell: Shell): HTMLElement {
             if (qrBox.hidden && qrBox.childElementCount === 0) qrBox.append(Qr(lan, `QR code of ${lan}`), h("p", { class: "small muted" }, lan));
             qrBox.hidden = !qrBox.hidden;
           }, { testid: "qr-toggle" }),
+          button("Promote to Posit Connect…", () => openPromote(shell, c), { kind: "quiet", testid: "promote" }),
         )
       : h("p", { class: "muted" }, "Not deployed yet."),
     qrBox,
