@@ -49,6 +49,9 @@ pub struct NewUsage {
     pub ended: i64,
 }
 
+/// Events per INSERT statement: 9 bound values each, well under SQLite's limit of 32766.
+const INSERT_CHUNK: usize = 256;
+
 /// One stored event.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct UsageRow {
@@ -128,24 +131,26 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
+        // One statement per chunk, not one per event: each statement is a round trip to
+        // SQLite's worker thread, and at thousands of views a second those hand-offs, not
+        // the inserts, were the cost (they showed in bench/static.sh with recording on).
         let mut tx = self.pool.begin().await.map_err(Error::store("starting a transaction"))?;
-        for e in batch {
-            sqlx::query(
-                "INSERT INTO usage_events (content_guid, kind, device, bundle_id, variant_id, render_id, path, started, ended) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&e.content_guid)
-            .bind(e.kind.as_str())
-            .bind(&e.device)
-            .bind(e.bundle_id)
-            .bind(e.variant_id)
-            .bind(e.render_id)
-            .bind(&e.path)
-            .bind(e.started)
-            .bind(e.ended)
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::store("recording usage"))?;
+        for chunk in batch.chunks(INSERT_CHUNK) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO usage_events (content_guid, kind, device, bundle_id, variant_id, render_id, path, started, ended) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(&e.content_guid)
+                    .push_bind(e.kind.as_str())
+                    .push_bind(&e.device)
+                    .push_bind(e.bundle_id)
+                    .push_bind(e.variant_id)
+                    .push_bind(e.render_id)
+                    .push_bind(&e.path)
+                    .push_bind(e.started)
+                    .push_bind(e.ended);
+            });
+            q.build().execute(&mut *tx).await.map_err(Error::store("recording usage"))?;
         }
         tx.commit().await.map_err(Error::store("committing usage"))
     }

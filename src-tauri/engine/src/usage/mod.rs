@@ -26,9 +26,10 @@
 //! Concurrency: the recorder runs on request tasks and only reads two atomics and does a
 //! `try_send` on a bounded channel (a full channel drops the note and counts it: serving is
 //! never slowed by recording). One writer task, spawned on the tracker when the server
-//! starts, owns the session bookkeeping, the daily salt and the batch, and writes each
-//! batch in one transaction. It sleeps until a note arrives, a request span falls quiet, or
-//! the daily fold is due. Usage writes emit no engine event and touch no content table, so
+//! starts, owns the session bookkeeping, the daily salt and the batch, and writes a batch
+//! (one multi-row INSERT per chunk, one transaction) a second after its first event, or at
+//! once when it is full, and at shutdown. It sleeps until a note arrives, the batch is due,
+//! a request span falls quiet, or the daily fold is due. Usage writes emit no engine event and touch no content table, so
 //! they never make the landing page or the library list stale.
 
 pub mod sessions;
@@ -58,6 +59,9 @@ const INBOX: usize = 8192;
 const BATCH: usize = 512;
 /// Cookie-less fingerprints remembered per day at most (the map is cleared when full).
 const MAX_FINGERPRINTS: usize = 100_000;
+/// How long a note waits for others before its batch is written: one transaction a second
+/// under steady traffic instead of one per request.
+const FLUSH_AFTER: Duration = Duration::from_secs(1);
 /// How often old events are folded into per-day totals.
 const FOLD_EVERY: Duration = Duration::from_secs(24 * 3600);
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -438,6 +442,8 @@ impl Writer {
         let cancel = self.shared.cancel.clone();
         self.fold().await;
         let mut next_fold = tokio::time::Instant::now() + FOLD_EVERY;
+        // When the batch must be written: FLUSH_AFTER after its first event (None: empty).
+        let mut flush_at: Option<tokio::time::Instant> = None;
         loop {
             let due = self.sessions.next_due().map(|at| {
                 let wait = Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64);
@@ -458,6 +464,9 @@ impl Writer {
                         }
                     }
                 }
+                _ = tokio::time::sleep_until(flush_at.unwrap_or(next_fold)), if flush_at.is_some() => {
+                    self.flush().await;
+                }
                 _ = tokio::time::sleep_until(due.unwrap_or(next_fold)), if due.is_some() => {
                     let ended = self.sessions.expire(now_ms());
                     self.finished(ended);
@@ -467,7 +476,14 @@ impl Writer {
                     self.fold().await;
                 }
             }
-            self.flush().await;
+            if self.batch.len() >= BATCH {
+                self.flush().await;
+            }
+            flush_at = match (self.batch.is_empty(), flush_at) {
+                (true, _) => None,
+                (false, Some(at)) => Some(at),
+                (false, None) => Some(tokio::time::Instant::now() + FLUSH_AFTER),
+            };
         }
         // Shutdown: what is queued is recorded, and open sessions end now.
         rx.close();
