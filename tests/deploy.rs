@@ -114,7 +114,7 @@ async fn hostile_archives_are_refused_and_nothing_changes() {
     for escaped in ["evil.txt", "zip-slip.txt", "bundles/evil.txt", "tmp/evil.txt"] {
         assert!(!p.data_dir().join(escaped).exists(), "{escaped} was written");
     }
-    let tmp_left: Vec<_> = std::fs::read_dir(p.data_dir().join("tmp")).expect("tmp").collect();
+    let tmp_left = p.scratch_leftovers();
     assert!(tmp_left.is_empty(), "scratch files left behind: {tmp_left:?}");
     p.shutdown();
 }
@@ -443,7 +443,7 @@ async fn chosen_entry_point_and_appmode_are_stored_served_and_kept_on_rollback()
     }
     assert_eq!(bundle_count(&p, &guid).await, before, "refused uploads stored bundles");
     assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"the site".to_vec()), "the served version changed");
-    let tmp_left: Vec<_> = std::fs::read_dir(p.data_dir().join("tmp")).expect("tmp").collect();
+    let tmp_left = p.scratch_leftovers();
     assert!(tmp_left.is_empty(), "scratch files left behind: {tmp_left:?}");
 
     // Rolling back to the first version runs its chosen page again.

@@ -131,7 +131,7 @@ async fn inspect_reports_what_a_deploy_would_detect_and_stores_nothing() {
         json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("bundles"))
             .await;
     assert_eq!(bundles, json!([]));
-    let leftovers: Vec<_> = std::fs::read_dir(p.data_dir().join("tmp")).expect("tmp").collect();
+    let leftovers = p.scratch_leftovers();
     assert!(leftovers.is_empty(), "scratch files left behind: {leftovers:?}");
 }
 
@@ -300,6 +300,6 @@ async fn inspect_offers_and_applies_a_chosen_appmode_and_entry_point() {
     // Nothing was stored.
     let (_, list) = json_of(p.api(Method::GET, "/__api__/v1/content").send().await.expect("list")).await;
     assert_eq!(list, json!([]));
-    let leftovers: Vec<_> = std::fs::read_dir(p.data_dir().join("tmp")).expect("tmp").collect();
+    let leftovers = p.scratch_leftovers();
     assert!(leftovers.is_empty(), "scratch files left behind: {leftovers:?}");
 }

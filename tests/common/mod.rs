@@ -165,6 +165,19 @@ impl Porch {
         self.dir.path()
     }
 
+    /// What upload and deploy staging left in the data folder's scratch space.
+    ///
+    /// A thumbnail capture of an item deployed earlier in the test may be running (Chromium
+    /// takes its picture in a `capture-*` folder there and removes it when done): that is work
+    /// in flight, not a leftover, so it is not listed.
+    pub fn scratch_leftovers(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.data_dir().join("tmp"))
+            .expect("the data folder has a tmp folder")
+            .map(|e| e.expect("reading tmp").path())
+            .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("capture-")))
+            .collect()
+    }
+
     /// Absolute URL for a path on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
