@@ -11,6 +11,11 @@
 #   BENCH_CONNECTIONS=64  wrk connections
 #   BENCH_THREADS=2       wrk threads
 #   BENCH_WARMUP=2s       wrk duration of the warm-up run per URL
+#   BENCH_USAGE=on|off    Porch's usage recording (default on, Porch's default); `off`
+#                         runs `porch settings set usage=off` before deploying. Every
+#                         wrk request of index.html is a cookie-less page view, so `on`
+#                         is recording's worst case. Compare the two with
+#                         bench/usage.sh (three interleaved pinned runs, medians).
 #   BENCH_KEEP=1          keep the temp dir (logs, configs) for inspection
 #
 # Exits non-zero only on setup errors (missing tools, build failure, a server
@@ -24,6 +29,7 @@ BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64}
 BENCH_THREADS=${BENCH_THREADS:-2}
 BENCH_WARMUP=${BENCH_WARMUP:-2s}
 BENCH_KEEP=${BENCH_KEEP:-0}
+BENCH_USAGE=${BENCH_USAGE:-on}
 START_TIMEOUT=${BENCH_START_TIMEOUT:-30} # seconds to wait for a server to come up
 
 case $BENCH_ONLY in
@@ -31,6 +37,10 @@ case $BENCH_ONLY in
   *) echo "static.sh: BENCH_ONLY must be nginx, porch or both (got '$BENCH_ONLY')" >&2; exit 2 ;;
 esac
 want() { [[ $BENCH_ONLY == both || $BENCH_ONLY == "$1" ]]; }
+case $BENCH_USAGE in
+  on | off) ;;
+  *) echo "static.sh: BENCH_USAGE must be on or off (got '$BENCH_USAGE')" >&2; exit 2 ;;
+esac
 
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -163,6 +173,14 @@ if want porch; then
   mkdir -p "$P"
   start_porch "$DATA" "$P"
   log "porch listening on 127.0.0.1:$PORCH_PORT (pid $PORCH_PID)"
+  "$PORCH_BIN" settings set "usage=$BENCH_USAGE" --data-dir "$DATA" >"$P/settings.out" 2>&1 ||
+    die "porch settings set usage=$BENCH_USAGE failed: $(tail -n 5 "$P/settings.out")"
+  recording=$(curl -fsS -H "Authorization: Key $KEY" "http://127.0.0.1:$PORCH_PORT/__api__/porch/server" |
+    python3 -c 'import json, sys; print(next(e["value"] for e in json.load(sys.stdin)["settings"]["entries"] if e["name"] == "usage"))') ||
+    die "could not read the usage setting back"
+  [[ $recording == True && $BENCH_USAGE == on || $recording == False && $BENCH_USAGE == off ]] ||
+    die "usage setting is $recording after asking for $BENCH_USAGE"
+  log "porch usage recording: $BENCH_USAGE"
 
   "$PORCH_BIN" deploy "$SITE" --name bench-site --data-dir "$DATA" >"$P/deploy.out" 2>"$P/deploy.err" ||
     die "porch deploy failed: $(tail -q -n 5 "$P/deploy.err" "$P/deploy.out")"
@@ -228,12 +246,35 @@ for f in small big; do
   done
 done
 
+# How many page views Porch recorded of the index.html requests (warm-up and measured runs
+# and the byte check): recording is batched, so read until the count stops moving. Fewer
+# than sent means the recorder's queue was full and notes were dropped (by design: serving
+# never waits for recording).
+RECORDED=
+if want porch && [[ $BENCH_USAGE == on ]]; then
+  guid=${path##*/}
+  SENT=$(cat "$TMP/warm-porch-small.txt" "$TMP/wrk-porch-small.txt" | awk '/requests in/ {n += $1} END {print n + 1}')
+  prev=-1
+  for _ in $(seq 1 60); do
+    RECORDED=$(curl -fsS -H "Authorization: Key $KEY" "http://127.0.0.1:$PORCH_PORT/__api__/porch/content/$guid/usage?days=1" |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["views"])' 2>/dev/null || echo "?")
+    [[ $RECORDED == "$prev" ]] && break
+    prev=$RECORDED
+    sleep 1
+  done
+fi
+
 # -------------------------------------------------------------- report ----
 ratio() { # porch nginx
   awk -v p="$1" -v n="$2" 'BEGIN { if (p == "" || n == "" || n + 0 == 0) print "n/a"; else printf "%.2fx", p / n }'
 }
 echo
 echo "wrk -t$BENCH_THREADS -c$BENCH_CONNECTIONS -d$BENCH_DURATION, loopback, $(nproc) CPUs"
+if want porch; then
+  # Words only (compare.sh matches lines by their words and compares their numbers).
+  echo "porch usage recording $BENCH_USAGE"
+  if [[ -n $RECORDED ]]; then echo "porch page views recorded $RECORDED of $SENT index.html requests"; fi
+fi
 printf '%-11s %-8s %12s %9s %9s %7s\n' file server 'req/s' p50_ms p99_ms errors
 for f in small big; do
   label=small

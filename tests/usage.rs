@@ -323,3 +323,46 @@ async fn app_sessions_are_websockets_or_request_spans_and_survive_a_restart() {
     assert!(report["median_session_secs"].as_f64().is_some(), "{report}");
     p.shutdown();
 }
+
+/// A browser that loads a page it has seen asks again with `If-None-Match` (static pages
+/// are `Cache-Control: no-cache`) and gets a 304: that is a page load and counts; a 304 of
+/// an asset does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revalidated_page_load_is_a_page_view() {
+    let p = Porch::start().await;
+    let guid = p.deploy_fixture("site", "usage-revalidated");
+    let index = format!("/content/{guid}/");
+    let mut a = Device::new("DeviceA/1.0", true);
+    assert_eq!(a.get(&p, &index).await.0, 200);
+    let cookie = format!("porch_device={}", a.cookie.clone().expect("a device cookie"));
+    let conditional = |path: String| {
+        let (http, url, cookie) = (p.http.clone(), p.url(&path), cookie.clone());
+        async move {
+            let first = http.get(&url).header(USER_AGENT, "DeviceA/1.0").header(COOKIE, &cookie).send().await;
+            let etag = first.expect("get").headers().get("etag").expect("an etag").clone();
+            let again = http
+                .get(&url)
+                .header(USER_AGENT, "DeviceA/1.0")
+                .header(COOKIE, &cookie)
+                .header("if-none-match", etag)
+                .send()
+                .await
+                .expect("conditional get");
+            again.status().as_u16()
+        }
+    };
+    // The page: one 200 and one 304 here, two more views (three with the first).
+    assert_eq!(conditional(index.clone()).await, 304);
+    // An asset: a 200 and a 304, neither a view.
+    assert_eq!(conditional(format!("/content/{guid}/assets/style.css")).await, 304);
+    let seen = eventually(30, "three page views recorded", || async {
+        let v = visits(&p, &format!("content_guid={guid}")).await;
+        (v.len() >= 3).then_some(v)
+    })
+    .await;
+    assert_eq!(seen.len(), 3, "{seen:#?}");
+    assert!(seen.iter().all(|v| v["path"] == "/"), "{seen:#?}");
+    let report = json_get(&p, &format!("/__api__/porch/content/{guid}/usage")).await;
+    assert_eq!((report["views"].clone(), report["unique_devices"].clone()), (json!(3), json!(1)), "{report}");
+    p.shutdown();
+}

@@ -8,7 +8,10 @@
 // no console errors, focus order search → tag filter → first card → instant search, tag
 // filter and pagination with JavaScript → the same without JavaScript (`/?q=`, `/?tag=`)
 // → dark mode and a phone-sized viewport → the item page: a picture chosen and a tag
-// added, seen on the landing page. Screenshots go to $E2E_OUT (README material).
+// added, seen on the landing page → usage: two viewers load pages, the item's Usage tab
+// shows the counted views (chart, devices, last view; axe-core clean, light and dark), the
+// library sorted by views and by last view puts the viewed items first, and with usage off
+// the tab says where to turn it on. Screenshots go to $E2E_OUT (README material).
 //
 // Env: PORCH_BIN, CHROMIUM, E2E_OUT as in ui.e2e.mjs.
 // Exit status non-zero on any failure; the last line says PASS or FAIL.
@@ -279,6 +282,79 @@ async function main() {
   await page.goto(`${server.base}/?tag=finance/notes`);
   assert((await page.textContent("#count")).includes("1 item matches"), "the new tag filters the landing page");
   assert((await page.locator(".thumb img").count()) === 1, "with the chosen picture");
+
+  step = "usage: a viewer's page loads, counted and shown";
+  // Two viewers: 3 + 1 page loads of one note (the repeated loads are revalidations, 304s,
+  // and count), 1 of another. Nothing else in this run is a page view (the landing page,
+  // Porch's captures and API calls are not counted).
+  const [viewed, less] = [guids[10], guids[11]];
+  // Two devices: two browser contexts with their own cookies and user agents (a first
+  // load without a cookie is known by address and user agent, so two fresh contexts of
+  // one browser on one address would share their first view's device).
+  for (const [n, loads] of [[1, 3], [2, 1]]) {
+    const viewer = await browser.newContext({ viewport: { width: 800, height: 600 }, userAgent: `PorchE2EViewer/${n}.0 (X11; Linux x86_64)` });
+    const vpage = await viewer.newPage();
+    for (let i = 0; i < loads; i++) assert((await vpage.goto(`${server.base}/content/${viewed}/`)).status() === 200, "the viewer sees the note");
+    if (loads === 1) {
+      // Usage times are whole seconds: the other note's view comes in a later second, so
+      // the sort by last view has no tie to break.
+      await new Promise((r) => setTimeout(r, 1100));
+      assert((await vpage.goto(`${server.base}/content/${less}/`)).status() === 200, "the viewer sees the other note");
+    }
+    await viewer.close();
+  }
+  await ui.goto(`${server.base}/__porch__/#/item/${viewed}/usage`);
+  await ui.getByTestId("usage-body").waitFor();
+  // Recording is batched off the request path: refresh until the four views are in.
+  {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const total = await ui.getByTestId("usage-total").textContent({ timeout: 10_000 }).catch(() => null);
+      if (total === "4") break;
+      assert(Date.now() < deadline, `the Usage tab shows 4 views within 60 s (it shows ${total})`);
+      await new Promise((r) => setTimeout(r, 500));
+      await ui.getByTestId("usage-refresh").click();
+    }
+  }
+  assert((await ui.getByTestId("usage-devices").textContent()) === "2", "two devices");
+  assert((await ui.getByTestId("usage-last").textContent()) !== "never", "a last view");
+  const label = await ui.getByTestId("usage-chart").getAttribute("aria-label");
+  assert(label?.includes("4 views in total on 1 day"), `the chart says what it shows: ${label}`);
+  assert((await ui.locator('[data-testid="usage-chart"] rect.bar').count()) === 30, "one bar per day of 30");
+  await shot(ui, "usage-tab");
+  await axe(ui, "the Usage tab");
+  await ui.selectOption("#usage-period", "7");
+  await ui.locator('[data-testid="usage-chart"] rect.bar').nth(6).waitFor();
+  assert((await ui.locator('[data-testid="usage-chart"] rect.bar').count()) === 7, "seven bars for 7 days");
+  await ui.emulateMedia({ colorScheme: "dark" });
+  await shot(ui, "usage-tab-dark");
+  await axe(ui, "the Usage tab in dark mode");
+  await ui.emulateMedia({ colorScheme: "light" });
+
+  step = "usage: the library sorted by views in 30 days";
+  await ui.goto(`${server.base}/__porch__/#/`);
+  await ui.getByTestId("content-row").first().waitFor();
+  await ui.selectOption("#library-sort", "views");
+  await ui.waitForFunction(([a, b]) => {
+    const rows = [...document.querySelectorAll('[data-testid="content-row"]')].map((r) => r.getAttribute("data-guid"));
+    return rows[0] === a && rows[1] === b;
+  }, [viewed, less], { timeout: 10_000 });
+  const top = ui.getByTestId("content-row").first();
+  assert((await top.getByTestId("views-30d").textContent()).includes("4 views in 30 days"), "the row says its views");
+  assert((await ui.getByTestId("views-30d").count()) === 2, "only the two viewed rows show a count");
+  await shot(ui, "library-by-views");
+  await axe(ui, "the library sorted by views");
+  await ui.selectOption("#library-sort", "viewed");
+  await ui.waitForFunction((b) => document.querySelector('[data-testid="content-row"]')?.getAttribute("data-guid") === b, less, { timeout: 10_000 });
+
+  step = "usage: off, the tab says where to turn it on";
+  assert((await api("PATCH", "/__api__/porch/server", { usage: false })).status === 200, "usage off");
+  await ui.goto(`${server.base}/__porch__/#/item/${guids[12]}/usage`);
+  await ui.getByTestId("usage-off").waitFor();
+  assert((await ui.getByTestId("usage-off").locator('a[href="#/settings"]').count()) === 1, "a link to Settings");
+  await shot(ui, "usage-off");
+  await axe(ui, "the Usage tab with usage off");
+  assert((await api("PATCH", "/__api__/porch/server", { usage: true })).status === 200, "usage on again");
 
   assert(consoleErrors.length === 0, `console errors: ${consoleErrors.join(" | ")}`);
 }

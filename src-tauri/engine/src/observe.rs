@@ -227,10 +227,14 @@ pub fn device_cookie(headers: &HeaderMap) -> Option<String> {
         .map(str::to_ascii_lowercase)
 }
 
-/// Whether an answer is an HTML page: a 200 `text/html` answer to a GET.
+/// Whether an answer is an HTML page: a 200 `text/html` answer to a GET, or a 304 that
+/// revalidates one. Static pages are served `Cache-Control: no-cache` with an ETag, so a
+/// browser that loads a page it has seen before asks again with `If-None-Match` and gets a
+/// 304 (which carries the page's `Content-Type`): that is a page load too, and without it
+/// every return visit from the same browser would go uncounted.
 pub fn is_html_page(is_get: bool, status: StatusCode, headers: &HeaderMap) -> bool {
     is_get
-        && status == StatusCode::OK
+        && (status == StatusCode::OK || status == StatusCode::NOT_MODIFIED)
         && headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -436,5 +440,8 @@ mod tests {
         assert!(!is_html_page(false, StatusCode::OK, &html));
         assert!(!is_html_page(true, StatusCode::NOT_FOUND, &html));
         assert!(!is_html_page(true, StatusCode::OK, &headers(&[("content-type", "text/css")])));
+        assert!(is_html_page(true, StatusCode::NOT_MODIFIED, &html), "a revalidated page load is a page load");
+        assert!(!is_html_page(true, StatusCode::NOT_MODIFIED, &headers(&[("content-type", "text/css")])));
+        assert!(!is_html_page(true, StatusCode::PARTIAL_CONTENT, &html));
     }
 }

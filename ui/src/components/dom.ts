@@ -28,6 +28,21 @@ export function h(tag: string, attrs: Attrs = {}, ...children: (Child | Child[])
   return el;
 }
 
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** Like `h`, for SVG elements (charts drawn by hand); attributes are set as given, text as text. */
+export function svg(tag: string, attrs: Record<string, string | number | undefined> = {}, ...children: (Child | Child[])[]): SVGElement {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value !== undefined) el.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return el;
+}
+
 /** A link that asks the caller to open its URL (the desktop window must not navigate). */
 export function externalLink(url: string, onOpen: (url: string) => void, label = url): HTMLElement {
   return h(

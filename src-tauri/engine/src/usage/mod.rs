@@ -8,10 +8,11 @@
 //! app session lives in [`sessions`], the one place keep-awake reads it too.
 //!
 //! What is counted: a *page view* is one HTML page load (a successful `text/html` answer to
-//! a GET) of a static, rendered or pin item, not its assets; an *app session* is defined in
-//! [`sessions`]. Never counted ([`crate::observe::Uncounted`]): health probes, Porch's own
-//! captures (`x-porch-capture: 1`), requests with an API key, the publisher's previews of
-//! drafts and earlier bundles; nothing at all while the `usage` setting is off.
+//! a GET, or the 304 that revalidates one: a return visit) of a static, rendered or pin
+//! item, not its assets; an *app session* is defined in [`sessions`]. Never counted
+//! ([`crate::observe::Uncounted`]): health probes, Porch's own captures
+//! (`x-porch-capture: 1`), requests with an API key, the publisher's previews of drafts and
+//! earlier bundles; nothing at all while the `usage` setting is off.
 //!
 //! Privacy: a device is the random `porch_device` cookie the gateway sets on HTML pages. A
 //! client that sends no cookie is known by a hash of its address and user agent with a

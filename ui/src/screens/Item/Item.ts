@@ -1,7 +1,7 @@
 // The item page: a header (title, type, URL with open / copy / QR) and tabs: Overview,
 // Logs (live tail with search), Processes (kill, restart), Versions (rollback), Renders
-// (open, re-render), Settings. Tabs are routes (`#/item/<guid>/<tab>`), so they survive a
-// reload and the back button works.
+// (open, re-render), Usage (views or sessions per day), Settings. Tabs are routes
+// (`#/item/<guid>/<tab>`), so they survive a reload and the back button works.
 
 import { toApiError } from "../../api/client";
 import * as api from "../../api/content";
@@ -17,6 +17,7 @@ import { describe, fromView } from "../../lib/schedule";
 import { galleryCard } from "./Gallery";
 import { openPromote } from "./Promote";
 import { mountItemSettings } from "./Settings";
+import { usagePanel } from "./Usage";
 
 const TABS: [string, string, (c: ContentView) => boolean][] = [
   ["overview", "Overview", () => true],
@@ -24,6 +25,7 @@ const TABS: [string, string, (c: ContentView) => boolean][] = [
   ["processes", "Processes", (c) => runtimeKind(c.app_mode) === "interactive"],
   ["versions", "Versions", () => true],
   ["renders", "Renders", (c) => runtimeKind(c.app_mode) === "rendered"],
+  ["usage", "Usage", () => true],
   ["settings", "Settings", () => true],
 ];
 
@@ -136,6 +138,7 @@ const PANELS: Record<string, Panel> = {
   processes: processesPanel,
   versions: versionsPanel,
   renders: rendersPanel,
+  usage: usagePanel,
   settings: mountItemSettings,
 };
 

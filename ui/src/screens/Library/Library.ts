@@ -1,17 +1,33 @@
-// The Library: every item with its type, title, status and viewer URL; search and filter;
-// kept live by the engine's event stream. Clicking an item opens its page.
+// The Library: every item with its type, title, status, viewer URL and views in the last 30
+// days; search, filter and sort (as published, name, last deployed, last viewed, most viewed);
+// kept live by the engine's event stream. Clicking an item opens its page. Usage comes from
+// one call for the whole library (`GET /porch/usage`), fetched with the list; usage writes
+// send no events, so the counts are as fresh as the last refresh.
 
 import { toApiError } from "../../api/client";
 import { jobs, listContent, renders, schedules } from "../../api/content";
 import { subscribe } from "../../api/events";
-import type { ContentView } from "../../api/types";
+import type { ContentView, UsageLatestView } from "../../api/types";
+import { latestUsage } from "../../api/usage";
 import type { Cleanup, Shell } from "../../app";
 import { h } from "../../components/dom";
 import { EmptyState, sampleSite } from "../../components/EmptyState";
 import { ErrorNote } from "../../components/ErrorNote";
 import { formatWhen, matches, modeIcon, modeLabel, runtimeKind } from "../../lib/format";
+import { isSort, type LibrarySort, recentUse, SORTS, sortItems } from "./sort";
 
 type Filter = "all" | "interactive" | "rendered" | "static";
+
+/** The sort chosen last (kept in this browser, like the API key). */
+const SORT_KEY = "porch.librarySort";
+function savedSort(): LibrarySort {
+  try {
+    const s = localStorage.getItem(SORT_KEY);
+    return isSort(s) ? s : "published";
+  } catch {
+    return "published";
+  }
+}
 
 /** What the status column says about one item. */
 interface Status {
@@ -24,6 +40,8 @@ export function mountLibrary(root: HTMLElement, shell: Shell): Cleanup {
   let loadError: unknown = null;
   let query = "";
   let filter: Filter = "all";
+  let sort: LibrarySort = savedSort();
+  let usage = new Map<string, UsageLatestView>();
   const statuses = new Map<string, Status>();
 
   const search = h("input", {
@@ -51,6 +69,31 @@ export function mountLibrary(root: HTMLElement, shell: Shell): Cleanup {
     h("option", { value: "rendered" }, "Documents (rendered)"),
     h("option", { value: "static" }, "Static sites"),
   );
+  const sortSelect = h(
+    "select",
+    {
+      id: "library-sort",
+      "data-testid": "sort",
+      onchange: (e: Event) => {
+        const v = (e.target as HTMLSelectElement).value;
+        sort = isSort(v) ? v : "published";
+        try {
+          localStorage.setItem(SORT_KEY, sort);
+        } catch {
+          // Private mode or no storage: the choice lasts until the page is left.
+        }
+        renderList();
+        // Usage writes send no events: sorting by usage reads it afresh.
+        if (sort === "viewed" || sort === "views") {
+          void latestUsage().then((latest) => {
+            usage = new Map(latest.map((u) => [u.guid, u]));
+            if (alive) renderList();
+          }, () => {});
+        }
+      },
+    },
+    ...SORTS.map(([id, label]) => h("option", { value: id, selected: id === sort }, label)),
+  );
   const count = h("span", { class: "muted small", "aria-live": "polite" });
   const list = h("div", { class: "library-list" });
   const toolbar = h(
@@ -63,6 +106,8 @@ export function mountLibrary(root: HTMLElement, shell: Shell): Cleanup {
     search,
     h("label", { for: "library-filter", class: "sr-only" }, "Show"),
     filterSelect,
+    h("label", { for: "library-sort", class: "sr-only" }, "Sort by"),
+    sortSelect,
   );
   root.replaceChildren(toolbar, list);
 
@@ -81,8 +126,10 @@ export function mountLibrary(root: HTMLElement, shell: Shell): Cleanup {
       );
       return;
     }
-    const shown = items.filter(
-      (c) => (filter === "all" || runtimeKind(c.app_mode) === filter) && matches(query, c.title, c.name, modeLabel(c.app_mode), c.content_url),
+    const shown = sortItems(
+      items.filter((c) => (filter === "all" || runtimeKind(c.app_mode) === filter) && matches(query, c.title, c.name, modeLabel(c.app_mode), c.content_url)),
+      sort,
+      usage,
     );
     count.textContent = shown.length === items.length ? plural(items.length, "item") : `${shown.length} of ${plural(items.length, "item")}`;
     if (shown.length === 0) {
@@ -103,6 +150,7 @@ export function mountLibrary(root: HTMLElement, shell: Shell): Cleanup {
     const status = statuses.get(c.guid);
     const url = c.vanity_url ?? c.content_url;
     const title = c.title && c.title.trim() !== "" ? c.title : c.name;
+    const used = recentUse(usage.get(c.guid), runtimeKind(c.app_mode) === "interactive");
     return h(
       "li",
       { class: "card content-card", "data-testid": "content-row", "data-guid": c.guid, "data-name": c.name },
@@ -111,7 +159,14 @@ export function mountLibrary(root: HTMLElement, shell: Shell): Cleanup {
         "div",
         { class: "card-main" },
         h("a", { class: "card-title", href: `#/item/${encodeURIComponent(c.guid)}` }, title),
-        h("div", { class: "muted small" }, h("span", { class: "mode" }, modeLabel(c.app_mode)), title !== c.name ? ` · ${c.name}` : "", ` · deployed ${formatWhen(c.last_deployed_time)}`),
+        h(
+          "div",
+          { class: "muted small" },
+          h("span", { class: "mode" }, modeLabel(c.app_mode)),
+          title !== c.name ? ` · ${c.name}` : "",
+          ` · deployed ${formatWhen(c.last_deployed_time)}`,
+          used ? h("span", { "data-testid": "views-30d" }, ` · ${used}`) : null,
+        ),
       ),
       h("div", { class: `status status-${status?.kind ?? "info"}`, "data-testid": "status" }, status?.text ?? ""),
       h(
@@ -158,7 +213,10 @@ export function mountLibrary(root: HTMLElement, shell: Shell): Cleanup {
       do {
         again = false;
         try {
-          items = await listContent();
+          // Usage is a nicety: the list shows without it (an older server, a failed read).
+          const [list, latest] = await Promise.all([listContent(), latestUsage().catch(() => null)]);
+          items = list;
+          if (latest) usage = new Map(latest.map((u) => [u.guid, u]));
           loadError = null;
         } catch (err) {
           loadError = toApiError(err);
