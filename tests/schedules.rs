@@ -761,3 +761,80 @@ async fn email_over_starttls_and_tls_with_a_login_and_a_company_ca() {
     assert!(got.contains("RECEIVED via tls by alice to viewer@example.org"), "{got}");
     p.shutdown();
 }
+
+/// Runs `porch ARGS` against `p`'s data folder from the folder `cwd`, with `stdin` as input.
+fn porch_in(p: &Porch, cwd: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(common::porch_bin())
+        .args(args)
+        .arg("--data-dir")
+        .arg(p.data_dir())
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run porch");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("porch output");
+    eprintln!(
+        "$ porch {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[tokio::test]
+async fn smtp_settings_and_the_ca_file_from_the_cli() {
+    let test = "smtp_settings_and_the_ca_file_from_the_cli";
+    let dir = tempfile::tempdir().expect("tmp");
+    if let Err(e) = mail_certificates(dir.path()) {
+        common::skip_or_fail(test, &format!("cannot make test certificates with openssl: {e}"));
+        return;
+    }
+    let p = Porch::start().await;
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    let out = porch_in(&p, dir.path(), &["smtp"], "");
+    assert!(out.status.success() && text(&out).contains("No mail server is set"), "{}", err(&out));
+
+    // The password comes from standard input, never from the command line.
+    let base = ["smtp", "set", "host=127.0.0.1", "port=2525", "security=starttls", "username=alice"];
+    let rest = ["from=porch@example.org", "owner=owner@example.org", "--password-stdin"];
+    let out = porch_in(&p, dir.path(), &[&base[..], &rest[..]].concat(), "s3cret pass\n");
+    assert!(out.status.success(), "{}", err(&out));
+    assert!(text(&out).contains("password   set") && text(&out).contains("none (public roots only)"), "{}", text(&out));
+    let out = porch_in(&p, dir.path(), &["smtp", "set", "password=s3cret"], "");
+    assert!(!out.status.success() && err(&out).contains("--password-stdin"), "{}", err(&out));
+
+    // A CA file that cannot be used is refused, naming it; nothing is saved.
+    let saved = smtp_view(&p).await;
+    let missing = dir.path().join("missing.pem");
+    let arg = format!("smtp_ca_file={}", missing.display());
+    let out = porch_in(&p, dir.path(), &["smtp", "set", &arg], "");
+    let e = err(&out);
+    assert!(!out.status.success(), "a missing CA file was accepted");
+    assert!(
+        e.contains(&missing.display().to_string()) && e.contains("cannot read") && e.contains("nothing was saved"),
+        "{e}"
+    );
+    assert_eq!(smtp_view(&p).await, saved);
+
+    // A relative path is taken from where the command runs; the password is kept.
+    let out = porch_in(&p, dir.path(), &["smtp", "set", "smtp-ca-file=ca.pem"], "");
+    assert!(out.status.success(), "{}", err(&out));
+    let ca = std::fs::canonicalize(dir.path()).expect("canonical").join("ca.pem");
+    let view = smtp_view(&p).await;
+    assert_eq!(view["ca_file"].as_str().map(std::path::PathBuf::from), Some(ca.clone()), "{view}");
+    assert_eq!(view["password_set"], true, "{view}");
+    assert!(text(&porch_in(&p, dir.path(), &["smtp"], "")).contains(&ca.display().to_string()));
+
+    // `ca_file=` drops it.
+    let out = porch_in(&p, dir.path(), &["smtp", "set", "ca_file="], "");
+    assert!(out.status.success() && text(&out).contains("none (public roots only)"), "{}", err(&out));
+    assert!(smtp_view(&p).await.get("ca_file").is_none());
+    p.shutdown();
+}
