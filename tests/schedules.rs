@@ -1,6 +1,9 @@
 //! Schedules end to end: bad input, a real schedule firing, catch-up after a restart (once,
-//! or never with catch-up off), and a skipped overlapping run. Renders use the notebook
-//! fixture; needs uv (skipped visibly without it, failing under CI=true).
+//! or never with catch-up off), and a skipped overlapping run; mail after a render, to a
+//! plain local server and to one that requires STARTTLS (or TLS) and a login and whose
+//! certificate a throwaway CA signs (the SMTP CA file), and `porch smtp`. Renders use the
+//! notebook fixture; needs uv, aiosmtpd in the test venv and openssl (skipped visibly
+//! without them, failing under CI=true).
 
 mod common;
 
