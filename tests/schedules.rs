@@ -1,6 +1,9 @@
 //! Schedules end to end: bad input, a real schedule firing, catch-up after a restart (once,
-//! or never with catch-up off), and a skipped overlapping run. Renders use the notebook
-//! fixture; needs uv (skipped visibly without it, failing under CI=true).
+//! or never with catch-up off), and a skipped overlapping run; mail after a render, to a
+//! plain local server and to one that requires STARTTLS (or TLS) and a login and whose
+//! certificate a throwaway CA signs (the SMTP CA file), and `porch smtp`. Renders use the
+//! notebook fixture; needs uv, aiosmtpd in the test venv and openssl (skipped visibly
+//! without them, failing under CI=true).
 
 mod common;
 
@@ -509,5 +512,332 @@ async fn email_after_scheduled_renders() {
     let failed_mail =
         list.iter().find(|r| r["email_status"].as_str().is_some_and(|s| s.starts_with("failed"))).expect("row");
     assert_eq!(failed_mail["status"], "success", "a mail failure does not fail the render");
+    p.shutdown();
+}
+
+/// The Python of the test venv (`$PORCH_TEST_VENV`, else `.venv-tests` here).
+fn venv_python() -> std::path::PathBuf {
+    std::env::var_os("PORCH_TEST_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests"))
+        .join("bin/python")
+}
+
+/// Runs a command to completion; its stderr is the error.
+fn run(cmd: &mut std::process::Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// A throwaway CA (`ca.pem`) and a certificate for 127.0.0.1 signed by it (`server.pem`,
+/// `server.key`), made with the openssl command-line tool.
+fn mail_certificates(dir: &std::path::Path) -> Result<(), String> {
+    use std::process::Command;
+    let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let ca = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Porch test mail CA"];
+    run(Command::new("openssl").args(ca).args(["-keyout", &p("ca.key"), "-out", &p("ca.pem")]))?;
+    let csr = ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"];
+    run(Command::new("openssl").args(csr).args(["-keyout", &p("server.key"), "-out", &p("server.csr")]))?;
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .map_err(|e| e.to_string())?;
+    run(Command::new("openssl").args(["x509", "-req", "-days", "1", "-CAcreateserial"]).args([
+        "-in",
+        &p("server.csr"),
+        "-CA",
+        &p("ca.pem"),
+        "-CAkey",
+        &p("ca.key"),
+        "-extfile",
+        &p("ext.cnf"),
+        "-out",
+        &p("server.pem"),
+    ]))
+}
+
+/// A real mail server that requires STARTTLS (or TLS from the first byte, on a second port)
+/// and a login: `tests/fixtures/smtp/tls_auth_server.py` on aiosmtpd from the test venv.
+struct SecureSmtp {
+    starttls: u16,
+    tls: u16,
+    out: std::path::PathBuf,
+    child: std::process::Child,
+}
+
+const MAIL_USER: &str = "alice";
+const MAIL_PASSWORD: &str = "correct horse";
+
+impl SecureSmtp {
+    /// Starts it with the certificates in `dir`; `None` when aiosmtpd is not in the venv.
+    fn start(dir: &std::path::Path) -> Option<SecureSmtp> {
+        use std::os::unix::process::CommandExt;
+        let python = venv_python();
+        let ok = std::process::Command::new(&python).args(["-c", "import aiosmtpd"]).output();
+        if !ok.map(|o| o.status.success()).unwrap_or(false) {
+            return None;
+        }
+        let free = || std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind").local_addr().expect("addr").port();
+        let (starttls, tls) = (free(), free());
+        let out = dir.join("received.txt");
+        let script = fixture("smtp/tls_auth_server.py");
+        let s = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
+        let mut child = std::process::Command::new(&python)
+            .arg("-u")
+            .arg(&script)
+            .args([starttls.to_string(), tls.to_string(), s(dir.join("server.pem")), s(dir.join("server.key"))])
+            .args([MAIL_USER, MAIL_PASSWORD])
+            .arg(&out)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .process_group(0)
+            .spawn()
+            .expect("start the mail server");
+        // It prints `ready` once both ports accept connections.
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let smtp = SecureSmtp { starttls, tls, out, child };
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line == "ready" => Some(smtp),
+            other => panic!("the mail server did not start: {other:?}"),
+        }
+    }
+
+    /// Every message received so far, each headed `RECEIVED via <mode> by <login> to <rcpts>`.
+    fn received(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+}
+
+impl Drop for SecureSmtp {
+    fn drop(&mut self) {
+        let _ =
+            std::process::Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.wait();
+    }
+}
+
+async fn put_smtp(p: &Porch, body: &Value) -> (reqwest::StatusCode, String) {
+    let r = p.api(Method::PUT, "/__api__/porch/smtp").json(body).send().await.expect("put smtp");
+    (r.status(), r.text().await.expect("text"))
+}
+
+async fn smtp_view(p: &Porch) -> Value {
+    p.api(Method::GET, "/__api__/porch/smtp").send().await.expect("get smtp").json().await.expect("json")
+}
+
+/// Schedules one render that emails `viewer@example.org`, waits for its email status, removes
+/// the schedule and returns the status.
+async fn render_and_mail(p: &Porch, guid: &str) -> String {
+    let mailed =
+        |list: &[Value]| list.iter().filter(|r| r["email_status"].as_str().is_some_and(|s| !s.is_empty())).count();
+    let before = mailed(&renders(p, guid).await);
+    let def = json!({"type": "minute", "schedule": {"N": 1}, "start_time": rfc3339_in(2), "timezone": "UTC",
+                     "email": true, "recipients": ["viewer@example.org"]});
+    let r =
+        p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await.expect("post");
+    assert_eq!(r.status(), 200);
+    let schedule: Value = r.json().await.expect("json");
+    let id = schedule["id"].as_str().map(str::to_string).unwrap_or_else(|| schedule["id"].to_string());
+    let list = eventually(180, "the render's email status", || async {
+        let list = renders(p, guid).await;
+        (mailed(&list) > before).then_some(list)
+    })
+    .await;
+    let r = p.api(Method::DELETE, &format!("/__api__/v1/schedules/{id}")).send().await.expect("delete");
+    assert!(r.status().is_success(), "delete schedule {id}: {}", r.status());
+    let newest = list
+        .iter()
+        .filter(|r| r["email_status"].as_str().is_some_and(|s| !s.is_empty()))
+        .max_by_key(|r| r["id"].as_str().and_then(|i| i.parse::<i64>().ok()).or(r["id"].as_i64()))
+        .expect("a mailed render");
+    newest["email_status"].as_str().expect("status").to_string()
+}
+
+#[tokio::test]
+async fn email_over_starttls_and_tls_with_a_login_and_a_company_ca() {
+    let test = "email_over_starttls_and_tls_with_a_login_and_a_company_ca";
+    if !have_uv() {
+        common::skip_or_fail(test, "uv is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    if let Err(e) = mail_certificates(dir.path()) {
+        common::skip_or_fail(test, &format!("cannot make test certificates with openssl: {e}"));
+        return;
+    }
+    let Some(smtp) = SecureSmtp::start(dir.path()) else {
+        common::skip_or_fail(test, "aiosmtpd is not installed in the test venv");
+        return;
+    };
+    let ca = dir.path().join("ca.pem");
+    let ca_text = ca.to_str().expect("utf8");
+    let p = Porch::start().await;
+
+    // STARTTLS with a login, but no CA file yet: saved (the server is only reached on a send).
+    let base = json!({"host": "127.0.0.1", "port": smtp.starttls, "security": "starttls", "username": MAIL_USER,
+                      "password": MAIL_PASSWORD, "from": "porch@example.org", "owner": "owner@example.org"});
+    let (status, body) = put_smtp(&p, &base).await;
+    assert_eq!(status, 200, "{body}");
+    let saved = smtp_view(&p).await;
+    assert!(saved.get("ca_file").is_none(), "{saved}");
+
+    // A CA file that cannot be used is refused, naming the path and the problem; nothing saved.
+    let not_pem = dir.path().join("not-a-cert.pem");
+    std::fs::write(&not_pem, "this is not a certificate\n").expect("write");
+    let garbled = dir.path().join("garbled.pem");
+    std::fs::write(&garbled, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").expect("write");
+    let missing = dir.path().join("missing.pem");
+    let with_ca = |path: &str| {
+        let mut v = base.clone();
+        v["ca_file"] = json!(path);
+        v
+    };
+    let path_of = |p: &std::path::Path| p.to_str().expect("utf8").to_string();
+    for (body, path, problem) in [
+        (with_ca(&path_of(&missing)), path_of(&missing), "cannot read"),
+        (with_ca(&path_of(&not_pem)), path_of(&not_pem), "holds no PEM certificate"),
+        (with_ca(&path_of(&garbled)), path_of(&garbled), "cannot be used as a CA"),
+        (with_ca("ca.pem"), "ca.pem".to_string(), "not an absolute path"),
+        (
+            json!({"host": "127.0.0.1", "port": smtp.starttls, "security": "none", "from": "porch@example.org",
+                   "owner": "owner@example.org", "ca_file": ca_text}),
+            "ca_file".to_string(),
+            "only with STARTTLS or TLS",
+        ),
+    ] {
+        let (status, text) = put_smtp(&p, &body).await;
+        assert_eq!(status, 400, "{body}: {text}");
+        assert!(text.contains("ca_file") && text.contains(&path) && text.contains(problem), "{body}: {text}");
+        assert_eq!(smtp_view(&p).await, saved, "a refused change keeps the previous settings");
+    }
+
+    // Without the CA file the send fails on the certificate, and says what to do.
+    let guid = deploy_notebook(&p, "secure-mail", &[]).await;
+    let status = render_and_mail(&p, &guid).await;
+    assert!(
+        status.starts_with("failed")
+            && status.contains("certificate is not trusted")
+            && status.contains("SMTP CA file"),
+        "{status}"
+    );
+    assert_eq!(smtp.received(), "", "nothing was delivered");
+
+    // With the CA file (under the name `smtp_ca_file`) but a wrong password: refused.
+    let mut wrong = base.clone();
+    wrong["smtp_ca_file"] = json!(ca_text);
+    wrong["password"] = json!("not the password");
+    let (status, body) = put_smtp(&p, &wrong).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(smtp_view(&p).await["ca_file"], ca_text, "the CA file is saved and shown");
+    let status = render_and_mail(&p, &guid).await;
+    assert!(status.starts_with("failed") && status.contains("refused the user name or password"), "{status}");
+    assert_eq!(smtp.received(), "", "nothing was delivered");
+
+    // The right password: delivered over STARTTLS, logged in.
+    let (status, body) = put_smtp(&p, &with_ca(ca_text)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(render_and_mail(&p, &guid).await, "sent to 1");
+    let got = smtp.received();
+    assert!(got.contains("RECEIVED via starttls by alice to viewer@example.org"), "{got}");
+    assert!(got.contains("secure-mail: rendered"), "{got}");
+
+    // TLS from the first byte, the same CA file and login.
+    let mut tls = with_ca(ca_text);
+    tls["security"] = json!("tls");
+    tls["port"] = json!(smtp.tls);
+    let (status, body) = put_smtp(&p, &tls).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(render_and_mail(&p, &guid).await, "sent to 1");
+    let got = smtp.received();
+    assert!(got.contains("RECEIVED via tls by alice to viewer@example.org"), "{got}");
+    p.shutdown();
+}
+
+/// Runs `porch ARGS` against `p`'s data folder from the folder `cwd`, with `stdin` as input.
+fn porch_in(p: &Porch, cwd: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(common::porch_bin())
+        .args(args)
+        .arg("--data-dir")
+        .arg(p.data_dir())
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run porch");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("porch output");
+    eprintln!(
+        "$ porch {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[tokio::test]
+async fn smtp_settings_and_the_ca_file_from_the_cli() {
+    let test = "smtp_settings_and_the_ca_file_from_the_cli";
+    let dir = tempfile::tempdir().expect("tmp");
+    if let Err(e) = mail_certificates(dir.path()) {
+        common::skip_or_fail(test, &format!("cannot make test certificates with openssl: {e}"));
+        return;
+    }
+    let p = Porch::start().await;
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    let out = porch_in(&p, dir.path(), &["smtp"], "");
+    assert!(out.status.success() && text(&out).contains("No mail server is set"), "{}", err(&out));
+
+    // The password comes from standard input, never from the command line.
+    let base = ["smtp", "set", "host=127.0.0.1", "port=2525", "security=starttls", "username=alice"];
+    let rest = ["from=porch@example.org", "owner=owner@example.org", "--password-stdin"];
+    let out = porch_in(&p, dir.path(), &[&base[..], &rest[..]].concat(), "s3cret pass\n");
+    assert!(out.status.success(), "{}", err(&out));
+    assert!(text(&out).contains("password   set") && text(&out).contains("none (public roots only)"), "{}", text(&out));
+    let out = porch_in(&p, dir.path(), &["smtp", "set", "password=s3cret"], "");
+    assert!(!out.status.success() && err(&out).contains("--password-stdin"), "{}", err(&out));
+
+    // A CA file that cannot be used is refused, naming it; nothing is saved.
+    let saved = smtp_view(&p).await;
+    let missing = dir.path().join("missing.pem");
+    let arg = format!("smtp_ca_file={}", missing.display());
+    let out = porch_in(&p, dir.path(), &["smtp", "set", &arg], "");
+    let e = err(&out);
+    assert!(!out.status.success(), "a missing CA file was accepted");
+    assert!(
+        e.contains(&missing.display().to_string()) && e.contains("cannot read") && e.contains("nothing was saved"),
+        "{e}"
+    );
+    assert_eq!(smtp_view(&p).await, saved);
+
+    // A relative path is taken from where the command runs; the password is kept.
+    let out = porch_in(&p, dir.path(), &["smtp", "set", "smtp-ca-file=ca.pem"], "");
+    assert!(out.status.success(), "{}", err(&out));
+    let ca = std::fs::canonicalize(dir.path()).expect("canonical").join("ca.pem");
+    let view = smtp_view(&p).await;
+    assert_eq!(view["ca_file"].as_str().map(std::path::PathBuf::from), Some(ca.clone()), "{view}");
+    assert_eq!(view["password_set"], true, "{view}");
+    assert!(text(&porch_in(&p, dir.path(), &["smtp"], "")).contains(&ca.display().to_string()));
+
+    // `ca_file=` drops it.
+    let out = porch_in(&p, dir.path(), &["smtp", "set", "ca_file="], "");
+    assert!(out.status.success() && text(&out).contains("none (public roots only)"), "{}", err(&out));
+    assert!(smtp_view(&p).await.get("ca_file").is_none());
     p.shutdown();
 }

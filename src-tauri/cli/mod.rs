@@ -28,6 +28,7 @@ mod schedule;
 mod secret_link;
 mod serve;
 mod settings;
+mod smtp;
 mod tag;
 mod target;
 mod variant;
@@ -68,6 +69,9 @@ enum Command {
     /// Show or change server settings (the app's Settings pane): port, bind, remote
     /// publishing and runtime defaults.
     Settings(settings::SettingsArgs),
+    /// Show or change the mail server schedules email through, and its CA file
+    /// (`porch smtp set smtp_ca_file=/path/ca.pem`).
+    Smtp(smtp::SmtpArgs),
     /// Deploy a folder, a file (.html .ipynb .qmd .Rmd .py .R) or a bundle (.tar.gz .zip).
     Deploy(deploy::DeployArgs),
     /// Set who may view an item: network, local or link.
@@ -106,6 +110,7 @@ impl Command {
             Command::Serve(_) => "serve",
             Command::Key(_) => "key",
             Command::Settings(_) => "settings",
+            Command::Smtp(_) => "smtp",
             Command::Deploy(_) => "deploy",
             Command::Access(_) => "access",
             Command::SecretLink(_) => "secret-link",
@@ -179,6 +184,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve(_) => unreachable!("handled above"),
             Command::Key(cmd) => cmd.run(&porch).await,
             Command::Settings(args) => args.run(&porch).await,
+            Command::Smtp(args) => args.run(&porch).await,
             Command::Deploy(args) => args.run(&porch).await,
             Command::Access(args) => args.run(&porch).await,
             Command::SecretLink(args) => args.run(&porch).await,

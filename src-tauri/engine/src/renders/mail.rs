@@ -1,5 +1,16 @@
 //! Email after a scheduled render, over the publisher's SMTP server.
 //!
+//! The publisher may name a CA file (`ca_file`; "the SMTP CA file", `smtp_ca_file` in the
+//! issue and accepted as an alias): PEM certificates trusted for this mail server in addition
+//! to the public roots, for a company server whose certificate a private CA signs. Porch
+//! stores the path, not the certificates, and reads the file at each send, so a CA the
+//! company renews in place is picked up without saving again; the file is checked when the
+//! settings are saved (it must exist and hold at least one parsable PEM certificate) and
+//! again, with a clear message, when it is used.
+//!
+//! Does not: send anything but the mail after a scheduled render, or keep a connection open.
+//! Concurrency: each send builds its own transport; the settings are one row in the store.
+//!
 //! SECURITY: the SMTP password is stored in Porch's database (the data directory is the
 //! publisher's own) but never logged and never returned by the API, which reports only
 //! whether one is set. A mail failure is recorded on the render and in its log; it never
@@ -8,7 +19,10 @@
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -50,6 +64,62 @@ pub struct SmtpSettings {
     pub from: String,
     /// Where failure reports go (the publisher).
     pub owner: String,
+    /// An absolute path to a PEM file of CA certificates trusted for this server in addition
+    /// to the public roots (STARTTLS and TLS only). Also accepted as `smtp_ca_file`.
+    #[serde(default, alias = "smtp_ca_file", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, type = "string"))]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Reads a CA file and checks it holds at least one PEM certificate that parses as a trust
+/// anchor. The message names the path and the problem.
+pub fn load_ca_file(path: &Path) -> std::result::Result<Certificate, String> {
+    let shown = path.display();
+    if !path.is_absolute() {
+        return Err(format!("{shown} is not an absolute path"));
+    }
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let count = reqwest::Certificate::from_pem_bundle(&pem).map(|c| c.len()).unwrap_or(0);
+    if count == 0 {
+        return Err(format!("{shown} holds no PEM certificate"));
+    }
+    let cert = Certificate::from_pem(&pem).map_err(|e| format!("{shown}: a certificate in it does not parse: {e}"))?;
+    // Adding it to a root store parses each certificate (a garbled body passes the PEM split).
+    TlsParameters::builder("localhost".into())
+        .certificate_store(lettre::transport::smtp::client::CertificateStore::None)
+        .add_root_certificate(cert)
+        .build()
+        .map_err(|e| format!("{shown}: a certificate in it cannot be used as a CA: {e}"))?;
+    Certificate::from_pem(&pem).map_err(|e| format!("{shown}: a certificate in it does not parse: {e}"))
+}
+
+/// The TLS parameters for the server: the public roots plus the CA file's certificates.
+fn tls_parameters(smtp: &SmtpSettings) -> std::result::Result<TlsParameters, String> {
+    let mut params = TlsParameters::builder(smtp.host.clone());
+    if let Some(ca) = &smtp.ca_file {
+        params = params.add_root_certificate(load_ca_file(ca).map_err(|e| format!("the SMTP CA file: {e}"))?);
+    }
+    params.build().map_err(|e| format!("TLS set-up: {e}"))
+}
+
+/// Says what went wrong with a send in the words the publisher needs: an untrusted
+/// certificate points at the CA file, a refused login at the user name and password.
+fn describe(e: &lettre::transport::smtp::Error, ca_file: Option<&Path>) -> String {
+    let text = e.to_string();
+    if e.status().is_some_and(|c| matches!(c.to_string().as_str(), "534" | "535")) {
+        return format!("the mail server refused the user name or password ({text})");
+    }
+    if text.to_ascii_lowercase().contains("certificate") {
+        return match ca_file {
+            Some(ca) => {
+                format!("the mail server's certificate is not trusted, even with the CA file {} ({text})", ca.display())
+            }
+            None => format!(
+                "the mail server's certificate is not trusted ({text}); if a company CA signs it, set the SMTP CA file"
+            ),
+        };
+    }
+    text
 }
 
 /// Whether a string looks like an email address (a light check; the server decides).
@@ -93,6 +163,17 @@ impl Renders {
             if !plausible_address(addr) {
                 return Err(Error::Invalid(format!("{field}: {addr:?} is not an email address")));
             }
+        }
+        if s.ca_file.as_deref().is_some_and(|p| p.as_os_str().is_empty()) {
+            s.ca_file = None;
+        }
+        if let Some(ca) = &s.ca_file {
+            if s.security == Security::None {
+                return Err(Error::Invalid(
+                    "ca_file: a CA file is used only with STARTTLS or TLS, and security is none".into(),
+                ));
+            }
+            load_ca_file(ca).map_err(|e| Error::Invalid(format!("ca_file: {e}")))?;
         }
         if s.password.is_none() {
             s.password = self.smtp_settings().await?.and_then(|old| old.password);
@@ -192,19 +273,18 @@ impl Renders {
             None => builder.singlepart(text),
         }
         .map_err(|e| e.to_string())?;
+        let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host);
         let mut transport = match smtp.security {
-            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?,
-            Security::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| e.to_string())?
-            }
-            Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+            Security::Tls => builder.tls(Tls::Wrapper(tls_parameters(&smtp)?)),
+            Security::Starttls => builder.tls(Tls::Required(tls_parameters(&smtp)?)),
+            Security::None => builder,
         }
         .port(smtp.port)
         .timeout(Some(std::time::Duration::from_secs(30)));
         if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
             transport = transport.credentials(Credentials::new(user.clone(), pass.clone()));
         }
-        transport.build().send(message).await.map_err(|e| e.to_string())?;
+        transport.build().send(message).await.map_err(|e| describe(&e, smtp.ca_file.as_deref()))?;
         Ok(to.len())
     }
 }

@@ -32,4 +32,9 @@ from: string,
 /**
  * Where failure reports go (the publisher).
  */
-owner: string, };
+owner: string, 
+/**
+ * An absolute path to a PEM file of CA certificates trusted for this server in addition
+ * to the public roots (STARTTLS and TLS only). Also accepted as `smtp_ca_file`.
+ */
+ca_file?: string, };

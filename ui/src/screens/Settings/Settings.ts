@@ -214,10 +214,11 @@ function smtpSection(): HTMLElement {
     const pass = h("input", { type: "password", autocomplete: "new-password", placeholder: cur?.password_set ? "(unchanged)" : "" }) as HTMLInputElement;
     const from = h("input", { value: cur?.from ?? "", placeholder: "porch@example.com" }) as HTMLInputElement;
     const owner = h("input", { value: cur?.owner ?? "", placeholder: "you@example.com" }) as HTMLInputElement;
+    const caFile = h("input", { value: cur?.ca_file ?? "", placeholder: "/etc/ssl/certs/company-ca.pem", autocomplete: "off", "data-testid": "smtp-ca-file" }) as HTMLInputElement;
     const save = async () => {
       box.querySelectorAll(".error-note").forEach((n) => n.remove());
       try {
-        const body: Record<string, unknown> = { host: host.value.trim(), port: Number(port.value), security: security.value, username: user.value.trim() || null, from: from.value.trim(), owner: owner.value.trim() };
+        const body: Record<string, unknown> = { host: host.value.trim(), port: Number(port.value), security: security.value, username: user.value.trim() || null, from: from.value.trim(), owner: owner.value.trim(), ca_file: caFile.value.trim() || null };
         if (pass.value) body.password = pass.value;
         paint(await putSmtp(body));
         toast("Email settings saved");
@@ -227,7 +228,7 @@ function smtpSection(): HTMLElement {
     };
     box.replaceChildren(
       h("p", { class: "muted small" }, cur ? "Schedules can email their results." : "Not set up: schedules cannot send email yet."),
-      h("div", { class: "grid-form" }, field("smtp-host", "Server", host), field("smtp-port", "Port", port), field("smtp-sec", "Security", security), field("smtp-user", "User name", user), field("smtp-pass", "Password", pass, { hint: "Stored, never shown." }), field("smtp-from", "From address", from), field("smtp-owner", "Your address (failure reports)", owner)),
+      h("div", { class: "grid-form" }, field("smtp-host", "Server", host), field("smtp-port", "Port", port), field("smtp-sec", "Security", security), field("smtp-user", "User name", user), field("smtp-pass", "Password", pass, { hint: "Stored, never shown." }), field("smtp-from", "From address", from), field("smtp-owner", "Your address (failure reports)", owner), field("smtp-ca", "CA file", caFile, { hint: "Only for a mail server whose certificate your company's CA signs: the full path of a PEM file, trusted with the public roots." })),
       h("div", { class: "actions" }, button("Save email settings", () => void save(), { kind: "primary" })),
     );
   };
