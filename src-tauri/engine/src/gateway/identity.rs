@@ -79,7 +79,8 @@ pub async fn check_key(engine: &Engine, headers: &HeaderMap, peer: Option<Socket
 }
 
 /// Whether the request's `Host` names this machine: an IP literal, `localhost`, this
-/// machine's host name (or `NAME.local`), or the host of `--public-url`.
+/// machine's host name (or `NAME.local`), the `.local` name Porch announces, or the host of
+/// `--public-url`.
 ///
 /// SECURITY: a loopback peer is not enough to trust a browser: a page from anywhere can
 /// point its own domain name at 127.0.0.1 (DNS rebinding) and read what the browser fetches.
@@ -97,6 +98,9 @@ pub fn host_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool {
     }
     let me = hostname().to_ascii_lowercase();
     if name == me || name == format!("{me}.local") {
+        return true;
+    }
+    if engine.local_name().is_some_and(|n| name == format!("{n}.local")) {
         return true;
     }
     engine
