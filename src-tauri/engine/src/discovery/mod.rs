@@ -14,9 +14,11 @@
 //!   another computer answers for `<name>.local`, the daemon picks `<name>-2.local`; Porch
 //!   then registers the service again as "Porch on <name>-2" on that host, and the server
 //!   view says which name was taken. Every start probes the setting's name afresh.
-//! - **Address changes**: the daemon checks the interfaces every [`IP_CHECK_SECS`] seconds
-//!   and announces added addresses (the service is registered with automatic addresses).
-//!   That poll is the only periodic wake-up of this service.
+//! - **Address changes**: this service lists the interfaces every [`IP_CHECK_SECS`] seconds
+//!   (one `getifaddrs` call) and, when the announceable addresses changed, stops the
+//!   responder (saying goodbye) and starts a fresh one, which probes and announces the new
+//!   addresses. That poll is the only periodic wake-up of this service (none while off or
+//!   bound to this computer only).
 //! - **Settings** (`hostname`, `discovery`) apply at once: the settings service hands them
 //!   over with [`Discovery::configure`]; the responder stops and starts again with them.
 //!
@@ -40,8 +42,8 @@ use tokio::sync::watch;
 
 use crate::shared::Shared;
 
-/// How often the responder looks for changed addresses, in seconds (the daemon's poll).
-pub const IP_CHECK_SECS: u32 = 5;
+/// How often the interfaces are listed to see changed addresses, in seconds.
+pub const IP_CHECK_SECS: u64 = 5;
 
 /// The DNS-SD service type Porch advertises.
 const SERVICE_TYPE: &str = "_http._tcp.local.";
@@ -70,6 +72,8 @@ pub enum NameState {
     Off,
     /// Porch listens on this computer only: nothing to advertise.
     LocalOnly,
+    /// No address to announce yet (no network, or only loopback and virtual interfaces).
+    Waiting,
     /// The responder could not start (see the note).
     Unavailable,
 }
@@ -167,48 +171,63 @@ impl Discovery {
     async fn run(self, addr: SocketAddr) {
         let cancel = self.shared.cancel.clone();
         let mut settings = self.inner.settings.subscribe();
+        let mut poll = tokio::time::interval(Duration::from_secs(IP_CHECK_SECS));
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let s = settings.borrow_and_update().clone();
+            // What to wait for before looking again: a settings change, or also the poll.
+            let mut retry = false;
             if crate::listener::is_loopback(addr.ip()) {
                 let note = "not announced: Porch listens on this computer only".to_string();
                 self.show(self.plain(NameState::LocalOnly, &s.hostname, note));
             } else if !s.on {
                 self.show(self.plain(NameState::Off, &s.hostname, "not announced: discovery is off".into()));
             } else {
-                match Advert::start(&s.hostname, addr) {
-                    Ok(advert) => {
-                        let stop = self.advertise(advert, &s.hostname, addr, &mut settings).await;
-                        if stop {
-                            return;
+                let addresses = announceable(addr);
+                if addresses.is_empty() {
+                    let note = "not announced yet: no network address (loopback and virtual interfaces do not count)";
+                    self.show(self.plain(NameState::Waiting, &s.hostname, note.into()));
+                    retry = true;
+                } else {
+                    match Advert::start(&s.hostname, addr) {
+                        Ok(advert) => {
+                            match self.advertise(advert, &s.hostname, addr, &addresses, &mut settings, &mut poll).await
+                            {
+                                Outcome::Stop => return,
+                                Outcome::Again => continue,
+                            }
                         }
-                        continue;
-                    }
-                    Err(e) => {
-                        let note = format!("not announced: the mDNS responder could not start ({e})");
-                        self.show(self.plain(NameState::Unavailable, &s.hostname, note));
+                        Err(e) => {
+                            let note = format!("not announced: the mDNS responder could not start ({e})");
+                            self.show(self.plain(NameState::Unavailable, &s.hostname, note));
+                            retry = true;
+                        }
                     }
                 }
             }
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 changed = settings.changed() => if changed.is_err() { return },
+                _ = poll.tick(), if retry => {}
             }
         }
     }
 
-    /// Runs one advertisement until the settings change (false) or Porch stops (true).
+    /// Runs one advertisement until the settings or the addresses change, or Porch stops.
     async fn advertise(
         &self,
         mut advert: Advert,
         wanted: &str,
         addr: SocketAddr,
+        addresses: &Addresses,
         settings: &mut watch::Receiver<DiscoverySettings>,
-    ) -> bool {
+        poll: &mut tokio::time::Interval,
+    ) -> Outcome {
         let cancel = self.shared.cancel.clone();
         let mut taken: Vec<String> = Vec::new();
         let view = |state: NameState, host: &str, taken: &[String]| {
             let name = format!("{host}.local");
-            let note = match (state, taken.last()) {
+            let note = match (state, taken.first()) {
                 (NameState::Probing, _) => format!("{name}: checking that no other computer uses it"),
                 (_, Some(t)) => format!("{name}: {t}.local is taken by another computer"),
                 _ => format!("{name}: announced on the network"),
@@ -225,15 +244,27 @@ impl Discovery {
         self.show(view(NameState::Probing, &advert.host, &taken));
         let stop = loop {
             tokio::select! {
-                _ = cancel.cancelled() => break true,
-                changed = settings.changed() => break changed.is_err(),
+                _ = cancel.cancelled() => break Outcome::Stop,
+                changed = settings.changed() => break if changed.is_err() { Outcome::Stop } else { Outcome::Again },
+                _ = poll.tick() => {
+                    // A new address (DHCP, another network): announce afresh with the new
+                    // set, so every resolver gets the address records at once.
+                    let now = announceable(addr);
+                    if now != *addresses {
+                        tracing::info!(before = ?addresses, after = ?now, "the network addresses changed; announcing again");
+                        break Outcome::Again;
+                    }
+                }
                 event = advert.events.recv_async() => match event {
                     Ok(DaemonEvent::NameChange(change)) if matches!(change.rr_type, RRType::A | RRType::AAAA) => {
+                        // Another computer answers for the name being probed. The daemon
+                        // would pick a name of its own (and count up a trailing number,
+                        // `pc-3` → `pc-4`); Porch's rule is the wanted name with `-2`, `-3`, …
                         let old = host_label(&change.original);
-                        let new = host_label(&change.new_name);
-                        tracing::info!(%old, %new, interface = %change.intf_name, "the network name is taken; using another");
-                        if new != advert.host && name::is_valid(&new) {
-                            taken.push(old);
+                        if old == advert.host {
+                            taken.push(old.clone());
+                            let new = suffixed(wanted, taken.len() + 1);
+                            tracing::info!(%old, %new, interface = %change.intf_name, "the network name is taken; using another");
                             if let Err(e) = advert.rename(&new, addr) {
                                 tracing::warn!(error = %e, "cannot announce the new name");
                             }
@@ -252,7 +283,7 @@ impl Discovery {
                     Err(_) => {
                         let note = "not announced: the mDNS responder stopped".to_string();
                         self.show(self.plain(NameState::Unavailable, wanted, note));
-                        break false;
+                        break Outcome::Again;
                     }
                 },
             }
@@ -263,9 +294,39 @@ impl Discovery {
     }
 }
 
+/// How one advertisement ended.
+enum Outcome {
+    /// Porch stops.
+    Stop,
+    /// The settings or the addresses changed: start again.
+    Again,
+}
+
+/// The (interface, address) pairs an advertisement announces.
+type Addresses = std::collections::BTreeSet<(String, IpAddr)>;
+
+/// The addresses viewers can reach Porch at: up, not loopback, not point-to-point, not
+/// virtual ([`is_virtual`]); only the bound address when Porch is bound to one.
+fn announceable(bound: SocketAddr) -> Addresses {
+    if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i.is_oper_up() && !i.is_p2p() && !i.is_loopback() && !is_virtual(&i.name, i.ip()))
+        .filter(|i| bound.ip().is_unspecified() || i.ip() == bound.ip())
+        .map(|i| (i.name.clone(), i.ip()))
+        .collect()
+}
+
 /// The instance name of the service on `host`.
 fn advert_service(host: &str) -> String {
     format!("Porch on {host}")
+}
+
+/// The `n`th name to try for `wanted`: `wanted-n`, cut so that it stays one DNS label.
+fn suffixed(wanted: &str, n: usize) -> String {
+    let suffix = format!("-{n}");
+    let keep = name::MAX_LEN.saturating_sub(suffix.len()).min(wanted.len());
+    format!("{}{suffix}", wanted[..keep].trim_end_matches('-'))
 }
 
 /// `my-laptop-2` of `my-laptop-2.local.`.
@@ -285,7 +346,9 @@ impl Advert {
     fn start(host: &str, addr: SocketAddr) -> Result<Advert, mdns_sd::Error> {
         let daemon = ServiceDaemon::new()?;
         let events = daemon.monitor()?;
-        daemon.set_ip_check_interval(IP_CHECK_SECS)?;
+        // Porch polls the interfaces itself and starts a fresh responder when they change
+        // (the daemon's own poll misses the host name of an interface that comes up late).
+        daemon.set_ip_check_interval(0)?;
         if addr.ip().is_unspecified() {
             daemon.disable_interface(IfKind::Predicate(IfPredicate::new(|i| {
                 i.is_loopback() || is_virtual(&i.name, i.ip())
@@ -348,8 +411,27 @@ impl Advert {
 /// link-local addresses).
 pub fn is_virtual(name: &str, ip: IpAddr) -> bool {
     const VIRTUAL: &[&str] = &[
-        "docker", "br-", "virbr", "vmnet", "vboxnet", "cni", "flannel", "cali", "podman", "lxcbr", "lxdbr", "tun",
-        "tap", "wg", "tailscale", "zt", "utun", "ham", "kube", "weave", "vEthernet",
+        "docker",
+        "br-",
+        "virbr",
+        "vmnet",
+        "vboxnet",
+        "cni",
+        "flannel",
+        "cali",
+        "podman",
+        "lxcbr",
+        "lxdbr",
+        "tun",
+        "tap",
+        "wg",
+        "tailscale",
+        "zt",
+        "utun",
+        "ham",
+        "kube",
+        "weave",
+        "vEthernet",
     ];
     if name.starts_with("veth") {
         return !ip.is_ipv4();
@@ -373,6 +455,15 @@ mod tests {
         }
         assert!(!is_virtual("veth0", v4), "a namespace's veth with IPv4 is its network");
         assert!(is_virtual("veth1234", ll), "a container's host end");
+    }
+
+    #[test]
+    fn taken_names_get_a_counted_suffix_within_one_label() {
+        assert_eq!(suffixed("my-laptop", 2), "my-laptop-2");
+        assert_eq!(suffixed("pc-3", 2), "pc-3-2");
+        let long = "a".repeat(63);
+        assert_eq!(suffixed(&long, 2), format!("{}-2", "a".repeat(61)));
+        assert!(name::is_valid(&suffixed(&format!("{}-b", "a".repeat(60)), 12)));
     }
 
     #[test]

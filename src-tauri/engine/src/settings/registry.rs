@@ -329,7 +329,9 @@ impl Setting {
                     Value::Number(n) => n.to_string(),
                     v => return Err(Error::Invalid(format!("{name} must be text, not {v}"))),
                 };
-                crate::discovery::name::check(&text).map(Value::String).map_err(|e| Error::Invalid(format!("{name}: {e}")))
+                crate::discovery::name::check(&text)
+                    .map(Value::String)
+                    .map_err(|e| Error::Invalid(format!("{name}: {e}")))
             }
         }
     }
