@@ -177,8 +177,8 @@ fn lookup_until(python: &PathBuf, ns: &str, name: &str, secs: u64, what: &str, d
 }
 
 #[tokio::test]
-async fn another_computer_resolves_the_name_browses_the_service_and_follows_an_address_change() {
-    let test = "another_computer_resolves_the_name_browses_the_service_and_follows_an_address_change";
+async fn another_computer_resolves_the_name_browses_the_service_and_follows_address_and_setting_changes() {
+    let test = "another_computer_resolves_the_name_browses_the_service_and_follows_address_and_setting_changes";
     let Some(python) = py::python_with(test, "zeroconf") else { return };
     let Some(lan) = Lan::create(test, 1) else { return };
     let name = unique_name("lan");
@@ -224,6 +224,22 @@ async fn another_computer_resolves_the_name_browses_the_service_and_follows_an_a
         v["addresses"] == serde_json::json!(["10.231.7.3"]) && v["fetched"]["status"] == 200
     });
     assert_eq!(moved["fetched"]["url"], format!("http://10.231.7.3:{port}/"), "{moved:#}");
+
+    // A new name applies at once: the resolver finds Porch under it.
+    let renamed = unique_name("renamed");
+    api_in(&host, &p, "PATCH", "/__api__/porch/server", Some(&format!(r#"{{"hostname":"{renamed}"}}"#)));
+    let seen = lookup_until(&python, &lan.viewer, &renamed, 60, "the new name", |v| v["fetched"]["status"] == 200);
+    assert_eq!(seen["addresses"], serde_json::json!(["10.231.7.3"]), "{seen:#}");
+    // Discovery off: the name and the service are withdrawn.
+    let view = api_in(&host, &p, "PATCH", "/__api__/porch/server", Some(r#"{"discovery":false}"#));
+    assert!(!view["viewer_urls"].to_string().contains(".local"), "links no longer use the name: {view}");
+    common::eventually(20, "the view to say discovery is off", || async {
+        (api_in(&host, &p, "GET", "/__api__/porch/server", None)["network_name"]["state"] == "off").then_some(())
+    })
+    .await;
+    lookup_until(&python, &lan.viewer, &renamed, 60, "the name to be withdrawn", |v| {
+        v["addresses"] == serde_json::json!([]) && v["services"] == serde_json::json!([])
+    });
     drop(p);
     drop(lan);
 }

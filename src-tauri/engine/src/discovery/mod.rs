@@ -126,11 +126,15 @@ impl Discovery {
 
     /// Follows changed settings (at once: the responder restarts with them).
     pub fn configure(&self, settings: DiscoverySettings) {
-        self.inner.settings.send_if_modified(|cur| {
+        let changed = self.inner.settings.send_if_modified(|cur| {
             let changed = *cur != settings;
             *cur = settings;
             changed
         });
+        if changed {
+            // Links stop using the old name now, not when the responder has caught up.
+            self.shared.set_local_name(None);
+        }
     }
 
     /// The name in use and why.
@@ -177,11 +181,11 @@ impl Discovery {
             let s = settings.borrow_and_update().clone();
             // What to wait for before looking again: a settings change, or also the poll.
             let mut retry = false;
-            if crate::listener::is_loopback(addr.ip()) {
+            if !s.on {
+                self.show(self.plain(NameState::Off, &s.hostname, "not announced: discovery is off".into()));
+            } else if crate::listener::is_loopback(addr.ip()) {
                 let note = "not announced: Porch listens on this computer only".to_string();
                 self.show(self.plain(NameState::LocalOnly, &s.hostname, note));
-            } else if !s.on {
-                self.show(self.plain(NameState::Off, &s.hostname, "not announced: discovery is off".into()));
             } else {
                 let addresses = announceable(addr);
                 if addresses.is_empty() {
