@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -156,7 +156,7 @@ async fn advertised(ns: &str, p: &Porch, secs: u64) -> Value {
 }
 
 /// The resolver's view from namespace `ns` (python-zeroconf): see `mdns_lookup.py`.
-fn lookup(python: &PathBuf, ns: &str, name: &str) -> Value {
+fn lookup(python: &Path, ns: &str, name: &str) -> Value {
     let script = py::script("mdns_lookup.py");
     let py = python.to_str().expect("utf-8 path");
     let out = Lan::exec(ns, py, &[script.to_str().expect("utf-8 path"), name, "3000"], 60);
@@ -165,7 +165,7 @@ fn lookup(python: &PathBuf, ns: &str, name: &str) -> Value {
 }
 
 /// Runs `lookup` until `done` accepts its answer, or panics with the last one after `secs`.
-fn lookup_until(python: &PathBuf, ns: &str, name: &str, secs: u64, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+fn lookup_until(python: &Path, ns: &str, name: &str, secs: u64, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let v = lookup(python, ns, name);
