@@ -146,6 +146,36 @@ fn api_in(ns: &str, p: &Porch, method: &str, path: &str, body: Option<&str>) -> 
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
+/// Uploads `files` as a bundle of item `guid` and deploys it (curl inside `ns`).
+async fn publish_in(ns: &str, p: &Porch, guid: &str, files: &[(&str, &[u8])]) {
+    let archive = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(archive.path(), common::targz(files)).expect("write the bundle");
+    let port = p.base.rsplit(':').next().expect("port");
+    let url = format!("http://127.0.0.1:{port}/__api__/v1/content/{guid}/bundles");
+    let (auth, data) = (format!("Authorization: Key {}", p.key), format!("@{}", archive.path().display()));
+    let out = Lan::exec(ns, "curl", &["-sS", "--fail-with-body", "-H", &auth, "--data-binary", &data, &url], 30);
+    assert!(out.status.success(), "upload: {}", String::from_utf8_lossy(&out.stderr));
+    let bundle: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let body = serde_json::json!({ "bundle_id": bundle["id"] }).to_string();
+    let task = api_in(ns, p, "POST", &format!("/__api__/v1/content/{guid}/deploy"), Some(&body));
+    let id = task["task_id"].as_str().expect("task_id").to_string();
+    let done = common::eventually(60, "the deploy", || async {
+        let t = api_in(ns, p, "GET", &format!("/__api__/v1/tasks/{id}?wait=1"), None);
+        (t["finished"] == true).then_some(t)
+    })
+    .await;
+    assert_eq!(done["code"], 0, "deploy failed: {done}");
+}
+
+/// The status of a viewer's GET of `path` from this computer (inside `ns`) with `Host: host`.
+fn status_with_host(ns: &str, p: &Porch, path: &str, host: &str) -> String {
+    let port = p.base.rsplit(':').next().expect("port");
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let header = format!("Host: {host}");
+    let out = Lan::exec(ns, "curl", &["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", &header, &url], 30);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The server view's `network_name` once it is advertising (or panics after `secs`).
 async fn advertised(ns: &str, p: &Porch, secs: u64) -> Value {
     common::eventually(secs, "the name to be announced", || async {
@@ -202,6 +232,15 @@ async fn another_computer_resolves_the_name_browses_the_service_and_follows_addr
     let created = api_in(&host, &p, "POST", "/__api__/v1/content", Some(r#"{"name":"named-link"}"#));
     let content_url = created["content_url"].as_str().expect("content_url");
     assert!(content_url.starts_with(&format!("http://{name}.local:{port}/content/")), "{content_url}");
+
+    // A "this computer only" item opened on this computer by the name in use is this
+    // computer (its Host rule accepts the name); another .local name is not.
+    let guid = created["guid"].as_str().expect("guid").to_string();
+    publish_in(&host, &p, &guid, &[("index.html", b"only here")]).await;
+    api_in(&host, &p, "PATCH", &format!("/__api__/v1/content/{guid}"), Some(r#"{"viewer_access":"local"}"#));
+    let path = format!("/content/{guid}/");
+    assert_eq!(status_with_host(&host, &p, &path, &format!("{name}.local:{port}")), "200");
+    assert_eq!(status_with_host(&host, &p, &path, &format!("not-{name}.local:{port}")), "404");
 
     // Another computer resolves the name, finds the service, and loads the landing page.
     let seen =
