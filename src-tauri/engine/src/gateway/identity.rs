@@ -100,6 +100,9 @@ pub fn host_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool {
     if name == me || name == format!("{me}.local") {
         return true;
     }
+    // SECURITY: like `{me}.local` above, the announced name is answered only by mDNS on the
+    // local link: rebinding it to 127.0.0.1 takes someone on this network spoofing mDNS, the
+    // same trust as the host name's own `.local` (accepted since before discovery).
     if engine.local_name().is_some_and(|n| name == format!("{n}.local")) {
         return true;
     }
