@@ -203,3 +203,58 @@ async fn every_setting_of_the_registry_is_listed_by_the_api_and_the_cli() {
     assert!(shown.lines().any(|l| l.starts_with("idle_timeout") && l.contains("(default)")));
     p.shutdown();
 }
+
+#[tokio::test]
+async fn the_network_name_is_one_label_refused_with_the_rule_otherwise_and_applies_at_once() {
+    let p = Porch::start().await;
+    let before = server(&p).await;
+    let nn = &before["network_name"];
+    // Bound to this computer only: nothing is announced, and the view says why.
+    assert_eq!(nn["state"], "local_only", "{nn}");
+    assert!(nn["note"].as_str().unwrap_or_default().contains("this computer only"), "{nn}");
+    assert!(nn["wanted"].as_str().unwrap_or_default().ends_with(".local"), "the computer's name by default: {nn}");
+    assert!(!before["viewer_urls"].to_string().contains(".local"), "no name is used while none is announced");
+
+    for (name, says) in [
+        ("my laptop", "Try \"my-laptop\""),
+        ("Jürgen", "Try \"jurgen\""),
+        ("", "it is empty"),
+        ("-", "such as \"my-laptop\""),
+        ("a.b.c", "Try \"a-b-c\""),
+    ] {
+        let (status, err) = patch(&p, json!({ "hostname": name })).await;
+        assert_eq!(status, 400, "{name:?}: {err}");
+        let message = err["error"].as_str().unwrap_or_default();
+        assert!(message.contains("hostname") && message.contains("letters a–z, digits and hyphens only"), "{message}");
+        assert!(message.contains(says), "{name:?}: {message}");
+    }
+    let (status, _) = patch(&p, json!({ "hostname": "x".repeat(64) })).await;
+    assert_eq!(status, 400, "64 bytes is one too many");
+    assert_eq!(server(&p).await["settings"], before["settings"], "nothing was saved");
+    let out = p.cli(&["settings", "set", "hostname=my laptop"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Try \"my-laptop\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A valid name is lowercased, loses `.local`, and is the one wanted at once.
+    let (status, v) = patch(&p, json!({ "hostname": "Team-Reports.local" })).await;
+    assert_eq!(status, 200, "{v}");
+    let entry = v["settings"]["entries"].as_array().and_then(|a| a.iter().find(|e| e["name"] == "hostname").cloned());
+    assert_eq!(entry.map(|e| e["value"].clone()), Some(json!("team-reports")));
+    common::eventually(20, "the new name to be wanted", || async {
+        (server(&p).await["network_name"]["wanted"] == "team-reports.local").then_some(())
+    })
+    .await;
+    let (status, _) = patch(&p, json!({ "discovery": false })).await;
+    assert_eq!(status, 200);
+    common::eventually(20, "discovery to be off", || async {
+        let v = server(&p).await;
+        (v["network_name"]["state"] == "off" && v["network_name"]["note"].as_str().is_some_and(|n| n.contains("off")))
+            .then_some(())
+    })
+    .await;
+    p.shutdown();
+}

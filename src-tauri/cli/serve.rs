@@ -190,6 +190,9 @@ pub(crate) fn serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Resu
         lock.announce(&info.url, &info.origin)?;
         // The first line is machine-readable: tests and scripts read the port from it.
         println!("Listening on http://{addr}/");
+        // The name on the network is known once probing is over (about a second).
+        let named = engine.discovery().settled(Duration::from_secs(4)).await;
+        println!("Name on the network: {}", named.note);
         println!("Viewers on your network can open:");
         for url in engine.viewer_urls() {
             println!("  {url}");

@@ -60,6 +60,9 @@ pub struct Opts {
     pub bind: Option<String>,
     /// Pass no `--bind`/`--port`: listen where the saved settings say.
     pub saved_address: bool,
+    /// Run in this network namespace (`ip netns exec NS porch serve …`; tests/discovery.rs).
+    /// `base` is then only reachable from inside it.
+    pub netns: Option<String>,
 }
 
 impl Porch {
@@ -116,7 +119,14 @@ impl Porch {
 
     fn spawn(dir: tempfile::TempDir, key: String, opts: Opts) -> Porch {
         let bind = opts.bind.clone().unwrap_or_else(|| "127.0.0.1".into());
-        let mut cmd = Command::new(porch_bin());
+        let mut cmd = match &opts.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(porch_bin());
+                c
+            }
+            None => Command::new(porch_bin()),
+        };
         cmd.arg("serve").arg("--data-dir").arg(dir.path());
         if !opts.saved_address {
             cmd.args(["--bind", &bind, "--port", "0"]);

@@ -11,7 +11,8 @@
 //! (`engine.library().content(…)`, `engine.renders().render_now(…)`). The services, from
 //! the bottom up (each may call only those before it):
 //! [`Library`] → [`Apps`] → [`Renders`] → [`Deployer`] → [`Links`], and [`Settings`] beside
-//! them over the library, apps and usage ([`Usage`] stands on the shared base alone).
+//! them over the library, apps, usage and discovery ([`Usage`] and [`Discovery`] stand on the
+//! shared base alone).
 //! See `docs/architecture.md`.
 
 use std::net::{IpAddr, SocketAddr};
@@ -24,6 +25,7 @@ use tokio::sync::broadcast;
 use crate::apps::Apps;
 use crate::config::Config;
 use crate::deployer::Deployer;
+use crate::discovery::Discovery;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::gallery::Gallery;
@@ -56,6 +58,7 @@ struct Services {
     settings: Settings,
     usage: Usage,
     promote: Promote,
+    discovery: Discovery,
 }
 
 /// What a running server writes for the CLI (`porch.run.json` in the data dir).
@@ -99,8 +102,16 @@ impl Engine {
         let links = Links::new(shared.clone(), library.clone(), deployer.clone());
         let gallery = Gallery::new(shared.clone(), library.clone(), apps.clone(), saved.doc.gallery());
         let usage = Usage::new(shared.clone(), recorder, inbox);
-        let settings =
-            Settings::new(shared.clone(), library.clone(), apps.clone(), gallery.clone(), usage.clone(), saved);
+        let discovery = Discovery::new(shared.clone(), saved.doc.discovery_settings());
+        let settings = Settings::new(
+            shared.clone(),
+            library.clone(),
+            apps.clone(),
+            gallery.clone(),
+            usage.clone(),
+            discovery.clone(),
+            saved,
+        );
         let promote = Promote::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         Ok(Engine {
             services: std::sync::Arc::new(Services {
@@ -114,6 +125,7 @@ impl Engine {
                 settings,
                 usage,
                 promote,
+                discovery,
             }),
         })
     }
@@ -163,6 +175,11 @@ impl Engine {
         &self.services.promote
     }
 
+    /// The name on the network (`<name>.local`) and the service other computers browse.
+    pub fn discovery(&self) -> &Discovery {
+        &self.services.discovery
+    }
+
     /// The parts every service shares (configuration, store, events, tasks, tracker).
     pub(crate) fn shared(&self) -> &Shared {
         &self.services.shared
@@ -207,6 +224,17 @@ impl Engine {
     /// The origin used for absolute URLs when there is no request to take a Host from.
     pub fn default_origin(&self) -> String {
         self.services.shared.default_origin()
+    }
+
+    /// The `.local` name announced on the network (without `.local`), if any.
+    pub fn local_name(&self) -> Option<String> {
+        self.services.shared.local_name()
+    }
+
+    /// The origin of links a publisher shares (`--public-url`, else the `.local` name while
+    /// it is announced, else a plain address).
+    pub fn share_origin(&self) -> String {
+        self.services.shared.share_origin()
     }
 
     /// A key accepted for this run only (never stored), for in-process callers such as the

@@ -44,6 +44,7 @@ pub mod bundle;
 pub mod config;
 pub mod data_dir;
 pub mod deployer;
+pub mod discovery;
 pub mod engine;
 pub mod environment;
 pub mod error;

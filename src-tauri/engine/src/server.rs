@@ -36,6 +36,7 @@ pub async fn start(config: Config, listener: tokio::net::TcpListener) -> Result<
     engine.renders().spawn_schedule_loop();
     engine.usage().start();
     engine.links().start().await;
+    engine.discovery().start();
     tracing::info!(%local_addr, data_dir = %shared.config.data_dir.display(), "Porch is serving");
     Ok(engine)
 }

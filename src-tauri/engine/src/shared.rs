@@ -7,8 +7,10 @@
 //! so services may all read it without reading each other's fields.
 //!
 //! Concurrency: immutable after start-up except the bound address, a `OnceLock` set once by
-//! the server before it accepts a connection, and the change generation, an atomic that
-//! [`Base::emit`] moves after every stored change. Cloning a [`Shared`] is an `Arc` clone.
+//! the server before it accepts a connection, the change generation, an atomic that
+//! [`Base::emit`] moves after every stored change, and the network name in use (a short
+//! std lock the discovery service writes when its name is announced or withdrawn). Cloning
+//! a [`Shared`] is an `Arc` clone.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -52,6 +54,8 @@ pub struct Base {
     /// Moves on every event emitted: what cached views compare to know they are stale.
     generation: AtomicU64,
     server: OnceLock<SocketAddr>,
+    /// The `.local` name announced on the network (without `.local`), while it is.
+    local_name: std::sync::RwLock<Option<String>>,
 }
 
 impl Base {
@@ -71,6 +75,7 @@ impl Base {
             events,
             generation: AtomicU64::new(0),
             server: OnceLock::new(),
+            local_name: std::sync::RwLock::new(None),
         })
     }
 
@@ -127,31 +132,76 @@ impl Base {
         self.config.bundles_dir().join(format!("{bundle_id}.tar.gz"))
     }
 
-    /// URLs viewers on the network can open (LAN addresses when bound to all interfaces).
+    /// Records the name the discovery service announces (`None`: nothing announced).
+    pub(crate) fn set_local_name(&self, name: Option<String>) {
+        match self.local_name.write() {
+            Ok(mut g) => *g = name,
+            Err(poisoned) => *poisoned.into_inner() = name,
+        }
+    }
+
+    /// The `.local` name announced on the network right now (without `.local`), if any.
+    pub fn local_name(&self) -> Option<String> {
+        match self.local_name.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// `http://NAME.local:PORT` while the discovery service announces NAME.
+    fn named_origin(&self) -> Option<String> {
+        let (name, addr) = (self.local_name()?, self.local_addr()?);
+        Some(format!("http://{name}.local:{}", addr.port()))
+    }
+
+    /// URLs viewers on the network can open: `--public-url`, then the `.local` name while it
+    /// is announced, then the plain addresses (LAN addresses when bound to all interfaces),
+    /// which keep working where `.local` names do not resolve.
     pub fn viewer_urls(&self) -> Vec<String> {
         let mut urls: Vec<String> =
             self.config.public_url.iter().map(|u| format!("{}/", u.trim_end_matches('/'))).collect();
-        let Some(addr) = self.local_addr() else { return urls };
-        let port = addr.port();
-        if addr.ip().is_unspecified() {
-            for ip in lan_addresses() {
-                urls.push(url_for(ip, port));
-            }
-            urls.push(url_for(IpAddr::from([127, 0, 0, 1]), port));
-        } else {
-            urls.push(url_for(addr.ip(), port));
-        }
+        urls.extend(self.named_origin().map(|o| format!("{o}/")));
+        urls.extend(self.address_urls());
         urls.dedup();
         urls
     }
 
-    /// The origin used for absolute URLs when there is no request to take a Host from.
+    /// The plain-address URLs of the bound socket.
+    fn address_urls(&self) -> Vec<String> {
+        let Some(addr) = self.local_addr() else { return Vec::new() };
+        let port = addr.port();
+        if addr.ip().is_unspecified() {
+            let mut urls: Vec<String> = lan_addresses().into_iter().map(|ip| url_for(ip, port)).collect();
+            urls.push(url_for(IpAddr::from([127, 0, 0, 1]), port));
+            urls
+        } else {
+            vec![url_for(addr.ip(), port)]
+        }
+    }
+
+    /// The origin used for absolute URLs when there is no request to take a Host from, and
+    /// handed to content as its server's address (`CONNECT_SERVER`): `--public-url`, else a
+    /// plain address (content on this computer need not resolve `.local` names).
     pub fn default_origin(&self) -> String {
-        self.viewer_urls()
-            .into_iter()
+        self.config
+            .public_url
+            .iter()
+            .map(|u| format!("{}/", u.trim_end_matches('/')))
+            .chain(self.address_urls())
             .next()
             .map(|u| u.trim_end_matches('/').to_string())
             .unwrap_or_else(|| format!("http://localhost:{}", crate::config::DEFAULT_PORT))
+    }
+
+    /// The origin of links a publisher shares (copy buttons, QR codes, the Connect API's
+    /// `content_url`): `--public-url`, else the `.local` name while announced, else
+    /// [`Base::default_origin`].
+    pub fn share_origin(&self) -> String {
+        match (&self.config.public_url, self.named_origin()) {
+            (Some(u), _) => u.trim_end_matches('/').to_string(),
+            (None, Some(named)) => named,
+            (None, None) => self.default_origin(),
+        }
     }
 }
 

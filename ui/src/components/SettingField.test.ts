@@ -37,6 +37,16 @@ describe("SettingField", () => {
     expect(el.textContent).toContain("Applies when Porch next starts.");
   });
 
+  it("draws a network name as a box ending in .local, empty while at the computer's name", () => {
+    const { el, read } = SettingField(entry({ name: "hostname", kind: { type: "host_name" }, value: "my-laptop", default: "my-laptop" }));
+    const input = el.querySelector("input") as HTMLInputElement;
+    expect([input.value, input.placeholder, input.maxLength]).toEqual(["", "my-laptop", 63]);
+    expect(el.textContent).toContain(".local");
+    expect(read()).toBeNull();
+    input.value = "team-pc";
+    expect(read()).toBe("team-pc");
+  });
+
   it("limits text to its declared length and reads an emptied box as the default", () => {
     const { el, read } = SettingField(entry({ name: "title", kind: { type: "text", max_chars: 80 }, value: "Team reports", is_default: false, default: "Porch" }));
     const input = el.querySelector("input") as HTMLInputElement;

@@ -1,6 +1,7 @@
 // One server setting drawn from its registry entry (`settings.entries` of the server view):
 // a checkbox for a switch, a number box for a whole number or a number, a select for a
-// choice, a text box (a text area for long text) for text. The engine declares each setting once (its registry); the
+// choice, a text box (a text area for long text) for text, a text box ending in ".local" for a
+// name on the network. The engine declares each setting once (its registry); the
 // Settings pane draws every entry of a section it has no hand-made card for with this, so
 // a new setting needs no UI code.
 
@@ -29,6 +30,16 @@ export function SettingField(entry: SettingEntry): { el: HTMLElement; read: () =
       const input = h("input", attrs) as HTMLInputElement;
       // An empty box means "the default"; anything else goes to the engine, which checks it.
       return { el: field(id, entry.label, input, { hint }), read: () => (input.value.trim() === "" ? null : Number(input.value)) };
+    }
+    case "host_name": {
+      // One DNS label; the engine checks it and says what to use instead.
+      const value = typeof entry.value === "string" && !entry.is_default ? entry.value : "";
+      const placeholder = typeof entry.default === "string" ? entry.default : "";
+      const input = h("input", { id, maxlength: 63, placeholder, value, spellcheck: "false", autocapitalize: "off", "data-testid": id }) as HTMLInputElement;
+      input.value = value;
+      const el = field(id, entry.label, input, { hint });
+      input.after(".local");
+      return { el, read: () => (input.value.trim() === "" ? null : input.value) };
     }
     case "text": {
       // Long texts (an introduction) get a text area; an emptied box means "the default".

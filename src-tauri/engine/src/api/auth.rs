@@ -56,6 +56,11 @@ impl FromRequestParts<Engine> for Origin {
         if let Some(u) = &engine.config().public_url {
             return Ok(Origin(u.trim_end_matches('/').to_string()));
         }
+        // Links a publisher shares use the `.local` name while it is announced: it survives
+        // a new address from DHCP (the server view lists the plain addresses beside it).
+        if engine.local_name().is_some() {
+            return Ok(Origin(engine.share_origin()));
+        }
         let h = &parts.headers;
         let get = |n: &str| {
             h.get(n).and_then(|v| v.to_str().ok()).map(|s| s.split(',').next().unwrap_or("").trim().to_string())

@@ -414,7 +414,7 @@ impl Deployer {
         };
         let row = self.library.content(&content.guid).await?;
         Ok(Deployment {
-            content: self.library.view(&row, &self.shared.default_origin()),
+            content: self.library.view(&row, &self.shared.share_origin()),
             bundle_id: bundle_id.to_string(),
             task_id,
             created,

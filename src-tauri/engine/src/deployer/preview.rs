@@ -59,7 +59,7 @@ impl Deployer {
                 }
                 let row = self.library.content(&content.guid).await?;
                 Ok(Staged {
-                    content: self.library.view(&row, &self.shared.default_origin()),
+                    content: self.library.view(&row, &self.shared.share_origin()),
                     bundle_id: b.id.to_string(),
                     created,
                 })

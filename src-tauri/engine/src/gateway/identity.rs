@@ -79,7 +79,8 @@ pub async fn check_key(engine: &Engine, headers: &HeaderMap, peer: Option<Socket
 }
 
 /// Whether the request's `Host` names this machine: an IP literal, `localhost`, this
-/// machine's host name (or `NAME.local`), or the host of `--public-url`.
+/// machine's host name (or `NAME.local`), the `.local` name Porch announces, or the host of
+/// `--public-url`.
 ///
 /// SECURITY: a loopback peer is not enough to trust a browser: a page from anywhere can
 /// point its own domain name at 127.0.0.1 (DNS rebinding) and read what the browser fetches.
@@ -97,6 +98,12 @@ pub fn host_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool {
     }
     let me = hostname().to_ascii_lowercase();
     if name == me || name == format!("{me}.local") {
+        return true;
+    }
+    // SECURITY: like `{me}.local` above, the announced name is answered only by mDNS on the
+    // local link: rebinding it to 127.0.0.1 takes someone on this network spoofing mDNS, the
+    // same trust as the host name's own `.local` (accepted since before discovery).
+    if engine.local_name().is_some_and(|n| name == format!("{n}.local")) {
         return true;
     }
     engine

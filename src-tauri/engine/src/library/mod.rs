@@ -273,7 +273,7 @@ impl Library {
 
     /// Every item as the desktop shell shows it.
     pub async fn list_content(&self) -> Result<Vec<ContentView>> {
-        let origin = self.shared.default_origin();
+        let origin = self.shared.share_origin();
         let mut links: std::collections::HashMap<i64, LinkView> =
             self.shared.store.links().await?.iter().map(|r| (r.content_id, LinkView::from(r))).collect();
         Ok(self

@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::apps::Apps;
 use crate::apps::{apply_runtime, effective};
+use crate::discovery::{Discovery, DiscoverySettings, NetworkName};
 use crate::error::{Error, Result};
 use crate::gallery::{Gallery, GallerySettings};
 use crate::library::Library;
@@ -134,6 +135,18 @@ impl SavedSettings {
     pub fn usage_settings(&self) -> UsageSettings {
         let days = self.get("usage_retention_days").and_then(Value::as_u64).and_then(|d| u32::try_from(d).ok());
         UsageSettings::from_saved(self.get("usage").and_then(Value::as_bool), days)
+    }
+
+    /// The discovery settings as saved (`hostname`, `discovery`; unset ones are the
+    /// defaults: this computer's name, on). A saved name that no longer passes the check
+    /// (edited by hand) falls back to the computer's name.
+    pub fn discovery_settings(&self) -> DiscoverySettings {
+        let hostname = self
+            .get("hostname")
+            .and_then(Value::as_str)
+            .and_then(|s| crate::discovery::name::check(s).ok())
+            .unwrap_or_else(|| crate::discovery::name::computer_name().to_string());
+        DiscoverySettings { hostname, on: self.get("discovery").and_then(Value::as_bool).unwrap_or(true) }
     }
 
     /// The runtime defaults in force: the saved ones over `builtin`.
@@ -300,6 +313,8 @@ pub struct ServerView {
     pub settings: SettingsView,
     /// What viewers did since start (the gateway's built-in observer).
     pub viewers: crate::observe::ViewerActivity,
+    /// The name Porch answers to on the network (`<name>.local`), and why it is that one.
+    pub network_name: NetworkName,
 }
 
 /// The saved server settings as the app settings pane edits them.
@@ -373,6 +388,7 @@ pub struct Settings {
     apps: Apps,
     gallery: Gallery,
     usage: Usage,
+    discovery: Discovery,
     state: std::sync::Arc<State>,
 }
 
@@ -393,10 +409,11 @@ impl Settings {
         apps: Apps,
         gallery: Gallery,
         usage: Usage,
+        discovery: Discovery,
         saved: Saved,
     ) -> Settings {
         let state = State { saved: std::sync::RwLock::new(saved), lock: tokio::sync::Mutex::new(()) };
-        Settings { shared, library, apps, gallery, usage, state: std::sync::Arc::new(state) }
+        Settings { shared, library, apps, gallery, usage, discovery, state: std::sync::Arc::new(state) }
     }
 
     /// Reads the saved settings of a store (at start-up, before the services exist).
@@ -463,6 +480,7 @@ impl Settings {
             self.apps.set_runtime_defaults(self.with_saved(|s| s.runtime_defaults));
         }
         self.usage.configure(self.with_saved(|s| s.doc.usage_settings()));
+        self.discovery.configure(self.with_saved(|s| s.doc.discovery_settings()));
     }
 
     /// Changes saved settings: an object of names to values (`null` = the default), as
@@ -549,6 +567,7 @@ impl Settings {
             runtime_defaults: defaults_view(&d),
             settings,
             viewers: self.shared.viewers.activity().read(),
+            network_name: self.discovery.view(),
         }
     }
 }

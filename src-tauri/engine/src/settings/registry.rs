@@ -34,6 +34,8 @@ pub enum Section {
     Gallery,
     /// Whether page views and app sessions are recorded, and for how long.
     Usage,
+    /// The name Porch answers to on the network (`<name>.local`) and whether it advertises.
+    Network,
 }
 
 /// When a saved change takes effect.
@@ -86,6 +88,9 @@ pub enum Kind {
         #[cfg_attr(feature = "ts", ts(type = "number"))]
         max_chars: usize,
     },
+    /// A name on the network: one DNS label (lowercase letters, digits and hyphens, 1–63
+    /// bytes; a trailing `.local` is dropped), see `discovery::name`.
+    HostName,
 }
 
 /// A setting's value before the publisher changes it.
@@ -100,6 +105,8 @@ pub enum Fallback {
     /// Porch's built-in runtime default of the field of the same name (Connect's value, or
     /// this run's `--app-memory-limit`/`--app-hang-timeout`): known only at run time.
     BuiltinRuntime,
+    /// This computer's host name made a valid network name (`discovery::name::computer_name`).
+    ComputerName,
 }
 
 /// One server setting, declared once (see the module documentation).
@@ -240,6 +247,26 @@ pub static SETTINGS: &[Setting] = &[
         applies: Applies::AtOnce,
         help: "Days each view and session is kept; older ones remain only as per-day totals.",
     },
+    Setting {
+        name: "hostname",
+        cli_name: None,
+        label: "Name on the network",
+        section: Section::Network,
+        kind: Kind::HostName,
+        default: Fallback::ComputerName,
+        applies: Applies::AtOnce,
+        help: "Viewers can open http://NAME.local:PORT/ (letters, digits and hyphens; another computer with the name gets NAME-2).",
+    },
+    Setting {
+        name: "discovery",
+        cli_name: None,
+        label: "Announce on the network",
+        section: Section::Network,
+        kind: Kind::Switch,
+        default: Fallback::Switch(true),
+        applies: Applies::AtOnce,
+        help: "Answer for NAME.local and list \"Porch on NAME\" in other computers' service browsers (mDNS); never when only this computer can connect.",
+    },
 ];
 
 /// The setting called `name` (its API name, or its CLI name with `-` or `_`).
@@ -296,6 +323,16 @@ impl Setting {
                 }
                 Ok(Value::String(text))
             }
+            Kind::HostName => {
+                let text = match value {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    v => return Err(Error::Invalid(format!("{name} must be text, not {v}"))),
+                };
+                crate::discovery::name::check(&text)
+                    .map(Value::String)
+                    .map_err(|e| Error::Invalid(format!("{name}: {e}")))
+            }
         }
     }
 
@@ -307,6 +344,7 @@ impl Setting {
             Fallback::Whole(n) => Value::from(n),
             Fallback::Text(s) => Value::from(s),
             Fallback::BuiltinRuntime => builtin_runtime.get(self.name).cloned().unwrap_or(Value::Null),
+            Fallback::ComputerName => Value::from(crate::discovery::name::computer_name()),
         }
     }
 
@@ -431,6 +469,26 @@ mod tests {
             let e = s.check(&bad).expect_err("refused").to_string();
             assert!(e.contains(s.name), "{e}");
         }
+    }
+
+    #[test]
+    fn the_network_name_is_one_lowercase_label() {
+        let host = find("hostname").expect("hostname");
+        assert_eq!(host.check(&json!("My-Laptop.local")).expect("ok"), json!("my-laptop"));
+        assert_eq!(host.check(&json!(2026)).expect("a number is a name"), json!("2026"));
+        for (bad, says) in [
+            (json!("my laptop"), "Try \"my-laptop\""),
+            (json!("büro"), "Try \"buro\""),
+            (json!(""), "it is empty"),
+            (json!(true), "must be text"),
+        ] {
+            let e = host.check(&bad).expect_err("refused").to_string();
+            assert!(e.starts_with("hostname") && e.contains(says), "{bad}: {e}");
+        }
+        assert!(crate::discovery::name::is_valid(host.default_value(&Value::Null).as_str().expect("text")));
+        let discovery = find("discovery").expect("discovery");
+        assert_eq!(discovery.default_value(&Value::Null), json!(true));
+        assert!(discovery.check(&json!("sometimes")).is_err());
     }
 
     #[test]

@@ -20,4 +20,4 @@ choices: Array<Choice>, } | { "type": "text",
 /**
  * The longest allowed text.
  */
-max_chars: number, };
+max_chars: number, } | { "type": "host_name" };

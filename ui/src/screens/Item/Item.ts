@@ -103,7 +103,12 @@ function header(c: ContentView, shell: Shell): HTMLElement {
           button("Open in browser", () => shell.open(url), { kind: "primary", testid: "open" }),
           button("Copy link", () => void copyText(lan).then((ok) => toast(ok ? "Link copied" : "Could not copy the link", ok ? "ok" : "error")), { testid: "copy-link" }),
           button("QR code", () => {
-            if (qrBox.hidden && qrBox.childElementCount === 0) qrBox.append(Qr(lan, `QR code of ${lan}`), h("p", { class: "small muted" }, lan));
+            if (qrBox.hidden && qrBox.childElementCount === 0) {
+              const plain = plainUrl(lan, shell);
+              qrBox.append(Qr(lan, `QR code of ${lan}`), h("p", { class: "small muted" }, lan));
+              // Phones and networks that do not resolve .local names still reach the address.
+              if (plain !== lan) qrBox.append(h("p", { class: "small muted", "data-testid": "plain-url" }, `or by address: ${plain}`));
+            }
             qrBox.hidden = !qrBox.hidden;
           }, { testid: "qr-toggle" }),
           button("Promote to Posit Connect…", () => openPromote(shell, c), { kind: "quiet", testid: "promote" }),
@@ -128,6 +133,20 @@ function lanUrl(url: string, shell: Shell): string {
     // Not a URL we can rewrite; share it as it is.
   }
   return url;
+}
+
+/** `url` on the plain LAN address instead of the `.local` name (the fallback shown beside it). */
+function plainUrl(url: string, shell: Shell): string {
+  const plain = shell.server?.viewer_urls.find((u) => !/\/\/(127\.|localhost|\[::1\])/.test(u) && !/\.local[:/]/.test(u));
+  if (!plain) return url;
+  try {
+    const u = new URL(url);
+    if (!u.hostname.endsWith(".local")) return url;
+    u.host = new URL(plain).host;
+    return u.toString();
+  } catch {
+    return url;
+  }
 }
 
 type Panel = (root: HTMLElement, shell: Shell, c: ContentView) => Cleanup;
