@@ -77,7 +77,7 @@ async fn posit_sdk_content_bundles_tasks_and_environment() {
 fn render_mark(html: &str) -> String {
     html.match_indices("PORCH-RENDER")
         .map(|(i, _)| &html[i + 12..])
-        .map(|rest| rest.trim_start_matches(|c: char| c == ' ' || c == '\'' || c == ','))
+        .map(|rest| rest.trim_start_matches([' ', '\'', ',']))
         .find(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
         .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
         .unwrap_or_else(|| panic!("no render mark in {}", &html[..html.len().min(800)]))
@@ -143,7 +143,10 @@ async fn posit_sdk_renders_a_notebook_and_restarts_an_app() {
         .await
         .expect("json");
     let item_id = item["id"].as_str().expect("v1 ids are strings");
-    assert!(variants.iter().all(|v| v["app_id"].to_string() == item_id), "app_id is the item's id: {variants:?}");
+    assert!(
+        variants.iter().all(|v| v["app_id"].as_u64().is_some_and(|n| n.to_string() == item_id)),
+        "app_id is the item's id: {variants:?}"
+    );
     // The v1 variants API still lists only the named variant; the default's id is not one of its.
     let v1: Vec<Value> = p
         .api(Method::GET, &format!("/__api__/v1/content/{notebook}/variants"))
