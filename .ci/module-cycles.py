@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Fails when the top-level modules of porch-engine import each other in a cycle.
+"""Fails when the top-level modules of porch-engine import each other in a cycle, or when
+one of the forbidden arrows (FORBIDDEN: api -> store, gateway -> api, proxy -> api) exists.
 
 A top-level module is a file or folder directly under src-tauri/engine/src. An arrow A -> B
 is any mention of `crate::B` (in a `use`, a grouped `use crate::{B, …}` or a path in code)
@@ -95,6 +96,11 @@ def sccs(edges):
     return out
 
 
+# Arrows that must not exist even without a cycle: the API's handlers speak the services'
+# vocabulary, never the store's rows (issue 12), and the viewer's path never calls the API.
+FORBIDDEN = {("api", "store"), ("gateway", "api"), ("proxy", "api")}
+
+
 def main(argv):
     show = "--graph" in argv
     args = [a for a in argv if not a.startswith("--")]
@@ -103,8 +109,11 @@ def main(argv):
     if show:
         for m in sorted(edges):
             print(f"{m} -> {' '.join(sorted(edges[m])) or '(nothing)'}")
+    bad = sorted((a, b) for a, b in FORBIDDEN if b in edges.get(a, ()))
+    for a, b in bad:
+        print(f"forbidden import: {a} -> {b} (a mention of crate::{b} in {a}/)")
     cycles = [c for c in sccs(edges) if len(c) > 1]
-    if not cycles:
+    if not cycles and not bad:
         print(f"porch-engine: {len(edges)} top-level modules, no import cycle")
         return 0
     for c in cycles:

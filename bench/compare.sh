@@ -8,7 +8,8 @@
 #
 # Every run's output is kept under $BENCH_OUT (default: a new /tmp/porch-compare.XXXXXX).
 # The table printed at the end has one row per result line of the script: the line's
-# labels, then for each number the median before → the median after. Lines are matched by
+# labels, then for each number the median before → the median after (one value when they
+# are equal). Lines are matched by
 # their words with the numbers taken out, so any table the script prints can be compared.
 # RUNS (default 3) sets the number of runs per binary.
 set -euo pipefail
@@ -33,7 +34,9 @@ done
 python3 - "$out" "$runs" <<'PY'
 import re, statistics, sys
 out, runs = sys.argv[1], int(sys.argv[2])
-NUM = re.compile(r"-?\d+(?:\.\d+)?")
+# A number standing on its own (a ratio may end in x): not digits inside a word such as
+# p50_ms, -c32 or uvicorn 0.55.0, which stay part of the row's label.
+NUM = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?=x?(?![\w.]))")
 def parse(path):
     rows = {}
     order = []
@@ -64,7 +67,7 @@ for key in order:
     for j in range(width):
         b = statistics.median(v[j] for v in vals["before"])
         a = statistics.median(v[j] for v in vals["after"])
-        cols.append(f"{b:g} → {a:g}")
+        cols.append(f"{b:g}" if b == a else f"{b:g} → {a:g}")
     parts = key[0].split("#")
     line = "".join(p + (cols[k] if k < len(cols) else "") for k, p in enumerate(parts))
     print(line)

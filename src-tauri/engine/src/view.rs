@@ -97,6 +97,17 @@ impl ContentView {
     }
 }
 
+/// An item's vanity path, as Connect's `/v1/content/{guid}/vanity` answers it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VanityView {
+    /// The item.
+    pub content_guid: String,
+    /// The path, such as `/sales/`.
+    pub path: String,
+    /// When it was set (the item's last change, RFC 3339).
+    pub created_time: String,
+}
+
 /// A bundle in Connect's v1 shape.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, PartialEq)]

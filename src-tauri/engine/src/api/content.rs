@@ -14,8 +14,8 @@ use super::error::ApiError;
 use super::json_body;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::store::{ContentPatch, NewContent};
-use crate::view::ContentView;
+use crate::library::{ItemChanges, NewItem};
+use crate::view::{ContentView, VanityView};
 
 /// Adds what `include=` asks for; `tags` is the item's tags (from `tags`, by item id).
 fn with_includes(
@@ -84,7 +84,7 @@ pub(super) async fn create(
     Origin(origin): Origin,
     body: Bytes,
 ) -> Result<Json<ContentView>, ApiError> {
-    let mut new: NewContent = json_body(&body)?;
+    let mut new: NewItem = json_body(&body)?;
     new.title = new.title.filter(|t| !t.is_empty());
     if new.name.is_empty() {
         return Err(Error::Invalid("a content name is required".into()).into());
@@ -121,7 +121,7 @@ pub(super) async fn update(
 ) -> Result<Json<ContentView>, ApiError> {
     let raw: Value = json_body(&body)?;
     let runtime = super::interactive::runtime_changes(&raw)?;
-    let patch: ContentPatch =
+    let patch: ItemChanges =
         serde_json::from_value(raw).map_err(|e| Error::Invalid(format!("cannot parse the request body: {e}")))?;
     if !runtime.is_empty() {
         engine.apps().update_runtime(&guid, &runtime).await?;
@@ -146,20 +146,13 @@ pub(super) struct VanityBody {
     path: String,
 }
 
-fn vanity_json(c: &crate::store::ContentRow) -> Result<Json<Value>, ApiError> {
-    match &c.vanity_path {
-        Some(p) => Ok(Json(json!({ "content_guid": c.guid, "path": p, "created_time": c.updated_time }))),
-        None => Err(Error::not_found("vanity URL of content", &c.guid).into()),
-    }
-}
-
 /// `GET /v1/content/{guid}/vanity`.
 pub(super) async fn get_vanity(
     _: Publisher,
     State(engine): State<Engine>,
     Path(guid): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    vanity_json(&engine.library().content(&guid).await?)
+) -> Result<Json<VanityView>, ApiError> {
+    Ok(Json(engine.library().vanity(&guid).await?))
 }
 
 /// `PUT /v1/content/{guid}/vanity {"path": "/sales/"}`.
@@ -168,9 +161,10 @@ pub(super) async fn put_vanity(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VanityView>, ApiError> {
     let b: VanityBody = json_body(&body)?;
-    vanity_json(&engine.library().set_vanity(&guid, Some(&b.path)).await?)
+    engine.library().set_vanity(&guid, Some(&b.path)).await?;
+    Ok(Json(engine.library().vanity(&guid).await?))
 }
 
 /// `DELETE /v1/content/{guid}/vanity`.

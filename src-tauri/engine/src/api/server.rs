@@ -10,6 +10,7 @@ use super::auth::{Origin, Publisher};
 use super::error::ApiError;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::view::ContentView;
 
 /// `GET /__api__/server_settings`: open to anyone, as on Connect.
 pub(super) async fn server_settings(State(engine): State<Engine>) -> Json<Value> {
@@ -90,12 +91,13 @@ pub(super) async fn user(
     Ok(Json(user_json(&engine)))
 }
 
-fn v0_app(engine: &Engine, c: &crate::store::ContentRow, origin: &str) -> Value {
-    let v = engine.library().view(c, origin);
+/// An item as the v0 applications API answers it: numeric ids, as old clients read them.
+fn v0_app(engine: &Engine, v: ContentView) -> Value {
+    let number = |s: &str| s.parse::<i64>().ok();
     json!({
-        "guid": v.guid, "id": c.id, "name": v.name, "title": v.title, "description": v.description,
+        "guid": v.guid, "id": number(&v.id), "name": v.name, "title": v.title, "description": v.description,
         "owner_username": engine.config().publisher, "owner_guid": v.owner_guid,
-        "bundle_id": c.bundle_id, "content_category": v.content_category, "app_mode": v.app_mode,
+        "bundle_id": v.bundle_id.as_deref().and_then(number), "content_category": v.content_category, "app_mode": v.app_mode,
         "access_type": v.access_type, "url": v.content_url, "created_time": v.created_time,
         "last_deployed_time": v.last_deployed_time,
     })
@@ -125,7 +127,8 @@ pub(super) async fn applications(
     let total = rows.len();
     let count: usize = q.iter().find(|(k, _)| k == "count").and_then(|(_, v)| v.parse().ok()).unwrap_or(total);
     let start: usize = q.iter().find(|(k, _)| k == "start").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
-    let apps: Vec<Value> = rows.iter().skip(start).take(count).map(|c| v0_app(&engine, c, &origin)).collect();
+    let apps: Vec<Value> =
+        rows.iter().skip(start).take(count).map(|c| v0_app(&engine, engine.library().view(c, &origin))).collect();
     let continuation = if start + apps.len() < total { start + apps.len() } else { 0 };
     Ok(Json(json!({ "applications": apps, "count": apps.len(), "total": total, "continuation": continuation })))
 }
@@ -138,7 +141,7 @@ pub(super) async fn application(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let c = engine.library().content(&id).await?;
-    Ok(Json(v0_app(&engine, &c, &origin)))
+    Ok(Json(v0_app(&engine, engine.library().view(&c, &origin))))
 }
 
 /// Any other `/__api__/` path: JSON 404.

@@ -17,8 +17,7 @@ use super::auth::{Origin, Publisher};
 use super::error::ApiError;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::store::{UsageKind, UsageQuery, UsageRow};
-use crate::usage::{parse_time, rfc3339, UsageLatestView, UsageReport};
+use crate::usage::{parse_time, rfc3339, EventKind, EventQuery, UsageEvent, UsageLatestView, UsageReport};
 
 /// The data version of every event Porch records (Connect's `data_version`).
 const DATA_VERSION: i64 = 1;
@@ -31,16 +30,16 @@ const MAX_HITS: i64 = 100_000;
 
 /// The parsed query of an instrumentation call.
 struct Asked {
-    q: UsageQuery,
+    q: EventQuery,
     /// `min_data_version` above what Porch records: nothing matches.
     none: bool,
     /// The query parameters to repeat in the paging URLs (filters and limit).
     keep: Vec<(String, String)>,
 }
 
-fn asked(params: &[(String, String)], kinds: &[UsageKind], paged: bool) -> Result<Asked, ApiError> {
+fn asked(params: &[(String, String)], kinds: &[EventKind], paged: bool) -> Result<Asked, ApiError> {
     let mut q =
-        UsageQuery { kinds: kinds.to_vec(), limit: if paged { DEFAULT_LIMIT } else { MAX_HITS }, ..Default::default() };
+        EventQuery { kinds: kinds.to_vec(), limit: if paged { DEFAULT_LIMIT } else { MAX_HITS }, ..Default::default() };
     let (mut none, mut keep) = (false, Vec::new());
     for (k, v) in params {
         match k.as_str() {
@@ -79,7 +78,7 @@ fn asked(params: &[(String, String)], kinds: &[UsageKind], paged: bool) -> Resul
     Ok(Asked { q, none, keep })
 }
 
-fn common(r: &UsageRow) -> serde_json::Map<String, Value> {
+fn common(r: &UsageEvent) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
     m.insert("content_guid".into(), json!(r.content_guid));
     m.insert("user_guid".into(), Value::Null);
@@ -87,7 +86,7 @@ fn common(r: &UsageRow) -> serde_json::Map<String, Value> {
     m
 }
 
-fn visit(r: &UsageRow) -> Value {
+fn visit(r: &UsageEvent) -> Value {
     let mut m = common(r);
     m.insert("variant_key".into(), json!(r.variant_id.map(|v| format!("v{v}"))));
     m.insert("rendering_id".into(), json!(r.render_id));
@@ -97,7 +96,7 @@ fn visit(r: &UsageRow) -> Value {
     Value::Object(m)
 }
 
-fn session(r: &UsageRow) -> Value {
+fn session(r: &UsageEvent) -> Value {
     let mut m = common(r);
     m.insert("started".into(), json!(rfc3339(r.started)));
     m.insert("ended".into(), json!(rfc3339(r.ended)));
@@ -128,15 +127,15 @@ async fn page(
     origin: &str,
     path: &str,
     params: &[(String, String)],
-    kinds: &[UsageKind],
-    shape: fn(&UsageRow) -> Value,
+    kinds: &[EventKind],
+    shape: fn(&UsageEvent) -> Value,
 ) -> Result<Json<Value>, ApiError> {
     let a = asked(params, kinds, true)?;
     let limit = a.q.limit;
     let mut rows = if a.none {
         Vec::new()
     } else {
-        engine.usage().events(&UsageQuery { limit: limit + 1, ..a.q.clone() }).await?
+        engine.usage().events(&EventQuery { limit: limit + 1, ..a.q.clone() }).await?
     };
     // One row more than asked says whether there is a page beyond, in the direction read.
     let more = rows.len() as i64 > limit;
@@ -193,7 +192,7 @@ pub(super) async fn visits(
     Origin(origin): Origin,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    page(&engine, &origin, "/v1/instrumentation/content/visits", &params, &[UsageKind::View], visit).await
+    page(&engine, &origin, "/v1/instrumentation/content/visits", &params, &[EventKind::View], visit).await
 }
 
 /// `GET /v1/instrumentation/shiny/usage`: app sessions of every interactive framework.
@@ -203,7 +202,7 @@ pub(super) async fn shiny_usage(
     Origin(origin): Origin,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    page(&engine, &origin, "/v1/instrumentation/shiny/usage", &params, &[UsageKind::Session], session).await
+    page(&engine, &origin, "/v1/instrumentation/shiny/usage", &params, &[EventKind::Session], session).await
 }
 
 /// `GET /v1/instrumentation/content/hits`: every page view and app session, as one array.

@@ -25,11 +25,11 @@ use crate::apps::Apps;
 use crate::bundle::{self, detect, BundleError, Manifest};
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::library::{parse_access, validate_name, Library};
+use crate::library::{parse_access, validate_name, ItemChanges, Library, NewItem};
 use crate::renders::Renders;
 use crate::runtimes::{overrides, Overrides};
 use crate::shared::Shared;
-use crate::store::{BundleRow, ContentPatch, ContentRow, NewContent};
+use crate::store::{BundleRow, ContentRow};
 use crate::tasks::{TaskLog, TaskView};
 use crate::time::now;
 use crate::view::ContentView;
@@ -375,7 +375,7 @@ impl Deployer {
                 // bundle changes nothing.
                 let (access_type, viewer_access) = access.clone().unzip();
                 if opts.title.is_some() || access.is_some() {
-                    patch = Some(ContentPatch {
+                    patch = Some(ItemChanges {
                         title: opts.title.clone(),
                         access_type,
                         viewer_access,
@@ -387,7 +387,7 @@ impl Deployer {
             None => {
                 let title = opts.title.clone().or_else(|| Some(title_from_path(named_like)));
                 let (access_type, viewer_access) = access.clone().unzip();
-                let new = NewContent { name: name.clone(), title, description: None, access_type, viewer_access };
+                let new = NewItem { name: name.clone(), title, description: None, access_type, viewer_access };
                 (self.library.create_content(new).await?, true)
             }
         };

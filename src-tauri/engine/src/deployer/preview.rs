@@ -12,9 +12,8 @@ use serde_json::Value;
 use super::{name_from_path, title_from_path, DeployOptions, Deployer};
 use crate::bundle::{self, detect, Manifest};
 use crate::error::{Error, Result};
-use crate::library::{parse_access, validate_name};
+use crate::library::{parse_access, validate_name, ItemChanges, NewItem};
 use crate::runtimes::{overrides, Overrides};
-use crate::store::{ContentPatch, NewContent};
 use crate::view::{BundlePreview, Staged};
 
 /// How many top-level entries a preview lists.
@@ -44,7 +43,7 @@ impl Deployer {
             None => {
                 let title = opts.title.clone().or_else(|| Some(title_from_path(path)));
                 let (access_type, viewer_access) = access.unzip();
-                let new = NewContent { name, title, description: None, access_type, viewer_access };
+                let new = NewItem { name, title, description: None, access_type, viewer_access };
                 (self.library.create_content(new).await?, true)
             }
         };
@@ -54,7 +53,7 @@ impl Deployer {
                 // refused bundle changes nothing.
                 if let (false, Some(title)) = (created, opts.title.clone()) {
                     self.library
-                        .update_content(&content.guid, ContentPatch { title: Some(title), ..Default::default() })
+                        .update_content(&content.guid, ItemChanges { title: Some(title), ..Default::default() })
                         .await?;
                 }
                 let row = self.library.content(&content.guid).await?;

@@ -30,7 +30,8 @@ use crate::shared::Shared;
 use crate::static_site::FileCache;
 use crate::store::{BundleRow, ContentPatch, ContentRow, NewContent};
 use crate::time::now;
-use crate::view::{ApiKeyView, BundleView, ContentView, LinkView, NewApiKey};
+use crate::view::{ApiKeyView, BundleView, ContentView, LinkView, NewApiKey, VanityView};
+use serde::Deserialize;
 
 /// Connect access types Porch understands.
 pub const ACCESS_TYPES: &[&str] = &["all", "logged_in", "acl"];
@@ -127,6 +128,38 @@ pub fn normalize_vanity(path: &str) -> Result<String> {
         return Err(Error::VanityConflict(format!("the vanity path /{first}/ is reserved by Porch")));
     }
     Ok(format!("/{trimmed}/"))
+}
+/// A new item as a client asks for it (`POST /v1/content`, a deploy by name).
+///
+/// The library's own request vocabulary: the API deserializes it, the library checks it
+/// and turns it into the store's row.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewItem {
+    /// Unique name.
+    pub name: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Connect's access type; defaults to `all`.
+    pub access_type: Option<String>,
+    /// Who may view it; derived from `access_type` when absent.
+    pub viewer_access: Option<String>,
+}
+
+/// Changes to an item's fields; `None` leaves a field alone (`PATCH /v1/content/{guid}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ItemChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New title.
+    pub title: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New access type.
+    pub access_type: Option<String>,
+    /// New viewer access.
+    pub viewer_access: Option<String>,
 }
 
 /// The library service. Cheap to clone.
@@ -256,10 +289,16 @@ impl Library {
     // ----- content -----
 
     /// Creates an item (not yet deployed).
-    pub async fn create_content(&self, mut new: NewContent) -> Result<ContentRow> {
-        validate_name(&new.name)?;
-        (new.access_type, new.viewer_access) =
-            resolve_access(new.access_type.as_deref(), new.viewer_access.as_deref())?;
+    pub async fn create_content(&self, item: NewItem) -> Result<ContentRow> {
+        validate_name(&item.name)?;
+        let (access_type, viewer_access) = resolve_access(item.access_type.as_deref(), item.viewer_access.as_deref())?;
+        let new = NewContent {
+            name: item.name,
+            title: item.title,
+            description: item.description,
+            access_type,
+            viewer_access,
+        };
         let guid = uuid::Uuid::new_v4().to_string();
         let row = self.shared.store.insert_content(&guid, &new, &now()).await?;
         self.changed(&row.guid).await?;
@@ -316,13 +355,20 @@ impl Library {
     }
 
     /// Updates an item's fields.
-    pub async fn update_content(&self, key: &str, mut patch: ContentPatch) -> Result<ContentRow> {
+    pub async fn update_content(&self, key: &str, changes: ItemChanges) -> Result<ContentRow> {
         let c = self.content(key).await?;
-        if let Some(n) = &patch.name {
+        if let Some(n) = &changes.name {
             validate_name(n)?;
         }
-        (patch.access_type, patch.viewer_access) =
-            resolve_access(patch.access_type.as_deref(), patch.viewer_access.as_deref())?;
+        let (access_type, viewer_access) =
+            resolve_access(changes.access_type.as_deref(), changes.viewer_access.as_deref())?;
+        let patch = ContentPatch {
+            name: changes.name,
+            title: changes.title,
+            description: changes.description,
+            access_type,
+            viewer_access,
+        };
         self.shared.store.update_content(c.id, &patch, &now()).await?;
         self.changed(&c.guid).await?;
         self.content(&c.guid).await
@@ -365,12 +411,21 @@ impl Library {
         self.content(&c.guid).await
     }
 
+    /// An item's vanity path; not found when it has none.
+    pub async fn vanity(&self, key: &str) -> Result<VanityView> {
+        let c = self.content(key).await?;
+        match c.vanity_path {
+            Some(path) => Ok(VanityView { content_guid: c.guid, path, created_time: c.updated_time }),
+            None => Err(Error::not_found("vanity URL of content", &c.guid)),
+        }
+    }
+
     /// Sets who may view an item: `network`, `local` or `link` (or Connect's access_type words).
     pub async fn set_access(&self, key: &str, word: &str) -> Result<ContentRow> {
         let (access_type, viewer_access) = parse_access(word)?;
-        let patch =
-            ContentPatch { access_type: Some(access_type), viewer_access: Some(viewer_access), ..Default::default() };
-        self.update_content(key, patch).await
+        let changes =
+            ItemChanges { access_type: Some(access_type), viewer_access: Some(viewer_access), ..Default::default() };
+        self.update_content(key, changes).await
     }
 
     /// Makes a new secret-link token for an item and returns it (shown once; only its hash

@@ -237,6 +237,87 @@ impl Observer for Recorder {
         }
     }
 }
+/// What kind of viewer event: the usage service's vocabulary (the store keeps it as a word).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// One HTML page load of a static or rendered item.
+    View,
+    /// One app session.
+    Session,
+}
+
+impl EventKind {
+    fn stored(self) -> UsageKind {
+        match self {
+            EventKind::View => UsageKind::View,
+            EventKind::Session => UsageKind::Session,
+        }
+    }
+}
+
+/// Filters of an event listing (Connect's instrumentation query parameters).
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only these kinds (empty: all).
+    pub kinds: Vec<EventKind>,
+    /// Only these items (empty: all).
+    pub content_guids: Vec<String>,
+    /// Ended at or after (unix ms): Connect's `from` keeps what was still going on then.
+    pub from: Option<i64>,
+    /// Started at or before (unix ms).
+    pub to: Option<i64>,
+    /// Keyset: only events after this id (or before it, with `backwards`).
+    pub after: Option<i64>,
+    /// Page backwards from `after` (the `previous` cursor).
+    pub backwards: bool,
+    /// At most this many events.
+    pub limit: i64,
+}
+
+/// One recorded page view or app session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageEvent {
+    /// The event's id: the keyset for paging.
+    pub id: i64,
+    /// The item.
+    pub content_guid: String,
+    /// View or session.
+    pub kind: EventKind,
+    /// The bundle served.
+    pub bundle_id: Option<i64>,
+    /// The variant viewed.
+    pub variant_id: Option<i64>,
+    /// The render viewed.
+    pub render_id: Option<i64>,
+    /// The path below the item.
+    pub path: Option<String>,
+    /// Unix milliseconds.
+    pub started: i64,
+    /// Unix milliseconds.
+    pub ended: i64,
+}
+
+impl UsageEvent {
+    fn from_row(r: UsageRow) -> Option<UsageEvent> {
+        let kind = match r.kind.as_str() {
+            "view" => EventKind::View,
+            "session" => EventKind::Session,
+            _ => return None,
+        };
+        Some(UsageEvent {
+            id: r.id,
+            content_guid: r.content_guid,
+            kind,
+            bundle_id: r.bundle_id,
+            variant_id: r.variant_id,
+            render_id: r.render_id,
+            path: r.path,
+            started: r.started,
+            ended: r.ended,
+        })
+    }
+}
 
 /// The usage service. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -289,8 +370,20 @@ impl Usage {
     }
 
     /// Raw events (Connect's instrumentation endpoints).
-    pub async fn events(&self, q: &UsageQuery) -> Result<Vec<UsageRow>> {
-        self.shared.store.usage_events(q).await
+    ///
+    /// A row of a kind this Porch does not know (written by a newer one) is left out.
+    pub async fn events(&self, q: &EventQuery) -> Result<Vec<UsageEvent>> {
+        let stored = UsageQuery {
+            kinds: q.kinds.iter().map(|k| k.stored()).collect(),
+            content_guids: q.content_guids.clone(),
+            from: q.from,
+            to: q.to,
+            after: q.after,
+            backwards: q.backwards,
+            limit: q.limit,
+        };
+        let rows = self.shared.store.usage_events(&stored).await?;
+        Ok(rows.into_iter().filter_map(UsageEvent::from_row).collect())
     }
 
     /// One item's usage over the last `days` days, for its Usage tab.
