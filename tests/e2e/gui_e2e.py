@@ -13,6 +13,9 @@ Steps (each prints `ok - ...`; the first failure raises, screenshots the window 
     preview, and Deploy calls the real `stage_path` command then deploys through the API
     (`api_request`), following the task log; the result and a second row
     must appear, and the item page loads through the `api_request` command;
+ 5b. on the item page, a picture dropped on the picture area becomes the item's thumbnail
+    (served to viewers at `…/__thumbnail__`) instead of a deploy; a file that is not a
+    picture is refused with a note and stores nothing;
  6. dropping a path that does not exist shows an error note with a code and message;
  7. closing the window (WM_DELETE_WINDOW, as a window manager sends it) hides it and the
     server keeps serving (needs python-xlib, pinned in tests/requirements.txt; without it
@@ -255,6 +258,7 @@ class Scenario:
         self.click('[data-testid="deploy-to-item"]')
         title = self.wait_for("the item page", lambda: self.find('[data-testid="item-title"]'))
         self.ok(f"item page via api_request: {title[0]['text']!r}")
+        self.picture_drop_sets_the_thumbnail(dropped_link)
         self.wait_for("the versions tab", lambda: self.find('[data-testid="tab-versions"]'))
         self.click('[data-testid="tab-versions"]')
         self.wait_for("one version row", lambda: self.find('[data-testid="version-row"]'))
@@ -348,6 +352,62 @@ class Scenario:
             raise AssertionError("the server still answers after quit")
         except OSError:
             self.ok("the server stopped listening")
+
+    def drop_at(self, css: str, path: Path) -> None:
+        """Emits a drop of `path` at the centre of the element `css`, in the physical pixels
+        wry reports (CSS pixels times the device pixel ratio)."""
+        assert self.driver is not None
+        x, y = self.driver.execute_script(
+            """
+            const r = document.querySelector(arguments[0]).getBoundingClientRect();
+            const s = window.devicePixelRatio || 1;
+            return [(r.left + r.width / 2) * s, (r.top + r.height / 2) * s];
+            """,
+            css,
+        )
+        self.emit("tauri://drag-drop", {"paths": [str(path)], "position": {"x": x, "y": y}})
+
+    def picture_drop_sets_the_thumbnail(self, viewer_link: str) -> None:
+        """5b. On the item page, a picture dropped on the picture area becomes the item's
+        thumbnail (the `thumbnail_from_path` command) instead of a new deploy; a file that is
+        not a picture is refused with a note and changes nothing."""
+        import struct
+        import zlib
+
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+        # A real 2x2 RGB PNG, written here so the test needs no image library.
+        rows = b"".join(b"\x00" + b"\xd0\x40\x20" * 2 for _ in range(2))
+        png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+               + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+        picture = self.work / "picture.png"
+        picture.write_bytes(png)
+        not_a_picture = self.work / "notes.png"
+        not_a_picture.write_text("these are notes, not a picture\n", encoding="utf-8")
+        thumb_url = viewer_link.rstrip("/") + "/__thumbnail__"
+
+        self.wait_for("the picture area", lambda: self.find('[data-testid="thumb-drop"]'))
+        self.drop_at('[data-testid="thumb-drop"]', not_a_picture)
+        err = self.wait_for("the refused-picture note", lambda: self.find('[data-testid="error-note"]'))
+        assert err[0]["message"], err
+        # (A picture Chromium took of the new item may be there: thumbnails are `auto`.)
+        with urllib.request.urlopen(thumb_url, timeout=10) as resp:
+            assert resp.read() != not_a_picture.read_bytes(), "the refused file is served as the picture"
+        self.ok(f"a dropped file that is not a picture is refused: {err[0]['message']!r}")
+
+        self.drop_at('[data-testid="thumb-drop"]', picture)
+        self.wait_for("the picture on the item page", lambda: self.driver.execute_script(
+            "const i = document.querySelector('[data-testid=\"thumb-img\"]');"
+            " return !!i && i.src.startsWith('data:image/png') && i.complete && i.naturalWidth === 2;"))
+        with urllib.request.urlopen(thumb_url, timeout=10) as resp:
+            body = resp.read()
+            assert resp.status == 200 and resp.headers.get("Content-Type") == "image/png", (resp.status, resp.headers)
+            assert body == png, "the viewers' thumbnail is not the dropped picture"
+        # No Deploy dialog; the caller then finds the library still at two rows.
+        assert not self.find('[data-testid="deploy-preview"]'), "the picture drop opened Deploy"
+        self.ok("a picture dropped on the picture area becomes the thumbnail, not a deploy")
+        self.screenshot("picture-dropped")
 
     def restart_applies_the_saved_address(self) -> None:
         """A second session started without --bind/--port: the window listens where the saved

@@ -9,7 +9,7 @@ import { ApiError, setApiKey, toApiError } from "./api/client";
 import { serverView } from "./api/server";
 import type { ServerView } from "./api/types";
 import { h } from "./components/dom";
-import { DropOverlay } from "./components/DropOverlay";
+import { DROPPED_PATHS, DropOverlay, TAKES_PATHS } from "./components/DropOverlay";
 import { isDesktop, onFileDrop, openExternal, type FileDrop } from "./platform";
 import { openDeploy } from "./screens/Deploy/Deploy";
 import { mountItem } from "./screens/Item/Item";
@@ -108,14 +108,21 @@ function runShell(root: HTMLElement, server: ServerView | null): void {
       case "leave":
         dragging = null;
         break;
-      case "drop":
+      case "drop": {
         dragging = null;
-        if (drop.paths.length > 0) {
+        // A drop on an area that takes files itself (an item's picture) goes there, not to
+        // Deploy. A browser delivers DOM drop events to that area directly; the desktop
+        // window reports the drop here with its position.
+        const target = drop.at ? document.elementFromPoint(drop.at.x, drop.at.y)?.closest(`[${TAKES_PATHS}]`) : null;
+        if (target && drop.paths.length > 0) {
+          target.dispatchEvent(new CustomEvent<string[]>(DROPPED_PATHS, { detail: drop.paths }));
+        } else if (drop.paths.length > 0) {
           for (const path of drop.paths) openDeploy(shell, { kind: "path", path, label: baseName(path) });
         } else if (drop.transfer) {
           openDeploy(shell, { kind: "transfer", transfer: drop.transfer });
         }
         break;
+      }
     }
     showOverlay();
   });

@@ -4,7 +4,7 @@
 // by the user). Both fail the same way, with an `ApiError` carrying an `ErrorCode`;
 // screens branch on `code`, never on message text.
 
-import { invoke, isDesktop } from "../platform";
+import { invoke, invokeRaw, isDesktop } from "../platform";
 import type { ErrorCode } from "./types";
 
 export class ApiError extends Error {
@@ -79,10 +79,12 @@ export async function requestBlob(path: string): Promise<Blob | null> {
 
 async function send(method: string, path: string, opts: RequestOptions): Promise<Answer> {
   if (isDesktop()) {
-    if (opts.body !== undefined) {
-      throw new ApiError("Unsupported", "uploads from the desktop window go through stage_path");
-    }
     try {
+      if (opts.body !== undefined) {
+        // Bytes (a picture, a logo) go as the raw body of the shell's `api_upload`.
+        const bytes = opts.body instanceof Uint8Array ? opts.body : new Uint8Array(await opts.body.arrayBuffer());
+        return await invokeRaw<Answer>("api_upload", bytes, { "porch-method": method, "porch-path": path });
+      }
       return await invoke<Answer>("api_request", {
         method,
         path,

@@ -24,6 +24,17 @@ export function invoke<T>(command: string, args?: Record<string, unknown>): Prom
   return tauriInvoke<T>(command, args);
 }
 
+/**
+ * Calls a command of the desktop shell with raw bytes as its body and string headers (an
+ * upload): Tauri hands the bytes over as they are, not as JSON.
+ */
+export function invokeRaw<T>(command: string, bytes: Uint8Array, headers: Record<string, string>): Promise<T> {
+  if (!isDesktop()) {
+    return Promise.reject({ code: "Unsupported", message: `"${command}" needs the Porch app` });
+  }
+  return tauriInvoke<T>(command, bytes, { headers });
+}
+
 /** Subscribes to an event the shell emits; returns the unsubscribe function. */
 export async function onHostEvent<T>(name: string, handler: (payload: T) => void): Promise<() => void> {
   if (!isDesktop()) return () => {};
@@ -40,7 +51,7 @@ export type FileDrop =
    * `names` and the dropped entries (folders walkable) and files, captured during the event
    * because a DataTransfer is emptied once its handler returns.
    */
-  | { type: "drop"; paths: string[]; names: string[]; transfer?: BrowserDrop }
+  | { type: "drop"; paths: string[]; names: string[]; transfer?: BrowserDrop; at?: { x: number; y: number } }
   | { type: "leave" };
 
 /** What a browser drop held. */
@@ -64,9 +75,13 @@ export async function onFileDrop(handler: (drop: FileDrop) => void): Promise<() 
         case "over":
           handler({ type: "over" });
           break;
-        case "drop":
-          handler({ type: "drop", paths: p.paths, names: p.paths.map(baseName) });
+        case "drop": {
+          // The webview reports physical pixels; the page thinks in CSS pixels.
+          const scale = window.devicePixelRatio || 1;
+          const at = { x: p.position.x / scale, y: p.position.y / scale };
+          handler({ type: "drop", paths: p.paths, names: p.paths.map(baseName), at });
           break;
+        }
         case "leave":
           handler({ type: "leave" });
           break;

@@ -32,6 +32,11 @@ pub struct Picture {
 }
 
 impl Picture {
+    /// The picture as a `data:` URL (the desktop window's pages load images from no server).
+    pub fn data_url(&self) -> String {
+        format!("data:{};base64,{}", self.mime, base64::engine::general_purpose::STANDARD.encode(&self.bytes))
+    }
+
     /// The picture as an answer: its checked type, `nosniff`, `cache` as its
     /// `Cache-Control`, and an ETag of its version.
     pub fn into_response_with(self, cache: &'static str) -> Response {
@@ -75,6 +80,22 @@ impl Gallery {
         let c = self.library.content(key).await?;
         let checked = image::check(bytes, "thumbnail")?;
         self.store_picture(c.id, &c.guid, bytes, checked, "upload").await
+    }
+
+    /// Sets an item's picture from a file on this computer (a picture dropped on the desktop
+    /// window, which yields a path rather than bytes). Checked as an upload is; at most one
+    /// byte beyond the limit is read, so a huge file is refused without being loaded.
+    pub async fn set_thumbnail_from_file(&self, key: &str, path: &std::path::Path) -> Result<ThumbnailMeta> {
+        use tokio::io::AsyncReadExt as _;
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| Error::Invalid(format!("cannot read the picture {}: {e}", path.display())))?;
+        let mut bytes = Vec::new();
+        file.take(image::MAX_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| Error::Invalid(format!("cannot read the picture {}: {e}", path.display())))?;
+        self.set_thumbnail(key, &bytes).await
     }
 
     /// Stores a checked picture for an item and tells everyone.

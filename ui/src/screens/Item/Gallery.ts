@@ -3,9 +3,11 @@
 // Shown on the item's Overview tab.
 
 import * as api from "../../api/content";
+import { command } from "../../api/client";
 import { isDesktop } from "../../platform";
 import type { ContentView, TagView } from "../../api/types";
 import { button, h } from "../../components/dom";
+import { DROPPED_PATHS, TAKES_PATHS } from "../../components/DropOverlay";
 import { ErrorNote } from "../../components/ErrorNote";
 import { toast } from "../../components/Toast";
 
@@ -51,7 +53,7 @@ export function galleryCard(c: ContentView): HTMLElement {
 }
 
 function pictureBlock(c: ContentView): HTMLElement {
-  const frame = h("div", { class: "thumb-drop", "data-testid": "thumb-drop", tabindex: "-1" });
+  const frame = h("div", { class: "thumb-drop", "data-testid": "thumb-drop", tabindex: "-1", [TAKES_PATHS]: "" });
   const note = h("p", { class: "muted small", "data-testid": "thumb-note" });
   const error = h("div", {});
   const file = h("input", { type: "file", id: "thumb-file", accept: "image/png,image/jpeg,image/gif,image/webp", class: "sr-only", "data-testid": "thumb-file" }) as HTMLInputElement;
@@ -62,15 +64,12 @@ function pictureBlock(c: ContentView): HTMLElement {
     if (objectUrl) URL.revokeObjectURL(objectUrl);
     objectUrl = null;
     try {
-      if (isDesktop()) {
-        // The desktop window carries text only: show the viewers' picture URL (this computer).
-        frame.replaceChildren(h("img", { src: `/content/${encodeURIComponent(c.guid)}/__thumbnail__?t=${Date.now()}`, alt: `Picture of ${c.title || c.name}` }));
-        return;
-      }
-      const blob = await api.thumbnail(c.guid);
-      if (blob) {
-        objectUrl = URL.createObjectURL(blob);
-        frame.replaceChildren(h("img", { src: objectUrl, alt: `Picture of ${c.title || c.name}`, "data-testid": "thumb-img" }));
+      // The desktop window's pages load images only from the app itself or `data:` URLs.
+      const src = isDesktop()
+        ? await command<string | null>("thumbnail_data_url", { guid: c.guid })
+        : await api.thumbnail(c.guid).then((blob) => (blob ? (objectUrl = URL.createObjectURL(blob)) : null));
+      if (src) {
+        frame.replaceChildren(h("img", { src, alt: `Picture of ${c.title || c.name}`, "data-testid": "thumb-img" }));
         note.textContent = "Shown on the landing page. Drop another picture here to replace it.";
       } else {
         frame.replaceChildren(h("p", { class: "muted" }, "No picture yet: the landing page shows a generated card."));
@@ -107,6 +106,15 @@ function pictureBlock(c: ContentView): HTMLElement {
     frame.classList.remove("over");
     const f = (e as DragEvent).dataTransfer?.files?.[0];
     if (f) void upload(f);
+  });
+  // The desktop window: a file dropped on the picture arrives as a path (see app.ts).
+  frame.addEventListener(DROPPED_PATHS, (e) => {
+    const path = (e as CustomEvent<string[]>).detail[0];
+    if (!path) return;
+    command<void>("thumbnail_from_path", { guid: c.guid, path }).then(
+      () => (toast("Picture saved", "ok"), paint()),
+      (err) => error.replaceChildren(ErrorNote(err, "The picture was refused")),
+    );
   });
   void paint();
   return h(
