@@ -11,8 +11,9 @@
 #   BENCH_CONNECTIONS=64  wrk connections
 #   BENCH_THREADS=2       wrk threads
 #   BENCH_WARMUP=2s       wrk duration of the warm-up run per URL
-#   BENCH_USAGE=on|off    Porch's usage recording (default on, Porch's default); `off`
-#                         runs `porch settings set usage=off` before deploying. Every
+#   BENCH_USAGE=on|off    Porch's usage recording, set with `porch settings set usage=…`
+#                         before deploying; unset, Porch keeps its default (on), and a
+#                         build from before usage recording is measured as it is. Every
 #                         wrk request of index.html is a cookie-less page view, so `on`
 #                         is recording's worst case. Compare the two with
 #                         bench/usage.sh (three interleaved pinned runs, medians).
@@ -29,7 +30,7 @@ BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64}
 BENCH_THREADS=${BENCH_THREADS:-2}
 BENCH_WARMUP=${BENCH_WARMUP:-2s}
 BENCH_KEEP=${BENCH_KEEP:-0}
-BENCH_USAGE=${BENCH_USAGE:-on}
+BENCH_USAGE=${BENCH_USAGE:-default}
 START_TIMEOUT=${BENCH_START_TIMEOUT:-30} # seconds to wait for a server to come up
 
 case $BENCH_ONLY in
@@ -38,7 +39,7 @@ case $BENCH_ONLY in
 esac
 want() { [[ $BENCH_ONLY == both || $BENCH_ONLY == "$1" ]]; }
 case $BENCH_USAGE in
-  on | off) ;;
+  on | off | default) ;;
   *) echo "static.sh: BENCH_USAGE must be on or off (got '$BENCH_USAGE')" >&2; exit 2 ;;
 esac
 
@@ -173,14 +174,19 @@ if want porch; then
   mkdir -p "$P"
   start_porch "$DATA" "$P"
   log "porch listening on 127.0.0.1:$PORCH_PORT (pid $PORCH_PID)"
-  "$PORCH_BIN" settings set "usage=$BENCH_USAGE" --data-dir "$DATA" >"$P/settings.out" 2>&1 ||
-    die "porch settings set usage=$BENCH_USAGE failed: $(tail -n 5 "$P/settings.out")"
-  recording=$(curl -fsS -H "Authorization: Key $KEY" "http://127.0.0.1:$PORCH_PORT/__api__/porch/server" |
-    python3 -c 'import json, sys; print(next(e["value"] for e in json.load(sys.stdin)["settings"]["entries"] if e["name"] == "usage"))') ||
+  if [[ $BENCH_USAGE != default ]]; then
+    "$PORCH_BIN" settings set "usage=$BENCH_USAGE" --data-dir "$DATA" >"$P/settings.out" 2>&1 ||
+      die "porch settings set usage=$BENCH_USAGE failed: $(tail -n 5 "$P/settings.out")"
+  fi
+  # on, off, or absent (a build from before usage recording).
+  USAGE_STATE=$(curl -fsS -H "Authorization: Key $KEY" "http://127.0.0.1:$PORCH_PORT/__api__/porch/server" |
+    python3 -c 'import json, sys
+e = [e["value"] for e in json.load(sys.stdin).get("settings", {}).get("entries", []) if e["name"] == "usage"]
+print(("on" if e[0] else "off") if e else "absent")') ||
     die "could not read the usage setting back"
-  [[ $recording == True && $BENCH_USAGE == on || $recording == False && $BENCH_USAGE == off ]] ||
-    die "usage setting is $recording after asking for $BENCH_USAGE"
-  log "porch usage recording: $BENCH_USAGE"
+  [[ $BENCH_USAGE == default || $USAGE_STATE == "$BENCH_USAGE" ]] ||
+    die "usage setting is $USAGE_STATE after asking for $BENCH_USAGE"
+  log "porch usage recording: $USAGE_STATE"
 
   "$PORCH_BIN" deploy "$SITE" --name bench-site --data-dir "$DATA" >"$P/deploy.out" 2>"$P/deploy.err" ||
     die "porch deploy failed: $(tail -q -n 5 "$P/deploy.err" "$P/deploy.out")"
@@ -251,7 +257,7 @@ done
 # than sent means the recorder's queue was full and notes were dropped (by design: serving
 # never waits for recording).
 RECORDED=
-if want porch && [[ $BENCH_USAGE == on ]]; then
+if want porch && [[ $USAGE_STATE == on ]]; then
   guid=${path##*/}
   SENT=$(cat "$TMP/warm-porch-small.txt" "$TMP/wrk-porch-small.txt" | awk '/requests in/ {n += $1} END {print n + 1}')
   prev=-1
@@ -272,7 +278,7 @@ echo
 echo "wrk -t$BENCH_THREADS -c$BENCH_CONNECTIONS -d$BENCH_DURATION, loopback, $(nproc) CPUs"
 if want porch; then
   # Words only (compare.sh matches lines by their words and compares their numbers).
-  echo "porch usage recording $BENCH_USAGE"
+  echo "porch usage recording $USAGE_STATE"
   if [[ -n $RECORDED ]]; then echo "porch page views recorded $RECORDED of $SENT index.html requests"; fi
 fi
 printf '%-11s %-8s %12s %9s %9s %7s\n' file server 'req/s' p50_ms p99_ms errors

@@ -237,6 +237,7 @@ impl Observer for Recorder {
         }
     }
 }
+
 /// What kind of viewer event: the usage service's vocabulary (the store keeps it as a word).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
