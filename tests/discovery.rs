@@ -535,8 +535,9 @@ fn service_named<'a>(seen: &'a Value, instance: &str) -> &'a Value {
 }
 
 #[tokio::test]
-async fn with_avahi_running_porch_publishes_through_it_and_falls_back_to_its_own_responder_when_it_stops() {
-    let test = "with_avahi_running_porch_publishes_through_it_and_falls_back_to_its_own_responder_when_it_stops";
+async fn with_avahi_running_porch_publishes_through_it_falls_back_to_its_own_responder_when_it_stops_and_returns() {
+    let test =
+        "with_avahi_running_porch_publishes_through_it_falls_back_to_its_own_responder_when_it_stops_and_returns";
     let Some(python) = py::python_with(test, "zeroconf") else { return };
     let Some(lan) = Lan::create(test, 1) else { return };
     let Some(bus) = SystemBus::start(test) else { return };
@@ -596,6 +597,23 @@ async fn with_avahi_running_porch_publishes_through_it_and_falls_back_to_its_own
     assert!(nn["responder_why"].as_str().is_some_and(|w| w.contains("avahi-daemon is not running")), "{nn}");
     assert!(mdns_sockets(p.pid()) > 0, "Porch's own responder holds the mDNS socket now");
     let seen = lookup_until(&python, &lan.viewer, &chosen, 60, "the name from Porch's own responder", |v| {
+        v["fetched"]["status"] == 200
+    });
+    assert_eq!(seen["addresses"], serde_json::json!(["10.231.7.1"]), "{seen:#}");
+
+    // avahi starts again: Porch closes its own responder and publishes through avahi.
+    drop(avahi);
+    let Some(avahi) = AvahiDaemon::start(test, &host, &bus, &name, &lan.host_ifs[0]) else { return };
+    let nn = name_until(&host, &p, 30, "Porch to publish through avahi again", |nn| {
+        nn["state"] == "advertising" && nn["responder"] == "avahi"
+    })
+    .await;
+    assert_eq!(nn["name"], format!("{chosen}.local"), "{nn}");
+    common::eventually(10, "Porch's own responder to close its mDNS socket", || async {
+        (mdns_sockets(p.pid()) == 0).then_some(())
+    })
+    .await;
+    let seen = lookup_until(&python, &lan.viewer, &chosen, 60, "the chosen name through avahi again", |v| {
         v["fetched"]["status"] == 200
     });
     assert_eq!(seen["addresses"], serde_json::json!(["10.231.7.1"]), "{seen:#}");

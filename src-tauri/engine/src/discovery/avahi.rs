@@ -266,13 +266,18 @@ impl Group {
         Ok(Group { proxy, states })
     }
 
-    /// The next state the group reports: the state avahi has *now* (a signal may be stale
-    /// after a reset), with avahi's error text; `None` when the bus connection is gone.
+    /// The next state the group signals, with avahi's error text; `None` when the bus
+    /// connection is gone. Cancel-safe (it only takes the next signal), so it can sit in a
+    /// `select!` beside the poll; [`Group::current`] then says what the state is now.
     async fn next_state(&mut self) -> Option<(i32, String)> {
         let signal = self.states.next().await?;
-        let (said, error) = signal.args().map(|a| (a.state, a.error)).unwrap_or((-1, String::new()));
-        let now = call("reading the entry group's state", self.proxy.get_state()).await.unwrap_or(said);
-        Some((now, error))
+        Some(signal.args().map(|a| (a.state, a.error)).unwrap_or((-1, String::new())))
+    }
+
+    /// The group's state now (`said`, the signalled one, if avahi does not answer): a signal
+    /// may be stale after the group was reset and filled again.
+    async fn current(&self, said: i32) -> i32 {
+        call("reading the entry group's state", self.proxy.get_state()).await.unwrap_or(said)
     }
 
     async fn free(self) {
@@ -413,6 +418,26 @@ impl super::Discovery {
             Ok(s) => s,
             Err(e) => return failed(e),
         };
+        let cancel = self.shared.cancel.clone();
+        // Records added before avahi has established its own host name are not announced
+        // (avahi's clients publish in its RUNNING state): wait for it, then look again.
+        match call("asking avahi-daemon's state", server.get_state()).await {
+            Ok(SERVER_RUNNING) => {}
+            Ok(state) => {
+                tracing::debug!(state, "avahi-daemon is not running yet");
+                let note = "avahi-daemon is starting: Porch publishes through it once it runs".to_string();
+                let why = "avahi-daemon answers mDNS on this computer".to_string();
+                let view = self.plain(NameState::Probing, wanted, note);
+                self.show(NetworkName { responder: Some(Responder::Avahi), responder_why: Some(why), ..view });
+                return tokio::select! {
+                    _ = cancel.cancelled() => AvahiEnd::Stop,
+                    changed = settings.changed() => if changed.is_err() { AvahiEnd::Stop } else { AvahiEnd::Again },
+                    _ = watch.changed() => AvahiEnd::Gone,
+                    state = server_states.next() => if state.is_some() { AvahiEnd::Again } else { AvahiEnd::Gone },
+                };
+            }
+            Err(e) => return failed(e),
+        }
         let avahi_host = match call("asking avahi-daemon for its host name", server.get_host_name()).await {
             Ok(h) => host_label(&h),
             Err(e) => return failed(e),
@@ -455,7 +480,6 @@ impl super::Discovery {
             }
         };
         let addresses = super::announceable(addr);
-        let cancel = self.shared.cancel.clone();
         if own_records && addresses.is_empty() {
             let note = "not announced yet: no network address (loopback and virtual interfaces do not count)";
             self.show(NetworkName { note: note.into(), ..self.plain(NameState::Waiting, wanted, String::new()) });
@@ -520,19 +544,13 @@ impl super::Discovery {
                     _ = watch.changed() => Step::End(AvahiEnd::Gone),
                     state = server_states.next() => match state {
                         None => Step::End(AvahiEnd::Gone),
-                        Some(signal) => {
-                            // avahi renamed itself (a conflict on the network): start again
-                            // with its new name once it runs.
-                            let running = signal.args().is_ok_and(|a| a.state == SERVER_RUNNING);
-                            let now = if running { call("asking avahi-daemon for its host name", server.get_host_name()).await.ok() } else { None };
-                            match now.map(|h| host_label(&h)) {
-                                Some(h) if h != avahi_host => {
-                                    tracing::info!(before = %avahi_host, after = %h, "avahi-daemon's host name changed");
-                                    Step::End(AvahiEnd::Again)
-                                }
-                                _ => continue,
-                            }
+                        // avahi re-registers its host name (a conflict on the network, a
+                        // rename): its clients publish again once it runs, so look again.
+                        Some(signal) if signal.args().is_ok_and(|a| a.state != SERVER_RUNNING) => {
+                            tracing::info!("avahi-daemon is registering its host name again; publishing again once it runs");
+                            Step::End(AvahiEnd::Again)
                         }
+                        Some(_) => continue,
                     },
                     // Porch's own address records follow the addresses; avahi's follow avahi.
                     _ = poll.tick(), if own_records => {
@@ -549,6 +567,14 @@ impl super::Discovery {
                         Some((s, e)) => Step::ServiceState(s, e),
                         None => Step::End(AvahiEnd::Gone),
                     },
+                };
+                let step = match step {
+                    Step::HostState(said, e) => match &host_group {
+                        Some(g) => Step::HostState(g.current(said).await, e),
+                        None => continue,
+                    },
+                    Step::ServiceState(said, e) => Step::ServiceState(service_group.current(said).await, e),
+                    end => end,
                 };
                 match step {
                     Step::End(end) => break 'publish end,
