@@ -5,14 +5,23 @@
 //! resolved. Then the first namespace's address changes while Porch runs, and a second Porch
 //! that wants the same name takes `NAME-2` and says why.
 //!
+//! The avahi path: avahi-daemon (Debian's) runs in Porch's namespace on a private D-Bus system
+//! bus (a `dbus-daemon` this test starts with its own configuration; both avahi and Porch get
+//! its address in `DBUS_SYSTEM_BUS_ADDRESS`). Porch publishes through it and opens no mDNS
+//! socket of its own (read from `/proc`), and falls back to its own responder when avahi
+//! stops. The other tests give Porch a bus address where no bus listens, so a developer's
+//! own avahi-daemon is never used by them.
+//!
 //! Needs root (`ip netns`); without it each test records a skip (tests/common/skip.rs) and
 //! never passes quietly. Every namespace is removed when the test ends, also on a panic (the
 //! [`Lan`] guard). Names are unique per run: several runs may share the machine.
 
 mod common;
 
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -118,12 +127,25 @@ fn unique_name(what: &str) -> String {
     format!("porch-{what}-{}-{n}", std::process::id())
 }
 
-/// A Porch in namespace `ns`, bound to the network, whose `hostname` setting is `name`.
+/// A Porch in namespace `ns`, bound to the network, whose `hostname` setting is `name`, with
+/// no system bus (so it runs its own responder, whatever runs on this machine).
 async fn porch_in(ns: &str, name: &str) -> Porch {
+    porch_on_bus(ns, name, None).await
+}
+
+/// [`porch_in`] on the system bus at `bus` (`None`: an address where no bus listens).
+async fn porch_on_bus(ns: &str, name: &str, bus: Option<&str>) -> Porch {
     let dir = tempfile::Builder::new().prefix("porch-test").tempdir().expect("tempdir");
     let out = run_cli(dir.path(), &["settings", "set", &format!("hostname={name}")]);
     assert!(out.status.success(), "saving the host name failed");
-    Porch::start_in(dir, Opts { bind: Some("0.0.0.0".into()), netns: Some(ns.into()), ..Opts::default() }).await
+    let bus = bus.map_or_else(|| format!("unix:path={}/no-system-bus", dir.path().display()), str::to_string);
+    let opts = Opts {
+        bind: Some("0.0.0.0".into()),
+        netns: Some(ns.into()),
+        env: vec![("DBUS_SYSTEM_BUS_ADDRESS".into(), bus)],
+        ..Opts::default()
+    };
+    Porch::start_in(dir, opts).await
 }
 
 /// `curl` inside `ns` against `p` (reachable only from there), with its key; the JSON reply.
@@ -222,6 +244,7 @@ async fn another_computer_resolves_the_name_browses_the_service_and_follows_addr
     assert_eq!(nn["name"], format!("{name}.local"), "{nn}");
     assert_eq!(nn["wanted"], format!("{name}.local"), "{nn}");
     assert_eq!(nn["service"], format!("Porch on {name}"), "{nn}");
+    assert_eq!(nn["responder"], "own", "no avahi on this bus: Porch's own responder answers: {nn}");
     let named_url = format!("http://{name}.local:{port}/");
     assert_eq!(nn["url"], named_url.as_str(), "{nn}");
     let urls: Vec<&str> = view["viewer_urls"].as_array().expect("urls").iter().filter_map(Value::as_str).collect();
@@ -318,5 +341,284 @@ async fn a_second_porch_with_the_same_name_takes_a_suffix_and_says_why() {
     let seen = lookup_until(&python, &lan.viewer, &name, 60, "the first name", |v| v["fetched"]["status"] == 200);
     assert_eq!(seen["addresses"], serde_json::json!(["10.231.7.1"]), "{seen:#}");
     drop((first, second));
+    drop(lan);
+}
+
+/// A private D-Bus system bus: a `dbus-daemon` with a configuration of its own (anyone may own
+/// any name, as avahi must), listening on a socket in a temporary folder. Killed on drop.
+struct SystemBus {
+    child: Child,
+    /// `unix:path=…`, for `DBUS_SYSTEM_BUS_ADDRESS`.
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl SystemBus {
+    /// Starts the bus, or `None` (after recording a skip) when `dbus-daemon` is not installed.
+    fn start(test: &str) -> Option<SystemBus> {
+        if Command::new("dbus-daemon").arg("--version").output().is_err() {
+            common::skip_or_fail(test, "dbus-daemon is not installed (Debian: apt-get install dbus-daemon)");
+            return None;
+        }
+        let dir = tempfile::Builder::new().prefix("porch-bus").tempdir().expect("tempdir");
+        let socket = dir.path().join("system_bus_socket");
+        let config = dir.path().join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"#,
+                socket.display()
+            ),
+        )
+        .expect("write the bus configuration");
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start dbus-daemon");
+        // The daemon prints its address once it listens.
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next().and_then(Result::ok));
+            for _ in lines {}
+        });
+        let line = rx.recv_timeout(Duration::from_secs(30)).ok().flatten();
+        let mut bus = SystemBus { child, address: String::new(), _dir: dir };
+        let printed = line.unwrap_or_else(|| panic!("dbus-daemon printed no address within 30 s"));
+        assert!(printed.starts_with("unix:path="), "dbus-daemon: {printed}");
+        bus.address = format!("unix:path={}", socket.display());
+        Some(bus)
+    }
+}
+
+impl Drop for SystemBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// avahi-daemon (Debian's) running in namespace `ns` on a [`SystemBus`], answering as `NAME.local`
+/// on one interface, IPv4 only. Its runtime folder (`/run/avahi-daemon`: pid file, socket) is a
+/// private tmpfs (its own mount namespace), so it never meets another avahi on this machine.
+/// Killed on drop.
+struct AvahiDaemon {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl AvahiDaemon {
+    /// Starts avahi and waits until it has established its host name, or `None` (after
+    /// recording a skip) when avahi-daemon is not installed.
+    fn start(test: &str, ns: &str, bus: &SystemBus, name: &str, interface: &str) -> Option<AvahiDaemon> {
+        if Command::new("avahi-daemon").arg("--version").output().is_err() {
+            common::skip_or_fail(test, "avahi-daemon is not installed (Debian: apt-get install avahi-daemon)");
+            return None;
+        }
+        let dir = tempfile::Builder::new().prefix("porch-avahi").tempdir().expect("tempdir");
+        let config = dir.path().join("avahi-daemon.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nhost-name={name}\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces={interface}\n\
+                 enable-dbus=yes\nratelimit-interval-usec=1000000\nratelimit-burst=1000\n\
+                 [publish]\npublish-workstation=no\npublish-hinfo=no\n"
+            ),
+        )
+        .expect("write avahi's configuration");
+        // `ip netns exec`, `unshare` and `sh` each exec the next: the child's pid is avahi's.
+        let script = "mount -t tmpfs porch-avahi /run && mkdir /run/avahi-daemon && \
+                      exec avahi-daemon -f \"$1\" --no-drop-root --no-chroot --no-rlimits --no-proc-title";
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"])
+            .arg(&config)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start avahi-daemon");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[avahi] {line}");
+                if line.starts_with("Server startup complete") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let avahi = AvahiDaemon { child, _dir: dir };
+        assert!(
+            rx.recv_timeout(Duration::from_secs(30)).is_ok(),
+            "avahi-daemon did not establish its host name within 30 s (its output is above)"
+        );
+        Some(avahi)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops avahi as a service manager would (SIGTERM: it says goodbye and leaves the bus).
+    fn stop(&mut self) {
+        let status = Command::new("kill").args(["-s", "TERM", "--", &self.pid().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill avahi-daemon");
+        let status = self.child.wait().expect("wait for avahi-daemon");
+        eprintln!("avahi-daemon exited: {status}");
+    }
+}
+
+impl Drop for AvahiDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How many UDP sockets on port 5353 (mDNS) process `pid` holds: its socket inodes
+/// (`/proc/PID/fd`) matched against the UDP tables of its network namespace
+/// (`/proc/PID/net/udp`, `udp6`).
+fn mdns_sockets(pid: u32) -> usize {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).expect("read the process's descriptors");
+    let inodes: HashSet<String> = fds
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| l.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_string))
+        .collect();
+    let mut n = 0;
+    for table in ["udp", "udp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for row in text.lines().skip(1) {
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            let port = cols.get(1).and_then(|a| a.rsplit_once(':')).map(|(_, p)| p);
+            if port == Some("14E9") && cols.get(9).is_some_and(|i| inodes.contains(*i)) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// The server view's `network_name` once `done` accepts it (or panics after `secs`).
+async fn name_until(ns: &str, p: &Porch, secs: u64, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    common::eventually(secs, what, || async {
+        let nn = api_in(ns, p, "GET", "/__api__/porch/server", None)["network_name"].clone();
+        done(&nn).then_some(nn)
+    })
+    .await
+}
+
+/// The service `instance` among a lookup's services, or panics.
+fn service_named<'a>(seen: &'a Value, instance: &str) -> &'a Value {
+    seen["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == format!("{instance}._http._tcp.local.")))
+        .unwrap_or_else(|| panic!("no \"{instance}\" among {seen:#}"))
+}
+
+#[tokio::test]
+async fn with_avahi_running_porch_publishes_through_it_falls_back_to_its_own_responder_when_it_stops_and_returns() {
+    let test =
+        "with_avahi_running_porch_publishes_through_it_falls_back_to_its_own_responder_when_it_stops_and_returns";
+    let Some(python) = py::python_with(test, "zeroconf") else { return };
+    let Some(lan) = Lan::create(test, 1) else { return };
+    let Some(bus) = SystemBus::start(test) else { return };
+    let name = unique_name("avahi");
+    let host = lan.hosts[0].clone();
+    let Some(mut avahi) = AvahiDaemon::start(test, &host, &bus, &name, &lan.host_ifs[0]) else { return };
+    let p = porch_on_bus(&host, &name, Some(&bus.address)).await;
+    let port: u16 = p.base.rsplit(':').next().and_then(|s| s.parse().ok()).expect("port");
+
+    // avahi answers for the computer's name: Porch lists its service through avahi under that
+    // name, and says so.
+    let nn =
+        name_until(&host, &p, 30, "the service to be published through avahi", |nn| nn["state"] == "advertising").await;
+    assert_eq!(nn["responder"], "avahi", "{nn}");
+    assert!(nn["responder_why"].as_str().is_some_and(|w| w.contains("avahi-daemon")), "{nn}");
+    assert_eq!(nn["name"], format!("{name}.local"), "{nn}");
+    assert_eq!(nn["service"], format!("Porch on {name}"), "{nn}");
+    assert_eq!(nn["url"], format!("http://{name}.local:{port}/"), "{nn}");
+    // No second responder: Porch holds no mDNS socket, while the same check sees avahi's.
+    assert!(mdns_sockets(avahi.pid()) > 0, "the /proc check finds avahi's own mDNS socket");
+    assert_eq!(mdns_sockets(p.pid()), 0, "Porch opened an mDNS socket beside avahi's");
+
+    // Another computer finds the service (avahi answers) and loads the landing page.
+    let seen =
+        lookup_until(&python, &lan.viewer, &name, 60, "the service through avahi", |v| v["fetched"]["status"] == 200);
+    assert_eq!(seen["addresses"], serde_json::json!(["10.231.7.1"]), "{seen:#}");
+    let service = service_named(&seen, &format!("Porch on {name}"));
+    assert_eq!(service["server"], format!("{name}.local."), "{service}");
+    assert_eq!(service["port"], port, "{service}");
+    assert_eq!(service["txt"]["path"], "/", "{service}");
+    let body = seen["fetched"]["body"].as_str().expect("body");
+    assert!(body.contains("<title>Porch"), "the landing page came through avahi's answer: {body:.300}");
+
+    // A name of the user's own beside avahi's: Porch publishes it through avahi as well.
+    let chosen = unique_name("chosen");
+    api_in(&host, &p, "PATCH", "/__api__/porch/server", Some(&format!(r#"{{"hostname":"{chosen}"}}"#)));
+    let nn = name_until(&host, &p, 30, "the chosen name to be published through avahi", |nn| {
+        nn["state"] == "advertising" && nn["name"] == format!("{chosen}.local")
+    })
+    .await;
+    assert_eq!(nn["responder"], "avahi", "{nn}");
+    assert_eq!(nn["service"], format!("Porch on {chosen}"), "{nn}");
+    let seen = lookup_until(&python, &lan.viewer, &chosen, 60, "the chosen name through avahi", |v| {
+        v["fetched"]["status"] == 200
+    });
+    assert_eq!(seen["addresses"], serde_json::json!(["10.231.7.1"]), "{seen:#}");
+    assert_eq!(service_named(&seen, &format!("Porch on {chosen}"))["server"], format!("{chosen}.local."), "{seen:#}");
+    assert_eq!(mdns_sockets(p.pid()), 0, "still no mDNS socket of Porch's own");
+
+    // avahi stops: Porch answers with its own responder, under the same name.
+    avahi.stop();
+    let nn = name_until(&host, &p, 30, "Porch's own responder to take over", |nn| {
+        nn["state"] == "advertising" && nn["responder"] == "own"
+    })
+    .await;
+    assert_eq!(nn["name"], format!("{chosen}.local"), "{nn}");
+    assert!(nn["responder_why"].as_str().is_some_and(|w| w.contains("avahi-daemon is not running")), "{nn}");
+    assert!(mdns_sockets(p.pid()) > 0, "Porch's own responder holds the mDNS socket now");
+    let seen = lookup_until(&python, &lan.viewer, &chosen, 60, "the name from Porch's own responder", |v| {
+        v["fetched"]["status"] == 200
+    });
+    assert_eq!(seen["addresses"], serde_json::json!(["10.231.7.1"]), "{seen:#}");
+
+    // avahi starts again: Porch closes its own responder and publishes through avahi.
+    drop(avahi);
+    let Some(avahi) = AvahiDaemon::start(test, &host, &bus, &name, &lan.host_ifs[0]) else { return };
+    let nn = name_until(&host, &p, 30, "Porch to publish through avahi again", |nn| {
+        nn["state"] == "advertising" && nn["responder"] == "avahi"
+    })
+    .await;
+    assert_eq!(nn["name"], format!("{chosen}.local"), "{nn}");
+    common::eventually(10, "Porch's own responder to close its mDNS socket", || async {
+        (mdns_sockets(p.pid()) == 0).then_some(())
+    })
+    .await;
+    let seen = lookup_until(&python, &lan.viewer, &chosen, 60, "the chosen name through avahi again", |v| {
+        v["fetched"]["status"] == 200
+    });
+    assert_eq!(seen["addresses"], serde_json::json!(["10.231.7.1"]), "{seen:#}");
+    drop(p);
+    drop(avahi);
+    drop(bus);
     drop(lan);
 }

@@ -63,6 +63,9 @@ pub struct Opts {
     /// Run in this network namespace (`ip netns exec NS porch serve …`; tests/discovery.rs).
     /// `base` is then only reachable from inside it.
     pub netns: Option<String>,
+    /// Extra environment variables for the server (e.g. `DBUS_SYSTEM_BUS_ADDRESS`: a private
+    /// system bus in tests/discovery.rs).
+    pub env: Vec<(String, String)>,
 }
 
 impl Porch {
@@ -135,6 +138,7 @@ impl Porch {
             .env("RUST_LOG", "porch=debug,porch_engine=debug,info")
             .env("PORCH_UV_CACHE_DIR", uv_cache())
             .env("UV_CONSTRAINT", uv_constraint())
+            .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         {

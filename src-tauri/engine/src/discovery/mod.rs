@@ -2,34 +2,39 @@
 //! `_http._tcp` service "Porch on <name>" that other computers' service browsers list
 //! (mDNS / DNS-SD, RFC 6762/6763).
 //!
-//! Owns one mDNS responder (the `mdns-sd` crate's daemon: its own thread and sockets on UDP
-//! 5353) while Porch serves, is bound to the network, and the `discovery` setting is on; the
-//! name actually in use and why ([`NetworkName`], in the server view); and the name the rest
-//! of the engine uses for links (handed to `shared`, which builds the viewer URLs from it).
-//! It advertises the host `<name>.local` with this computer's addresses, skipping loopback
-//! and virtual interfaces (container bridges, VPN tunnels: see [`is_virtual`]), or only the
-//! interface of the bound address when Porch is bound to one.
+//! Owns who answers for Porch while it serves, is bound to the network, and the `discovery`
+//! setting is on: where avahi-daemon runs on the D-Bus system bus (most Linux desktops), the
+//! service is registered through avahi ([`avahi`]) and no second responder is started; where
+//! avahi is absent, or once it leaves the bus, Porch runs its own mDNS responder (the
+//! `mdns-sd` crate's daemon: its own thread and sockets on UDP 5353), and switches to avahi
+//! when avahi appears. Also owns the name actually in use, who answers and why
+//! ([`NetworkName`], in the server view), and the name the rest of the engine uses for links
+//! (handed to `shared`, which builds the viewer URLs from it). Its own responder advertises
+//! the host `<name>.local` with this computer's addresses, skipping loopback and virtual
+//! interfaces (container bridges, VPN tunnels: see [`is_virtual`]), or only the interface of
+//! the bound address when Porch is bound to one.
 //!
 //! - **Conflicts**: the daemon probes every name before announcing it (RFC 6762 §8). When
 //!   another computer answers for `<name>.local`, the daemon picks `<name>-2.local`; Porch
 //!   then registers the service again as "Porch on <name>-2" on that host, and the server
 //!   view says which name was taken. Every start probes the setting's name afresh.
-//! - **Address changes**: this service lists the interfaces every [`IP_CHECK_SECS`] seconds
-//!   (one `getifaddrs` call) and, when the announceable addresses changed, stops the
-//!   responder (saying goodbye) and starts a fresh one, which probes and announces the new
-//!   addresses. That poll is the only periodic wake-up of this service (none while off or
-//!   bound to this computer only).
+//! - **Address changes**: with its own responder, this service lists the interfaces every
+//!   [`IP_CHECK_SECS`] seconds (one `getifaddrs` call) and, when the announceable addresses
+//!   changed, stops the responder (saying goodbye) and starts a fresh one, which probes and
+//!   announces the new addresses. Through avahi, avahi follows its host's addresses itself;
+//!   the poll runs only when Porch publishes a name of its own there. That poll is the only
+//!   periodic wake-up of this service (none while off or bound to this computer only).
 //! - **Settings** (`hostname`, `discovery`) apply at once: the settings service hands them
 //!   over with [`Discovery::configure`]; the responder stops and starts again with them.
 //!
-//! Does not: read the settings (the settings service pushes them), talk to avahi (where
-//! avahi-daemon answers on port 5353 this responder shares the port with it), or decide who
-//! may connect (the gateway does).
+//! Does not: read the settings (the settings service pushes them), configure avahi-daemon,
+//! or decide who may connect (the gateway does).
 //!
 //! Concurrency: one task on the shared tracker owns the daemon and reacts to settings,
 //! daemon events and the shutdown token; the settings and the view are `watch` channels,
 //! read without waiting by the server view.
 
+pub mod avahi;
 pub mod name;
 
 use std::net::{IpAddr, SocketAddr};
@@ -78,6 +83,17 @@ pub enum NameState {
     Unavailable,
 }
 
+/// Who answers other computers' mDNS questions for Porch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "snake_case")]
+pub enum Responder {
+    /// Porch's own responder (the `mdns-sd` daemon on UDP 5353).
+    Own,
+    /// avahi-daemon, through its D-Bus API (`avahi.rs`).
+    Avahi,
+}
+
 /// The name Porch answers to on the network, as the server view shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -94,6 +110,10 @@ pub struct NetworkName {
     pub url: Option<String>,
     /// The state in words, e.g. "my-laptop-2.local: my-laptop.local is taken by another computer".
     pub note: String,
+    /// Who answers for the name: Porch's own responder or avahi-daemon; null while nothing is announced.
+    pub responder: Option<Responder>,
+    /// Why that responder, e.g. "avahi-daemon is not running"; null while nothing is announced.
+    pub responder_why: Option<String>,
 }
 
 /// The discovery service. Cheap to clone.
@@ -119,6 +139,8 @@ impl Discovery {
             service: None,
             url: None,
             note: "Porch is not serving".into(),
+            responder: None,
+            responder_why: None,
         };
         let inner = Inner { settings: watch::Sender::new(settings), view: watch::Sender::new(view) };
         Discovery { shared, inner: Arc::new(inner) }
@@ -169,7 +191,16 @@ impl Discovery {
     }
 
     fn plain(&self, state: NameState, wanted: &str, note: String) -> NetworkName {
-        NetworkName { state, wanted: format!("{wanted}.local"), name: None, service: None, url: None, note }
+        NetworkName {
+            state,
+            wanted: format!("{wanted}.local"),
+            name: None,
+            service: None,
+            url: None,
+            note,
+            responder: None,
+            responder_why: None,
+        }
     }
 
     async fn run(self, addr: SocketAddr) {
@@ -187,24 +218,43 @@ impl Discovery {
                 let note = "not announced: Porch listens on this computer only".to_string();
                 self.show(self.plain(NameState::LocalOnly, &s.hostname, note));
             } else {
-                let addresses = announceable(addr);
-                if addresses.is_empty() {
-                    let note = "not announced yet: no network address (loopback and virtual interfaces do not count)";
-                    self.show(self.plain(NameState::Waiting, &s.hostname, note.into()));
-                    retry = true;
-                } else {
-                    match Advert::start(&s.hostname, addr) {
-                        Ok(advert) => {
-                            match self.advertise(advert, &s.hostname, addr, &addresses, &mut settings, &mut poll).await
-                            {
-                                Outcome::Stop => return,
-                                Outcome::Again => continue,
+                // avahi-daemon first: where it answers mDNS, Porch publishes through it.
+                let own = match avahi::find().await {
+                    avahi::Lookup::Running(found) => {
+                        match self.through_avahi(found, &s.hostname, addr, &mut settings, &mut poll).await {
+                            avahi::AvahiEnd::Stop => return,
+                            // Gone: the next look finds no avahi and starts Porch's own responder.
+                            avahi::AvahiEnd::Again | avahi::AvahiEnd::Gone => continue,
+                            avahi::AvahiEnd::Failed(note) => {
+                                self.show(self.plain(NameState::Unavailable, &s.hostname, note));
+                                retry = true;
+                                None
                             }
                         }
-                        Err(e) => {
-                            let note = format!("not announced: the mDNS responder could not start ({e})");
-                            self.show(self.plain(NameState::Unavailable, &s.hostname, note));
-                            retry = true;
+                    }
+                    avahi::Lookup::Absent { watch, why } => Some((watch, why)),
+                };
+                if let Some((watch, why)) = own {
+                    let addresses = announceable(addr);
+                    if addresses.is_empty() {
+                        let note =
+                            "not announced yet: no network address (loopback and virtual interfaces do not count)";
+                        self.show(self.plain(NameState::Waiting, &s.hostname, note.into()));
+                        retry = true;
+                    } else {
+                        match Advert::start(&s.hostname, addr) {
+                            Ok(advert) => {
+                                let own = Own { wanted: &s.hostname, addr, addresses: &addresses, why, watch };
+                                match self.advertise(advert, own, &mut settings, &mut poll).await {
+                                    Outcome::Stop => return,
+                                    Outcome::Again => continue,
+                                }
+                            }
+                            Err(e) => {
+                                let note = format!("not announced: the mDNS responder could not start ({e})");
+                                self.show(self.plain(NameState::Unavailable, &s.hostname, note));
+                                retry = true;
+                            }
                         }
                     }
                 }
@@ -221,12 +271,12 @@ impl Discovery {
     async fn advertise(
         &self,
         mut advert: Advert,
-        wanted: &str,
-        addr: SocketAddr,
-        addresses: &Addresses,
+        own: Own<'_>,
         settings: &mut watch::Receiver<DiscoverySettings>,
         poll: &mut tokio::time::Interval,
     ) -> Outcome {
+        let Own { wanted, addr, addresses, why, mut watch } = own;
+        let why = format!("{why}: Porch answers with its own mDNS responder");
         let cancel = self.shared.cancel.clone();
         let mut taken: Vec<String> = Vec::new();
         let view = |state: NameState, host: &str, taken: &[String]| {
@@ -243,6 +293,8 @@ impl Discovery {
                 name: Some(name),
                 service: Some(advert_service(host)),
                 note,
+                responder: Some(Responder::Own),
+                responder_why: Some(why.clone()),
             }
         };
         self.show(view(NameState::Probing, &advert.host, &taken));
@@ -250,6 +302,15 @@ impl Discovery {
             tokio::select! {
                 _ = cancel.cancelled() => break Outcome::Stop,
                 changed = settings.changed() => break if changed.is_err() { Outcome::Stop } else { Outcome::Again },
+                // avahi-daemon started: publish through it instead (two responders on one
+                // computer fight over the host name).
+                seen = avahi_changed(&mut watch) => match seen {
+                    Some(()) => {
+                        tracing::info!("avahi-daemon appeared on the system bus; publishing through it");
+                        break Outcome::Again;
+                    }
+                    None => watch = None,
+                },
                 _ = poll.tick() => {
                     // A new address (DHCP, another network): announce afresh with the new
                     // set, so every resolver gets the address records at once.
@@ -295,6 +356,28 @@ impl Discovery {
         advert.stop().await;
         self.shared.set_local_name(None);
         stop
+    }
+}
+
+/// What Porch's own responder advertises, and why it is Porch's own.
+struct Own<'a> {
+    /// The name asked for.
+    wanted: &'a str,
+    /// Where Porch listens.
+    addr: SocketAddr,
+    /// The addresses announced.
+    addresses: &'a Addresses,
+    /// Why not avahi, e.g. "avahi-daemon is not running".
+    why: String,
+    /// Sees avahi-daemon start, when there is a system bus.
+    watch: Option<avahi::OwnerWatch>,
+}
+
+/// The next change of avahi's name on the bus, or never without a bus to watch.
+async fn avahi_changed(watch: &mut Option<avahi::OwnerWatch>) -> Option<()> {
+    match watch {
+        Some(w) => w.changed().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -77,7 +77,7 @@ function sharing(s: ServerView, shell: Shell): HTMLElement {
     h("dl", { class: "facts" },
       h("dt", {}, "Listening on"), h("dd", { "data-testid": "bind" }, s.bind ?? "not serving"),
       h("dt", {}, "Who can connect"), h("dd", {}, s.local_only ? "Only this computer" : "Everyone on your network"),
-      h("dt", {}, "Name on the network"), h("dd", { "data-testid": "network-name" }, s.network_name.note),
+      h("dt", {}, "Name on the network"), h("dd", { "data-testid": "network-name" }, s.network_name.note, ...(s.network_name.responder_why ? [h("div", { class: "muted small", "data-testid": "network-responder" }, s.network_name.responder_why)] : [])),
       h("dt", {}, "Addresses"), h("dd", {}, h("ul", { class: "plain", "data-testid": "lan-urls" }, ...s.viewer_urls.map((u) => h("li", {}, h("a", { href: u, onclick: (e: Event) => (e.preventDefault(), shell.open(u)) }, u))))),
     ),
     addressForm(s),
