@@ -259,7 +259,8 @@ async fn app_sessions_take_the_inhibitor_and_release_it_when_they_end() {
     drop(ws);
 }
 
-/// A render takes the inhibitor on battery too, naming the item, and releases it when it ends.
+/// A render takes the inhibitor on battery too, naming the item, and releases it when it
+/// ends; so does a scheduled render due within five minutes.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_render_keeps_the_computer_awake_even_on_battery() {
     const TEST: &str = "a_render_keeps_the_computer_awake_even_on_battery";
@@ -284,6 +285,28 @@ async fn a_render_keeps_the_computer_awake_even_on_battery() {
     let id = taken["id"].clone();
     bus.event(before, "released", |e| e["id"] == id).await;
     view_until(&p, "idle after the render", |v| v["holding"] == false).await;
+
+    // A scheduled render due within five minutes keeps it awake until it runs; deleting the
+    // schedule ends that.
+    let before = bus.events().len();
+    let def =
+        json!({"type": "minute", "schedule": {"N": 60}, "start_time": common::rfc3339_in(240), "timezone": "UTC"});
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/schedules")).json(&def).send().await;
+    let r = r.expect("post");
+    assert_eq!(r.status(), 200);
+    let schedule: Value = r.json().await.expect("json");
+    let taken = bus.event(before, "inhibit", |_| true).await;
+    assert_eq!(taken["why"], "a scheduled render of “awake-report” is due", "{taken}");
+    let v = view_until(&p, "holding for the schedule", |v| v["holding"] == true).await;
+    let reason = v["reasons"].as_array().and_then(|r| r.iter().find(|r| r["kind"] == "schedule")).cloned();
+    let reason = reason.unwrap_or_else(|| panic!("a schedule reason: {v}"));
+    assert_eq!((reason["guid"].as_str(), reason["counted"].as_bool()), (Some(guid.as_str()), Some(true)), "{v}");
+    assert!(reason["due"].as_str().is_some(), "{v}");
+    let id = schedule["id"].as_str().map(str::to_string).unwrap_or_else(|| schedule["id"].to_string());
+    let r = p.api(Method::DELETE, &format!("/__api__/v1/schedules/{id}")).send().await.expect("delete");
+    assert!(r.status().is_success(), "{}", r.status());
+    let id = taken["id"].clone();
+    bus.event(before, "released", |e| e["id"] == id).await;
     p.shutdown();
 }
 
