@@ -412,6 +412,8 @@ struct State {
 
 impl Settings {
     /// The settings service, with the settings read at start-up.
+    // One argument per service it pushes settings to; Engine::open is the only caller.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         shared: Shared,
         library: Library,
