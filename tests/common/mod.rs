@@ -63,8 +63,9 @@ pub struct Opts {
     /// Run in this network namespace (`ip netns exec NS porch serve …`; tests/discovery.rs).
     /// `base` is then only reachable from inside it.
     pub netns: Option<String>,
-    /// Extra environment variables for the server (e.g. `DBUS_SYSTEM_BUS_ADDRESS`: a private
-    /// system bus in tests/discovery.rs).
+    /// Environment variables for the server process only (e.g. `DBUS_SYSTEM_BUS_ADDRESS`
+    /// naming a test's private bus: tests/discovery.rs, tests/awake.rs); never set on the
+    /// test process.
     pub env: Vec<(String, String)>,
 }
 
@@ -135,6 +136,7 @@ impl Porch {
             cmd.args(["--bind", &bind, "--port", "0"]);
         }
         cmd.args(&opts.args)
+            .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "porch=debug,porch_engine=debug,info")
             .env("PORCH_UV_CACHE_DIR", uv_cache())
             .env("UV_CONSTRAINT", uv_constraint())

@@ -11,8 +11,9 @@
 //! (`engine.library().content(…)`, `engine.renders().render_now(…)`). The services, from
 //! the bottom up (each may call only those before it):
 //! [`Library`] → [`Apps`] → [`Renders`] → [`Deployer`] → [`Links`], and [`Settings`] beside
-//! them over the library, apps, usage and discovery ([`Usage`] and [`Discovery`] stand on the
-//! shared base alone).
+//! them over the library, apps, usage, discovery and keep-awake ([`Usage`] and [`Discovery`]
+//! stand on the shared base alone; [`Awake`] on the shared base and usage's session rules, and
+//! renders tell it about renders and due schedules).
 //! See `docs/architecture.md`.
 
 use std::net::{IpAddr, SocketAddr};
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::apps::Apps;
+use crate::awake::Awake;
 use crate::config::Config;
 use crate::deployer::Deployer;
 use crate::discovery::Discovery;
@@ -59,6 +61,7 @@ struct Services {
     usage: Usage,
     promote: Promote,
     discovery: Discovery,
+    awake: Awake,
 }
 
 /// What a running server writes for the CLI (`porch.run.json` in the data dir).
@@ -94,10 +97,14 @@ impl Engine {
         let saved = Settings::read(&config, &store).await?;
         // The usage recorder watches viewers from the start; its writer starts with the server.
         let (recorder, inbox) = crate::usage::Recorder::new(saved.doc.usage_settings());
-        let shared = Base::new(config, store, crate::observe::Observers::new(vec![recorder.clone()]));
+        // Keep-awake watches viewers' app sessions from the start too, recorded or not.
+        let awake_parts = crate::awake::Parts::new(saved.doc.keep_awake());
+        let observers = crate::observe::Observers::new(vec![recorder.clone(), awake_parts.observer()]);
+        let shared = Base::new(config, store, observers);
+        let awake = Awake::new(shared.clone(), awake_parts);
         let library = Library::open(shared.clone()).await?;
         let apps = Apps::new(shared.clone(), library.clone(), saved.runtime_defaults);
-        let renders = Renders::new(shared.clone(), library.clone(), apps.clone());
+        let renders = Renders::new(shared.clone(), library.clone(), apps.clone(), awake.clone());
         let deployer = Deployer::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         let links = Links::new(shared.clone(), library.clone(), deployer.clone());
         let gallery = Gallery::new(shared.clone(), library.clone(), apps.clone(), saved.doc.gallery());
@@ -110,6 +117,7 @@ impl Engine {
             gallery.clone(),
             usage.clone(),
             discovery.clone(),
+            awake.clone(),
             saved,
         );
         let promote = Promote::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
@@ -126,6 +134,7 @@ impl Engine {
                 usage,
                 promote,
                 discovery,
+                awake,
             }),
         })
     }
@@ -178,6 +187,12 @@ impl Engine {
     /// The name on the network (`<name>.local`) and the service other computers browse.
     pub fn discovery(&self) -> &Discovery {
         &self.services.discovery
+    }
+
+    /// Keep-awake: the logind inhibitor Porch holds while viewers, renders or a due schedule
+    /// need the computer awake.
+    pub fn awake(&self) -> &Awake {
+        &self.services.awake
     }
 
     /// The parts every service shares (configuration, store, events, tasks, tracker).

@@ -12,6 +12,8 @@
 //! - [`renders`]: renders, variants, schedules and mail;
 //! - [`deployer`]: deploy tasks, one-step deploys, previews, deleting items;
 //! - [`links`]: linked folders, redeployed when they change;
+//! - [`awake`]: keep-awake: one logind inhibitor while app sessions, renders or a due
+//!   schedule need the computer awake (zbus on the system bus; UPower's battery state);
 //! - [`settings`]: server-wide settings the publisher saves, and the server view;
 //! - [`api`]: the management surface (Connect-style API under `/__api__/`) and the one router;
 //! - [`gateway`]: the viewer's request path: resolve, check access, dispatch, rescue, observe;
@@ -40,6 +42,7 @@
 
 pub mod api;
 pub mod apps;
+pub mod awake;
 pub mod bundle;
 pub mod config;
 pub mod data_dir;

@@ -3,7 +3,9 @@
 //! Owns the [`Observer`] trait, the list of observers registered when the engine is built
 //! ([`Observers`]), and the one built-in observer, [`Activity`]: counters of viewer requests
 //! and WebSocket sessions that `GET /__api__/porch/server` reports (`viewers`). Usage
-//! recording (`crate::usage`) attaches here as a further observer; keep-awake will too.
+//! recording (`crate::usage`) and keep-awake (`crate::awake`) attach here as further
+//! observers. Every request and session that reached an item says whether Porch counts it
+//! ([`Uncounted`]), even while no observer asks for a [`Visitor`].
 //!
 //! It also owns what observers may learn about *who* a viewer is, and nothing more: a
 //! [`Visitor`] (the `porch_device` cookie, or one minted for a new device; whether the
@@ -64,6 +66,10 @@ pub struct ViewerRequest<'a> {
     /// Whether the answer is an HTML page (a successful `text/html` answer to a GET): what
     /// a page view is, as opposed to the page's assets. Only known with a `visitor`.
     pub html_page: bool,
+    /// Why the request is never counted, if so: known for every request that reached an
+    /// item, whether or not an observer wants a [`Visitor`] (keep-awake needs it while usage
+    /// recording is off).
+    pub uncounted: Option<Uncounted>,
 }
 
 /// One viewer session: a WebSocket to an app's worker, from upgrade to close.
@@ -79,6 +85,10 @@ pub struct ViewerSession<'a> {
     pub id: u64,
     /// Who opened it, when an observer wants to know ([`Observer::wants_detail`]).
     pub visitor: Option<&'a Visitor>,
+    /// The app's title (or name).
+    pub title: &'a str,
+    /// Why the session is never counted, if so (see [`ViewerRequest::uncounted`]).
+    pub uncounted: Option<Uncounted>,
 }
 
 /// A fresh [`ViewerSession::id`].
@@ -161,34 +171,11 @@ impl Visitor {
             Some(id) => Device::Presented(id),
             None => Device::Minted(new_device_id()),
         };
-        let user_agent = headers.get(header::USER_AGENT).cloned();
-        let agent = user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-        let first = path.split('/').next().unwrap_or("");
-        let preview = first
-            .strip_prefix("_bundle")
-            .or_else(|| first.strip_prefix("_rev"))
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        let keyed = headers
-            .get_all(header::AUTHORIZATION)
-            .iter()
-            .any(|v| v.to_str().ok().and_then(crate::keys::parse_authorization).is_some());
-        let uncounted = if headers.get(CAPTURE_HEADER).is_some_and(|v| v.as_bytes() == b"1") {
-            Some(Uncounted::Capture)
-        } else if keyed {
-            Some(Uncounted::Key)
-        } else if preview {
-            Some(Uncounted::Preview)
-        } else if method == Method::HEAD || method == Method::OPTIONS || PROBE_AGENTS.iter().any(|p| agent.contains(p))
-        {
-            Some(Uncounted::Probe)
-        } else {
-            None
-        };
         Visitor {
             device,
-            user_agent,
+            user_agent: headers.get(header::USER_AGENT).cloned(),
             is_get: method == Method::GET,
-            uncounted,
+            uncounted: Uncounted::of(method, headers, path),
             path: path.split('?').next().unwrap_or("").to_string(),
         }
     }
@@ -204,6 +191,36 @@ impl Visitor {
             "{DEVICE_COOKIE}={id}; Path=/; Max-Age={DEVICE_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"
         ))
         .ok()
+    }
+}
+
+impl Uncounted {
+    /// Why a request (method, headers, path below the item's base) is never counted, if so.
+    /// Cheap (a few header reads, no allocation but the user agent's lower case), so the
+    /// gateway asks it for every request that reaches an item.
+    pub fn of(method: &Method, headers: &HeaderMap, path: &str) -> Option<Uncounted> {
+        let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let first = path.split('/').next().unwrap_or("");
+        let preview = first
+            .strip_prefix("_bundle")
+            .or_else(|| first.strip_prefix("_rev"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let keyed = headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .any(|v| v.to_str().ok().and_then(crate::keys::parse_authorization).is_some());
+        if headers.get(CAPTURE_HEADER).is_some_and(|v| v.as_bytes() == b"1") {
+            Some(Uncounted::Capture)
+        } else if keyed {
+            Some(Uncounted::Key)
+        } else if preview {
+            Some(Uncounted::Preview)
+        } else if method == Method::HEAD || method == Method::OPTIONS || PROBE_AGENTS.iter().any(|p| agent.contains(p))
+        {
+            Some(Uncounted::Probe)
+        } else {
+            None
+        }
     }
 }
 
@@ -388,10 +405,19 @@ mod tests {
             peer: None,
             visitor: None,
             html_page: false,
+            uncounted: None,
         };
         obs.request(&req);
         obs.request(&ViewerRequest { served: Served::Nothing, status: StatusCode::NOT_FOUND, ..req });
-        let s = ViewerSession { guid: "g", instance: 1, peer: None, id: next_session_id(), visitor: None };
+        let s = ViewerSession {
+            guid: "g",
+            instance: 1,
+            peer: None,
+            id: next_session_id(),
+            visitor: None,
+            title: "G",
+            uncounted: None,
+        };
         obs.session_opened(&s);
         obs.session_opened(&s);
         obs.session_closed(&s, Duration::from_secs(1));

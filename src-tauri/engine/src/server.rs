@@ -37,6 +37,7 @@ pub async fn start(config: Config, listener: tokio::net::TcpListener) -> Result<
     engine.usage().start();
     engine.links().start().await;
     engine.discovery().start();
+    engine.awake().start();
     tracing::info!(%local_addr, data_dir = %shared.config.data_dir.display(), "Porch is serving");
     Ok(engine)
 }

@@ -78,8 +78,12 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
     let instance = lease.instance;
     let peer = super::identity::peer_of(&req);
     // Who opens a session, for the observers that ask (read before the request is handed on).
-    let visitor = (req.headers().contains_key(header::UPGRADE) && engine.viewers().wants_detail())
+    let upgrade = req.headers().contains_key(header::UPGRADE);
+    let visitor = (upgrade && engine.viewers().wants_detail())
         .then(|| crate::observe::Visitor::of(req.method(), req.headers(), ""));
+    // Whether a session is one Porch counts, for every observer (keep-awake asks even while
+    // usage recording is off).
+    let uncounted = if upgrade { crate::observe::Uncounted::of(req.method(), req.headers(), "") } else { None };
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
     let origin = engine.config().public_url.clone().unwrap_or_else(|| format!("http://{host}"));
     let outside = Outside {
@@ -105,7 +109,15 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
             engine.shared().spawn(async move {
                 let Some(tunnel) = upgrade.complete().await else { return };
                 let id = crate::observe::next_session_id();
-                let session = ViewerSession { guid: &route.guid, instance, peer, id, visitor: visitor.as_ref() };
+                let session = ViewerSession {
+                    guid: &route.guid,
+                    instance,
+                    peer,
+                    id,
+                    visitor: visitor.as_ref(),
+                    title: &route.title,
+                    uncounted,
+                };
                 observers.session_opened(&session);
                 let opened = tokio::time::Instant::now();
                 tokio::select! {

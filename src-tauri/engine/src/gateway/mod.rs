@@ -222,6 +222,7 @@ async fn landing(State(engine): State<Engine>, req: Request) -> Response {
         peer: ask.peer,
         visitor: None,
         html_page: true,
+        uncounted: None,
     };
     observed(&engine, seen, resp)
 }
@@ -298,6 +299,7 @@ async fn content(State(engine): State<Engine>, req: Request) -> Response {
         peer,
         visitor: None,
         html_page: false,
+        uncounted: None,
     };
     let path = req.uri().path();
     let Some(after) = path.strip_prefix("/content/") else {
@@ -329,8 +331,10 @@ async fn content(State(engine): State<Engine>, req: Request) -> Response {
         Gate::Open => {
             // Steps 3 and 4: dispatch, rescuing what cannot be served.
             let visitor = visitor_of(&engine, &req, &rest);
+            let uncounted = crate::observe::Uncounted::of(req.method(), req.headers(), &rest);
             let (resp, served) = dispatch::serve(&engine, &route, &base, &rest, req).await;
-            let seen = ViewerRequest { route: Some(route.as_ref()), served, visitor: visitor.as_ref(), ..nothing };
+            let seen =
+                ViewerRequest { route: Some(route.as_ref()), served, visitor: visitor.as_ref(), uncounted, ..nothing };
             observed(&engine, seen, access::keep_private(&route, resp))
         }
         Gate::Redirect(r) => observed(&engine, nothing, r),
@@ -358,6 +362,7 @@ async fn fallback(State(engine): State<Engine>, req: Request) -> Response {
         peer,
         visitor: None,
         html_page: false,
+        uncounted: None,
     };
     let path = req.uri().path().to_string();
     let table = engine.library().routes().snapshot();
@@ -386,8 +391,10 @@ async fn fallback(State(engine): State<Engine>, req: Request) -> Response {
         // Steps 3 and 4.
         let rest = segs[n..].join("/");
         let visitor = visitor_of(&engine, &req, &rest);
+        let uncounted = crate::observe::Uncounted::of(req.method(), req.headers(), &rest);
         let (resp, served) = dispatch::serve(&engine, &route, &base, &rest, req).await;
-        let seen = ViewerRequest { route: Some(route.as_ref()), served, visitor: visitor.as_ref(), ..nothing };
+        let seen =
+            ViewerRequest { route: Some(route.as_ref()), served, visitor: visitor.as_ref(), uncounted, ..nothing };
         return observed(&engine, seen, access::keep_private(&route, resp));
     }
     observed(&engine, nothing, not_found(NO_PAGE))

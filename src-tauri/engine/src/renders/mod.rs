@@ -8,6 +8,10 @@
 //! Does not: store bundles (the library), deploy (the deployer calls [`Renders::run_render`])
 //! or build environments (the apps service owns them; renders borrow them).
 //!
+//! Keep-awake (`crate::awake`) is told of every render, from the moment it is queued to its
+//! end (a hold dropped with it), and of the schedule loop's next run, so the computer stays
+//! awake for both.
+//!
 //! Concurrency: a cheap `Clone` over an `Arc`. A render waits for a slot of a semaphore;
 //! the set of rendering items is a std lock held only to insert or remove.
 
@@ -20,6 +24,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use crate::apps::Apps;
+use crate::awake::Awake;
 use crate::library::Library;
 use crate::shared::Shared;
 
@@ -33,6 +38,8 @@ pub struct Renders {
     shared: Shared,
     library: Library,
     apps: Apps,
+    /// Told of each render and of the schedule loop's next run (keep-awake).
+    awake: Awake,
     state: Arc<State>,
 }
 
@@ -49,13 +56,13 @@ struct State {
 
 impl Renders {
     /// The renders service of an engine.
-    pub(crate) fn new(shared: Shared, library: Library, apps: Apps) -> Renders {
+    pub(crate) fn new(shared: Shared, library: Library, apps: Apps, awake: Awake) -> Renders {
         let slots = shared.config.render_concurrency.max(1);
         let state = State {
             render_slots: tokio::sync::Semaphore::new(slots),
             rendering: Mutex::new(HashSet::new()),
             schedule_wake: crate::scheduler::driver::Wake::default(),
         };
-        Renders { shared, library, apps, state: Arc::new(state) }
+        Renders { shared, library, apps, awake, state: Arc::new(state) }
     }
 }

@@ -161,6 +161,7 @@ impl Renders {
     ) -> Result<i64> {
         let variant_id = variant.map(|v| v.id);
         let _busy = Busy::mark(self, c.id, variant_id);
+        let _awake = self.awake.render(&c.guid, c.title.as_deref().filter(|t| !t.is_empty()).unwrap_or(&c.name));
         let _slot = self.state.render_slots.acquire().await.map_err(|_| Error::ShuttingDown)?;
         let id = self.shared.store.insert_render(c.id, variant_id, bundle_id, trigger, &crate::time::now()).await?;
         let dir = self.render_dir(id);

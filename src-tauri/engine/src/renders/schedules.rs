@@ -227,9 +227,13 @@ impl Renders {
             return;
         }
         tracing::info!(schedule = row.id, content = %c.guid, %planned, late, "scheduled render");
+        // Held from now, before the loop reports its next run, so keep-awake never lets go
+        // between "due soon" and "rendering".
+        let awake = self.awake.render(&c.guid, c.title.as_deref().filter(|t| !t.is_empty()).unwrap_or(&c.name));
         let (engine, row, trigger) = (self.clone(), row.clone(), "schedule");
         let Ok(log) = self.shared.tasks.create(c.id, Some(bundle_id), "render").await else { return };
         self.shared.tracker.spawn(async move {
+            let _awake = awake;
             let manifest = match engine.library.bundle(&c.guid, bundle_id).await {
                 Ok((_, b)) => crate::bundle::Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes()),
                 Err(e) => return log.finish(&Err(e)).await,
@@ -295,5 +299,22 @@ impl driver::Host for EngineHost {
 
     async fn fire(&self, row: &ScheduleRow, planned: Timestamp, late: bool) {
         self.0.fire(row, planned, late).await;
+    }
+
+    fn upcoming(&self, at: Option<Timestamp>, rows: &[&ScheduleRow]) {
+        let table = self.0.library.routes().snapshot();
+        let due = at
+            .map(|at| {
+                rows.iter()
+                    .filter_map(|row| table.get(&row.content_id.to_string()))
+                    .map(|r| crate::awake::Due {
+                        at: at.as_millisecond(),
+                        guid: r.guid.clone(),
+                        title: r.title.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.0.awake.schedules_due(due);
     }
 }

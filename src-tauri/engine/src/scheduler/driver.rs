@@ -100,6 +100,10 @@ pub trait Host: Send + Sync {
     /// Starts the run planned at `planned`; `late` when it is a catch-up. Returns once the run
     /// is started (or skipped), not when it ends.
     fn fire(&self, row: &Self::Row, planned: Timestamp, late: bool) -> impl Future<Output = ()> + Send;
+    /// The earliest run still to come (`None`: no enabled schedule) and the schedules planned
+    /// for it, each time the loop has read the schedules and fired what was due (keep-awake
+    /// holds the computer awake before it). Does nothing unless the host cares.
+    fn upcoming(&self, _at: Option<Timestamp>, _rows: &[&Self::Row]) {}
 }
 
 /// Tells the loop that schedules changed (added, edited, deleted, or changed by another
@@ -124,7 +128,9 @@ impl Wake {
 /// catches up, and is dropped otherwise.
 pub async fn fire_due<H: Host>(host: &H, now: Timestamp) -> Result<Option<Timestamp>, H::Error> {
     let mut next: Option<Timestamp> = None;
-    for p in host.schedules().await? {
+    let planned_all = host.schedules().await?;
+    let mut next_rows: Vec<&H::Row> = Vec::new();
+    for p in &planned_all {
         let mut since = p.since;
         if let Some(planned) = missed_since(&p.schedule, p.since, now) {
             host.handled(p.id, planned).await?;
@@ -138,9 +144,14 @@ pub async fn fire_due<H: Host>(host: &H, now: Timestamp) -> Result<Option<Timest
         }
         // After a clock set backwards `since` is ahead of `now`: nothing before it runs again.
         if let Some(t) = p.schedule.next_after(since.max(now)) {
-            next = Some(next.map_or(t, |n| n.min(t)));
+            match next {
+                Some(n) if n < t => {}
+                Some(n) if n == t => next_rows.push(&p.row),
+                _ => (next, next_rows) = (Some(t), vec![&p.row]),
+            }
         }
     }
+    host.upcoming(next, &next_rows);
     Ok(next)
 }
 

@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::apps::Apps;
 use crate::apps::{apply_runtime, effective};
+use crate::awake::Awake;
 use crate::discovery::{Discovery, DiscoverySettings, NetworkName};
 use crate::error::{Error, Result};
 use crate::gallery::{Gallery, GallerySettings};
@@ -135,6 +136,11 @@ impl SavedSettings {
     pub fn usage_settings(&self) -> UsageSettings {
         let days = self.get("usage_retention_days").and_then(Value::as_u64).and_then(|d| u32::try_from(d).ok());
         UsageSettings::from_saved(self.get("usage").and_then(Value::as_bool), days)
+    }
+
+    /// The `keep_awake` setting as saved (unset: `always`).
+    pub fn keep_awake(&self) -> crate::awake::KeepAwake {
+        crate::awake::KeepAwake::parse(self.get(crate::awake::SETTING).and_then(Value::as_str))
     }
 
     /// The discovery settings as saved (`hostname`, `discovery`; unset ones are the
@@ -315,6 +321,8 @@ pub struct ServerView {
     pub viewers: crate::observe::ViewerActivity,
     /// The name Porch answers to on the network (`<name>.local`), and why it is that one.
     pub network_name: NetworkName,
+    /// Whether Porch keeps the computer awake now, and why (or why it cannot).
+    pub keep_awake: crate::awake::KeepAwakeView,
 }
 
 /// The saved server settings as the app settings pane edits them.
@@ -389,6 +397,7 @@ pub struct Settings {
     gallery: Gallery,
     usage: Usage,
     discovery: Discovery,
+    awake: Awake,
     state: std::sync::Arc<State>,
 }
 
@@ -403,6 +412,8 @@ struct State {
 
 impl Settings {
     /// The settings service, with the settings read at start-up.
+    // One argument per service it pushes settings to; Engine::open is the only caller.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         shared: Shared,
         library: Library,
@@ -410,10 +421,11 @@ impl Settings {
         gallery: Gallery,
         usage: Usage,
         discovery: Discovery,
+        awake: Awake,
         saved: Saved,
     ) -> Settings {
         let state = State { saved: std::sync::RwLock::new(saved), lock: tokio::sync::Mutex::new(()) };
-        Settings { shared, library, apps, gallery, usage, discovery, state: std::sync::Arc::new(state) }
+        Settings { shared, library, apps, gallery, usage, discovery, awake, state: std::sync::Arc::new(state) }
     }
 
     /// Reads the saved settings of a store (at start-up, before the services exist).
@@ -481,6 +493,7 @@ impl Settings {
         }
         self.usage.configure(self.with_saved(|s| s.doc.usage_settings()));
         self.discovery.configure(self.with_saved(|s| s.doc.discovery_settings()));
+        self.awake.configure(self.with_saved(|s| s.doc.keep_awake()));
     }
 
     /// Changes saved settings: an object of names to values (`null` = the default), as
@@ -568,6 +581,7 @@ impl Settings {
             settings,
             viewers: self.shared.viewers.activity().read(),
             network_name: self.discovery.view(),
+            keep_awake: self.awake.view(),
         }
     }
 }

@@ -36,6 +36,8 @@ pub enum Section {
     Usage,
     /// The name Porch answers to on the network (`<name>.local`) and whether it advertises.
     Network,
+    /// Whether Porch keeps the computer awake while it is needed (`keep_awake`).
+    Power,
 }
 
 /// When a saved change takes effect.
@@ -138,6 +140,12 @@ const BIND_CHOICES: &[Choice] = &[
 const THUMBNAIL_CHOICES: &[Choice] = &[
     Choice { value: "auto", label: "a picture after each deploy or render" },
     Choice { value: "manual", label: "only pictures you choose; others get a card" },
+];
+
+const KEEP_AWAKE_CHOICES: &[Choice] = &[
+    Choice { value: "always", label: "for viewers, renders and schedules (on battery: renders and schedules)" },
+    Choice { value: "renders", label: "only for renders and schedules" },
+    Choice { value: "off", label: "never" },
 ];
 
 const fn runtime(name: &'static str, label: &'static str, help: &'static str) -> Setting {
@@ -266,6 +274,16 @@ pub static SETTINGS: &[Setting] = &[
         default: Fallback::Switch(true),
         applies: Applies::AtOnce,
         help: "Answer for NAME.local and list \"Porch on NAME\" in other computers' service browsers (mDNS); never when only this computer can connect.",
+    },
+    Setting {
+        name: crate::awake::SETTING,
+        cli_name: Some("keep-awake"),
+        label: "Keep this computer awake",
+        section: Section::Power,
+        kind: Kind::Choice { choices: KEEP_AWAKE_CHOICES },
+        default: Fallback::Text("always"),
+        applies: Applies::AtOnce,
+        help: "Stop the computer sleeping while viewers use an app, a document renders or a scheduled render is due (systemd-logind; closing a laptop's lid still suspends it).",
     },
 ];
 

@@ -1,6 +1,7 @@
 // The item page: a header (title, type, URL with open / copy / QR) and tabs: Overview,
 // Logs (live tail with search), Processes (kill, restart), Versions (rollback), Renders
-// (open, re-render), Usage (views or sessions per day), Settings. Tabs are routes
+// (open, re-render), Usage (views or sessions per day), Settings. The overview says when
+// Porch keeps the computer awake for the item (keep-awake, from the server view). Tabs are routes
 // (`#/item/<guid>/<tab>`), so they survive a reload and the back button works.
 
 import { toApiError } from "../../api/client";
@@ -12,6 +13,8 @@ import { button, copyText, h } from "../../components/dom";
 import { ErrorNote } from "../../components/ErrorNote";
 import { Qr } from "../../components/Qr";
 import { toast } from "../../components/Toast";
+import { serverView } from "../../api/server";
+import * as awake from "../../lib/awake";
 import { formatBytes, formatWhen, modeIcon, modeLabel, runtimeKind } from "../../lib/format";
 import { describe, fromView } from "../../lib/schedule";
 import { galleryCard } from "./Gallery";
@@ -169,7 +172,18 @@ function overviewPanel(root: HTMLElement, shell: Shell, c: ContentView): Cleanup
     h("dt", {}, "Version"), h("dd", {}, c.bundle_id ? `#${c.bundle_id}` : "—"),
     h("dt", {}, "Created"), h("dd", {}, formatWhen(c.created_time)),
   );
-  root.replaceChildren(facts);
+  // Whether Porch keeps the computer awake for this item now (a viewer, a render, a due
+  // schedule), read again every few seconds while the tab is open.
+  const awakeLine = h("p", { class: "note small", role: "status", hidden: true, "data-testid": "keep-awake-item" });
+  const paintAwake = () =>
+    void serverView().then((s) => {
+      const text = awake.forItem(s.keep_awake, c.guid);
+      awakeLine.textContent = text ?? "";
+      awakeLine.hidden = text === null;
+    }, () => {});
+  paintAwake();
+  const awakeTimer = setInterval(paintAwake, 10_000);
+  root.replaceChildren(facts, awakeLine);
   if (c.bundle_id) root.append(galleryCard(c));
   if (kind === "rendered") {
     const box = h("div", { class: "card", "data-testid": "schedule-summary" }, h("h2", {}, "Schedule"), h("p", { class: "muted" }, "Loading…"));
@@ -188,7 +202,7 @@ function overviewPanel(root: HTMLElement, shell: Shell, c: ContentView): Cleanup
     );
   }
   void shell;
-  return () => {};
+  return () => clearInterval(awakeTimer);
 }
 
 function logsPanel(root: HTMLElement, _shell: Shell, c: ContentView): Cleanup {

@@ -4,7 +4,8 @@
 //
 // Address and port are saved here and used when Porch next starts (the desktop app offers
 // to restart at once; a `--port`/`--bind` flag wins over them). Remote publishing and the
-// runtime defaults apply as soon as they are saved.
+// runtime defaults apply as soon as they are saved. The Power card shows whether Porch keeps
+// the computer awake now and why (or why it cannot), above the keep-awake setting.
 
 import { toApiError } from "../../api/client";
 import { apiKeys, createApiKey, deleteLogo, putLogo, putSmtp, revokeApiKey, rsconnectAdd, saveServerSettings, serverView, setSharingPaused, smtp } from "../../api/server";
@@ -18,6 +19,7 @@ import { autostart, isDesktop, restartApp } from "../../platform";
 import { RuntimeFields } from "../../components/RuntimeFields";
 import { SettingField } from "../../components/SettingField";
 import { forgetKey } from "../Login/Login";
+import * as awake from "../../lib/awake";
 
 export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
   root.replaceChildren(h("h1", { class: "page-title" }, "Settings"), h("p", { class: "muted loading" }, "Loading…"));
@@ -270,6 +272,31 @@ const HAND_MADE = new Set(["sharing", "runtime"]);
 /** What a registry section's card shows below its fields, where a setting is not a value. */
 const SECTION_EXTRAS: Record<string, () => HTMLElement> = { gallery: galleryLogo };
 
+/** What a registry section's card shows above its fields: the state its settings steer. */
+const SECTION_INTROS: Record<string, (s: ServerView) => HTMLElement> = { power: keepAwakeStatus };
+
+/** How often the keep-awake state is read again while it is shown (sessions come and go). */
+const KEEP_AWAKE_REFRESH_MS = 10_000;
+
+/** Keep-awake now: holding or not, each reason with its item, the power source, or why it cannot work. */
+function keepAwakeStatus(s: ServerView): HTMLElement {
+  const box = h("div", { class: "subsection", "data-testid": "keep-awake", role: "status" });
+  const paint = (v: ServerView) => {
+    const k = v.keep_awake;
+    box.replaceChildren(
+      h("p", {}, h("strong", { "data-testid": "keep-awake-state", "data-state": k.state }, awake.headline(k))),
+      h("ul", { class: "plain small", "data-testid": "keep-awake-details" }, ...awake.details(k).map((line) => h("li", {}, line))),
+      h("p", { class: "muted small" }, "Closing a laptop's lid still suspends it on most systems: systemd-logind ignores inhibitors for the lid switch unless its own settings say otherwise."),
+    );
+  };
+  paint(s);
+  const timer = setInterval(() => {
+    if (!box.isConnected) return clearInterval(timer);
+    void serverView().then(paint, () => {});
+  }, KEEP_AWAKE_REFRESH_MS);
+  return box;
+}
+
 /** One card per other section of the settings registry, each field drawn from its entry. */
 function registrySections(s: ServerView): HTMLElement[] {
   const sections = [...new Set(s.settings.entries.map((e) => e.section))].filter((x) => !HAND_MADE.has(x));
@@ -291,7 +318,8 @@ function registrySections(s: ServerView): HTMLElement[] {
     };
     paint(s);
     const extra = SECTION_EXTRAS[section];
-    const body = extra ? h("div", {}, box, extra()) : box;
+    const intro = SECTION_INTROS[section];
+    const body = extra || intro ? h("div", {}, ...(intro ? [intro(s)] : []), box, ...(extra ? [extra()] : [])) : box;
     return card(section.charAt(0).toUpperCase() + section.slice(1).replace(/_/g, " "), body);
   });
 }
