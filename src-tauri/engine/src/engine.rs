@@ -12,7 +12,7 @@
 //! the bottom up (each may call only those before it):
 //! [`Library`] → [`Apps`] → [`Renders`] → [`Deployer`] → [`Links`], and [`Settings`] beside
 //! them over the library, apps, usage and discovery ([`Usage`] and [`Discovery`] stand on the
-//! shared base alone).
+//! shared base alone), and [`Reach`] over the library, discovery and settings.
 //! See `docs/architecture.md`.
 
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +32,7 @@ use crate::gallery::Gallery;
 use crate::library::Library;
 use crate::links::Links;
 use crate::promote::Promote;
+use crate::reach::Reach;
 use crate::renders::Renders;
 use crate::settings::Settings;
 use crate::shared::{Base, Shared};
@@ -59,6 +60,7 @@ struct Services {
     usage: Usage,
     promote: Promote,
     discovery: Discovery,
+    reach: Reach,
 }
 
 /// What a running server writes for the CLI (`porch.run.json` in the data dir).
@@ -112,6 +114,7 @@ impl Engine {
             discovery.clone(),
             saved,
         );
+        let reach = Reach::new(shared.clone(), library.clone(), discovery.clone(), settings.clone());
         let promote = Promote::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         Ok(Engine {
             services: std::sync::Arc::new(Services {
@@ -126,6 +129,7 @@ impl Engine {
                 usage,
                 promote,
                 discovery,
+                reach,
             }),
         })
     }
@@ -178,6 +182,11 @@ impl Engine {
     /// The name on the network (`<name>.local`) and the service other computers browse.
     pub fn discovery(&self) -> &Discovery {
         &self.services.discovery
+    }
+
+    /// Reachability: the checks of `porch doctor` and the phone test.
+    pub fn reach(&self) -> &Reach {
+        &self.services.reach
     }
 
     /// The parts every service shares (configuration, store, events, tasks, tracker).
