@@ -1,7 +1,9 @@
 //! The content gateway: the only path a viewer's request takes, read top to bottom.
 //!
 //! Every request on the LAN port that is not management (`/__api__/…`, the API's) nor the
-//! publisher's static UI (`/__porch__/`) is a viewer's, and goes through these steps in order:
+//! publisher's static UI (`/__porch__/`) is a viewer's, and goes through these steps in order
+//! (the phone test's one-time page `/__porch__/reach/<token>` is a viewer's too: it needs no
+//! key and is answered by the reach service alone, [`phone_test`]):
 //!
 //! 0. **Pause** ([`pause_gate`]): while the publisher has paused sharing, viewers on other
 //!    computers get a "paused" page for every path (this computer keeps full access).

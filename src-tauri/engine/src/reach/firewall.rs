@@ -29,7 +29,7 @@ const NFT_LIMIT: Duration = Duration::from_secs(10);
 
 /// A rule (or a chain's policy) that decides the packet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "FirewallRule"))]
 pub struct Culprit {
     /// `inet`, `ip`, `ip6`.
     pub family: String,

@@ -44,7 +44,7 @@ const RESOLVE_LIMIT: Duration = Duration::from_secs(5);
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "ReachStatus"))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Fine.
@@ -61,7 +61,7 @@ pub enum Status {
 
 /// One check and, when something is wrong, its fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "ReachCheck"))]
 pub struct Check {
     /// What was checked: `bind`, `paused`, `addresses`, `listening`, `port`, `name`,
     /// `firewall`, `route`.
@@ -96,7 +96,7 @@ impl Check {
 
 /// What `porch doctor` and the Reachability panel show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "ReachReport"))]
 pub struct Report {
     /// No check found a problem (`porch doctor` exits 0).
     pub ok: bool,

@@ -18,6 +18,7 @@ import { autostart, isDesktop, restartApp } from "../../platform";
 import { RuntimeFields } from "../../components/RuntimeFields";
 import { SettingField } from "../../components/SettingField";
 import { forgetKey } from "../Login/Login";
+import { Reachability } from "./Reachability";
 
 export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
   root.replaceChildren(h("h1", { class: "page-title" }, "Settings"), h("p", { class: "muted loading" }, "Loading…"));
@@ -26,6 +27,7 @@ export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
       root.replaceChildren(
         h("h1", { class: "page-title" }, "Settings"),
         card("Sharing", sharing(s, shell)),
+        card("Reachability", Reachability()),
         ...registrySections(s),
         card("API keys", keys(s)),
         card("Email (SMTP)", smtpSection()),
