@@ -322,3 +322,64 @@ async fn porch_bound_to_this_computer_only_is_named_and_the_phone_test_says_why_
     assert_eq!(resp.status(), 409);
     p.shutdown();
 }
+
+/// A `porch serve` in `ns` run as `nobody` on a folder `nobody` owns, bound to the network;
+/// returns the child and its port once it listens.
+fn serve_as_nobody(ns: &str, dir: &Path) -> (std::process::Child, String) {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(common::porch_bin())
+        .args(["serve", "--bind", "0.0.0.0", "--port", "0", "--data-dir"])
+        .arg(dir)
+        .env("HOME", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = c.spawn().expect("spawn porch serve as nobody");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            eprintln!("[porch as nobody] {line}");
+            let _ = tx.send(line);
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(60)).expect("porch serve printed its address");
+    let port = first.trim_end_matches('/').rsplit(':').next().expect("a port").to_string();
+    (child, port)
+}
+
+#[tokio::test]
+async fn sudo_porch_doctor_reads_the_rules_a_server_running_as_a_user_cannot() {
+    let test = "sudo_porch_doctor_reads_the_rules_a_server_running_as_a_user_cannot";
+    let Some(pair) = Pair::create(test) else { return };
+    let h = &pair.host;
+    let dir = tempfile::Builder::new().prefix("porch-nobody").tempdir().expect("tempdir");
+    std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).expect("chown to nobody");
+    let (mut server, port) = serve_as_nobody(h, dir.path());
+    if !nft_in(test, h, &["add", "table", "ip", "porchuser"]) {
+        let _ = server.kill();
+        return;
+    }
+    nft_in(
+        test,
+        h,
+        &["add", "chain", "ip", "porchuser", "input", "{ type filter hook input priority 0; policy drop; }"],
+    );
+    nft_in(test, h, &["add", "rule", "ip", "porchuser", "input", "iifname", "lo", "accept"]);
+
+    // The user's own doctor asks the user's server, which cannot read the rules.
+    let out = doctor_in(h, dir.path(), &[], true);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Cannot read the firewall rules: reading them needs root"), "{text}");
+    assert!(text.contains("sudo porch doctor"), "{text}");
+    // Run as root on the same folder, the doctor reads them itself and names the policy.
+    let out = doctor_in(h, dir.path(), &[], false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("The firewall drops port {port}: table ip porchuser, chain input: `policy drop`")),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    let _ = server.wait();
+}

@@ -199,10 +199,11 @@ pub fn browser_family(ua: &str) -> String {
         Some("Chrome")
     } else if ua.contains("Safari/") {
         Some("Safari")
-    } else if let Some(tool) = ["curl/", "Wget/", "python-requests/"].iter().find(|t| ua.starts_with(*t)) {
-        Some(tool.trim_end_matches('/'))
     } else {
-        None
+        ["curl/", "Wget/", "python-requests/"]
+            .iter()
+            .find(|t| ua.starts_with(*t))
+            .map(|tool| tool.trim_end_matches('/'))
     };
     match (os, browser) {
         (Some(o), Some(b)) => format!("{o}, {b}"),
