@@ -320,6 +320,19 @@ async fn porch_bound_to_this_computer_only_is_named_and_the_phone_test_says_why_
     assert!(text.contains("Phone test: cannot start: Porch listens on this computer only"), "{text}");
     let resp = p.api(reqwest::Method::POST, "/__api__/porch/reach/phone").send().await.expect("POST");
     assert_eq!(resp.status(), 409);
+    let unknown = p.api(reqwest::Method::GET, "/__api__/porch/reach/phone/0123abcd").send().await.expect("GET");
+    assert_eq!(unknown.status(), 404, "an unknown phone test");
+
+    // Paused sharing is named too, with the way back.
+    let paused =
+        p.api(reqwest::Method::PUT, "/__api__/porch/sharing").json(&serde_json::json!({"paused": true})).send();
+    assert!(paused.await.expect("PUT sharing").status().is_success());
+    let out = p.cli(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("doctor --json prints JSON");
+    let check = v["checks"].as_array().expect("checks").iter().find(|c| c["id"] == "paused").expect("paused").clone();
+    assert_eq!(check["status"], "problem");
+    assert!(check["fix"].as_str().is_some_and(|f| f.contains("Resume sharing")), "{check}");
     p.shutdown();
 }
 

@@ -172,7 +172,7 @@ impl Reach {
             checks.push(
                 Check::new("paused", Status::Problem, "Sharing is paused")
                     .detail("Viewers on other computers see a \"paused\" page for every address.")
-                    .fix("resume sharing (the tray menu's \"Pause sharing\" switch, or the window's header)"),
+                    .fix("resume sharing: Settings → Sharing → Resume sharing, or untick \"Pause sharing\" in the tray menu"),
             );
         }
 
