@@ -18,6 +18,7 @@
 mod access;
 mod client;
 mod deploy;
+mod doctor;
 mod export;
 mod key;
 mod list;
@@ -99,6 +100,9 @@ enum Command {
     Target(target::TargetCommand),
     /// Promote an item to a Posit Connect server in one step (bundle, settings, variables).
     Promote(promote::PromoteArgs),
+    /// Check that viewers on the network can reach Porch, and say why not with the fix
+    /// (exit 1 when a problem is found); `--wait` also tests from your phone.
+    Doctor(doctor::DoctorArgs),
     /// Write an item's bundle (with a manifest Connect accepts) and a README to a folder.
     Export(export::ExportArgs),
 }
@@ -123,6 +127,7 @@ impl Command {
             Command::Target(_) => "target",
             Command::Promote(_) => "promote",
             Command::Export(_) => "export",
+            Command::Doctor(_) => "doctor",
         }
     }
 }
@@ -134,6 +139,8 @@ pub(crate) fn main() -> ExitCode {
     init_tracing(serving);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The report said it all.
+        Err(e) if e.is::<doctor::ProblemsFound>() => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("porch: {}", one_line(&e));
             ExitCode::FAILURE
@@ -197,6 +204,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Target(cmd) => cmd.run(&porch).await,
             Command::Promote(args) => args.run(&porch).await,
             Command::Export(args) => args.run(&porch).await,
+            Command::Doctor(args) => args.run(&porch).await,
         }
     })
 }

@@ -10,7 +10,8 @@
 // the files cannot run refused inline) → a FastAPI app by drop (deploy log, viewer, live process log,
 // processes, an environment variable) → a notebook by drop with a schedule edited and its
 // next runs previewed → an API key created in Settings and used with `rsconnect` → key
-// revoked → server settings saved (address, remote publishing, runtime defaults).
+// revoked → server settings saved (address, remote publishing, runtime defaults) → the
+// Reachability panel's checks.
 // Screenshots of each screen go to $E2E_OUT (light, dark and narrow).
 //
 // Env: PORCH_BIN     the porch binary (built after `npm run build`, so it embeds ui/dist)
@@ -454,6 +455,18 @@ async function main() {
   assert(sv.runtime_defaults.min_processes === 0 && sv.runtime_defaults.max_processes === 7, "an invalid default is not saved");
   await page.getByTestId("runtime-defaults").scrollIntoViewIfNeeded();
   await shot(page, "app-settings-defaults");
+
+  step = "Settings → Reachability: the checks, and why the phone test cannot work on this computer only";
+  await page.goto(`${server.base}/__porch__/#/settings`);
+  await page.getByTestId("reach-run").click();
+  // This server listens on 127.0.0.1: the panel names it with its fix, and explains the phone test.
+  await page.getByTestId("reach-bind").waitFor({ timeout: 60_000 });
+  assert((await page.getByTestId("reach-bind").getAttribute("data-status")) === "problem", "bound to this computer only is a problem");
+  assert((await page.getByTestId("reach-bind").textContent()).includes("bind=network"), "with its fix");
+  assert((await page.getByTestId("reach-phone-blocked").textContent()).includes("this computer only"), "the phone test says why it cannot work");
+  assert((await page.getByTestId("reach-firewall").count()) === 1, "the firewall check is shown");
+  await page.getByTestId("set-reachability").scrollIntoViewIfNeeded();
+  await shot(page, "app-settings-reachability");
 
   step = "look and feel: full library, dark, narrow";
   await page.goto(`${server.base}/__porch__/#/`);

@@ -13,7 +13,8 @@
 //! [`Library`] → [`Apps`] → [`Renders`] → [`Deployer`] → [`Links`], and [`Settings`] beside
 //! them over the library, apps, usage, discovery and keep-awake ([`Usage`] and [`Discovery`]
 //! stand on the shared base alone; [`Awake`] on the shared base and usage's session rules, and
-//! renders tell it about renders and due schedules).
+//! renders tell it about renders and due schedules), and [`Reach`] over the library,
+//! discovery and settings.
 //! See `docs/architecture.md`.
 
 use std::net::{IpAddr, SocketAddr};
@@ -34,6 +35,7 @@ use crate::gallery::Gallery;
 use crate::library::Library;
 use crate::links::Links;
 use crate::promote::Promote;
+use crate::reach::Reach;
 use crate::renders::Renders;
 use crate::settings::Settings;
 use crate::shared::{Base, Shared};
@@ -62,6 +64,7 @@ struct Services {
     promote: Promote,
     discovery: Discovery,
     awake: Awake,
+    reach: Reach,
 }
 
 /// What a running server writes for the CLI (`porch.run.json` in the data dir).
@@ -120,6 +123,7 @@ impl Engine {
             awake.clone(),
             saved,
         );
+        let reach = Reach::new(shared.clone(), library.clone(), discovery.clone(), settings.clone());
         let promote = Promote::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         Ok(Engine {
             services: std::sync::Arc::new(Services {
@@ -135,6 +139,7 @@ impl Engine {
                 promote,
                 discovery,
                 awake,
+                reach,
             }),
         })
     }
@@ -193,6 +198,11 @@ impl Engine {
     /// need the computer awake.
     pub fn awake(&self) -> &Awake {
         &self.services.awake
+    }
+
+    /// Reachability: the checks of `porch doctor` and the phone test.
+    pub fn reach(&self) -> &Reach {
+        &self.services.reach
     }
 
     /// The parts every service shares (configuration, store, events, tasks, tracker).

@@ -15,6 +15,7 @@
 //! - [`awake`]: keep-awake: one logind inhibitor while app sessions, renders or a due
 //!   schedule need the computer awake (zbus on the system bus; UPower's battery state);
 //! - [`settings`]: server-wide settings the publisher saves, and the server view;
+//! - [`reach`]: reachability: the checks of `porch doctor` and the one-time phone test;
 //! - [`api`]: the management surface (Connect-style API under `/__api__/`) and the one router;
 //! - [`gateway`]: the viewer's request path: resolve, check access, dispatch, rescue, observe;
 //! - [`observe`]: the observers that see each viewer request and session;
@@ -62,6 +63,7 @@ pub mod observe;
 mod platform;
 pub mod promote;
 pub mod proxy;
+pub mod reach;
 pub mod renders;
 pub mod routes;
 pub mod runner;

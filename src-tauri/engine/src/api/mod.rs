@@ -21,6 +21,7 @@ mod interactive;
 mod links;
 mod porch;
 mod promote;
+mod reach;
 mod renders;
 mod schedules;
 mod server;
@@ -114,6 +115,9 @@ pub fn router(engine: Engine) -> Router {
         .route("/porch/sharing", axum::routing::put(porch::sharing))
         .route("/porch/keys", get(porch::keys).post(porch::create_key))
         .route("/porch/keys/{id}", axum::routing::delete(porch::revoke_key))
+        .route("/porch/reach", get(reach::report))
+        .route("/porch/reach/phone", post(reach::new_phone_test))
+        .route("/porch/reach/phone/{token}", get(reach::phone_state))
         .route("/porch/inspect", post(porch::inspect))
         .route("/porch/deploy", post(porch::deploy))
         .route("/porch/schedules/preview", post(porch::schedule_preview))

@@ -1,7 +1,9 @@
 //! The content gateway: the only path a viewer's request takes, read top to bottom.
 //!
 //! Every request on the LAN port that is not management (`/__api__/…`, the API's) nor the
-//! publisher's static UI (`/__porch__/`) is a viewer's, and goes through these steps in order:
+//! publisher's static UI (`/__porch__/`) is a viewer's, and goes through these steps in order
+//! (the phone test's one-time page `/__porch__/reach/<token>` is a viewer's too: it needs no
+//! key and is answered by the reach service alone, [`phone_test`]):
 //!
 //! 0. **Pause** ([`pause_gate`]): while the publisher has paused sharing, viewers on other
 //!    computers get a "paused" page for every path (this computer keeps full access).
@@ -68,6 +70,7 @@ pub fn routes() -> Router<Engine> {
     Router::new()
         .route("/", axum::routing::get(landing))
         .route(pages::LOGO_PATH, axum::routing::get(logo))
+        .route("/__porch__/reach/{token}", axum::routing::get(phone_test))
         .route("/content/{key}", axum::routing::get(content_root_redirect).head(content_root_redirect))
         // Any method: apps and APIs take POST, PUT, ...; static serving answers 405 itself.
         .route("/content/{key}/", axum::routing::any(content))
@@ -225,6 +228,19 @@ async fn landing(State(engine): State<Engine>, req: Request) -> Response {
         uncounted: None,
     };
     observed(&engine, seen, resp)
+}
+
+/// `GET /__porch__/reach/{token}`: a phone test's one-time page ([`crate::reach::phone`]).
+///
+/// SECURITY: needs no key and shows only the test's outcome; an unknown, used or expired
+/// token gets a page that says so and nothing else. The peer address is the socket's (no
+/// forwarded header is believed), and nothing about the visit is stored.
+async fn phone_test(State(engine): State<Engine>, Path(token): Path<String>, req: Request) -> Response {
+    let ua = req.headers().get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let opened = engine.reach().phone_opened(&token, identity::peer_of(&req), ua);
+    let (status, html) = crate::reach::phone::page(&opened);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
+    (status, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
 /// `GET /__gallery__/logo`: the landing page's logo (public, like the landing page).

@@ -20,6 +20,7 @@ import { RuntimeFields } from "../../components/RuntimeFields";
 import { SettingField } from "../../components/SettingField";
 import { forgetKey } from "../Login/Login";
 import * as awake from "../../lib/awake";
+import { Reachability } from "./Reachability";
 
 export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
   root.replaceChildren(h("h1", { class: "page-title" }, "Settings"), h("p", { class: "muted loading" }, "Loading…"));
@@ -28,6 +29,7 @@ export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
       root.replaceChildren(
         h("h1", { class: "page-title" }, "Settings"),
         card("Sharing", sharing(s, shell)),
+        card("Reachability", Reachability()),
         ...registrySections(s),
         card("API keys", keys(s)),
         card("Email (SMTP)", smtpSection()),
