@@ -49,22 +49,8 @@ impl Lan {
     fn create(test: &str, n: usize) -> Option<Lan> {
         let tag = format!("{}{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let viewer = format!("porch-v{tag}");
-        match Command::new("ip").args(["netns", "add", &viewer]).output() {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                common::skip_or_fail(
-                    test,
-                    &format!(
-                        "`ip netns add` is not permitted here (run as root): {}",
-                        String::from_utf8_lossy(&o.stderr)
-                    ),
-                );
-                return None;
-            }
-            Err(e) => {
-                common::skip_or_fail(test, &format!("`ip` (iproute2) cannot run: {e}"));
-                return None;
-            }
+        if !common::netns_add(test, &viewer) {
+            return None;
         }
         // From here on, dropping `lan` removes whatever was made.
         let mut lan = Lan { hosts: Vec::new(), viewer, host_ifs: Vec::new() };

@@ -40,22 +40,8 @@ impl Pair {
     fn create(test: &str) -> Option<Pair> {
         let tag = format!("{}{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let host = format!("porch-dh{tag}");
-        match Command::new("ip").args(["netns", "add", &host]).output() {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                common::skip_or_fail(
-                    test,
-                    &format!(
-                        "`ip netns add` is not permitted here (run as root): {}",
-                        String::from_utf8_lossy(&o.stderr)
-                    ),
-                );
-                return None;
-            }
-            Err(e) => {
-                common::skip_or_fail(test, &format!("`ip` (iproute2) cannot run: {e}"));
-                return None;
-            }
+        if !common::netns_add(test, &host) {
+            return None;
         }
         let pair = Pair { host, phone: format!("porch-dp{tag}") };
         let (h, p) = (pair.host.clone(), pair.phone.clone());

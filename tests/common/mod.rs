@@ -969,3 +969,22 @@ impl Porch {
         list.iter().find(|c| c["name"] == name).and_then(|c| c["guid"].as_str()).expect("guid").to_string()
     }
 }
+
+/// Creates the network namespace `name` (`ip netns add`); false, after recording a skip (or
+/// failing under CI), when this machine does not allow it (not root, no iproute2).
+pub fn netns_add(test: &str, name: &str) -> bool {
+    match Command::new("ip").args(["netns", "add", name]).output() {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => {
+            skip_or_fail(
+                test,
+                &format!("`ip netns add` is not permitted here (run as root): {}", String::from_utf8_lossy(&o.stderr)),
+            );
+            false
+        }
+        Err(e) => {
+            skip_or_fail(test, &format!("`ip` (iproute2) cannot run: {e}"));
+            false
+        }
+    }
+}
