@@ -284,7 +284,7 @@ async fn a_render_past_its_time_limit_is_stopped() {
     let needle = p.data_dir().display().to_string();
     let porch = p.pid();
     eventually(30, "the render's processes to end", || async {
-        processes_mentioning(&needle, &[porch]).is_empty().then_some(())
+        render_processes(&needle, porch).is_empty().then_some(())
     })
     .await;
 
@@ -309,7 +309,7 @@ async fn a_render_past_its_time_limit_is_stopped() {
     let err = t["error"].as_str().unwrap_or("");
     assert!(err.contains("time limit of 3 s") && err.contains("render_timeout"), "{t}");
     eventually(30, "the render's processes to end", || async {
-        processes_mentioning(&needle, &[porch]).is_empty().then_some(())
+        render_processes(&needle, porch).is_empty().then_some(())
     })
     .await;
     p.shutdown();
@@ -495,4 +495,17 @@ fn alive(pid: u64) -> bool {
     // A zombie (exited, not yet reaped) counts as gone.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+}
+
+/// Processes of a render: any mentioning the data folder, except Porch itself and the
+/// Chromium that takes the item's thumbnail (`tmp/capture-*`: Porch's own, not the render's,
+/// and it may still be working on the page when the render stops). Printed while any are
+/// left, so a timeout shows which.
+fn render_processes(needle: &str, porch: u32) -> Vec<String> {
+    let left: Vec<String> =
+        processes_mentioning(needle, &[porch]).into_iter().filter(|p| !p.contains("/tmp/capture-")).collect();
+    if !left.is_empty() {
+        eprintln!("still running: {left:#?}");
+    }
+    left
 }

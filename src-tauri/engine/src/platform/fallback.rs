@@ -27,6 +27,10 @@ impl PidHandle {
     }
 }
 
+pub(super) fn descendant_groups(_pgid: u32) -> Vec<u32> {
+    Vec::new()
+}
+
 pub(super) fn group_rss(_pgid: u32) -> u64 {
     0
 }

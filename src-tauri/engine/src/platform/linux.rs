@@ -80,6 +80,38 @@ fn numeric_entries(dir: &str) -> Vec<String> {
         .collect()
 }
 
+/// The process groups, other than `pgid`, that hold descendants of the group's members:
+/// a child that moved itself into a new session or group (Jupyter starts its kernels so) is
+/// out of reach of a signal to `pgid`.
+pub(super) fn descendant_groups(pgid: u32) -> Vec<u32> {
+    let procs: Vec<(u32, u32, u32)> = numeric_entries("/proc")
+        .iter()
+        .filter_map(|name| {
+            let f = stat_fields(name)?;
+            Some((name.parse().ok()?, f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?))
+        })
+        .collect();
+    // Never Porch's own group, whatever a descendant did.
+    let own: Option<u32> = stat_fields("self").and_then(|f| f.get(2)?.parse().ok());
+    let mut inside: HashSet<u32> = procs.iter().filter(|p| p.2 == pgid).map(|p| p.0).collect();
+    let mut groups = Vec::new();
+    // Parents come before their children after at most one pass per generation.
+    loop {
+        let found: Vec<&(u32, u32, u32)> =
+            procs.iter().filter(|p| !inside.contains(&p.0) && inside.contains(&p.1)).collect();
+        if found.is_empty() {
+            break;
+        }
+        for p in found {
+            inside.insert(p.0);
+            if p.2 != pgid && Some(p.2) != own && !groups.contains(&p.2) {
+                groups.push(p.2);
+            }
+        }
+    }
+    groups
+}
+
 pub(super) fn group_rss(pgid: u32) -> u64 {
     let mut total = 0;
     for name in numeric_entries("/proc") {

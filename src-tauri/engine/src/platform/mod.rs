@@ -43,6 +43,13 @@ pub(crate) fn parent_death_wrapper(program: &std::ffi::OsStr) -> Option<(PathBuf
     imp::parent_death_wrapper(program)
 }
 
+/// The process groups, other than `pgid`, holding descendants of the group's members (a
+/// grandchild that started its own session escapes a signal to the group). Empty where the
+/// system cannot tell.
+pub(crate) fn descendant_groups(pgid: u32) -> Vec<u32> {
+    imp::descendant_groups(pgid)
+}
+
 /// Sends `signal` to every process in the group `pgid`. A group that is already gone is
 /// not an error.
 pub(crate) fn signal_group(pgid: u32, signal: Signal) -> std::io::Result<()> {

@@ -252,6 +252,10 @@ pub trait Control: Send + Sync + std::fmt::Debug {
 struct Group {
     pgid: u32,
     leader: platform::PidHandle,
+    /// Groups its descendants moved to (a Jupyter kernel starts its own session), found
+    /// while they were still its descendants: once the leader is gone they are Porch's
+    /// orphans and their ancestry is lost, so a later SIGKILL still reaches them.
+    escaped: std::sync::Mutex<Vec<u32>>,
 }
 
 impl Control for Group {
@@ -260,8 +264,19 @@ impl Control for Group {
             // The leader through its pidfd first: safe even if the group id was reused.
             self.leader.kill(self.pgid);
         }
-        if let Err(e) = platform::signal_group(self.pgid, signal) {
-            tracing::warn!(pgid = self.pgid, ?signal, "cannot signal the process group: {e}");
+        let escaped = {
+            let mut known = self.escaped.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for g in platform::descendant_groups(self.pgid) {
+                if !known.contains(&g) {
+                    known.push(g);
+                }
+            }
+            known.clone()
+        };
+        for pgid in std::iter::once(self.pgid).chain(escaped) {
+            if let Err(e) = platform::signal_group(pgid, signal) {
+                tracing::warn!(pgid, ?signal, "cannot signal the process group: {e}");
+            }
         }
     }
 
@@ -454,7 +469,8 @@ impl Runner {
         os.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = spawn_owned(&mut os)?;
         let pid = child.id().unwrap_or(0);
-        let control: Arc<dyn Control> = Arc::new(Group { pgid: pid, leader: platform::PidHandle::open(pid) });
+        let control: Arc<dyn Control> =
+            Arc::new(Group { pgid: pid, leader: platform::PidHandle::open(pid), escaped: Default::default() });
         let (exit_tx, exit) = watch::channel(None);
         let (done_tx, output_done) = watch::channel(false);
         let tail = Tail::new(logs.tail_lines);

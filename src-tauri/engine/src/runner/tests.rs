@@ -81,6 +81,19 @@ async fn stop_terminates_the_whole_group_and_kills_what_ignores_sigterm() {
 }
 
 #[tokio::test]
+async fn stop_reaches_a_grandchild_that_started_its_own_session() {
+    // As Jupyter starts a kernel: in a new session, so out of the child's process group.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let p = Runner::detached()
+        .spawn(&sh("setsid sh -c 'echo $$; exec sleep 300' & wait"), logs(Sink::Channel(tx)))
+        .expect("spawn");
+    let escaped: u32 = rx.recv().await.expect("pid line").trim().parse().expect("pid");
+    assert!(running(escaped));
+    p.stop(Duration::from_millis(500)).await;
+    until("the grandchild in its own session to die", || !running(escaped)).await;
+}
+
+#[tokio::test]
 async fn dropping_the_handle_kills_the_group() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let p = Runner::detached().spawn(&sh("sleep 300 & echo $!; wait"), logs(Sink::Channel(tx))).expect("spawn");
