@@ -25,7 +25,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{py, run_cli, run_with_timeout, Opts, Porch};
+use common::{py, run_cli, Opts, Porch};
 use serde_json::Value;
 
 /// A small LAN of network namespaces (`../shared/research/lan-discovery.md`): computers
@@ -83,12 +83,7 @@ impl Lan {
 
     /// Runs `cmd args…` inside namespace `ns`, with a deadline.
     fn exec(ns: &str, cmd: &str, args: &[&str], secs: u64) -> Output {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, cmd]).args(args);
-        for proxy in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"] {
-            c.env_remove(proxy);
-        }
-        run_with_timeout(&mut c, secs)
+        common::netns_exec(ns, cmd, args, secs)
     }
 }
 

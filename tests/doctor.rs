@@ -61,12 +61,7 @@ impl Pair {
 
     /// Runs `cmd args…` inside namespace `ns`, with a deadline.
     fn exec(ns: &str, cmd: &str, args: &[&str], secs: u64) -> Output {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, cmd]).args(args);
-        for proxy in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"] {
-            c.env_remove(proxy);
-        }
-        run_with_timeout(&mut c, secs)
+        common::netns_exec(ns, cmd, args, secs)
     }
 }
 

@@ -988,3 +988,14 @@ pub fn netns_add(test: &str, name: &str) -> bool {
         }
     }
 }
+
+/// Runs `cmd args…` inside the network namespace `ns` (`ip netns exec`), with a deadline and
+/// without the test machine's proxy variables (the namespace reaches only its own LAN).
+pub fn netns_exec(ns: &str, cmd: &str, args: &[&str], secs: u64) -> Output {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, cmd]).args(args);
+    for proxy in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"] {
+        c.env_remove(proxy);
+    }
+    run_with_timeout(&mut c, secs)
+}
