@@ -332,6 +332,18 @@ async function main() {
   await ui.emulateMedia({ colorScheme: "light" });
 
   step = "usage: the library sorted by views in 30 days";
+  // The other note's view came a second later and may be in the next batch: the sort reads
+  // usage once, so wait until both notes' views are recorded.
+  {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const r = await api("GET", "/__api__/porch/usage");
+      const seen = new Map((r.json ?? []).map((u) => [u.guid, u.views_30d]));
+      if (seen.get(viewed) === 4 && seen.get(less) === 1) break;
+      assert(Date.now() < deadline, `both notes' views recorded within 30 s (${JSON.stringify(r.json)})`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  }
   await ui.goto(`${server.base}/__porch__/#/`);
   await ui.getByTestId("content-row").first().waitFor();
   await ui.selectOption("#library-sort", "views");
