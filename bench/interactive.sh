@@ -273,7 +273,7 @@ if want proxy; then
     # (HTTP/1.1 to the upstream, idle connections kept); "new" is nginx's default
     # (HTTP/1.0, a new upstream connection per request), which is what Porch does today.
     cat >"$NG/nginx.conf" <<EOF
-worker_processes auto;
+worker_processes $NGINX_WORKERS;
 daemon off;
 pid $NG/nginx.pid;
 error_log $NG/logs/error.log warn;

@@ -64,6 +64,10 @@ else
   LOAD_PIN=()
 fi
 
+# nginx's workers: one when pinned (the protocol: one server CPU, one worker), else auto.
+if ((${#SERVER_PIN[@]})); then NGINX_WORKERS=1; else NGINX_WORKERS=auto; fi
+export NGINX_WORKERS
+
 # Runs a load generator ("$@"), pinned when BENCH_PIN=1.
 pin_load() { "${LOAD_PIN[@]}" "$@"; }
 

@@ -125,7 +125,7 @@ if want nginx; then
     port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
     port_in_use "$port" && continue
     cat >"$NG/nginx.conf" <<EOF
-worker_processes auto;
+worker_processes $NGINX_WORKERS;
 daemon off;
 pid $NG/nginx.pid;
 error_log $NG/logs/error.log warn;

@@ -366,3 +366,43 @@ async fn a_revalidated_page_load_is_a_page_view() {
     assert_eq!((report["views"].clone(), report["unique_devices"].clone()), (json!(3), json!(1)), "{report}");
     p.shutdown();
 }
+
+/// A client hammering one page (a reload loop, a load generator, a kiosk) is recorded as
+/// identical views folded into one stored row per write batch, and every answer still counts
+/// each view: the report, Connect's visits (one record per view) and hits (one id per view).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_identical_views_is_stored_folded_and_counted_in_full() {
+    const LOADS: usize = 200;
+    let p = Porch::start().await;
+    let guid = p.deploy_fixture("site", "usage-burst");
+    let url = p.url(&format!("/content/{guid}/"));
+    // Cookie-less, like a load generator: one device by address and user agent.
+    let mut pending = Vec::new();
+    for _ in 0..LOADS {
+        let (http, url) = (p.http.clone(), url.clone());
+        pending.push(tokio::spawn(async move {
+            http.get(&url).header(USER_AGENT, "Burst/1.0").send().await.expect("get").status().as_u16()
+        }));
+    }
+    for t in pending {
+        assert_eq!(t.await.expect("join"), 200);
+    }
+    let report = eventually(30, "every view of the burst recorded", || async {
+        let r = json_get(&p, &format!("/__api__/porch/content/{guid}/usage")).await;
+        (r["views"] == json!(LOADS)).then_some(r)
+    })
+    .await;
+    assert_eq!(report["unique_devices"], json!(1), "{report}");
+    let seen = visits(&p, &format!("content_guid={guid}")).await;
+    assert_eq!(seen.len(), LOADS, "one visit record per page load");
+    assert!(seen.iter().all(|v| v["path"] == "/" && v["time"].is_string()), "{:#?}", &seen[..3]);
+    let hits = json_get(&p, &format!("/__api__/v1/instrumentation/content/hits?content_guid={guid}")).await;
+    let ids: Vec<&str> = hits.as_array().expect("hits").iter().map(|h| h["id"].as_str().expect("id")).collect();
+    assert_eq!(ids.len(), LOADS, "one hit per page load");
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), LOADS, "hit ids are unique");
+    // Folded: far fewer stored rows than views (each row's first hit has the bare row id).
+    let rows = ids.iter().filter(|id| !id.contains('.')).count();
+    assert!(rows < LOADS / 2, "{rows} stored rows for {LOADS} identical views: not folded");
+    p.shutdown();
+}

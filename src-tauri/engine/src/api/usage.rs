@@ -8,6 +8,11 @@
 //! `{"paging": {"cursors": {...}, "first", "previous", "next", "last"}, "results": [...]}`.
 //! Hits answer a plain array, as posit-sdk's `metrics.hits` reads it. Porch has no viewer
 //! accounts, so `user_guid` is always null.
+//!
+//! Identical page views that arrived within about a second are stored as one row with their
+//! number (`usage::Writer::add_view`); these answers list each of them again. A record is
+//! `(row id, n)`, the n-th view of its row, and a cursor names one: `"{id}"` for n = 0,
+//! else `"{id}.{n}"`, so pages hold exactly `limit` records wherever rows are folded.
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -35,12 +40,31 @@ struct Asked {
     none: bool,
     /// The query parameters to repeat in the paging URLs (filters and limit).
     keep: Vec<(String, String)>,
+    /// The record a `next` or `previous` cursor named.
+    cursor: Option<Record>,
+}
+
+/// One record of a listing: the `n`-th of the identical views stored in row `id`.
+type Record = (i64, i64);
+
+fn cursor_text((id, n): Record) -> String {
+    if n == 0 {
+        id.to_string()
+    } else {
+        format!("{id}.{n}")
+    }
+}
+
+fn parse_cursor(k: &str, v: &str) -> Result<Record, ApiError> {
+    let bad = || Error::Invalid(format!("{k}: {v:?} is not a cursor Porch gave"));
+    let (id, n) = v.split_once('.').unwrap_or((v, "0"));
+    Ok((id.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?))
 }
 
 fn asked(params: &[(String, String)], kinds: &[EventKind], paged: bool) -> Result<Asked, ApiError> {
     let mut q =
         EventQuery { kinds: kinds.to_vec(), limit: if paged { DEFAULT_LIMIT } else { MAX_HITS }, ..Default::default() };
-    let (mut none, mut keep) = (false, Vec::new());
+    let (mut none, mut keep, mut cursor) = (false, Vec::new(), None);
     for (k, v) in params {
         match k.as_str() {
             "content_guid" => {
@@ -63,10 +87,12 @@ fn asked(params: &[(String, String)], kinds: &[EventKind], paged: bool) -> Resul
                 if v.is_empty() {
                     continue;
                 }
-                let id: i64 =
-                    v.parse().map_err(|_| Error::Invalid(format!("{k}: {v:?} is not a cursor Porch gave")))?;
-                q.after = Some(id);
+                let at = parse_cursor(k, v)?;
                 q.backwards = k == "previous";
+                // The cursor's own row is read too: the records after (or before) it in that
+                // row come first.
+                q.after = Some(if q.backwards { at.0.saturating_add(1) } else { at.0.saturating_sub(1) });
+                cursor = Some(at);
                 continue;
             }
             // Connect's ordering switch; Porch answers oldest first.
@@ -75,7 +101,7 @@ fn asked(params: &[(String, String)], kinds: &[EventKind], paged: bool) -> Resul
         }
         keep.push((k.clone(), v.clone()));
     }
-    Ok(Asked { q, none, keep })
+    Ok(Asked { q, none, keep, cursor })
 }
 
 fn common(r: &UsageEvent) -> serde_json::Map<String, Value> {
@@ -103,7 +129,7 @@ fn session(r: &UsageEvent) -> Value {
     Value::Object(m)
 }
 
-fn url(origin: &str, path: &str, keep: &[(String, String)], cursor: Option<(&str, i64)>) -> String {
+fn url(origin: &str, path: &str, keep: &[(String, String)], cursor: Option<(&str, &str)>) -> String {
     let mut pairs: Vec<String> = keep.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
     if let Some((k, id)) = cursor {
         pairs.push(format!("{k}={id}"));
@@ -131,24 +157,34 @@ async fn page(
     shape: fn(&UsageEvent) -> Value,
 ) -> Result<Json<Value>, ApiError> {
     let a = asked(params, kinds, true)?;
-    let limit = a.q.limit;
-    let mut rows = if a.none {
+    let limit = a.q.limit as usize;
+    // `limit + 1` rows hold at least `limit + 1` records besides the cursor's row.
+    let rows = if a.none {
         Vec::new()
     } else {
-        engine.usage().events(&EventQuery { limit: limit + 1, ..a.q.clone() }).await?
+        engine.usage().events(&EventQuery { limit: a.q.limit + 2, ..a.q.clone() }).await?
     };
-    // One row more than asked says whether there is a page beyond, in the direction read.
-    let more = rows.len() as i64 > limit;
+    let mut records: Vec<(Record, &UsageEvent)> = rows
+        .iter()
+        .flat_map(|r| (0..r.hits.max(1)).map(move |n| ((r.id, n), r)))
+        .filter(|(at, _)| match a.cursor {
+            None => true,
+            Some(c) if a.q.backwards => *at < c,
+            Some(c) => *at > c,
+        })
+        .collect();
+    // One record more than asked says whether there is a page beyond, in the direction read.
+    let more = records.len() > limit;
     if more {
         if a.q.backwards {
-            rows.remove(0);
+            records.drain(..records.len() - limit);
         } else {
-            rows.truncate(limit as usize);
+            records.truncate(limit);
         }
     }
-    let (first, last) = (rows.first().map(|r| r.id), rows.last().map(|r| r.id));
+    let (first, last) = (records.first().map(|r| r.0), records.last().map(|r| r.0));
     let next = if a.q.backwards {
-        if a.q.after.is_some() {
+        if a.cursor.is_some() {
             last
         } else {
             None
@@ -164,24 +200,24 @@ async fn page(
         } else {
             None
         }
-    } else if a.q.after.is_some() {
+    } else if a.cursor.is_some() {
         first
     } else {
         None
     };
-    let link = |k: &str, id: Option<i64>| id.map(|id| url(origin, path, &a.keep, Some((k, id))));
+    let link = |k: &str, at: Option<Record>| at.map(|at| url(origin, path, &a.keep, Some((k, &cursor_text(at)))));
     Ok(Json(json!({
         "paging": {
             "cursors": {
-                "previous": previous.map(|id| id.to_string()),
-                "next": next.map(|id| id.to_string()),
+                "previous": previous.map(cursor_text),
+                "next": next.map(cursor_text),
             },
             "first": url(origin, path, &a.keep, None),
             "previous": link("previous", previous),
             "next": link("next", next),
             "last": Value::Null,
         },
-        "results": rows.iter().map(shape).collect::<Vec<_>>(),
+        "results": records.iter().map(|(_, r)| shape(r)).collect::<Vec<_>>(),
     })))
 }
 
@@ -218,9 +254,12 @@ pub(super) async fn hits(
     let rows = engine.usage().events(&a.q).await?;
     Ok(Json(
         rows.iter()
-            .map(|r| {
+            .flat_map(|r| (0..r.hits.max(1)).map(move |n| (r, n)))
+            .map(|(r, n)| {
+                // The first of identical views keeps the row's id; the others get `id.n`.
+                let id = cursor_text((r.id, n));
                 json!({
-                    "id": r.id.to_string(),
+                    "id": id,
                     "content_guid": r.content_guid,
                     "user_guid": Value::Null,
                     "timestamp": rfc3339(r.started),

@@ -80,9 +80,15 @@ pub(super) async fn serve(
         Err(refused) => return (refused, Served::Nothing),
     };
     let served = if route.content_category == "pin" { Served::Pin } else { Served::Static };
+    let files = engine.library().files();
+    if let Some(resp) =
+        static_site::serve_cached(files, bundle_id, &clean, index.as_deref(), req.method(), req.headers())
+    {
+        return (with_server_header(resp), served);
+    }
     let root = engine.library().bundle_dir(bundle_id);
     let target = Target { bundle_id, root: &root, path: &clean, index: index.as_deref() };
-    let (resp, served) = match static_site::serve(engine.library().files(), target, req.method(), req.headers()).await {
+    let (resp, served) = match static_site::serve(files, target, req.method(), req.headers()).await {
         Ok(resp) => (resp, served),
         Err(Miss::AddSlash) => {
             let to = format!("{base}{}/", tail.trim_end_matches('/'));

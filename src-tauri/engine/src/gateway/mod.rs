@@ -347,7 +347,10 @@ async fn content(State(engine): State<Engine>, req: Request) -> Response {
         Gate::Open => {
             // Steps 3 and 4: dispatch, rescuing what cannot be served.
             let visitor = visitor_of(&engine, &req, &rest);
-            let uncounted = crate::observe::Uncounted::of(req.method(), req.headers(), &rest);
+            let uncounted = match &visitor {
+                Some(v) => v.uncounted,
+                None => crate::observe::Uncounted::of(req.method(), req.headers(), &rest),
+            };
             let (resp, served) = dispatch::serve(&engine, &route, &base, &rest, req).await;
             let seen =
                 ViewerRequest { route: Some(route.as_ref()), served, visitor: visitor.as_ref(), uncounted, ..nothing };
@@ -407,7 +410,10 @@ async fn fallback(State(engine): State<Engine>, req: Request) -> Response {
         // Steps 3 and 4.
         let rest = segs[n..].join("/");
         let visitor = visitor_of(&engine, &req, &rest);
-        let uncounted = crate::observe::Uncounted::of(req.method(), req.headers(), &rest);
+        let uncounted = match &visitor {
+            Some(v) => v.uncounted,
+            None => crate::observe::Uncounted::of(req.method(), req.headers(), &rest),
+        };
         let (resp, served) = dispatch::serve(&engine, &route, &base, &rest, req).await;
         let seen =
             ViewerRequest { route: Some(route.as_ref()), served, visitor: visitor.as_ref(), uncounted, ..nothing };

@@ -52,6 +52,10 @@ struct FileMeta {
     len: u64,
     mime: HeaderValue,
     etag: String,
+    /// `etag` and its compressed variants' tags, ready to send.
+    etag_value: HeaderValue,
+    etag_gzip: HeaderValue,
+    etag_brotli: HeaderValue,
     last_modified: HeaderValue,
     modified: SystemTime,
     compressible: bool,
@@ -112,6 +116,31 @@ pub enum Miss {
     AddSlash,
 }
 
+/// The cache key of a request path: the folder index filled in.
+fn cache_key(bundle_id: i64, path: &CleanPath, index: Option<&str>) -> (i64, PathBuf) {
+    let mut rel = path.rel.clone();
+    if rel.as_os_str().is_empty() {
+        rel = PathBuf::from(index.unwrap_or("index.html"));
+    } else if path.trailing_slash {
+        rel.push("index.html");
+    }
+    (bundle_id, rel)
+}
+
+/// Serves one file of a bundle from memory if it is cached: the viewer path's fast lane,
+/// asked before the bundle's folder is even named. `None`: ask [`serve`].
+pub fn serve_cached(
+    cache: &FileCache,
+    bundle_id: i64,
+    path: &CleanPath,
+    index: Option<&str>,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Option<Response<Body>> {
+    let hit = cache.cache.get(&cache_key(bundle_id, path, index))?;
+    Some(reply_memory(&hit, method, headers))
+}
+
 /// Serves one file of a bundle, or says why not.
 pub async fn serve(
     cache: &FileCache,
@@ -119,13 +148,7 @@ pub async fn serve(
     method: &Method,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, Miss> {
-    let mut rel = target.path.rel.clone();
-    if rel.as_os_str().is_empty() {
-        rel = PathBuf::from(target.index.unwrap_or("index.html"));
-    } else if target.path.trailing_slash {
-        rel.push("index.html");
-    }
-    let key = (target.bundle_id, rel);
+    let key = cache_key(target.bundle_id, target.path, target.index);
     if let Some(hit) = cache.cache.get(&key) {
         return Ok(reply_memory(&hit, method, headers));
     }
@@ -181,10 +204,16 @@ fn file_meta(bundle_id: i64, path: &Path, meta: &std::fs::Metadata) -> FileMeta 
     if mime.type_() == mime_guess::mime::TEXT || mime_s == "application/javascript" || mime_s == "application/json" {
         mime_s.push_str("; charset=utf-8");
     }
+    let etag = format!("\"{bundle_id:x}-{:x}-{secs:x}\"", meta.len());
+    // The tag is hex digits, dashes and quotes: always a valid header value.
+    let value = |tag: &str| HeaderValue::from_str(tag).unwrap_or(HeaderValue::from_static("\"\""));
     FileMeta {
         len: meta.len(),
         mime: HeaderValue::from_str(&mime_s).unwrap_or(HeaderValue::from_static("application/octet-stream")),
-        etag: format!("\"{bundle_id:x}-{:x}-{secs:x}\"", meta.len()),
+        etag_value: value(&etag),
+        etag_gzip: value(&variant_etag(&etag, "gzip")),
+        etag_brotli: value(&variant_etag(&etag, "br")),
+        etag,
         last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(modified))
             .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
         modified,
@@ -342,7 +371,7 @@ fn parse_range(headers: &HeaderMap, meta: &FileMeta) -> RangeReq {
     RangeReq::Satisfiable(start, end)
 }
 
-fn base_headers(meta: &FileMeta, etag: &str) -> axum::http::response::Builder {
+fn base_headers(meta: &FileMeta, etag: &HeaderValue) -> axum::http::response::Builder {
     let mut b = Response::builder()
         .header(header::CONTENT_TYPE, meta.mime.clone())
         .header(header::LAST_MODIFIED, meta.last_modified.clone())
@@ -350,9 +379,7 @@ fn base_headers(meta: &FileMeta, etag: &str) -> axum::http::response::Builder {
         // Content can be redeployed under the same URL: revalidate, cheaply, every time.
         .header(header::CACHE_CONTROL, "no-cache")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        b = b.header(header::ETAG, v);
-    }
+    b = b.header(header::ETAG, etag.clone());
     if meta.compressible {
         b = b.header(header::VARY, "accept-encoding");
     }
@@ -378,19 +405,19 @@ fn reply_memory(file: &CachedFile, method: &Method, headers: &HeaderMap) -> Resp
     }
     let meta = &file.meta;
     if not_modified(meta, headers) {
-        return finish(base_headers(meta, &meta.etag).status(StatusCode::NOT_MODIFIED), Body::empty());
+        return finish(base_headers(meta, &meta.etag_value).status(StatusCode::NOT_MODIFIED), Body::empty());
     }
     match parse_range(headers, meta) {
         RangeReq::Satisfiable(start, end) => {
             let part = file.body.slice(start as usize..=end as usize);
-            let b = base_headers(meta, &meta.etag)
+            let b = base_headers(meta, &meta.etag_value)
                 .status(StatusCode::PARTIAL_CONTENT)
                 .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{}", meta.len))
                 .header(header::CONTENT_LENGTH, part.len());
             return finish(b, if head { Body::empty() } else { Body::from(part) });
         }
         RangeReq::Unsatisfiable => {
-            let b = base_headers(meta, &meta.etag)
+            let b = base_headers(meta, &meta.etag_value)
                 .status(StatusCode::RANGE_NOT_SATISFIABLE)
                 .header(header::CONTENT_RANGE, format!("bytes */{}", meta.len));
             return finish(b, Body::empty());
@@ -400,11 +427,11 @@ fn reply_memory(file: &CachedFile, method: &Method, headers: &HeaderMap) -> Resp
     let enc =
         if meta.compressible && file.body.len() >= MIN_COMPRESS { negotiate(headers) } else { Encoding::Identity };
     let (body, etag) = match enc {
-        Encoding::Identity => (file.body.clone(), meta.etag.clone()),
-        Encoding::Gzip => (file.gzip.get_or_init(|| gzip(&file.body)).clone(), variant_etag(&meta.etag, "gzip")),
-        Encoding::Brotli => (file.brotli.get_or_init(|| brotli(&file.body)).clone(), variant_etag(&meta.etag, "br")),
+        Encoding::Identity => (file.body.clone(), &meta.etag_value),
+        Encoding::Gzip => (file.gzip.get_or_init(|| gzip(&file.body)).clone(), &meta.etag_gzip),
+        Encoding::Brotli => (file.brotli.get_or_init(|| brotli(&file.body)).clone(), &meta.etag_brotli),
     };
-    let mut b = base_headers(meta, &etag).status(StatusCode::OK).header(header::CONTENT_LENGTH, body.len());
+    let mut b = base_headers(meta, etag).status(StatusCode::OK).header(header::CONTENT_LENGTH, body.len());
     if let Some(t) = enc.token() {
         b = b.header(header::CONTENT_ENCODING, t);
     }
@@ -421,22 +448,22 @@ async fn reply_disk(path: &Path, meta: &FileMeta, method: &Method, headers: &Hea
         return method_not_allowed();
     }
     if not_modified(meta, headers) {
-        return finish(base_headers(meta, &meta.etag).status(StatusCode::NOT_MODIFIED), Body::empty());
+        return finish(base_headers(meta, &meta.etag_value).status(StatusCode::NOT_MODIFIED), Body::empty());
     }
     let (status, start, len, b) = match parse_range(headers, meta) {
         RangeReq::Satisfiable(s, e) => (
             StatusCode::PARTIAL_CONTENT,
             s,
             e - s + 1,
-            base_headers(meta, &meta.etag).header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{}", meta.len)),
+            base_headers(meta, &meta.etag_value).header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{}", meta.len)),
         ),
         RangeReq::Unsatisfiable => {
-            let b = base_headers(meta, &meta.etag)
+            let b = base_headers(meta, &meta.etag_value)
                 .status(StatusCode::RANGE_NOT_SATISFIABLE)
                 .header(header::CONTENT_RANGE, format!("bytes */{}", meta.len));
             return finish(b, Body::empty());
         }
-        RangeReq::None => (StatusCode::OK, 0, meta.len, base_headers(meta, &meta.etag)),
+        RangeReq::None => (StatusCode::OK, 0, meta.len, base_headers(meta, &meta.etag_value)),
     };
     let b = b.status(status).header(header::CONTENT_LENGTH, len);
     if head {
@@ -476,6 +503,9 @@ mod tests {
             len,
             mime: HeaderValue::from_static("text/plain"),
             etag: "\"1-a-b\"".into(),
+            etag_value: HeaderValue::from_static("\"1-a-b\""),
+            etag_gzip: HeaderValue::from_static("\"1-a-b-gzip\""),
+            etag_brotli: HeaderValue::from_static("\"1-a-b-br\""),
             last_modified: HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
             modified: SystemTime::UNIX_EPOCH,
             compressible: true,

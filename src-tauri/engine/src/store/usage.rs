@@ -43,13 +43,15 @@ pub struct NewUsage {
     pub render_id: Option<i64>,
     /// The path below the item (page views).
     pub path: Option<String>,
-    /// Unix milliseconds.
+    /// Unix milliseconds (of the first, for identical views stored as one row).
     pub started: i64,
-    /// Unix milliseconds.
+    /// Unix milliseconds (of the last).
     pub ended: i64,
+    /// How many identical events the row stands for (1 for sessions).
+    pub hits: i64,
 }
 
-/// Events per INSERT statement: 9 bound values each, well under SQLite's limit of 32766.
+/// Events per INSERT statement: 10 bound values each, well under SQLite's limit of 32766.
 const INSERT_CHUNK: usize = 256;
 
 /// One stored event.
@@ -73,6 +75,8 @@ pub struct UsageRow {
     pub started: i64,
     /// Unix milliseconds.
     pub ended: i64,
+    /// Identical events the row stands for.
+    pub hits: i64,
 }
 
 /// Filters of an event listing (Connect's instrumentation query parameters).
@@ -137,7 +141,7 @@ impl Store {
         let mut tx = self.pool.begin().await.map_err(Error::store("starting a transaction"))?;
         for chunk in batch.chunks(INSERT_CHUNK) {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO usage_events (content_guid, kind, device, bundle_id, variant_id, render_id, path, started, ended) ",
+                "INSERT INTO usage_events (content_guid, kind, device, bundle_id, variant_id, render_id, path, started, ended, hits) ",
             );
             q.push_values(chunk, |mut row, e| {
                 row.push_bind(&e.content_guid)
@@ -148,7 +152,8 @@ impl Store {
                     .push_bind(e.render_id)
                     .push_bind(&e.path)
                     .push_bind(e.started)
-                    .push_bind(e.ended);
+                    .push_bind(e.ended)
+                    .push_bind(e.hits);
             });
             q.build().execute(&mut *tx).await.map_err(Error::store("recording usage"))?;
         }
@@ -163,7 +168,7 @@ impl Store {
             "INSERT INTO usage_daily (content_guid, day, views, sessions, devices, session_ms, last_seen) \
              SELECT content_guid, ",
             day!(),
-            ", SUM(kind = 'view'), SUM(kind = 'session'), COUNT(DISTINCT device), \
+            ", SUM(CASE WHEN kind = 'view' THEN hits ELSE 0 END), SUM(kind = 'session'), COUNT(DISTINCT device), \
                     SUM(CASE WHEN kind = 'session' THEN ended - started ELSE 0 END), MAX(ended) \
              FROM usage_events WHERE started < ? GROUP BY content_guid, ",
             day!(),
@@ -188,7 +193,7 @@ impl Store {
     /// Raw events matching `q`, by id (ascending, also when paging backwards).
     pub async fn usage_events(&self, q: &UsageQuery) -> Result<Vec<UsageRow>> {
         let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, content_guid, kind, bundle_id, variant_id, render_id, path, started, ended FROM usage_events WHERE 1 = 1",
+            "SELECT id, content_guid, kind, bundle_id, variant_id, render_id, path, started, ended, hits FROM usage_events WHERE 1 = 1",
         );
         if !q.kinds.is_empty() {
             b.push(" AND kind IN (");
@@ -233,7 +238,7 @@ impl Store {
             "SELECT day, SUM(views) AS views, SUM(sessions) AS sessions, SUM(devices) AS devices FROM ( \
                SELECT ",
             day!(),
-            " AS day, SUM(kind = 'view') AS views, SUM(kind = 'session') AS sessions, \
+            " AS day, SUM(CASE WHEN kind = 'view' THEN hits ELSE 0 END) AS views, SUM(kind = 'session') AS sessions, \
                       COUNT(DISTINCT device) AS devices \
                FROM usage_events WHERE content_guid = ? AND started >= ? GROUP BY 1 \
                UNION ALL \
@@ -278,7 +283,7 @@ impl Store {
             time::OffsetDateTime::from_unix_timestamp(since / 1000).map(|t| t.date().to_string()).unwrap_or_default();
         sqlx::query_as(
             "SELECT content_guid, MAX(last_seen) AS last_seen, SUM(recent) AS recent FROM ( \
-               SELECT content_guid, MAX(ended) AS last_seen, SUM(started >= ?) AS recent \
+               SELECT content_guid, MAX(ended) AS last_seen, SUM(CASE WHEN started >= ? THEN hits ELSE 0 END) AS recent \
                FROM usage_events GROUP BY content_guid \
                UNION ALL \
                SELECT content_guid, MAX(last_seen), SUM(CASE WHEN day >= ? THEN views + sessions ELSE 0 END) \

@@ -24,13 +24,14 @@
 //! Not here: the cookie itself and reading requests (`crate::observe`, the gateway), HTTP
 //! (`api/usage.rs`), SQL (`store/usage.rs`).
 //!
-//! Concurrency: the recorder runs on request tasks and only reads two atomics and does a
-//! `try_send` on a bounded channel (a full channel drops the note and counts it: serving is
-//! never slowed by recording). One writer task, spawned on the tracker when the server
-//! starts, owns the session bookkeeping, the daily salt and the batch, and writes a batch
-//! (one multi-row INSERT per chunk, one transaction) a second after its first event, or at
-//! once when it is full, and at shutdown. It sleeps until a note arrives, the batch is due,
-//! a request span falls quiet, or the daily fold is due. Usage writes emit no engine event and touch no content table, so
+//! Concurrency: the recorder runs on request tasks: it reads two atomics and pushes a note
+//! onto a bounded list under a short lock (a full list drops the note and counts it: serving
+//! is never slowed by recording), waking the writer only when the list stops being empty or
+//! fills. One writer task, spawned on the tracker when the server starts, owns the session
+//! bookkeeping, the daily salt and the batch: a second after a batch's first note (at once
+//! when it is full, and at shutdown) it takes the whole list and writes it (one multi-row
+//! INSERT per chunk, one transaction). It sleeps until a batch begins, a request span falls
+//! quiet, or the daily fold is due. Usage writes emit no engine event and touch no content table, so
 //! they never make the landing page or the library list stale.
 
 pub mod sessions;
@@ -45,7 +46,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::http::{HeaderValue, StatusCode};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::observe::{Device, Observer, Served, ViewerRequest, ViewerSession, Visitor};
@@ -55,9 +55,9 @@ use sessions::{Finished, Sessions};
 pub use settings::UsageSettings;
 
 /// Notes waiting for the writer at most; more are dropped (and counted), never waited for.
-const INBOX: usize = 8192;
-/// Events written per transaction at most.
-const BATCH: usize = 512;
+const INBOX: usize = 65_536;
+/// Notes that make the writer take the inbox at once instead of a second after its first.
+const FULL: usize = 8192;
 /// Cookie-less fingerprints remembered per day at most (the map is cleared when full).
 const MAX_FINGERPRINTS: usize = 100_000;
 /// How long a note waits for others before its batch is written: one transaction a second
@@ -143,25 +143,42 @@ impl Who {
 pub struct Recorder {
     on: AtomicBool,
     retention_days: AtomicU32,
-    tx: mpsc::Sender<Note>,
+    mailbox: Arc<Mailbox>,
     dropped: AtomicU64,
 }
 
-/// The writer's end of the recorder's channel, until the server starts it.
+/// Where the recorder leaves notes for the writer: a plain list under a short lock, and a
+/// wake-up only when the list stops being empty (or becomes full). Under steady traffic the
+/// writer is woken about once a second, not once per request: a channel woke it (and
+/// re-armed its timers) for nearly every view, which showed in `bench/static.sh`.
+#[derive(Debug, Default)]
+struct Mailbox {
+    notes: Mutex<Vec<Note>>,
+    wake: tokio::sync::Notify,
+}
+
+impl Mailbox {
+    /// Everything left so far, in arrival order.
+    fn take(&self) -> Vec<Note> {
+        std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The writer's end of the recorder's mailbox, until the server starts it.
 #[derive(Debug)]
-pub struct Inbox(mpsc::Receiver<Note>);
+pub struct Inbox(Arc<Mailbox>);
 
 impl Recorder {
     /// A recorder with these settings, and the inbox its notes go to.
     pub fn new(settings: UsageSettings) -> (Arc<Recorder>, Inbox) {
-        let (tx, rx) = mpsc::channel(INBOX);
+        let mailbox = Arc::new(Mailbox::default());
         let r = Recorder {
             on: AtomicBool::new(settings.on),
             retention_days: AtomicU32::new(settings.retention_days),
-            tx,
+            mailbox: mailbox.clone(),
             dropped: AtomicU64::new(0),
         };
-        (Arc::new(r), Inbox(rx))
+        (Arc::new(r), Inbox(mailbox))
     }
 
     fn on(&self) -> bool {
@@ -169,8 +186,18 @@ impl Recorder {
     }
 
     fn send(&self, note: Note) {
-        if self.tx.try_send(note).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let len = {
+            let mut notes = self.mailbox.notes.lock().unwrap_or_else(|p| p.into_inner());
+            if notes.len() >= INBOX {
+                drop(notes);
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            notes.push(note);
+            notes.len()
+        };
+        if len == 1 || len == FULL {
+            self.mailbox.wake.notify_one();
         }
     }
 }
@@ -293,10 +320,12 @@ pub struct UsageEvent {
     pub render_id: Option<i64>,
     /// The path below the item.
     pub path: Option<String>,
-    /// Unix milliseconds.
+    /// Unix milliseconds (the first of identical page views stored as one).
     pub started: i64,
-    /// Unix milliseconds.
+    /// Unix milliseconds (the last of them).
     pub ended: i64,
+    /// How many identical page views this is (1 for a session).
+    pub hits: i64,
 }
 
 impl UsageEvent {
@@ -316,6 +345,7 @@ impl UsageEvent {
             path: r.path,
             started: r.started,
             ended: r.ended,
+            hits: r.hits.max(1),
         })
     }
 }
@@ -343,9 +373,9 @@ impl Usage {
     /// Starts the writer task (once, when the server starts serving).
     pub(crate) fn start(&self) {
         let inbox = self.state.inbox.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let Some(Inbox(rx)) = inbox else { return };
+        let Some(Inbox(mailbox)) = inbox else { return };
         let writer = Writer::new(self.shared.clone(), self.state.recorder.clone());
-        self.shared.spawn(writer.run(rx));
+        self.shared.spawn(writer.run(mailbox));
     }
 
     /// The settings in force.
@@ -518,6 +548,8 @@ struct Writer {
     /// Cookie-less fingerprint → the device id first minted for it today.
     minted: HashMap<[u8; 16], String>,
     batch: Vec<NewUsage>,
+    /// A hash of each page view in the batch → its place there ([`Writer::add_view`]).
+    views: HashMap<u64, usize>,
 }
 
 impl Writer {
@@ -530,16 +562,15 @@ impl Writer {
             salt: [0; 32],
             minted: HashMap::new(),
             batch: Vec::new(),
+            views: HashMap::new(),
         }
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<Note>) {
+    async fn run(mut self, mailbox: Arc<Mailbox>) {
         let cancel = self.shared.cancel.clone();
         self.fold().await;
         let mut next_fold = tokio::time::Instant::now() + FOLD_EVERY;
-        // When the batch must be written: FLUSH_AFTER after its first event (None: empty).
-        let mut flush_at: Option<tokio::time::Instant> = None;
-        loop {
+        'serve: loop {
             let due = self.sessions.next_due().map(|at| {
                 let wait = Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64);
                 tokio::time::Instant::now() + wait
@@ -547,42 +578,35 @@ impl Writer {
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break,
-                note = rx.recv() => {
-                    let Some(note) = note else { break };
-                    if self.take(note) {
-                        self.fold().await;
+                _ = mailbox.wake.notified() => {
+                    // The first note of a batch: let the batch gather for a second (or until
+                    // the recorder says it is full), then take it all at once.
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => break 'serve,
+                        _ = mailbox.wake.notified() => {}
+                        _ = tokio::time::sleep(FLUSH_AFTER) => {}
                     }
-                    while self.batch.len() < BATCH {
-                        let Ok(note) = rx.try_recv() else { break };
+                    for note in mailbox.take() {
                         if self.take(note) {
                             self.fold().await;
                         }
                     }
-                }
-                _ = tokio::time::sleep_until(flush_at.unwrap_or(next_fold)), if flush_at.is_some() => {
                     self.flush().await;
                 }
                 _ = tokio::time::sleep_until(due.unwrap_or(next_fold)), if due.is_some() => {
                     let ended = self.sessions.expire(now_ms());
                     self.finished(ended);
+                    self.flush().await;
                 }
                 _ = tokio::time::sleep_until(next_fold) => {
                     next_fold = tokio::time::Instant::now() + FOLD_EVERY;
                     self.fold().await;
                 }
             }
-            if self.batch.len() >= BATCH {
-                self.flush().await;
-            }
-            flush_at = match (self.batch.is_empty(), flush_at) {
-                (true, _) => None,
-                (false, Some(at)) => Some(at),
-                (false, None) => Some(tokio::time::Instant::now() + FLUSH_AFTER),
-            };
         }
         // Shutdown: what is queued is recorded, and open sessions end now.
-        rx.close();
-        while let Ok(note) = rx.try_recv() {
+        for note in mailbox.take() {
             self.take(note);
         }
         let ended = self.sessions.close_all(now_ms());
@@ -595,7 +619,7 @@ impl Writer {
         match note {
             Note::View { guid, bundle_id, variant_id, render_id, path, who, at } => {
                 let device = self.device(&who, at);
-                self.batch.push(NewUsage {
+                let view = NewUsage {
                     content_guid: guid,
                     kind: UsageKind::View,
                     device,
@@ -605,7 +629,9 @@ impl Writer {
                     path: Some(path),
                     started: at,
                     ended: at,
-                });
+                    hits: 1,
+                };
+                self.add_view(view);
             }
             Note::AppRequest { guid, who, at } => {
                 let device = self.device(&who, at);
@@ -637,8 +663,32 @@ impl Writer {
                 path: None,
                 started: s.started,
                 ended: s.ended,
+                hits: 1,
             });
         }
+    }
+
+    /// Adds a page view to the batch, or counts it on the batch's identical view (same item,
+    /// device, bundle, variant, render and path): one row per batch, whatever the rate.
+    fn add_view(&mut self, v: NewUsage) {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&v.content_guid, &v.device, v.bundle_id, v.variant_id, v.render_id, &v.path).hash(&mut h);
+        let key = h.finish();
+        if let Some(same) = self.views.get(&key).and_then(|&i| self.batch.get_mut(i)) {
+            let identical = same.content_guid == v.content_guid
+                && same.device == v.device
+                && (same.bundle_id, same.variant_id, same.render_id) == (v.bundle_id, v.variant_id, v.render_id)
+                && same.path == v.path;
+            if identical {
+                same.hits += 1;
+                same.started = same.started.min(v.started);
+                same.ended = same.ended.max(v.ended);
+                return;
+            }
+        }
+        self.views.insert(key, self.batch.len());
+        self.batch.push(v);
     }
 
     /// The device id of a request: its cookie; for a request without one, the id first
@@ -658,7 +708,11 @@ impl Writer {
         }
         let mut h = Sha256::new();
         h.update(self.salt);
-        h.update(who.ip.map(|ip| ip.to_string()).unwrap_or_default().as_bytes());
+        match who.ip {
+            Some(IpAddr::V4(ip)) => h.update(ip.octets()),
+            Some(IpAddr::V6(ip)) => h.update(ip.octets()),
+            None => {}
+        }
         h.update([0]);
         h.update(who.user_agent.as_ref().map(HeaderValue::as_bytes).unwrap_or_default());
         let digest = h.finalize();
@@ -672,6 +726,7 @@ impl Writer {
             return;
         }
         let batch = std::mem::take(&mut self.batch);
+        self.views.clear();
         if let Err(e) = self.shared.store.insert_usage(&batch).await {
             tracing::warn!(error = %e, events = batch.len(), "could not record usage");
         }
