@@ -15,7 +15,6 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -35,28 +34,11 @@ fn porch(p: &Porch, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) ->
         .arg("--data-dir")
         .arg(p.data_dir())
         .env("PORCH_UV_CACHE_DIR", uv_cache())
-        .env_remove("CONNECT_API_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env_remove("CONNECT_API_KEY");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("run porch");
-    {
-        let mut input = child.stdin.take().expect("stdin");
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).expect("stdin");
-        }
-    }
-    let out = child.wait_with_output().expect("porch output");
-    eprintln!(
-        "$ porch {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::run_with_stdin(&mut cmd, stdin)
 }
 
 /// Saves `dst` as target `name` of `src` (the key from CONNECT_API_KEY).

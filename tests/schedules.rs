@@ -767,26 +767,9 @@ async fn email_over_starttls_and_tls_with_a_login_and_a_company_ca() {
 
 /// Runs `porch ARGS` against `p`'s data folder from the folder `cwd`, with `stdin` as input.
 fn porch_in(p: &Porch, cwd: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = std::process::Command::new(common::porch_bin())
-        .args(args)
-        .arg("--data-dir")
-        .arg(p.data_dir())
-        .current_dir(cwd)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run porch");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
-    let out = child.wait_with_output().expect("porch output");
-    eprintln!(
-        "$ porch {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    let mut cmd = std::process::Command::new(common::porch_bin());
+    cmd.args(args).arg("--data-dir").arg(p.data_dir()).current_dir(cwd);
+    common::run_with_stdin(&mut cmd, Some(stdin))
 }
 
 #[tokio::test]

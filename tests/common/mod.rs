@@ -328,6 +328,29 @@ pub fn targz(files: &[(&str, &[u8])]) -> Vec<u8> {
     tar.into_inner().expect("finish tar").finish().expect("finish gz")
 }
 
+/// Runs a `porch` command to completion with `stdin` as its standard input (closed at once
+/// when `None`), capturing and echoing what it printed, for the tests of CLI commands that
+/// read secrets from standard input.
+pub fn run_with_stdin(cmd: &mut Command, stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {shown}: {e}"));
+    {
+        let mut input = child.stdin.take().expect("stdin piped");
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).expect("write stdin");
+        }
+    }
+    let out = child.wait_with_output().expect("command output");
+    eprintln!("$ {shown}\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
 /// Runs a command to completion with a deadline, capturing stdout and stderr.
 ///
 /// The command runs in its own process group; if it is still running after `secs`, the

@@ -105,6 +105,12 @@ pub const DEVICE_COOKIE: &str = "porch_device";
 /// How long the device cookie lasts: one year.
 pub const DEVICE_COOKIE_MAX_AGE: u64 = 365 * 24 * 3600;
 
+/// What follows the device cookie's value in its `Set-Cookie` (formatted once).
+fn cookie_attributes() -> &'static str {
+    static ATTRS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ATTRS.get_or_init(|| format!("; Path=/; Max-Age={DEVICE_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"))
+}
+
 /// The header Porch's own page captures (thumbnails) send, `x-porch-capture: 1`: such a
 /// request is served like any other but never counted as usage.
 pub const CAPTURE_HEADER: &str = "x-porch-capture";
@@ -187,19 +193,21 @@ impl Visitor {
         if self.uncounted.is_some() {
             return None;
         }
-        HeaderValue::from_str(&format!(
-            "{DEVICE_COOKIE}={id}; Path=/; Max-Age={DEVICE_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"
-        ))
-        .ok()
+        let mut c = String::with_capacity(DEVICE_COOKIE.len() + id.len() + 64);
+        c.push_str(DEVICE_COOKIE);
+        c.push('=');
+        c.push_str(id);
+        c.push_str(cookie_attributes());
+        HeaderValue::from_str(&c).ok()
     }
 }
 
 impl Uncounted {
     /// Why a request (method, headers, path below the item's base) is never counted, if so.
-    /// Cheap (a few header reads, no allocation but the user agent's lower case), so the
-    /// gateway asks it for every request that reaches an item.
+    /// Cheap (a few header reads, no allocation), so the gateway asks it for every request
+    /// that reaches an item.
     pub fn of(method: &Method, headers: &HeaderMap, path: &str) -> Option<Uncounted> {
-        let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let agent = headers.get(header::USER_AGENT).map(HeaderValue::as_bytes).unwrap_or_default();
         let first = path.split('/').next().unwrap_or("");
         let preview = first
             .strip_prefix("_bundle")
@@ -215,7 +223,9 @@ impl Uncounted {
             Some(Uncounted::Key)
         } else if preview {
             Some(Uncounted::Preview)
-        } else if method == Method::HEAD || method == Method::OPTIONS || PROBE_AGENTS.iter().any(|p| agent.contains(p))
+        } else if method == Method::HEAD
+            || method == Method::OPTIONS
+            || PROBE_AGENTS.iter().any(|p| contains_ignoring_case(agent, p))
         {
             Some(Uncounted::Probe)
         } else {
@@ -224,9 +234,20 @@ impl Uncounted {
     }
 }
 
+/// Whether `hay` contains `needle` (lower case ASCII), ignoring ASCII case.
+fn contains_ignoring_case(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
 /// A new random device id: 128 bits as 32 hex digits.
 fn new_device_id() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(32);
+    for b in rand::random::<[u8; 16]>() {
+        id.push(HEX[usize::from(b >> 4)] as char);
+        id.push(HEX[usize::from(b & 15)] as char);
+    }
+    id
 }
 
 /// The `porch_device` cookie's value, if the request has a well-formed one (32 hex digits;

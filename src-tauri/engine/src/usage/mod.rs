@@ -45,7 +45,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderValue, StatusCode};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::observe::{Device, Observer, Served, ViewerRequest, ViewerSession, Visitor};
@@ -544,9 +543,11 @@ struct Writer {
     sessions: Sessions,
     /// The UTC day the salt belongs to.
     salt_day: i64,
+    /// The day's salt (random, never stored or shown) and the keyed hasher it goes through.
     salt: [u8; 32],
+    hasher: std::collections::hash_map::RandomState,
     /// Cookie-less fingerprint → the device id first minted for it today.
-    minted: HashMap<[u8; 16], String>,
+    minted: HashMap<u64, String>,
     batch: Vec<NewUsage>,
     /// A hash of each page view in the batch → its place there ([`Writer::add_view`]).
     views: HashMap<u64, usize>,
@@ -560,6 +561,7 @@ impl Writer {
             sessions: Sessions::default(),
             salt_day: -1,
             salt: [0; 32],
+            hasher: std::collections::hash_map::RandomState::new(),
             minted: HashMap::new(),
             batch: Vec::new(),
             views: HashMap::new(),
@@ -706,18 +708,10 @@ impl Writer {
             self.salt = rand::random();
             self.minted.clear();
         }
-        let mut h = Sha256::new();
-        h.update(self.salt);
-        match who.ip {
-            Some(IpAddr::V4(ip)) => h.update(ip.octets()),
-            Some(IpAddr::V6(ip)) => h.update(ip.octets()),
-            None => {}
-        }
-        h.update([0]);
-        h.update(who.user_agent.as_ref().map(HeaderValue::as_bytes).unwrap_or_default());
-        let digest = h.finalize();
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&digest[..16]);
+        // A keyed SipHash of salt, address and agent: it only ever keys this map, in memory,
+        // for one day; the device id stored is the random one minted for it.
+        use std::hash::BuildHasher;
+        let key = self.hasher.hash_one((self.salt, who.ip, who.user_agent.as_ref().map(HeaderValue::as_bytes)));
         self.minted.entry(key).or_insert_with(|| minted.clone()).clone()
     }
 
