@@ -187,21 +187,6 @@ fn packaged_uv(exe: &std::path::Path) -> Option<PathBuf> {
     Some(bin.parent()?.join("lib").join("porch").join("uv"))
 }
 
-#[cfg(test)]
-mod tests {
-    use std::path::{Path, PathBuf};
-
-    #[test]
-    fn the_packaged_uv_sits_in_lib_porch_beside_the_bin_folder() {
-        assert_eq!(super::packaged_uv(Path::new("/usr/bin/porch")), Some(PathBuf::from("/usr/lib/porch/uv")));
-        assert_eq!(
-            super::packaged_uv(Path::new("/opt/porch/bin/porch")),
-            Some(PathBuf::from("/opt/porch/lib/porch/uv"))
-        );
-        assert_eq!(super::packaged_uv(Path::new("/work/target/release/porch")), None);
-    }
-}
-
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
@@ -235,4 +220,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Doctor(args) => args.run(&porch).await,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn the_packaged_uv_sits_in_lib_porch_beside_the_bin_folder() {
+        assert_eq!(super::packaged_uv(Path::new("/usr/bin/porch")), Some(PathBuf::from("/usr/lib/porch/uv")));
+        assert_eq!(
+            super::packaged_uv(Path::new("/opt/porch/bin/porch")),
+            Some(PathBuf::from("/opt/porch/lib/porch/uv"))
+        );
+        assert_eq!(super::packaged_uv(Path::new("/work/target/release/porch")), None);
+    }
 }
