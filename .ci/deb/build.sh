@@ -37,6 +37,7 @@ UV_VERSION=0.13.9
 declare -A UV_WHEEL_PLATFORM=([amd64]=manylinux_2_17_x86_64)
 declare -A UV_WHEEL_SHA256=([amd64]=d7f459fe4fd247d830351c75686d3996ace3c6f3f728eb0e85a30b7ada0cef19)
 SUGGESTS="r-base-core, pandoc, chromium"
+MAINTAINER="Porch <porch@porch.app>"
 
 arch=$(dpkg --print-architecture)
 if [[ -z ${UV_WHEEL_SHA256[$arch]:-} ]]; then
@@ -87,16 +88,29 @@ if [[ ! -x ui/node_modules/.bin/tauri ]]; then
 fi
 
 # The parts of the deb config that name files outside the tree (merged over tauri.conf.json).
-config=$(python3 - "$uv_dir/uv" "$ROOT/.ci/deb/lintian-overrides" <<'PY'
+version=$(python3 -c 'import json; print(json.load(open("tauri.conf.json"))["version"])')
+# A native package's changelog (Debian's format), for this version.
+cat >"$work/changelog" <<CHANGES
+porch ($version) unstable; urgency=medium
+
+  * Porch $version, built with Tauri's bundler from $(git rev-parse --short HEAD 2>/dev/null || echo 'a source tree').
+
+ -- Porch <porch@porch.app>  $(date -R)
+CHANGES
+gzip -9n -f "$work/changelog"
+config=$(python3 - "$uv_dir/uv" "$ROOT/.ci/deb" "$work/changelog.gz" <<'PY'
 import json, sys
-uv, overrides = sys.argv[1], sys.argv[2]
+uv, deb, changelog = sys.argv[1], sys.argv[2], sys.argv[3]
+# Tauri's own `changelog` option puts it under /usr/share/doc/<productName> (Porch), so it goes in
+# as a file of the package's doc folder instead.
 print(json.dumps({"bundle": {"active": True, "linux": {"deb": {"files": {
     "/usr/lib/porch/uv": uv,
-    "/usr/share/lintian/overrides/porch": overrides,
+    "/usr/share/doc/porch/changelog.gz": changelog,
+    "/usr/share/lintian/overrides/porch": deb + "/lintian-overrides",
+    "/usr/share/doc/porch/copyright": deb + "/copyright",
 }}}}}))
 PY
 )
-version=$(python3 -c 'import json; print(json.load(open("tauri.conf.json"))["version"])')
 out_dir="$TARGET/$profile/bundle/deb"
 rm -f "$out_dir"/*.deb
 echo "== tauri build ${tauri_flags[*]} --bundles deb"
@@ -113,8 +127,25 @@ deb=${debs[0]}
 tree="$work/deb-tree"
 rm -rf "$tree"
 dpkg-deb -R "$deb" "$tree"
-sed -i '/^Suggests:/d' "$tree/DEBIAN/control"
-sed -i "/^Depends:/a Suggests: $SUGGESTS" "$tree/DEBIAN/control"
+# The control file: Suggests, the maintainer with an address (Tauri writes the publisher's
+# name alone), and the long description wrapped (Tauri writes it on one line).
+python3 - "$tree/DEBIAN/control" "$SUGGESTS" "$MAINTAINER" <<'PY'
+import sys, textwrap
+path, suggests, maintainer = sys.argv[1:4]
+out = []
+for line in open(path).read().splitlines():
+    if line.startswith(("Suggests:", "Maintainer:")):
+        continue
+    if line.startswith(" ") and len(line) > 80:
+        out += [" " + l for l in textwrap.wrap(line.strip(), 78)]
+        continue
+    out.append(line)
+    if line.startswith("Depends:"):
+        out.append("Suggests: " + suggests)
+    if line.startswith("Version:"):
+        out.append("Maintainer: " + maintainer)
+open(path, "w").write("\n".join(out) + "\n")
+PY
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$tree/usr/bin/porch"
 # md5sums and Installed-Size (KiB) of what the package now holds.
 (cd "$tree" && find . -path ./DEBIAN -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum |
