@@ -165,9 +165,11 @@ tar -C "$WORK/src/api" -czf "$WORK/client/api.tar.gz" .
 curl -sS -f -m 900 -H "Authorization: Key $key" -H "Content-Type: application/octet-stream" --data-binary @"$WORK/client/api.tar.gz" \
   -o "$WORK/client/deployed.json" "$URL/__api__/porch/deploy?filename=api.tar.gz&name=api" ||
   fail "the FastAPI deploy failed: $(cat "$WORK/client/deployed.json" 2>/dev/null)"
-task=$(jq -r .task_id "$WORK/client/deployed.json")
-api_url=$(jq -r .content.content_url "$WORK/client/deployed.json")
-curl -sS -f -m 30 -H "Authorization: Key $key" "$URL/__api__/v1/tasks/$task" | jq -r '.output[]' >"$WORK/client/deploy.log"
+json() { python3 -c 'import json, sys; d = json.load(sys.stdin); exec(sys.argv[1])' "$1"; }
+task=$(json 'print(d["task_id"])' <"$WORK/client/deployed.json")
+api_url=$(json 'print(d["content"]["content_url"])' <"$WORK/client/deployed.json")
+curl -sS -f -m 30 -H "Authorization: Key $key" "$URL/__api__/v1/tasks/$task" |
+  json 'print("\n".join(d["output"]))' >"$WORK/client/deploy.log"
 grep -E "Building the environment with uv .*\(/usr/lib/porch/uv\)" "$WORK/client/deploy.log" ||
   fail "the deploy log does not show /usr/lib/porch/uv building the environment: $(cat "$WORK/client/deploy.log")"
 grep -qE "fastapi==" "$WORK/client/deploy.log" || fail "the deploy log shows no fastapi install: $(cat "$WORK/client/deploy.log")"
