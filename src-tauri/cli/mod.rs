@@ -171,7 +171,20 @@ fn base_config(data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
     // A shared download cache for Python packages (tests and benchmarks use several data dirs).
     config.uv_cache_dir =
         std::env::var_os("PORCH_UV_CACHE_DIR").map(PathBuf::from).filter(|p| !p.as_os_str().is_empty());
+    config.packaged_uv = std::env::current_exe().ok().and_then(|exe| packaged_uv(&exe));
     Ok(config)
+}
+
+/// The uv installed beside this executable: `<prefix>/lib/porch/uv` for `<prefix>/bin/porch`
+/// (the `.deb` puts them at `/usr/bin/porch` and `/usr/lib/porch/uv`). `None` for a binary
+/// outside a `bin` folder (a build in `target/`); whether the file exists is checked when
+/// uv is needed.
+fn packaged_uv(exe: &std::path::Path) -> Option<PathBuf> {
+    let bin = exe.parent()?;
+    if bin.file_name()? != "bin" {
+        return None;
+    }
+    Some(bin.parent()?.join("lib").join("porch").join("uv"))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -207,4 +220,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Doctor(args) => args.run(&porch).await,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn the_packaged_uv_sits_in_lib_porch_beside_the_bin_folder() {
+        assert_eq!(super::packaged_uv(Path::new("/usr/bin/porch")), Some(PathBuf::from("/usr/lib/porch/uv")));
+        assert_eq!(
+            super::packaged_uv(Path::new("/opt/porch/bin/porch")),
+            Some(PathBuf::from("/opt/porch/lib/porch/uv"))
+        );
+        assert_eq!(super::packaged_uv(Path::new("/work/target/release/porch")), None);
+    }
 }

@@ -233,9 +233,16 @@ impl Signals {
 }
 
 /// `porch` with no command: the desktop window.
+///
+/// Started from the applications menu there is no terminal to print an error on, so every
+/// start-up failure (a data folder that cannot be used, a port that is taken, an engine that
+/// cannot start) is also shown as a desktop notification.
 #[cfg(feature = "gui")]
 pub(crate) fn open_window(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
-    let mut config = serve_config(data_dir, args)?;
+    let mut config = match serve_config(data_dir, args) {
+        Ok(config) => config,
+        Err(err) => return crate::desktop::report_failure(err),
+    };
     let lock = match lock_for_serving(&config.data_dir) {
         Ok(Ok(lock)) => lock,
         // Porch already serves this data folder: bring its window forward instead.
@@ -246,7 +253,10 @@ pub(crate) fn open_window(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow
         Ok(listener) => listener,
         Err(err) => return crate::desktop::report_failure(err),
     };
-    crate::desktop::run(config, listener, lock)
+    match crate::desktop::run(config, listener, lock) {
+        Err(err) if crate::desktop::is_startup_failure(&err) => crate::desktop::report_failure(err),
+        other => other,
+    }
 }
 
 /// `porch` with no command in a build without the window.

@@ -93,9 +93,27 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener, lock: DataLoc
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     held.release();
     if code != 0 {
-        anyhow::bail!("the desktop app exited with code {code}");
+        return Err(Exited(code).into());
     }
     Ok(())
+}
+
+/// The window ran and then exited with a failure code (as opposed to failing to start).
+#[derive(Debug)]
+struct Exited(i32);
+
+impl std::fmt::Display for Exited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the desktop app exited with code {}", self.0)
+    }
+}
+
+impl std::error::Error for Exited {}
+
+/// Whether an error of [`run`] happened before the window was up (then the user, who may have
+/// started Porch from the menu, has seen nothing and must be told in a notification).
+pub(crate) fn is_startup_failure(err: &anyhow::Error) -> bool {
+    !err.is::<Exited>()
 }
 
 /// The Tauri app: plugins, managed state, commands, tray, event forwarding and window rules.
@@ -195,7 +213,8 @@ pub(crate) fn focus_running(config: &Config, holder: &Holder, why: anyhow::Error
 }
 
 /// Shows `err` in a notification when there is a display (a start from the desktop menu has
-/// no terminal), and returns it for the terminal.
+/// no terminal), and returns it for the terminal. The notification goes through the
+/// desktop's notification service (D-Bus); where none runs, the error is printed only.
 pub(crate) fn report_failure(err: anyhow::Error) -> anyhow::Result<()> {
     let display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     if display {

@@ -50,6 +50,9 @@ pub struct Config {
     pub publisher: String,
     /// uv's package cache, when not `<data_dir>/cache/uv` (`PORCH_UV_CACHE_DIR`).
     pub uv_cache_dir: Option<PathBuf>,
+    /// The uv installed with Porch (`/usr/lib/porch/uv` in the `.deb`), tried before any
+    /// other uv; `None` when Porch was not installed with one.
+    pub packaged_uv: Option<PathBuf>,
     /// How many renders may run at once.
     pub render_concurrency: usize,
     /// Successful renders kept per item (failed ones are kept with their logs).
@@ -77,6 +80,7 @@ impl Config {
             limits: Limits::default(),
             publisher: "publisher".into(),
             uv_cache_dir: None,
+            packaged_uv: None,
             render_concurrency: 1,
             keep_renders: 30,
             ui_assets: None,

@@ -105,13 +105,13 @@ pub enum WatchError {
 
 /// The limit's current value as the kernel reports it, for the message.
 fn current_limit(limit: Limit) -> String {
-    let file = match limit {
-        Limit::Watches => "/proc/sys/fs/inotify/max_user_watches",
-        Limit::Instances => "/proc/sys/fs/inotify/max_user_instances",
+    let which = match limit {
+        Limit::Watches => crate::platform::InotifyLimit::Watches,
+        Limit::Instances => crate::platform::InotifyLimit::Instances,
     };
-    match std::fs::read_to_string(file) {
-        Ok(v) => format!("currently {}", v.trim()),
-        Err(_) => "current value unknown".into(),
+    match crate::platform::inotify_limit(which) {
+        Some(v) => format!("currently {v}"),
+        None => "current value unknown".into(),
     }
 }
 

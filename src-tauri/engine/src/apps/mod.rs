@@ -61,6 +61,9 @@ impl Apps {
         if let Some(dir) = &shared.config.uv_cache_dir {
             environments = environments.with_uv_cache(dir.clone());
         }
+        if let Some(uv) = &shared.config.packaged_uv {
+            environments = environments.with_packaged_uv(uv.clone());
+        }
         let state = State {
             supervisor,
             environments,

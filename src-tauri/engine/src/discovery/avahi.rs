@@ -191,6 +191,12 @@ pub struct Avahi {
     watch: OwnerWatch,
 }
 
+/// Whether avahi-daemon runs on this computer, by its own socket (which nss-mdns talks to
+/// when a program resolves a `.local` name); no bus needed.
+pub fn daemon_running() -> bool {
+    std::path::Path::new("/run/avahi-daemon/socket").exists()
+}
+
 /// Looks for avahi-daemon on the system bus (`DBUS_SYSTEM_BUS_ADDRESS`, else the standard socket).
 pub async fn find() -> Lookup {
     let conn = match call("connecting to the D-Bus system bus", Connection::system()).await {

@@ -1,9 +1,13 @@
 //! Runtime environments for content: Python virtualenvs built with uv, and R checks.
 //!
 //! Owns `<data_dir>/envs/` (one folder per environment, named by its hash), the uv cache at
-//! `<data_dir>/cache/uv`, and the knowledge of where uv lives (`PATH`, Porch's own
-//! `<data_dir>/tools/bin/uv`, or `python3 -m uv`). Does not launch content: a runtime takes
-//! the [`PythonEnv`] or [`REnv`] returned here and builds its own command.
+//! `<data_dir>/cache/uv`, and the knowledge of where uv lives, tried in this order (see
+//! [`uv_candidates`]): the uv packaged with Porch (`/usr/lib/porch/uv` in the `.deb`, passed in
+//! by the CLI), Porch's own copy in `<data_dir>/tools/bin/uv`, `uv` on `PATH`, and
+//! `python3 -m uv`. The packaged uv comes first so that an installed Porch builds
+//! environments with the uv it was tested with, whatever else the machine has; the deploy log
+//! names the uv used. Does not launch content: a runtime takes the [`PythonEnv`] or [`REnv`]
+//! returned here and builds its own command.
 //!
 //! **Caching.** A Python environment's name is a hash of the interpreter (version and real
 //! path), the normalised content of every requirements file reached (includes followed,
@@ -233,6 +237,49 @@ struct Uv {
     version: String,
 }
 
+impl Uv {
+    /// Which uv this is, for the deploy log: its path, or `python3 -m uv`.
+    fn which(&self) -> String {
+        std::iter::once(self.program.display().to_string())
+            .chain(self.prefix.iter().map(|p| p.to_string()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// One place uv may be: a program and the arguments that come before uv's own.
+pub(crate) type UvCandidate = (PathBuf, Vec<&'static str>);
+
+/// Where Porch looks for uv, first to last: the `packaged` uv (installed with Porch), the
+/// copy in Porch's own `tools_bin` folder, `uv` on `PATH`, then `python3 -m uv`.
+pub(crate) fn uv_candidates(packaged: Option<&Path>, tools_bin: &Path) -> Vec<UvCandidate> {
+    let own = tools_bin.join(if cfg!(windows) { "uv.exe" } else { "uv" });
+    let mut candidates: Vec<UvCandidate> = Vec::with_capacity(4);
+    if let Some(packaged) = packaged {
+        candidates.push((packaged.to_path_buf(), vec![]));
+    }
+    candidates.push((own, vec![]));
+    candidates.push((PathBuf::from("uv"), vec![]));
+    candidates.push((PathBuf::from("python3"), vec!["-m", "uv"]));
+    candidates
+}
+
+/// The first of `candidates` whose `--version` succeeds and says `uv <version>`; a missing
+/// program, a failure or another tool's answer moves on to the next.
+async fn probe_uv(runner: &Runner, candidates: Vec<UvCandidate>) -> Option<Uv> {
+    for (program, prefix) in candidates {
+        let mut cmd = Cmd::new(&program);
+        cmd.args(&prefix).arg("--version");
+        let Ok(out) = runner.output(&cmd, TOOL_PROBE_TIMEOUT).await else { continue };
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let (true, Some(v)) = (out.status.success(), text.trim().strip_prefix("uv ")) {
+            let version = v.split_whitespace().next().unwrap_or(v).to_string();
+            return Some(Uv { program, prefix, version });
+        }
+    }
+    None
+}
+
 /// Probe results, each trusted for [`MACHINE_TTL`].
 #[derive(Debug, Default)]
 struct Probes {
@@ -246,6 +293,8 @@ struct Probes {
 pub struct Environments {
     root: PathBuf,
     tools_bin: PathBuf,
+    /// The uv installed with Porch (`/usr/lib/porch/uv` in the `.deb`), tried first.
+    packaged_uv: Option<PathBuf>,
     uv_cache: PathBuf,
     // A std lock: only to look up or insert a per-hash lock, never held across an await.
     // Entries are never removed: one small mutex per distinct environment ever requested.
@@ -265,6 +314,7 @@ impl Environments {
         Environments {
             root: data_dir.join("envs"),
             tools_bin: data_dir.join("tools").join("bin"),
+            packaged_uv: None,
             uv_cache: data_dir.join("cache").join("uv"),
             building: std::sync::Mutex::new(HashMap::new()),
             probes: tokio::sync::Mutex::new(Probes::default()),
@@ -277,6 +327,12 @@ impl Environments {
     /// them) instead of a detached one.
     pub fn with_runner(mut self, runner: Runner) -> Environments {
         self.runner = runner;
+        self
+    }
+
+    /// Tries the uv at `path` (the one installed with Porch) before any other.
+    pub fn with_packaged_uv(mut self, path: PathBuf) -> Environments {
+        self.packaged_uv = Some(path);
         self
     }
 
@@ -491,22 +547,9 @@ impl Environments {
         uv
     }
 
-    /// uv on `PATH`, else Porch's own copy, else `python3 -m uv`.
+    /// The first of [`uv_candidates`] that answers `--version` as uv.
     async fn find_uv(&self) -> Option<Uv> {
-        let own = self.tools_bin.join(if cfg!(windows) { "uv.exe" } else { "uv" });
-        let candidates: [(PathBuf, Vec<&'static str>); 3] =
-            [(PathBuf::from("uv"), vec![]), (own, vec![]), (PathBuf::from("python3"), vec!["-m", "uv"])];
-        for (program, prefix) in candidates {
-            let mut cmd = Cmd::new(&program);
-            cmd.args(&prefix).arg("--version");
-            let Ok(out) = self.runner.output(&cmd, TOOL_PROBE_TIMEOUT).await else { continue };
-            let text = String::from_utf8_lossy(&out.stdout);
-            if let (true, Some(v)) = (out.status.success(), text.trim().strip_prefix("uv ")) {
-                let version = v.split_whitespace().next().unwrap_or(v).to_string();
-                return Some(Uv { program, prefix, version });
-            }
-        }
-        None
+        probe_uv(&self.runner, uv_candidates(self.packaged_uv.as_deref(), &self.tools_bin)).await
     }
 
     /// A uv command with Porch's settings: no Python downloads, Porch's cache, and the
@@ -597,7 +640,7 @@ impl Environments {
         let (_, py) = venv_paths(dir);
         let nothing = reqs.is_empty() && extras.is_empty();
         if let Some(uv) = &self.uv().await {
-            let _ = log.send(format!("Building the environment with uv {}", uv.version));
+            let _ = log.send(format!("Building the environment with uv {} ({})", uv.version, uv.which()));
             let mut venv = self.uv_command(uv);
             venv.args(["venv", "--relocatable", "--no-project", "--python"]).arg(&interp.path).arg(dir);
             command::run_streamed(&self.runner, "uv venv", venv, log).await?;
@@ -612,10 +655,16 @@ impl Environments {
             }
             return Ok(format!("uv {}", uv.version));
         }
+        let looked = uv_candidates(self.packaged_uv.as_deref(), &self.tools_bin)
+            .iter()
+            .map(|(program, prefix)| {
+                Uv { program: program.clone(), prefix: prefix.clone(), version: String::new() }.which()
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let _ = log.send(format!(
-            "warning: uv not found (looked on PATH, at {}, and for python3 -m uv); falling back to \
-             python -m venv and pip, which is much slower. Install uv to speed up deploys.",
-            self.tools_bin.join("uv").display()
+            "warning: uv not found (looked for {looked}); falling back to python -m venv and pip, which \
+             is much slower. Install uv to speed up deploys."
         ));
         let mut venv = Cmd::new(&interp.path);
         venv.args(["-m", "venv"]).arg(dir).env_remove("VIRTUAL_ENV").current_dir(&self.root);

@@ -390,3 +390,100 @@ fn error_messages_name_what_to_do() {
     let e = EnvError::PythonVersionUnavailable { wanted: "3.9".into(), from: ".python-version", available: vec![] };
     assert!(e.to_string().contains("this machine has no Python 3 at all"), "{e}");
 }
+
+#[test]
+fn uv_is_looked_for_packaged_first_then_data_folder_then_path_then_python() {
+    let tools = Path::new("/data/tools/bin");
+    let packaged = Path::new("/usr/lib/porch/uv");
+    let order = |c: Vec<UvCandidate>| c.into_iter().map(|(p, a)| (p.display().to_string(), a)).collect::<Vec<_>>();
+    assert_eq!(
+        order(uv_candidates(Some(packaged), tools)),
+        vec![
+            ("/usr/lib/porch/uv".to_string(), vec![]),
+            ("/data/tools/bin/uv".to_string(), vec![]),
+            ("uv".to_string(), vec![]),
+            ("python3".to_string(), vec!["-m", "uv"]),
+        ]
+    );
+    // Not installed as a package (a build from source): the rest keep their order.
+    assert_eq!(
+        order(uv_candidates(None, tools)),
+        vec![
+            ("/data/tools/bin/uv".to_string(), vec![]),
+            ("uv".to_string(), vec![]),
+            ("python3".to_string(), vec!["-m", "uv"]),
+        ]
+    );
+}
+
+/// An executable script at `path` that prints `says` for `--version`.
+fn fake_tool(path: &Path, says: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("tool folder");
+    std::fs::write(path, format!("#!/bin/sh\necho '{says}'\n")).expect("write tool");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("make it executable");
+}
+
+#[tokio::test]
+async fn the_first_candidate_that_answers_as_uv_is_used() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let packaged = dir.path().join("usr/lib/porch/uv");
+    let own = dir.path().join("data/tools/bin/uv");
+    let runner = Runner::detached();
+    let pick = |packaged: PathBuf, own: PathBuf| {
+        let runner = runner.clone();
+        // Nothing after these two can answer, so the test does not depend on this machine's uv.
+        async move {
+            probe_uv(&runner, vec![(packaged, vec![]), (own, vec![]), (PathBuf::from("/nonexistent/uv"), vec![])])
+                .await
+                .map(|uv| (uv.program, uv.version))
+        }
+    };
+
+    // Neither exists: nothing found.
+    assert_eq!(pick(packaged.clone(), own.clone()).await, None);
+    // Only the data folder's copy.
+    fake_tool(&own, "uv 0.2.0 (own copy)");
+    assert_eq!(pick(packaged.clone(), own.clone()).await, Some((own.clone(), "0.2.0".to_string())));
+    // The packaged one wins over the data folder's copy.
+    fake_tool(&packaged, "uv 0.1.0 (packaged)");
+    assert_eq!(pick(packaged.clone(), own.clone()).await, Some((packaged.clone(), "0.1.0".to_string())));
+    // A program there that is not uv (or fails) is passed over.
+    fake_tool(&packaged, "something else 1.0");
+    assert_eq!(pick(packaged.clone(), own.clone()).await, Some((own.clone(), "0.2.0".to_string())));
+    std::fs::write(&packaged, "#!/bin/sh\necho 'uv 0.1.0'\nexit 3\n").expect("write failing tool");
+    assert_eq!(pick(packaged.clone(), own.clone()).await, Some((own, "0.2.0".to_string())));
+}
+
+#[tokio::test]
+async fn the_deploy_log_names_the_packaged_uv_it_built_with() {
+    let test = "the_deploy_log_names_the_packaged_uv_it_built_with";
+    let Some(real) = Environments::new(Path::new("/nonexistent-porch-data")).find_uv().await else {
+        skip(test, "uv not found on PATH or as python3 -m uv");
+        return;
+    };
+    // The "packaged" uv: a wrapper around this machine's uv at a path of its own.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let packaged = dir.path().join("lib/porch/uv");
+    std::fs::create_dir_all(packaged.parent().expect("a parent")).expect("folder");
+    let real_cmd = std::iter::once(real.program.display().to_string())
+        .chain(real.prefix.iter().map(|p| p.to_string()))
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    std::fs::write(&packaged, format!("#!/bin/sh\nexec {real_cmd} \"$@\"\n")).expect("write wrapper");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&packaged, std::fs::Permissions::from_mode(0o755)).expect("executable");
+    }
+    let data = tempfile::tempdir().expect("data dir");
+    let envs = Environments::new(data.path()).with_packaged_uv(packaged.clone());
+    let (tx, mut rx) = unbounded_channel();
+    let app = bundle(None);
+    let env =
+        timeout(LONG, envs.python(app.path(), &manifest(None), &[], &tx)).await.expect("in time").expect("env builds");
+    let lines = drain(&mut rx);
+    let wanted = format!("Building the environment with uv {} ({})", real.version, packaged.display());
+    assert!(lines.iter().any(|l| l == &wanted), "wanted {wanted:?} in {lines:#?}");
+    assert!(env.dir.join(ENV_MARKER).is_file());
+}

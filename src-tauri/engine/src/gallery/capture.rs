@@ -74,14 +74,7 @@ pub fn find_chromium() -> Option<PathBuf> {
 }
 
 fn running_as_root() -> bool {
-    #[cfg(unix)]
-    {
-        rustix::process::geteuid().is_root()
-    }
-    #[cfg(not(unix))]
-    {
-        false
-    }
+    crate::platform::is_root()
 }
 
 impl Gallery {

@@ -42,3 +42,15 @@ pub(super) fn become_subreaper() -> bool {
 pub(super) fn orphan_zombies(_owned: &HashSet<u32>) -> Vec<u32> {
     Vec::new()
 }
+
+pub(super) fn route_table() -> String {
+    String::new()
+}
+
+pub(super) fn process_running(_name: &str) -> bool {
+    false
+}
+
+pub(super) fn inotify_limit(_limit: super::InotifyLimit) -> Option<String> {
+    None
+}

@@ -163,3 +163,24 @@ pub(super) fn orphan_zombies(owned: &HashSet<u32>) -> Vec<u32> {
         })
         .collect()
 }
+
+pub(super) fn route_table() -> String {
+    std::fs::read_to_string("/proc/net/route").unwrap_or_default()
+}
+
+pub(super) fn process_running(name: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .any(|e| std::fs::read_to_string(e.path().join("comm")).map(|c| c.trim() == name).unwrap_or(false))
+        })
+        .unwrap_or(false)
+}
+
+pub(super) fn inotify_limit(limit: super::InotifyLimit) -> Option<String> {
+    let file = match limit {
+        super::InotifyLimit::Watches => "/proc/sys/fs/inotify/max_user_watches",
+        super::InotifyLimit::Instances => "/proc/sys/fs/inotify/max_user_instances",
+    };
+    std::fs::read_to_string(file).ok().map(|v| v.trim().to_string())
+}

@@ -3,7 +3,15 @@
 //! Owns: the parent-death wrapper (`setpriv --pdeathsig KILL`), process-group signals,
 //! pidfds, resident-memory readings of a process group, the child-subreaper flag and the
 //! scan for orphaned zombies. It does not decide *when* any of these happen; that is the
-//! runner's job (`crate::runner`), the only caller.
+//! runner's job (`crate::runner`), their only caller. It also answers a few questions about
+//! the system for other modules, each a plain read: whether Porch runs as root (the
+//! gallery's Chromium), the kernel's routing table and whether a program is running
+//! (`porch doctor`), and the inotify limits (linked folders' error messages).
+//!
+//! Every Linux-only call of the engine lives here (`/proc`, `setpriv`, `rustix::process`,
+//! `prctl`); CI's `layering` stage runs `.ci/platform-lint.py`, which fails on one anywhere
+//! else. The two D-Bus clients of Linux desktop services are the listed exceptions
+//! (`awake/bus.rs` for logind, `discovery/avahi.rs` for avahi): see `docs/platforms.md`.
 //!
 //! Linux has all of it (`linux.rs`). Other Unixes get group signals through `rustix` and a
 //! documented fallback for the rest (`fallback.rs`): no parent-death signal (a child can
@@ -95,6 +103,45 @@ pub(crate) fn become_subreaper() -> bool {
 /// this process's own; `owned` lists the pids this process will wait for itself.
 pub(crate) fn orphan_zombies(owned: &std::collections::HashSet<u32>) -> Vec<u32> {
     imp::orphan_zombies(owned)
+}
+
+/// Whether this process runs as root (effective user id 0); `false` where there is no such
+/// thing.
+pub(crate) fn is_root() -> bool {
+    #[cfg(unix)]
+    {
+        rustix::process::geteuid().is_root()
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// The kernel's IPv4 routing table in `/proc/net/route`'s format (a header line, then one
+/// route per line); empty where the system has no such file.
+pub(crate) fn route_table() -> String {
+    imp::route_table()
+}
+
+/// Whether a process whose command name is `name` runs on this computer (any user's);
+/// `false` where the system cannot tell.
+pub(crate) fn process_running(name: &str) -> bool {
+    imp::process_running(name)
+}
+
+/// The inotify limits a linked folder can reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InotifyLimit {
+    /// Watches per user (`max_user_watches`).
+    Watches,
+    /// Inotify instances per user (`max_user_instances`).
+    Instances,
+}
+
+/// The kernel's current value of `limit`, if the system has one and it can be read.
+pub(crate) fn inotify_limit(limit: InotifyLimit) -> Option<String> {
+    imp::inotify_limit(limit)
 }
 
 /// Collects the exit status of the zombie child `pid` (never blocks, never another pid).

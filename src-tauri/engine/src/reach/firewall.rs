@@ -120,13 +120,7 @@ pub fn front_end() -> Option<&'static str> {
     if ufw {
         return Some("ufw");
     }
-    let firewalld = std::fs::read_dir("/proc")
-        .map(|dir| {
-            dir.flatten().any(|e| {
-                std::fs::read_to_string(e.path().join("comm")).map(|c| c.trim() == "firewalld").unwrap_or(false)
-            })
-        })
-        .unwrap_or(false);
+    let firewalld = crate::platform::process_running("firewalld");
     firewalld.then_some("firewalld")
 }
 

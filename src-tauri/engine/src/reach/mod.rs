@@ -275,7 +275,7 @@ impl Reach {
                 .detail("The hosts line of /etc/nsswitch.conf has no mdns entry, so programs here cannot look up .local names. Viewers' phones and computers resolve the name themselves; the plain address always works.")
                 .fix("install nss-mdns (Debian/Ubuntu: sudo apt install libnss-mdns; Fedora: nss-mdns) to check the name from here");
         }
-        if !std::path::Path::new("/run/avahi-daemon/socket").exists() {
+        if !crate::discovery::avahi::daemon_running() {
             return Check::new("name", Status::Warning, format!("This computer cannot resolve {name}: avahi-daemon is not running"))
                 .detail("nss-mdns asks avahi-daemon to resolve .local names. Viewers resolve the name themselves; the plain address always works.")
                 .fix("start avahi-daemon (sudo systemctl enable --now avahi-daemon) to check the name from here");
@@ -393,7 +393,7 @@ pub async fn firewall_check(runner: &Runner, port: u16) -> Check {
 
 /// Whether a VPN (or another non-LAN link) owns the default route.
 fn route_check() -> Check {
-    let table = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let table = crate::platform::route_table();
     let routes = net::default_routes(&table);
     let Some(best) = routes.first() else {
         return Check::new("route", Status::Info, "No default route (viewers on the same network can still connect)");
