@@ -35,6 +35,22 @@ pub(super) fn group_rss(_pgid: u32) -> u64 {
     0
 }
 
+pub(super) fn group_pss(_pgid: u32) -> u64 {
+    0
+}
+
+pub(super) fn pss(_pid: &str) -> u64 {
+    0
+}
+
+pub(super) fn is_subreaper() -> bool {
+    false
+}
+
+pub(super) fn parent_of(_pid: u32) -> Option<u32> {
+    None
+}
+
 pub(super) fn become_subreaper() -> bool {
     false
 }

@@ -84,6 +84,28 @@ pub(crate) fn group_rss(pgid: u32) -> u64 {
     imp::group_rss(pgid)
 }
 
+/// Proportional set size, in bytes, of every process in the group `pgid`: pages shared with
+/// other processes (a worker forked from a Python helper shares the helper's imports)
+/// count by their share. 0 where the system cannot tell.
+pub(crate) fn group_pss(pgid: u32) -> u64 {
+    imp::group_pss(pgid)
+}
+
+/// Proportional set size, in bytes, of the one process `pid` (0 where unknown).
+pub(crate) fn pss(pid: u32) -> u64 {
+    imp::pss(&pid.to_string())
+}
+
+/// Whether this process is already the child subreaper of its descendants.
+pub(crate) fn is_subreaper() -> bool {
+    imp::is_subreaper()
+}
+
+/// The parent process of `pid`, where the system can tell.
+pub(crate) fn parent_of(pid: u32) -> Option<u32> {
+    imp::parent_of(pid)
+}
+
 /// Makes this process the reaper of its orphaned descendants; `false` where the system has
 /// no such thing (then orphans go to init and [`orphan_zombies`] finds none).
 pub(crate) fn become_subreaper() -> bool {
