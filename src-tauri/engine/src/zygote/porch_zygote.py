@@ -36,6 +36,8 @@ import traceback
 PR_SET_PDEATHSIG = 1
 SIGKILL = 9
 MAX_REQUEST = 16 << 20
+SH_TRAMPOLINE = b"'" * 3 + b"exec' "
+BESIDE_SCRIPT = '"$(dirname -- "$(realpath -- "$0")")"/'
 
 
 def say(text):
@@ -100,12 +102,33 @@ def how_to_run(program, args):
         raise ValueError(f"{program} is not a script of this environment")
     with open(program, "rb") as f:
         first = f.readline(4096)
+        second = f.readline(4096)
     if not first.startswith(b"#!"):
         raise ValueError(f"{program} has no #! line")
     interpreter = first[2:].strip().split(b" ")[0].decode("utf-8", "replace")
+    if interpreter == "/bin/sh" and second.startswith(SH_TRAMPOLINE):
+        # The shell-and-Python form installers write when the interpreter's path is too
+        # long for a #! line: '''exec' '/path/python' "$0" "$@"
+        rest = second[len(SH_TRAMPOLINE) :].decode("utf-8", "replace")
+        # uv's relocatable form names the interpreter beside the script.
+        if rest.startswith(BESIDE_SCRIPT):
+            beside = os.path.dirname(os.path.realpath(program))
+            interpreter = os.path.join(beside, shell_word(rest[len(BESIDE_SCRIPT) :]))
+        else:
+            interpreter = shell_word(rest)
     if not same_file(interpreter, sys.executable):
         raise ValueError(f"{program} runs {interpreter}, not this interpreter")
     return ("script", program, [program] + list(args))
+
+
+def shell_word(text):
+    """The first word of a shell command line, unquoted (one quoting style per word)."""
+    text = text.lstrip()
+    if text[:1] in ("'", '"'):
+        end = text.find(text[0], 1)
+        return text[1:end] if end > 0 else ""
+    words = text.split()
+    return words[0] if words else ""
 
 
 def run(kind, what, argv):

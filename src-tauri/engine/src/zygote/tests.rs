@@ -164,3 +164,32 @@ fn import_time_variables_start_plainly() {
     assert!(modules_for("python-bokeh").is_none());
     assert!(modules_for("shiny").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_console_script_of_the_environment_runs_as_python_would_run_it() {
+    let mut f = fixture();
+    // A relocatable environment as uv writes it: `bin/python` and a shell-and-Python script.
+    let bin = f.dir.path().join("venv/bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    std::os::unix::fs::symlink(&f.python, bin.join("python")).expect("symlink");
+    let script = bin.join("tool");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n'''exec' \"$(dirname -- \"$(realpath -- \"$0\")\")\"/'python' \"$0\" \"$@\"\n' '''\n\
+         import sys\nif __name__ == '__main__':\n    print('TOOL', sys.argv[1:], sys.path[0] == sys.argv[0].rsplit('/', 1)[0])\n    sys.exit(3)\n",
+    )
+    .expect("script");
+    f.python = bin.join("python");
+    f.zygotes.prepare_modules(&f.python, &["json"]);
+    f.until("the helper to be ready", |i| i.state == "ready").await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let logs = Logs { label: "test".into(), sink: Sink::Channel(tx), tail_lines: 10 };
+    let p = f.zygotes.fork(&f.python, &script, &["a".into()], &[], f.dir.path(), logs).await.expect("forked");
+    assert_eq!(p.exited().await.to_string(), "exit status: 3");
+    p.output_closed(Duration::from_secs(20)).await;
+    let mut lines = Vec::new();
+    while let Ok(l) = rx.try_recv() {
+        lines.push(l);
+    }
+    assert!(lines.contains(&"TOOL ['a'] True".to_string()), "{lines:?}");
+}
