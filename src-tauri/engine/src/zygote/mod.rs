@@ -132,7 +132,7 @@ pub enum ForkError {
 pub struct HelperInfo {
     /// The environment (its folder).
     pub environment: String,
-    /// `starting`, `ready` or `off`.
+    /// `stopped`, `starting`, `ready` or `off`.
     pub state: String,
     /// Why it is off, when it is.
     pub reason: Option<String>,
@@ -140,10 +140,12 @@ pub struct HelperInfo {
     pub pid: Option<u32>,
     /// Its proportional set size in bytes (PSS: pages shared with the workers it forked
     /// count by their share), 0 when not running.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub memory: u64,
     /// The modules it imported (or will).
     pub modules: Vec<String>,
     /// Workers forked since it started.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub forks: u64,
 }
 
