@@ -115,6 +115,7 @@ impl Apps {
 
     /// Stops an item's workers and forgets it (the item is being deleted).
     pub(crate) async fn remove(&self, guid: &str) {
+        self.state.zygotes.release(guid);
         self.state.supervisor.remove(guid).await;
     }
 

@@ -316,6 +316,13 @@ impl Zygotes {
         }
     }
 
+    /// Releases every hold of item `guid` (it was deleted).
+    pub fn release(&self, guid: &str) {
+        for h in lock(&self.inner.helpers).values() {
+            lock(&h.state).holds.remove(guid);
+        }
+    }
+
     /// Starts a new life for `h` (stopping the current one).
     fn start(&self, h: &Arc<Helper>) {
         let (life, stop, modules) = {
