@@ -65,16 +65,28 @@ pub fn vars_allow_fork<'a>(names: impl IntoIterator<Item = &'a str>) -> bool {
 /// plainly (their servers are not known to import cleanly, or nothing is gained).
 pub fn modules_for(app_mode: &str) -> Option<&'static [&'static str]> {
     const SHIM: [&str; 3] = ["argparse", "importlib", "inspect"];
-    const UVICORN: [&str; 9] = [
+    // What a worker imports between the command's start and its first answer (measured with
+    // `sys.modules` in a forked worker): the server, its protocol and loop modules, anyio's
+    // asyncio backend.
+    const UVICORN: [&str; 18] = [
         "uvicorn",
         "uvicorn.main",
         "uvicorn.config",
         "uvicorn.server",
+        "uvicorn.protocols.http.auto",
         "uvicorn.protocols.http.h11_impl",
         "uvicorn.protocols.http.httptools_impl",
+        "uvicorn.protocols.websockets.auto",
         "uvicorn.protocols.websockets.websockets_impl",
+        "uvicorn.protocols.websockets.websockets_sansio_impl",
         "uvicorn.lifespan.on",
         "uvicorn.loops.auto",
+        "uvicorn.loops.asyncio",
+        "uvicorn.middleware.proxy_headers",
+        "anyio._backends._asyncio",
+        "anyio.streams.memory",
+        "anyio.streams.stapled",
+        "anyio.streams.tls",
     ];
     static FASTAPI: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
     static SHINY: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
@@ -89,9 +101,41 @@ pub fn modules_for(app_mode: &str) -> Option<&'static [&'static str]> {
             "streamlit.web.cli",
             "streamlit.web.bootstrap",
             "streamlit.web.server",
+            "streamlit.web.server.app_discovery",
             "streamlit.runtime.scriptrunner",
+            "streamlit.runtime.agent.mcp",
+            "streamlit.components.v2.manifest_scanner",
+            "streamlit.watcher.polling_path_watcher",
+            // Streamlit ≥ 1.5x serves with Starlette under uvicorn; older ones with Tornado.
+            "streamlit.web.server.starlette.starlette_agent_routes",
+            "uvicorn.main",
+            "uvicorn.server",
+            "uvicorn.lifespan.on",
+            "uvicorn.protocols.http.auto",
+            "uvicorn.protocols.http.h11_impl",
+            "uvicorn.protocols.websockets.websockets_sansio_impl",
+            "uvicorn.middleware.proxy_headers",
+            "uvicorn.supervisors",
+            "starlette.applications",
+            "starlette.routing",
+            "starlette.staticfiles",
+            "starlette.middleware.sessions",
+            "starlette.websockets",
+            "anyio._backends._asyncio",
+            "anyio.streams.memory",
+            "anyio.streams.stapled",
+            "anyio.streams.tls",
+            "websockets.server",
+            "multiprocessing",
+            "logging.config",
+            "logging.handlers",
+            "tornado.web",
+            "tornado.httpserver",
+            "tornado.websocket",
         ]),
-        "python-fastapi" => Some(FASTAPI.get_or_init(|| join(&SHIM, &UVICORN, &["fastapi", "starlette"]))),
+        "python-fastapi" => Some(FASTAPI.get_or_init(|| {
+            join(&SHIM, &UVICORN, &["fastapi", "starlette", "pydantic.v1", "fastapi.telemetry._runtime"])
+        })),
         "python-shiny" => Some(SHINY.get_or_init(|| join(&SHIM, &UVICORN, &["shiny"]))),
         "python-dash" => Some(DASH.get_or_init(|| join(&SHIM, &["waitress", "flask"], &["dash"]))),
         "python-api" => Some(API.get_or_init(|| join(&SHIM, &["waitress"], &["flask"]))),
