@@ -41,6 +41,10 @@ ALLOWED = {
         "discovery's D-Bus client of avahi-daemon; with no avahi Porch's own mDNS responder "
         "answers, so it builds and degrades everywhere; a port replaces this one file",
     ),
+    "src-tauri/engine/src/zygote/tests.rs": (
+        {"/proc"},
+        "tests: check on Linux that a forked worker was reaped and is gone",
+    ),
     "src-tauri/engine/src/runner/tests.rs": (
         {"/proc"},
         "tests: check on Linux that a stopped child's processes are gone",

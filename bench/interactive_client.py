@@ -295,17 +295,49 @@ def shown(cmd):
     return " ".join(c if len(c) < 120 else c[:40] + "...(%d chars)" % len(c) for c in cmd)
 
 
+def set_zygote(args, on):
+    api(args.base, args.key, "PATCH", "/__api__/porch/server", {"zygote": on})
+
+
+def helpers(args):
+    return api(args.base, args.key, "GET", "/__api__/porch/python-helpers") or []
+
+
+def wait_helpers_ready(args, timeout=180.0):
+    """Waits until every pre-imported Python helper that is not switched off is ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hs = helpers(args)
+        if hs and all(h["state"] in ("ready", "off") for h in hs) and any(h["state"] == "ready" for h in hs):
+            return
+        time.sleep(0.05)
+    fail(f"the Python helpers did not become ready within {timeout:.0f}s: {helpers(args)}")
+
+
+def forks(args):
+    return sum(h.get("forks", 0) for h in helpers(args))
+
+
+def cold_through_porch(args):
+    api(args.base, args.key, "POST", f"/__api__/v1/content/{args.guid}/restart")
+    wait_no_jobs(args.base, args.key, args.guid)
+    time.sleep(args.settle)
+    ms, status = ttfb(args.base.rstrip("/") + args.path, args.accept)
+    if status != 200:
+        fail(f"GET {args.path} answered {status} (expected 200 after a cold start)")
+    return ms
+
+
 def cmd_cold(args):
-    """Interleaved: a cold start through Porch, then the same command started on its own."""
-    porch, own, diff = [], [], []
+    """Interleaved: a cold start through Porch with nothing warm (zygote off), the same
+    command started on its own, and (with --warm) a cold start forked from the environment's
+    pre-imported helper (zygote on, helper ready)."""
+    porch, own, diff, warm = [], [], [], []
     like = None
     for _ in range(args.reps):
-        api(args.base, args.key, "POST", f"/__api__/v1/content/{args.guid}/restart")
-        wait_no_jobs(args.base, args.key, args.guid)
-        time.sleep(args.settle)
-        ms, status = ttfb(args.base.rstrip("/") + args.path, args.accept)
-        if status != 200:
-            fail(f"GET {args.path} answered {status} (expected 200 after a cold start)")
+        if args.warm:
+            set_zygote(args, False)
+        ms = cold_through_porch(args)
         if like is None:
             like = like_worker(args.base, args.key, args.guid)
         # Porch's worker must not compete for the CPU while the app starts on its own.
@@ -316,7 +348,18 @@ def cmd_cold(args):
         porch.append(ms)
         own.append(o)
         diff.append(ms - o)
-    print(json.dumps({"porch": summary(porch), "own": summary(own), "overhead": summary(diff), "command": shown(like[0])}))
+        if args.warm:
+            set_zygote(args, True)
+            wait_helpers_ready(args)
+            before = forks(args)
+            w = cold_through_porch(args)
+            if forks(args) <= before:
+                fail(f"the worker of {args.guid} was not forked from its Python helper: {helpers(args)}")
+            warm.append(w)
+    out = {"porch": summary(porch), "own": summary(own), "overhead": summary(diff), "command": shown(like[0])}
+    if args.warm:
+        out["warm"] = summary(warm)
+    print(json.dumps(out))
 
 
 def main(argv):
@@ -341,6 +384,8 @@ def main(argv):
     c.add_argument("--ready-path", required=True, help="readiness path of the app's own start")
     c.add_argument("--any-status", action="store_true")
     c.add_argument("--timeout", type=float, default=120)
+    c.add_argument("--warm", action="store_true",
+                   help="also measure starts forked from the pre-imported Python helper (toggles zygote)")
     c.set_defaults(func=cmd_cold)
 
 

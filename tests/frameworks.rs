@@ -265,6 +265,74 @@ async fn first_view(test: &str, d: &Deployed, rel: &str) -> (String, String) {
     page
 }
 
+// ---- forked from the pre-imported Python helper, and plainly ------------------------------
+
+/// The one Python helper of this Porch (every test deploys one Python environment), from
+/// `GET /__api__/porch/python-helpers`; `Null` while there is none.
+async fn helper(p: &Porch) -> Value {
+    let r = p.api(Method::GET, "/__api__/porch/python-helpers").send().await.expect("python-helpers");
+    assert_eq!(r.status(), 200);
+    let list: Vec<Value> = r.json().await.expect("json");
+    assert!(list.len() <= 1, "one environment: {list:?}");
+    list.into_iter().next().unwrap_or(Value::Null)
+}
+
+/// Stops the item's workers and waits until none is left, so the next view starts one.
+async fn restart(d: &Deployed) {
+    let r = d.p.api(Method::POST, &format!("/__api__/v1/content/{}/restart", d.guid)).send().await.expect("restart");
+    assert_eq!(r.status(), 204);
+    eventually(STEP_TIMEOUT, "the workers to stop", || async {
+        let jobs: Vec<Value> =
+            d.p.api(Method::GET, &format!("/__api__/v1/content/{}/jobs", d.guid))
+                .send()
+                .await
+                .expect("jobs")
+                .json()
+                .await
+                .expect("json");
+        jobs.is_empty().then_some(())
+    })
+    .await;
+}
+
+/// Waits for the environment's helper to be ready, then restarts the item so its next
+/// worker is forked from it. Returns the helper's fork count before.
+async fn expect_forked(test: &str, d: &Deployed) -> u64 {
+    let h = eventually(START_TIMEOUT, "the Python helper to be ready", || async {
+        let h = helper(&d.p).await;
+        assert_ne!(h["state"], "off", "the Python helper was switched off: {h}");
+        (h["state"] == "ready").then_some(h)
+    })
+    .await;
+    eprintln!("{test}: Python helper ready: {h}");
+    restart(d).await;
+    h["forks"].as_u64().expect("forks")
+}
+
+/// Asserts the running worker was forked from the helper (its fork count grew).
+async fn was_forked(test: &str, d: &Deployed, before: u64) {
+    let h = helper(&d.p).await;
+    let forks = h["forks"].as_u64().unwrap_or(0);
+    if forks <= before {
+        panic!("{}", d.report(&format!("{test}: the worker was not forked from the Python helper: {h}")).await);
+    }
+}
+
+/// Turns `zygote` off and restarts the item: its next worker starts plainly.
+async fn expect_plain(d: &Deployed) {
+    let r =
+        d.p.api(Method::PATCH, "/__api__/porch/server").json(&json!({"zygote": false})).send().await.expect("patch");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    restart(d).await;
+}
+
+/// Asserts no helper runs any more and the item's worker is not one it forked.
+async fn was_plain(test: &str, d: &Deployed) {
+    let h = helper(&d.p).await;
+    assert!(h.is_null() || h["state"] != "ready", "{test}: zygote=off leaves no helper running: {h}");
+    assert!(h.is_null() || h["pid"].is_null(), "{test}: {h}");
+}
+
 fn must_contain(what: &str, haystack: &str, needle: &str) {
     assert!(
         haystack.contains(needle),
@@ -327,7 +395,31 @@ async fn fastapi_with_rsconnect() {
     else {
         return;
     };
-    let (ctype, html) = first_view(test, &d, "").await;
+    let before = expect_forked(test, &d).await;
+    fastapi_checks(test, &d).await;
+    was_forked(test, &d, before).await;
+
+    // A variable a framework reads at import time: the worker starts plainly.
+    let forks = expect_forked(test, &d).await;
+    let env = json!([{"name": "STREAMLIT_SERVER_PORT", "value": "1"}]);
+    let path = format!("/__api__/v1/content/{}/environment", d.guid);
+    let r = d.p.api(Method::PATCH, &path).json(&env).send().await.expect("env");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    restart(&d).await;
+    fastapi_checks(test, &d).await;
+    let h = helper(&d.p).await;
+    assert_eq!(h["forks"].as_u64(), Some(forks), "STREAMLIT_SERVER_PORT set: not forked: {h}");
+    let r = d.p.api(Method::PATCH, &path).json(&json!([{"name": "STREAMLIT_SERVER_PORT", "value": null}])).send().await;
+    assert_eq!(r.expect("env").status(), 200);
+
+    expect_plain(&d).await;
+    fastapi_checks(test, &d).await;
+    was_plain(test, &d).await;
+    d.p.shutdown();
+}
+
+async fn fastapi_checks(test: &str, d: &Deployed) {
+    let (ctype, html) = first_view(test, d, "").await;
     assert!(ctype.starts_with("text/html"), "{ctype}");
     must_contain("FastAPI page", &html, "PORCH-FASTAPI-OK");
     d.check_assets(&d.root, &html).await;
@@ -341,7 +433,41 @@ async fn fastapi_with_rsconnect() {
     ws.send_text("hello porch");
     let got = ws.recv_until(STEP_TIMEOUT, |m| m.opcode == 1).expect("echo");
     assert_eq!(got.last().expect("msg").text(), "FASTAPI-ECHO:hello porch");
-    d.p.shutdown();
+}
+
+/// A worker forked from the helper is Porch's child and dies with it: Porch SIGKILLed, the
+/// worker's pid is gone (its parent-death signal), and so is the helper.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forked_worker_dies_with_porch() {
+    let test = "a_forked_worker_dies_with_porch";
+    let Some(d) = rsconnect_deploy(test, "fastapi", &["fastapi", "--entrypoint", "app:app"], "python-fastapi").await
+    else {
+        return;
+    };
+    let before = expect_forked(test, &d).await;
+    d.view("api/double?n=1").await;
+    was_forked(test, &d, before).await;
+    let jobs: Vec<Value> =
+        d.p.api(Method::GET, &format!("/__api__/v1/content/{}/jobs", d.guid))
+            .send()
+            .await
+            .expect("jobs")
+            .json()
+            .await
+            .expect("json");
+    let worker = jobs.first().and_then(|j| j["pid"].as_u64()).expect("a worker") as u32;
+    let helper_pid = helper(&d.p).await["pid"].as_u64().expect("helper pid") as u32;
+    let parent = std::fs::read_to_string(format!("/proc/{worker}/stat")).expect("worker stat");
+    let ppid = parent.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).expect("ppid");
+    assert_eq!(ppid, d.p.pid().to_string(), "the forked worker is Porch's child");
+    let Deployed { p, _work, .. } = d;
+    let p = p.crash_and_restart(|_| {}, Default::default()).await;
+    let alive = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+    eventually(STEP_TIMEOUT, "the forked worker and the helper to die with Porch", || async {
+        (!alive(worker) && !alive(helper_pid)).then_some(())
+    })
+    .await;
+    p.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -350,7 +476,17 @@ async fn dash_with_rsconnect() {
     let Some(d) = rsconnect_deploy(test, "dash", &["dash", "--entrypoint", "app:app"], "python-dash").await else {
         return;
     };
-    let (_, html) = first_view(test, &d, "").await;
+    let before = expect_forked(test, &d).await;
+    dash_checks(test, &d).await;
+    was_forked(test, &d, before).await;
+    expect_plain(&d).await;
+    dash_checks(test, &d).await;
+    was_plain(test, &d).await;
+    d.p.shutdown();
+}
+
+async fn dash_checks(test: &str, d: &Deployed) {
+    let (_, html) = first_view(test, d, "").await;
     must_contain("Dash page", &html, "<title>PORCH-DASH-OK</title>");
     // Dash's renderer finds its routes through the prefixed config.
     let config = between(&html, "<script id=\"_dash-config\" type=\"application/json\">", "</script>")
@@ -383,7 +519,6 @@ async fn dash_with_rsconnect() {
     }
     let v: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(v["response"]["out"]["children"], "DASH-CALLBACK:through-porch", "{v}");
-    d.p.shutdown();
 }
 
 // ---- Python: framework servers with WebSockets ---------------------------------------------
@@ -396,7 +531,17 @@ async fn streamlit_with_rsconnect() {
     else {
         return;
     };
-    let (_, html) = first_view(test, &d, "").await;
+    let before = expect_forked(test, &d).await;
+    streamlit_checks(test, &d).await;
+    was_forked(test, &d, before).await;
+    expect_plain(&d).await;
+    streamlit_checks(test, &d).await;
+    was_plain(test, &d).await;
+    d.p.shutdown();
+}
+
+async fn streamlit_checks(test: &str, d: &Deployed) {
+    let (_, html) = first_view(test, d, "").await;
     must_contain("Streamlit page", &html, "<title>Streamlit</title>");
     d.check_assets(&d.root, &html).await;
     let (_, health) = d.view("_stcore/health").await;
@@ -411,7 +556,6 @@ async fn streamlit_with_rsconnect() {
         Ok(msgs) => eprintln!("streamlit: the script's output arrived in message {} over the WebSocket", msgs.len()),
         Err(e) => panic!("{}", d.report(&format!("Streamlit rerun over _stcore/stream: {e}")).await),
     }
-    d.p.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -420,11 +564,20 @@ async fn shiny_with_rsconnect() {
     let Some(d) = rsconnect_deploy(test, "shiny", &["shiny", "--entrypoint", "app:app"], "python-shiny").await else {
         return;
     };
-    let (_, html) = first_view(test, &d, "").await;
+    let before = expect_forked(test, &d).await;
+    shiny_checks(test, &d).await;
+    was_forked(test, &d, before).await;
+    expect_plain(&d).await;
+    shiny_checks(test, &d).await;
+    was_plain(test, &d).await;
+    d.p.shutdown();
+}
+
+async fn shiny_checks(test: &str, d: &Deployed) {
+    let (_, html) = first_view(test, d, "").await;
     must_contain("Shiny page", &html, "PORCH-SHINY-OK");
     d.check_assets(&d.root, &html).await;
-    shiny_exchange(&d, "SHINY-SERVER-OK:42").await;
-    d.p.shutdown();
+    shiny_exchange(d, "SHINY-SERVER-OK:42").await;
 }
 
 /// Shiny's protocol (Python and R): `{"config":…}` first, then `init` with the inputs, then

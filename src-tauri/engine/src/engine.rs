@@ -107,6 +107,7 @@ impl Engine {
         let awake = Awake::new(shared.clone(), awake_parts);
         let library = Library::open(shared.clone()).await?;
         let apps = Apps::new(shared.clone(), library.clone(), saved.runtime_defaults);
+        apps.zygotes().set_enabled(saved.doc.zygote());
         let renders = Renders::new(shared.clone(), library.clone(), apps.clone(), awake.clone());
         let deployer = Deployer::new(shared.clone(), library.clone(), apps.clone(), renders.clone());
         let links = Links::new(shared.clone(), library.clone(), deployer.clone());

@@ -80,6 +80,7 @@ pub mod time;
 pub mod usage;
 pub mod view;
 pub mod watcher;
+pub mod zygote;
 
 pub use config::{Config, Limits};
 pub use deployer::{DeployOptions, Deployment};

@@ -43,6 +43,7 @@ fn def(guid: &str, bundle: i64, settings: RuntimeSettings, env: &[(&str, &str)])
                 ready_on_any_status: false,
                 prefix: PrefixMode::Strip,
                 files: vec![],
+                fork: None,
             })
         }),
     }

@@ -89,6 +89,14 @@ pub(super) async fn kill_job(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /porch/python-helpers`: the pre-imported Python helpers, one per environment, with
+/// their state, pid, memory (PSS) and how many workers each forked.
+pub(super) async fn python_helpers(_: Publisher, State(engine): State<Engine>) -> Json<Vec<crate::zygote::HelperInfo>> {
+    let apps = engine.apps().clone();
+    // Memory readings walk /proc.
+    Json(tokio::task::spawn_blocking(move || apps.python_helpers()).await.unwrap_or_default())
+}
+
 /// `POST /v1/content/{guid}/restart`.
 pub(super) async fn restart(
     _: Publisher,

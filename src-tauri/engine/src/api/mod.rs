@@ -112,6 +112,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/porch/content/{guid}/link", get(links::get_one).put(links::put).delete(links::remove))
         .route("/porch/smtp", get(schedules::smtp_get).put(schedules::smtp_put))
         .route("/porch/server", get(porch::server).patch(porch::update_server))
+        .route("/porch/python-helpers", get(interactive::python_helpers))
         .route("/porch/sharing", axum::routing::put(porch::sharing))
         .route("/porch/keys", get(porch::keys).post(porch::create_key))
         .route("/porch/keys/{id}", axum::routing::delete(porch::revoke_key))

@@ -14,7 +14,7 @@ use super::Apps;
 use crate::bundle::Manifest;
 use crate::error::{Error, Result};
 use crate::store::ContentRow;
-use crate::supervisor::{AppDef, PrefixMode, Spawn};
+use crate::supervisor::{AppDef, ForkVia, PrefixMode, Spawn};
 use crate::tasks::TaskLog;
 use crate::{runtime_kind, runtimes, RuntimeKind};
 
@@ -133,6 +133,32 @@ impl Apps {
         }
     }
 
+    /// Whether this item's workers may be forked from its environment's pre-imported
+    /// helper; if so, starts the helper (a deploy or start of the item) and keeps it while
+    /// the item keeps workers running.
+    fn fork_via(
+        &self,
+        c: &ContentRow,
+        app_mode: &str,
+        interpreter: &Interpreter,
+        publisher_vars: &[(String, String)],
+        settings: &crate::supervisor::RuntimeSettings,
+    ) -> Option<ForkVia> {
+        let Interpreter::Python(python) = interpreter else { return None };
+        let zygotes = self.state.zygotes.clone();
+        crate::zygote::modules_for(app_mode)?;
+        if !zygotes.enabled() {
+            return None;
+        }
+        if !crate::zygote::vars_allow_fork(publisher_vars.iter().map(|(n, _)| n.as_str())) {
+            tracing::info!(content = %c.guid, "an environment variable configures the framework at import; starting plainly");
+            return None;
+        }
+        zygotes.hold(python, &c.guid, settings.min_processes > 0);
+        zygotes.prepare(python, app_mode);
+        Some(ForkVia { zygotes, python: python.clone() })
+    }
+
     async fn app_def_for(&self, c: &ContentRow, bundle_id: i64, manifest: Manifest) -> Result<AppDef> {
         let bundle_dir = self.shared.bundle_dir(bundle_id);
         let interpreter = self.prepare_environment(&bundle_dir, &manifest, None).await?;
@@ -142,6 +168,7 @@ impl Apps {
         let settings = super::runtime::effective(&c.runtime, &self.runtime_defaults());
         let base_path = format!("/content/{}", c.guid);
         let external_host = origin.split("://").nth(1).unwrap_or("localhost").to_string();
+        let fork = self.fork_via(c, &manifest.app_mode, &interpreter, &publisher_vars, &settings);
         let factory = Arc::new(move |port: u16| -> Result<Spawn, String> {
             let (python, rscript) = match &interpreter {
                 Interpreter::Python(p) => (Some(p.as_path()), None),
@@ -172,6 +199,7 @@ impl Apps {
                     runtimes::PrefixMode::PassThrough => PrefixMode::PassThrough,
                 },
                 files: spec.files,
+                fork: fork.clone(),
             })
         });
         Ok(AppDef { guid: c.guid.clone(), bundle_id, settings, factory })

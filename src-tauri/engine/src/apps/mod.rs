@@ -3,8 +3,11 @@
 //! Owns the supervisor (one actor per item, its workers and their routing), the Python and
 //! R environments (built at deploy, found again by hash), the server's default runtime
 //! settings in force, and the operations on running items: runtime settings, environment
-//! variables, the worker list, restarts, logs and the Python lockfile. `launch` turns an
-//! item into a supervisor definition; `runtime` checks runtime settings.
+//! variables, the worker list, restarts, logs and the Python lockfile, and the pre-imported
+//! Python helpers (`crate::zygote`): `launch` starts an environment's helper when it hands
+//! a Python app to the supervisor and lets its workers be forked from it (unless the item
+//! sets a variable a framework reads at import time). `launch` turns an item into a
+//! supervisor definition; `runtime` checks runtime settings.
 //!
 //! Does not: store bundles (the library), decide when to deploy (the deployer) or serve
 //! viewers (the gateway asks [`Apps::supervisor`] for a worker).
@@ -25,6 +28,7 @@ use crate::library::Library;
 use crate::shared::Shared;
 use crate::store::ContentRow;
 use crate::supervisor::{InstanceInfo, RuntimeSettings, Supervisor};
+use crate::zygote::{HelperInfo, Zygotes};
 
 use runtime::valid_env_name;
 pub use runtime::{apply_runtime, effective, RuntimeChange, RUNTIME_FIELDS};
@@ -45,6 +49,8 @@ struct State {
     supervise_lock: tokio::sync::Mutex<()>,
     /// The server's runtime defaults in force (saved over built-in).
     defaults: RwLock<RuntimeSettings>,
+    /// The pre-imported Python helpers, one per environment.
+    zygotes: Zygotes,
 }
 
 impl Apps {
@@ -64,7 +70,14 @@ impl Apps {
         if let Some(uv) = &shared.config.packaged_uv {
             environments = environments.with_packaged_uv(uv.clone());
         }
+        let zygotes = Zygotes::new(
+            shared.runner.clone(),
+            shared.tracker.clone(),
+            shared.cancel.clone(),
+            shared.config.data_dir.join("run"),
+        );
         let state = State {
+            zygotes,
             supervisor,
             environments,
             supervise_lock: tokio::sync::Mutex::new(()),
@@ -78,6 +91,26 @@ impl Apps {
         &self.state.supervisor
     }
 
+    /// The pre-imported Python helpers (the settings service switches them).
+    pub(crate) fn zygotes(&self) -> &Zygotes {
+        &self.state.zygotes
+    }
+
+    /// Turns the pre-imported Python helpers on or off (the `zygote` setting); turned on,
+    /// every item is handed to the supervisor again so its workers may be forked.
+    pub(crate) fn set_zygote(&self, on: bool) {
+        let was = self.state.zygotes.enabled();
+        self.state.zygotes.set_enabled(on);
+        if on && !was && self.shared.is_serving() {
+            self.supervise_all();
+        }
+    }
+
+    /// The pre-imported Python helpers with their state and memory (the Processes view).
+    pub fn python_helpers(&self) -> Vec<HelperInfo> {
+        self.state.zygotes.list()
+    }
+
     /// The Python and R environments (renders use them too).
     pub(crate) fn environments(&self) -> &Environments {
         &self.state.environments
@@ -85,6 +118,7 @@ impl Apps {
 
     /// Stops an item's workers and forgets it (the item is being deleted).
     pub(crate) async fn remove(&self, guid: &str) {
+        self.state.zygotes.release(guid);
         self.state.supervisor.remove(guid).await;
     }
 

@@ -27,12 +27,42 @@ impl PidHandle {
     }
 }
 
+pub(super) fn pidfd(_pid: u32) -> std::io::Result<std::os::fd::OwnedFd> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no pidfds on this system"))
+}
+
+pub(super) fn try_reap(pid: u32) -> std::io::Result<Option<std::process::ExitStatus>> {
+    use std::os::unix::process::ExitStatusExt;
+    let raw = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| std::io::Error::other(format!("bad pid {pid}")))?;
+    let status = rustix::process::waitpid(Some(raw), rustix::process::WaitOptions::NOHANG)?;
+    Ok(status.map(|(_, s)| std::process::ExitStatus::from_raw(s.as_raw())))
+}
+
 pub(super) fn descendant_groups(_pgid: u32) -> Vec<u32> {
     Vec::new()
 }
 
 pub(super) fn group_rss(_pgid: u32) -> u64 {
     0
+}
+
+pub(super) fn group_pss(_pgid: u32) -> u64 {
+    0
+}
+
+pub(super) fn pss(_pid: &str) -> u64 {
+    0
+}
+
+pub(super) fn is_subreaper() -> bool {
+    false
+}
+
+pub(super) fn parent_of(_pid: u32) -> Option<u32> {
+    None
 }
 
 pub(super) fn become_subreaper() -> bool {

@@ -64,6 +64,23 @@ impl PidHandle {
     }
 }
 
+fn raw_pid(pid: u32) -> std::io::Result<rustix::process::Pid> {
+    i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| std::io::Error::other(format!("bad pid {pid}")))
+}
+
+pub(super) fn pidfd(pid: u32) -> std::io::Result<std::os::fd::OwnedFd> {
+    Ok(rustix::process::pidfd_open(raw_pid(pid)?, rustix::process::PidfdFlags::empty())?)
+}
+
+pub(super) fn try_reap(pid: u32) -> std::io::Result<Option<std::process::ExitStatus>> {
+    use std::os::unix::process::ExitStatusExt;
+    let status = rustix::process::waitpid(Some(raw_pid(pid)?), rustix::process::WaitOptions::NOHANG)?;
+    Ok(status.map(|(_, s)| std::process::ExitStatus::from_raw(s.as_raw())))
+}
+
 /// The fields of `/proc/PID/stat` after the command name (which may hold spaces and
 /// parentheses): state, ppid, pgrp, …
 fn stat_fields(pid: &str) -> Option<Vec<String>> {
@@ -128,6 +145,41 @@ pub(super) fn group_rss(pgid: u32) -> u64 {
         total += kb * 1024;
     }
     total
+}
+
+/// Proportional set size (shared pages divided among their sharers), in bytes, of every
+/// process in the group `pgid`, from `/proc/PID/smaps_rollup`.
+pub(super) fn group_pss(pgid: u32) -> u64 {
+    let mut total = 0;
+    for name in numeric_entries("/proc") {
+        let Some(fields) = stat_fields(&name) else { continue };
+        if fields.get(2).and_then(|s| s.parse::<u32>().ok()) != Some(pgid) {
+            continue;
+        }
+        total += pss(&name);
+    }
+    total
+}
+
+/// The proportional set size of one process, in bytes (0 when it cannot be read).
+pub(super) fn pss(pid: &str) -> u64 {
+    let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else { return 0 };
+    let kb: u64 = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    kb * 1024
+}
+
+/// Whether this process is its descendants' child subreaper.
+pub(super) fn is_subreaper() -> bool {
+    matches!(rustix::process::child_subreaper(), Ok(Some(_)))
+}
+
+/// The parent of `pid`, from `/proc`.
+pub(super) fn parent_of(pid: u32) -> Option<u32> {
+    stat_fields(&pid.to_string())?.get(1)?.parse().ok()
 }
 
 pub(super) fn become_subreaper() -> bool {

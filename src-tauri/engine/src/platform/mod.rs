@@ -51,6 +51,18 @@ pub(crate) fn parent_death_wrapper(program: &std::ffi::OsStr) -> Option<(PathBuf
     imp::parent_death_wrapper(program)
 }
 
+/// A pidfd on the child `pid` (an adopted worker): signals through it never reach a process
+/// that reused the pid. Fails where the system has none.
+pub(crate) fn pidfd(pid: u32) -> std::io::Result<std::os::fd::OwnedFd> {
+    imp::pidfd(pid)
+}
+
+/// Reaps the child `pid` if it has exited, without waiting: its status, or `None` while it
+/// runs.
+pub(crate) fn try_reap(pid: u32) -> std::io::Result<Option<std::process::ExitStatus>> {
+    imp::try_reap(pid)
+}
+
 /// The process groups, other than `pgid`, holding descendants of the group's members (a
 /// grandchild that started its own session escapes a signal to the group). Empty where the
 /// system cannot tell.
@@ -90,6 +102,28 @@ pub(crate) use imp::PidHandle;
 /// it started); 0 where the system cannot tell.
 pub(crate) fn group_rss(pgid: u32) -> u64 {
     imp::group_rss(pgid)
+}
+
+/// Proportional set size, in bytes, of every process in the group `pgid`: pages shared with
+/// other processes (a worker forked from a Python helper shares the helper's imports)
+/// count by their share. 0 where the system cannot tell.
+pub(crate) fn group_pss(pgid: u32) -> u64 {
+    imp::group_pss(pgid)
+}
+
+/// Proportional set size, in bytes, of the one process `pid` (0 where unknown).
+pub(crate) fn pss(pid: u32) -> u64 {
+    imp::pss(&pid.to_string())
+}
+
+/// Whether this process is already the child subreaper of its descendants.
+pub(crate) fn is_subreaper() -> bool {
+    imp::is_subreaper()
+}
+
+/// The parent process of `pid`, where the system can tell.
+pub(crate) fn parent_of(pid: u32) -> Option<u32> {
+    imp::parent_of(pid)
 }
 
 /// Makes this process the reaper of its orphaned descendants; `false` where the system has

@@ -11,7 +11,9 @@
 //! A [`Process`] is not a `tokio::process::Child`: it is a pid, an exit notification (a
 //! `watch` of [`Exit`]), the tail of its output and a [`Control`] that signals its group and
 //! reads its memory. [`Process::from_parts`] builds one for a process Porch did not spawn
-//! itself (a fake in tests; later, one forked by a helper Porch started).
+//! itself (a fake in tests); `adopted.rs` builds a full one (pump, keeper, group signals,
+//! PSS memory) for a child Porch did not spawn but is the parent of: a worker forked by a
+//! Python helper (`crate::zygote`) and re-parented to Porch.
 //!
 //! # Concurrency model
 //!
@@ -34,6 +36,8 @@
 //!   process-wide because the kernel's list of children is: several engines in one test
 //!   process share it.
 
+#[cfg(target_os = "linux")]
+mod adopted;
 pub mod log;
 mod pump;
 
@@ -49,6 +53,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use crate::platform::Signal;
+#[cfg(target_os = "linux")]
+pub use adopted::Claim;
 pub use log::{read_log_tail, LogFile, SharedLog};
 pub use pump::Tail;
 

@@ -143,6 +143,11 @@ impl SavedSettings {
         crate::awake::KeepAwake::parse(self.get(crate::awake::SETTING).and_then(Value::as_str))
     }
 
+    /// The `zygote` switch as saved (unset: on).
+    pub fn zygote(&self) -> bool {
+        self.get(crate::zygote::SETTING).and_then(Value::as_bool).unwrap_or(true)
+    }
+
     /// The discovery settings as saved (`hostname`, `discovery`; unset ones are the
     /// defaults: this computer's name, on). A saved name that no longer passes the check
     /// (edited by hand) falls back to the computer's name.
@@ -494,6 +499,7 @@ impl Settings {
         self.usage.configure(self.with_saved(|s| s.doc.usage_settings()));
         self.discovery.configure(self.with_saved(|s| s.doc.discovery_settings()));
         self.awake.configure(self.with_saved(|s| s.doc.keep_awake()));
+        self.apps.set_zygote(self.with_saved(|s| s.doc.zygote()));
     }
 
     /// Changes saved settings: an object of names to values (`null` = the default), as

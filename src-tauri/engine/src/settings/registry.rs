@@ -38,6 +38,8 @@ pub enum Section {
     Network,
     /// Whether Porch keeps the computer awake while it is needed (`keep_awake`).
     Power,
+    /// How Porch runs apps (`zygote`: pre-imported Python helpers).
+    Apps,
 }
 
 /// When a saved change takes effect.
@@ -284,6 +286,16 @@ pub static SETTINGS: &[Setting] = &[
         default: Fallback::Text("always"),
         applies: Applies::AtOnce,
         help: "Stop the computer sleeping while viewers use an app, a document renders or a scheduled render is due (systemd-logind; closing a laptop's lid still suspends it).",
+    },
+    Setting {
+        name: crate::zygote::SETTING,
+        cli_name: None,
+        label: "Pre-start Python apps",
+        section: Section::Apps,
+        kind: Kind::Switch,
+        default: Fallback::Switch(true),
+        applies: Applies::AtOnce,
+        help: "Keep one Python process per environment with its framework imported, so Streamlit, FastAPI, Dash and Shiny apps start in a fraction of a second (it uses memory while it waits).",
     },
 ];
 

@@ -115,6 +115,18 @@ pub struct Spawn {
     pub prefix: PrefixMode,
     /// Support files written before spawning.
     pub files: Vec<(PathBuf, String)>,
+    /// Fork it from this environment's pre-imported Python helper when it can (else it is
+    /// spawned plainly).
+    pub fork: Option<ForkVia>,
+}
+
+/// A pre-imported Python helper a worker may be forked from (`crate::zygote`).
+#[derive(Debug, Clone)]
+pub struct ForkVia {
+    /// The engine's helpers.
+    pub zygotes: crate::zygote::Zygotes,
+    /// The environment's interpreter (which helper).
+    pub python: PathBuf,
 }
 
 /// Builds a [`Spawn`] for a given port (the launcher, bound to one bundle).

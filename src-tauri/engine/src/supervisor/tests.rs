@@ -89,6 +89,7 @@ fn def(bundle: i64, settings: RuntimeSettings) -> AppDef {
                 ready_on_any_status: false,
                 prefix: PrefixMode::Strip,
                 files: vec![],
+                fork: None,
             })
         }),
     }

@@ -1,7 +1,9 @@
 //! The seam between the supervisor's state machine and real processes.
 //!
 //! Owns: the [`Launcher`] trait (start a worker, ask it for its readiness status) and its
-//! real implementation on the process runner. The supervisor's actors only ever see a
+//! real implementation on the process runner, which forks a Python worker from its
+//! environment's pre-imported helper (`crate::zygote`) when the spawn allows it and the
+//! helper is ready, and spawns it plainly otherwise. The supervisor's actors only ever see a
 //! [`Process`] handle (pid, exit notification, group signals, memory), so tests can hand
 //! them fake children and drive idle stops, init timeouts and scaling on tokio's paused
 //! clock in milliseconds.
@@ -51,9 +53,23 @@ impl Launcher for RealLauncher {
                 }
                 tokio::fs::write(path, text).await?;
             }
+            let logs = Logs { label: guid.to_string(), sink: Sink::File(log), tail_lines: TAIL_LINES };
+            if let Some(via) = &spawn.fork {
+                let forked = via
+                    .zygotes
+                    .fork(&via.python, &spawn.program, &spawn.args, &spawn.env, &spawn.cwd, logs.clone())
+                    .await;
+                match forked {
+                    Ok(p) => {
+                        tracing::debug!(content = %guid, pid = p.pid(), "worker forked from the Python helper");
+                        return Ok(p);
+                    }
+                    Err(e) => tracing::debug!(content = %guid, "starting the worker plainly: {e}"),
+                }
+            }
             let mut cmd = Cmd::new(&spawn.program);
             cmd.args(&spawn.args).envs(spawn.env.iter().map(|(k, v)| (k, v))).current_dir(&spawn.cwd);
-            self.runner.spawn(&cmd, Logs { label: guid.to_string(), sink: Sink::File(log), tail_lines: TAIL_LINES })
+            self.runner.spawn(&cmd, logs)
         })
     }
 

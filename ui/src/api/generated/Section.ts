@@ -3,4 +3,4 @@
 /**
  * Where a setting is shown, and how the app groups it.
  */
-export type Section = "sharing" | "runtime" | "gallery" | "usage" | "network" | "power";
+export type Section = "sharing" | "runtime" | "gallery" | "usage" | "network" | "power" | "apps";
