@@ -152,9 +152,14 @@ until [[ $("$PY" "$CLIENT" window "$PORCH_PID") == viewable ]]; do
 done
 measure "reopened"
 
-"$PY" "$CLIENT" close "$PORCH_PID" >&2 || die "cannot close the reopened window"
-"$PY" "$CLIENT" gone "$PORCH_PID" WebKitWebProcess --timeout 20 >&2 || log "the web process outlived the closed window"
-measure "closed again"
+# (Before closing destroyed the window, a hidden-then-shown window ignored a second
+# WM_DELETE_WINDOW under Xvfb; that is reported, not fatal, so old builds can be measured.)
+if "$PY" "$CLIENT" close "$PORCH_PID" >&2; then
+  "$PY" "$CLIENT" gone "$PORCH_PID" WebKitWebProcess --timeout 20 >&2 || log "the web process outlived the closed window"
+  measure "closed again"
+else
+  log "the reopened window did not close; no 'closed again' measure"
+fi
 
 echo
 echo "desktop footprint: $PORCH_BIN (pid $PORCH_PID), 2 static items + 1 notebook, no app running, $(nproc) CPUs"
