@@ -509,7 +509,8 @@ class Scenario:
             assert _proc_state(pid) not in (None, "Z"), "porch exited when its window was closed"
 
         rows_before = sorted((r["href"] or "", r["text"]) for r in self.find('[data-testid="content-row"]'))
-        assert len(rows_before) == 2, rows_before
+        # The two deployed sites and the failed deploy's item (not deployed).
+        assert len(rows_before) == 3, rows_before
         assert web_processes(), "no WebKitWebProcess runs for the open window"
         close_window()
         # Serving on while closed: the page and a content URL from the engine, fresh.
@@ -529,7 +530,7 @@ class Scenario:
         # WebDriver: the old browsing context is gone; the new webview is one to switch to.
         handles = self.wait_for("the new window's browsing context", lambda: self.driver.window_handles)
         self.driver.switch_to.window(handles[-1])
-        self.wait_for("the Library in the new window", lambda: len(self.find('[data-testid="content-row"]')) == 2)
+        self.wait_for("the Library in the new window", lambda: len(self.find('[data-testid="content-row"]')) == len(rows_before))
         rows_after = sorted((r["href"] or "", r["text"]) for r in self.find('[data-testid="content-row"]'))
         assert [h for h, _ in rows_after] == [h for h, _ in rows_before], (rows_before, rows_after)
         self.ok(f"reopened by a second launch: the Library shows the same {len(rows_after)} items")
