@@ -98,7 +98,12 @@ fn light_webview<R: Runtime>(window: &WebviewWindow<R>) {
         use webkit2gtk::{CacheModel, HardwareAccelerationPolicy, SettingsExt as _, WebContextExt as _, WebViewExt};
         let view = webview.inner();
         if let Some(settings) = WebViewExt::settings(&view) {
-            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            // Under WebDriver (tauri-driver sets TAURI_WEBVIEW_AUTOMATION), WebKitWebDriver's
+            // screenshots wait for a composited frame that never comes without compositing
+            // (the GUI e2e hung there), so a window under automation keeps it.
+            if std::env::var_os("TAURI_WEBVIEW_AUTOMATION").is_none() {
+                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            }
             settings.set_enable_page_cache(false);
             settings.set_enable_webgl(false);
         }
