@@ -5,6 +5,9 @@
 //! engine is shut down with a grace period, and then `AppHandle::exit` is called again;
 //! that second request passes through. Requests arriving meanwhile are prevented too.
 //!
+//! The last window closing is not a way out when a tray exists: the window was closed to
+//! the tray (`window::CloseToTray`), and that request is refused without a shutdown.
+//!
 //! Ownership: [`ExitGate`] is managed state holding the phase. Concurrency: the phase is an
 //! atomic compare-and-swap, so concurrent requests (a signal during a tray quit) start one
 //! shutdown only; the shutdown itself runs on the tokio runtime, never on the GTK thread.
@@ -14,6 +17,8 @@ use std::time::Duration;
 
 use porch_engine::Engine;
 use tauri::{AppHandle, ExitRequestApi, Manager as _, Runtime};
+
+use super::window::CloseToTray;
 
 /// How long running work gets to finish before the engine stops it.
 pub(crate) const GRACE: Duration = Duration::from_secs(5);
@@ -44,9 +49,16 @@ impl HeldLock {
     }
 }
 
-/// Handles one `RunEvent::ExitRequested`.
+/// Handles one `RunEvent::ExitRequested`. `code` is `None` when Tauri asks because the last
+/// window closed, and `Some` for `AppHandle::exit` (tray "Quit", a signal, the final request).
 pub(crate) fn on_exit_requested<R: Runtime>(app: &AppHandle<R>, code: Option<i32>, api: &ExitRequestApi) {
     let gate = app.state::<ExitGate>();
+    if code.is_none() && app.state::<CloseToTray>().enabled() && gate.0.load(Ordering::Acquire) == RUNNING {
+        // Closed to the tray: the webview is gone, the server serves on.
+        api.prevent_exit();
+        tracing::info!("the window is closed to the tray; still serving");
+        return;
+    }
     match gate.0.compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {
             api.prevent_exit();

@@ -10,8 +10,10 @@
 //! forwarder and the HTTP server share it. The GTK event loop runs on the calling (main)
 //! thread inside `App::run_return`; callbacks from it only spawn onto the runtime, never block.
 //!
-//! Lifecycle: closing the window hides it and the server keeps serving; "Quit" in the tray
-//! (or SIGINT/SIGTERM) asks Tauri to exit, and [`exit`] turns that request into exactly one
+//! Lifecycle: closing the window closes it to the tray: the window and its webview are
+//! destroyed (WebKit's web process exits) and the server keeps serving; the tray's "Open
+//! Porch" or a second launch builds it again (`window`). "Quit" in the tray (or
+//! SIGINT/SIGTERM) asks Tauri to exit, and [`exit`] turns that request into exactly one
 //! graceful engine shutdown followed by the real exit.
 
 mod autostart;
@@ -25,7 +27,7 @@ mod window;
 use anyhow::Context as _;
 use porch_engine::data_dir::{DataLock, Holder};
 use porch_engine::{Config, Engine};
-use tauri::{Manager as _, RunEvent, WindowEvent};
+use tauri::{Manager as _, RunEvent};
 
 /// Starts the engine on `listener` and runs the desktop app until the user quits.
 ///
@@ -130,7 +132,7 @@ fn build_app(engine: Engine, context: tauri::Context, held: exit::HeldLock) -> t
         .manage(engine.clone())
         .manage(exit::ExitGate::default())
         .manage(held)
-        .manage(window::HideOnClose::default())
+        .manage(window::CloseToTray::default())
         .invoke_handler(tauri::generate_handler![
             commands::list_content,
             commands::deploy_path,
@@ -148,22 +150,20 @@ fn build_app(engine: Engine, context: tauri::Context, held: exit::HeldLock) -> t
         ])
         .setup(move |app| {
             match tray::install(app, &engine.viewer_urls()) {
-                Ok(()) => app.state::<window::HideOnClose>().enable(),
-                // Without a tray there would be no way back to a hidden window, nor to quit,
-                // so closing the window quits instead (see `window::HideOnClose`).
+                Ok(()) => app.state::<window::CloseToTray>().enable(),
+                // Without a tray there would be no way back to a closed window, nor to quit,
+                // so closing the window quits instead (see `window::CloseToTray`).
                 Err(err) => {
                     tracing::warn!(error = %err, "no tray icon; closing the window will quit")
                 }
             }
+            // `tauri.conf.json` says `create: false`: every instance of the window, this
+            // first one included, is built by `window::create_main`.
+            window::create_main(app.handle())?;
             events::forward(app.handle().clone(), engine.subscribe());
             notify::spawn(app.handle().clone(), engine.clone());
             exit::quit_on_signal(app.handle().clone());
             Ok(())
-        })
-        .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                window::on_close_requested(window, api);
-            }
         })
         .build(context)
 }

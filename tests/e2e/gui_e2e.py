@@ -17,10 +17,15 @@ Steps (each prints `ok - ...`; the first failure raises, screenshots the window 
     (served to viewers at `…/__thumbnail__`) instead of a deploy; a file that is not a
     picture is refused with a note and stores nothing;
  6. dropping a path that does not exist shows an error note with a code and message;
- 7. closing the window (WM_DELETE_WINDOW, as a window manager sends it) hides it and the
-    server keeps serving (needs python-xlib, pinned in tests/requirements.txt; without it
-    the step is a counted skip, see `skip`);
- 8. SIGTERM to the app: the engine shuts down gracefully and the process exits.
+ 7. closing the window (WM_DELETE_WINDOW, as a window manager sends it) closes it to the
+    tray: the X window and its WebKit web process are gone, porch keeps serving (a content
+    URL is fetched while closed); a second launch (`porch --data-dir D`, which runs the same
+    code as the tray's "Open Porch") builds a new window, which WebDriver switches to, and
+    the Library there shows the same items; then it is closed to the tray again (needs
+    python-xlib, pinned in tests/requirements.txt; without it the step is a counted skip,
+    see `skip`);
+ 8. SIGTERM to the app with its window closed to the tray: the engine shuts down
+    gracefully, the process exits and so do the processes it started (WebKit's).
 """
 from __future__ import annotations
 
@@ -327,10 +332,13 @@ class Scenario:
         pid = self.app_pid()
         assert pid is not None, "cannot find the porch GUI process"
 
-        # 9. closing the window hides it; the server keeps serving
-        self.close_window_keeps_serving(pid, link)
+        # 9. closing the window closes it to the tray; the server keeps serving; a second
+        #    launch opens it again with the same Library; then closed to the tray again
+        closed_to_tray = self.close_to_tray_and_reopen(pid, link)
 
-        # 10. graceful quit on SIGTERM
+        # 10. graceful quit on SIGTERM (with the window closed to the tray); the processes
+        #     porch started end with it
+        children = _descendants(pid)
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
@@ -339,7 +347,10 @@ class Scenario:
                 break
             time.sleep(0.1)
         assert _proc_state(pid) in (None, "Z"), f"porch (pid {pid}) still running 15s after SIGTERM"
-        self.ok(f"porch (pid {pid}) exited after SIGTERM")
+        self.ok(f"porch (pid {pid}) exited after SIGTERM" + (" with its window closed to the tray" if closed_to_tray else ""))
+        self.wait_for(f"the processes porch started ({children}) to exit",
+                      lambda: all(_proc_state(c) in (None, "Z") for c in children))
+        self.ok(f"the {len(children)} processes porch started exited with it")
         # The app's stderr reaches tauri-driver's log (gui.sh writes it to --out).
         log = self.out / "tauri-driver.log"
         if log.exists():
@@ -457,12 +468,14 @@ class Scenario:
         self.wait_for("the restarted process to quit", lambda: _proc_state(after) in (None, "Z"))
         self.ok("the restarted process quit on SIGTERM")
 
-    def close_window_keeps_serving(self, pid: int, url: str) -> None:
+    def close_to_tray_and_reopen(self, pid: int, url: str) -> bool:
+        """Step 9; returns whether it ran (False: a counted skip without python-xlib)."""
+        assert self.driver is not None
         try:
             from Xlib import X, display, protocol
         except ImportError:
-            skip("gui_e2e_close_window_keeps_serving", "python-xlib is not installed")
-            return
+            skip("gui_e2e_close_to_tray_and_reopen", "python-xlib is not installed")
+            return False
         d = display.Display()
         net_pid = d.intern_atom("_NET_WM_PID")
         protocols = d.intern_atom("WM_PROTOCOLS")
@@ -480,19 +493,60 @@ class Scenario:
                     found.append((win, attrs.map_state))
             return found
 
-        wins = self.wait_for("the Porch X window", lambda: [w for w, state in app_windows() if state == X.IsViewable])
-        win = wins[0]
-        event = protocol.event.ClientMessage(window=win, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0]))
-        win.send_event(event, event_mask=X.NoEventMask)
-        d.flush()
-        # Hidden means still there but unmapped; a destroyed window would be a close, not a hide.
-        self.wait_for("the window to be hidden (unmapped, not destroyed)",
-                      lambda: any(w.id == win.id and state == X.IsUnmapped for w, state in app_windows()))
-        assert _proc_state(pid) not in (None, "Z"), "porch exited when its window was closed"
+        def web_processes():
+            return [c for c in _descendants(pid) if _program(c) == "WebKitWebProcess" and _proc_state(c) not in (None, "Z")]
+
+        def close_window() -> None:
+            wins = self.wait_for("the Porch X window", lambda: [w for w, state in app_windows() if state == X.IsViewable])
+            win = wins[0]
+            event = protocol.event.ClientMessage(window=win, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0]))
+            win.send_event(event, event_mask=X.NoEventMask)
+            d.flush()
+            # Closed to the tray means destroyed, not hidden: no X window of porch is left.
+            self.wait_for("the window to be destroyed (not only hidden)",
+                          lambda: not any(w.id == win.id for w, _ in app_windows()))
+            self.wait_for("the webview's WebKitWebProcess to exit", lambda: not web_processes())
+            assert _proc_state(pid) not in (None, "Z"), "porch exited when its window was closed"
+
+        rows_before = sorted((r["href"] or "", r["text"]) for r in self.find('[data-testid="content-row"]'))
+        # The two deployed sites and the failed deploy's item (not deployed).
+        assert len(rows_before) == 3, rows_before
+        assert web_processes(), "no WebKitWebProcess runs for the open window"
+        close_window()
+        # Serving on while closed: the page and a content URL from the engine, fresh.
         with urllib.request.urlopen(url, timeout=10) as resp:
-            assert resp.status == 200
-        self.ok("closing the window hides it; porch keeps serving")
+            body = resp.read().decode("utf-8", errors="replace")
+            assert resp.status == 200 and "Hello from the Porch e2e" in body, (resp.status, body[:200])
+        self.ok("closing the window destroys it and its web process; porch keeps serving")
+        self.screenshot_screen("closed-to-tray")
+
+        # A second launch on the same data folder opens the window again (the tray's
+        # "Open Porch" calls the same `window::show_main`); this process then exits.
+        # (The single-instance plugin ends it with status 0 once the running one is told.)
+        res = self.porch_cli()
+        assert res.returncode == 0, "the second launch failed"
+        self.wait_for("a new Porch window", lambda: [w for w, state in app_windows() if state == X.IsViewable])
+        self.wait_for("a web process for the new window", web_processes)
+        # WebDriver: the old browsing context is gone; the new webview is one to switch to.
+        handles = self.wait_for("the new window's browsing context", lambda: self.driver.window_handles)
+        self.driver.switch_to.window(handles[-1])
+        self.wait_for("the Library in the new window", lambda: len(self.find('[data-testid="content-row"]')) == len(rows_before))
+        rows_after = sorted((r["href"] or "", r["text"]) for r in self.find('[data-testid="content-row"]'))
+        assert [h for h, _ in rows_after] == [h for h, _ in rows_before], (rows_before, rows_after)
+        self.ok(f"reopened by a second launch: the Library shows the same {len(rows_after)} items")
+        self.screenshot("reopened")
+
+        close_window()
+        self.ok("closed to the tray again")
         d.close()
+        return True
+
+    def screenshot_screen(self, name: str) -> None:
+        """The whole X screen only (there is no webview to ask for a screenshot)."""
+        self.shots += 1
+        path = self.out / f"{self.shots:02d}-{name}.screen.png"
+        subprocess.run(["import", "-window", "root", str(path)], check=False, capture_output=True, timeout=10)
+        print(f"   screenshot: {path}", flush=True)
 
     def fail_screenshot(self) -> None:
         if self.driver is None:
@@ -520,6 +574,33 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, their children, ...)."""
+    kids: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], list(kids.get(pid, []))
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def _program(pid: int) -> str:
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return ""
+    return os.path.basename(argv0.decode(errors="replace"))
 
 
 def _proc_state(pid: int) -> str | None:

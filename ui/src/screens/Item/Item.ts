@@ -15,6 +15,7 @@ import { Qr } from "../../components/Qr";
 import { toast } from "../../components/Toast";
 import { serverView } from "../../api/server";
 import * as awake from "../../lib/awake";
+import { everyWhileVisible } from "../../lib/visible";
 import { formatBytes, formatWhen, modeIcon, modeLabel, runtimeKind } from "../../lib/format";
 import { describe, fromView } from "../../lib/schedule";
 import { galleryCard } from "./Gallery";
@@ -182,7 +183,7 @@ function overviewPanel(root: HTMLElement, shell: Shell, c: ContentView): Cleanup
       awakeLine.hidden = text === null;
     }, () => {});
   paintAwake();
-  const awakeTimer = setInterval(paintAwake, 10_000);
+  const stopAwake = everyWhileVisible(paintAwake, 10_000);
   root.replaceChildren(facts, awakeLine);
   if (c.bundle_id) root.append(galleryCard(c));
   if (kind === "rendered") {
@@ -202,7 +203,7 @@ function overviewPanel(root: HTMLElement, shell: Shell, c: ContentView): Cleanup
     );
   }
   void shell;
-  return () => clearInterval(awakeTimer);
+  return stopAwake;
 }
 
 function logsPanel(root: HTMLElement, _shell: Shell, c: ContentView): Cleanup {
@@ -270,10 +271,10 @@ function processesPanel(root: HTMLElement, _shell: Shell, c: ContentView): Clean
     table,
   );
   void paint();
-  const timer = setInterval(() => void paint(), 5000);
+  const stop = everyWhileVisible(() => void paint(), 5000);
   return () => {
     alive = false;
-    clearInterval(timer);
+    stop();
   };
 }
 

@@ -13,6 +13,7 @@ import type { Cleanup, Shell } from "../../app";
 import { button, h, svg } from "../../components/dom";
 import { ErrorNote } from "../../components/ErrorNote";
 import { formatWhen, runtimeKind } from "../../lib/format";
+import { everyWhileVisible } from "../../lib/visible";
 
 /** What is counted for an item: sessions for apps, page views for everything else. */
 export type Metric = "views" | "sessions";
@@ -222,9 +223,9 @@ export function usagePanel(root: HTMLElement, _shell: Shell, c: ContentView): Cl
     body,
   );
   void paint();
-  const timer = setInterval(() => void paint(), 15_000);
+  const stop = everyWhileVisible(() => void paint(), 15_000);
   return () => {
     alive = false;
-    clearInterval(timer);
+    stop();
   };
 }

@@ -20,6 +20,7 @@ import { RuntimeFields } from "../../components/RuntimeFields";
 import { SettingField } from "../../components/SettingField";
 import { forgetKey } from "../Login/Login";
 import * as awake from "../../lib/awake";
+import { everyWhileVisible } from "../../lib/visible";
 import { Reachability } from "./Reachability";
 
 export function mountSettings(root: HTMLElement, shell: Shell): Cleanup {
@@ -292,8 +293,8 @@ function keepAwakeStatus(s: ServerView): HTMLElement {
     );
   };
   paint(s);
-  const timer = setInterval(() => {
-    if (!box.isConnected) return clearInterval(timer);
+  const stop = everyWhileVisible(() => {
+    if (!box.isConnected) return stop();
     void serverView().then(paint, () => {});
   }, KEEP_AWAKE_REFRESH_MS);
   return box;
