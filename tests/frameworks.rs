@@ -327,6 +327,21 @@ async fn expect_plain(d: &Deployed) {
 }
 
 /// Asserts no helper runs any more and the item's worker is not one it forked.
+/// Runs `checks` against a worker forked from the Python helper, then again with `zygote`
+/// off against a plain one, asserting each time which start it was.
+async fn forked_then_plain<'a, F, Fut>(test: &'a str, d: &'a Deployed, checks: F)
+where
+    F: Fn(&'a str, &'a Deployed) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let before = expect_forked(test, d).await;
+    checks(test, d).await;
+    was_forked(test, d, before).await;
+    expect_plain(d).await;
+    checks(test, d).await;
+    was_plain(test, d).await;
+}
+
 async fn was_plain(test: &str, d: &Deployed) {
     let h = helper(&d.p).await;
     assert!(h.is_null() || h["state"] != "ready", "{test}: zygote=off leaves no helper running: {h}");
@@ -476,12 +491,7 @@ async fn dash_with_rsconnect() {
     let Some(d) = rsconnect_deploy(test, "dash", &["dash", "--entrypoint", "app:app"], "python-dash").await else {
         return;
     };
-    let before = expect_forked(test, &d).await;
-    dash_checks(test, &d).await;
-    was_forked(test, &d, before).await;
-    expect_plain(&d).await;
-    dash_checks(test, &d).await;
-    was_plain(test, &d).await;
+    forked_then_plain(test, &d, dash_checks).await;
     d.p.shutdown();
 }
 
@@ -531,12 +541,7 @@ async fn streamlit_with_rsconnect() {
     else {
         return;
     };
-    let before = expect_forked(test, &d).await;
-    streamlit_checks(test, &d).await;
-    was_forked(test, &d, before).await;
-    expect_plain(&d).await;
-    streamlit_checks(test, &d).await;
-    was_plain(test, &d).await;
+    forked_then_plain(test, &d, streamlit_checks).await;
     d.p.shutdown();
 }
 
@@ -564,12 +569,7 @@ async fn shiny_with_rsconnect() {
     let Some(d) = rsconnect_deploy(test, "shiny", &["shiny", "--entrypoint", "app:app"], "python-shiny").await else {
         return;
     };
-    let before = expect_forked(test, &d).await;
-    shiny_checks(test, &d).await;
-    was_forked(test, &d, before).await;
-    expect_plain(&d).await;
-    shiny_checks(test, &d).await;
-    was_plain(test, &d).await;
+    forked_then_plain(test, &d, shiny_checks).await;
     d.p.shutdown();
 }
 

@@ -20,7 +20,7 @@ use tokio::io::AsyncRead;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{owned, platform, pump, Control, Exit, Logs, Process, Runner, Signal, Tail, PUMP_AFTER_EXIT};
+use super::{owned, platform, pump, pump_stop, Control, Exit, Logs, Process, Runner, Signal, Tail};
 
 /// A child of Porch recorded as owned, not yet handed to a keeper. Dropping it kills the
 /// child's group and gives the pid back to the orphan reaper.
@@ -85,17 +85,7 @@ impl Claim {
         let tail = Tail::new(logs.tail_lines);
         let dropped = CancellationToken::new();
 
-        let pump_stop = {
-            let (cancel, dropped, mut exit) = (inner.cancel.clone(), dropped.clone(), exit.clone());
-            async move {
-                tokio::select! {
-                    _ = cancel.cancelled() => {}
-                    _ = dropped.cancelled() => {}
-                }
-                let _ = exit.wait_for(Option::is_some).await;
-                tokio::time::sleep(PUMP_AFTER_EXIT).await;
-            }
-        };
+        let pump_stop = pump_stop(inner.cancel.clone(), dropped.clone(), exit.clone());
         let pump_tail = tail.clone();
         inner.tracker.spawn(async move {
             pump::run(pid, Some(output), None::<tokio::net::UnixStream>, logs, pump_tail, pump_stop).await;

@@ -90,6 +90,17 @@ fn owned() -> OwnedGuard {
 /// may hold the pipes open forever).
 const PUMP_AFTER_EXIT: Duration = Duration::from_millis(500);
 
+/// When a process's log pump stops reading: once Porch shuts down or the process's handle is
+/// dropped, and then its process has exited, [`PUMP_AFTER_EXIT`] later.
+async fn pump_stop(cancel: CancellationToken, dropped: CancellationToken, mut exit: watch::Receiver<Option<Exit>>) {
+    tokio::select! {
+        _ = cancel.cancelled() => {}
+        _ = dropped.cancelled() => {}
+    }
+    let _ = exit.wait_for(Option::is_some).await;
+    tokio::time::sleep(PUMP_AFTER_EXIT).await;
+}
+
 /// A program to run: the runner's own command builder, so no other module touches
 /// `std::process::Command`.
 #[derive(Debug, Clone)]
@@ -483,17 +494,7 @@ impl Runner {
         let dropped = CancellationToken::new();
 
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let pump_stop = {
-            let (cancel, dropped, mut exit) = (self.inner.cancel.clone(), dropped.clone(), exit.clone());
-            async move {
-                tokio::select! {
-                    _ = cancel.cancelled() => {}
-                    _ = dropped.cancelled() => {}
-                }
-                let _ = exit.wait_for(Option::is_some).await;
-                tokio::time::sleep(PUMP_AFTER_EXIT).await;
-            }
-        };
+        let pump_stop = pump_stop(self.inner.cancel.clone(), dropped.clone(), exit.clone());
         let pump_tail = tail.clone();
         self.inner.tracker.spawn(async move {
             pump::run(pid, stdout, stderr, logs, pump_tail, pump_stop).await;
