@@ -220,8 +220,14 @@ impl Gallery {
             Error::Invalid(format!("Chromium took no picture ({}): {last}", out.status))
         })?;
         let checked = image::check(&bytes, "captured picture")?;
-        self.store_picture(c.id, &c.guid, &bytes, checked, "capture").await?;
-        tracing::info!(content = %c.guid, bytes = bytes.len(), "thumbnail captured");
+        // An automatic capture never replaces a picture the publisher uploaded while
+        // Chromium was at work; one the publisher asked for does.
+        let kept = self.store_picture(c.id, &c.guid, &bytes, checked, "capture", !job.requested).await?;
+        if kept.source == "upload" && !job.requested {
+            tracing::info!(content = %c.guid, "a picture was uploaded during the capture; it stays");
+        } else {
+            tracing::info!(content = %c.guid, bytes = bytes.len(), "thumbnail captured");
+        }
         Ok(())
     }
 }

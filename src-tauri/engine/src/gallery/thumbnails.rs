@@ -79,7 +79,7 @@ impl Gallery {
     pub async fn set_thumbnail(&self, key: &str, bytes: &[u8]) -> Result<ThumbnailMeta> {
         let c = self.library.content(key).await?;
         let checked = image::check(bytes, "thumbnail")?;
-        self.store_picture(c.id, &c.guid, bytes, checked, "upload").await
+        self.store_picture(c.id, &c.guid, bytes, checked, "upload", false).await
     }
 
     /// Sets an item's picture from a file on this computer (a picture dropped on the desktop
@@ -106,6 +106,7 @@ impl Gallery {
         bytes: &[u8],
         checked: image::Checked,
         source: &str,
+        keep_upload: bool,
     ) -> Result<ThumbnailMeta> {
         let new = NewThumbnail {
             mime: checked.mime,
@@ -114,8 +115,9 @@ impl Gallery {
             source,
             image: bytes,
         };
-        self.shared.store.put_thumbnail(content_id, &new, &now()).await?;
-        self.shared.emit(Event::ContentChanged { guid: guid.to_string() });
+        if self.shared.store.put_thumbnail(content_id, &new, &now(), keep_upload).await? {
+            self.shared.emit(Event::ContentChanged { guid: guid.to_string() });
+        }
         let (meta, _) =
             self.shared.store.thumbnail(content_id).await?.ok_or_else(|| Error::not_found("thumbnail", guid))?;
         Ok(meta)

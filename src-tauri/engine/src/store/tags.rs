@@ -182,13 +182,21 @@ impl Store {
 
     // ----- thumbnails -----
 
-    /// Stores (or replaces) an item's thumbnail.
-    pub async fn put_thumbnail(&self, content_id: i64, t: &NewThumbnail<'_>, now: &str) -> Result<()> {
-        sqlx::query(
+    /// Stores (or replaces) an item's thumbnail. With `keep_upload`, a picture the publisher
+    /// uploaded is not replaced (in the same statement, so an upload that lands while an
+    /// automatic capture runs wins). Returns whether `t` was stored.
+    pub async fn put_thumbnail(
+        &self,
+        content_id: i64,
+        t: &NewThumbnail<'_>,
+        now: &str,
+        keep_upload: bool,
+    ) -> Result<bool> {
+        let res = sqlx::query(
             "INSERT INTO thumbnails (content_id, mime, width, height, source, image, updated_time) \
              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (content_id) DO UPDATE SET mime = excluded.mime, \
              width = excluded.width, height = excluded.height, source = excluded.source, image = excluded.image, \
-             updated_time = excluded.updated_time",
+             updated_time = excluded.updated_time WHERE ? = 0 OR thumbnails.source != 'upload'",
         )
         .bind(content_id)
         .bind(t.mime)
@@ -197,10 +205,11 @@ impl Store {
         .bind(t.source)
         .bind(t.image)
         .bind(now)
+        .bind(keep_upload)
         .execute(&self.pool)
         .await
         .map_err(Error::store("storing a thumbnail"))?;
-        Ok(())
+        Ok(res.rows_affected() > 0)
     }
 
     /// An item's thumbnail with its bytes.
@@ -244,5 +253,35 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(Error::store("reading render times"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewContent;
+
+    fn picture<'a>(source: &'a str, image: &'a [u8]) -> NewThumbnail<'a> {
+        NewThumbnail { mime: "image/png", width: 2, height: 2, source, image }
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn an_automatic_capture_never_replaces_an_uploaded_picture(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool);
+        let new = NewContent { name: "item".into(), ..Default::default() };
+        let c = store.insert_content("00000000-0000-4000-8000-000000000002", &new, "t").await.expect("insert");
+        // No picture yet: a capture is stored, and an automatic one may replace it.
+        assert!(store.put_thumbnail(c.id, &picture("capture", b"shot 1"), "t1", true).await.expect("put"));
+        assert!(store.put_thumbnail(c.id, &picture("capture", b"shot 2"), "t2", true).await.expect("put"));
+        // The publisher's upload replaces a capture.
+        assert!(store.put_thumbnail(c.id, &picture("upload", b"mine"), "t3", false).await.expect("put"));
+        // A capture that finishes after the upload leaves it alone.
+        assert!(!store.put_thumbnail(c.id, &picture("capture", b"shot 3"), "t4", true).await.expect("put"));
+        let (meta, bytes) = store.thumbnail(c.id).await.expect("read").expect("a picture");
+        assert_eq!((meta.source.as_str(), bytes.as_slice()), ("upload", b"mine".as_slice()));
+        // One the publisher asked for replaces it.
+        assert!(store.put_thumbnail(c.id, &picture("capture", b"asked"), "t5", false).await.expect("put"));
+        let (meta, bytes) = store.thumbnail(c.id).await.expect("read").expect("a picture");
+        assert_eq!((meta.source.as_str(), bytes.as_slice()), ("capture", b"asked".as_slice()));
     }
 }
