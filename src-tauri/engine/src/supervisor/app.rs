@@ -237,6 +237,7 @@ impl App {
             read_timeout: self.def.settings.read_timeout,
             conns: inst.conns.clone(),
             activity: self.tx.clone(),
+            _view: self.def.views.as_ref().map(crate::zygote::Views::begin),
         }
     }
 
