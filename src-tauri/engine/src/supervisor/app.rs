@@ -269,6 +269,7 @@ impl App {
             connection_timeout: s.connection_timeout,
             read_timeout: s.read_timeout,
             change: self.change,
+            views: self.def.views.clone(),
         };
         self.shared.publish(snapshot, !self.waiters.is_empty());
     }
@@ -283,6 +284,7 @@ impl App {
             read_timeout: self.def.settings.read_timeout,
             gate: inst.gate.clone(),
             app: self.shared.clone(),
+            _view: self.def.views.as_ref().map(crate::zygote::Views::begin),
         })
     }
 

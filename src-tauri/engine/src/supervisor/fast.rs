@@ -52,6 +52,8 @@ pub(super) struct Snapshot {
     pub(super) read_timeout: Duration,
     /// The last change the actor had applied when it published this.
     pub(super) change: u64,
+    /// The item's Python helper, of which each lease is a view.
+    pub(super) views: Option<crate::zygote::Views>,
 }
 
 /// One routable worker.
@@ -129,6 +131,7 @@ impl Shared {
             read_timeout: snap.read_timeout,
             gate: slot.gate.clone(),
             app: self.clone(),
+            _view: snap.views.as_ref().map(crate::zygote::Views::begin),
         }
     }
 

@@ -26,6 +26,10 @@
 //! An actor sleeps until something is due (a waiter's init timeout, an idle worker's idle
 //! timeout, a drained worker to stop) or a message arrives: an item with no worker never
 //! wakes. Memory and hang checks run in a per-worker task only while that worker is ready.
+//!
+//! A [`Lease`] of an item whose workers may fork from a pre-imported Python helper is also a
+//! view of that helper (`AppDef::views`, `crate::zygote::Views`): two atomics, written where
+//! the lease is made and dropped, which is all the helper's 24 hours need.
 
 mod app;
 mod fast;
@@ -150,6 +154,9 @@ pub struct AppDef {
     pub settings: RuntimeSettings,
     /// How to start a worker.
     pub factory: SpawnFactory,
+    /// The views of the pre-imported Python helper its workers fork from: each lease
+    /// counts as a view of the item while it lasts (`crate::zygote::Views`).
+    pub views: Option<crate::zygote::Views>,
 }
 
 impl std::fmt::Debug for AppDef {
@@ -195,6 +202,8 @@ pub struct Lease {
     pub read_timeout: Duration,
     gate: Arc<instance::Gate>,
     app: Arc<fast::Shared>,
+    /// The view this lease is, for the item's Python helper (ends on drop).
+    _view: Option<crate::zygote::View>,
 }
 
 impl Drop for Lease {

@@ -92,6 +92,7 @@ fn def(bundle: i64, settings: RuntimeSettings) -> AppDef {
                 fork: None,
             })
         }),
+        views: None,
     }
 }
 
@@ -274,4 +275,24 @@ fn a_gate_shut_when_idle_lets_no_request_in_and_is_not_shut_while_one_is_open() 
     other.close();
     assert_eq!(other.connections(), 1, "closing keeps the count of those still open");
     assert!(!other.enter(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_lease_is_a_view_of_the_items_python_helper_counted_when_it_begins_and_ends() {
+    let fake = Arc::new(Fake::default());
+    let (sup, _dir) = supervisor(fake.clone());
+    let views = crate::zygote::Views::new();
+    let before = views.last();
+    sup.install(AppDef { views: Some(views.clone()), ..def(1, settings()) });
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let lease = sup.acquire("fake", None, Wait::UntilReady).await.expect("lease");
+    assert!(views.open(), "a leased worker is a view going on");
+    let began = views.last();
+    assert!(began >= before + Duration::from_secs(60), "counted when it began: {:?}", began - before);
+    // A session: the lease is held for an hour; the view counts again when it ends.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(views.last(), began, "nothing is written while the view goes on");
+    drop(lease);
+    assert!(!views.open());
+    assert!(views.last() >= began + Duration::from_secs(3600), "counted when it ended");
 }
