@@ -105,3 +105,74 @@ async fn connect(addr: SocketAddr) -> Result<Sender, ProxyError> {
     });
     Ok(sender)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use http_body_util::BodyExt as _;
+    use hyper::service::service_fn;
+
+    use super::*;
+
+    /// A worker on a loopback port that answers every request with "ok" and counts the
+    /// connections it accepted; with `keep_alive` false it closes each after one answer.
+    async fn worker(keep_alive: bool) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let svc =
+                        service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(Body::from("ok"))) });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(keep_alive)
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    async fn get(addr: SocketAddr) -> String {
+        let req = Request::get("/").header("host", "worker").body(Body::empty()).expect("request");
+        let (resp, pooled) = send(addr, req).await.expect("answered");
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        pooled.give_back();
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    #[tokio::test]
+    async fn requests_one_after_another_reuse_one_connection() {
+        let (addr, accepted) = worker(true).await;
+        for _ in 0..5 {
+            assert_eq!(get(addr).await, "ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one kept-alive connection served all five");
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_worker_closed_is_not_reused_and_no_request_fails() {
+        let (addr, accepted) = worker(false).await;
+        for _ in 0..5 {
+            assert_eq!(get(addr).await, "ok");
+            // Let the worker's close reach the pooled connection, as between real requests.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 5, "a fresh connection for each closed one");
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_is_gone_is_reported_as_refused() {
+        // Nothing listens on this port.
+        let gone = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind").local_addr().expect("addr");
+        let req = Request::get("/").body(Body::empty()).expect("request");
+        let err = send(gone, req).await.expect_err("nobody listens");
+        assert!(matches!(err, ProxyError::Refused { .. }), "{err:?}");
+    }
+}
