@@ -316,6 +316,9 @@ async fn was_forked(test: &str, d: &Deployed, before: u64) {
     if forks <= before {
         panic!("{}", d.report(&format!("{test}: the worker was not forked from the Python helper: {h}")).await);
     }
+    // It serves the item, and is not held by it (no `min_processes`): it names when it stops.
+    let serves = h["items"].as_array().is_some_and(|items| items.iter().any(|g| g == d.guid.as_str()));
+    assert!(serves && h["held"] == false && h["expires"].is_string(), "{test}: the helper's items and expiry: {h}");
 }
 
 /// Turns `zygote` off and restarts the item: its next worker starts plainly.

@@ -7,7 +7,8 @@
 # live, drives the drop path, switches start at login on and off (XDG_CONFIG_HOME is a
 # scratch folder), checks that a failed deploy raises a desktop notification (a private
 # session bus with tests/e2e/notifications.py as the daemon), and finally sends SIGTERM
-# to check the graceful quit.
+# to check the graceful quit. Then two windows that cannot start (a data folder a headless
+# `porch serve` holds, a port another program holds) must exit and say why in a notification.
 #
 # Needs: Xvfb, webkit2gtk-driver (WebKitWebDriver), tauri-driver (`cargo install
 # tauri-driver --locked`), dbus-daemon, python3 with selenium, python-xlib and jeepney
@@ -115,3 +116,56 @@ RUST_LOG="${RUST_LOG:-info}" "$PY" "$ROOT/tests/e2e/gui_e2e.py" \
   --driver "http://127.0.0.1:$DRIVER_PORT" \
   --work "$WORK" \
   --out "$OUT"
+
+# Started from the applications menu there is no terminal: a window that cannot start must
+# say why in a desktop notification (the stand-in daemon above records each one).
+echo "== start-up failures of the window reach the desktop as notifications"
+notified() { # PATTERN...: a notification from Porch whose body holds every pattern, within 30 s
+  for _ in $(seq 300); do
+    if [[ -s $PORCH_E2E_NOTIFICATIONS ]] && "$PY" - "$PORCH_E2E_NOTIFICATIONS" "$@" <<'PY'
+import json, sys
+notes = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+ok = any(n["summary"] == "Porch" and all(p in n["body"] for p in sys.argv[2:]) for n in notes)
+sys.exit(0 if ok else 1)
+PY
+    then
+      echo "   ok: notified ($*)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "FAIL: no notification holding: $*; notifications were:" >&2
+  cat "$PORCH_E2E_NOTIFICATIONS" >&2 || true
+  exit 1
+}
+must_fail() { # LOG ARGS...: the window must exit non-zero, without hanging
+  local log=$1
+  shift
+  if timeout 60 "$PORCH" "$@" >"$log" 2>&1; then
+    echo "FAIL: porch $* started although it should not have" >&2
+    exit 1
+  fi
+  echo "   ok: porch $* exited: $(tail -n 1 "$log")"
+}
+# a) The data folder is held by a headless `porch serve`: the window does not open, and the
+#    notification names the running server.
+HELD_PORT="$(free_port)"
+"$PORCH" serve --data-dir "$WORK/held-data" --port "$HELD_PORT" >"$OUT/held-serve.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 300); do
+  curl -fsS "http://127.0.0.1:$HELD_PORT/" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$HELD_PORT/" >/dev/null || { echo "porch serve did not start" >&2; exit 1; }
+must_fail "$OUT/held-window.log" --data-dir "$WORK/held-data"
+notified "already serving this folder" ":$HELD_PORT"
+# b) The port is taken by another program: the notification says which port.
+BUSY_PORT="$(free_port)"
+"$PY" -c 'import socket, sys, time
+s = socket.socket(); s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(); print("listening", flush=True); time.sleep(600)' \
+  "$BUSY_PORT" >"$OUT/busy-port.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q listening "$OUT/busy-port.log" 2>/dev/null && break; sleep 0.1; done
+must_fail "$OUT/busy-window.log" --data-dir "$WORK/busy-data" --port "$BUSY_PORT"
+notified "cannot listen on" ":$BUSY_PORT"
+echo "PASS: start-up failures notified"

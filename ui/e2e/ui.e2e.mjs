@@ -8,10 +8,10 @@
 // library update from the event stream → redeploy and roll back a version → an error for
 // an unrecognisable drop → a page chosen as the entry point in the preview (and an app mode
 // the files cannot run refused inline) → a FastAPI app by drop (deploy log, viewer, live process log,
-// processes, an environment variable) → a notebook by drop with a schedule edited and its
+// processes with the Python helper and its memory, an environment variable) → a notebook by drop with a schedule edited and its
 // next runs previewed → an API key created in Settings and used with `rsconnect` → key
-// revoked → server settings saved (address, remote publishing, runtime defaults) → the
-// Reachability panel's checks.
+// revoked → server settings saved (address, remote publishing, runtime defaults), the Python
+// helpers listed server-wide → the Reachability panel's checks.
 // Screenshots of each screen go to $E2E_OUT (light, dark and narrow).
 //
 // Env: PORCH_BIN     the porch binary (built after `npm run build`, so it embeds ui/dist)
@@ -49,6 +49,8 @@ let target = null;
 let browser = null;
 let lastPage = null;
 let step = "setup";
+/** Whether the FastAPI step showed its Python helper (the Settings step then looks for it too). */
+let helpersShown = false;
 
 function log(msg) {
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
@@ -335,6 +337,17 @@ async function main() {
     await shot(page, "item-logs");
     await page.goto(`${server.base}/__porch__/#/item/${appGuid}/processes`);
     await page.getByTestId("process-row").first().waitFor({ timeout: 60_000 });
+    // The environment's Python helper (the panel reads it again every 5 s; it imports
+    // FastAPI and uvicorn once after the deploy): ready, with its memory, serving this app.
+    const helperRow = page.locator("[data-testid=item-python-helper] [data-testid=helper-row][data-state=ready]");
+    await helperRow.waitFor({ timeout: LONG });
+    const helperMemory = (await helperRow.getByTestId("helper-memory").textContent()).trim();
+    assert(/^\d+(\.\d)? (KB|MB)$/.test(helperMemory), `the helper's memory is shown (${helperMemory})`);
+    assert((await helperRow.textContent()).includes("This app"), "the helper names the app it serves");
+    assert((await helperRow.getByTestId("helper-stops").textContent()).includes("unless an app it serves is viewed"), "and when it stops");
+    const listed = (await api("GET", "/__api__/porch/python-helpers", server.key)).json;
+    assert(listed.length === 1 && listed[0].items.includes(appGuid) && listed[0].memory > 0, `the API agrees: ${JSON.stringify(listed)}`);
+    helpersShown = true;
     await shot(page, "item-processes");
     await page.goto(`${server.base}/__porch__/#/item/${appGuid}/settings`);
     await page.getByTestId("env-name").fill("E2E_SECRET");
@@ -455,6 +468,13 @@ async function main() {
   assert(sv.runtime_defaults.min_processes === 0 && sv.runtime_defaults.max_processes === 7, "an invalid default is not saved");
   await page.getByTestId("runtime-defaults").scrollIntoViewIfNeeded();
   await shot(page, "app-settings-defaults");
+  if (helpersShown) {
+    // Server-wide, above the switch that turns them off: the FastAPI app's helper.
+    await page.getByTestId("python-helpers-now").getByTestId("helper-row").first().waitFor();
+    assert((await page.getByTestId("python-helpers-now").textContent()).includes("E2E API"), "the Apps card names the app a helper serves");
+    await page.getByTestId("python-helpers-now").scrollIntoViewIfNeeded();
+    await shot(page, "app-settings-apps");
+  }
 
   step = "Settings → Reachability: the checks, and why the phone test cannot work on this computer only";
   await page.goto(`${server.base}/__porch__/#/settings`);

@@ -1,10 +1,12 @@
 //! The in-memory routing table: guid, numeric id and vanity path to what is served.
 //!
 //! Rebuilt from the store after every change (the library is small), then swapped in
-//! whole, so readers on the hot path take one short read lock and clone an `Arc`.
+//! whole (`arc-swap`), so readers on the hot path take no lock: they clone an `Arc`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use crate::store::ContentRow;
 
@@ -134,22 +136,17 @@ impl RouteTable {
 /// The shared, swappable table.
 #[derive(Debug, Default)]
 pub struct Routes {
-    // A std lock: held only to clone or replace an Arc, never across an await.
-    inner: RwLock<Arc<RouteTable>>,
+    inner: ArcSwap<RouteTable>,
 }
 
 impl Routes {
     /// The current snapshot.
     pub fn snapshot(&self) -> Arc<RouteTable> {
-        self.inner.read().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.inner.load_full()
     }
 
     /// Replaces the table.
     pub fn replace(&self, table: RouteTable) {
-        let table = Arc::new(table);
-        match self.inner.write() {
-            Ok(mut g) => *g = table,
-            Err(p) => *p.into_inner() = table,
-        }
+        self.inner.store(Arc::new(table));
     }
 }

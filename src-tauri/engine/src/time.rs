@@ -9,6 +9,14 @@ pub fn now() -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// The UTC time `d` from now, RFC 3339 with second precision.
+pub fn after(d: std::time::Duration) -> String {
+    let now = OffsetDateTime::now_utc();
+    let t = time::Duration::try_from(d).ok().and_then(|d| now.checked_add(d)).unwrap_or(now);
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
 /// A duration for people: `90 s`, `5 min`, `1 h 30 min`.
 pub fn human_duration(d: std::time::Duration) -> String {
     let s = d.as_secs();

@@ -46,6 +46,7 @@ fn def(guid: &str, bundle: i64, settings: RuntimeSettings, env: &[(&str, &str)])
                 fork: None,
             })
         }),
+        views: None,
     }
 }
 

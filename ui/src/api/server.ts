@@ -1,7 +1,7 @@
 // Typed calls about the server itself: addresses, keys, SMTP, dry runs.
 
 import { request } from "./client";
-import type { ApiKeyView, BundlePreview, NewApiKey, NextRun, ServerView, SmtpView } from "./types";
+import type { ApiKeyView, BundlePreview, HelperInfo, NewApiKey, NextRun, ServerView, SmtpView } from "./types";
 
 const P = "/__api__/porch";
 
@@ -16,6 +16,8 @@ export const setSharingPaused = (paused: boolean) => request<ServerView>("PUT", 
 export const apiKeys = () => request<ApiKeyView[]>("GET", `${P}/keys`);
 export const createApiKey = (name: string) => request<NewApiKey>("POST", `${P}/keys`, { json: { name } });
 export const revokeApiKey = (id: string) => request<void>("DELETE", `${P}/keys/${encodeURIComponent(id)}`);
+/** The pre-imported Python helpers, one per Python environment, with their memory (PSS). */
+export const pythonHelpers = () => request<HelperInfo[]>("GET", `${P}/python-helpers`);
 export const smtp = () => request<SmtpView>("GET", `${P}/smtp`);
 export const putSmtp = (s: Record<string, unknown>) => request<SmtpView>("PUT", `${P}/smtp`, { json: s });
 

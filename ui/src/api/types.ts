@@ -10,6 +10,7 @@ export type { BundleView } from "./generated/BundleView";
 export type { ContentView } from "./generated/ContentView";
 export type { Deployment } from "./generated/Deployment";
 export type { Event as EngineEvent } from "./generated/Event";
+export type { HelperInfo } from "./generated/HelperInfo";
 export type { NewApiKey } from "./generated/NewApiKey";
 export type { NextRun } from "./generated/NextRun";
 export type { PromotionReport } from "./generated/PromotionReport";

@@ -134,8 +134,9 @@ impl Apps {
     }
 
     /// Whether this item's workers may be forked from its environment's pre-imported
-    /// helper; if so, starts the helper (a deploy or start of the item) and keeps it while
-    /// the item keeps workers running.
+    /// helper; if so, records that the helper serves the item (held while the item keeps
+    /// `min_processes > 0`), starts it (a deploy or start of the item), and returns where to
+    /// fork from and the views the item's leases count in. If not, no helper serves it.
     fn fork_via(
         &self,
         c: &ContentRow,
@@ -143,20 +144,23 @@ impl Apps {
         interpreter: &Interpreter,
         publisher_vars: &[(String, String)],
         settings: &crate::supervisor::RuntimeSettings,
-    ) -> Option<ForkVia> {
-        let Interpreter::Python(python) = interpreter else { return None };
+    ) -> Option<(ForkVia, crate::zygote::Views)> {
         let zygotes = self.state.zygotes.clone();
-        crate::zygote::modules_for(app_mode)?;
-        if !zygotes.enabled() {
-            return None;
-        }
+        let python = match interpreter {
+            Interpreter::Python(p) if crate::zygote::modules_for(app_mode).is_some() && zygotes.enabled() => p,
+            _ => {
+                zygotes.release(&c.guid);
+                return None;
+            }
+        };
         if !crate::zygote::vars_allow_fork(publisher_vars.iter().map(|(n, _)| n.as_str())) {
             tracing::info!(content = %c.guid, "an environment variable configures the framework at import; starting plainly");
+            zygotes.release(&c.guid);
             return None;
         }
-        zygotes.hold(python, &c.guid, settings.min_processes > 0);
+        let views = zygotes.serve(python, &c.guid, settings.min_processes > 0);
         zygotes.prepare(python, app_mode);
-        Some(ForkVia { zygotes, python: python.clone() })
+        Some((ForkVia { zygotes, python: python.clone() }, views))
     }
 
     async fn app_def_for(&self, c: &ContentRow, bundle_id: i64, manifest: Manifest) -> Result<AppDef> {
@@ -168,7 +172,7 @@ impl Apps {
         let settings = super::runtime::effective(&c.runtime, &self.runtime_defaults());
         let base_path = format!("/content/{}", c.guid);
         let external_host = origin.split("://").nth(1).unwrap_or("localhost").to_string();
-        let fork = self.fork_via(c, &manifest.app_mode, &interpreter, &publisher_vars, &settings);
+        let (fork, views) = self.fork_via(c, &manifest.app_mode, &interpreter, &publisher_vars, &settings).unzip();
         let factory = Arc::new(move |port: u16| -> Result<Spawn, String> {
             let (python, rscript) = match &interpreter {
                 Interpreter::Python(p) => (Some(p.as_path()), None),
@@ -202,6 +206,6 @@ impl Apps {
                 fork: fork.clone(),
             })
         });
-        Ok(AppDef { guid: c.guid.clone(), bundle_id, settings, factory })
+        Ok(AppDef { guid: c.guid.clone(), bundle_id, settings, factory, views })
     }
 }

@@ -1,8 +1,8 @@
 //! The reverse proxy from the LAN port to content workers: HTTP and WebSocket.
 //!
-//! Plain requests go through one shared pool of keep-alive HTTP/1.1 connections to the
-//! workers' loopback ports (a worker's pooled connections simply fail over to fresh ones
-//! once it stops); an upgrade (WebSocket) gets a dedicated connection. Bodies stream both ways (nothing is buffered whole), hop-by-hop headers
+//! Plain requests reuse keep-alive HTTP/1.1 connections to the workers' loopback ports
+//! (`pool.rs`: a worker's pooled connections simply fail over to fresh ones once it
+//! stops); an upgrade (WebSocket) gets a dedicated connection. Bodies stream both ways (nothing is buffered whole), hop-by-hop headers
 //! are dropped, the original `Host` is kept (frameworks compare it with `Origin`), and the
 //! `X-Forwarded-*` and `RStudio-Connect-App-Base-URL` headers are added. An upgrade
 //! (WebSocket) is completed on both sides and the two upgraded streams are spliced.
@@ -23,8 +23,8 @@
 //! typed ([`ProxyError`]), never panics; an upgrade comes back as a [`PendingUpgrade`] that
 //! the caller runs as a session. It imports nothing from the HTTP surface above it.
 //!
-//! Concurrency: one task per exchange; the pool is shared and lock-free for callers; a
-//! session's splice runs on a task the caller spawns.
+//! Concurrency: one task per exchange, plus hyper's task per upstream connection; the pool's
+//! lock is held only to push or pop; a session's splice runs on a task the caller spawns.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -40,6 +40,8 @@ use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 
 use crate::supervisor::{Lease, PrefixMode};
+
+mod pool;
 
 /// What the proxy needs to know about the request's outside.
 #[derive(Debug, Clone)]
@@ -274,11 +276,11 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
 
     let addr = SocketAddr::from(([127, 0, 0, 1], lease.port));
     let sent = if upgrade.is_some() {
-        send_dedicated(addr, upstream_req).await
+        send_dedicated(addr, upstream_req).await.map(|r| (r, None))
     } else {
-        send_pooled(addr, upstream_req).await
+        pool::send(addr, upstream_req).await.map(|(r, p)| (r, Some(p)))
     };
-    let mut resp = match sent {
+    let (mut resp, pooled) = match sent {
         Ok(r) => r,
         Err(e) => {
             match &e {
@@ -302,7 +304,8 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     scope_cookies(&mut parts.headers, lease.prefix, outside);
-    Ok(Forwarded::Response(Response::from_parts(parts, Body::new(LeasedBody { inner: body, _lease: lease }))))
+    let body = LeasedBody { inner: body, pooled, _lease: lease };
+    Ok(Forwarded::Response(Response::from_parts(parts, Body::new(body))))
 }
 
 /// An upgrade the worker accepted, waiting for both sides to hand over their connections.
@@ -362,36 +365,6 @@ fn scope_cookies(headers: &mut HeaderMap, prefix: PrefixMode, outside: &Outside)
             }
         }
     }
-}
-
-type Pool = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
-
-/// The shared keep-alive pool to workers.
-fn pool() -> &'static Pool {
-    static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        connector.set_nodelay(true);
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(64)
-            .build(connector)
-    })
-}
-
-async fn send_pooled(addr: SocketAddr, mut req: Request<Body>) -> Result<Response<hyper::body::Incoming>, ProxyError> {
-    // The pool routes by the absolute URI; the original Host header is kept as sent.
-    let pq = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-    *req.uri_mut() = format!("http://{addr}{pq}")
-        .parse()
-        .map_err(|e: axum::http::uri::InvalidUri| ProxyError::Failed { addr, source: e.into() })?;
-    pool().request(req).await.map_err(|e| {
-        if e.is_connect() {
-            ProxyError::Refused { addr, source: e.into() }
-        } else {
-            ProxyError::Failed { addr, source: e.into() }
-        }
-    })
 }
 
 async fn send_dedicated(addr: SocketAddr, req: Request<Body>) -> Result<Response<hyper::body::Incoming>, ProxyError> {
@@ -471,10 +444,20 @@ where
     let _ = cw.shutdown().await;
 }
 
-/// A response body that holds the worker's lease until it has been sent.
+/// A response body that holds the worker's lease, and the connection it came on, until it
+/// has been sent; then the connection goes back to the pool.
 struct LeasedBody {
     inner: hyper::body::Incoming,
+    pooled: Option<pool::Pooled>,
     _lease: Lease,
+}
+
+impl Drop for LeasedBody {
+    fn drop(&mut self) {
+        if let Some(p) = self.pooled.take() {
+            p.give_back();
+        }
+    }
 }
 
 impl http_body::Body for LeasedBody {

@@ -3,14 +3,17 @@
 //! Concurrency: a single task processes messages in order, so routing state needs no
 //! locks. Starting and stopping happen in sub-tasks (on the supervisor's task tracker) that
 //! report back with messages (`Started`, `StartFailed`, `Exited`), so a slow start never
-//! blocks routing for workers that are already up. Connection counts are atomics shared
-//! with leases; a lease's drop sends `Released`, so every change that can make something
-//! due arrives as a message. Between messages the actor sleeps until the earliest deadline
-//! ([`App::next_due`]), or indefinitely when nothing is due (no worker, or only busy ones).
+//! blocks routing for workers that are already up. After each message the actor publishes
+//! its routable workers (`fast.rs`), so requests to ready workers are leased without it.
+//! Connection counts and the time of the last one live in each worker's `Gate`, shared
+//! with leases; a lease's drop messages the actor only for a draining worker or while
+//! requests wait. Between messages the actor sleeps until the earliest deadline
+//! ([`App::next_due`]): a waiter's timeout, an idle worker's idle timeout (re-checked
+//! against its gate, as requests may have come and gone meanwhile), or indefinitely when
+//! nothing is due (no worker).
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::instance::{Instance, InstanceInfo, State};
+use super::fast::{Shared, Slot, Snapshot};
+use super::instance::{Gate, Instance, InstanceInfo, State};
 use super::worker::Launcher;
 use super::{AppDef, Lease, RouteError};
 use crate::runner::{Control, LogFile, Process, SharedLog};
@@ -32,9 +36,11 @@ pub(super) enum Msg {
     Released {
         id: u64,
     },
-    Install(Box<AppDef>),
+    /// A new definition, and the change number the fast path waits for (`Shared::expect_change`).
+    Install(Box<AppDef>, u64),
     Promote {
         def: Box<AppDef>,
+        change: u64,
         reply: oneshot::Sender<Result<(), RouteError>>,
     },
     Started {
@@ -109,6 +115,10 @@ struct Crashes {
 pub(super) struct App {
     def: AppDef,
     tx: mpsc::UnboundedSender<Msg>,
+    /// The snapshot requests route by, and the mailbox.
+    shared: Arc<Shared>,
+    /// The last change (new definition) seen, published with the snapshot.
+    change: u64,
     instances: Vec<Instance>,
     /// Child handles, by worker id (kept apart so `Instance` stays plain data).
     children: Vec<Watcher>,
@@ -129,7 +139,7 @@ pub(super) struct App {
 impl App {
     pub(super) fn new(
         def: AppDef,
-        tx: mpsc::UnboundedSender<Msg>,
+        shared: Arc<Shared>,
         logs_dir: &Path,
         grace: Duration,
         launcher: Arc<dyn Launcher>,
@@ -140,7 +150,9 @@ impl App {
             launcher,
             tracker,
             def,
-            tx,
+            tx: shared.tx.clone(),
+            shared,
+            change: 0,
             instances: Vec::new(),
             children: Vec::new(),
             waiters: Vec::new(),
@@ -157,6 +169,7 @@ impl App {
     pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>, cancel: CancellationToken) {
         self.ensure_min();
         loop {
+            self.publish();
             let due = self.next_due();
             let wake = async move {
                 match due {
@@ -185,8 +198,14 @@ impl App {
         match msg {
             Msg::Acquire { affinity, reply } => self.on_acquire(affinity, reply),
             Msg::Released { id } => self.on_released(id),
-            Msg::Install(def) => self.on_install(*def),
-            Msg::Promote { def, reply } => self.on_promote(*def, reply),
+            Msg::Install(def, change) => {
+                self.change = change;
+                self.on_install(*def);
+            }
+            Msg::Promote { def, change, reply } => {
+                self.change = change;
+                self.on_promote(*def, reply);
+            }
             Msg::Started { id, process } => self.on_started(id, process),
             Msg::Ready { id } => self.on_ready(id),
             Msg::StartFailed { id, message } => self.on_start_failed(id, message),
@@ -227,17 +246,46 @@ impl App {
         self.instances.iter().filter(|i| i.state == State::Starting && i.bundle_id == self.def.bundle_id).count()
     }
 
-    fn lease(&self, inst: &Instance) -> Lease {
-        inst.conns.fetch_add(1, Ordering::SeqCst);
-        Lease {
+    /// Publishes the routable workers for the fast path (after every change).
+    fn publish(&self) {
+        let s = self.def.settings;
+        let slots = self
+            .instances
+            .iter()
+            .filter(|i| i.state != State::Starting && !i.stopping)
+            .map(|i| Slot {
+                id: i.id,
+                port: i.spawn.port,
+                prefix: i.spawn.prefix,
+                live: i.state == State::Ready && i.bundle_id == self.def.bundle_id,
+                gate: i.gate.clone(),
+            })
+            .collect();
+        let snapshot = Snapshot {
+            slots,
+            max_conns: s.max_conns_per_process,
+            load_factor: s.load_factor,
+            can_grow: self.live().count() + self.starting() < s.max_processes,
+            connection_timeout: s.connection_timeout,
+            read_timeout: s.read_timeout,
+            change: self.change,
+            views: self.def.views.clone(),
+        };
+        self.shared.publish(snapshot, !self.waiters.is_empty());
+    }
+
+    /// A lease on `inst` if its gate lets one more in (`max` connections at most).
+    fn lease(&self, inst: &Instance, max: usize) -> Option<Lease> {
+        inst.gate.enter(max).then(|| Lease {
             instance: inst.id,
             port: inst.spawn.port,
             prefix: inst.spawn.prefix,
             connection_timeout: self.def.settings.connection_timeout,
             read_timeout: self.def.settings.read_timeout,
-            conns: inst.conns.clone(),
-            activity: self.tx.clone(),
-        }
+            gate: inst.gate.clone(),
+            app: self.shared.clone(),
+            _view: self.def.views.as_ref().map(crate::zygote::Views::begin),
+        })
     }
 
     /// Picks a worker for a new connection, or `None` when the caller must wait/fail.
@@ -247,10 +295,14 @@ impl App {
         if let Some(id) = affinity {
             if let Some(inst) = self.instances.iter().find(|i| i.id == id && i.state != State::Starting && !i.stopping)
             {
-                return Some(self.lease(inst));
+                if let Some(lease) = self.lease(inst, usize::MAX) {
+                    return Some(lease);
+                }
             }
         }
-        self.live().filter(|i| i.connections() < max).min_by_key(|i| i.connections()).map(|i| self.lease(i))
+        let mut live: Vec<&Instance> = self.live().filter(|i| i.connections() < max).collect();
+        live.sort_by_key(|i| i.connections());
+        live.into_iter().find_map(|i| self.lease(i, max))
     }
 
     fn on_acquire(&mut self, affinity: Option<u64>, reply: oneshot::Sender<Result<Lease, RouteError>>) {
@@ -316,12 +368,9 @@ impl App {
         }
     }
 
-    fn on_released(&mut self, id: u64) {
-        if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) {
-            if inst.connections() == 0 {
-                inst.idle_since = Some(tokio::time::Instant::now());
-            }
-        }
+    /// A connection ended on a worker the actor watches (draining), or while requests
+    /// wait; when it ended is in the worker's gate.
+    fn on_released(&mut self, _id: u64) {
         self.serve_waiters();
     }
 
@@ -340,7 +389,6 @@ impl App {
         self.next_id += 1;
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let spawn = (def.factory)(port)?;
-        let conns = Arc::new(AtomicUsize::new(0));
         let probe = CancellationToken::new();
         self.instances.push(Instance {
             probe: probe.clone(),
@@ -350,9 +398,8 @@ impl App {
             spawn: spawn.clone(),
             state: State::Starting,
             stopping: false,
-            conns,
+            gate: Arc::new(Gate::new()),
             started: Instant::now(),
-            idle_since: None,
             control: None,
             tail: None,
         });
@@ -425,7 +472,7 @@ impl App {
         }
         if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id && i.state == State::Starting) {
             inst.state = State::Ready;
-            inst.idle_since = Some(tokio::time::Instant::now());
+            inst.gate.touch();
             tracing::info!(app = %self.def.guid, worker = id, "worker ready");
             self.port_retries = 0;
             let s = self.def.settings;
@@ -539,6 +586,8 @@ impl App {
             for inst in &mut self.instances {
                 if inst.bundle_id != self.def.bundle_id && inst.state != State::Draining {
                     inst.state = State::Draining;
+                    // Its last connection's end is what lets it stop.
+                    inst.gate.watch();
                 }
             }
         }
@@ -571,6 +620,8 @@ impl App {
         self.crashes = Crashes::default();
         self.backoff_until = None;
         self.on_install(c.def);
+        // Requests after the caller hears of the switch must see the new version.
+        self.publish();
         let _ = c.reply.send(Ok(()));
     }
 
@@ -603,7 +654,7 @@ impl App {
             if inst.connections() > 0 || inst.stopping {
                 continue;
             }
-            let idle_for = inst.idle_since.map(|t| now.duration_since(t)).unwrap_or_default();
+            let idle_for = now.saturating_duration_since(inst.idle_since());
             match inst.state {
                 State::Draining => to_stop.push(inst.id),
                 State::Ready
@@ -619,6 +670,10 @@ impl App {
             }
         }
         for id in to_stop {
+            // Shut its door first; a request that entered meanwhile keeps it running.
+            if !self.instances.iter().find(|i| i.id == id).is_some_and(|i| i.gate.close_if_idle()) {
+                continue;
+            }
             tracing::info!(app = %self.def.guid, worker = id, "stopping idle worker");
             self.stop_worker(id);
         }
@@ -626,10 +681,11 @@ impl App {
 
     /// When the actor next has something to do without a message: the earliest waiter's
     /// init timeout, an idle worker's idle timeout, or now for a drained worker to stop.
-    /// `None` when nothing is due; every change that could make something due (a lease
-    /// released, a worker ready or gone, a new request) arrives as a message, after which
-    /// this is computed again. It must only name instants at which [`App::on_tick`] acts,
-    /// or the actor would spin.
+    /// A worker that may stop when idle but has connections now is looked at again one
+    /// idle timeout later: its requests do not message the actor, so that is when it could
+    /// first be idle long enough. `None` when nothing is due (no worker, or only those kept
+    /// by `min_processes`). It must only name instants at which [`App::on_tick`] acts or
+    /// that lie ahead, or the actor would spin.
     fn next_due(&self) -> Option<tokio::time::Instant> {
         let now = tokio::time::Instant::now();
         let s = self.def.settings;
@@ -638,11 +694,12 @@ impl App {
         let workers = self
             .instances
             .iter()
-            .filter(|i| !i.stopping && i.connections() == 0)
-            .filter_map(|i| match i.state {
-                State::Draining => Some(now),
-                State::Ready if i.bundle_id != self.def.bundle_id || live > s.min_processes => {
-                    Some(i.idle_since.unwrap_or(now) + s.idle_timeout)
+            .filter(|i| !i.stopping)
+            .filter_map(|i| match (i.state, i.connections()) {
+                // A draining worker's connections are watched: each end is a message.
+                (State::Draining, 0) => Some(now),
+                (State::Ready, n) if i.bundle_id != self.def.bundle_id || live > s.min_processes => {
+                    Some(if n == 0 { i.idle_since() + s.idle_timeout } else { now + s.idle_timeout })
                 }
                 _ => None,
             })
@@ -653,6 +710,7 @@ impl App {
     /// Marks a worker draining and signals its watcher to stop it.
     fn stop_worker(&mut self, id: u64) {
         if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) {
+            inst.gate.close();
             inst.state = State::Draining;
             inst.stopping = true;
             inst.probe.cancel();
@@ -670,6 +728,9 @@ impl App {
 
     async fn stop_all(&mut self) {
         self.fail_waiters("the app is stopping".into(), Vec::new());
+        for inst in &self.instances {
+            inst.gate.close();
+        }
         for w in &self.children {
             let _ = w.stop.send(true);
         }

@@ -18,11 +18,21 @@
 //! stops it with SIGTERM, a grace period, then SIGKILL of the group; in tests a fake child,
 //! so the state machine runs on tokio's paused clock.
 //!
+//! Routing a request to a warm app does not involve the actor: it publishes a snapshot of
+//! its routable workers, and [`Supervisor::acquire`] leases from it lock-free with the same
+//! rule (`fast.rs`), falling back to a message only when the actor must act. Each worker's
+//! connections are counted in its `Gate`, which the actor shuts before stopping it.
+//!
 //! An actor sleeps until something is due (a waiter's init timeout, an idle worker's idle
 //! timeout, a drained worker to stop) or a message arrives: an item with no worker never
 //! wakes. Memory and hang checks run in a per-worker task only while that worker is ready.
+//!
+//! A [`Lease`] of an item whose workers may fork from a pre-imported Python helper is also a
+//! view of that helper (`AppDef::views`, `crate::zygote::Views`): two atomics, written where
+//! the lease is made and dropped, which is all the helper's 24 hours need.
 
 mod app;
+mod fast;
 mod instance;
 #[cfg(test)]
 mod tests;
@@ -30,9 +40,10 @@ mod worker;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
@@ -143,6 +154,9 @@ pub struct AppDef {
     pub settings: RuntimeSettings,
     /// How to start a worker.
     pub factory: SpawnFactory,
+    /// The views of the pre-imported Python helper its workers fork from: each lease
+    /// counts as a view of the item while it lasts (`crate::zygote::Views`).
+    pub views: Option<crate::zygote::Views>,
 }
 
 impl std::fmt::Debug for AppDef {
@@ -186,14 +200,15 @@ pub struct Lease {
     pub connection_timeout: Duration,
     /// Limit on silence from the viewer; zero means never.
     pub read_timeout: Duration,
-    conns: Arc<AtomicUsize>,
-    activity: mpsc::UnboundedSender<app::Msg>,
+    gate: Arc<instance::Gate>,
+    app: Arc<fast::Shared>,
+    /// The view this lease is, for the item's Python helper (ends on drop).
+    _view: Option<crate::zygote::View>,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.conns.fetch_sub(1, Ordering::SeqCst);
-        let _ = self.activity.send(app::Msg::Released { id: self.instance });
+        self.app.released(&self.gate, self.instance);
     }
 }
 
@@ -214,8 +229,10 @@ pub struct Supervisor {
 
 #[derive(Debug)]
 struct Inner {
-    // A std lock: map lookups and inserts only, never held across an await.
-    apps: Mutex<HashMap<String, mpsc::UnboundedSender<app::Msg>>>,
+    // Read by every request without a lock; replaced whole when an item is added or
+    // removed (rare). Writers serialise on `apps_write`.
+    apps: ArcSwap<HashMap<String, Arc<fast::Shared>>>,
+    apps_write: std::sync::Mutex<()>,
     logs_dir: PathBuf,
     cancel: CancellationToken,
     tracker: TaskTracker,
@@ -251,28 +268,43 @@ impl Supervisor {
         tracker: TaskTracker,
         grace: Duration,
     ) -> Supervisor {
-        let apps = Mutex::new(HashMap::new());
-        Supervisor { inner: Arc::new(Inner { apps, logs_dir, cancel, tracker, grace, launcher }) }
+        let apps = ArcSwap::from_pointee(HashMap::new());
+        let apps_write = std::sync::Mutex::new(());
+        Supervisor { inner: Arc::new(Inner { apps, apps_write, logs_dir, cancel, tracker, grace, launcher }) }
+    }
+
+    fn app(&self, guid: &str) -> Option<Arc<fast::Shared>> {
+        self.inner.apps.load().get(guid).filter(|a| !a.tx.is_closed()).cloned()
     }
 
     fn actor(&self, guid: &str) -> Option<mpsc::UnboundedSender<app::Msg>> {
-        let apps = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner());
-        apps.get(guid).filter(|tx| !tx.is_closed()).cloned()
+        self.app(guid).map(|a| a.tx.clone())
+    }
+
+    /// Changes the map of items (copy on write; writers take turns).
+    fn edit_apps<T>(&self, f: impl FnOnce(&mut HashMap<String, Arc<fast::Shared>>) -> T) -> T {
+        let _turn = self.inner.apps_write.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = HashMap::clone(&self.inner.apps.load());
+        let out = f(&mut map);
+        self.inner.apps.store(Arc::new(map));
+        out
     }
 
     /// Installs (or replaces) an item's definition. A new bundle drains the old workers;
     /// `min_processes` workers start at once.
     pub fn install(&self, def: AppDef) {
         let guid = def.guid.clone();
-        if let Some(tx) = self.actor(&guid) {
-            if tx.send(app::Msg::Install(Box::new(def.clone()))).is_ok() {
+        if let Some(app) = self.app(&guid) {
+            let change = app.expect_change();
+            if app.tx.send(app::Msg::Install(Box::new(def.clone()), change)).is_ok() {
                 return;
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(fast::Shared::new(tx));
         let app = app::App::new(
             def,
-            tx.clone(),
+            shared.clone(),
             &self.inner.logs_dir,
             self.inner.grace,
             self.inner.launcher.clone(),
@@ -280,7 +312,7 @@ impl Supervisor {
         );
         let cancel = self.inner.cancel.child_token();
         self.inner.tracker.spawn(app.run(rx, cancel));
-        self.inner.apps.lock().unwrap_or_else(|p| p.into_inner()).insert(guid, tx);
+        self.edit_apps(|apps| apps.insert(guid, shared));
     }
 
     /// Tries a new version of an item before switching to it (blue/green with a gate):
@@ -294,9 +326,10 @@ impl Supervisor {
         if fresh {
             self.install(def.clone());
         }
-        let tx = self.actor(&guid).ok_or(RouteError::Gone)?;
+        let app = self.app(&guid).ok_or(RouteError::Gone)?;
         let (reply, rx) = oneshot::channel();
-        tx.send(app::Msg::Promote { def: Box::new(def), reply }).map_err(|_| RouteError::Gone)?;
+        let change = app.expect_change();
+        app.tx.send(app::Msg::Promote { def: Box::new(def), change, reply }).map_err(|_| RouteError::Gone)?;
         let result = rx.await.unwrap_or(Err(RouteError::Gone));
         if result.is_err() && fresh {
             self.remove(&guid).await;
@@ -311,8 +344,8 @@ impl Supervisor {
 
     /// Stops all of an item's workers and forgets it.
     pub async fn remove(&self, guid: &str) {
-        let tx = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner()).remove(guid);
-        if let Some(tx) = tx {
+        let app = self.edit_apps(|apps| apps.remove(guid));
+        if let Some(tx) = app.map(|a| a.tx.clone()) {
             let (reply, done) = oneshot::channel();
             if tx.send(app::Msg::Shutdown { reply }).is_ok() {
                 let _ = done.await;
@@ -330,9 +363,14 @@ impl Supervisor {
         }
     }
 
-    /// Finds a worker for a request (starting one if needed).
+    /// Finds a worker for a request (starting one if needed). A warm app's request is
+    /// leased from its routing snapshot without waking the actor (`fast.rs`).
     pub async fn acquire(&self, guid: &str, affinity: Option<u64>, wait: Wait) -> Result<Lease, RouteError> {
-        let tx = self.actor(guid).ok_or(RouteError::Gone)?;
+        let app = self.app(guid).ok_or(RouteError::Gone)?;
+        if let Some(lease) = app.try_lease(affinity) {
+            return Ok(lease);
+        }
+        let tx = app.tx.clone();
         let (reply, rx) = oneshot::channel();
         tx.send(app::Msg::Acquire { affinity, reply }).map_err(|_| RouteError::Gone)?;
         let limit = match wait {
@@ -376,7 +414,7 @@ impl Supervisor {
 
     /// Stops every worker of every item (SIGTERM, grace, SIGKILL).
     pub async fn shutdown(&self) {
-        let all: Vec<String> = self.inner.apps.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        let all: Vec<String> = self.inner.apps.load().keys().cloned().collect();
         let stops = all.iter().map(|g| self.remove(g));
         futures_util::future::join_all(stops).await;
     }

@@ -1,7 +1,7 @@
 //! The supervisor's state machine with fake children on tokio's paused clock: each test
 //! runs in milliseconds of real time. Real processes are tested in `tests/supervisor.rs`.
 
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use tokio::sync::watch;
@@ -92,6 +92,7 @@ fn def(bundle: i64, settings: RuntimeSettings) -> AppDef {
                 fork: None,
             })
         }),
+        views: None,
     }
 }
 
@@ -212,4 +213,86 @@ async fn an_item_with_no_worker_never_wakes() {
     let (reply, rx) = oneshot::channel();
     tx.send(app::Msg::NextDue { reply }).expect("send");
     assert_eq!(rx.await.expect("reply"), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_to_a_warm_worker_bypass_the_actor_and_still_keep_it_from_idling_out() {
+    let fake = Arc::new(Fake::default());
+    let (sup, _dir) = supervisor(fake.clone());
+    sup.install(def(1, settings()));
+    drop(sup.acquire("fake", None, Wait::UntilReady).await.expect("first lease"));
+    let app = sup.app("fake").expect("app");
+    // Three seconds later, a request through the fast path: no message reaches the actor.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let lease = app.try_lease(None).expect("the fast path leases the ready worker");
+    drop(lease);
+    // Five seconds after the first request the worker would have gone; the second one
+    // moved its idle time on.
+    tokio::time::sleep(Duration::from_millis(4000)).await;
+    assert_eq!(sup.instances("fake").await.len(), 1, "idle for 4 s only");
+    // A request still open at the idle deadline keeps it; it goes one idle timeout later.
+    let open = sup.acquire("fake", None, Wait::UntilReady).await.expect("lease");
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(sup.instances("fake").await.len(), 1, "busy workers are not idle");
+    assert!(fake.signals(0).is_empty());
+    drop(open);
+    let released = tokio::time::Instant::now();
+    until("the idle worker to stop", || async { sup.instances("fake").await.is_empty() }).await;
+    assert!(released.elapsed() >= Duration::from_secs(5), "not before its idle timeout");
+    assert_eq!(fake.started(), 1, "one worker served every request");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fast_path_defers_to_the_actor_when_a_worker_must_start_or_all_are_full() {
+    let fake = Arc::new(Fake::default());
+    let (sup, _dir) = supervisor(fake.clone());
+    let s = RuntimeSettings { max_processes: 1, max_conns_per_process: 2, load_factor: 1.0, ..settings() };
+    sup.install(def(1, s));
+    let app = sup.app("fake").expect("app");
+    assert!(app.try_lease(None).is_none(), "no worker yet: only the actor can start one");
+    let a = sup.acquire("fake", None, Wait::UntilReady).await.expect("a");
+    let b = app.try_lease(None).expect("room for one more");
+    assert!(app.try_lease(None).is_none(), "full: the actor answers");
+    assert_eq!(sup.acquire("fake", None, Wait::UntilReady).await.expect_err("full"), RouteError::AtCapacity(1));
+    drop((a, b));
+    assert!(app.try_lease(None).is_some(), "room again, without the actor");
+}
+
+#[test]
+fn a_gate_shut_when_idle_lets_no_request_in_and_is_not_shut_while_one_is_open() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+    let _guard = rt.enter();
+    let gate = instance::Gate::new();
+    assert!(gate.enter(1));
+    assert!(!gate.enter(1), "one connection at most");
+    assert!(!gate.close_if_idle(), "a connection is open");
+    gate.leave();
+    assert!(gate.close_if_idle());
+    assert!(!gate.enter(usize::MAX), "shut: not even a session's affinity gets in");
+    assert_eq!(gate.connections(), 0);
+    let other = instance::Gate::new();
+    assert!(other.enter(5));
+    other.close();
+    assert_eq!(other.connections(), 1, "closing keeps the count of those still open");
+    assert!(!other.enter(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_lease_is_a_view_of_the_items_python_helper_counted_when_it_begins_and_ends() {
+    let fake = Arc::new(Fake::default());
+    let (sup, _dir) = supervisor(fake.clone());
+    let views = crate::zygote::Views::new();
+    let before = views.last();
+    sup.install(AppDef { views: Some(views.clone()), ..def(1, settings()) });
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let lease = sup.acquire("fake", None, Wait::UntilReady).await.expect("lease");
+    assert!(views.open(), "a leased worker is a view going on");
+    let began = views.last();
+    assert!(began >= before + Duration::from_secs(60), "counted when it began: {:?}", began - before);
+    // A session: the lease is held for an hour; the view counts again when it ends.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(views.last(), began, "nothing is written while the view goes on");
+    drop(lease);
+    assert!(!views.open());
+    assert!(views.last() >= began + Duration::from_secs(3600), "counted when it ended");
 }

@@ -1,12 +1,17 @@
 //! Pre-imported Python helpers ("zygotes"): one fork server per Python environment, so a
 //! Python app's worker starts without paying for `import streamlit` (about a second here).
 //!
-//! Owns: the helpers (one per environment, keyed by the environment's interpreter), their
-//! lives (started when a Python app of that environment is deployed or supervised, stopped
-//! 24 hours after the last worker start or deploy unless an item of the environment keeps
-//! `min_processes > 0`, replaced when the environment was rebuilt or needs more modules,
-//! restarted once after a crash and then switched off for that environment with a log line),
-//! the fork request (`porch_zygote.py` explains the protocol) and the `zygote` switch.
+//! Owns: the helpers (one per environment, keyed by the environment's interpreter), the
+//! items each serves (the Python apps of that environment whose workers may be forked), their
+//! lives (started when such an app is deployed or supervised, stopped [`KEEP_FOR`] after the
+//! last view of any of its items unless one of them keeps `min_processes > 0`, replaced when
+//! the environment was rebuilt or needs more modules, restarted once after a crash and then
+//! switched off for that environment with a log line), the fork request (`porch_zygote.py`
+//! explains the protocol) and the `zygote` switch.
+//!
+//! A *view* is a lease of one of the items' workers ([`Views`]): every viewer request, and a
+//! WebSocket session for as long as it lasts. A deploy, Porch's start and a worker start
+//! count as one too (Porch does not remember views across restarts).
 //!
 //! Does not: decide what a worker runs (the launchers in `runtimes/` do; the helper runs
 //! exactly that command), nor own the forked workers: each is Porch's child, claimed by the
@@ -18,15 +23,21 @@
 //! protocol error) and the caller spawns the worker itself.
 //!
 //! Concurrency: a cheap `Clone` over an `Arc`. The helper table and each helper's state sit
-//! behind std locks never held across an await. Each helper has one *life* task (on the
-//! engine's tracker) that owns its `Process`: it waits for the helper's `ready` line, then
-//! sleeps until the helper exits, is replaced or switched off (a cancellation token), or its
-//! expiry (a single 24-hour timer: no idle wake-ups). Fork requests connect to the helper's
-//! socket from the worker-start task; the helper serves them one at a time.
+//! behind std locks never held across an await. Views are two atomics per helper ([`Views`]),
+//! written by the supervisor's actors and leases (a store and an add per lease, no lock, no
+//! message): the viewer's path never touches the helper. Each helper has one *life* task (on
+//! the engine's tracker) that owns its `Process`: it waits for the helper's `ready` line, then
+//! sleeps until the helper exits, is replaced or switched off (a cancellation token), its
+//! holds change (a `watch`, bumped only when the first hold appears or the last one goes), or
+//! its expiry: one timer at the last view known when it was armed plus [`KEEP_FOR`]. When it
+//! fires it reads the views again and sleeps until the new deadline if there was one since
+//! (or one goes on now); a held helper has no timer at all. So a helper wakes at most once per
+//! [`KEEP_FOR`] by itself: no polling, no idle wake-ups. Fork requests connect to the
+//! helper's socket from the worker-start task; the helper serves them one at a time.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -43,7 +54,8 @@ const SOURCE: &str = include_str!("porch_zygote.py");
 /// The setting's name: `zygote=off` turns the whole feature off.
 pub const SETTING: &str = "zygote";
 
-/// How long a helper lives after the last worker start or deploy of its environment.
+/// How long a helper lives after the last view of any item it serves (or deploy, or worker
+/// start), unless an item holds it.
 pub const KEEP_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How long one fork request may take before the worker starts plainly instead.
@@ -191,6 +203,85 @@ pub struct HelperInfo {
     /// Workers forked since it started.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub forks: u64,
+    /// The items it serves (guids): the Python apps of this environment whose workers may
+    /// be forked from it. A view of any of them keeps it.
+    pub items: Vec<String>,
+    /// Whether an item it serves keeps `min_processes > 0`, which keeps the helper too.
+    pub held: bool,
+    /// When it stops unless one of its items is viewed again (RFC 3339, UTC); `null` while
+    /// held, and while it does not run.
+    pub expires: Option<String>,
+}
+
+/// The views of the items one helper serves, shared with each item's supervisor actor
+/// (`AppDef::views`). Every lease of a worker is a view ([`Views::begin`]): it counts when it
+/// begins and when it ends, and while it lasts (a WebSocket session) the helper stays.
+///
+/// Two atomics, no lock: beginning a view is a clock read, a store and an add, which is all
+/// the viewer's path pays. The helper's timer reads them when it fires.
+#[derive(Clone, Debug)]
+pub struct Views {
+    inner: Arc<ViewsInner>,
+}
+
+#[derive(Debug)]
+struct ViewsInner {
+    /// What `last` counts from.
+    epoch: tokio::time::Instant,
+    /// When a view last began or ended, in milliseconds since `epoch`. A plain store: two
+    /// views racing can move it back by the microseconds between them, never more.
+    last: AtomicU64,
+    /// Views going on now.
+    open: AtomicUsize,
+}
+
+/// A view going on (a leased worker); dropping it ends the view.
+#[derive(Debug)]
+pub struct View(Views);
+
+impl Views {
+    /// Views of no item yet (each helper has one; supervisor tests make their own).
+    pub(crate) fn new() -> Views {
+        Views {
+            inner: Arc::new(ViewsInner {
+                epoch: tokio::time::Instant::now(),
+                last: AtomicU64::new(0),
+                open: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Records a view now.
+    fn touch(&self) {
+        let ms = u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.inner.last.store(ms, Ordering::Relaxed);
+    }
+
+    /// A view begins (a worker of an item is leased); it ends when the [`View`] is dropped.
+    pub fn begin(&self) -> View {
+        self.touch();
+        self.inner.open.fetch_add(1, Ordering::Relaxed);
+        View(self.clone())
+    }
+
+    /// When the last view began or ended.
+    pub(crate) fn last(&self) -> tokio::time::Instant {
+        self.inner.epoch + Duration::from_millis(self.inner.last.load(Ordering::Relaxed))
+    }
+
+    /// Whether a view goes on now.
+    pub(crate) fn open(&self) -> bool {
+        // Acquire pairs with the Release in `View::drop`: seeing a view ended means seeing
+        // the time it ended.
+        self.inner.open.load(Ordering::Acquire) > 0
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.inner.open.fetch_sub(1, Ordering::Release);
+    }
 }
 
 /// The helpers of one engine. Cheap to clone.
@@ -215,6 +306,11 @@ struct Inner {
 struct Helper {
     python: PathBuf,
     state: Mutex<HelperState>,
+    /// The views of the items it serves.
+    views: Views,
+    /// Bumped when its first hold appears or its last one goes (the life task re-arms). A
+    /// `watch`, so a life that is busy, or just starting, when it changes still sees it.
+    holds_changed: tokio::sync::watch::Sender<()>,
 }
 
 #[derive(Debug)]
@@ -240,11 +336,14 @@ struct HelperState {
     modules: BTreeSet<&'static str>,
     /// The environment's `pyvenv.cfg` modification time when the helper started.
     stamp: Option<SystemTime>,
-    /// When it expires (24 hours after the last use) unless held.
-    expires: tokio::time::Instant,
-    /// Items with `min_processes > 0` in this environment: the helper stays while any is.
+    /// The items it serves (guids).
+    items: BTreeSet<String>,
+    /// Those of them with `min_processes > 0`: the helper stays while any is.
     holds: HashSet<String>,
     forks: u64,
+    /// What the life task's timer is set to now (`None`: no timer); what tests wait on.
+    #[cfg_attr(not(test), allow(dead_code))]
+    wake: Option<tokio::time::Instant>,
 }
 
 fn stamp(python: &Path) -> Option<SystemTime> {
@@ -309,18 +408,21 @@ impl Zygotes {
                         crashes: 0,
                         modules: BTreeSet::new(),
                         stamp: None,
-                        expires: tokio::time::Instant::now() + KEEP_FOR,
+                        items: BTreeSet::new(),
                         holds: HashSet::new(),
                         forks: 0,
+                        wake: None,
                     }),
+                    views: Views::new(),
+                    holds_changed: tokio::sync::watch::Sender::new(()),
                 })
             })
             .clone()
     }
 
     /// Makes sure the environment of `python` has a helper that imported what `app_mode`
-    /// needs (a deploy or start of an item), and moves its expiry 24 hours ahead. Returns
-    /// at once; the helper imports in the background.
+    /// needs (a deploy or start of an item), and counts it as a view. Returns at once; the
+    /// helper imports in the background.
     pub fn prepare(&self, python: &Path, app_mode: &str) {
         let Some(modules) = modules_for(app_mode) else { return };
         self.prepare_modules(python, modules);
@@ -331,9 +433,9 @@ impl Zygotes {
             return;
         }
         let h = self.helper(python);
+        h.views.touch();
         let start = {
             let mut st = lock(&h.state);
-            st.expires = tokio::time::Instant::now() + KEEP_FOR;
             let grew = modules.iter().any(|m| !st.modules.contains(m));
             st.modules.extend(modules.iter().copied());
             match st.phase {
@@ -348,23 +450,48 @@ impl Zygotes {
         }
     }
 
-    /// Keeps (`true`) or releases the helper of `python` for item `guid`: a helper stays
-    /// while any item of its environment keeps `min_processes > 0`.
-    pub fn hold(&self, python: &Path, guid: &str, held: bool) {
-        let h = self.helper(python);
-        let mut st = lock(&h.state);
-        if held {
-            st.holds.insert(guid.to_string());
-        } else {
-            st.holds.remove(guid);
+    /// Records that the helper of `python` serves item `guid` (and no other helper does any
+    /// more: the item may have moved to another environment), held (`true`: the item keeps
+    /// `min_processes > 0`, and the helper stays while any of its items does) or not.
+    /// Returns the views the item's leases count in (`AppDef::views`).
+    pub fn serve(&self, python: &Path, guid: &str, held: bool) -> Views {
+        let target = self.helper(python);
+        for h in lock(&self.inner.helpers).values() {
+            let mine = Arc::ptr_eq(h, &target);
+            let mut st = lock(&h.state);
+            let was_free = st.holds.is_empty();
+            if mine {
+                st.items.insert(guid.to_string());
+                if held {
+                    st.holds.insert(guid.to_string());
+                } else {
+                    st.holds.remove(guid);
+                }
+            } else {
+                st.items.remove(guid);
+                st.holds.remove(guid);
+            }
+            if was_free != st.holds.is_empty() {
+                h.holds_changed.send_replace(());
+            }
+        }
+        target.views.clone()
+    }
+
+    /// Forgets item `guid` and its hold (it was deleted).
+    pub fn release(&self, guid: &str) {
+        for h in lock(&self.inner.helpers).values() {
+            let mut st = lock(&h.state);
+            st.items.remove(guid);
+            if st.holds.remove(guid) && st.holds.is_empty() {
+                h.holds_changed.send_replace(());
+            }
         }
     }
 
-    /// Releases every hold of item `guid` (it was deleted).
-    pub fn release(&self, guid: &str) {
-        for h in lock(&self.inner.helpers).values() {
-            lock(&h.state).holds.remove(guid);
-        }
+    /// When the helper `h` stops unless viewed again: `None` while an item holds it.
+    fn expiry(&self, h: &Helper) -> Option<tokio::time::Instant> {
+        lock(&h.state).holds.is_empty().then(|| h.views.last() + KEEP_FOR)
     }
 
     /// Starts a new life for `h` (stopping the current one).
@@ -428,12 +555,21 @@ impl Zygotes {
         let mut ready = false;
         let mut lines_open = true;
         let started = tokio::time::Instant::now();
+        let mut holds_changed = h.holds_changed.subscribe();
         let stopped = loop {
-            let expires = lock(&h.state).expires;
-            let deadline = if ready { expires } else { started + START_LIMIT };
+            let deadline = if ready { self.expiry(&h) } else { Some(started + START_LIMIT) };
+            set(&mut |st| st.wake = deadline);
+            let timer = async move {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = stop.cancelled() => break true,
                 _ = process.exited() => break false,
+                // A hold came or went: the loop arms the timer again (or drops it).
+                _ = holds_changed.changed() => {}
                 line = lines.recv(), if lines_open => {
                     let Some(line) = line else {
                         lines_open = false;
@@ -448,7 +584,7 @@ impl Zygotes {
                         unsafe_why = Some(why.to_string());
                     }
                 }
-                _ = tokio::time::sleep_until(deadline) => {
+                () = timer => {
                     if !ready {
                         let why = format!("it did not finish importing within {START_LIMIT:?}");
                         tracing::warn!(environment = %env_name, "Python helper off: {why}");
@@ -457,20 +593,23 @@ impl Zygotes {
                         let _ = std::fs::remove_file(&socket);
                         return;
                     }
-                    let st = lock(&h.state);
-                    if st.holds.is_empty() && tokio::time::Instant::now() >= st.expires {
-                        drop(st);
-                        tracing::info!(environment = %env_name, "Python helper unused for 24 hours; stopping it");
+                    if h.views.open() {
+                        // A view goes on now (a WebSocket session): it counts from now, and
+                        // again when it ends.
+                        h.views.touch();
+                        continue;
+                    }
+                    // Otherwise the loop arms the timer from the last view, which is where
+                    // it already was unless a view or a hold came since.
+                    if self.expiry(&h).is_some_and(|at| tokio::time::Instant::now() >= at) {
+                        tracing::info!(environment = %env_name, "no view of this environment's apps for 24 hours; stopping its Python helper");
                         set(&mut |st| { st.phase = Phase::Idle; st.pid = None; });
                         break true;
-                    }
-                    if !st.holds.is_empty() && tokio::time::Instant::now() >= st.expires {
-                        drop(st);
-                        set(&mut |st| st.expires = tokio::time::Instant::now() + KEEP_FOR);
                     }
                 }
             }
         };
+        set(&mut |st| st.wake = None);
         let _ = std::fs::remove_file(&socket);
         if stopped {
             process.stop(Duration::from_secs(2)).await;
@@ -524,9 +663,9 @@ impl Zygotes {
             return Err(ForkError::Off);
         }
         let h = self.helper(python);
+        h.views.touch();
         let socket = {
-            let mut st = lock(&h.state);
-            st.expires = tokio::time::Instant::now() + KEEP_FOR;
+            let st = lock(&h.state);
             match &st.phase {
                 Phase::Ready { socket } => {
                     if st.stamp != stamp(python) {
@@ -594,6 +733,17 @@ impl Zygotes {
                     Phase::Ready { .. } => ("ready", None),
                     Phase::Off(why) => ("off", Some(why.clone())),
                 };
+                let running = matches!(st.phase, Phase::Starting | Phase::Ready { .. });
+                let held = !st.holds.is_empty();
+                let expires = (running && !held).then(|| {
+                    // A view going on counts as one now.
+                    let left = if h.views.open() {
+                        KEEP_FOR
+                    } else {
+                        (h.views.last() + KEEP_FOR).saturating_duration_since(tokio::time::Instant::now())
+                    };
+                    crate::time::after(left)
+                });
                 HelperInfo {
                     environment: h.python.parent().and_then(Path::parent).unwrap_or(&h.python).display().to_string(),
                     state: state.to_string(),
@@ -602,6 +752,9 @@ impl Zygotes {
                     memory: st.pid.map(crate::platform::pss).unwrap_or(0),
                     modules: st.modules.iter().map(|m| m.to_string()).collect(),
                     forks: st.forks,
+                    items: st.items.iter().cloned().collect(),
+                    held,
+                    expires,
                 }
             })
             .collect();

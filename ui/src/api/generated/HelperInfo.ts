@@ -32,4 +32,18 @@ modules: Array<string>,
 /**
  * Workers forked since it started.
  */
-forks: number, };
+forks: number, 
+/**
+ * The items it serves (guids): the Python apps of this environment whose workers may
+ * be forked from it. A view of any of them keeps it.
+ */
+items: Array<string>, 
+/**
+ * Whether an item it serves keeps `min_processes > 0`, which keeps the helper too.
+ */
+held: boolean, 
+/**
+ * When it stops unless one of its items is viewed again (RFC 3339, UTC); `null` while
+ * held, and while it does not run.
+ */
+expires: string | null, };

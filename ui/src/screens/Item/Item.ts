@@ -1,5 +1,6 @@
 // The item page: a header (title, type, URL with open / copy / QR) and tabs: Overview,
-// Logs (live tail with search), Processes (kill, restart), Versions (rollback), Renders
+// Logs (live tail with search), Processes (kill, restart; and the Python helper the app's
+// processes start from, with its memory), Versions (rollback), Renders
 // (open, re-render), Usage (views or sessions per day), Settings. The overview says when
 // Porch keeps the computer awake for the item (keep-awake, from the server view). Tabs are routes
 // (`#/item/<guid>/<tab>`), so they survive a reload and the back button works.
@@ -13,7 +14,8 @@ import { button, copyText, h } from "../../components/dom";
 import { ErrorNote } from "../../components/ErrorNote";
 import { Qr } from "../../components/Qr";
 import { toast } from "../../components/Toast";
-import { serverView } from "../../api/server";
+import { pythonHelpers, serverView } from "../../api/server";
+import { HELPER_MEMORY_NOTE, PythonHelpers } from "../../components/PythonHelpers";
 import * as awake from "../../lib/awake";
 import { everyWhileVisible } from "../../lib/visible";
 import { formatBytes, formatWhen, modeIcon, modeLabel, runtimeKind } from "../../lib/format";
@@ -243,7 +245,27 @@ function logsPanel(root: HTMLElement, _shell: Shell, c: ContentView): Cleanup {
 function processesPanel(root: HTMLElement, _shell: Shell, c: ContentView): Cleanup {
   let alive = true;
   const table = h("div", {});
+  const helper = h("div", { class: "subsection", hidden: true, "data-testid": "item-python-helper" });
+  // Titles of the other items a helper serves, read once (when one does).
+  let titles: Promise<Map<string, string>> | null = null;
+  const paintHelper = async () => {
+    // A nicety beside the workers: an older server or a failed read shows nothing.
+    const mine = (await pythonHelpers().catch(() => [])).filter((x) => x.items.includes(c.guid));
+    if (mine.some((x) => x.items.some((g) => g !== c.guid))) {
+      titles ??= api.listContent().then((cs) => new Map(cs.map((x) => [x.guid, x.title || x.name])), () => new Map());
+    }
+    const names = titles ? await titles : new Map<string, string>();
+    if (!alive) return;
+    helper.hidden = mine.length === 0;
+    helper.replaceChildren(
+      h("h2", {}, "Python helper"),
+      h("p", { class: "muted small" }, "A Python process of this app's environment with its framework already imported: new processes of the apps it serves start from it in a fraction of a second."),
+      PythonHelpers(mine, (g) => (g === c.guid ? "This app" : h("a", { href: `#/item/${encodeURIComponent(g)}/processes` }, names.get(g) ?? g))),
+      h("p", { class: "muted small" }, HELPER_MEMORY_NOTE),
+    );
+  };
   const paint = async () => {
+    void paintHelper();
     try {
       const js = await api.jobs(c.guid);
       if (!alive) return;
@@ -269,6 +291,7 @@ function processesPanel(root: HTMLElement, _shell: Shell, c: ContentView): Clean
   root.replaceChildren(
     h("div", { class: "toolbar" }, button("Restart", () => void api.restart(c.guid).then(() => (toast("Restarting"), paint()), (e) => toast(toApiError(e).message, "error")), { testid: "restart" }), button("Refresh", () => void paint(), { kind: "quiet" })),
     table,
+    helper,
   );
   void paint();
   const stop = everyWhileVisible(() => void paint(), 5000);

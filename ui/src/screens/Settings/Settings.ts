@@ -5,10 +5,13 @@
 // Address and port are saved here and used when Porch next starts (the desktop app offers
 // to restart at once; a `--port`/`--bind` flag wins over them). Remote publishing and the
 // runtime defaults apply as soon as they are saved. The Power card shows whether Porch keeps
-// the computer awake now and why (or why it cannot), above the keep-awake setting.
+// the computer awake now and why (or why it cannot), above the keep-awake setting; the Apps
+// card shows the pre-imported Python helpers running now, with their memory, above their switch.
 
 import { toApiError } from "../../api/client";
-import { apiKeys, createApiKey, deleteLogo, putLogo, putSmtp, revokeApiKey, rsconnectAdd, saveServerSettings, serverView, setSharingPaused, smtp } from "../../api/server";
+import { apiKeys, createApiKey, deleteLogo, putLogo, putSmtp, pythonHelpers, revokeApiKey, rsconnectAdd, saveServerSettings, serverView, setSharingPaused, smtp } from "../../api/server";
+import { listContent } from "../../api/content";
+import { HELPER_MEMORY_NOTE, PythonHelpers } from "../../components/PythonHelpers";
 import { ApiError } from "../../api/client";
 import type { ServerView, SmtpView } from "../../api/types";
 import type { Cleanup, Shell } from "../../app";
@@ -276,7 +279,42 @@ const HAND_MADE = new Set(["sharing", "runtime"]);
 const SECTION_EXTRAS: Record<string, () => HTMLElement> = { gallery: galleryLogo };
 
 /** What a registry section's card shows above its fields: the state its settings steer. */
-const SECTION_INTROS: Record<string, (s: ServerView) => HTMLElement> = { power: keepAwakeStatus };
+const SECTION_INTROS: Record<string, (s: ServerView) => HTMLElement> = { power: keepAwakeStatus, apps: pythonHelpersNow };
+
+/** How often the Python helpers are read again while they are shown (memory, expiry). */
+const HELPERS_REFRESH_MS = 10_000;
+
+/** The pre-imported Python helpers now, server-wide: one per Python environment. */
+function pythonHelpersNow(): HTMLElement {
+  const box = h("div", { class: "subsection", "data-testid": "python-helpers-now" }, h("p", { class: "muted small" }, "Loading…"));
+  let titles: Promise<Map<string, string>> | null = null;
+  const paint = async () => {
+    try {
+      const helpers = await pythonHelpers();
+      if (helpers.some((x) => x.items.length > 0)) {
+        titles ??= listContent().then((cs) => new Map(cs.map((c) => [c.guid, c.title || c.name])), () => new Map());
+      }
+      const names = titles ? await titles : new Map<string, string>();
+      box.replaceChildren(
+        h("h3", {}, "Python helpers"),
+        helpers.length === 0
+          ? h("p", { class: "muted small", "data-testid": "no-python-helpers" }, "None: a helper starts when a Streamlit, FastAPI, Dash or Shiny for Python app is deployed, and stops 24 hours after the last view of the apps it serves.")
+          : h("div", {},
+              PythonHelpers(helpers, (g) => h("a", { href: `#/item/${encodeURIComponent(g)}/processes` }, names.get(g) ?? g)),
+              h("p", { class: "muted small" }, HELPER_MEMORY_NOTE),
+            ),
+      );
+    } catch (err) {
+      box.replaceChildren(ErrorNote(err, "The Python helpers could not be read"));
+    }
+  };
+  void paint();
+  const stop = everyWhileVisible(() => {
+    if (!box.isConnected) return stop();
+    void paint();
+  }, HELPERS_REFRESH_MS);
+  return box;
+}
 
 /** How often the keep-awake state is read again while it is shown (sessions come and go). */
 const KEEP_AWAKE_REFRESH_MS = 10_000;
