@@ -207,8 +207,8 @@ pub(crate) fn focus_running(config: &Config, holder: &Holder, why: anyhow::Error
         Some(url) => format!("{why}; it has no window: stop it first or open {url} in a browser"),
         None => why.to_string(),
     };
-    show_notification(&app, &message);
     drop(app);
+    notify_before_exit(&message);
     Err(anyhow::anyhow!(message))
 }
 
@@ -218,19 +218,32 @@ pub(crate) fn focus_running(config: &Config, holder: &Holder, why: anyhow::Error
 pub(crate) fn report_failure(err: anyhow::Error) -> anyhow::Result<()> {
     let display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     if display {
-        let built = std::panic::catch_unwind(|| {
-            tauri::Builder::default().plugin(tauri_plugin_notification::init()).build(context())
-        });
-        if let Ok(Ok(app)) = built {
-            show_notification(&app, &format!("{err:#}"));
-        }
+        notify_before_exit(&format!("{err:#}"));
     }
     Err(err)
 }
 
-fn show_notification<R: tauri::Runtime>(app: &tauri::App<R>, body: &str) {
-    use tauri_plugin_notification::NotificationExt as _;
-    if let Err(err) = app.notification().builder().title("Porch").body(body).show() {
-        tracing::debug!(error = %err, %body, "cannot show a notification");
+/// Sends a notification and waits (up to a few seconds) until the notification service has
+/// taken it. The notification plugin sends on a background task, which a process about to
+/// exit would cut short; this is for the start-up failures after which Porch exits at once.
+fn notify_before_exit(body: &str) {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+    let (sent, done) = std::sync::mpsc::channel();
+    let body = body.to_owned();
+    let spawned = std::thread::Builder::new().name("notify".into()).spawn(move || {
+        let shown = notify_rust::Notification::new().summary("Porch").body(&body).show();
+        if let Err(err) = &shown {
+            tracing::debug!(error = %err, %body, "cannot show a notification");
+        }
+        let _ = sent.send(());
+    });
+    match spawned {
+        // A notification service that does not answer must not keep Porch from exiting.
+        Ok(_) => {
+            if done.recv_timeout(WAIT).is_err() {
+                tracing::debug!("the notification service did not answer in {WAIT:?}");
+            }
+        }
+        Err(err) => tracing::debug!(error = %err, "cannot start the notification thread"),
     }
 }
