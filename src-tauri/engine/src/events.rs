@@ -35,10 +35,10 @@ pub enum Event {
         guid: String,
         /// Render id.
         render_id: String,
-        /// What started it: `deploy`, `manual`, `schedule`, `watch`.
-        trigger: String,
-        /// `success` or `failed`.
-        status: String,
+        /// What started it.
+        trigger: crate::vocab::Trigger,
+        /// How it ended.
+        status: crate::vocab::RenderStatus,
         /// Why it failed, `""` on success.
         error: String,
     },

@@ -79,6 +79,7 @@ pub mod tasks;
 pub mod time;
 pub mod usage;
 pub mod view;
+pub mod vocab;
 pub mod watcher;
 pub mod zygote;
 
@@ -90,6 +91,7 @@ pub use events::Event;
 pub use settings::ServerView;
 pub use view::{ApiKeyView, BundlePreview, NewApiKey, NextRun, Staged};
 pub use view::{BundleView, ContentView};
+pub use vocab::{AppMode, LinkStatus, Outcome, RenderStatus, Trigger, ViewerAccess};
 
 /// The version Porch reports as Connect's (clients gate features on it).
 pub const CONNECT_VERSION: &str = "2025.12.0";
@@ -113,10 +115,14 @@ impl RuntimeKind {
 }
 
 /// The execution mode of an appmode.
-pub fn runtime_kind(app_mode: &str) -> RuntimeKind {
+///
+/// An app mode this Porch does not know counts as interactive: it is never served as
+/// files (which would hand out its source), and starting it fails with a message naming
+/// the mode.
+pub fn runtime_kind(app_mode: &AppMode) -> RuntimeKind {
     match app_mode {
-        "static" | "unknown" => RuntimeKind::Static,
-        "jupyter-static" | "quarto-static" | "rmd-static" => RuntimeKind::Rendered,
+        AppMode::Static | AppMode::Unset => RuntimeKind::Static,
+        AppMode::JupyterStatic | AppMode::QuartoStatic | AppMode::RmdStatic => RuntimeKind::Rendered,
         _ => RuntimeKind::Interactive,
     }
 }

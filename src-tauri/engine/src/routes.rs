@@ -9,6 +9,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::store::ContentRow;
+use crate::vocab::{AppMode, ViewerAccess};
 
 /// What the content router needs to know about one item.
 #[derive(Debug, Clone)]
@@ -22,11 +23,11 @@ pub struct Route {
     /// Title or name.
     pub title: String,
     /// Appmode.
-    pub app_mode: String,
+    pub app_mode: AppMode,
     /// Content category.
     pub content_category: String,
     /// Who may view it.
-    pub access: Access,
+    pub access: ViewerAccess,
     /// SHA-256 (hex) of the secret-link token, if any.
     pub link_token_hash: Option<String>,
     /// The active bundle.
@@ -41,32 +42,10 @@ pub struct Route {
     pub render_id: Option<i64>,
 }
 
-/// Who may view an item (the `viewer_access` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone who can reach Porch's port.
-    Network,
-    /// Loopback clients only.
-    Local,
-    /// Holders of the secret link (its cookie).
-    Link,
-}
-
-impl Access {
-    /// Reads the stored word; anything unknown is the most private reading.
-    pub fn parse(word: &str) -> Access {
-        match word {
-            "network" => Access::Network,
-            "local" => Access::Local,
-            _ => Access::Link,
-        }
-    }
-}
-
 impl Route {
     /// Whether anyone on the network may see it without a key or link.
     pub fn is_public(&self) -> bool {
-        self.access == Access::Network
+        self.access.is_public()
     }
 
     /// The paths the item is served under: `/content/{guid}/` and its vanity path.
@@ -86,7 +65,7 @@ impl From<&ContentRow> for Route {
             title: c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone()),
             app_mode: c.app_mode.clone(),
             content_category: c.content_category.clone(),
-            access: Access::parse(&c.viewer_access),
+            access: c.viewer_access.clone(),
             link_token_hash: c.link_token_hash.clone(),
             bundle_id: c.bundle_id,
             primary_html: c.primary_html.clone(),

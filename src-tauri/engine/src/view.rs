@@ -20,12 +20,12 @@ pub struct ContentView {
     pub description: String,
     /// Connect's `all`, `logged_in` or `acl`.
     pub access_type: String,
-    /// Who may view it: `network`, `local` or `link` (what Porch enforces).
-    pub viewer_access: String,
+    /// Who may view it (what Porch enforces).
+    pub viewer_access: crate::vocab::ViewerAccess,
     /// Whether a secret link exists (the token itself is shown only when made).
     pub secret_link: bool,
     /// Appmode; `unknown` before the first deploy.
-    pub app_mode: String,
+    pub app_mode: crate::vocab::AppMode,
     /// Content category.
     pub content_category: String,
     /// Parameterised reports (not yet supported).
@@ -163,14 +163,14 @@ impl BundleView {
 pub struct LinkView {
     /// The folder.
     pub path: String,
-    /// `watching`, `broken` or `redeploying`.
-    pub status: String,
+    /// Where the link stands.
+    pub status: crate::vocab::LinkStatus,
     /// Why the link is broken, or why the last redeploy failed.
     pub error: Option<String>,
     /// RFC 3339 end of the last redeploy.
     pub last_redeploy: Option<String>,
-    /// `success` or `failed`.
-    pub last_result: Option<String>,
+    /// How the last redeploy ended.
+    pub last_result: Option<crate::vocab::Outcome>,
     /// The deploy task with the last redeploy's log (`GET /__api__/v1/tasks/{id}`).
     pub last_task_id: Option<String>,
 }
@@ -197,7 +197,7 @@ pub struct BundlePreview {
     /// Suggested title.
     pub title: String,
     /// Detected (or declared) appmode.
-    pub app_mode: String,
+    pub app_mode: crate::vocab::AppMode,
     /// `static`, `rendered` or `interactive`: how Porch runs it.
     pub runtime: String,
     /// Entry point (script, module or document), if any.

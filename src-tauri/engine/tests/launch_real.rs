@@ -24,6 +24,7 @@ use porch_engine::bundle::Manifest;
 use porch_engine::runtimes::{
     connect_env, launch_spec, needs_r, python_extras, r_packages, LaunchContext, LaunchSpec, PrefixMode,
 };
+use porch_engine::AppMode;
 
 const GUID: &str = "7c1e4a2b-5d6f-4a8b-9c0d-1e2f3a4b5c6d";
 const VENV_ROOT: &str = "/tmp/porch-launch-venvs";
@@ -195,16 +196,17 @@ enum Interpreter {
 }
 
 fn interpreter(case: &Case) -> Option<Interpreter> {
-    if needs_r(case.mode) {
+    if needs_r(&AppMode::parse(case.mode)) {
         let ok = Command::new("Rscript").arg("--version").stderr(Stdio::null()).status().is_ok_and(|s| s.success());
         if !ok {
             skip(case, "Rscript is not installed");
             return None;
         }
-        let load: Vec<String> = r_packages(case.mode).iter().map(|p| format!("library({p})")).collect();
+        let load: Vec<String> =
+            r_packages(&AppMode::parse(case.mode)).iter().map(|p| format!("library({p})")).collect();
         let loaded = Command::new("Rscript").arg("-e").arg(load.join(";")).output().is_ok_and(|o| o.status.success());
         if !loaded {
-            skip(case, &format!("R packages {:?} are not installed", r_packages(case.mode)));
+            skip(case, &format!("R packages {:?} are not installed", r_packages(&AppMode::parse(case.mode))));
             return None;
         }
         return Some(Interpreter::R(PathBuf::from("Rscript")));
@@ -214,7 +216,7 @@ fn interpreter(case: &Case) -> Option<Interpreter> {
         return None;
     };
     let mut packages: Vec<&str> = case.packages.to_vec();
-    packages.extend_from_slice(python_extras(case.mode));
+    packages.extend_from_slice(python_extras(&AppMode::parse(case.mode)));
     match ensure_venv(&uv, case.mode, &packages) {
         Ok(python) => Some(Interpreter::Python(python)),
         Err(e) if in_ci() => panic!("{}: cannot build the venv: {e}", case.mode),
@@ -243,7 +245,7 @@ fn start(case: &Case, interpreter: &Interpreter) -> Running {
     let base = base_path();
     let port = free_port();
     let external_host = format!("127.0.0.1:{port}");
-    let manifest = Manifest::inferred(case.mode, case.entrypoint, None);
+    let manifest = Manifest::inferred(&AppMode::parse(case.mode), case.entrypoint, None);
     let env =
         connect_env("http://127.0.0.1:3939", GUID, None, &[("PORCH_PUBLISHER_VAR".into(), "from-publisher".into())]);
     let (python, rscript) = match interpreter {
@@ -251,7 +253,7 @@ fn start(case: &Case, interpreter: &Interpreter) -> Running {
         Interpreter::R(r) => (None, Some(r.as_path())),
     };
     let spec = launch_spec(&LaunchContext {
-        app_mode: case.mode,
+        app_mode: &AppMode::parse(case.mode),
         manifest: &manifest,
         bundle_dir: bundle.path(),
         python,

@@ -35,6 +35,12 @@ export type { ReachStatus } from "./generated/ReachStatus";
 export type { PhoneState } from "./generated/PhoneState";
 export type { PhoneTest } from "./generated/PhoneTest";
 export type { UsageReport } from "./generated/UsageReport";
+export type { AppMode } from "./generated/AppMode";
+export type { LinkStatus } from "./generated/LinkStatus";
+export type { Outcome } from "./generated/Outcome";
+export type { RenderStatus } from "./generated/RenderStatus";
+export type { Trigger } from "./generated/Trigger";
+export type { ViewerAccess } from "./generated/ViewerAccess";
 import type { ErrorCode as EngineErrorCode } from "./generated/ErrorCode";
 import type { NextRun } from "./generated/NextRun";
 import type { RenderRow } from "./generated/RenderRow";
@@ -83,9 +89,6 @@ export interface JobView {
 
 /** `api/renders.rs` → `history`: a render row with string ids and, on success, its URL. */
 export type RenderView = Omit<RenderRow, "id" | "bundle_id"> & { id: string; bundle_id: string; url?: string };
-
-/** Issue 8a: `viewer_access` on content, and the secret link. */
-export type ViewerAccess = "network" | "local" | "link";
 
 /** Issue 7: `GET /__api__/porch/content/{guid}/link`. */
 export interface FolderLink {

@@ -22,7 +22,7 @@ pub(super) async fn render_now(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let v: Value = super::json_body(&body)?;
     let variant = super::variants::optional_id(&v, "variant_id")?;
-    let task_id = engine.renders().render_variant_now(&guid, variant, "manual").await?;
+    let task_id = engine.renders().render_variant_now(&guid, variant, crate::vocab::Trigger::Manual).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "task_id": task_id }))))
 }
 
@@ -46,7 +46,7 @@ pub(super) async fn history(
                     Some(variant) => format!("{origin}/content/{}/_variant{variant}/", c.guid),
                     None => format!("{origin}/content/{}/", c.guid),
                 };
-                if r.status == "success" {
+                if r.status == crate::vocab::RenderStatus::Success {
                     v["url"] = json!(format!("{base}_render{}/", r.id));
                 }
                 v

@@ -119,6 +119,6 @@ pub(super) async fn v0_render(
     State(engine): State<Engine>,
     Path(id): Path<String>,
 ) -> Result<Json<crate::tasks::TaskView>, ApiError> {
-    let task = engine.renders().render_variant_by_id(parse_id(&id)?, "manual").await?;
+    let task = engine.renders().render_variant_by_id(parse_id(&id)?, crate::vocab::Trigger::Manual).await?;
     Ok(Json(engine.deployer().task(&task, 0, std::time::Duration::ZERO).await?))
 }

@@ -48,7 +48,7 @@ impl Apps {
                 }
             })
         };
-        let mode = manifest.app_mode.as_str();
+        let mode = &manifest.app_mode;
         let result = if runtimes::needs_python(mode) {
             self.state
                 .environments
@@ -140,7 +140,7 @@ impl Apps {
     fn fork_via(
         &self,
         c: &ContentRow,
-        app_mode: &str,
+        app_mode: &crate::vocab::AppMode,
         interpreter: &Interpreter,
         publisher_vars: &[(String, String)],
         settings: &crate::supervisor::RuntimeSettings,

@@ -153,8 +153,8 @@ impl Apps {
             return Err(Error::not_found("Python lockfile (no Python environment) of content", &c.guid));
         }
         // The extras are part of the environment's hash: the same ones the deploy used.
-        let extras = match manifest.app_mode.as_str() {
-            "jupyter-static" => crate::runtimes::NOTEBOOK_EXTRAS,
+        let extras = match &manifest.app_mode {
+            crate::vocab::AppMode::JupyterStatic => crate::runtimes::NOTEBOOK_EXTRAS,
             mode => crate::runtimes::python_extras(mode),
         };
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

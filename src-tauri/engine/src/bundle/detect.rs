@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{BundleError, Manifest};
+use crate::vocab::AppMode;
 
 /// What Porch can detect, for error messages.
 pub const SUPPORTED: &str = "manifest.json; Python apps importing streamlit, dash, fastapi, flask, shiny, gradio, \
@@ -24,15 +25,15 @@ pub fn manifest_for(root: &Path) -> Result<Manifest, BundleError> {
 }
 
 /// Python frameworks, in the order a file is checked against them.
-const PY_FRAMEWORKS: &[(&str, &str)] = &[
-    ("streamlit", "python-streamlit"),
-    ("dash", "python-dash"),
-    ("shiny", "python-shiny"),
-    ("gradio", "python-gradio"),
-    ("panel", "python-panel"),
-    ("bokeh", "python-bokeh"),
-    ("fastapi", "python-fastapi"),
-    ("flask", "python-api"),
+const PY_FRAMEWORKS: &[(&str, AppMode)] = &[
+    ("streamlit", AppMode::PythonStreamlit),
+    ("dash", AppMode::PythonDash),
+    ("shiny", AppMode::PythonShiny),
+    ("gradio", AppMode::PythonGradio),
+    ("panel", AppMode::PythonPanel),
+    ("bokeh", AppMode::PythonBokeh),
+    ("fastapi", AppMode::PythonFastapi),
+    ("flask", AppMode::PythonApi),
 ];
 
 /// Module names rsconnect prefers as the entry point, in order.
@@ -60,10 +61,10 @@ pub fn infer(root: &Path) -> Result<Manifest, BundleError> {
             let stem = file.trim_end_matches(".py");
             // Streamlit, Bokeh and Panel run a script; the others name a module.
             let entry = match mode {
-                "python-streamlit" | "python-bokeh" | "python-panel" => file.to_string(),
+                AppMode::PythonStreamlit | AppMode::PythonBokeh | AppMode::PythonPanel => file.to_string(),
                 _ => stem.to_string(),
             };
-            return Ok(Manifest::inferred(mode, Some(&entry), None));
+            return Ok(Manifest::inferred(&mode, Some(&entry), None));
         }
     }
 
@@ -71,42 +72,42 @@ pub fn infer(root: &Path) -> Result<Manifest, BundleError> {
     let has = |n: &str| names.iter().any(|f| f.eq_ignore_ascii_case(n));
     if has("app.R") || has("server.R") {
         let e = if has("app.R") { "app.R" } else { "server.R" };
-        return Ok(Manifest::inferred("shiny", Some(e), None));
+        return Ok(Manifest::inferred(&AppMode::Shiny, Some(e), None));
     }
     if has("plumber.R") || has("entrypoint.R") {
         let e = if has("plumber.R") { "plumber.R" } else { "entrypoint.R" };
-        return Ok(Manifest::inferred("api", Some(e), None));
+        return Ok(Manifest::inferred(&AppMode::Api, Some(e), None));
     }
 
     // Documents rendered by Porch.
     if has("_quarto.yml") || has("_quarto.yaml") {
-        return Ok(Manifest::inferred("quarto-static", None, None));
+        return Ok(Manifest::inferred(&AppMode::QuartoStatic, None, None));
     }
     if let Some(q) = with_ext(".qmd").first() {
-        return Ok(Manifest::inferred("quarto-static", Some(q), None));
+        return Ok(Manifest::inferred(&AppMode::QuartoStatic, Some(q), None));
     }
     if let Some(nb) = with_ext(".ipynb").first() {
-        return Ok(Manifest::inferred("jupyter-static", Some(nb), None));
+        return Ok(Manifest::inferred(&AppMode::JupyterStatic, Some(nb), None));
     }
     if let Some(rmd) = with_ext(".rmd").first() {
-        return Ok(Manifest::inferred("rmd-static", Some(rmd), None));
+        return Ok(Manifest::inferred(&AppMode::RmdStatic, Some(rmd), None));
     }
 
     // Plain HTML.
     if has("index.html") {
-        return Ok(Manifest::inferred("static", None, Some("index.html")));
+        return Ok(Manifest::inferred(&AppMode::Static, None, Some("index.html")));
     }
     let html = with_ext(".html");
     let htm = with_ext(".htm");
     if let Some(page) = html.first().or(htm.first()) {
-        return Ok(Manifest::inferred("static", None, Some(page)));
+        return Ok(Manifest::inferred(&AppMode::Static, None, Some(page)));
     }
 
     Err(BundleError::Unrecognised { found: summarise(root, &names), supported: SUPPORTED })
 }
 
 /// The appmode implied by a Python source's imports, if any.
-pub fn python_framework(src: &str) -> Option<&'static str> {
+pub fn python_framework(src: &str) -> Option<AppMode> {
     let imports: Vec<&str> = src
         .lines()
         .map(str::trim)
@@ -116,7 +117,7 @@ pub fn python_framework(src: &str) -> Option<&'static str> {
                 .map(|rest| rest.split(['.', ' ', ',']).next().unwrap_or(""))
         })
         .collect();
-    PY_FRAMEWORKS.iter().find(|(module, _)| imports.contains(module)).map(|(_, mode)| *mode)
+    PY_FRAMEWORKS.iter().find(|(module, _)| imports.contains(module)).map(|(_, mode)| mode.clone())
 }
 
 fn list_top(root: &Path) -> Result<Vec<PathBuf>, BundleError> {
@@ -164,7 +165,7 @@ mod tests {
     fn mode(files: &[(&str, &str)]) -> (String, Option<String>) {
         let d = dir(files);
         let m = infer(d.path()).expect("recognised");
-        (m.app_mode, m.entrypoint)
+        (m.app_mode.to_string(), m.entrypoint)
     }
 
     #[test]

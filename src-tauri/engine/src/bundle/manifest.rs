@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use super::BundleError;
+use crate::vocab::AppMode;
 
 /// Every appmode Porch accepts in a manifest.
 pub const APP_MODES: &[&str] = &[
@@ -34,8 +35,8 @@ pub const APP_MODES: &[&str] = &[
 /// The parts of a manifest Porch uses, plus the whole document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
-    /// `metadata.appmode`.
-    pub app_mode: String,
+    /// `metadata.appmode` (always a mode this Porch knows: others are refused).
+    pub app_mode: AppMode,
     /// `metadata.entrypoint`, if any.
     pub entrypoint: Option<String>,
     /// `metadata.primary_html`, if any.
@@ -67,6 +68,7 @@ impl Manifest {
         if !APP_MODES.contains(&app_mode.as_str()) {
             return Err(bad(format!("unknown appmode {app_mode:?}; supported appmodes are {}", APP_MODES.join(", "))));
         }
+        let app_mode = AppMode::parse(&app_mode);
         let text = |k: &str| match meta.get(k) {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
             _ => None,
@@ -86,8 +88,8 @@ impl Manifest {
     }
 
     /// A manifest as `rsconnect write-manifest` would write it for inferred content.
-    pub fn inferred(app_mode: &str, entrypoint: Option<&str>, primary_html: Option<&str>) -> Manifest {
-        let mut metadata = json!({ "appmode": app_mode });
+    pub fn inferred(app_mode: &AppMode, entrypoint: Option<&str>, primary_html: Option<&str>) -> Manifest {
+        let mut metadata = json!({ "appmode": app_mode.as_str() });
         if let Some(e) = entrypoint {
             metadata["entrypoint"] = json!(e);
         }
@@ -96,7 +98,7 @@ impl Manifest {
         }
         let raw = json!({ "version": 1, "metadata": metadata, "files": {} , "porch": { "inferred": true } });
         Manifest {
-            app_mode: app_mode.to_string(),
+            app_mode: app_mode.clone(),
             entrypoint: entrypoint.map(str::to_string),
             primary_html: primary_html.map(str::to_string),
             content_category: String::new(),

@@ -69,10 +69,10 @@ pub(crate) enum Trigger {
 
 impl Trigger {
     /// The trigger a render of this deploy is recorded with.
-    fn render_trigger(self) -> &'static str {
+    fn render_trigger(self) -> crate::vocab::Trigger {
         match self {
-            Trigger::Deploy => "deploy",
-            Trigger::Watch => "watch",
+            Trigger::Deploy => crate::vocab::Trigger::Deploy,
+            Trigger::Watch => crate::vocab::Trigger::Watch,
         }
     }
 }
@@ -193,7 +193,7 @@ impl Deployer {
             }
             crate::RuntimeKind::Rendered if activate => {
                 rendered =
-                    Some(self.renders.run_render(log, c, b.id, &manifest, trigger.render_trigger(), false).await?);
+                    Some(self.renders.run_render(log, c, b.id, &manifest, &trigger.render_trigger(), false).await?);
             }
             crate::RuntimeKind::Rendered => {}
             crate::RuntimeKind::Static => {}
@@ -234,7 +234,10 @@ impl Deployer {
             // it), once the default output is live. A failing variant keeps its previous
             // output and does not fail the deploy.
             for v in self.shared.store.variants(c.id).await? {
-                if let Err(e) = self.renders.run_render_variant(log, c, Some(&v), b.id, &manifest, "deploy", true).await
+                if let Err(e) = self
+                    .renders
+                    .run_render_variant(log, c, Some(&v), b.id, &manifest, &crate::vocab::Trigger::Deploy, true)
+                    .await
                 {
                     log.line(format!("Variant {:?} did not render: {e}", v.name)).await;
                 }

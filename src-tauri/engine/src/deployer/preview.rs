@@ -198,12 +198,13 @@ pub fn upload_name(file_name: Option<&str>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::AppMode;
 
     #[test]
     fn requirement_lines_skip_comments_and_blanks() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("requirements.txt"), "# pinned\nstreamlit==1.40\n\n  pandas \n").expect("write");
-        let m = Manifest::inferred("python-streamlit", Some("app.py"), None);
+        let m = Manifest::inferred(&AppMode::PythonStreamlit, Some("app.py"), None);
         assert_eq!(requirements(dir.path(), &m), vec!["streamlit==1.40", "pandas"]);
     }
 

@@ -5,6 +5,7 @@
 //! Everything is written under temporary folders; uv reaches the package index configured
 //! for this machine.
 
+use crate::vocab::AppMode;
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ fn bundle(requirements: Option<&str>) -> tempfile::TempDir {
 }
 
 fn manifest(python_version: Option<&str>) -> Manifest {
-    let mut m = Manifest::inferred("python-api", Some("app"), None);
+    let mut m = Manifest::inferred(&AppMode::PythonApi, Some("app"), None);
     if let Some(v) = python_version {
         m.raw["python"] =
             serde_json::json!({"version": v, "package_manager": {"name": "pip", "package_file": "requirements.txt"}});
@@ -318,7 +319,7 @@ async fn r_reports_missing_r_or_missing_packages_by_name() {
     let b = tempfile::tempdir().expect("bundle");
     std::fs::write(b.path().join("app.R"), "library(porchnopkgone)\nporchnopkgtwo::f()\nlibrary(stats)\n")
         .expect("write");
-    let m = Manifest::inferred("shiny", None, None);
+    let m = Manifest::inferred(&AppMode::Shiny, None, None);
     let result = timeout(LONG, envs.r(b.path(), &m, &["utils"], &tx)).await.expect("in time");
     match result {
         Err(EnvError::RMissing) => skip(

@@ -36,7 +36,6 @@ use super::image;
 use super::{Gallery, ThumbnailMode};
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::routes::Access;
 use crate::runner::Cmd;
 
 /// Longest a capture may take, Chromium's start included.
@@ -103,7 +102,9 @@ impl Gallery {
                 };
                 let guid = match event {
                     Ok(Event::TaskFinished { guid, code: 0, .. }) => guid,
-                    Ok(Event::RenderFinished { guid, status, .. }) if status == "success" => guid,
+                    Ok(Event::RenderFinished { guid, status, .. }) if status == crate::vocab::RenderStatus::Success => {
+                        guid
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                     _ => continue,
                 };
@@ -184,7 +185,7 @@ impl Gallery {
             target
         };
         let mut extra = vec![(HeaderName::from_static(CAPTURE_HEADER), HeaderValue::from_static("1"))];
-        if crate::routes::Access::parse(&c.viewer_access) != Access::Network {
+        if !c.viewer_access.is_public() {
             let key = HeaderValue::from_str(&format!("Key {}", self.library.session_key()))
                 .map_err(|e| Error::Invalid(e.to_string()))?;
             extra.push((hyper::header::AUTHORIZATION, key));

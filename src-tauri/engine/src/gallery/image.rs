@@ -9,6 +9,7 @@
 //! The generated card is Porch's own SVG: every piece of text in it is escaped.
 
 use crate::error::{Error, Result};
+use crate::vocab::AppMode;
 
 /// Largest picture, in bytes (10 MiB); larger is refused with 413.
 pub const MAX_BYTES: usize = 10 * 1024 * 1024;
@@ -95,15 +96,15 @@ pub fn hue_of(key: &str) -> u32 {
 }
 
 /// A short glyph for a kind of content, drawn on its card.
-pub fn kind_glyph(app_mode: &str, category: &str) -> &'static str {
+pub fn kind_glyph(app_mode: &AppMode, category: &str) -> &'static str {
     match (app_mode, category) {
-        ("static", "pin") => "PIN",
-        ("static", _) => "WEB",
-        ("jupyter-static", _) => "NB",
-        ("quarto-static", _) => "QMD",
-        ("rmd-static", _) => "RMD",
-        ("python-fastapi" | "python-api" | "api", _) => "API",
-        (m, _) if m.starts_with("python-") || m == "shiny" || m == "jupyter-voila" => "APP",
+        (AppMode::Static, "pin") => "PIN",
+        (AppMode::Static, _) => "WEB",
+        (AppMode::JupyterStatic, _) => "NB",
+        (AppMode::QuartoStatic, _) => "QMD",
+        (AppMode::RmdStatic, _) => "RMD",
+        (AppMode::PythonFastapi | AppMode::PythonApi | AppMode::Api, _) => "API",
+        (m, _) if crate::runtimes::is_interactive(m) => "APP",
         _ => "•",
     }
 }

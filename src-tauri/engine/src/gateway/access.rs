@@ -25,7 +25,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::identity::{host_is_this_machine, is_loopback, is_publisher};
 use crate::engine::Engine;
 use crate::keys;
-use crate::routes::{Access, Route};
+use crate::routes::Route;
+use crate::vocab::ViewerAccess;
 
 /// The query parameter that carries a secret-link token.
 pub const TOKEN_PARAM: &str = "porch_token";
@@ -74,10 +75,11 @@ pub(super) enum Gate {
 pub(super) async fn gate(engine: &Engine, route: &Route, base: &str, ask: Asker<'_>) -> Gate {
     match route.access {
         // SECURITY: the only open door without a credential.
-        Access::Network => return Gate::Open,
-        Access::Local if ask.is_this_computer(engine) => return Gate::Open,
-        Access::Local => {}
-        Access::Link => {
+        ViewerAccess::Network => return Gate::Open,
+        ViewerAccess::Local if ask.is_this_computer(engine) => return Gate::Open,
+        ViewerAccess::Local => {}
+        // An access word this Porch does not know is read as the most private one.
+        ViewerAccess::Link | ViewerAccess::Other(_) => {
             if let Some(hash) = route.link_token_hash.as_deref() {
                 if let Some(token) = query_token(ask.uri) {
                     // SECURITY: compared by SHA-256 in constant time; a plain GET trades the
@@ -109,7 +111,7 @@ pub(super) async fn gate(engine: &Engine, route: &Route, base: &str, ask: Asker<
 /// Marks answers about local and link items `Cache-Control: private`, so no shared cache
 /// hands them to someone else (an app's own directives stay, `public` becomes `private`).
 pub(super) fn keep_private(route: &Route, mut resp: Response) -> Response {
-    if route.access == Access::Network {
+    if route.access == ViewerAccess::Network {
         return resp;
     }
     let current = resp.headers().get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);

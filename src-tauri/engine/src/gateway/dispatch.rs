@@ -113,7 +113,13 @@ fn sanitize(tail: &str) -> Result<CleanPath, Response> {
 
 /// `_bundle{N}/` or `_rev{N}/` of content that is not plain files: a page about the bundle
 /// at its root, 404 below it.
-fn explicit_bundle_notice(route: &Route, bundle_id: i64, state: &str, mode: &str, tail: &str) -> (Response, Served) {
+fn explicit_bundle_notice(
+    route: &Route,
+    bundle_id: i64,
+    state: &str,
+    mode: &crate::vocab::AppMode,
+    tail: &str,
+) -> (Response, Served) {
     if !tail.is_empty() {
         let what = format!("Bundle {bundle_id} of {} has no viewable file at /{tail}.", route.title);
         return (rescue::not_found(&what), Served::Nothing);
@@ -186,7 +192,7 @@ async fn serve_render(
         .into_iter()
         .filter(|r| r.variant_id == shown.variant)
         .collect();
-    if !history.iter().any(|r| r.id == id && r.status == "success") {
+    if !history.iter().any(|r| r.id == id && r.status == crate::vocab::RenderStatus::Success) {
         return (rescue::not_found(&format!("{} has no render {id}.", route.title)), Served::Nothing);
     }
     let clean = match sanitize(tail) {

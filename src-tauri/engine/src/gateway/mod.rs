@@ -61,8 +61,9 @@ use self::access::{Asker, Gate};
 use self::rescue::{not_found, NO_CONTENT, NO_PAGE};
 use crate::engine::Engine;
 use crate::gallery;
-use crate::routes::{Access, Route};
+use crate::routes::Route;
 use crate::static_site::pages;
+use crate::vocab::ViewerAccess;
 
 /// The viewer routes: the landing page, `/content/…` and (as the fallback) vanity paths.
 /// The caller mounts management beside them and layers [`pause_gate`] over all of it.
@@ -158,7 +159,7 @@ async fn landing(State(engine): State<Engine>, req: Request) -> Response {
         }
     };
     // SECURITY: only what this visitor may open is listed, and so only their thumbnails.
-    let listed = |r: &Route| r.access == Access::Network || (r.access == Access::Local && local);
+    let listed = |r: &Route| r.access == ViewerAccess::Network || (r.access == ViewerAccess::Local && local);
     let visible: Vec<&gallery::Entry> =
         index.entries.iter().filter(|e| e.route.bundle_id.is_some() && listed(&e.route)).collect();
     // Only the distinct paths are copied (a few), not every item's tags.
@@ -194,7 +195,7 @@ async fn landing(State(engine): State<Engine>, req: Request) -> Response {
             updated: e.updated.as_deref(),
             rendered: e.rendered,
             app: kind == crate::RuntimeKind::Interactive,
-            local_only: r.access == Access::Local,
+            local_only: r.access == ViewerAccess::Local,
             thumbnail: e.thumbnail.as_deref(),
             card_svg: e.thumbnail.is_none().then(|| engine.gallery().card(r)),
             pins,

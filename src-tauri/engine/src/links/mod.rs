@@ -24,6 +24,7 @@
 //!
 //! Does not: deploy (the deployer does, for every trigger) or store bundles (the library).
 
+use crate::vocab::LinkStatus;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -252,9 +253,9 @@ impl Links {
             error: row.error.clone(),
             fingerprint: row.fingerprint.clone(),
         };
-        if f.status == "redeploying" {
+        if f.status == LinkStatus::Redeploying {
             // Porch stopped in the middle of one; the next check decides afresh.
-            f.set_status("watching", f.error.clone()).await;
+            f.set_status(LinkStatus::Watching, f.error.clone()).await;
         }
         let (tx, mut rx) = mpsc::channel::<Signal>(1);
         let mut watch: Option<(FolderWatch, FolderId)> = None;
@@ -273,7 +274,7 @@ impl Links {
                          serving its last version, and Porch follows the folder again as soon as it is back",
                         f.root.display()
                     );
-                    f.set_status("broken", Some(msg)).await;
+                    f.set_status(LinkStatus::Broken, Some(msg)).await;
                 }
                 // A folder replaced under the same name needs a new watch.
                 Some(id) if watch.as_ref().map(|(_, w)| *w) != Some(id) => {
@@ -284,7 +285,7 @@ impl Links {
                         }
                         Err(e) => {
                             watch = None;
-                            f.set_status("broken", Some(e.to_string())).await;
+                            f.set_status(LinkStatus::Broken, Some(e.to_string())).await;
                         }
                     }
                 }
@@ -293,7 +294,7 @@ impl Links {
             if dirty {
                 if let Some((w, _)) = watch.as_mut() {
                     dirty = f.check(w).await;
-                    if f.status == "broken" {
+                    if f.status == LinkStatus::Broken {
                         watch = None;
                     }
                 }
@@ -312,7 +313,7 @@ impl Links {
                     }
                     Some(Signal::Failed(msg)) => {
                         tracing::warn!(content = %f.guid, "watching {}: {msg}", f.root.display());
-                        f.set_status("broken", Some(msg)).await;
+                        f.set_status(LinkStatus::Broken, Some(msg)).await;
                         watch = None;
                         dirty = true;
                     }
@@ -338,7 +339,7 @@ struct FollowState {
     content_id: i64,
     guid: String,
     root: PathBuf,
-    status: String,
+    status: LinkStatus,
     error: Option<String>,
     fingerprint: Option<String>,
 }
@@ -362,8 +363,8 @@ impl FollowState {
             waits += 1;
             tokio::time::sleep(DEBOUNCE - age).await;
         };
-        if self.status == "broken" {
-            self.set_status("watching", None).await;
+        if self.status == LinkStatus::Broken {
+            self.set_status(LinkStatus::Watching, None).await;
         }
         if self.fingerprint.as_deref() == Some(fp.digest.as_str()) {
             return false;
@@ -394,7 +395,7 @@ impl FollowState {
                 Ok(0) => return Some(found),
                 Ok(_) => fp = Some(found),
                 Err(e) => {
-                    self.set_status("broken", Some(e.to_string())).await;
+                    self.set_status(LinkStatus::Broken, Some(e.to_string())).await;
                     return None;
                 }
             }
@@ -414,11 +415,11 @@ impl FollowState {
             }
         };
         let previous_error = self.error.clone();
-        self.set_status("redeploying", None).await;
+        self.set_status(LinkStatus::Redeploying, None).await;
         let started = std::time::Instant::now();
         let Some((task, outcome)) = engine.deployer.redeploy_folder(&c, &self.root, &digest).await else {
             tracing::debug!(content = %self.guid, "the folder changed while it was packed; looking again");
-            self.set_status("watching", previous_error).await;
+            self.set_status(LinkStatus::Watching, previous_error).await;
             return false;
         };
         let error = outcome.as_ref().err().map(ToString::to_string);
@@ -441,23 +442,24 @@ impl FollowState {
         engine.prune_bundles(&self.guid).await;
         // Recorded even on failure: the same broken files are not retried; the next save is.
         self.fingerprint = Some(digest);
-        self.status = "watching".into();
+        self.status = LinkStatus::Watching;
         self.error = error;
         self.announce().await;
         true
     }
 
     /// Sets and stores the status when it changed.
-    async fn set_status(&mut self, status: &str, error: Option<String>) {
+    async fn set_status(&mut self, status: LinkStatus, error: Option<String>) {
         if self.status == status && self.error == error {
             return;
         }
-        self.status = status.to_string();
+        self.status = status.clone();
         self.error = error;
-        if let Err(e) = self.engine.shared.store.set_link_status(self.content_id, status, self.error.as_deref()).await {
+        if let Err(e) = self.engine.shared.store.set_link_status(self.content_id, &status, self.error.as_deref()).await
+        {
             tracing::warn!(content = %self.guid, error = %e, "cannot record the link status");
         }
-        if status == "broken" {
+        if status == LinkStatus::Broken {
             tracing::warn!(content = %self.guid, "{}", self.error.as_deref().unwrap_or("link broken"));
         }
         self.announce().await;

@@ -272,10 +272,11 @@ fn runtime_fields(c: &ContentRow) -> Vec<(&'static str, Value)> {
 }
 
 /// Connect's access type for Porch's viewer access.
-fn access_for(viewer_access: &str) -> &'static str {
-    match viewer_access {
-        "network" => "logged_in",
-        _ => "acl",
+fn access_for(viewer_access: &crate::vocab::ViewerAccess) -> &'static str {
+    if viewer_access.is_public() {
+        "logged_in"
+    } else {
+        "acl"
     }
 }
 
@@ -721,7 +722,7 @@ impl Run {
         if !renders.is_empty() {
             list.push(format!("render history ({} renders) stays on Porch — Connect renders on deploy", renders.len()));
         }
-        if self.c.viewer_access == "link" || self.c.link_token_hash.is_some() {
+        if self.c.viewer_access.needs_link() || self.c.link_token_hash.is_some() {
             list.push(
                 "secret link — Connect has no equivalent; the item is \"acl\" there: add named viewers on Connect"
                     .to_string(),

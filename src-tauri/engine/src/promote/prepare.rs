@@ -12,6 +12,7 @@
 //! Concurrency: file work runs on the blocking pool; the Python lockfile comes from the apps
 //! service (which may build the environment if it was removed).
 
+use crate::vocab::AppMode;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
@@ -53,8 +54,8 @@ impl Prepared {
         if let Some(v) = m["quarto"]["version"].as_str().filter(|v| !v.is_empty()) {
             out.push(("quarto", v.to_string()));
         }
-        let mode = m["metadata"]["appmode"].as_str().unwrap_or_default();
-        if crate::runtimes::needs_r(mode) || m["metadata"]["engine"] == "knitr" {
+        let mode = AppMode::parse(m["metadata"]["appmode"].as_str().unwrap_or_default());
+        if crate::runtimes::needs_r(&mode) || m["metadata"]["engine"] == "knitr" {
             if let Some(v) = m["platform"].as_str().filter(|v| !v.is_empty()) {
                 out.push(("r", v.to_string()));
             }
@@ -93,15 +94,15 @@ pub(crate) async fn prepare(
         o.remove("porch");
     }
     if inferred {
-        let mode = stored["metadata"]["appmode"].as_str().unwrap_or(&c.app_mode).to_string();
+        let mode = stored["metadata"]["appmode"].as_str().map(AppMode::parse).unwrap_or_else(|| c.app_mode.clone());
         let mut metadata = Map::new();
-        metadata.insert("appmode".into(), json!(mode));
+        metadata.insert("appmode".into(), json!(mode.as_str()));
         for k in ["entrypoint", "primary_html"] {
             if let Some(v) = stored["metadata"][k].as_str() {
                 metadata.insert(k.into(), json!(v));
             }
         }
-        if mode == "static" && !metadata.contains_key("entrypoint") {
+        if mode == AppMode::Static && !metadata.contains_key("entrypoint") {
             if let Some(p) = metadata.get("primary_html").cloned() {
                 metadata.insert("entrypoint".into(), p);
             }
@@ -153,8 +154,8 @@ pub(crate) async fn prepare(
 }
 
 /// The command that writes a manifest Porch cannot write itself.
-fn manifest_command(mode: &str) -> String {
-    if mode.starts_with("quarto") {
+fn manifest_command(mode: &AppMode) -> String {
+    if mode.as_str().starts_with("quarto") {
         "rsconnect write-manifest quarto DIR".into()
     } else if crate::runtimes::needs_r(mode) {
         "Rscript -e 'rsconnect::writeManifest(\"DIR\")'".into()

@@ -7,6 +7,7 @@
 //! update, so a failed render never replaces the previous output. Renders take a slot
 //! from a semaphore (one at a time by default) so a laptop is not swamped.
 
+use crate::vocab::{RenderStatus, Trigger};
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 
@@ -81,12 +82,12 @@ impl Renders {
     }
 
     /// Starts rendering an item's active bundle now; returns the task id.
-    pub async fn render_now(&self, key: &str, trigger: &str) -> Result<String> {
+    pub async fn render_now(&self, key: &str, trigger: Trigger) -> Result<String> {
         self.render_variant_now(key, None, trigger).await
     }
 
     /// Starts rendering an item (or one of its variants) now; returns the task id.
-    pub async fn render_variant_now(&self, key: &str, variant: Option<i64>, trigger: &str) -> Result<String> {
+    pub async fn render_variant_now(&self, key: &str, variant: Option<i64>, trigger: Trigger) -> Result<String> {
         let c = self.library.content(key).await?;
         if crate::runtime_kind(&c.app_mode) != crate::RuntimeKind::Rendered {
             return Err(Error::Invalid(format!("{} is {} content, which is not rendered", c.name, c.app_mode)));
@@ -100,7 +101,7 @@ impl Renders {
         let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
         let log = self.shared.tasks.create(c.id, Some(bundle_id), "render").await?;
         let id = log.id().to_string();
-        let (engine, trigger) = (self.clone(), trigger.to_string());
+        let engine = self.clone();
         self.shared.tracker.spawn(async move {
             let outcome = engine
                 .run_render_variant(&log, &c, variant.as_ref(), bundle_id, &manifest, &trigger, true)
@@ -140,7 +141,7 @@ impl Renders {
         c: &ContentRow,
         bundle_id: i64,
         manifest: &Manifest,
-        trigger: &str,
+        trigger: &Trigger,
         publish: bool,
     ) -> Result<i64> {
         self.run_render_variant(log, c, None, bundle_id, manifest, trigger, publish).await
@@ -156,7 +157,7 @@ impl Renders {
         variant: Option<&VariantRow>,
         bundle_id: i64,
         manifest: &Manifest,
-        trigger: &str,
+        trigger: &Trigger,
         publish: bool,
     ) -> Result<i64> {
         let variant_id = variant.map(|v| v.id);
@@ -193,8 +194,8 @@ impl Renders {
                 self.shared.emit(crate::events::Event::RenderFinished {
                     guid: c.guid.clone(),
                     render_id: id.to_string(),
-                    trigger: trigger.to_string(),
-                    status: "success".into(),
+                    trigger: trigger.clone(),
+                    status: RenderStatus::Success,
                     error: String::new(),
                 });
                 Ok(id)
@@ -205,8 +206,8 @@ impl Renders {
                 self.shared.emit(crate::events::Event::RenderFinished {
                     guid: c.guid.clone(),
                     render_id: id.to_string(),
-                    trigger: trigger.to_string(),
-                    status: "failed".into(),
+                    trigger: trigger.clone(),
+                    status: RenderStatus::Failed,
                     error: msg,
                 });
                 Err(e)
@@ -448,7 +449,7 @@ impl Renders {
         let Ok(all) = self.shared.store.renders(content_id).await else { return };
         let old: Vec<i64> = all
             .iter()
-            .filter(|r| r.variant_id == variant && r.status == "success")
+            .filter(|r| r.variant_id == variant && r.status == RenderStatus::Success)
             .skip(self.shared.config.keep_renders.max(1))
             .filter(|r| !r.current)
             .map(|r| r.id)

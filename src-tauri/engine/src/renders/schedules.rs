@@ -230,7 +230,7 @@ impl Renders {
         // Held from now, before the loop reports its next run, so keep-awake never lets go
         // between "due soon" and "rendering".
         let awake = self.awake.render(&c.guid, c.title.as_deref().filter(|t| !t.is_empty()).unwrap_or(&c.name));
-        let (engine, row, trigger) = (self.clone(), row.clone(), "schedule");
+        let (engine, row, trigger) = (self.clone(), row.clone(), crate::vocab::Trigger::Schedule);
         let Ok(log) = self.shared.tasks.create(c.id, Some(bundle_id), "render").await else { return };
         self.shared.tracker.spawn(async move {
             let _awake = awake;
@@ -240,7 +240,7 @@ impl Renders {
             };
             let outcome = match manifest {
                 Ok(m) => {
-                    engine.run_render_variant(&log, &c, variant.as_ref(), bundle_id, &m, trigger, row.publish).await
+                    engine.run_render_variant(&log, &c, variant.as_ref(), bundle_id, &m, &trigger, row.publish).await
                 }
                 Err(e) => Err(e.into()),
             };

@@ -155,7 +155,7 @@ impl Renders {
 
     /// Starts a render of the variant `id` (the default variant renders the item itself, as
     /// `POST /v1/content/{guid}/render` does); returns the task id.
-    pub async fn render_variant_by_id(&self, id: i64, trigger: &str) -> Result<String> {
+    pub async fn render_variant_by_id(&self, id: i64, trigger: crate::vocab::Trigger) -> Result<String> {
         let (v, is_default) =
             self.shared.store.any_variant(id).await?.ok_or_else(|| Error::not_found("variant", id))?;
         let c = self.library.content(&v.content_id.to_string()).await?;

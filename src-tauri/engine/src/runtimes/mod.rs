@@ -25,6 +25,7 @@ pub mod overrides;
 mod python;
 mod r;
 
+use crate::vocab::AppMode;
 use std::path::{Path, PathBuf};
 
 use crate::bundle::manifest::{Manifest, APP_MODES};
@@ -36,7 +37,7 @@ pub use overrides::Overrides;
 #[derive(Debug, Clone, Copy)]
 pub struct LaunchContext<'a> {
     /// The appmode to launch (normally `manifest.app_mode`).
-    pub app_mode: &'a str,
+    pub app_mode: &'a AppMode,
     /// The bundle's manifest.
     pub manifest: &'a Manifest,
     /// The extracted bundle; the child's working directory.
@@ -207,25 +208,9 @@ pub enum LaunchError {
     },
 }
 
-/// Every appmode this module can launch, Python ones first.
-const LAUNCHABLE: &[&str] = &[
-    "python-api",
-    "python-fastapi",
-    "python-dash",
-    "python-streamlit",
-    "python-bokeh",
-    "python-panel",
-    "python-shiny",
-    "python-gradio",
-    "jupyter-voila",
-    "shiny",
-    "rmd-shiny",
-    "api",
-];
-
 /// Describes how to launch the content in `ctx`. Never spawns, binds or writes.
 pub fn launch_spec(ctx: &LaunchContext<'_>) -> Result<LaunchSpec, LaunchError> {
-    if !APP_MODES.contains(&ctx.app_mode) {
+    if !APP_MODES.contains(&ctx.app_mode.as_str()) {
         return Err(LaunchError::UnknownAppMode { app_mode: ctx.app_mode.to_string() });
     }
     if !is_interactive(ctx.app_mode) {
@@ -245,8 +230,23 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> Result<LaunchSpec, LaunchError> {
 /// Whether [`launch_spec`] runs this appmode as a long-lived process. False for static and
 /// rendered content, and for interactive appmodes Porch does not run yet (`quarto-shiny`,
 /// `nodejs`, `tensorflow-saved-model`).
-pub fn is_interactive(app_mode: &str) -> bool {
-    LAUNCHABLE.contains(&app_mode)
+pub fn is_interactive(app_mode: &AppMode) -> bool {
+    use AppMode::*;
+    matches!(
+        app_mode,
+        PythonApi
+            | PythonFastapi
+            | PythonDash
+            | PythonStreamlit
+            | PythonBokeh
+            | PythonPanel
+            | PythonShiny
+            | PythonGradio
+            | JupyterVoila
+            | Shiny
+            | RmdShiny
+            | Api
+    )
 }
 
 /// Packages a notebook render needs on top of the notebook's own requirements (part of the
@@ -254,40 +254,41 @@ pub fn is_interactive(app_mode: &str) -> bool {
 pub const NOTEBOOK_EXTRAS: &[&str] = &["nbconvert", "ipykernel"];
 
 /// Whether content of this appmode runs in a Python environment (launched or rendered).
-pub fn needs_python(app_mode: &str) -> bool {
-    app_mode.starts_with("python-") || matches!(app_mode, "jupyter-voila" | "jupyter-static")
+pub fn needs_python(app_mode: &AppMode) -> bool {
+    app_mode.as_str().starts_with("python-") && app_mode.is_known()
+        || matches!(app_mode, AppMode::JupyterVoila | AppMode::JupyterStatic)
 }
 
 /// Whether content of this appmode runs under R (launched or rendered).
-pub fn needs_r(app_mode: &str) -> bool {
-    matches!(app_mode, "shiny" | "rmd-shiny" | "rmd-static" | "api")
+pub fn needs_r(app_mode: &AppMode) -> bool {
+    matches!(app_mode, AppMode::Shiny | AppMode::RmdShiny | AppMode::RmdStatic | AppMode::Api)
 }
 
 /// Packages the launcher itself imports, to install on top of the app's requirements. Empty
 /// when the framework's own command serves the app.
-pub fn python_extras(app_mode: &str) -> &'static [&'static str] {
+pub fn python_extras(app_mode: &AppMode) -> &'static [&'static str] {
     match app_mode {
         // The shim serves WSGI apps with waitress: cross-platform, handles the prefix in
         // both proxy modes and applies every forwarded header.
-        "python-api" | "python-dash" => &["waitress"],
+        AppMode::PythonApi | AppMode::PythonDash => &["waitress"],
         // The shim serves ASGI apps with uvicorn (Shiny depends on it already); without a
         // WebSocket library uvicorn answers every upgrade with 404.
-        "python-fastapi" | "python-shiny" => &["uvicorn", "websockets"],
+        AppMode::PythonFastapi | AppMode::PythonShiny => &["uvicorn", "websockets"],
         // The shim mounts the Blocks on a FastAPI app under uvicorn (Gradio depends on both).
-        "python-gradio" => &["uvicorn", "fastapi", "websockets"],
+        AppMode::PythonGradio => &["uvicorn", "fastapi", "websockets"],
         // Voilà runs the notebook in a kernel from the same venv.
-        "jupyter-voila" => &["ipykernel"],
+        AppMode::JupyterVoila => &["ipykernel"],
         _ => &[],
     }
 }
 
 /// R packages the launch command calls. Empty for non-R modes.
-pub fn r_packages(app_mode: &str) -> &'static [&'static str] {
+pub fn r_packages(app_mode: &AppMode) -> &'static [&'static str] {
     match app_mode {
-        "shiny" => &["shiny"],
-        "rmd-shiny" => &["rmarkdown", "shiny"],
-        "rmd-static" => &["rmarkdown"],
-        "api" => &["plumber"],
+        AppMode::Shiny => &["shiny"],
+        AppMode::RmdShiny => &["rmarkdown", "shiny"],
+        AppMode::RmdStatic => &["rmarkdown"],
+        AppMode::Api => &["plumber"],
         _ => &[],
     }
 }

@@ -10,6 +10,7 @@
 //! Synchronous file work (small `read_dir`s of the extracted bundle); callers run it on a
 //! blocking thread.
 
+use crate::vocab::AppMode;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -73,7 +74,10 @@ pub fn runnable_app_modes() -> Vec<&'static str> {
     APP_MODES
         .iter()
         .copied()
-        .filter(|m| crate::runtime_kind(m) != crate::RuntimeKind::Interactive || crate::runtimes::is_interactive(m))
+        .filter(|m| {
+            let mode = AppMode::parse(m);
+            crate::runtime_kind(&mode) != crate::RuntimeKind::Interactive || crate::runtimes::is_interactive(&mode)
+        })
         .collect()
 }
 
@@ -86,21 +90,21 @@ enum EntryKind {
     PyModule,
 }
 
-fn entry_kind(app_mode: &str) -> EntryKind {
+fn entry_kind(app_mode: &AppMode) -> EntryKind {
     match app_mode {
-        "static" => EntryKind::File(&["html", "htm"]),
-        "jupyter-static" | "jupyter-voila" => EntryKind::File(&["ipynb"]),
-        "quarto-static" => EntryKind::File(&["qmd", "ipynb", "rmd", "md"]),
-        "rmd-static" | "rmd-shiny" => EntryKind::File(&["rmd"]),
-        "shiny" | "api" => EntryKind::File(&["r"]),
-        "python-streamlit" | "python-bokeh" => EntryKind::File(&["py"]),
-        "python-panel" => EntryKind::File(&["py", "ipynb"]),
+        AppMode::Static => EntryKind::File(&["html", "htm"]),
+        AppMode::JupyterStatic | AppMode::JupyterVoila => EntryKind::File(&["ipynb"]),
+        AppMode::QuartoStatic => EntryKind::File(&["qmd", "ipynb", "rmd", "md"]),
+        AppMode::RmdStatic | AppMode::RmdShiny => EntryKind::File(&["rmd"]),
+        AppMode::Shiny | AppMode::Api => EntryKind::File(&["r"]),
+        AppMode::PythonStreamlit | AppMode::PythonBokeh => EntryKind::File(&["py"]),
+        AppMode::PythonPanel => EntryKind::File(&["py", "ipynb"]),
         _ => EntryKind::PyModule,
     }
 }
 
 /// What an entry point of this appmode looks like, for messages.
-fn describe(app_mode: &str) -> String {
+fn describe(app_mode: &AppMode) -> String {
     match entry_kind(app_mode) {
         EntryKind::PyModule => "a Python module such as app, app:server or app.py".into(),
         EntryKind::File(exts) => {
@@ -120,7 +124,7 @@ fn shown_ext(e: &str) -> &str {
 
 /// The files (or modules) in `root` that can be the entry point of `app_mode`, top level
 /// first, then alphabetically.
-pub fn candidates(root: &Path, app_mode: &str) -> Vec<String> {
+pub fn candidates(root: &Path, app_mode: &AppMode) -> Vec<String> {
     let mut files = Vec::new();
     walk(root, Path::new(""), 0, &mut files);
     files.sort_by(|a, b| (a.components().count(), a).cmp(&(b.components().count(), b)));
@@ -130,7 +134,7 @@ pub fn candidates(root: &Path, app_mode: &str) -> Vec<String> {
         .filter_map(|rel| {
             let text = rel.to_str()?;
             match kind {
-                EntryKind::File(_) if app_mode == "static" && text.contains('/') => None,
+                EntryKind::File(_) if app_mode == &AppMode::Static && text.contains('/') => None,
                 EntryKind::File(exts) => has_ext(text, exts).then(|| text.to_string()),
                 EntryKind::PyModule => {
                     let module = text.strip_suffix(".py")?.replace('/', ".");
@@ -167,7 +171,7 @@ fn has_ext(name: &str, exts: &[&str]) -> bool {
 }
 
 /// Checks that `entry` can be the entry point of `app_mode` in the bundle at `root`.
-fn check_entry(root: &Path, app_mode: &str, entry: &str) -> Result<(), String> {
+fn check_entry(root: &Path, app_mode: &AppMode, entry: &str) -> Result<(), String> {
     let choices = || {
         let c = candidates(root, app_mode);
         if c.is_empty() {
@@ -191,7 +195,7 @@ fn check_entry(root: &Path, app_mode: &str, entry: &str) -> Result<(), String> {
             }
             // The page is served at the item's root URL, where links relative to a page in a
             // folder would break.
-            if app_mode == "static" && rel.components().count() > 1 {
+            if app_mode == &AppMode::Static && rel.components().count() > 1 {
                 return Err(format!(
                     "entry point {entry:?} is in a folder, and a static site's first page must be at its top (deploy that folder instead); {}",
                     choices()
@@ -207,7 +211,7 @@ fn check_entry(root: &Path, app_mode: &str, entry: &str) -> Result<(), String> {
                     choices()
                 )
             })?;
-            if ep.is_shiny_express() && app_mode == "python-shiny" {
+            if ep.is_shiny_express() && app_mode == &AppMode::PythonShiny {
                 return Ok(()); // resolved (and checked) by the launcher
             }
             if ep.module_file(root).is_none() {
@@ -225,7 +229,7 @@ fn check_entry(root: &Path, app_mode: &str, entry: &str) -> Result<(), String> {
 /// The entry point `app_mode` gets when only the appmode was chosen: the bundle's own if
 /// it fits, else the conventional candidate (`index.html`, `app`, ...), else the first.
 /// `None` where the appmode needs none (a Quarto project).
-fn default_entry(root: &Path, app_mode: &str, current: Option<&str>) -> Result<Option<String>, String> {
+fn default_entry(root: &Path, app_mode: &AppMode, current: Option<&str>) -> Result<Option<String>, String> {
     if let Some(cur) = current.filter(|c| check_entry(root, app_mode, c).is_ok()) {
         return Ok(Some(cur.to_string()));
     }
@@ -248,7 +252,8 @@ fn default_entry(root: &Path, app_mode: &str, current: Option<&str>) -> Result<O
     if let Some(first) = found.first() {
         return Ok(Some(first.clone()));
     }
-    if app_mode == "quarto-static" && (root.join("_quarto.yml").is_file() || root.join("_quarto.yaml").is_file()) {
+    if app_mode == &AppMode::QuartoStatic && (root.join("_quarto.yml").is_file() || root.join("_quarto.yaml").is_file())
+    {
         return Ok(None);
     }
     Err(format!("appmode {app_mode} needs {}, and the bundle has none", describe(app_mode)))
@@ -262,14 +267,14 @@ pub fn apply(manifest: Manifest, root: &Path, o: &Overrides) -> Result<Manifest,
     }
     o.check()?;
     let bad = |reason: String| BundleError::BadOverride { reason };
-    let mode = o.app_mode().unwrap_or(&manifest.app_mode).to_string();
+    let mode = o.app_mode().map(AppMode::parse).unwrap_or_else(|| manifest.app_mode.clone());
     if o.app_mode().is_none() && !runnable_app_modes().contains(&mode.as_str()) {
         return Err(bad(format!(
             "the bundle's appmode {mode:?} cannot be run by Porch, so its entry point cannot be chosen"
         )));
     }
     // Static content names its page in primary_html (rsconnect writes it to both fields).
-    let current = if manifest.app_mode == "static" {
+    let current = if manifest.app_mode == AppMode::Static {
         manifest.entrypoint.as_deref().or(manifest.primary_html.as_deref())
     } else {
         manifest.entrypoint.as_deref()
@@ -286,12 +291,12 @@ pub fn apply(manifest: Manifest, root: &Path, o: &Overrides) -> Result<Manifest,
         raw["metadata"] = json!({});
     }
     let meta = raw["metadata"].as_object_mut().expect("metadata was just made an object");
-    meta.insert("appmode".into(), json!(mode));
+    meta.insert("appmode".into(), json!(mode.as_str()));
     match &entry {
         Some(e) => meta.insert("entrypoint".into(), json!(e)),
         None => meta.remove("entrypoint"),
     };
-    let primary_html = if mode == "static" { entry.clone() } else { None };
+    let primary_html = if mode == AppMode::Static { entry.clone() } else { None };
     match &primary_html {
         Some(p) => meta.insert("primary_html".into(), json!(p)),
         None => meta.remove("primary_html"),
@@ -361,16 +366,16 @@ mod tests {
             ".hidden.html",
             "docs/page.html",
         ]);
-        assert_eq!(candidates(d.path(), "static"), vec!["about.html", "index.html"], "top-level pages only");
-        assert_eq!(candidates(d.path(), "jupyter-static"), vec!["report.ipynb"]);
-        assert_eq!(candidates(d.path(), "python-dash"), vec!["app", "pkg.main"]);
-        assert_eq!(candidates(d.path(), "python-streamlit"), vec!["app.py", "pkg/__init__.py", "pkg/main.py"]);
+        assert_eq!(candidates(d.path(), &AppMode::Static), vec!["about.html", "index.html"], "top-level pages only");
+        assert_eq!(candidates(d.path(), &AppMode::JupyterStatic), vec!["report.ipynb"]);
+        assert_eq!(candidates(d.path(), &AppMode::PythonDash), vec!["app", "pkg.main"]);
+        assert_eq!(candidates(d.path(), &AppMode::PythonStreamlit), vec!["app.py", "pkg/__init__.py", "pkg/main.py"]);
     }
 
     #[test]
     fn entry_override_changes_the_manifest() {
         let d = dir(&["index.html", "other.html"]);
-        let m = Manifest::inferred("static", None, Some("index.html"));
+        let m = Manifest::inferred(&AppMode::Static, None, Some("index.html"));
         let m = apply(m, d.path(), &o(None, Some("other.html"))).expect("fits");
         assert_eq!((m.primary_html.as_deref(), m.entrypoint.as_deref()), (Some("other.html"), Some("other.html")));
         assert_eq!(m.raw["metadata"]["primary_html"], "other.html");
@@ -384,7 +389,7 @@ mod tests {
     #[test]
     fn mode_override_picks_a_fitting_entry() {
         let d = dir(&["index.html", "report.ipynb"]);
-        let m = Manifest::inferred("jupyter-static", Some("report.ipynb"), None);
+        let m = Manifest::inferred(&AppMode::JupyterStatic, Some("report.ipynb"), None);
         let m = apply(m, d.path(), &o(Some("static"), None)).expect("fits");
         assert_eq!((m.app_mode.as_str(), m.primary_html.as_deref()), ("static", Some("index.html")));
         let back = apply(m, d.path(), &o(Some("jupyter-static"), None)).expect("fits");
@@ -394,7 +399,7 @@ mod tests {
     #[test]
     fn bad_choices_name_the_problem_and_the_choices() {
         let d = dir(&["index.html", "other.html", "app.py", "docs/page.html"]);
-        let m = || Manifest::inferred("static", None, Some("index.html"));
+        let m = || Manifest::inferred(&AppMode::Static, None, Some("index.html"));
         let cases = [
             (o(Some("cobol"), None), vec!["\"cobol\"", "static", "python-dash"]),
             (o(Some("nodejs"), None), vec!["\"nodejs\"", "choose one of"]),

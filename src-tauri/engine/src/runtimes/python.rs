@@ -19,6 +19,7 @@
 //!
 //! Pure: reads the bundle directory only to check and choose entry points.
 
+use crate::vocab::AppMode;
 use std::path::{Path, PathBuf};
 
 use super::entrypoint::{self, PyEntryPoint};
@@ -49,31 +50,31 @@ pub(super) fn launch(ctx: &LaunchContext<'_>) -> Result<LaunchSpec, LaunchError>
     python_env(&mut env, bin);
     let prefix = ctx.base_path;
     match ctx.app_mode {
-        "python-api" => {
+        AppMode::PythonApi => {
             let ep = wsgi_asgi_entrypoint(ctx)?;
             shim(ctx, python, env, ShimKind::Wsgi { dash: false }, &ep, readiness_any("/"))
         }
-        "python-dash" => {
+        AppMode::PythonDash => {
             let ep = wsgi_asgi_entrypoint(ctx)?;
             // Set before the app module is imported; Dash reads them in its constructor.
             set_var(&mut env, "DASH_REQUESTS_PATHNAME_PREFIX", format!("{prefix}/"));
             set_var(&mut env, "DASH_ROUTES_PATHNAME_PREFIX", "/");
             shim(ctx, python, env, ShimKind::Wsgi { dash: true }, &ep, readiness_ok("/_dash-layout"))
         }
-        "python-fastapi" => {
+        AppMode::PythonFastapi => {
             let ep = wsgi_asgi_entrypoint(ctx)?;
             shim(ctx, python, env, ShimKind::Asgi, &ep, readiness_any("/"))
         }
-        "python-shiny" => {
+        AppMode::PythonShiny => {
             let ep = shiny_entrypoint(ctx)?;
             shim(ctx, python, env, ShimKind::Asgi, &ep, readiness_ok("/"))
         }
-        "python-gradio" => {
+        AppMode::PythonGradio => {
             let ep = wsgi_asgi_entrypoint(ctx)?;
             set_var(&mut env, "GRADIO_ANALYTICS_ENABLED", "False");
             shim(ctx, python, env, ShimKind::Gradio, &ep, readiness_ok("/config"))
         }
-        "python-streamlit" => {
+        AppMode::PythonStreamlit => {
             let script = script(ctx, &["py"], &["app.py", "streamlit_app.py", "main.py"])?;
             let mut args = vec!["run".to_string(), path_arg(&script)];
             for (flag, value) in [
@@ -92,8 +93,8 @@ pub(super) fn launch(ctx: &LaunchContext<'_>) -> Result<LaunchSpec, LaunchError>
             let readiness = readiness_ok(&format!("{prefix}/_stcore/health"));
             Ok(spec(ctx, bin.join(exe("streamlit")), args, env, PrefixMode::PassThrough, readiness))
         }
-        "python-bokeh" | "python-panel" => {
-            let panel = ctx.app_mode == "python-panel";
+        AppMode::PythonBokeh | AppMode::PythonPanel => {
+            let panel = ctx.app_mode == &AppMode::PythonPanel;
             let exts: &[&str] = if panel { &["py", "ipynb"] } else { &["py"] };
             let script = script(ctx, exts, &["app.py", "main.py"])?;
             let mut args = vec![
@@ -122,7 +123,7 @@ pub(super) fn launch(ctx: &LaunchContext<'_>) -> Result<LaunchSpec, LaunchError>
             let tool = if panel { "panel" } else { "bokeh" };
             Ok(spec(ctx, bin.join(exe(tool)), args, env, PrefixMode::PassThrough, readiness_ok(&readiness)))
         }
-        "jupyter-voila" => {
+        AppMode::JupyterVoila => {
             let target = voila_target(ctx)?;
             let args = vec![
                 target,
@@ -292,7 +293,7 @@ fn shiny_entrypoint(ctx: &LaunchContext<'_>) -> Result<PyEntryPoint, LaunchError
 }
 
 fn script(ctx: &LaunchContext<'_>, exts: &[&str], defaults: &[&str]) -> Result<PathBuf, LaunchError> {
-    entrypoint::script(ctx.app_mode, ctx.bundle_dir, ctx.manifest.entrypoint.as_deref(), exts, defaults)
+    entrypoint::script(ctx.app_mode.as_str(), ctx.bundle_dir, ctx.manifest.entrypoint.as_deref(), exts, defaults)
 }
 
 /// The notebook Voilà serves: the manifest's, else the only one; with several and none

@@ -9,6 +9,7 @@
 //! derives its base from the browser's location. User code gets the external base from the
 //! `RStudio-Connect-App-Base-URL` header the proxy adds. Pure; reads the bundle directory only.
 
+use crate::vocab::AppMode;
 use std::path::{Path, PathBuf};
 
 use super::entrypoint;
@@ -28,17 +29,17 @@ pub(super) fn launch(ctx: &LaunchContext<'_>) -> Result<LaunchSpec, LaunchError>
     let mut env = base_env(ctx);
     set_var(&mut env, "APP_DIR", ctx.bundle_dir.display().to_string());
     let (expr, any_status) = match ctx.app_mode {
-        "shiny" => {
+        AppMode::Shiny => {
             shiny_app(ctx)?;
             (SHINY_EXPR, false)
         }
-        "rmd-shiny" => {
+        AppMode::RmdShiny => {
             let doc = rmd_document(ctx)?;
             set_var(&mut env, "DOC", ctx.bundle_dir.join(doc).display().to_string());
             (RMD_SHINY_EXPR, false)
         }
         // `/` is 404 unless the API defines it, so any answer means Plumber is listening.
-        "api" => match plumber_file(ctx)? {
+        AppMode::Api => match plumber_file(ctx)? {
             Some(file) => {
                 set_var(&mut env, "ENTRY", ctx.bundle_dir.join(file).display().to_string());
                 (PLUMBER_FILE_EXPR, true)

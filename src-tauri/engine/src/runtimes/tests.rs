@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::vocab::AppMode;
 
 const BASE: &str = "/content/0b5e4d1c-1111-2222-3333-444455556666";
 const HOST: &str = "porch.local:3939";
@@ -35,11 +36,13 @@ impl Fixture {
     }
 
     fn spec(&self, app_mode: &str, entrypoint: Option<&str>) -> Result<LaunchSpec, LaunchError> {
+        let app_mode = &AppMode::parse(app_mode);
         let manifest = Manifest::inferred(app_mode, entrypoint, None);
-        self.spec_with(&manifest, app_mode, BASE)
+        self.spec_with(&manifest, app_mode.as_str(), BASE)
     }
 
     fn spec_with(&self, manifest: &Manifest, app_mode: &str, base_path: &str) -> Result<LaunchSpec, LaunchError> {
+        let app_mode = &AppMode::parse(app_mode);
         launch_spec(&LaunchContext {
             app_mode,
             manifest,
@@ -107,7 +110,7 @@ fn wsgi_api_uses_the_shim_with_waitress_and_strips() {
     assert_eq!(spec.prefix, PrefixMode::Strip);
     assert_eq!(spec.readiness, Readiness { path: "/".into(), any_status: true });
     assert!(spec.command_line().contains("-c <porch_launch.py> wsgi"), "{}", spec.command_line());
-    assert_eq!(python_extras("python-api"), ["waitress"]);
+    assert_eq!(python_extras(&AppMode::PythonApi), ["waitress"]);
 }
 
 #[test]
@@ -134,7 +137,7 @@ fn fastapi_uses_the_asgi_shim_with_root_path() {
     assert!(has_arg(&spec, &format!("--prefix={BASE}")));
     assert_eq!(spec.prefix, PrefixMode::Strip);
     assert_eq!(spec.readiness, Readiness { path: "/".into(), any_status: true });
-    assert_eq!(python_extras("python-fastapi"), ["uvicorn", "websockets"]);
+    assert_eq!(python_extras(&AppMode::PythonFastapi), ["uvicorn", "websockets"]);
 }
 
 #[test]
@@ -186,7 +189,7 @@ fn streamlit_runs_the_script_pass_through() {
     }
     assert_eq!(spec.prefix, PrefixMode::PassThrough);
     assert_eq!(spec.readiness, Readiness { path: format!("{BASE}/_stcore/health"), any_status: false });
-    assert!(python_extras("python-streamlit").is_empty());
+    assert!(python_extras(&AppMode::PythonStreamlit).is_empty());
 }
 
 #[test]
@@ -205,11 +208,11 @@ fn script_modes_default_to_the_only_script_or_app_py() {
 #[test]
 fn root_mount_omits_prefix_flags() {
     let fx = Fixture::new(&[("app.py", "")]);
-    let manifest = Manifest::inferred("python-streamlit", None, None);
+    let manifest = Manifest::inferred(&AppMode::PythonStreamlit, None, None);
     let spec = fx.spec_with(&manifest, "python-streamlit", "").expect("spec");
     assert!(!spec.args.iter().any(|a| a.starts_with("--server.baseUrlPath")));
     assert_eq!(spec.readiness.path, "/_stcore/health");
-    let manifest = Manifest::inferred("jupyter-voila", None, None);
+    let manifest = Manifest::inferred(&AppMode::JupyterVoila, None, None);
     let fx = Fixture::new(&[("nb.ipynb", "{}")]);
     let spec = fx.spec_with(&manifest, "jupyter-voila", "").expect("spec");
     assert!(has_arg(&spec, "--Voila.base_url=/"));
@@ -283,7 +286,7 @@ fn gradio_uses_the_gradio_shim() {
     assert_eq!(env_of(&spec, "GRADIO_ANALYTICS_ENABLED"), Some("False"));
     assert_eq!(spec.prefix, PrefixMode::Strip);
     assert_eq!(spec.readiness, Readiness { path: "/config".into(), any_status: false });
-    assert_eq!(python_extras("python-gradio"), ["uvicorn", "fastapi", "websockets"]);
+    assert_eq!(python_extras(&AppMode::PythonGradio), ["uvicorn", "fastapi", "websockets"]);
 }
 
 #[test]
@@ -304,7 +307,7 @@ fn voila_serves_the_notebook_pass_through_and_never_probes_root() {
     }
     assert_eq!(spec.prefix, PrefixMode::PassThrough);
     assert_eq!(spec.readiness, Readiness { path: format!("{BASE}/voila/static/voila.js"), any_status: false });
-    assert_eq!(python_extras("jupyter-voila"), ["ipykernel"]);
+    assert_eq!(python_extras(&AppMode::JupyterVoila), ["ipykernel"]);
 
     let fx = Fixture::new(&[("a.ipynb", "{}"), ("b.ipynb", "{}")]);
     assert_eq!(fx.spec("jupyter-voila", None).expect("spec").args[0], ".");
@@ -360,9 +363,9 @@ fn plumber_accepts_any_status_and_entrypoint_r() {
 #[test]
 fn r_mode_without_rscript_is_refused() {
     let fx = Fixture::new(&[("app.R", "")]);
-    let manifest = Manifest::inferred("shiny", None, None);
+    let manifest = Manifest::inferred(&AppMode::Shiny, None, None);
     let err = launch_spec(&LaunchContext {
-        app_mode: "shiny",
+        app_mode: &AppMode::Shiny,
         manifest: &manifest,
         bundle_dir: fx.dir.path(),
         python: Some(&fx.python),
@@ -379,9 +382,9 @@ fn r_mode_without_rscript_is_refused() {
 #[test]
 fn python_mode_without_python_is_refused() {
     let fx = Fixture::new(&[("app.py", "")]);
-    let manifest = Manifest::inferred("python-api", None, None);
+    let manifest = Manifest::inferred(&AppMode::PythonApi, None, None);
     let ctx = LaunchContext {
-        app_mode: "python-api",
+        app_mode: &AppMode::PythonApi,
         manifest: &manifest,
         bundle_dir: fx.dir.path(),
         python: None,
@@ -442,7 +445,7 @@ fn hostile_entry_points_are_refused() {
 #[test]
 fn unknown_and_non_interactive_modes_are_refused() {
     let fx = Fixture::new(&[("app.py", "")]);
-    let manifest = Manifest::inferred("static", None, None);
+    let manifest = Manifest::inferred(&AppMode::Static, None, None);
     assert!(matches!(fx.spec_with(&manifest, "cobol", BASE), Err(LaunchError::UnknownAppMode { .. })));
     assert!(matches!(fx.spec_with(&manifest, "unknown", BASE), Err(LaunchError::UnknownAppMode { .. })));
     for mode in
@@ -455,7 +458,7 @@ fn unknown_and_non_interactive_modes_are_refused() {
 #[test]
 fn bad_base_paths_and_port_zero_are_refused() {
     let fx = Fixture::new(&[("app.py", "")]);
-    let manifest = Manifest::inferred("python-api", None, None);
+    let manifest = Manifest::inferred(&AppMode::PythonApi, None, None);
     for base in ["content/x", "/content/x/", "/a b", "/a?b"] {
         assert!(
             matches!(fx.spec_with(&manifest, "python-api", base), Err(LaunchError::InvalidBasePath { .. })),
@@ -463,7 +466,7 @@ fn bad_base_paths_and_port_zero_are_refused() {
         );
     }
     let ctx = LaunchContext {
-        app_mode: "python-api",
+        app_mode: &AppMode::PythonApi,
         manifest: &manifest,
         bundle_dir: fx.dir.path(),
         python: Some(&fx.python),
@@ -478,19 +481,20 @@ fn bad_base_paths_and_port_zero_are_refused() {
 
 #[test]
 fn mode_tables_agree() {
-    for mode in LAUNCHABLE {
-        assert!(is_interactive(mode), "{mode}");
-        assert!(APP_MODES.contains(mode), "{mode}");
+    let launchable: Vec<AppMode> = APP_MODES.iter().map(|m| AppMode::parse(m)).filter(is_interactive).collect();
+    assert_eq!(launchable.len(), 12, "{launchable:?}");
+    for mode in &launchable {
+        assert!(mode.is_known(), "{mode}");
         assert_ne!(needs_python(mode), needs_r(mode), "{mode} needs exactly one runtime");
         assert_eq!(crate::runtime_kind(mode), crate::RuntimeKind::Interactive, "{mode}");
     }
-    assert!(!is_interactive("static") && !is_interactive("quarto-shiny"));
-    assert_eq!(r_packages("shiny"), ["shiny"]);
-    assert_eq!(r_packages("rmd-shiny"), ["rmarkdown", "shiny"]);
-    assert_eq!(r_packages("api"), ["plumber"]);
-    assert!(r_packages("python-api").is_empty());
-    assert!(python_extras("shiny").is_empty());
-    assert!(needs_python("jupyter-static") && needs_r("rmd-static"));
+    assert!(!is_interactive(&AppMode::Static) && !is_interactive(&AppMode::QuartoShiny));
+    assert_eq!(r_packages(&AppMode::Shiny), ["shiny"]);
+    assert_eq!(r_packages(&AppMode::RmdShiny), ["rmarkdown", "shiny"]);
+    assert_eq!(r_packages(&AppMode::Api), ["plumber"]);
+    assert!(r_packages(&AppMode::PythonApi).is_empty());
+    assert!(python_extras(&AppMode::Shiny).is_empty());
+    assert!(needs_python(&AppMode::JupyterStatic) && needs_r(&AppMode::RmdStatic));
 }
 
 #[test]

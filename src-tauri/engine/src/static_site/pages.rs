@@ -1,5 +1,6 @@
 //! The HTML pages Porch writes itself: the landing page and friendly errors.
 
+use crate::vocab::AppMode;
 use std::fmt::Write;
 
 /// Escapes text for HTML.
@@ -19,25 +20,25 @@ pub fn esc(s: &str) -> String {
 }
 
 /// A human name for an appmode.
-pub fn kind_label(app_mode: &str, category: &str) -> &'static str {
+pub fn kind_label(app_mode: &AppMode, category: &str) -> &'static str {
     match (app_mode, category) {
-        ("static", "pin") => "Pin",
-        ("static", "site") => "Site",
-        ("static", _) => "Static page",
-        ("jupyter-static", _) => "Jupyter notebook",
-        ("quarto-static", _) => "Quarto document",
-        ("rmd-static", _) => "R Markdown",
-        ("python-streamlit", _) => "Streamlit app",
-        ("python-dash", _) => "Dash app",
-        ("python-shiny", _) => "Shiny for Python app",
-        ("shiny", _) => "Shiny app",
-        ("python-gradio", _) => "Gradio app",
-        ("python-bokeh", _) => "Bokeh app",
-        ("python-panel", _) => "Panel app",
-        ("jupyter-voila", _) => "Voilà dashboard",
-        ("python-fastapi", _) => "FastAPI API",
-        ("python-api", _) => "Flask API",
-        ("api", _) => "Plumber API",
+        (AppMode::Static, "pin") => "Pin",
+        (AppMode::Static, "site") => "Site",
+        (AppMode::Static, _) => "Static page",
+        (AppMode::JupyterStatic, _) => "Jupyter notebook",
+        (AppMode::QuartoStatic, _) => "Quarto document",
+        (AppMode::RmdStatic, _) => "R Markdown",
+        (AppMode::PythonStreamlit, _) => "Streamlit app",
+        (AppMode::PythonDash, _) => "Dash app",
+        (AppMode::PythonShiny, _) => "Shiny for Python app",
+        (AppMode::Shiny, _) => "Shiny app",
+        (AppMode::PythonGradio, _) => "Gradio app",
+        (AppMode::PythonBokeh, _) => "Bokeh app",
+        (AppMode::PythonPanel, _) => "Panel app",
+        (AppMode::JupyterVoila, _) => "Voilà dashboard",
+        (AppMode::PythonFastapi, _) => "FastAPI API",
+        (AppMode::PythonApi, _) => "Flask API",
+        (AppMode::Api, _) => "Plumber API",
         _ => "Content",
     }
 }
@@ -432,7 +433,7 @@ pub fn notice(title: &str, message: &str) -> String {
 /// linking to its stable `_render{id}/` URL, the one shown marked.
 pub fn with_history_switcher(html: &str, base: &str, shown: i64, history: &[crate::store::RenderRow]) -> String {
     let mut items = String::new();
-    for r in history.iter().filter(|r| r.status == "success").take(10) {
+    for r in history.iter().filter(|r| r.status == crate::vocab::RenderStatus::Success).take(10) {
         let when = r.finished_time.as_deref().unwrap_or(&r.started_time).replace('T', " ").replace('Z', " UTC");
         let _ = write!(
             items,
@@ -441,7 +442,7 @@ pub fn with_history_switcher(html: &str, base: &str, shown: i64, history: &[crat
             r.id,
             if r.id == shown { " aria-current=\"page\" style=\"font-weight:700\"" } else { "" },
             esc(&when),
-            esc(&r.trigger)
+            esc(r.trigger.as_str())
         );
     }
     let widget = format!(

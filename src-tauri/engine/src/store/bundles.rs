@@ -28,7 +28,7 @@ pub struct BundleRow {
 #[derive(Debug, Clone)]
 pub struct Activation<'a> {
     /// Appmode from the manifest.
-    pub app_mode: &'a str,
+    pub app_mode: &'a crate::vocab::AppMode,
     /// Content category.
     pub content_category: &'a str,
     /// Entry point.
@@ -159,6 +159,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::NewContent;
+    use crate::vocab::AppMode;
 
     async fn item_with_bundles(store: &Store, n: usize) -> (i64, Vec<i64>) {
         let new = NewContent { name: "item".into(), ..Default::default() };
@@ -173,7 +174,7 @@ mod tests {
     }
 
     fn activation() -> Activation<'static> {
-        Activation { app_mode: "static", content_category: "", entrypoint: None, primary_html: None, now: "t2" }
+        Activation { app_mode: &AppMode::Static, content_category: "", entrypoint: None, primary_html: None, now: "t2" }
     }
 
     #[sqlx::test(migrator = "crate::store::MIGRATOR")]

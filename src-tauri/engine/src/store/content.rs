@@ -19,7 +19,7 @@ pub struct ContentRow {
     /// Free text.
     pub description: String,
     /// Connect appmode (`static`, `python-dash`, ...); `unknown` before the first deploy.
-    pub app_mode: String,
+    pub app_mode: crate::vocab::AppMode,
     /// `""`, `site`, `pin`, ...
     pub content_category: String,
     /// Entry point from the manifest.
@@ -28,8 +28,8 @@ pub struct ContentRow {
     pub primary_html: Option<String>,
     /// Connect's `all`, `logged_in` or `acl`, as clients set it (Porch enforces `viewer_access`).
     pub access_type: String,
-    /// `network`, `local` or `link`: who may view the item.
-    pub viewer_access: String,
+    /// Who may view the item.
+    pub viewer_access: crate::vocab::ViewerAccess,
     /// SHA-256 (hex) of the secret-link token, if one was made.
     pub link_token_hash: Option<String>,
     /// Vanity path such as `/sales/`, if any.

@@ -12,14 +12,14 @@ pub struct LinkRow {
     pub guid: String,
     /// Absolute folder path.
     pub path: String,
-    /// `watching`, `broken` or `redeploying`.
-    pub status: String,
+    /// Where the link stands.
+    pub status: crate::vocab::LinkStatus,
     /// Why the link is broken or the last redeploy failed.
     pub error: Option<String>,
     /// RFC 3339 end of the last redeploy.
     pub last_redeploy: Option<String>,
-    /// `success` or `failed`.
-    pub last_result: Option<String>,
+    /// How the last redeploy ended.
+    pub last_result: Option<crate::vocab::Outcome>,
     /// Task with the last redeploy's log.
     pub last_task_id: Option<String>,
     /// Folder fingerprint at the last redeploy.
@@ -80,7 +80,12 @@ impl Store {
     }
 
     /// Sets a link's status and error (the redeploy history is left alone).
-    pub async fn set_link_status(&self, content_id: i64, status: &str, error: Option<&str>) -> Result<()> {
+    pub async fn set_link_status(
+        &self,
+        content_id: i64,
+        status: &crate::vocab::LinkStatus,
+        error: Option<&str>,
+    ) -> Result<()> {
         sqlx::query("UPDATE links SET status = ?, error = ? WHERE content_id = ?")
             .bind(status)
             .bind(error)

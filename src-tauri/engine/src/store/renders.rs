@@ -18,10 +18,10 @@ pub struct RenderRow {
     /// The bundle rendered.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bundle_id: i64,
-    /// deploy, manual, schedule or watch.
-    pub trigger: String,
-    /// running, success or failed.
-    pub status: String,
+    /// What started it.
+    pub trigger: crate::vocab::Trigger,
+    /// Where it stands.
+    pub status: crate::vocab::RenderStatus,
     /// RFC 3339.
     pub started_time: String,
     /// RFC 3339.
@@ -48,7 +48,7 @@ impl Store {
         content_id: i64,
         variant_id: Option<i64>,
         bundle_id: i64,
-        trigger: &str,
+        trigger: &crate::vocab::Trigger,
         now: &str,
     ) -> Result<i64> {
         sqlx::query_scalar(

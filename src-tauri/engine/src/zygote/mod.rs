@@ -35,6 +35,7 @@
 //! [`KEEP_FOR`] by itself: no polling, no idle wake-ups. Fork requests connect to the
 //! helper's socket from the worker-start task; the helper serves them one at a time.
 
+use crate::vocab::AppMode;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -75,7 +76,7 @@ pub fn vars_allow_fork<'a>(names: impl IntoIterator<Item = &'a str>) -> bool {
 
 /// The modules a helper imports for an app mode; `None` for modes that always start
 /// plainly (their servers are not known to import cleanly, or nothing is gained).
-pub fn modules_for(app_mode: &str) -> Option<&'static [&'static str]> {
+pub fn modules_for(app_mode: &AppMode) -> Option<&'static [&'static str]> {
     const SHIM: [&str; 3] = ["argparse", "importlib", "inspect"];
     // What a worker imports between the command's start and its first answer (measured with
     // `sys.modules` in a forked worker): the server, its protocol and loop modules, anyio's
@@ -108,7 +109,7 @@ pub fn modules_for(app_mode: &str) -> Option<&'static [&'static str]> {
         a.iter().chain(b).chain(c).copied().collect()
     };
     match app_mode {
-        "python-streamlit" => Some(&[
+        AppMode::PythonStreamlit => Some(&[
             "streamlit",
             "streamlit.web.cli",
             "streamlit.web.bootstrap",
@@ -145,12 +146,12 @@ pub fn modules_for(app_mode: &str) -> Option<&'static [&'static str]> {
             "tornado.httpserver",
             "tornado.websocket",
         ]),
-        "python-fastapi" => Some(FASTAPI.get_or_init(|| {
+        AppMode::PythonFastapi => Some(FASTAPI.get_or_init(|| {
             join(&SHIM, &UVICORN, &["fastapi", "starlette", "pydantic.v1", "fastapi.telemetry._runtime"])
         })),
-        "python-shiny" => Some(SHINY.get_or_init(|| join(&SHIM, &UVICORN, &["shiny"]))),
-        "python-dash" => Some(DASH.get_or_init(|| join(&SHIM, &["waitress", "flask"], &["dash"]))),
-        "python-api" => Some(API.get_or_init(|| join(&SHIM, &["waitress"], &["flask"]))),
+        AppMode::PythonShiny => Some(SHINY.get_or_init(|| join(&SHIM, &UVICORN, &["shiny"]))),
+        AppMode::PythonDash => Some(DASH.get_or_init(|| join(&SHIM, &["waitress", "flask"], &["dash"]))),
+        AppMode::PythonApi => Some(API.get_or_init(|| join(&SHIM, &["waitress"], &["flask"]))),
         _ => None,
     }
 }
@@ -423,7 +424,7 @@ impl Zygotes {
     /// Makes sure the environment of `python` has a helper that imported what `app_mode`
     /// needs (a deploy or start of an item), and counts it as a view. Returns at once; the
     /// helper imports in the background.
-    pub fn prepare(&self, python: &Path, app_mode: &str) {
+    pub fn prepare(&self, python: &Path, app_mode: &AppMode) {
         let Some(modules) = modules_for(app_mode) else { return };
         self.prepare_modules(python, modules);
     }

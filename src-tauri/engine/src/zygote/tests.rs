@@ -162,9 +162,9 @@ fn import_time_variables_start_plainly() {
     {
         assert!(!vars_allow_fork(["OK", v]), "{v}");
     }
-    assert!(modules_for("python-streamlit").is_some());
-    assert!(modules_for("python-bokeh").is_none());
-    assert!(modules_for("shiny").is_none());
+    assert!(modules_for(&crate::vocab::AppMode::parse("python-streamlit")).is_some());
+    assert!(modules_for(&crate::vocab::AppMode::parse("python-bokeh")).is_none());
+    assert!(modules_for(&crate::vocab::AppMode::parse("shiny")).is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
