@@ -147,7 +147,7 @@ impl BundleView {
             active: active_id == Some(b.id),
             size: b.size,
             state: b.state.clone(),
-            manifest: b.manifest.as_deref().and_then(|m| serde_json::from_str(m).ok()),
+            manifest: b.manifest.as_ref().map(|m| m.raw.clone()),
             r_version: None,
             py_version: None,
             quarto_version: None,

@@ -106,7 +106,7 @@ impl Apps {
             return Ok(None);
         }
         let (_, b) = self.library.bundle(&c.guid, bundle_id).await?;
-        let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
+        let manifest = b.require_manifest()?;
         self.app_def_for(c, bundle_id, manifest).await.map(Some)
     }
 

@@ -21,7 +21,6 @@ mod runtime;
 
 use std::sync::{Arc, RwLock};
 
-use crate::bundle::Manifest;
 use crate::environment::Environments;
 use crate::error::{Error, Result};
 use crate::library::Library;
@@ -148,7 +147,7 @@ impl Apps {
             return Err(Error::not_found("lockfile of undeployed content", &c.guid));
         };
         let (_, b) = self.library.bundle(&c.guid, bundle_id).await?;
-        let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
+        let manifest = b.require_manifest()?;
         if !crate::runtimes::needs_python(&manifest.app_mode) {
             return Err(Error::not_found("Python lockfile (no Python environment) of content", &c.guid));
         }

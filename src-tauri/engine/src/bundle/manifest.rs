@@ -48,8 +48,48 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Parses a manifest's bytes.
+    /// Parses a manifest's bytes, refusing an appmode Porch does not know.
     pub fn parse(bytes: &[u8]) -> Result<Manifest, BundleError> {
+        let m = Self::read(bytes)?;
+        m.check_known()?;
+        Ok(m)
+    }
+
+    /// Reads the manifest stored with a bundle. An appmode this Porch does not know (a row
+    /// written by a newer Porch) is kept as [`AppMode::Other`], and a JSON object without
+    /// one reads as [`AppMode::Unset`], so the bundle still loads; deploying or running it
+    /// refuses it ([`Manifest::check_known`]). Only text that is not a JSON object fails.
+    pub fn stored(text: &str) -> Result<Manifest, BundleError> {
+        Self::read(text.as_bytes()).or_else(|err| match serde_json::from_str::<Value>(text) {
+            Ok(raw @ Value::Object(_)) => Ok(Manifest {
+                app_mode: AppMode::Unset,
+                entrypoint: None,
+                primary_html: None,
+                content_category: String::new(),
+                raw,
+            }),
+            _ => Err(err),
+        })
+    }
+
+    /// Refuses an appmode Porch does not run or serve.
+    pub fn check_known(&self) -> Result<(), BundleError> {
+        if APP_MODES.contains(&self.app_mode.as_str()) {
+            return Ok(());
+        }
+        if self.app_mode == AppMode::Unset {
+            return Err(BundleError::InvalidManifest { reason: "missing \"metadata\" with an \"appmode\"".into() });
+        }
+        Err(BundleError::InvalidManifest {
+            reason: format!(
+                "unknown appmode {:?}; supported appmodes are {}",
+                self.app_mode.as_str(),
+                APP_MODES.join(", ")
+            ),
+        })
+    }
+
+    fn read(bytes: &[u8]) -> Result<Manifest, BundleError> {
         let bad = |reason: String| BundleError::InvalidManifest { reason };
         let raw: Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("not valid JSON ({e})")))?;
         let Value::Object(obj) = &raw else {
@@ -65,9 +105,6 @@ impl Manifest {
             Some(Value::Null) | None => return Err(bad("missing \"metadata.appmode\"".into())),
             Some(other) => return Err(bad(format!("\"metadata.appmode\" must be a string, not {other}"))),
         };
-        if !APP_MODES.contains(&app_mode.as_str()) {
-            return Err(bad(format!("unknown appmode {app_mode:?}; supported appmodes are {}", APP_MODES.join(", "))));
-        }
         let app_mode = AppMode::parse(&app_mode);
         let text = |k: &str| match meta.get(k) {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -104,6 +141,25 @@ impl Manifest {
             content_category: String::new(),
             raw,
         }
+    }
+}
+
+/// A bundle's stored manifest is decoded once, when its row is read (see
+/// [`Manifest::stored`]); it is written as JSON text.
+impl sqlx::Type<sqlx::Sqlite> for Manifest {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <str as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::sqlite::SqliteTypeInfo) -> bool {
+        <str as sqlx::Type<sqlx::Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for Manifest {
+    fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <&str as sqlx::Decode<'r, sqlx::Sqlite>>::decode(value)?;
+        Ok(Manifest::stored(text)?)
     }
 }
 
@@ -152,5 +208,20 @@ mod tests {
             let err = Manifest::parse(bytes).expect_err("must fail").to_string();
             assert!(err.contains(want), "{err} should mention {want}");
         }
+    }
+
+    #[test]
+    fn a_stored_manifest_with_an_unknown_appmode_loads_but_is_not_run() {
+        let text = r#"{"metadata":{"appmode":"python-marimo","entrypoint":"app.py"}}"#;
+        let m = Manifest::stored(text).expect("a stored manifest loads");
+        assert_eq!(m.app_mode, AppMode::Other("python-marimo".into()));
+        assert_eq!(m.entrypoint.as_deref(), Some("app.py"));
+        let err = m.check_known().expect_err("not runnable").to_string();
+        assert!(err.contains("unknown appmode \"python-marimo\""), "{err}");
+        assert!(Manifest::parse(text.as_bytes()).is_err(), "a new bundle with it is refused");
+        assert!(Manifest::stored("not json").is_err());
+        let empty = Manifest::stored("{}").expect("an empty object loads");
+        assert_eq!(empty.app_mode, AppMode::Unset);
+        assert!(empty.check_known().expect_err("not runnable").to_string().contains("missing \"metadata\""));
     }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::apps::Apps;
-use crate::bundle::{self, detect, BundleError, Manifest};
+use crate::bundle::{self, detect, BundleError};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::library::{parse_access, validate_name, ItemChanges, Library, NewItem};
@@ -173,8 +173,11 @@ impl Deployer {
         trigger: Trigger,
     ) -> Result<()> {
         log.line(format!("Deploying bundle {} of {} ({})", b.id, c.name, c.guid)).await;
-        let manifest = match b.manifest.as_deref() {
-            Some(m) => Manifest::parse(m.as_bytes())?,
+        let manifest = match &b.manifest {
+            Some(m) => {
+                m.check_known()?;
+                m.clone()
+            }
             None => detect::manifest_for(&self.shared.bundle_dir(b.id))?,
         };
         log.line(format!(
@@ -311,11 +314,7 @@ impl Deployer {
     async fn active_overrides(&self, c: &ContentRow) -> Overrides {
         let Some(id) = c.bundle_id else { return Overrides::default() };
         let Ok(b) = self.shared.store.bundle(c.id, id).await else { return Overrides::default() };
-        b.manifest
-            .as_deref()
-            .and_then(|m| serde_json::from_str(m).ok())
-            .map(|raw| overrides::recorded(&raw))
-            .unwrap_or_default()
+        b.manifest.as_ref().map(|m| overrides::recorded(&m.raw)).unwrap_or_default()
     }
 
     /// Waits for a task to finish and returns its final state.

@@ -44,7 +44,7 @@ pub(super) async fn serve(
     let (bundle_id, tail, index) = match explicit {
         Some(id) => match engine.library().bundle(&route.guid, id).await {
             Ok((_, b)) => {
-                let manifest = b.manifest.as_deref().and_then(|m| crate::bundle::Manifest::parse(m.as_bytes()).ok());
+                let manifest = b.manifest.clone();
                 let mode = manifest.as_ref().map_or(route.app_mode.clone(), |m| m.app_mode.clone());
                 let tail = rest.split_once('/').map(|(_, t)| t).unwrap_or("");
                 // SECURITY: an app's or a document's bundle holds its source, which is not

@@ -75,7 +75,7 @@ pub(crate) async fn prepare(
         return Err(PromoteError::NoBundle(c.name.clone()));
     };
     let (_, b) = library.bundle(&c.guid, bundle_id).await?;
-    let stored: Value = b.manifest.as_deref().and_then(|m| serde_json::from_str(m).ok()).unwrap_or(Value::Null);
+    let stored: Value = b.manifest.as_ref().map(|m| m.raw.clone()).unwrap_or(Value::Null);
     let stage = tempfile::Builder::new()
         .prefix("promote-")
         .tempdir_in(shared.config.tmp_dir())

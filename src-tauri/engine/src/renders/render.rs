@@ -98,7 +98,7 @@ impl Renders {
         };
         let bundle_id = c.bundle_id.ok_or_else(|| Error::Invalid(format!("{} has not been deployed yet", c.name)))?;
         let (_, b) = self.library.bundle(&c.guid, bundle_id).await?;
-        let manifest = Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes())?;
+        let manifest = b.require_manifest()?;
         let log = self.shared.tasks.create(c.id, Some(bundle_id), "render").await?;
         let id = log.id().to_string();
         let engine = self.clone();

@@ -235,7 +235,7 @@ impl Renders {
         self.shared.tracker.spawn(async move {
             let _awake = awake;
             let manifest = match engine.library.bundle(&c.guid, bundle_id).await {
-                Ok((_, b)) => crate::bundle::Manifest::parse(b.manifest.as_deref().unwrap_or("{}").as_bytes()),
+                Ok((_, b)) => b.require_manifest(),
                 Err(e) => return log.finish(&Err(e)).await,
             };
             let outcome = match manifest {

@@ -16,12 +16,22 @@ pub struct BundleRow {
     pub file_count: i64,
     /// RFC 3339.
     pub created_time: String,
-    /// The manifest (as shipped or inferred), JSON.
-    pub manifest: Option<String>,
+    /// The manifest (as shipped or inferred), read once with the row.
+    pub manifest: Option<crate::bundle::Manifest>,
     /// `uploaded`, `active` or `inactive`.
     pub state: String,
     /// Upload metadata (git source), JSON.
     pub metadata: Option<String>,
+}
+
+impl BundleRow {
+    /// The bundle's manifest, or why there is none (a bundle stored before its manifest
+    /// was kept).
+    pub fn require_manifest(&self) -> std::result::Result<crate::bundle::Manifest, crate::bundle::BundleError> {
+        self.manifest.clone().ok_or_else(|| crate::bundle::BundleError::InvalidManifest {
+            reason: "missing \"metadata\" with an \"appmode\"".into(),
+        })
+    }
 }
 
 /// What activation writes onto the content row.
