@@ -91,7 +91,7 @@ pub use events::Event;
 pub use settings::ServerView;
 pub use view::{ApiKeyView, BundlePreview, NewApiKey, NextRun, Staged};
 pub use view::{BundleView, ContentView};
-pub use vocab::{AppMode, LinkStatus, Outcome, RenderStatus, Trigger, ViewerAccess};
+pub use vocab::{AppMode, BundleState, LinkStatus, Outcome, RenderStatus, Trigger, ViewerAccess};
 
 /// The version Porch reports as Connect's (clients gate features on it).
 pub const CONNECT_VERSION: &str = "2025.12.0";

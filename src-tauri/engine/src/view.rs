@@ -123,8 +123,8 @@ pub struct BundleView {
     /// Archive size in bytes.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub size: i64,
-    /// `uploaded`, `active` or `inactive`.
-    pub state: String,
+    /// Where the bundle stands.
+    pub state: crate::vocab::BundleState,
     /// The manifest as stored.
     pub manifest: Option<serde_json::Value>,
     /// Not used by Porch.

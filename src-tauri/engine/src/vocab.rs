@@ -1,5 +1,6 @@
 //! The engine's vocabulary: the words Porch stores in its database and sends on the wire
-//! (app modes, viewer access, render status and trigger, link status), as enums.
+//! (app modes, viewer access, bundle state, render status and trigger, link status), as
+//! enums.
 //!
 //! Each word list is closed for Porch's own decisions but open for reading: every enum has
 //! an `Other(String)` variant that keeps a word this Porch does not know, written by a newer
@@ -191,6 +192,18 @@ vocabulary! {
         Schedule = "schedule",
         /// A change in a linked folder.
         Watch = "watch",
+    }
+}
+
+vocabulary! {
+    /// Where a bundle of an item stands.
+    BundleState {
+        /// Stored, never deployed.
+        Uploaded = "uploaded",
+        /// What viewers are served.
+        Active = "active",
+        /// Deployed before, or deployed as a draft; not served.
+        Inactive = "inactive",
     }
 }
 

@@ -116,7 +116,7 @@ fn sanitize(tail: &str) -> Result<CleanPath, Response> {
 fn explicit_bundle_notice(
     route: &Route,
     bundle_id: i64,
-    state: &str,
+    state: &crate::vocab::BundleState,
     mode: &crate::vocab::AppMode,
     tail: &str,
 ) -> (Response, Served) {
@@ -127,7 +127,7 @@ fn explicit_bundle_notice(
     let what = pages::kind_label(mode, "");
     let status = match (route.bundle_id == Some(bundle_id), state) {
         (true, _) => "It is the active bundle: open the content itself to use it.".to_string(),
-        (false, "uploaded") => "It was uploaded but has not been deployed yet.".to_string(),
+        (false, crate::vocab::BundleState::Uploaded) => "It was uploaded but has not been deployed yet.".to_string(),
         (false, _) => "It is ready but not active (a draft). Deploy it again to make it the live version.".to_string(),
     };
     let body = format!("This is bundle {bundle_id} ({what}) of {}. {status}", route.title);

@@ -18,8 +18,8 @@ pub struct BundleRow {
     pub created_time: String,
     /// The manifest (as shipped or inferred), read once with the row.
     pub manifest: Option<crate::bundle::Manifest>,
-    /// `uploaded`, `active` or `inactive`.
-    pub state: String,
+    /// Where the bundle stands.
+    pub state: crate::vocab::BundleState,
     /// Upload metadata (git source), JSON.
     pub metadata: Option<String>,
 }
@@ -194,7 +194,7 @@ mod tests {
         store.activate_bundle(cid, ids[0], &activation()).await.expect("activate");
         store.activate_bundle(cid, ids[1], &activation()).await.expect("activate");
         let states: Vec<(i64, String)> =
-            store.list_bundles(cid).await.expect("list").into_iter().map(|b| (b.id, b.state)).collect();
+            store.list_bundles(cid).await.expect("list").into_iter().map(|b| (b.id, b.state.to_string())).collect();
         assert_eq!(states, vec![(ids[1], "active".into()), (ids[0], "inactive".into())]);
         let c = store.content_by_guid("00000000-0000-4000-8000-000000000001").await.expect("content");
         assert_eq!(c.bundle_id, Some(ids[1]));
