@@ -66,7 +66,7 @@ impl OptionsPatch {
 
 fn parse(definition: &str) -> Result<Schedule> {
     let v: Value = serde_json::from_str(definition).map_err(|e| Error::Invalid(format!("schedule: {e}")))?;
-    Schedule::from_connect(&v).map_err(|e| Error::Invalid(e.to_string()))
+    Schedule::from_connect(&v).map_err(Error::from)
 }
 
 fn ts(s: &str) -> Option<Timestamp> {
@@ -125,7 +125,7 @@ impl Renders {
                 .await
                 .map_err(|_| Error::Invalid(format!("variant_id: {} has no variant {id}", c.name)))?;
         }
-        Schedule::from_connect(definition).map_err(|e| Error::Invalid(e.to_string()))?;
+        Schedule::from_connect(definition)?;
         let o = options.apply(ScheduleOptions {
             enabled: true,
             publish: true,
@@ -164,7 +164,7 @@ impl Renders {
                 }
             }
         }
-        Schedule::from_connect(&def).map_err(|e| Error::Invalid(e.to_string()))?;
+        Schedule::from_connect(&def)?;
         let o = options.apply(ScheduleOptions {
             enabled: row.enabled,
             publish: row.publish,
@@ -254,7 +254,7 @@ impl Renders {
     /// The next `count` runs of a schedule definition (Connect's shape) from now, without
     /// storing anything. Bad definitions fail as creating them would.
     pub fn preview_schedule(&self, definition: &Value, count: usize) -> Result<Vec<NextRun>> {
-        let s = Schedule::from_connect(definition).map_err(|e| Error::Invalid(e.to_string()))?;
+        let s = Schedule::from_connect(definition)?;
         Ok(next_runs(&s, Timestamp::now(), count))
     }
 }
