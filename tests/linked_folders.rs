@@ -391,6 +391,7 @@ async fn fastapi_app_switches_only_to_versions_that_start() {
     assert!(err.contains("did not start") && err.contains("keeps serving"), "{l}");
     let t = task(&p, &l["last_task_id"]).await;
     assert_eq!(t["code"], 1, "{t}");
+    assert_eq!(t["porch_code"], "Failed", "a version that will not start is a runtime failure: {t}");
     assert!(t.to_string().contains("SyntaxError"), "the task keeps the app's output: {t}");
     served(&p, &guid, "\"v2\"", 60).await;
 
@@ -399,6 +400,8 @@ async fn fastapi_app_switches_only_to_versions_that_start() {
     write(dir.path(), "app.py", &fastapi_source("v3"));
     let l = next_redeploy(&p, &guid, &l["last_task_id"], APP_SECS).await;
     assert_eq!(l["last_result"], "failed", "{l}");
+    let t = task(&p, &l["last_task_id"]).await;
+    assert_eq!(t["porch_code"], "Failed", "the installer ran and failed: {t}");
     served(&p, &guid, "\"v2\"", 60).await;
 
     // The next good save recovers by itself.
@@ -502,10 +505,9 @@ async fn notebook_rerenders_on_save() {
     write(dir.path(), "report.ipynb", &notebook("NB-MARK-THREE", true));
     let l = next_redeploy(&p, &guid, &l["last_task_id"], APP_SECS).await;
     assert_eq!(l["last_result"], "failed", "{l}");
-    assert!(
-        task(&p, &l["last_task_id"]).await.to_string().contains("broken on purpose"),
-        "the task keeps the render log"
-    );
+    let t = task(&p, &l["last_task_id"]).await;
+    assert!(t.to_string().contains("broken on purpose"), "the task keeps the render log");
+    assert_eq!(t["porch_code"], "Failed", "a failed render is a runtime failure: {t}");
     let (_, renders) = get_json(&p, &format!("/__api__/v1/content/{guid}/renders")).await;
     assert_eq!(
         (renders[0]["trigger"].as_str(), renders[0]["status"].as_str()),

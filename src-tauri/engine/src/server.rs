@@ -64,5 +64,5 @@ async fn write_runtime_file(engine: &Engine) -> Result<()> {
         crate::data_dir::write_private(&runtime_file, &json)
     })
     .await
-    .map_err(|e| Error::Failed(format!("writing the runtime file stopped: {e}")))?
+    .map_err(Error::failed("writing the runtime file stopped"))?
 }

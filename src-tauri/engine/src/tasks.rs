@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::Store;
 
 /// A task as Connect's API returns it.
@@ -31,6 +31,11 @@ pub struct TaskView {
     pub code: i64,
     /// `""` unless it failed.
     pub error: String,
+    /// Porch's code for the failure, as an API error's `porch_code` (`Failed` for a runtime
+    /// failure: an installer that crashed or could not install a package, a render that
+    /// failed, an app version that would not start). Null while running, on success, and
+    /// for a task finished by a Porch too old to record it. Connect's clients ignore it.
+    pub porch_code: Option<ErrorCode>,
     /// Total lines so far; the next `first`.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub last: usize,
@@ -42,6 +47,7 @@ struct TaskState {
     finished: bool,
     code: i64,
     error: String,
+    porch_code: Option<ErrorCode>,
 }
 
 /// One running task's log.
@@ -77,9 +83,9 @@ impl TaskLog {
 
     /// Ends the task; `Err` records the failure.
     pub async fn finish(&self, outcome: &Result<(), Error>) {
-        let (code, error) = match outcome {
-            Ok(()) => (0, String::new()),
-            Err(e) => (1, e.to_string()),
+        let (code, error, porch_code) = match outcome {
+            Ok(()) => (0, String::new(), None),
+            Err(e) => (1, e.to_string(), Some(e.code())),
         };
         if !error.is_empty() {
             self.line(format!("Error: {error}")).await;
@@ -89,8 +95,10 @@ impl TaskLog {
             s.finished = true;
             s.code = code;
             s.error = error.clone();
+            s.porch_code = porch_code;
         }
-        if let Err(e) = self.store.finish_task(&self.id, code, &error, &crate::time::now()).await {
+        let stored = porch_code.map(ErrorCode::as_str);
+        if let Err(e) = self.store.finish_task(&self.id, code, &error, stored, &crate::time::now()).await {
             tracing::warn!(task = %self.id, error = %e, "task end not persisted");
         }
         self.tick.send_modify(|v| *v += 1);
@@ -105,6 +113,7 @@ impl TaskLog {
             finished: s.finished,
             code: s.code,
             error: s.error.clone(),
+            porch_code: s.porch_code,
             last: s.lines.len(),
         }
     }
@@ -152,6 +161,7 @@ impl Tasks {
                 finished: row.finished,
                 code: row.code,
                 error: row.error,
+                porch_code: row.error_code.as_deref().and_then(ErrorCode::parse),
             });
         };
         let mut rx = log.tick.subscribe();

@@ -9,7 +9,9 @@ import type {
   JobView,
   RenderView,
   ScheduleView,
+  SecretLinkView,
   TagView,
+  TaskAccepted,
   TaskView,
   Variant,
   ViewerAccess,
@@ -53,11 +55,11 @@ export const logFollowPath = (guid: string, lines = 500) => `${V1}/content/${enc
 export const bundles = (guid: string) => request<BundleView[]>("GET", `${V1}/content/${enc(guid)}/bundles`);
 /** Deploys (activates) a bundle: a rollback when it is an older one. Answers the task id. */
 export const deployBundle = (guid: string, bundleId: string) =>
-  request<{ task_id: string }>("POST", `${V1}/content/${enc(guid)}/deploy`, { json: { bundle_id: bundleId } });
+  request<TaskAccepted>("POST", `${V1}/content/${enc(guid)}/deploy`, { json: { bundle_id: bundleId } });
 
 export const renders = (guid: string) => request<RenderView[]>("GET", `${V1}/content/${enc(guid)}/renders`);
 export const renderNow = (guid: string, variantId?: string | number | null) =>
-  request<{ task_id: string }>(
+  request<TaskAccepted>(
     "POST",
     `${V1}/content/${enc(guid)}/render`,
     variantId === undefined || variantId === null ? {} : { json: { variant_id: variantId } },
@@ -107,7 +109,7 @@ export const putLink = (guid: string, path: string) => request<FolderLink>("PUT"
 export const deleteLink = (guid: string) => request<void>("DELETE", `/__api__/porch/content/${enc(guid)}/link`);
 
 export const setViewerAccess = (guid: string, access: ViewerAccess) => patchContent(guid, { viewer_access: access });
-export const secretLink = (guid: string) => request<{ url: string }>("POST", `/__api__/porch/content/${enc(guid)}/secret-link`);
+export const secretLink = (guid: string) => request<SecretLinkView>("POST", `/__api__/porch/content/${enc(guid)}/secret-link`);
 export const revokeSecretLink = (guid: string) => request<void>("DELETE", `/__api__/porch/content/${enc(guid)}/secret-link`);
 
 export const variants = (guid: string) => request<Variant[]>("GET", `${V1}/content/${enc(guid)}/variants`);

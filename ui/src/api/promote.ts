@@ -3,7 +3,7 @@
 // promotion itself is an engine task, followed like a deploy with `followTask`.
 
 import { request } from "./client";
-import type { PromotionReport, TargetView } from "./types";
+import type { PromotionReport, TargetView, TaskAccepted } from "./types";
 
 const P = "/__api__/porch";
 const enc = encodeURIComponent;
@@ -26,7 +26,7 @@ export interface PromoteChoices {
 
 /** Starts promoting an item; answers the task that runs it. */
 export const promote = (guid: string, choices: PromoteChoices) =>
-  request<{ task_id: string }>("POST", `${P}/content/${enc(guid)}/promote`, { json: choices });
+  request<TaskAccepted>("POST", `${P}/content/${enc(guid)}/promote`, { json: choices });
 
 /** What a promotion carried over, what it did not, and its checklist. */
 export const report = (taskId: string) => request<PromotionReport>("GET", `${P}/promotions/${enc(taskId)}`);

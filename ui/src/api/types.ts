@@ -1,8 +1,7 @@
-// Wire types. Everything the engine defines as a Rust struct is generated into
-// `./generated/` by ts-rs (`ui/scripts/gen-types.sh`; CI fails when they drift) and only
-// re-exported here. The few shapes the engine assembles as loose JSON (schedules, worker
-// lists, render rows with URLs, and the parallel-work endpoints: access, links, variants)
-// are described at the bottom, next to the Rust that builds them.
+// Wire types. Every response the UI reads is a Rust type, generated into `./generated/` by
+// ts-rs (`ui/scripts/gen-types.sh`; CI fails when they drift) and only re-exported here:
+// nothing below is a hand copy of a response. What is written here is the UI's own
+// vocabulary (its extra error codes and the event stream's resync marker).
 
 export type { ApiKeyView } from "./generated/ApiKeyView";
 export type { BundlePreview } from "./generated/BundlePreview";
@@ -36,15 +35,23 @@ export type { PhoneState } from "./generated/PhoneState";
 export type { PhoneTest } from "./generated/PhoneTest";
 export type { UsageReport } from "./generated/UsageReport";
 export type { AppMode } from "./generated/AppMode";
+export type { BundleState } from "./generated/BundleState";
 export type { LinkStatus } from "./generated/LinkStatus";
 export type { Outcome } from "./generated/Outcome";
 export type { RenderStatus } from "./generated/RenderStatus";
 export type { Trigger } from "./generated/Trigger";
 export type { ViewerAccess } from "./generated/ViewerAccess";
+export type { ScheduleView } from "./generated/ScheduleView";
+export type { ScheduleDefinition } from "./generated/ScheduleDefinition";
+export type { JobView } from "./generated/JobView";
+export type { RenderView } from "./generated/RenderView";
+export type { TaskAccepted } from "./generated/TaskAccepted";
+export type { SecretLinkView } from "./generated/SecretLinkView";
+export type { LinkView as FolderLink } from "./generated/LinkView";
+export type { VariantView as Variant } from "./generated/VariantView";
+export type { SmtpView } from "./generated/SmtpView";
+export type { SmtpShown } from "./generated/SmtpShown";
 import type { ErrorCode as EngineErrorCode } from "./generated/ErrorCode";
-import type { NextRun } from "./generated/NextRun";
-import type { RenderRow } from "./generated/RenderRow";
-import type { SmtpSettings } from "./generated/SmtpSettings";
 
 /** The engine's codes, plus the UI's own: "Network" (no answer) and "Unsupported" (needs the app). */
 export type ErrorCode = EngineErrorCode | "Network" | "Unsupported" | (string & {});
@@ -54,65 +61,3 @@ export interface ResyncEvent {
   type: "lagged" | "resync";
 }
 
-/** `api/schedules.rs` → `Engine::schedule_view`: Connect's definition plus Porch's options. */
-export interface ScheduleView {
-  id: string;
-  content_guid: string;
-  type: string;
-  /** Parameters as a JSON string (Connect) or object. */
-  schedule: string | Record<string, unknown>;
-  start_time: string;
-  timezone: string;
-  cron?: string;
-  enabled: boolean;
-  publish: boolean;
-  catch_up: boolean;
-  email: boolean;
-  recipients: string[];
-  attach: boolean;
-  next_run: string | null;
-  next_runs: NextRun[];
-  last_planned: string | null;
-  variant_id?: string | number | null;
-}
-
-/** `api/interactive.rs` → `jobs`: one worker process. */
-export interface JobView {
-  key: string;
-  pid: number;
-  bundle_id: string;
-  state: string;
-  connections: number;
-  port: number;
-  uptime_secs: number;
-}
-
-/** `api/renders.rs` → `history`: a render row with string ids and, on success, its URL. */
-export type RenderView = Omit<RenderRow, "id" | "bundle_id"> & { id: string; bundle_id: string; url?: string };
-
-/** Issue 7: `GET /__api__/porch/content/{guid}/link`. */
-export interface FolderLink {
-  path: string;
-  status: "watching" | "broken" | "redeploying";
-  error: string | null;
-  last_redeploy: string | null;
-  last_result: "success" | "failed" | null;
-}
-
-/** Issue 4: a variant of a parameterised report. */
-/** `api/variants.rs` → `Engine::variant_view`: a named parameter set of a document. */
-export interface Variant {
-  id: string;
-  content_guid: string;
-  name: string;
-  parameters: Record<string, unknown>;
-  /** The render its viewers see, if any. */
-  render_id: string | null;
-  /** Its own viewer URL, `/content/{guid}/_variant{id}/`. */
-  url: string;
-  created_time: string;
-  updated_time: string;
-}
-
-/** `GET /__api__/porch/smtp`: the settings without the password, or `{configured: false}`. */
-export type SmtpView = (Omit<SmtpSettings, "password"> & { password_set: boolean; configured?: undefined }) | { configured: false };

@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::auth::{Origin, Publisher};
 use super::error::ApiError;
@@ -18,13 +18,25 @@ pub(super) async fn new_secret_link(
     State(engine): State<Engine>,
     Origin(origin): Origin,
     Path(guid): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SecretLinkView>, ApiError> {
     let (c, token) = engine.library().new_secret_link(&guid).await?;
-    Ok(Json(json!({
-        "url": engine.library().secret_link_url(&c, &origin, &token),
-        "token": token,
-        "viewer_access": c.viewer_access,
-    })))
+    Ok(Json(SecretLinkView {
+        url: engine.library().secret_link_url(&c, &origin, &token),
+        token,
+        viewer_access: c.viewer_access,
+    }))
+}
+
+/// A new secret link: the URL to share, its token, and the item's viewer access.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct SecretLinkView {
+    /// The link to share (the token in its query).
+    pub url: String,
+    /// The token alone.
+    pub token: String,
+    /// The item's viewer access (`network`, `local` or `link`).
+    pub viewer_access: crate::vocab::ViewerAccess,
 }
 
 /// `DELETE /porch/content/{guid}/secret-link`: 204; the link stops working.

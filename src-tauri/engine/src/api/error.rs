@@ -149,3 +149,30 @@ pub(super) async fn json_errors(req: axum::extract::Request, next: axum::middlew
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runtime failure reaches HTTP as a 5xx with its message and `porch_code: "Failed"`,
+    /// never as a 400 (the request was fine); a bad request stays a 400.
+    #[tokio::test]
+    async fn runtime_failures_answer_5xx_with_their_message() {
+        let installer = Error::Environment(crate::environment::EnvError::InstallFailed {
+            tool: "uv pip install".into(),
+            status: "exit status: 1".into(),
+            last_lines: vec!["No solution found: porch-no-such-package-zz9 was not found".into()],
+        });
+        let stopped = Error::failed("packing stopped")(std::io::Error::other("it panicked"));
+        for (e, text) in [(installer, "porch-no-such-package-zz9"), (stopped, "packing stopped: it panicked")] {
+            let resp = ApiError(e).into_response();
+            assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            let body = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.expect("body");
+            let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            assert_eq!(v["porch_code"], "Failed", "{v}");
+            assert_eq!(v["code"], 1, "{v}");
+            assert!(v["error"].as_str().expect("error").contains(text), "the caller is told why: {v}");
+        }
+        assert_eq!(status_of(&Error::Invalid("name: bad".into())), StatusCode::BAD_REQUEST);
+    }
+}

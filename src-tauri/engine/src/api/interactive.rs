@@ -8,8 +8,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::auth::Publisher;
 use super::error::ApiError;
@@ -58,24 +58,59 @@ pub(super) async fn env_put(
     env_update(&engine, &guid, &body, true).await
 }
 
+/// One worker process of an item, as `GET /v1/content/{guid}/jobs` lists it (Connect's
+/// job fields, plus Porch's `state`, `connections`, `port` and `uptime_secs`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct JobView {
+    /// The worker's id within the item, as Connect's job key.
+    pub key: String,
+    /// The same id.
+    pub id: String,
+    /// Process id.
+    pub pid: u32,
+    /// The bundle it runs.
+    pub bundle_id: String,
+    /// Connect's job status; always 0 (running) for a listed worker.
+    pub status: u8,
+    /// The supervisor's state of the worker (`starting`, `ready`, `draining`, ...).
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub state: crate::supervisor::InstanceState,
+    /// Open connections.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub connections: usize,
+    /// Its loopback port.
+    pub port: u16,
+    /// Seconds since it started.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub uptime_secs: u64,
+    /// The item's guid.
+    pub content_guid: String,
+}
+
 /// `GET /v1/content/{guid}/jobs`: the item's worker processes.
 pub(super) async fn jobs(
     _: Publisher,
     State(engine): State<Engine>,
     Path(guid): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<JobView>>, ApiError> {
     let list = engine.apps().instances(&guid).await?;
-    let out: Vec<Value> = list
-        .iter()
-        .map(|i| {
-            json!({
-                "key": i.id.to_string(), "id": i.id.to_string(), "pid": i.pid, "bundle_id": i.bundle_id.to_string(),
-                "status": 0, "state": i.state, "connections": i.connections, "port": i.port, "uptime_secs": i.uptime_secs,
-                "content_guid": guid,
+    Ok(Json(
+        list.into_iter()
+            .map(|i| JobView {
+                key: i.id.to_string(),
+                id: i.id.to_string(),
+                pid: i.pid,
+                bundle_id: i.bundle_id.to_string(),
+                status: 0,
+                state: i.state,
+                connections: i.connections,
+                port: i.port,
+                uptime_secs: i.uptime_secs,
+                content_guid: guid.clone(),
             })
-        })
-        .collect();
-    Ok(Json(Value::Array(out)))
+            .collect(),
+    ))
 }
 
 /// `DELETE /v1/content/{guid}/jobs/{key}`: kill one worker.

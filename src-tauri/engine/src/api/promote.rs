@@ -16,7 +16,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::auth::Publisher;
 use super::error::ApiError;
@@ -70,13 +69,13 @@ pub(super) async fn promote(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<super::renders::TaskAccepted>), ApiError> {
     let req: PromoteRequest = json_body(&body)?;
     if req.to.trim().is_empty() {
         return Err(Error::Invalid("say where to promote to: a saved target's name or a server URL".into()).into());
     }
     let task_id = engine.promote().start(&guid, req).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "task_id": task_id }))))
+    Ok((StatusCode::ACCEPTED, Json(super::renders::TaskAccepted { task_id })))
 }
 
 /// `GET /porch/promotions/{task_id}`.

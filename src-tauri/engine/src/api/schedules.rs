@@ -11,6 +11,8 @@ use super::error::ApiError;
 use super::json_body;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::renders::mail::SmtpView;
+use crate::renders::schedules::ScheduleView;
 use crate::renders::OptionsPatch;
 
 fn options(body: &Value) -> Result<OptionsPatch, ApiError> {
@@ -53,7 +55,7 @@ pub(super) async fn list(
     _: Publisher,
     State(engine): State<Engine>,
     Path(guid): Path<String>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<ScheduleView>>, ApiError> {
     let c = engine.library().content(&guid).await?;
     let rows = engine.renders().schedules(&guid).await?;
     Ok(Json(rows.iter().map(|r| engine.renders().schedule_view(r, &c.guid)).collect()))
@@ -65,7 +67,7 @@ pub(super) async fn create(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ScheduleView>, ApiError> {
     let v: Value = json_body(&body)?;
     let o = options(&v)?;
     let c = engine.library().content(&guid).await?;
@@ -79,7 +81,7 @@ pub(super) async fn get_one(
     _: Publisher,
     State(engine): State<Engine>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ScheduleView>, ApiError> {
     let (row, guid) = engine.renders().schedule(parse_id(&id)?).await?;
     Ok(Json(engine.renders().schedule_view(&row, &guid)))
 }
@@ -90,7 +92,7 @@ pub(super) async fn update(
     State(engine): State<Engine>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ScheduleView>, ApiError> {
     let v: Value = json_body(&body)?;
     let o = options(&v)?;
     let row = engine.renders().update_schedule(parse_id(&id)?, &v, &o).await?;
@@ -109,12 +111,16 @@ pub(super) async fn remove(
 }
 
 /// `GET /__api__/porch/smtp`: the settings without the password.
-pub(super) async fn smtp_get(_: Publisher, State(engine): State<Engine>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn smtp_get(_: Publisher, State(engine): State<Engine>) -> Result<Json<SmtpView>, ApiError> {
     Ok(Json(engine.renders().smtp_view().await?))
 }
 
 /// `PUT /__api__/porch/smtp`.
-pub(super) async fn smtp_put(_: Publisher, State(engine): State<Engine>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(super) async fn smtp_put(
+    _: Publisher,
+    State(engine): State<Engine>,
+    body: Bytes,
+) -> Result<Json<SmtpView>, ApiError> {
     let s: crate::renders::SmtpSettings = json_body(&body)?;
     engine.renders().set_smtp(s).await?;
     Ok(Json(engine.renders().smtp_view().await?))

@@ -7,11 +7,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::auth::Publisher;
 use super::error::ApiError;
 use super::json_body;
+use super::renders::TaskAccepted;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::tasks::TaskView;
@@ -31,7 +32,7 @@ pub(super) async fn deploy(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
     let b: DeployBody = json_body(&body)?;
     let bundle_id = match b.bundle_id {
         None | Some(Value::Null) => None,
@@ -41,7 +42,7 @@ pub(super) async fn deploy(
         Some(other) => return Err(Error::Invalid(format!("invalid bundle_id {other}")).into()),
     };
     let task_id = engine.deployer().deploy(&guid, bundle_id, b.activate.unwrap_or(true)).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "task_id": task_id }))))
+    Ok((StatusCode::ACCEPTED, Json(TaskAccepted { task_id })))
 }
 
 /// Query of a task read.

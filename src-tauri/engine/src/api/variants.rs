@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::json_body;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::renders::variants::VariantView;
 
 /// An optional id field that clients send as a string or a number; null or absent is None.
 pub(super) fn optional_id(body: &Value, field: &str) -> Result<Option<i64>, ApiError> {
@@ -44,7 +45,7 @@ pub(super) async fn list(
     _: Publisher,
     State(engine): State<Engine>,
     Path(guid): Path<String>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<VariantView>>, ApiError> {
     let c = engine.library().content(&guid).await?;
     let rows = engine.renders().variants(&guid).await?;
     Ok(Json(rows.iter().map(|v| engine.renders().variant_view(v, &c.guid)).collect()))
@@ -56,7 +57,7 @@ pub(super) async fn create(
     State(engine): State<Engine>,
     Path(guid): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VariantView>, ApiError> {
     let v: Value = json_body(&body)?;
     let name = name_field(&v)?.unwrap_or("");
     let params = v.get("parameters").cloned().unwrap_or_else(|| Value::Object(Default::default()));
@@ -70,7 +71,7 @@ pub(super) async fn get_one(
     _: Publisher,
     State(engine): State<Engine>,
     Path((guid, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VariantView>, ApiError> {
     let c = engine.library().content(&guid).await?;
     let row = engine.renders().variant_of(&c, parse_id(&id)?).await?;
     Ok(Json(engine.renders().variant_view(&row, &c.guid)))
@@ -82,7 +83,7 @@ pub(super) async fn update(
     State(engine): State<Engine>,
     Path((guid, id)): Path<(String, String)>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VariantView>, ApiError> {
     let v: Value = json_body(&body)?;
     let c = engine.library().content(&guid).await?;
     let row = engine.renders().update_variant(&guid, parse_id(&id)?, name_field(&v)?, v.get("parameters")).await?;

@@ -115,22 +115,22 @@ impl Apps {
     /// the error carries the worker's last lines.
     pub(crate) async fn try_new_version(&self, c: &ContentRow, bundle_id: i64, manifest: &Manifest) -> Result<()> {
         let def = self.app_def_for(c, bundle_id, manifest.clone()).await?;
-        match self.state.supervisor.promote(def).await {
-            Ok(()) => Ok(()),
-            Err(crate::supervisor::RouteError::StartFailed { message, last_lines }) => {
-                let tail = if last_lines.is_empty() {
-                    String::new()
-                } else {
-                    format!("; last lines:\n{}", last_lines.join("\n"))
-                };
-                Err(Error::Failed(format!(
-                    "the new version did not start ({message}); the previous version keeps serving{tail}"
-                )))
-            }
-            Err(e) => {
-                Err(Error::Failed(format!("the new version did not start: {e}; the previous version keeps serving")))
-            }
-        }
+        // A version that will not start is a runtime failure of the deploy (never a bad
+        // request): the message carries the worker's last lines, the source the typed cause.
+        self.state.supervisor.promote(def).await.map_err(|e| {
+            let message = match &e {
+                crate::supervisor::RouteError::StartFailed { message, last_lines } => {
+                    let tail = if last_lines.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; last lines:\n{}", last_lines.join("\n"))
+                    };
+                    format!("the new version did not start ({message}); the previous version keeps serving{tail}")
+                }
+                other => format!("the new version did not start: {other}; the previous version keeps serving"),
+            };
+            Error::Runtime { message, source: Box::new(e) }
+        })
     }
 
     /// Whether this item's workers may be forked from its environment's pre-imported

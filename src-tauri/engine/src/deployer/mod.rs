@@ -275,7 +275,7 @@ impl Deployer {
         let packed = match packed {
             Ok((_, after)) if after.as_deref() != Some(digest) => return None,
             Ok((packed, _)) => packed.map_err(Error::from),
-            Err(e) => Err(Error::Failed(format!("packing stopped: {e}"))),
+            Err(e) => Err(Error::failed("packing stopped")(e)),
         };
         let log = match self.shared.tasks.create(c.id, None, "deploy").await {
             Ok(log) => log,
@@ -339,7 +339,7 @@ impl Deployer {
         let (src, tmp, limits) = (path.to_path_buf(), self.shared.config.tmp_dir(), self.shared.config.limits);
         let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
             .await
-            .map_err(|e| Error::Failed(format!("packing stopped: {e}")))??;
+            .map_err(Error::failed("packing stopped"))??;
         self.deploy_archive(packed.path(), path, DeployOptions { name: Some(name), ..opts }).await
     }
 
@@ -354,7 +354,7 @@ impl Deployer {
     ) -> Result<Deployment> {
         let deployer = self.clone();
         let run = self.shared.tracker.spawn(async move { deployer.deploy_archive(&archive, &named_like, opts).await });
-        run.await.map_err(|e| Error::Failed(format!("the deploy stopped: {e}")))?
+        run.await.map_err(Error::failed("the deploy stopped"))?
     }
 
     /// Deploys a packed archive in one step: store, deploy, wait. `named_like` (the folder,

@@ -37,7 +37,7 @@ impl Deployer {
         let (src, tmp, limits) = (path.to_path_buf(), self.shared.config.tmp_dir(), self.shared.config.limits);
         let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
             .await
-            .map_err(|e| Error::Failed(format!("packing stopped: {e}")))??;
+            .map_err(Error::failed("packing stopped"))??;
         let (content, created) = match self.shared.store.content_by_name(&name).await? {
             Some(c) => (c, false),
             None => {
@@ -80,7 +80,7 @@ impl Deployer {
         let (src, tmp, limits) = (path.to_path_buf(), self.shared.config.tmp_dir(), self.shared.config.limits);
         let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
             .await
-            .map_err(|e| Error::Failed(format!("packing stopped: {e}")))??;
+            .map_err(Error::failed("packing stopped"))??;
         self.preview_archive(packed.path(), path, overrides).await
     }
 
@@ -112,7 +112,7 @@ impl Deployer {
             Ok((extracted.file_count, declared, manifest, requirements, files, entrypoints))
         })
         .await
-        .map_err(|e| Error::Failed(format!("reading the bundle stopped: {e}")))??;
+        .map_err(Error::failed("reading the bundle stopped"))??;
         let (file_count, declared, manifest, requirements, files, entrypoints) = scanned;
         let name = name_from_path(named_like);
         let existing_guid = self.shared.store.content_by_name(&name).await?.map(|c| c.guid);

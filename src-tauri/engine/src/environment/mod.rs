@@ -148,6 +148,15 @@ pub enum EnvError {
         /// The last lines of its error output.
         last_lines: Vec<String>,
     },
+    /// A probe of the environment (listing its packages) ran out of time.
+    #[error("{about}: {source}")]
+    Probe {
+        /// What was being asked.
+        about: &'static str,
+        /// The runner's report.
+        #[source]
+        source: OutputError,
+    },
     /// A file-system operation failed.
     #[error("{about}: {}", path.display())]
     Io {
@@ -165,6 +174,14 @@ impl EnvError {
     /// Whether the fault is Porch's (file system, spawning) rather than the content's.
     pub fn is_internal(&self) -> bool {
         matches!(self, EnvError::Io { .. } | EnvError::Spawn { .. })
+    }
+
+    /// Whether a tool ran and failed (an installer that crashed or could not install what
+    /// was asked, an R check or probe that failed or hung): a runtime failure of the
+    /// operation, with its output. The other variants say the environment cannot be made as
+    /// declared on this machine (requirements that cannot be used, a Python or R it lacks).
+    pub fn is_runtime(&self) -> bool {
+        matches!(self, EnvError::InstallFailed { .. } | EnvError::RCheckFailed { .. } | EnvError::Probe { .. })
     }
 }
 
@@ -776,9 +793,7 @@ async fn installed_packages(runner: &Runner, python: &Path) -> Result<(String, V
     cmd.args(["-I", "-c", LIST]);
     let spawn_err = |source| EnvError::Spawn { program: python.display().to_string(), source };
     let out = runner.output(&cmd, TOOL_PROBE_TIMEOUT).await.map_err(|e| match e {
-        OutputError::TimedOut { .. } => {
-            spawn_err(std::io::Error::new(std::io::ErrorKind::TimedOut, "listing packages took too long"))
-        }
+        e @ OutputError::TimedOut { .. } => EnvError::Probe { about: "listing the installed packages", source: e },
         OutputError::Spawn { source, .. } | OutputError::Wait { source, .. } => spawn_err(source),
     })?;
     if !out.status.success() {

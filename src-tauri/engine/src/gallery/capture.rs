@@ -214,11 +214,11 @@ impl Gallery {
         cmd.arg(&url).current_dir(scratch.path());
         let out = self.shared.runner.output(&cmd, TIMEOUT).await;
         forwarder.stop();
-        let out = out.map_err(|e| Error::Invalid(format!("Chromium could not take the picture: {e}")))?;
+        let out = out.map_err(Error::failed("Chromium could not take the picture"))?;
         let bytes = tokio::fs::read(&shot).await.map_err(|_| {
             let err = String::from_utf8_lossy(&out.stderr);
             let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
-            Error::Invalid(format!("Chromium took no picture ({}): {last}", out.status))
+            Error::Failed(format!("Chromium took no picture ({}): {last}", out.status))
         })?;
         let checked = image::check(&bytes, "captured picture")?;
         // An automatic capture never replaces a picture the publisher uploaded while

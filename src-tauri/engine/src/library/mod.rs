@@ -510,7 +510,7 @@ impl Library {
             Ok((ex, manifest))
         })
         .await
-        .map_err(|e| Error::Failed(format!("bundle extraction stopped: {e}")))??;
+        .map_err(Error::failed("bundle extraction stopped"))??;
 
         let manifest_json = serde_json::to_string(&manifest.raw).unwrap_or_default();
         let (tx, id) = self

@@ -132,7 +132,7 @@ impl Links {
             let f = folder.clone();
             let fp = tokio::task::spawn_blocking(move || pack::fingerprint(&f))
                 .await
-                .map_err(|e| Error::Failed(format!("reading the folder stopped: {e}")))??;
+                .map_err(Error::failed("reading the folder stopped"))??;
             Some(fp.digest)
         } else {
             None

@@ -784,7 +784,7 @@ impl PromoteError {
     pub fn into_error(self) -> Error {
         match self {
             PromoteError::Engine(e) => e,
-            other => Error::Promotion { code: other.code(), message: other.to_string() },
+            other => Error::Promotion { code: other.code(), source: Box::new(other) },
         }
     }
 

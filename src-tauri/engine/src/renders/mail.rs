@@ -24,7 +24,6 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::Renders;
 use crate::error::{Error, Result};
@@ -69,6 +68,46 @@ pub struct SmtpSettings {
     #[serde(default, alias = "smtp_ca_file", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional, type = "string"))]
     pub ca_file: Option<PathBuf>,
+}
+
+/// The SMTP settings as `GET /__api__/porch/smtp` shows them: without the password, or
+/// `{"configured": false}` when none are saved.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum SmtpView {
+    /// Saved settings.
+    Configured(SmtpShown),
+    /// Nothing saved yet.
+    NotConfigured {
+        /// Always `false`.
+        #[cfg_attr(feature = "ts", ts(type = "false"))]
+        configured: bool,
+    },
+}
+
+/// Saved SMTP settings with the password replaced by whether one is set.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SmtpShown {
+    /// Server host name.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Connection security.
+    pub security: Security,
+    /// Login user, if the server needs one.
+    pub username: Option<String>,
+    /// The sender address.
+    pub from: String,
+    /// Where failure reports go (the publisher).
+    pub owner: String,
+    /// The extra CA file, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, type = "string"))]
+    pub ca_file: Option<PathBuf>,
+    /// Whether a password is saved (it is never shown).
+    pub password_set: bool,
 }
 
 /// Reads a CA file and checks it holds at least one PEM certificate that parses as a trust
@@ -136,18 +175,19 @@ impl Renders {
     }
 
     /// The SMTP settings as the API shows them: no password, only whether one is set.
-    pub async fn smtp_view(&self) -> Result<Value> {
+    pub async fn smtp_view(&self) -> Result<SmtpView> {
         Ok(match self.smtp_settings().await? {
-            Some(s) => {
-                let set = s.password.as_deref().is_some_and(|p| !p.is_empty());
-                let mut v = serde_json::to_value(SmtpSettings { password: None, ..s }).unwrap_or_default();
-                v["password_set"] = json!(set);
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("password");
-                }
-                v
-            }
-            None => json!({ "configured": false }),
+            Some(s) => SmtpView::Configured(SmtpShown {
+                password_set: s.password.as_deref().is_some_and(|p| !p.is_empty()),
+                host: s.host,
+                port: s.port,
+                security: s.security,
+                username: s.username,
+                from: s.from,
+                owner: s.owner,
+                ca_file: s.ca_file,
+            }),
+            None => SmtpView::NotConfigured { configured: false },
         })
     }
 

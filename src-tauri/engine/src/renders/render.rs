@@ -232,7 +232,7 @@ impl Renders {
             let (from, to) = (bundle_dir.clone(), work.to_path_buf());
             tokio::task::spawn_blocking(move || copy_tree(&from, &to))
                 .await
-                .map_err(|e| Error::Failed(format!("copying the bundle stopped: {e}")))?
+                .map_err(Error::failed("copying the bundle stopped"))?
                 .map_err(Error::io("copying the bundle for rendering", work))?;
         }
         tokio::fs::create_dir_all(output).await.map_err(Error::io("creating the render output folder", output))?;
@@ -254,7 +254,7 @@ impl Renders {
             .shared
             .runner
             .spawn(&command, logs)
-            .map_err(|e| Error::Failed(format!("cannot run {}: {e}", cmd.program.display())))?;
+            .map_err(Error::failed(format!("cannot run {}", cmd.program.display())))?;
         let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         let limit = match c.runtime.render_timeout.filter(|s| *s > 0) {
             Some(secs) => std::time::Duration::from_secs(secs as u64),
@@ -303,7 +303,7 @@ impl Renders {
             return Err(Error::Failed(format!("the render failed ({status}); last lines:\n{last}")));
         }
         if primary_page(output).is_none() {
-            return Err(Error::Invalid("the render produced no HTML page".into()));
+            return Err(Error::Failed("the render finished but produced no HTML page".into()));
         }
         Ok(())
     }

@@ -14,7 +14,7 @@
 //! of its own on the engine's tracker, so a long render never delays another schedule.
 
 use jiff::Timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::Renders;
@@ -24,6 +24,114 @@ use crate::scheduler::driver::{self, Planned, SystemClock};
 use crate::scheduler::Schedule;
 use crate::store::{ScheduleOptions, ScheduleRow};
 use crate::view::NextRun;
+
+/// A schedule as the API shows it: Connect's definition as it was sent, plus Porch's options
+/// and the next runs. (`GET /v1/content/{guid}/schedules`, `GET /v1/schedules/{id}`.)
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScheduleView {
+    /// Connect's fields (`type`, `schedule`, `start_time`, `timezone`, `cron`, and any other
+    /// field the client sent), at the top level as Connect shows them.
+    #[serde(flatten)]
+    pub definition: ScheduleDefinition,
+    /// Schedule id.
+    pub id: String,
+    /// The item's guid.
+    pub content_guid: String,
+    /// Whether it fires.
+    pub enabled: bool,
+    /// Whether its renders replace what viewers see.
+    pub publish: bool,
+    /// Whether a run missed while Porch was off runs (once) when it is back.
+    pub catch_up: bool,
+    /// Whether to email after a run.
+    pub email: bool,
+    /// Who gets the email.
+    pub recipients: Vec<String>,
+    /// Whether the email carries the rendered HTML.
+    pub attach: bool,
+    /// The next run, RFC 3339 UTC (none for a definition that no longer parses).
+    pub next_run: Option<String>,
+    /// The next five runs.
+    pub next_runs: Vec<NextRun>,
+    /// The planned time of the last run handled, RFC 3339 UTC.
+    pub last_planned: Option<String>,
+    /// The variant it renders (none: the item's default parameters).
+    pub variant_id: Option<String>,
+}
+
+/// Connect's schedule definition as stored (the client's own JSON, checked when saved).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct ScheduleDefinition {
+    /// `minute`, `hour`, `day`, ..., or `cron` (absent when only `cron` was sent).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub kind: Option<String>,
+    /// The type's parameters, as a JSON string (Connect) or an object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, type = "string | Record<string, unknown>"))]
+    pub schedule: Option<Value>,
+    /// RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub start_time: Option<String>,
+    /// IANA time zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub timezone: Option<String>,
+    /// A cron expression (type `cron`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub cron: Option<String>,
+    /// Any other field the client sent, handed back as it came.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub other: serde_json::Map<String, Value>,
+}
+
+impl ScheduleDefinition {
+    /// Porch's own fields of [`ScheduleView`], which win over a client's field of that name.
+    const PORCH_FIELDS: [&'static str; 12] = [
+        "id",
+        "content_guid",
+        "enabled",
+        "publish",
+        "catch_up",
+        "email",
+        "recipients",
+        "attach",
+        "next_run",
+        "next_runs",
+        "last_planned",
+        "variant_id",
+    ];
+
+    /// The stored definition (an object; anything else reads as empty).
+    fn from_stored(text: &str) -> ScheduleDefinition {
+        let Ok(Value::Object(mut other)) = serde_json::from_str::<Value>(text) else {
+            return ScheduleDefinition::default();
+        };
+        for k in Self::PORCH_FIELDS {
+            other.remove(k);
+        }
+        let mut text_field = |k: &str| match other.remove(k) {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Null) | None => None,
+            Some(v) => {
+                // Not what Connect sends; kept as it came.
+                other.insert(k.to_string(), v);
+                None
+            }
+        };
+        let kind = text_field("type");
+        let start_time = text_field("start_time");
+        let timezone = text_field("timezone");
+        let cron = text_field("cron");
+        let schedule = other.remove("schedule").filter(|v| !v.is_null());
+        ScheduleDefinition { kind, schedule, start_time, timezone, cron, other }
+    }
+}
 
 /// Porch's options on a schedule, as the API takes them.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -66,7 +174,7 @@ impl OptionsPatch {
 
 fn parse(definition: &str) -> Result<Schedule> {
     let v: Value = serde_json::from_str(definition).map_err(|e| Error::Invalid(format!("schedule: {e}")))?;
-    Schedule::from_connect(&v).map_err(|e| Error::Invalid(e.to_string()))
+    Schedule::from_connect(&v).map_err(Error::from)
 }
 
 fn ts(s: &str) -> Option<Timestamp> {
@@ -76,31 +184,30 @@ fn ts(s: &str) -> Option<Timestamp> {
 impl Renders {
     /// A schedule as the API shows it: Connect's fields, Porch's options and the next 5 runs
     /// in the schedule's zone and in UTC.
-    pub fn schedule_view(&self, row: &ScheduleRow, guid: &str) -> Value {
-        let mut v = serde_json::from_str::<Value>(&row.definition).unwrap_or_else(|_| json!({}));
-        let next: Vec<Value> = parse(&row.definition)
+    pub fn schedule_view(&self, row: &ScheduleRow, guid: &str) -> ScheduleView {
+        let next_runs: Vec<NextRun> = parse(&row.definition)
             .map(|s| {
                 s.upcoming(Timestamp::now(), 5)
                     .into_iter()
-                    .map(|t| json!({ "local": t.to_zoned(s.timezone.clone()).to_string(), "utc": t.to_string() }))
+                    .map(|t| NextRun { local: t.to_zoned(s.timezone.clone()).to_string(), utc: t.to_string() })
                     .collect()
             })
             .unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.insert("id".into(), json!(row.id.to_string()));
-            o.insert("content_guid".into(), json!(guid));
-            o.insert("enabled".into(), json!(row.enabled));
-            o.insert("publish".into(), json!(row.publish));
-            o.insert("catch_up".into(), json!(row.catch_up));
-            o.insert("email".into(), json!(row.email));
-            o.insert("recipients".into(), serde_json::from_str::<Value>(&row.recipients).unwrap_or_else(|_| json!([])));
-            o.insert("attach".into(), json!(row.attach));
-            o.insert("next_run".into(), next.first().map(|n| n["utc"].clone()).unwrap_or(Value::Null));
-            o.insert("next_runs".into(), Value::Array(next));
-            o.insert("last_planned".into(), json!(row.last_planned));
-            o.insert("variant_id".into(), json!(row.variant_id.map(|id| id.to_string())));
+        ScheduleView {
+            definition: ScheduleDefinition::from_stored(&row.definition),
+            id: row.id.to_string(),
+            content_guid: guid.to_string(),
+            enabled: row.enabled,
+            publish: row.publish,
+            catch_up: row.catch_up,
+            email: row.email,
+            recipients: serde_json::from_str(&row.recipients).unwrap_or_default(),
+            attach: row.attach,
+            next_run: next_runs.first().map(|n| n.utc.clone()),
+            next_runs,
+            last_planned: row.last_planned.clone(),
+            variant_id: row.variant_id.map(|id| id.to_string()),
         }
-        v
     }
 
     /// Adds a schedule to a rendered item. `definition` is Connect's shape; bad input is
@@ -125,7 +232,7 @@ impl Renders {
                 .await
                 .map_err(|_| Error::Invalid(format!("variant_id: {} has no variant {id}", c.name)))?;
         }
-        Schedule::from_connect(definition).map_err(|e| Error::Invalid(e.to_string()))?;
+        Schedule::from_connect(definition)?;
         let o = options.apply(ScheduleOptions {
             enabled: true,
             publish: true,
@@ -164,7 +271,7 @@ impl Renders {
                 }
             }
         }
-        Schedule::from_connect(&def).map_err(|e| Error::Invalid(e.to_string()))?;
+        Schedule::from_connect(&def)?;
         let o = options.apply(ScheduleOptions {
             enabled: row.enabled,
             publish: row.publish,
@@ -254,7 +361,7 @@ impl Renders {
     /// The next `count` runs of a schedule definition (Connect's shape) from now, without
     /// storing anything. Bad definitions fail as creating them would.
     pub fn preview_schedule(&self, definition: &Value, count: usize) -> Result<Vec<NextRun>> {
-        let s = Schedule::from_connect(definition).map_err(|e| Error::Invalid(e.to_string()))?;
+        let s = Schedule::from_connect(definition)?;
         Ok(next_runs(&s, Timestamp::now(), count))
     }
 }

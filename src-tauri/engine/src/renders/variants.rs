@@ -13,6 +13,30 @@ use super::render::Params;
 use super::Renders;
 use crate::error::{Error, Result};
 use crate::store::{ContentRow, VariantRow};
+use serde::Serialize;
+
+/// A named parameter set of a document, as `GET /v1/content/{guid}/variants` lists it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VariantView {
+    /// Variant id (a string, as Connect's ids are).
+    pub id: String,
+    /// The item's guid.
+    pub content_guid: String,
+    /// Its name.
+    pub name: String,
+    /// The parameters, name to value.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    pub parameters: serde_json::Map<String, Value>,
+    /// The render its viewers see, if any.
+    pub render_id: Option<String>,
+    /// Its own viewer URL, `/content/{guid}/_variant{id}/`.
+    pub url: String,
+    /// RFC 3339.
+    pub created_time: String,
+    /// RFC 3339.
+    pub updated_time: String,
+}
 
 /// The longest variant name.
 const MAX_NAME: usize = 100;
@@ -112,17 +136,17 @@ pub(crate) fn inject_parameters(nb: &mut Value, params: &Params) -> Result<()> {
 
 impl Renders {
     /// A variant as the API shows it.
-    pub fn variant_view(&self, v: &VariantRow, guid: &str) -> Value {
-        json!({
-            "id": v.id.to_string(),
-            "content_guid": guid,
-            "name": v.name,
-            "parameters": Value::Object(parameters(&v.parameters)),
-            "render_id": v.render_id.map(|id| id.to_string()),
-            "url": format!("{}/content/{guid}/_variant{}/", self.shared.default_origin(), v.id),
-            "created_time": v.created_time,
-            "updated_time": v.updated_time,
-        })
+    pub fn variant_view(&self, v: &VariantRow, guid: &str) -> VariantView {
+        VariantView {
+            id: v.id.to_string(),
+            content_guid: guid.to_string(),
+            name: v.name.clone(),
+            parameters: parameters(&v.parameters),
+            render_id: v.render_id.map(|id| id.to_string()),
+            url: format!("{}/content/{guid}/_variant{}/", self.shared.default_origin(), v.id),
+            created_time: v.created_time.clone(),
+            updated_time: v.updated_time.clone(),
+        }
     }
 
     /// An item's variants as Connect's v0 API lists them (`GET /applications/{guid}/variants`):

@@ -14,6 +14,8 @@ pub struct TaskRow {
     pub code: i64,
     /// Error message, `""` on success.
     pub error: String,
+    /// The error's `ErrorCode` as its JSON string; `None` on success (and for old rows).
+    pub error_code: Option<String>,
 }
 
 impl Store {
@@ -50,26 +52,37 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a task finished.
-    pub async fn finish_task(&self, id: &str, code: i64, error: &str, now: &str) -> Result<()> {
-        sqlx::query("UPDATE tasks SET finished = 1, code = ?, error = ?, finished_time = ? WHERE id = ?")
-            .bind(code)
-            .bind(error)
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(Error::store("finishing a task"))?;
+    /// Marks a task finished; `error_code` is the failure's `ErrorCode` as text.
+    pub async fn finish_task(
+        &self,
+        id: &str,
+        code: i64,
+        error: &str,
+        error_code: Option<&str>,
+        now: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE tasks SET finished = 1, code = ?, error = ?, error_code = ?, finished_time = ? WHERE id = ?",
+        )
+        .bind(code)
+        .bind(error)
+        .bind(error_code)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::store("finishing a task"))?;
         Ok(())
     }
 
     /// A task and its lines from index `first` on.
     pub async fn task(&self, id: &str) -> Result<Option<(TaskRow, Vec<String>)>> {
-        let row: Option<TaskRow> = sqlx::query_as("SELECT id, finished, code, error FROM tasks WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(Error::store("reading a task"))?;
+        let row: Option<TaskRow> =
+            sqlx::query_as("SELECT id, finished, code, error, error_code FROM tasks WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Error::store("reading a task"))?;
         let Some(row) = row else { return Ok(None) };
         let lines = sqlx::query_scalar("SELECT line FROM task_lines WHERE task_id = ? ORDER BY idx")
             .bind(id)
@@ -83,7 +96,7 @@ impl Store {
     pub async fn fail_interrupted_tasks(&self, now: &str) -> Result<u64> {
         let res = sqlx::query(
             "UPDATE tasks SET finished = 1, code = 1, error = 'interrupted: Porch stopped before the task finished', \
-             finished_time = ? WHERE finished = 0",
+             error_code = 'Failed', finished_time = ? WHERE finished = 0",
         )
         .bind(now)
         .execute(&self.pool)

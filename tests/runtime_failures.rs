@@ -1,0 +1,148 @@
+//! Runtime failures are failures of the operation, never bad requests (watchexec's split).
+//!
+//! A deploy whose installer cannot install what the requirements name, a render whose
+//! notebook raises and an app that exits as it starts each reach HTTP as Porch's `Failed`
+//! code with the tool's or the app's own output: in the task a client polls (`porch_code`)
+//! or as a 5xx page. An environment that cannot be made as declared (a requirements file
+//! reaching outside the bundle) stays the bundle's problem, `InvalidManifest`. Real server,
+//! real uv, real Jupyter and a real Python child; skipped without uv (failing under CI).
+
+mod common;
+
+use common::{eventually, fixture, have_uv, targz, Porch};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn skip(test: &str) -> bool {
+    if have_uv() {
+        return false;
+    }
+    common::skip_or_fail(test, "uv is not installed");
+    true
+}
+
+/// Creates an item, uploads `files` as its bundle and deploys it; returns the guid and the
+/// finished task.
+async fn deploy_files(p: &Porch, name: &str, files: &[(&str, &[u8])]) -> (String, Value) {
+    let guid = p.create(name).await;
+    let r = p.upload(&guid, targz(files)).await;
+    assert_eq!(r.status(), 200, "upload");
+    let b: Value = r.json().await.expect("json");
+    let task = p.deploy(&guid, b["id"].as_str().expect("bundle id")).await;
+    (guid, task)
+}
+
+const FASTAPI_APP: &[u8] =
+    b"from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get(\"/\")\ndef root():\n    return {\"ok\": True}\n";
+
+#[tokio::test]
+async fn an_installer_that_fails_is_a_runtime_failure_of_the_deploy() {
+    let test = "an_installer_that_fails_is_a_runtime_failure_of_the_deploy";
+    if skip(test) {
+        return;
+    }
+    let p = Porch::start().await;
+    let missing = b"fastapi>=0.100\nporch-no-such-package-zz9==1.0\n";
+    let (guid, t) =
+        deploy_files(&p, "no-such-package", &[("app.py", FASTAPI_APP), ("requirements.txt", missing)]).await;
+    assert_eq!(t["code"], 1, "{t}");
+    assert_eq!(t["porch_code"], "Failed", "uv ran and failed: a runtime failure, not a bad bundle: {t}");
+    let err = t["error"].as_str().expect("error");
+    assert!(err.contains("porch-no-such-package-zz9"), "the message carries uv's own output: {err}");
+    // The same task read again (the long-poll path with `first`) says the same.
+    let id = t["id"].as_str().expect("id");
+    let again: Value = p
+        .api(Method::GET, &format!("/__api__/v1/tasks/{id}?first=0"))
+        .send()
+        .await
+        .expect("task")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["porch_code"], "Failed", "{again}");
+    let c: Value = p
+        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(c["bundle_id"].is_null(), "nothing was activated: {c}");
+
+    // An environment unusable as declared is still the bundle's problem.
+    let escaping = b"-r ../../outside.txt\n";
+    let (_, t) =
+        deploy_files(&p, "escaping-requirements", &[("app.py", FASTAPI_APP), ("requirements.txt", escaping)]).await;
+    assert_eq!(t["code"], 1, "{t}");
+    assert_eq!(t["porch_code"], "InvalidManifest", "{t}");
+
+    // A good deploy's task carries no code.
+    let ok = b"fastapi>=0.100\n";
+    let (_, t) = deploy_files(&p, "good-app", &[("app.py", FASTAPI_APP), ("requirements.txt", ok)]).await;
+    assert_eq!(t["code"], 0, "{t}");
+    assert!(t["porch_code"].is_null(), "{t}");
+    p.shutdown();
+}
+
+#[tokio::test]
+async fn an_app_that_exits_at_start_answers_5xx_with_its_log() {
+    let test = "an_app_that_exits_at_start_answers_5xx_with_its_log";
+    if skip(test) {
+        return;
+    }
+    let p = Porch::start().await;
+    let crashing = b"import sys\n\nprint('PORCH-BROKEN-AT-START', file=sys.stderr, flush=True)\nraise SystemExit(3)\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\n";
+    let (guid, t) =
+        deploy_files(&p, "exits-at-start", &[("app.py", crashing), ("requirements.txt", b"fastapi>=0.100\n")]).await;
+    assert_eq!(t["code"], 0, "the deploy does not start the app: {t}");
+    let r = p.get(&format!("/content/{guid}/")).await;
+    assert_eq!(r.status(), 502, "a start failure is the app's failure, not the viewer's request");
+    assert_eq!(
+        r.headers().get("x-porch-proxy-error").and_then(|v| v.to_str().ok()),
+        Some("start-failed"),
+        "{:?}",
+        r.headers()
+    );
+    let page = r.text().await.expect("page");
+    assert!(page.contains("PORCH-BROKEN-AT-START"), "the page shows the app's log: {page}");
+    p.shutdown();
+}
+
+#[tokio::test]
+async fn a_render_that_fails_is_a_runtime_failure() {
+    let test = "a_render_that_fails_is_a_runtime_failure";
+    if skip(test) {
+        return;
+    }
+    let p = Porch::start().await;
+    let nb = std::fs::read(fixture("frameworks/notebook/report.ipynb")).expect("notebook");
+    let req = std::fs::read(fixture("frameworks/notebook/requirements.txt")).expect("requirements");
+    let (guid, t) = deploy_files(&p, "failing-render", &[("report.ipynb", &nb), ("requirements.txt", &req)]).await;
+    assert_eq!(t["code"], 0, "the first render succeeds: {t}");
+
+    // The notebook raises (ZeroDivisionError) when PORCH_FIXTURE_FAIL is set.
+    let r = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}/environment"))
+        .json(&json!([{"name": "PORCH_FIXTURE_FAIL", "value": "1"}]))
+        .send()
+        .await
+        .expect("env");
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).send().await.expect("render");
+    assert_eq!(r.status(), 202, "the request itself is fine");
+    let v: Value = r.json().await.expect("json");
+    let t = p.wait_task(v["task_id"].as_str().expect("task_id")).await;
+    assert_eq!(t["code"], 1, "{t}");
+    assert_eq!(t["porch_code"], "Failed", "a failed render is a runtime failure: {t}");
+    let err = t["error"].as_str().expect("error");
+    assert!(err.contains("ZeroDivisionError"), "the message carries the render's last lines: {err}");
+    let list: Vec<Value> = eventually(30, "the failed render in the history", || async {
+        let list: Vec<Value> =
+            p.api(Method::GET, &format!("/__api__/v1/content/{guid}/renders")).send().await.ok()?.json().await.ok()?;
+        (list.first()?["status"] == "failed").then_some(list)
+    })
+    .await;
+    assert_eq!(list[0]["trigger"], "manual", "{list:?}");
+    p.shutdown();
+}
