@@ -229,12 +229,6 @@ vocabulary! {
     }
 }
 
-impl Default for AppMode {
-    fn default() -> Self {
-        AppMode::Unset
-    }
-}
-
 impl ViewerAccess {
     /// Whether anyone on the network may view without a key or link. An unknown word is
     /// not: it is read as the most private access (a secret link that nobody holds).

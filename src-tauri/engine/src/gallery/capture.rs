@@ -102,9 +102,7 @@ impl Gallery {
                 };
                 let guid = match event {
                     Ok(Event::TaskFinished { guid, code: 0, .. }) => guid,
-                    Ok(Event::RenderFinished { guid, status, .. }) if status == crate::vocab::RenderStatus::Success => {
-                        guid
-                    }
+                    Ok(Event::RenderFinished { guid, status: crate::vocab::RenderStatus::Success, .. }) => guid,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                     _ => continue,
                 };
