@@ -6,7 +6,7 @@
 //! Concurrency: a lagging receiver skips events (notifications are best effort).
 
 use porch_engine::events::short_reason;
-use porch_engine::{Engine, Event};
+use porch_engine::{Engine, Event, RenderStatus, Trigger};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_notification::NotificationExt as _;
 use tokio::sync::broadcast::error::RecvError;
@@ -39,7 +39,7 @@ pub(crate) fn spawn<R: Runtime>(app: AppHandle<R>, engine: Engine) {
 /// The guid and text of a notification for `event`, if it deserves one.
 fn message(event: &Event) -> Option<(String, String)> {
     match event {
-        Event::RenderFinished { guid, trigger, status, error, .. } if status == "failed" && trigger == "schedule" => {
+        Event::RenderFinished { guid, trigger: Trigger::Schedule, status: RenderStatus::Failed, error, .. } => {
             Some((guid.clone(), format!("the scheduled render failed ({})", short_reason(error))))
         }
         Event::StartFailed { guid, message } => {
