@@ -51,23 +51,9 @@ async fn an_installer_that_fails_is_a_runtime_failure_of_the_deploy() {
     assert!(err.contains("porch-no-such-package-zz9"), "the message carries uv's own output: {err}");
     // The same task read again (the long-poll path with `first`) says the same.
     let id = t["id"].as_str().expect("id");
-    let again: Value = p
-        .api(Method::GET, &format!("/__api__/v1/tasks/{id}?first=0"))
-        .send()
-        .await
-        .expect("task")
-        .json()
-        .await
-        .expect("json");
+    let again = p.get_json(&format!("/__api__/v1/tasks/{id}?first=0")).await;
     assert_eq!(again["porch_code"], "Failed", "{again}");
-    let c: Value = p
-        .api(Method::GET, &format!("/__api__/v1/content/{guid}"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let c = p.get_json(&format!("/__api__/v1/content/{guid}")).await;
     assert!(c["bundle_id"].is_null(), "nothing was activated: {c}");
 
     // An environment unusable as declared is still the bundle's problem.

@@ -9,7 +9,6 @@ use std::process::Command;
 
 use common::{targz, Porch};
 use reqwest::Method;
-use serde_json::Value;
 
 /// Runs one SQL statement on the stopped server's database with Python's sqlite3.
 fn sql(db: &std::path::Path, statement: &str) {
@@ -45,15 +44,14 @@ async fn rows_with_words_from_a_newer_porch_load_and_stay_private() {
         .await;
 
     // The library loads: both items are listed, the unknown words shown as written.
-    let r = porch.api(Method::GET, "/__api__/v1/content").send().await.expect("list");
-    assert_eq!(r.status(), 200, "the library still loads");
-    let items: Vec<Value> = r.json().await.expect("json");
+    let items = porch.get_json("/__api__/v1/content").await;
+    let items = items.as_array().expect("the library still loads: a list");
     let item = items.iter().find(|c| c["guid"] == future.as_str()).expect("the edited item is listed");
     assert_eq!(item["app_mode"], "python-marimo");
     assert_eq!(item["viewer_access"], "groups");
     assert!(items.iter().any(|c| c["guid"] == plain.as_str()), "the other item is listed");
-    let one = porch.api(Method::GET, &format!("/__api__/v1/content/{future}")).send().await.expect("get");
-    assert_eq!(one.status(), 200);
+    let one = porch.get_json(&format!("/__api__/v1/content/{future}")).await;
+    assert_eq!(one["app_mode"], "python-marimo");
 
     // An unknown access is the most private one: no viewer sees it, nor its source files.
     let (status, body) = porch.fetch(&format!("/content/{future}/")).await;

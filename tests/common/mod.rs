@@ -499,6 +499,13 @@ impl Porch {
         v["guid"].as_str().expect("guid").to_string()
     }
 
+    /// GETs an API path with the publisher's key and returns its JSON (panics unless 200).
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let r = self.api(reqwest::Method::GET, path).send().await.expect("GET");
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.expect("json")
+    }
+
     /// Uploads raw bundle bytes (no Content-Type, like rsconnect).
     pub async fn upload(&self, guid: &str, bytes: Vec<u8>) -> reqwest::Response {
         self.api(reqwest::Method::POST, &format!("/__api__/v1/content/{guid}/bundles"))
