@@ -38,7 +38,7 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener, lock: DataLoc
     let mut lock = lock;
     // GTK panics deep inside the event loop without a display; say it plainly instead.
     #[cfg(target_os = "linux")]
-    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+    if !has_display() {
         anyhow::bail!(
             "no graphical display (DISPLAY and WAYLAND_DISPLAY are unset); \
              run `porch serve` to serve without a window"
@@ -198,6 +198,14 @@ fn context_for(config: &Config) -> tauri::Context {
 /// window (a headless `porch serve`), say so in a notification too, since a start from the
 /// desktop menu has no terminal to print `why` on.
 pub(crate) fn focus_running(config: &Config, holder: &Holder, why: anyhow::Error) -> anyhow::Result<()> {
+    // Without a display GTK cannot start (it panics), and there is no window to bring
+    // forward here anyway: the terminal gets the line naming the running Porch.
+    if !has_display() {
+        return Err(match &holder.url {
+            Some(url) => anyhow::anyhow!("{why}; there is no graphical display here: open {url} in a browser"),
+            None => why,
+        });
+    }
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|_, _, _| {}))
         .plugin(tauri_plugin_notification::init())
@@ -216,11 +224,15 @@ pub(crate) fn focus_running(config: &Config, holder: &Holder, why: anyhow::Error
 /// no terminal), and returns it for the terminal. The notification goes through the
 /// desktop's notification service (D-Bus); where none runs, the error is printed only.
 pub(crate) fn report_failure(err: anyhow::Error) -> anyhow::Result<()> {
-    let display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
-    if display {
+    if has_display() {
         notify_before_exit(&format!("{err:#}"));
     }
     Err(err)
+}
+
+/// Whether a graphical display is set (X11 or Wayland); without one GTK cannot start.
+fn has_display() -> bool {
+    std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some()
 }
 
 /// Sends a notification and waits (up to a few seconds) until the notification service has

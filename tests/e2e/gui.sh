@@ -159,6 +159,16 @@ done
 curl -fsS "http://127.0.0.1:$HELD_PORT/" >/dev/null || { echo "porch serve did not start" >&2; exit 1; }
 must_fail "$OUT/held-window.log" --data-dir "$WORK/held-data"
 notified "already serving this folder" ":$HELD_PORT"
+#    From a terminal with no display (ssh) it is the same line, printed, not a GTK panic.
+if ! env -u DISPLAY -u WAYLAND_DISPLAY timeout 60 "$PORCH" --data-dir "$WORK/held-data" >"$OUT/held-nodisplay.log" 2>&1 \
+  && grep -q "already serving this folder at http://.*:$HELD_PORT/" "$OUT/held-nodisplay.log" \
+  && ! grep -q "panicked" "$OUT/held-nodisplay.log"; then
+  echo "   ok: without a display: $(tail -n 1 "$OUT/held-nodisplay.log")"
+else
+  echo "FAIL: porch without a display on a held folder did not say which Porch holds it:" >&2
+  cat "$OUT/held-nodisplay.log" >&2
+  exit 1
+fi
 # b) The port is taken by another program: the notification says which port.
 BUSY_PORT="$(free_port)"
 "$PY" -c 'import socket, sys, time
