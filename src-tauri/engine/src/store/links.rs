@@ -112,7 +112,7 @@ impl Store {
         )
         .bind(error)
         .bind(now)
-        .bind(if ok { "success" } else { "failed" })
+        .bind(if ok { crate::vocab::Outcome::Success } else { crate::vocab::Outcome::Failed })
         .bind(task_id)
         .bind(fingerprint)
         .bind(content_id)
