@@ -128,13 +128,40 @@ pub enum Uncounted {
     Preview,
 }
 
+/// A device id: 128 random bits, written (in the cookie and the usage tables) as 32
+/// lower-case hex digits. Kept as a number on the viewer path so that reading, minting and
+/// comparing one allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeviceId(pub u128);
+
+impl DeviceId {
+    /// A new random id.
+    pub fn random() -> DeviceId {
+        DeviceId(rand::random())
+    }
+
+    /// Reads the cookie's form: exactly 32 hex digits (either case), else nothing.
+    pub fn parse(s: &str) -> Option<DeviceId> {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u128::from_str_radix(s, 16).ok().map(DeviceId)
+    }
+}
+
+impl std::fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
 /// The viewer's device as the request names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
     /// The request sent a `porch_device` cookie with this value.
-    Presented(String),
+    Presented(DeviceId),
     /// It sent none: this new value is set on the answer if it is an HTML page.
-    Minted(String),
+    Minted(DeviceId),
 }
 
 /// What observers that ask may learn about who made a request. SECURITY: holds the user
@@ -175,7 +202,7 @@ impl Visitor {
     pub fn of(method: &Method, headers: &HeaderMap, path: &str) -> Visitor {
         let device = match device_cookie(headers) {
             Some(id) => Device::Presented(id),
-            None => Device::Minted(new_device_id()),
+            None => Device::Minted(DeviceId::random()),
         };
         Visitor {
             device,
@@ -189,16 +216,16 @@ impl Visitor {
     /// The `Set-Cookie` value that gives a new device its cookie, if this one has none yet
     /// and is counted at all (probes, keyed clients and captures get none).
     pub fn set_cookie(&self) -> Option<HeaderValue> {
-        let Device::Minted(id) = &self.device else { return None };
+        use std::fmt::Write;
+        let Device::Minted(id) = self.device else { return None };
         if self.uncounted.is_some() {
             return None;
         }
-        let mut c = String::with_capacity(DEVICE_COOKIE.len() + id.len() + 64);
-        c.push_str(DEVICE_COOKIE);
-        c.push('=');
-        c.push_str(id);
-        c.push_str(cookie_attributes());
-        HeaderValue::from_str(&c).ok()
+        let attrs = cookie_attributes();
+        let mut c = String::with_capacity(DEVICE_COOKIE.len() + 33 + attrs.len());
+        write!(c, "{DEVICE_COOKIE}={id}{attrs}").ok()?;
+        // Handed over without a copy (the value is checked all the same).
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(c)).ok()
     }
 }
 
@@ -239,20 +266,9 @@ fn contains_ignoring_case(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
-/// A new random device id: 128 bits as 32 hex digits.
-fn new_device_id() -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(32);
-    for b in rand::random::<[u8; 16]>() {
-        id.push(HEX[usize::from(b >> 4)] as char);
-        id.push(HEX[usize::from(b & 15)] as char);
-    }
-    id
-}
-
 /// The `porch_device` cookie's value, if the request has a well-formed one (32 hex digits;
 /// anything else is ignored, so a forged value cannot carry text into the usage tables).
-pub fn device_cookie(headers: &HeaderMap) -> Option<String> {
+pub fn device_cookie(headers: &HeaderMap) -> Option<DeviceId> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -260,9 +276,7 @@ pub fn device_cookie(headers: &HeaderMap) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == DEVICE_COOKIE)
-        .map(|(_, v)| v.trim())
-        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(str::to_ascii_lowercase)
+        .and_then(|(_, v)| DeviceId::parse(v.trim()))
 }
 
 /// Whether an answer is an HTML page: a 200 `text/html` answer to a GET, or a 304 that
@@ -275,8 +289,8 @@ pub fn is_html_page(is_get: bool, status: StatusCode, headers: &HeaderMap) -> bo
         && (status == StatusCode::OK || status == StatusCode::NOT_MODIFIED)
         && headers
             .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/html"))
+            .map(|v| v.as_bytes().trim_ascii_start())
+            .is_some_and(|t| t.get(..9).is_some_and(|t| t.eq_ignore_ascii_case(b"text/html")))
 }
 
 /// Something that wants to know what viewers do. Every method has an empty default, so an
@@ -459,12 +473,13 @@ mod tests {
     fn visitors_are_told_apart_and_the_uncounted_named() {
         let id = "0123456789abcdef0123456789ABCDEF";
         let v = Visitor::of(&Method::GET, &headers(&[("cookie", &format!("a=1; porch_device={id}"))]), "x.html?q=1");
-        assert_eq!(v.device, Device::Presented(id.to_ascii_lowercase()));
+        assert_eq!(v.device, Device::Presented(DeviceId(0x0123456789abcdef0123456789abcdef)));
+        assert_eq!(DeviceId(0xab).to_string(), format!("{:0>32}", "ab"), "written as 32 lower-case digits");
         assert_eq!((v.uncounted, v.path.as_str(), v.set_cookie()), (None, "x.html", None));
         let fresh = Visitor::of(&Method::GET, &headers(&[("cookie", "porch_device=<script>")]), "");
-        let Device::Minted(m) = &fresh.device else { panic!("a forged cookie is ignored: {fresh:?}") };
-        assert_eq!(m.len(), 32);
+        let Device::Minted(m) = fresh.device else { panic!("a forged cookie is ignored: {fresh:?}") };
         let c = fresh.set_cookie().expect("cookie").to_str().expect("ascii").to_string();
+        assert!(c.starts_with(&format!("porch_device={m}; Path=/;")), "{c}");
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Max-Age=31536000"), "{c}");
         for (method, h, path, why) in [
             (Method::GET, headers(&[("x-porch-capture", "1")]), "", Uncounted::Capture),
@@ -487,6 +502,8 @@ mod tests {
         assert!(!is_html_page(false, StatusCode::OK, &html));
         assert!(!is_html_page(true, StatusCode::NOT_FOUND, &html));
         assert!(!is_html_page(true, StatusCode::OK, &headers(&[("content-type", "text/css")])));
+        assert!(!is_html_page(true, StatusCode::OK, &headers(&[("content-type", "text/htm")])));
+        assert!(is_html_page(true, StatusCode::OK, &headers(&[("content-type", " Text/HTML; charset=utf-8")])));
         assert!(is_html_page(true, StatusCode::NOT_MODIFIED, &html), "a revalidated page load is a page load");
         assert!(!is_html_page(true, StatusCode::NOT_MODIFIED, &headers(&[("content-type", "text/css")])));
         assert!(!is_html_page(true, StatusCode::PARTIAL_CONTENT, &html));

@@ -38,6 +38,7 @@ pub mod sessions;
 pub mod settings;
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,7 +48,7 @@ use axum::http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::observe::{Device, Observer, Served, ViewerRequest, ViewerSession, Visitor};
+use crate::observe::{Device, DeviceId, Observer, Served, ViewerRequest, ViewerSession, Visitor};
 use crate::shared::Shared;
 use crate::store::{NewUsage, UsageKind, UsageQuery, UsageRow};
 use sessions::{Finished, Sessions};
@@ -57,6 +58,8 @@ pub use settings::UsageSettings;
 const INBOX: usize = 65_536;
 /// Notes that make the writer take the inbox at once instead of a second after its first.
 const FULL: usize = 8192;
+/// Notes' room kept between batches (more, after a burst, is given back).
+const KEEP_ROOM: usize = 1024;
 /// Cookie-less fingerprints remembered per day at most (the map is cleared when full).
 const MAX_FINGERPRINTS: usize = 100_000;
 /// How long a note waits for others before its batch is written: one transaction a second
@@ -100,6 +103,7 @@ enum Note {
         bundle_id: Option<i64>,
         variant_id: Option<i64>,
         render_id: Option<i64>,
+        /// Below the item's base, without the leading slash the stored path has.
         path: String,
         who: Who,
         at: i64,
@@ -133,7 +137,7 @@ struct Who {
 
 impl Who {
     fn of(v: &Visitor, peer: Option<std::net::SocketAddr>) -> Who {
-        Who { device: v.device.clone(), ip: peer.map(|p| p.ip()), user_agent: v.user_agent.clone() }
+        Who { device: v.device, ip: peer.map(|p| p.ip()), user_agent: v.user_agent.clone() }
     }
 }
 
@@ -157,9 +161,11 @@ struct Mailbox {
 }
 
 impl Mailbox {
-    /// Everything left so far, in arrival order.
-    fn take(&self) -> Vec<Note> {
-        std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()))
+    /// Swaps everything left so far (in arrival order) into `into`, which must be empty: the
+    /// two lists trade places, so neither is grown again from nothing for the next batch.
+    fn take(&self, into: &mut Vec<Note>) {
+        debug_assert!(into.is_empty());
+        std::mem::swap(into, &mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()));
     }
 }
 
@@ -238,7 +244,7 @@ impl Observer for Recorder {
                     bundle_id: route.bundle_id,
                     variant_id,
                     render_id,
-                    path: format!("/{}", v.path),
+                    path: v.path.clone(),
                     who: Who::of(v, r.peer),
                     at,
                 }
@@ -540,17 +546,38 @@ pub struct UsageLatestView {
 struct Writer {
     shared: Shared,
     recorder: Arc<Recorder>,
-    sessions: Sessions,
+    sessions: Sessions<DeviceId>,
     /// The UTC day the salt belongs to.
     salt_day: i64,
     /// The day's salt (random, never stored or shown) and the keyed hasher it goes through.
     salt: [u8; 32],
     hasher: std::collections::hash_map::RandomState,
     /// Cookie-less fingerprint → the device id first minted for it today.
-    minted: HashMap<u64, String>,
+    minted: HashMap<u64, DeviceId>,
+    /// The last cookie-less client resolved (address, agent) and its device, so a burst of
+    /// requests from one client is hashed once. In memory only, like the notes themselves.
+    last_client: Option<(Option<IpAddr>, Option<HeaderValue>, DeviceId)>,
     batch: Vec<NewUsage>,
-    /// A hash of each page view in the batch → its place there ([`Writer::add_view`]).
-    views: HashMap<u64, usize>,
+    /// The page views in the batch, each with its row's place in `batch`
+    /// ([`Writer::add_view`]).
+    views: Vec<(ViewKey, usize)>,
+    /// A hash of each view key → its place in `views`.
+    view_index: HashMap<u64, usize>,
+    /// The place in `views` of the last view added or counted.
+    last_view: Option<usize>,
+    /// The notes being taken, traded with the mailbox's list each batch.
+    notes: Vec<Note>,
+}
+
+/// What makes two page views in a batch the same row.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ViewKey {
+    guid: String,
+    device: DeviceId,
+    bundle_id: Option<i64>,
+    variant_id: Option<i64>,
+    render_id: Option<i64>,
+    path: String,
 }
 
 impl Writer {
@@ -563,8 +590,12 @@ impl Writer {
             salt: [0; 32],
             hasher: std::collections::hash_map::RandomState::new(),
             minted: HashMap::new(),
+            last_client: None,
             batch: Vec::new(),
-            views: HashMap::new(),
+            views: Vec::new(),
+            view_index: HashMap::new(),
+            last_view: None,
+            notes: Vec::new(),
         }
     }
 
@@ -589,10 +620,17 @@ impl Writer {
                         _ = mailbox.wake.notified() => {}
                         _ = tokio::time::sleep(FLUSH_AFTER) => {}
                     }
-                    for note in mailbox.take() {
-                        if self.take(note) {
-                            self.fold().await;
-                        }
+                    let mut notes = std::mem::take(&mut self.notes);
+                    mailbox.take(&mut notes);
+                    let mut fold = false;
+                    for note in notes.drain(..) {
+                        fold |= self.take(note);
+                    }
+                    // A burst's room is not kept for ever (the mailbox's list trades places).
+                    notes.shrink_to(KEEP_ROOM);
+                    self.notes = notes;
+                    if fold {
+                        self.fold().await;
                     }
                     self.flush().await;
                 }
@@ -608,7 +646,9 @@ impl Writer {
             }
         }
         // Shutdown: what is queued is recorded, and open sessions end now.
-        for note in mailbox.take() {
+        let mut notes = Vec::new();
+        mailbox.take(&mut notes);
+        for note in notes {
             self.take(note);
         }
         let ended = self.sessions.close_all(now_ms());
@@ -621,28 +661,16 @@ impl Writer {
         match note {
             Note::View { guid, bundle_id, variant_id, render_id, path, who, at } => {
                 let device = self.device(&who, at);
-                let view = NewUsage {
-                    content_guid: guid,
-                    kind: UsageKind::View,
-                    device,
-                    bundle_id,
-                    variant_id,
-                    render_id,
-                    path: Some(path),
-                    started: at,
-                    ended: at,
-                    hits: 1,
-                };
-                self.add_view(view);
+                self.add_view(ViewKey { guid, device, bundle_id, variant_id, render_id, path }, at);
             }
             Note::AppRequest { guid, who, at } => {
                 let device = self.device(&who, at);
-                let ended = self.sessions.request(&guid, &device, at);
+                let ended = self.sessions.request(&guid, device, at);
                 self.finished(ended);
             }
             Note::SocketOpened { id, guid, who, at } => {
                 let device = self.device(&who, at);
-                self.sessions.socket_opened(id, &guid, &device, at);
+                self.sessions.socket_opened(id, &guid, device, at);
             }
             Note::SocketClosed { id, at } => {
                 let ended = self.sessions.socket_closed(id, at);
@@ -653,12 +681,12 @@ impl Writer {
         false
     }
 
-    fn finished(&mut self, sessions: impl IntoIterator<Item = Finished>) {
+    fn finished(&mut self, sessions: impl IntoIterator<Item = Finished<DeviceId>>) {
         for s in sessions {
             self.batch.push(NewUsage {
                 content_guid: s.guid,
                 kind: UsageKind::Session,
-                device: s.device,
+                device: s.device.to_string(),
                 bundle_id: None,
                 variant_id: None,
                 render_id: None,
@@ -671,34 +699,46 @@ impl Writer {
     }
 
     /// Adds a page view to the batch, or counts it on the batch's identical view (same item,
-    /// device, bundle, variant, render and path): one row per batch, whatever the rate.
-    fn add_view(&mut self, v: NewUsage) {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (&v.content_guid, &v.device, v.bundle_id, v.variant_id, v.render_id, &v.path).hash(&mut h);
-        let key = h.finish();
-        if let Some(same) = self.views.get(&key).and_then(|&i| self.batch.get_mut(i)) {
-            let identical = same.content_guid == v.content_guid
-                && same.device == v.device
-                && (same.bundle_id, same.variant_id, same.render_id) == (v.bundle_id, v.variant_id, v.render_id)
-                && same.path == v.path;
-            if identical {
-                same.hits += 1;
-                same.started = same.started.min(v.started);
-                same.ended = same.ended.max(v.ended);
-                return;
+    /// device, bundle, variant, render and path): one row per batch, whatever the rate. A
+    /// repeat of the last view is found without hashing; others through `view_index`.
+    fn add_view(&mut self, key: ViewKey, at: i64) {
+        let same = match self.last_view {
+            Some(i) if self.views.get(i).is_some_and(|(k, _)| *k == key) => Some(i),
+            _ => {
+                let hash = self.hasher.hash_one(&key);
+                self.view_index.get(&hash).copied().filter(|&i| self.views.get(i).is_some_and(|(k, _)| *k == key))
             }
+        };
+        if let Some(row) = same.and_then(|i| self.views.get(i)).and_then(|&(_, row)| self.batch.get_mut(row)) {
+            row.hits += 1;
+            row.started = row.started.min(at);
+            row.ended = row.ended.max(at);
+            self.last_view = same;
+            return;
         }
-        self.views.insert(key, self.batch.len());
-        self.batch.push(v);
+        self.batch.push(NewUsage {
+            content_guid: key.guid.clone(),
+            kind: UsageKind::View,
+            device: key.device.to_string(),
+            bundle_id: key.bundle_id,
+            variant_id: key.variant_id,
+            render_id: key.render_id,
+            path: Some(format!("/{}", key.path)),
+            started: at,
+            ended: at,
+            hits: 1,
+        });
+        self.view_index.insert(self.hasher.hash_one(&key), self.views.len());
+        self.last_view = Some(self.views.len());
+        self.views.push((key, self.batch.len() - 1));
     }
 
     /// The device id of a request: its cookie; for a request without one, the id first
     /// minted today for its salted address-and-agent hash (so a client that never keeps
     /// cookies is one device per day, not one per request).
-    fn device(&mut self, who: &Who, at: i64) -> String {
-        let minted = match &who.device {
-            Device::Presented(id) => return id.clone(),
+    fn device(&mut self, who: &Who, at: i64) -> DeviceId {
+        let minted = match who.device {
+            Device::Presented(id) => return id,
             Device::Minted(id) => id,
         };
         let day = at.div_euclid(DAY_MS);
@@ -707,23 +747,34 @@ impl Writer {
             self.salt_day = day;
             self.salt = rand::random();
             self.minted.clear();
+            self.last_client = None;
+        }
+        let agent = who.user_agent.as_ref().map(HeaderValue::as_bytes);
+        if let Some((ip, ua, id)) = &self.last_client {
+            if *ip == who.ip && ua.as_ref().map(HeaderValue::as_bytes) == agent {
+                return *id;
+            }
         }
         // A keyed SipHash of salt, address and agent: it only ever keys this map, in memory,
         // for one day; the device id stored is the random one minted for it.
-        use std::hash::BuildHasher;
-        let key = self.hasher.hash_one((self.salt, who.ip, who.user_agent.as_ref().map(HeaderValue::as_bytes)));
-        self.minted.entry(key).or_insert_with(|| minted.clone()).clone()
+        let key = self.hasher.hash_one((self.salt, who.ip, agent));
+        let id = *self.minted.entry(key).or_insert(minted);
+        self.last_client = Some((who.ip, who.user_agent.clone(), id));
+        id
     }
 
     async fn flush(&mut self) {
         if self.batch.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.batch);
         self.views.clear();
-        if let Err(e) = self.shared.store.insert_usage(&batch).await {
-            tracing::warn!(error = %e, events = batch.len(), "could not record usage");
+        self.view_index.clear();
+        self.last_view = None;
+        if let Err(e) = self.shared.store.insert_usage(&self.batch).await {
+            tracing::warn!(error = %e, events = self.batch.len(), "could not record usage");
         }
+        // Emptied, not dropped: the next batch reuses its room.
+        self.batch.clear();
     }
 
     /// Folds raw events older than the retention (whole UTC days) into per-day totals.
