@@ -239,8 +239,12 @@ async fn the_landing_page_is_a_gallery_that_works_without_javascript() {
     let (s, _) = call(&p, Method::PATCH, "/__api__/porch/server", Some(json!({"thumbnails": "manual"}))).await;
     assert_eq!(s, 200);
     // 30 items: two pages of cards.
+    let mut first = String::new();
     for i in 0..30 {
         let guid = p.create(&format!("item-{i:02}")).await;
+        if i == 0 {
+            first = guid.clone();
+        }
         let title = if i == 7 { "Sales <dashboard>".to_string() } else { format!("Report {i:02}") };
         let (s, _) = call(
             &p,
@@ -276,6 +280,17 @@ async fn the_landing_page_is_a_gallery_that_works_without_javascript() {
     assert_eq!(second.matches("class=\"thumb\"").count(), 6);
     assert!(second.contains("Page 2 of 2"));
     assert!(second.contains("Sales &lt;dashboard&gt;") && !second.contains("Sales <dashboard>"), "escaped titles");
+
+    // A picture change shows at once (it moves the gallery's picture generation, not the
+    // content list's), and so does its removal.
+    let picture = format!("/content/{first}/__thumbnail__");
+    assert!(!page.contains(&picture), "no picture yet");
+    let put = p.api(Method::PUT, &format!("/__api__/v1/content/{first}/thumbnail")).body(PNG_1X1.to_vec());
+    assert_eq!(put.send().await.expect("put").status(), 200);
+    assert!(p.get("/").await.text().await.expect("page").contains(&picture), "the uploaded picture is on its card");
+    let gone = p.api(Method::DELETE, &format!("/__api__/v1/content/{first}/thumbnail")).send().await.expect("delete");
+    assert_eq!(gone.status(), 204);
+    assert!(!p.get("/").await.text().await.expect("page").contains(&picture), "a generated card again");
 
     // Search: every word must match title, name, description or tags.
     let found = p.get("/?q=zebra").await.text().await.expect("page");

@@ -8,7 +8,8 @@
 //!
 //! Concurrency: immutable after start-up except the bound address, a `OnceLock` set once by
 //! the server before it accepts a connection, the change generation, an atomic that
-//! [`Base::emit`] moves after every stored change, and the network name in use (a short
+//! [`Base::emit`] moves after every stored change (and its sibling for pictures, which
+//! [`Base::emit_picture`] moves instead), and the network name in use (a short
 //! std lock the discovery service writes when its name is announced or withdrawn). Cloning
 //! a [`Shared`] is an `Arc` clone.
 
@@ -53,6 +54,8 @@ pub struct Base {
     events: broadcast::Sender<Event>,
     /// Moves on every event emitted: what cached views compare to know they are stale.
     generation: AtomicU64,
+    /// Moves on every change of an item's picture instead (see [`Base::emit_picture`]).
+    pictures: AtomicU64,
     server: OnceLock<SocketAddr>,
     /// The `.local` name announced on the network (without `.local`), while it is.
     local_name: std::sync::RwLock<Option<String>>,
@@ -74,6 +77,7 @@ impl Base {
             viewers,
             events,
             generation: AtomicU64::new(0),
+            pictures: AtomicU64::new(0),
             server: OnceLock::new(),
             local_name: std::sync::RwLock::new(None),
         })
@@ -84,6 +88,20 @@ impl Base {
     pub fn emit(&self, event: Event) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let _ = self.events.send(event);
+    }
+
+    /// Publishes that an item's picture (thumbnail) changed: `ContentChanged` for it, which
+    /// moves the picture generation, not the change generation. Only views that show pictures
+    /// (the gallery's index) compare it, so a burst of automatic captures after a burst of
+    /// deploys does not rebuild the content list for every picture.
+    pub fn emit_picture(&self, guid: &str) {
+        self.pictures.fetch_add(1, Ordering::AcqRel);
+        let _ = self.events.send(Event::ContentChanged { guid: guid.to_string() });
+    }
+
+    /// How many picture changes were emitted so far (see [`Base::emit_picture`]).
+    pub fn pictures_generation(&self) -> u64 {
+        self.pictures.load(Ordering::Acquire)
     }
 
     /// How many changes were emitted so far: a cached view built at one generation is valid

@@ -18,10 +18,16 @@
 //! picture check as an upload. The forwarder listens on loopback only, lives for one
 //! capture, and only forwards to Porch's own port.
 //!
-//! Concurrency: one loop task takes jobs from an unbounded channel, one capture at a time.
+//! Concurrency: one loop task takes jobs from an unbounded channel, one capture at a time;
+//! an item is queued for an automatic capture at most once at a time (a set under a std
+//! lock, never held across an await). Chromium runs at the lowest CPU priority (nice 19):
+//! a burst of deploys queues a picture of each item, and those pictures take only the time
+//! that deploying and serving leave.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -94,6 +100,10 @@ impl Gallery {
         let mut events = self.shared.subscribe();
         let cancel = self.shared.cancel.child_token();
         let cancel2 = cancel.clone();
+        // Items with an automatic capture queued: a burst of deploys of one item queues one
+        // picture of its last bundle, not one per deploy. A std lock, held for one set update.
+        let queued = Arc::new(Mutex::new(HashSet::<String>::new()));
+        let queued2 = queued.clone();
         self.shared.spawn(async move {
             loop {
                 let event = tokio::select! {
@@ -106,7 +116,9 @@ impl Gallery {
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                     _ => continue,
                 };
-                let _ = tx.send(Job { guid, requested: false, reply: None });
+                if queued2.lock().unwrap_or_else(|p| p.into_inner()).insert(guid.clone()) {
+                    let _ = tx.send(Job { guid, requested: false, reply: None });
+                }
             }
         });
         let gallery = self.clone();
@@ -116,6 +128,10 @@ impl Gallery {
                     _ = cancel.cancelled() => return,
                     j = rx.recv() => match j { Some(j) => j, None => return },
                 };
+                // Taken off the queue first: a deploy during this capture queues the next one.
+                if !job.requested {
+                    queued.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.guid);
+                }
                 let outcome = gallery.capture(&job).await;
                 match job.reply {
                     Some(reply) => {
@@ -209,7 +225,8 @@ impl Gallery {
         if running_as_root() {
             cmd.arg("--no-sandbox");
         }
-        cmd.arg(&url).current_dir(scratch.path());
+        // Captures wait for no one: they must not slow serving or a burst of deploys.
+        cmd.arg(&url).current_dir(scratch.path()).low_priority();
         let out = self.shared.runner.output(&cmd, TIMEOUT).await;
         forwarder.stop();
         let out = out.map_err(Error::failed("Chromium could not take the picture"))?;

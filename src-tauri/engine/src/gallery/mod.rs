@@ -6,7 +6,9 @@
 //! screenshots with a headless Chromium ([`capture`], through the process runner), the
 //! gallery's settings (declared in [`settings`], stored by `settings/`) and the gallery index
 //! ([`GalleryIndex`]): every item with its tag paths, picture version and "updated" time,
-//! sorted by title, rebuilt lazily when the shared change generation moves.
+//! sorted by title, rebuilt lazily when the shared change generation or the picture
+//! generation moves (a picture change moves only the latter: the content list, which shows
+//! no pictures, is not rebuilt for it).
 //!
 //! Does not: decide who may open an item (the gateway filters the index per visitor with
 //! its own access rules) or write the HTML (`static_site::pages`).
@@ -45,12 +47,15 @@ pub struct Gallery {
     state: Arc<State>,
 }
 
+/// The shared change generation and the picture generation, as of one index build.
+type Generations = (u64, u64);
+
 #[derive(Debug)]
 struct State {
     /// The saved gallery settings, pushed by `settings/` whenever they change.
     settings: RwLock<GallerySettings>,
-    /// The index and the generation it was built at.
-    index: tokio::sync::Mutex<(u64, Option<Arc<GalleryIndex>>)>,
+    /// The index and the generations it was built at.
+    index: tokio::sync::Mutex<(Generations, Option<Arc<GalleryIndex>>)>,
     /// Serialises tag-tree changes (checks, then writes).
     tag_lock: tokio::sync::Mutex<()>,
     /// Where captures are queued (`None` until the capture loop runs).
@@ -90,7 +95,7 @@ impl Gallery {
     pub(crate) fn new(shared: Shared, library: Library, apps: Apps, settings: GallerySettings) -> Gallery {
         let state = State {
             settings: RwLock::new(settings),
-            index: tokio::sync::Mutex::new((0, None)),
+            index: tokio::sync::Mutex::new(((0, 0), None)),
             tag_lock: tokio::sync::Mutex::new(()),
             captures: std::sync::OnceLock::new(),
         };
@@ -116,7 +121,8 @@ impl Gallery {
     /// The index as of the latest change (built now if something changed since the last one).
     pub async fn index(&self) -> Result<Arc<GalleryIndex>> {
         let mut slot = self.state.index.lock().await;
-        let generation = self.shared.generation();
+        // Read before building: a change landing meanwhile is seen on the next call.
+        let generation = (self.shared.generation(), self.shared.pictures_generation());
         if let (g, Some(index)) = &*slot {
             if *g == generation {
                 return Ok(index.clone());

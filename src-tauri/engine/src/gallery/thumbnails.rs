@@ -116,7 +116,7 @@ impl Gallery {
             image: bytes,
         };
         if self.shared.store.put_thumbnail(content_id, &new, &now(), keep_upload).await? {
-            self.shared.emit(Event::ContentChanged { guid: guid.to_string() });
+            self.shared.emit_picture(guid);
         }
         let (meta, _) =
             self.shared.store.thumbnail(content_id).await?.ok_or_else(|| Error::not_found("thumbnail", guid))?;
@@ -135,7 +135,7 @@ impl Gallery {
         if !self.shared.store.delete_thumbnail(c.id).await? {
             return Err(Error::not_found("thumbnail of content", &c.guid));
         }
-        self.shared.emit(Event::ContentChanged { guid: c.guid });
+        self.shared.emit_picture(&c.guid);
         Ok(())
     }
 

@@ -8,6 +8,11 @@ pub(super) fn parent_death_wrapper(_program: &OsStr) -> Option<(PathBuf, Vec<OsS
     None
 }
 
+/// No priority wrapper here: a low-priority command runs at the normal priority.
+pub(super) fn low_priority_wrapper(_program: &OsStr) -> Option<(PathBuf, Vec<OsString>)> {
+    None
+}
+
 /// No pidfds here: signals go by pid.
 #[derive(Debug)]
 pub(crate) struct PidHandle;

@@ -34,6 +34,19 @@ pub(super) fn parent_death_wrapper(program: &OsStr) -> Option<(PathBuf, Vec<OsSt
     Some((sp.to_path_buf(), vec!["--pdeathsig".into(), "KILL".into(), "--".into(), program.to_os_string()]))
 }
 
+/// `nice` (coreutils) runs the program it then executes at the lowest CPU priority, so it
+/// gets only time nothing else wants (Porch's own thumbnail captures).
+pub(super) fn low_priority_wrapper(program: &OsStr) -> Option<(PathBuf, Vec<OsString>)> {
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let nice = FOUND
+        .get_or_init(|| ["/usr/bin/nice", "/bin/nice"].iter().map(PathBuf::from).find(|p| p.is_file()))
+        .as_deref()?;
+    if !resolvable(program) {
+        return None;
+    }
+    Some((nice.to_path_buf(), vec!["-n".into(), "19".into(), program.to_os_string()]))
+}
+
 /// A pidfd: signals through it never reach a process that reused the pid.
 #[derive(Debug)]
 pub(crate) struct PidHandle(Option<std::os::fd::OwnedFd>);

@@ -109,12 +109,27 @@ pub struct Cmd {
     args: Vec<OsString>,
     env: Vec<(OsString, Option<OsString>)>,
     cwd: Option<PathBuf>,
+    low_priority: bool,
 }
 
 impl Cmd {
     /// `program` (a path, or a name looked up on `PATH`) with no arguments.
     pub fn new(program: impl AsRef<OsStr>) -> Cmd {
-        Cmd { program: program.as_ref().to_os_string(), args: Vec::new(), env: Vec::new(), cwd: None }
+        Cmd {
+            program: program.as_ref().to_os_string(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            low_priority: false,
+        }
+    }
+
+    /// Runs it at the lowest CPU priority (nice 19, inherited by what it starts), so it takes
+    /// only time that serving viewers and deploying do not want: for background work
+    /// nobody waits on, such as Porch's own thumbnail captures.
+    pub fn low_priority(&mut self) -> &mut Cmd {
+        self.low_priority = true;
+        self
     }
 
     /// Adds one argument.
@@ -186,13 +201,23 @@ impl Cmd {
     /// SECURITY: everything Porch runs (user apps, renders, installers running build
     /// scripts) goes through here, so none of it can outlive Porch as an orphan.
     fn os_command(&self) -> tokio::process::Command {
-        let mut cmd = match platform::parent_death_wrapper(&self.program) {
-            Some((wrapper, lead)) => {
+        // The chain: [setpriv --pdeathsig KILL --] [nice -n 19] program args…
+        let (program, mut lead) = match self.low_priority.then(|| platform::low_priority_wrapper(&self.program)) {
+            Some(Some((nice, lead))) => (nice.into_os_string(), lead),
+            _ => (self.program.clone(), Vec::new()),
+        };
+        let mut cmd = match platform::parent_death_wrapper(&program) {
+            Some((wrapper, mut outer)) => {
+                outer.append(&mut lead);
                 let mut c = tokio::process::Command::new(wrapper);
+                c.args(outer);
+                c
+            }
+            None => {
+                let mut c = tokio::process::Command::new(&program);
                 c.args(lead);
                 c
             }
-            None => tokio::process::Command::new(&self.program),
         };
         cmd.args(&self.args);
         for (k, v) in &self.env {

@@ -144,6 +144,26 @@ async fn env_and_working_directory_reach_the_child() {
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
+async fn a_low_priority_command_and_what_it_starts_run_at_nice_19() {
+    let runner = Runner::detached();
+    // `nice` alone prints the niceness it runs at; the inner shell is a child of the first.
+    let ours = runner.output(&sh("nice"), Duration::from_secs(20)).await.expect("runs");
+    let ours: i32 = String::from_utf8_lossy(&ours.stdout).trim().parse().expect("a number");
+    let mut c = sh("nice; sh -c nice");
+    c.low_priority();
+    let out = runner.output(&c, Duration::from_secs(20)).await.expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "19\n19\n", "the normal priority here is {ours}");
+    assert!(ours < 19, "the test itself must not run at the lowest priority to tell them apart");
+    assert_eq!(
+        c.display(),
+        format!("sh -c {:?}", "nice; sh -c nice"),
+        "the log line names the program, not the wrapper"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
 async fn orphans_come_back_to_porch_and_are_reaped() {
     let runner = Runner::detached();
     assert!(runner.adopt_orphans(), "Linux has a child subreaper");
