@@ -20,9 +20,10 @@
 //!
 //! Concurrency: one loop task takes jobs from an unbounded channel, one capture at a time;
 //! an item is queued for an automatic capture at most once at a time (a set under a std
-//! lock, never held across an await). Chromium runs at the lowest CPU priority (nice 19):
-//! a burst of deploys queues a picture of each item, and those pictures take only the time
-//! that deploying and serving leave.
+//! lock, never held across an await). An automatic capture's Chromium runs at the lowest
+//! CPU priority (`Cmd::low_priority`: `SCHED_IDLE`): a burst of deploys queues a picture of
+//! each item, and those pictures take only the time that deploying and serving leave. One
+//! the publisher asked for runs at the normal priority.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -225,8 +226,12 @@ impl Gallery {
         if running_as_root() {
             cmd.arg("--no-sandbox");
         }
-        // Captures wait for no one: they must not slow serving or a burst of deploys.
-        cmd.arg(&url).current_dir(scratch.path()).low_priority();
+        cmd.arg(&url).current_dir(scratch.path());
+        if !job.requested {
+            // Nobody waits for an automatic capture: it must not slow serving or a burst of
+            // deploys. On a machine busy for all of TIMEOUT it fails, and the card stays.
+            cmd.low_priority();
+        }
         let out = self.shared.runner.output(&cmd, TIMEOUT).await;
         forwarder.stop();
         let out = out.map_err(Error::failed("Chromium could not take the picture"))?;

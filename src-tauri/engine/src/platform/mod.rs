@@ -1,7 +1,7 @@
 //! Operating-system specifics of running child processes, in one place.
 //!
 //! Owns: the parent-death wrapper (`setpriv --pdeathsig KILL`), the low-priority wrapper
-//! (`nice -n 19`), process-group signals,
+//! (`chrt --idle 0`, else `nice -n 19`), process-group signals,
 //! pidfds, resident-memory readings of a process group, the child-subreaper flag and the
 //! scan for orphaned zombies. It does not decide *when* any of these happen; that is the
 //! runner's job (`crate::runner`), their only caller. It also answers a few questions about
@@ -52,8 +52,9 @@ pub(crate) fn parent_death_wrapper(program: &std::ffi::OsStr) -> Option<(PathBuf
     imp::parent_death_wrapper(program)
 }
 
-/// The program and leading arguments that run `program` at the lowest CPU priority (nice
-/// 19), if this system has a way; the caller appends the program's own arguments.
+/// The program and leading arguments that run `program` at the lowest CPU priority
+/// (`SCHED_IDLE`, else nice 19), if this system has a way; the caller appends the
+/// program's own arguments.
 pub(crate) fn low_priority_wrapper(program: &std::ffi::OsStr) -> Option<(PathBuf, Vec<OsString>)> {
     imp::low_priority_wrapper(program)
 }

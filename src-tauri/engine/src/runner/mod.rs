@@ -124,9 +124,10 @@ impl Cmd {
         }
     }
 
-    /// Runs it at the lowest CPU priority (nice 19, inherited by what it starts), so it takes
-    /// only time that serving viewers and deploying do not want: for background work
-    /// nobody waits on, such as Porch's own thumbnail captures.
+    /// Runs it at the lowest CPU priority (`SCHED_IDLE` where `chrt` is found, else nice 19;
+    /// inherited by what it starts), so it takes only time that serving viewers and
+    /// deploying do not want: for background work nobody waits on, such as Porch's own
+    /// automatic thumbnail captures. It may wait long on a busy machine: give it a timeout.
     pub fn low_priority(&mut self) -> &mut Cmd {
         self.low_priority = true;
         self
@@ -201,7 +202,7 @@ impl Cmd {
     /// SECURITY: everything Porch runs (user apps, renders, installers running build
     /// scripts) goes through here, so none of it can outlive Porch as an orphan.
     fn os_command(&self) -> tokio::process::Command {
-        // The chain: [setpriv --pdeathsig KILL --] [nice -n 19] program args…
+        // The chain: [setpriv --pdeathsig KILL --] [chrt --idle 0 | nice -n 19] program args…
         let (program, mut lead) = match self.low_priority.then(|| platform::low_priority_wrapper(&self.program)) {
             Some(Some((nice, lead))) => (nice.into_os_string(), lead),
             _ => (self.program.clone(), Vec::new()),
