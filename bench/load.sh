@@ -24,6 +24,8 @@
 #   BENCH_ITEMS=1000        library size
 #   BENCH_SETTLE=60         seconds to wait for RSS and open files to return to baseline
 #   BENCH_KEEP=1            keep the temp dir (logs, raw output)
+#   BENCH_USAGE=on|off      Porch's usage recording (`porch settings set usage=…` once it
+#                           runs); unset, Porch keeps its default (on)
 #
 # Needs python3 and uv (Porch builds the echo app's environment; uv downloads uvicorn
 # unless its cache has it). The file-descriptor limit is raised to the hard limit; the
@@ -95,6 +97,15 @@ DATA=$TMP/data
 mkdir -p "$DATA" "$TMP/apps"
 start_porch "$DATA" "$TMP/porch" --max-connections $((SESSIONS + 2000))
 log "porch on $BASE (pid $PORCH_PID, open-file limit $NOFILE)"
+case ${BENCH_USAGE:-} in
+  "") ;;
+  on | off)
+    "$PORCH_BIN" settings set "usage=$BENCH_USAGE" --data-dir "$DATA" >"$TMP/settings.out" 2>&1 ||
+      die "porch settings set usage=$BENCH_USAGE failed: $(tail -n 5 "$TMP/settings.out")"
+    log "porch usage recording: $BENCH_USAGE"
+    ;;
+  *) die "BENCH_USAGE must be on or off (got '$BENCH_USAGE')" ;;
+esac
 api() { # METHOD PATH [JSON]
   local args=(-fsS --max-time 60 -X "$1" -H "Authorization: Key $KEY")
   [[ -n ${3:-} ]] && args+=(-H 'Content-Type: application/json' --data "$3")
