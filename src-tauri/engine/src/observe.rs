@@ -149,9 +149,24 @@ impl DeviceId {
     }
 }
 
+impl DeviceId {
+    /// The 32 lower-case hex digits, without the formatting machinery (once per new
+    /// device's page view, on the viewer path).
+    pub fn hex(self) -> [u8; 32] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (i, b) in self.0.to_be_bytes().into_iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(b >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(b & 15)];
+        }
+        out
+    }
+}
+
 impl std::fmt::Display for DeviceId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:032x}", self.0)
+        // Always ASCII hex digits.
+        f.write_str(std::str::from_utf8(&self.hex()).map_err(|_| std::fmt::Error)?)
     }
 }
 
@@ -216,14 +231,16 @@ impl Visitor {
     /// The `Set-Cookie` value that gives a new device its cookie, if this one has none yet
     /// and is counted at all (probes, keyed clients and captures get none).
     pub fn set_cookie(&self) -> Option<HeaderValue> {
-        use std::fmt::Write;
         let Device::Minted(id) = self.device else { return None };
         if self.uncounted.is_some() {
             return None;
         }
         let attrs = cookie_attributes();
-        let mut c = String::with_capacity(DEVICE_COOKIE.len() + 33 + attrs.len());
-        write!(c, "{DEVICE_COOKIE}={id}{attrs}").ok()?;
+        let mut c = Vec::with_capacity(DEVICE_COOKIE.len() + 33 + attrs.len());
+        c.extend_from_slice(DEVICE_COOKIE.as_bytes());
+        c.push(b'=');
+        c.extend_from_slice(&id.hex());
+        c.extend_from_slice(attrs.as_bytes());
         // Handed over without a copy (the value is checked all the same).
         HeaderValue::from_maybe_shared(bytes::Bytes::from(c)).ok()
     }
@@ -475,6 +492,9 @@ mod tests {
         let v = Visitor::of(&Method::GET, &headers(&[("cookie", &format!("a=1; porch_device={id}"))]), "x.html?q=1");
         assert_eq!(v.device, Device::Presented(DeviceId(0x0123456789abcdef0123456789abcdef)));
         assert_eq!(DeviceId(0xab).to_string(), format!("{:0>32}", "ab"), "written as 32 lower-case digits");
+        let all = DeviceId(0x0123456789abcdef0123456789ABCDEF);
+        assert_eq!(all.to_string(), "0123456789abcdef0123456789abcdef");
+        assert_eq!(DeviceId::parse(&all.to_string()), Some(all), "read back as written");
         assert_eq!((v.uncounted, v.path.as_str(), v.set_cookie()), (None, "x.html", None));
         let fresh = Visitor::of(&Method::GET, &headers(&[("cookie", "porch_device=<script>")]), "");
         let Device::Minted(m) = fresh.device else { panic!("a forged cookie is ignored: {fresh:?}") };

@@ -371,17 +371,27 @@ fn parse_range(headers: &HeaderMap, meta: &FileMeta) -> RangeReq {
     RangeReq::Satisfiable(start, end)
 }
 
+/// Headers a file answer may carry at most: these, Content-Length, Content-Encoding or
+/// Content-Range, and what the gateway adds on the way out (the device cookie, a secret
+/// link's `Cache-Control`). The map is made this big at once: growing it past its first
+/// size moves every entry, on every request.
+const HEADER_ROOM: usize = 16;
+
 fn base_headers(meta: &FileMeta, etag: &HeaderValue) -> axum::http::response::Builder {
-    let mut b = Response::builder()
+    let mut b = Response::builder();
+    if let Some(h) = b.headers_mut() {
+        h.reserve(HEADER_ROOM);
+    }
+    let mut b = b
         .header(header::CONTENT_TYPE, meta.mime.clone())
         .header(header::LAST_MODIFIED, meta.last_modified.clone())
-        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"))
         // Content can be redeployed under the same URL: revalidate, cheaply, every time.
-        .header(header::CACHE_CONTROL, "no-cache")
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        .header(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
+        .header(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     b = b.header(header::ETAG, etag.clone());
     if meta.compressible {
-        b = b.header(header::VARY, "accept-encoding");
+        b = b.header(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     b
 }
@@ -433,7 +443,7 @@ fn reply_memory(file: &CachedFile, method: &Method, headers: &HeaderMap) -> Resp
     };
     let mut b = base_headers(meta, etag).status(StatusCode::OK).header(header::CONTENT_LENGTH, body.len());
     if let Some(t) = enc.token() {
-        b = b.header(header::CONTENT_ENCODING, t);
+        b = b.header(header::CONTENT_ENCODING, HeaderValue::from_static(t));
     }
     finish(b, if head { Body::empty() } else { Body::from(body) })
 }
