@@ -555,7 +555,8 @@ struct Writer {
     /// Cookie-less fingerprint → the device id first minted for it today.
     minted: HashMap<u64, DeviceId>,
     /// The last cookie-less client resolved (address, agent) and its device, so a burst of
-    /// requests from one client is hashed once. In memory only, like the notes themselves.
+    /// requests from one client is hashed once. In memory only, like the notes themselves,
+    /// and forgotten at each flush.
     last_client: Option<(Option<IpAddr>, Option<HeaderValue>, DeviceId)>,
     batch: Vec<NewUsage>,
     /// The page views in the batch, each with its row's place in `batch`
@@ -764,6 +765,8 @@ impl Writer {
     }
 
     async fn flush(&mut self) {
+        // The last client's address and agent are kept for one batch at most.
+        self.last_client = None;
         if self.batch.is_empty() {
             return;
         }
