@@ -147,9 +147,7 @@ impl DeviceId {
         }
         u128::from_str_radix(s, 16).ok().map(DeviceId)
     }
-}
 
-impl DeviceId {
     /// The 32 lower-case hex digits, without the formatting machinery (once per new
     /// device's page view, on the viewer path).
     pub fn hex(self) -> [u8; 32] {

@@ -13,7 +13,6 @@ export type { HelperInfo } from "./generated/HelperInfo";
 export type { NewApiKey } from "./generated/NewApiKey";
 export type { NextRun } from "./generated/NextRun";
 export type { PromotionReport } from "./generated/PromotionReport";
-export type { RenderRow } from "./generated/RenderRow";
 export type { RuntimeDefaults } from "./generated/RuntimeDefaults";
 export type { RuntimeRow } from "./generated/RuntimeRow";
 export type { Security } from "./generated/Security";

@@ -11,9 +11,13 @@ use std::path::{Path, PathBuf};
 /// runtime worker threads (which live as long as the runtime), never on the blocking pool.
 fn setpriv() -> Option<&'static Path> {
     static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    FOUND
-        .get_or_init(|| ["/usr/bin/setpriv", "/bin/setpriv"].iter().map(PathBuf::from).find(|p| p.is_file()))
-        .as_deref()
+    FOUND.get_or_init(|| first_file(&["/usr/bin/setpriv", "/bin/setpriv"])).as_deref()
+}
+
+/// The first of these paths that is a file (a system tool where Debian or another system
+/// puts it).
+fn first_file(paths: &[&str]) -> Option<PathBuf> {
+    paths.iter().map(PathBuf::from).find(|p| p.is_file())
 }
 
 /// Whether `program` names a file, directly or through `PATH`. A program that cannot be
@@ -45,10 +49,9 @@ pub(super) fn low_priority_wrapper(program: &OsStr) -> Option<(PathBuf, Vec<OsSt
     static FOUND: std::sync::OnceLock<Option<(PathBuf, Vec<OsString>)>> = std::sync::OnceLock::new();
     let (wrapper, lead) = FOUND
         .get_or_init(|| {
-            let first = |names: &[&str]| names.iter().map(PathBuf::from).find(|p| p.is_file());
-            first(&["/usr/bin/chrt", "/bin/chrt"])
+            first_file(&["/usr/bin/chrt", "/bin/chrt"])
                 .map(|p| (p, vec!["--idle".into(), "0".into()]))
-                .or_else(|| first(&["/usr/bin/nice", "/bin/nice"]).map(|p| (p, vec!["-n".into(), "19".into()])))
+                .or_else(|| first_file(&["/usr/bin/nice", "/bin/nice"]).map(|p| (p, vec!["-n".into(), "19".into()])))
         })
         .as_ref()?;
     if !resolvable(program) {

@@ -6,17 +6,13 @@ use super::Store;
 use crate::error::{Error, Result};
 
 /// One row of `renders`.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
 pub struct RenderRow {
     /// Render id.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     /// The item.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub content_id: i64,
     /// The bundle rendered.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bundle_id: i64,
     /// What started it.
     pub trigger: crate::vocab::Trigger,
@@ -27,7 +23,6 @@ pub struct RenderRow {
     /// RFC 3339.
     pub finished_time: Option<String>,
     /// Bytes of output.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub output_size: i64,
     /// Why it failed.
     pub error: String,
