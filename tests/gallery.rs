@@ -358,6 +358,20 @@ async fn chromium_captures_after_a_deploy_and_manual_mode_does_not() {
     assert_eq!(&shot[..8], &PNG_1X1[..8], "a PNG");
     assert!(shot.len() > 1000, "a real screenshot ({} bytes)", shot.len());
 
+    // A deploy from the CLI (`porch deploy`, an upload to the running server) is captured too.
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("index.html"), "<h1>from the CLI</h1>").expect("write");
+    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", "cli-captured"]);
+    assert!(out.status.success(), "{}", common::plain_text(&out));
+    let (s, v) = call(&p, Method::GET, "/__api__/v1/content?name=cli-captured", None).await;
+    assert_eq!(s, 200, "{v}");
+    let cli_guid = v[0]["guid"].as_str().expect("the deployed item").to_string();
+    let cli_api = format!("/__api__/v1/content/{cli_guid}/thumbnail");
+    eventually(60, "a captured thumbnail of the CLI's deploy", || async {
+        (p.api(Method::GET, &cli_api).send().await.expect("get").status() == 200).then_some(())
+    })
+    .await;
+
     // An uploaded picture is never replaced by a capture; manual mode captures nothing.
     let (s, _) = call(&p, Method::PATCH, "/__api__/porch/server", Some(json!({"thumbnails": "manual"}))).await;
     assert_eq!(s, 200);

@@ -137,15 +137,22 @@ impl Deployer {
         let deployer = self.clone();
         self.shared.spawn(async move {
             let outcome = deployer.run_deploy(&log, &c, &b, activate, Trigger::Deploy).await;
-            log.finish(&outcome).await;
-            deployer.shared.emit(Event::TaskFinished {
-                id: log.id().to_string(),
-                guid: c.guid.clone(),
-                code: i64::from(outcome.is_err()),
-                error: outcome.as_ref().err().map(ToString::to_string).unwrap_or_default(),
-            });
+            deployer.finish(&log, &c.guid, &outcome).await;
         });
         Ok(id)
+    }
+
+    /// Ends a deploy task: its log's final state, then `TaskFinished` for whoever follows
+    /// deploys (the window's notifications, the gallery's captures). Every deploy path ends
+    /// here, whichever way it started (the API, the CLI's upload, a linked folder).
+    async fn finish(&self, log: &TaskLog, guid: &str, outcome: &Result<()>) {
+        log.finish(outcome).await;
+        self.shared.emit(Event::TaskFinished {
+            id: log.id().to_string(),
+            guid: guid.to_string(),
+            code: i64::from(outcome.is_err()),
+            error: outcome.as_ref().err().map(ToString::to_string).unwrap_or_default(),
+        });
     }
 
     async fn deploy_target(&self, key: &str, bundle_id: Option<i64>) -> Result<(ContentRow, BundleRow)> {
@@ -300,13 +307,7 @@ impl Deployer {
             self.run_deploy(&log, &c, &b, true, Trigger::Watch).await
         }
         .await;
-        log.finish(&outcome).await;
-        self.shared.emit(Event::TaskFinished {
-            id: log.id().to_string(),
-            guid: c.guid.clone(),
-            code: i64::from(outcome.is_err()),
-            error: outcome.as_ref().err().map(ToString::to_string).unwrap_or_default(),
-        });
+        self.finish(&log, &c.guid, &outcome).await;
         Some((Some(log.id().to_string()), outcome))
     }
 
@@ -400,7 +401,7 @@ impl Deployer {
             }
             let log = self.shared.tasks.create(content.id, Some(b.id), "deploy").await?;
             let outcome = self.run_deploy(&log, &content, &b, true, Trigger::Deploy).await;
-            log.finish(&outcome).await;
+            self.finish(&log, &content.guid, &outcome).await;
             outcome.map(|()| (b.id, log.id().to_string()))
         }
         .await;
