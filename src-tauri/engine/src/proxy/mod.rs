@@ -62,16 +62,18 @@ pub struct Outside {
     pub cookie_bases: Vec<String>,
 }
 
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+/// Named once, so a request does not parse each name again (hop-by-hop and identity headers
+/// are removed from every proxied request).
+static HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -85,30 +87,36 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in listed {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
     }
 }
 
 /// Identity headers a viewer could forge (lower case). Apps and frameworks trust them when
 /// an authenticating proxy sets them; Porch authenticates no viewer, so none may pass.
-pub const IDENTITY_HEADERS: &[&str] = &[
-    "shiny-server-credentials",
-    "rstudio-connect-credentials",
-    "remote-user",
-    "x-remote-user",
-    "x-forwarded-user",
-    "x-forwarded-email",
-    "x-auth-request-user",
-    "x-auth-request-email",
-    "x-auth-request-groups",
+pub static IDENTITY_HEADERS: [HeaderName; 9] = [
+    HeaderName::from_static("shiny-server-credentials"),
+    HeaderName::from_static("rstudio-connect-credentials"),
+    HeaderName::from_static("remote-user"),
+    HeaderName::from_static("x-remote-user"),
+    HeaderName::from_static("x-forwarded-user"),
+    HeaderName::from_static("x-forwarded-email"),
+    HeaderName::from_static("x-auth-request-user"),
+    HeaderName::from_static("x-auth-request-email"),
+    HeaderName::from_static("x-auth-request-groups"),
 ];
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+static CONNECT_APP_BASE_URL: HeaderName = HeaderName::from_static("rstudio-connect-app-base-url");
 
 /// Removes forged identities and Porch's credentials from a request bound for an app.
 fn strip_credentials(headers: &mut HeaderMap) {
     // SECURITY: every copy of each header goes (`remove` drops all values of a name).
-    for name in IDENTITY_HEADERS {
-        headers.remove(*name);
+    for name in &IDENTITY_HEADERS {
+        headers.remove(name);
     }
     let porch_key = headers
         .get_all(header::AUTHORIZATION)
@@ -246,25 +254,25 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
     strip_credentials(&mut parts.headers);
     let h = &mut parts.headers;
     if let Some(peer) = outside.peer {
-        let prior = h.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let prior = h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()).map(str::to_string);
         let chain = match prior {
             Some(p) => format!("{p}, {}", peer.ip()),
             None => peer.ip().to_string(),
         };
         if let Ok(v) = HeaderValue::from_str(&chain) {
-            h.insert("x-forwarded-for", v);
+            h.insert(X_FORWARDED_FOR.clone(), v);
         }
     }
-    h.insert("x-forwarded-proto", HeaderValue::from_static(outside.proto));
+    h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(outside.proto));
     if let Ok(v) = HeaderValue::from_str(&host) {
-        h.insert("x-forwarded-host", v);
+        h.insert(X_FORWARDED_HOST.clone(), v);
     }
     let port = host.rsplit_once(':').map(|(_, p)| p.to_string()).unwrap_or_else(|| "80".into());
     if let Ok(v) = HeaderValue::from_str(&port) {
-        h.insert("x-forwarded-port", v);
+        h.insert(X_FORWARDED_PORT.clone(), v);
     }
     if let Ok(v) = HeaderValue::from_str(&outside.app_base_url) {
-        h.insert("rstudio-connect-app-base-url", v);
+        h.insert(CONNECT_APP_BASE_URL.clone(), v);
     }
     if let Some(u) = &upgrade {
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -500,17 +508,17 @@ mod tests {
     #[test]
     fn forged_identity_headers_are_not_forwarded() {
         let mut h = HeaderMap::new();
-        for name in IDENTITY_HEADERS {
-            h.append(*name, HeaderValue::from_static("mallory"));
-            h.append(*name, HeaderValue::from_static("{\"user\":\"mallory\"}"));
+        for name in &IDENTITY_HEADERS {
+            h.append(name, HeaderValue::from_static("mallory"));
+            h.append(name, HeaderValue::from_static("{\"user\":\"mallory\"}"));
         }
         // Header names are case-insensitive: the capitalised spelling is the same header.
         let spelled = HeaderName::from_bytes(b"Shiny-Server-Credentials").expect("valid name");
         h.append(spelled, HeaderValue::from_static("{}"));
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.9"));
         strip_credentials(&mut h);
-        for name in IDENTITY_HEADERS {
-            assert!(!h.contains_key(*name), "{name} reached the app");
+        for name in &IDENTITY_HEADERS {
+            assert!(!h.contains_key(name), "{name} reached the app");
         }
         assert!(h.contains_key("x-forwarded-for"), "other headers stay");
         assert_eq!(IDENTITY_HEADERS.len(), 9);
