@@ -373,3 +373,120 @@ async fn landing_page_lists_only_what_viewers_may_see() {
     assert!(r.text().await.expect("text").contains("href=\"/\""));
     p.shutdown();
 }
+
+/// The first request of a file reads it from disk through the router; later ones are
+/// answered from memory before the router (the gateway's fast lane). Both give the same
+/// answer, and what the fast lane leaves to the router still gets the router's.
+#[tokio::test]
+async fn a_cached_file_is_answered_as_the_first_time() {
+    let p = Porch::start().await;
+    let guid = deploy_fixture(&p, "fast-lane").await;
+    let url = format!("/content/{guid}/assets/style.css");
+    let heads = |r: &reqwest::Response| {
+        let mut h: Vec<(String, String)> = r
+            .headers()
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "date" | "set-cookie"))
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("?").to_string()))
+            .collect();
+        h.sort();
+        h
+    };
+    let first = p.get(&url).await;
+    let first_heads = heads(&first);
+    let first_body = first.bytes().await.expect("body");
+    for _ in 0..2 {
+        let again = p.get(&url).await;
+        assert_eq!(again.status(), 200);
+        assert_eq!(heads(&again), first_heads, "a file from memory carries the same headers");
+        assert_eq!(again.bytes().await.expect("body"), first_body);
+    }
+    assert!(first_heads.iter().any(|(k, v)| k == "server" && v == "porch"), "{first_heads:?}");
+    let r = p.http.head(p.url(&url)).send().await.expect("head");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-length"], first_body.len().to_string().as_str());
+    // Methods files do not take, and paths the router explains, still get the router's answer.
+    let r = p.http.post(p.url(&url)).body("x").send().await.expect("post");
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, HEAD");
+    let (status, _) = raw_get(&p, &format!("/content/{guid}/assets/..%2f..%2fetc/passwd"));
+    assert_eq!(status, 400);
+    p.shutdown();
+}
+
+/// Reads one HTTP/1.1 response from `s` (head and a `content-length` body).
+fn read_one(s: &mut TcpStream) -> (u16, String, Vec<u8>) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).expect("response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let len = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; if status == 304 { 0 } else { len }];
+    s.read_exact(&mut body).expect("response body");
+    (status, head, body)
+}
+
+/// One kept-alive connection carries requests the connection's own reader answers (files in
+/// memory, a large one sent from its file), then one it hands to hyper (a POST), and goes on
+/// working; HTTP/1.0 without keep-alive is closed after its answer.
+#[tokio::test]
+async fn one_connection_serves_cached_files_then_everything_else() {
+    let p = Porch::start().await;
+    let guid = p.create("connection").await;
+    let big: Vec<u8> = (0..(300 * 1024u32)).map(|i| (i % 251) as u8).collect();
+    p.publish(&guid, targz(&[("index.html", b"<p>hi</p>"), ("big.bin", &big)])).await;
+    // Read once each, so both are in memory.
+    assert_eq!(p.fetch(&format!("/content/{guid}/big.bin")).await.1, big);
+    assert_eq!(p.get(&format!("/content/{guid}/")).await.status(), 200);
+
+    let addr = p.base.trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20))).expect("timeout");
+    let get = |path: &str| format!("GET /content/{guid}/{path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    // Two requests in one write (pipelined), then one more.
+    write!(s, "{}{}", get("big.bin"), get("")).expect("write");
+    let (status, head, body) = read_one(&mut s);
+    assert_eq!(status, 200, "{head}");
+    assert!(body == big, "the file sent from disk differs");
+    assert!(head.to_ascii_lowercase().contains("\r\ndate: "), "{head}");
+    let (status, _, body) = read_one(&mut s);
+    assert_eq!((status, body.as_slice()), (200, &b"<p>hi</p>"[..]));
+    write!(s, "HEAD /content/{guid}/big.bin HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("write");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).expect("head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200") && head.contains(&format!("content-length: {}", big.len())), "{head}");
+    // A request the reader leaves to hyper, on the same connection, and more after it.
+    write!(s, "POST /content/{guid}/big.bin HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 2\r\n\r\nhi").expect("write");
+    let (status, head, _) = read_one(&mut s);
+    assert_eq!(status, 405, "{head}");
+    s.write_all(get("big.bin").as_bytes()).expect("write");
+    let (status, _, body) = read_one(&mut s);
+    assert_eq!(status, 200);
+    assert!(body == big, "the file after the hand-over differs");
+
+    // HTTP/1.0 without keep-alive: answered, then closed.
+    let mut old = TcpStream::connect(&addr).expect("connect");
+    old.set_read_timeout(Some(std::time::Duration::from_secs(20))).expect("timeout");
+    write!(old, "GET /content/{guid}/ HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("write");
+    let mut all = Vec::new();
+    old.read_to_end(&mut all).expect("read to the close");
+    let text = String::from_utf8_lossy(&all).to_ascii_lowercase();
+    assert!(
+        text.starts_with("http/1.0 200") && text.contains("connection: close") && text.ends_with("<p>hi</p>"),
+        "{text}"
+    );
+    p.shutdown();
+}

@@ -29,8 +29,9 @@ pub async fn start(config: Config, listener: tokio::net::TcpListener) -> Result<
     shared.set_serving(local_addr);
     write_runtime_file(&engine).await?;
     let app = crate::api::app(engine.clone());
+    let front = std::sync::Arc::new(crate::gateway::fast::Front::new(engine.clone()));
     let (limits, cancel, tracker) = (shared.config.http, shared.cancel.clone(), shared.tracker.clone());
-    shared.spawn(crate::listener::serve(listener, app, limits, cancel, tracker));
+    shared.spawn(crate::listener::serve(listener, app, front, limits, cancel, tracker));
     engine.apps().supervise_all();
     engine.gallery().start_captures();
     engine.renders().spawn_schedule_loop();

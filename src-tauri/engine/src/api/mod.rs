@@ -31,7 +31,6 @@ mod usage;
 mod variants;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
@@ -144,7 +143,7 @@ pub fn router(engine: Engine) -> Router {
         .layer(axum::middleware::from_fn_with_state(engine.clone(), crate::gateway::pause_gate))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(600),
+            crate::gateway::fast::REQUEST_TIMEOUT,
         ))
         .with_state(engine)
 }

@@ -222,7 +222,7 @@ async fn serve_render(
 }
 
 /// Names Porch as the server of its own files, unless something else already did.
-fn with_server_header(mut resp: Response<Body>) -> Response<Body> {
+pub(super) fn with_server_header(mut resp: Response<Body>) -> Response<Body> {
     resp.headers_mut().entry(header::SERVER).or_insert(HeaderValue::from_static("porch"));
     resp
 }

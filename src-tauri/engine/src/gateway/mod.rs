@@ -44,6 +44,7 @@
 mod access;
 mod app;
 mod dispatch;
+pub mod fast;
 pub mod identity;
 pub mod rescue;
 

@@ -17,6 +17,12 @@
 //! `max_bundle_bytes`, everything by the router's 10-minute `TimeoutLayer`) nor proxied
 //! WebSockets after the upgrade (the proxy applies Connect's connection and read timeouts).
 //!
+//! A connection is first read by [`plain`], which answers plain `GET`/`HEAD` requests for
+//! files the front has in memory itself (a large file's body by sendfile) and hands the
+//! connection to hyper, with the bytes it read, at the first request that is anything else.
+//! hyper then serves it to the end, asking the front's lane ([`Front::lane`]) before the
+//! service about each request.
+//!
 //! Concurrency: one task per connection, spawned on the engine's `TaskTracker`; each holds
 //! a semaphore permit inside its socket wrapper, so an upgraded (WebSocket) connection keeps
 //! counting until the socket is dropped. On cancellation the accept loop stops and every
@@ -31,6 +37,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Request, Response, StatusCode};
+use futures_util::future::Either;
+use futures_util::FutureExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -120,13 +128,38 @@ impl HttpLimits {
 /// How many over-the-limit connections may be in the middle of getting their `503` at once.
 const OVERFLOW_ANSWERS: usize = 64;
 
+mod plain;
+
+pub use plain::FileBody;
+
+/// What the front's lane makes of a request hyper read.
+pub enum Lane {
+    /// Answered at once.
+    Now(Response<Body>),
+    /// Being answered without the service.
+    Later(Pin<Box<dyn std::future::Future<Output = Response<Body>> + Send>>),
+    /// Not the front's: the service gets it.
+    Pass(Request<Incoming>),
+}
+
+/// What looks at requests before the service (the gateway's fast lane, `gateway::fast`).
+pub trait Front: Send + Sync + 'static {
+    /// The answer to a bodiless `GET` or `HEAD` from its head alone, if there is one at once
+    /// (a file in memory); `None` sends the connection on to hyper and the service.
+    fn at_once(&self, req: &Request<()>, peer: SocketAddr) -> Option<Response<Body>>;
+    /// Where a request hyper read goes (after the head limits).
+    fn lane(&self, req: Request<Incoming>, peer: SocketAddr) -> Lane;
+}
+
 /// Serves `make_service` on `listener` until `cancel` fires.
 ///
 /// `make_service` is called once per connection with the peer address (axum's
-/// `IntoMakeServiceWithConnectInfo<_, SocketAddr>` fits).
+/// `IntoMakeServiceWithConnectInfo<_, SocketAddr>` fits); `front` sees each request before
+/// it.
 pub async fn serve<M, S>(
     listener: TcpListener,
     mut make_service: M,
+    front: Arc<dyn Front>,
     limits: HttpLimits,
     cancel: CancellationToken,
     tracker: TaskTracker,
@@ -180,22 +213,32 @@ pub async fn serve<M, S>(
             Err(never) => match never {},
         };
         let head = limits;
+        let lane_front = front.clone();
         let hyper_svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-            let svc = svc.clone();
-            async move {
-                let req = req.map(Body::new);
-                if let Some((status, message)) = head.check_head(&req) {
-                    return Ok::<_, Infallible>(plain(status, message));
-                }
-                svc.oneshot(req).await
+            // A refused head, the fast lane, or the service (cloned, and the body boxed, only
+            // for the latter).
+            let lane = match head.check_head(&req) {
+                Some((status, message)) => Lane::Now(limit_page(status, message)),
+                None => lane_front.lane(req, peer),
+            };
+            match lane {
+                Lane::Now(resp) => Either::Left(Either::Left(std::future::ready(Ok::<_, Infallible>(resp)))),
+                Lane::Later(answer) => Either::Left(Either::Right(answer.map(Ok::<_, Infallible>))),
+                Lane::Pass(req) => Either::Right(svc.clone().oneshot(req.map(Body::new))),
             }
         });
         let activity = Activity::new();
-        let io = TokioIo::new(Counted { inner: tcp, _permit: permit, activity: activity.clone() });
+        let mut counted = Counted { inner: tcp, _permit: permit, activity: activity.clone() };
         let builder = builder.clone();
         let cancel = cancel.clone();
+        let front = front.clone();
         let idle = limits.header_read_timeout;
         tracker.spawn(async move {
+            let read = match plain::serve(&mut counted, peer, front.as_ref(), &limits, &cancel).await {
+                plain::Outcome::Closed => return,
+                plain::Outcome::Handoff(read) => read,
+            };
+            let io = TokioIo::new(Rewind { read, io: counted });
             let conn = builder.serve_connection_with_upgrades(io, hyper_svc);
             tokio::pin!(conn);
             loop {
@@ -250,7 +293,7 @@ impl Activity {
     }
 }
 
-fn plain(status: StatusCode, message: String) -> Response<Body> {
+fn limit_page(status: StatusCode, message: String) -> Response<Body> {
     let mut r = Response::new(Body::from(format!("{message}\n")));
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -337,6 +380,47 @@ impl AsyncWrite for Counted {
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+/// A connection handed to hyper with the bytes [`plain`] already read from it, which hyper
+/// reads first.
+struct Rewind {
+    read: bytes::Bytes,
+    io: Counted,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        if !self.read.is_empty() {
+            let n = self.read.len().min(buf.remaining());
+            let first = self.read.split_to(n);
+            buf.put_slice(&first);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 }
 

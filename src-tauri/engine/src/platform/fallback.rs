@@ -36,6 +36,19 @@ pub(super) fn pidfd(_pid: u32) -> std::io::Result<std::os::fd::OwnedFd> {
     Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no pidfds on this system"))
 }
 
+pub(super) fn send_file(
+    _out: std::os::fd::BorrowedFd<'_>,
+    _file: &std::fs::File,
+    _offset: &mut u64,
+    _count: usize,
+) -> std::io::Result<usize> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no sendfile on this system"))
+}
+
+pub(super) fn send_more(_out: std::os::fd::BorrowedFd<'_>, _buf: &[u8]) -> std::io::Result<usize> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no MSG_MORE on this system"))
+}
+
 pub(super) fn try_reap(pid: u32) -> std::io::Result<Option<std::process::ExitStatus>> {
     use std::os::unix::process::ExitStatusExt;
     let raw = i32::try_from(pid)

@@ -103,6 +103,20 @@ pub(super) fn pidfd(pid: u32) -> std::io::Result<std::os::fd::OwnedFd> {
     Ok(rustix::process::pidfd_open(raw_pid(pid)?, rustix::process::PidfdFlags::empty())?)
 }
 
+pub(super) fn send_file(
+    out: std::os::fd::BorrowedFd<'_>,
+    file: &std::fs::File,
+    offset: &mut u64,
+    count: usize,
+) -> std::io::Result<usize> {
+    Ok(rustix::fs::sendfile(out, file, Some(offset), count)?)
+}
+
+pub(super) fn send_more(out: std::os::fd::BorrowedFd<'_>, buf: &[u8]) -> std::io::Result<usize> {
+    use rustix::net::SendFlags;
+    Ok(rustix::net::send(out, buf, SendFlags::MORE | SendFlags::NOSIGNAL)?)
+}
+
 pub(super) fn try_reap(pid: u32) -> std::io::Result<Option<std::process::ExitStatus>> {
     use std::os::unix::process::ExitStatusExt;
     let status = rustix::process::waitpid(Some(raw_pid(pid)?), rustix::process::WaitOptions::NOHANG)?;

@@ -65,6 +65,25 @@ pub(crate) fn pidfd(pid: u32) -> std::io::Result<std::os::fd::OwnedFd> {
     imp::pidfd(pid)
 }
 
+/// Sends up to `count` bytes of `file` from `*offset` to the socket `out` in the kernel
+/// (sendfile), advancing `*offset`; the number sent. `Unsupported` where the system has no
+/// such call (the caller writes the bytes itself). A non-blocking socket gives `WouldBlock`.
+pub(crate) fn send_file(
+    out: std::os::fd::BorrowedFd<'_>,
+    file: &std::fs::File,
+    offset: &mut u64,
+    count: usize,
+) -> std::io::Result<usize> {
+    imp::send_file(out, file, offset, count)
+}
+
+/// Sends `buf` on the socket `out` with more to follow at once (`MSG_MORE`), so the kernel
+/// puts it in one segment with what comes next (a response head before its file body); the
+/// number sent. `Unsupported` where the system has no such flag.
+pub(crate) fn send_more(out: std::os::fd::BorrowedFd<'_>, buf: &[u8]) -> std::io::Result<usize> {
+    imp::send_more(out, buf)
+}
+
 /// Reaps the child `pid` if it has exited, without waiting: its status, or `None` while it
 /// runs.
 pub(crate) fn try_reap(pid: u32) -> std::io::Result<Option<std::process::ExitStatus>> {

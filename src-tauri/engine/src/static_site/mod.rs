@@ -44,6 +44,19 @@ pub struct CachedFile {
     meta: FileMeta,
     gzip: OnceLock<Bytes>,
     brotli: OnceLock<Bytes>,
+    /// The headers of a whole-file `200`, per encoding (identity, gzip, brotli), made on
+    /// first use: the common answer copies them instead of building them each time.
+    whole: [OnceLock<HeaderMap>; 3],
+    /// Where `body` came from, for a large one: the listener may send it from the file.
+    file: Option<crate::listener::FileBody>,
+}
+
+impl CachedFile {
+    fn new(body: Bytes, meta: FileMeta, path: &Path) -> CachedFile {
+        let file = (body.len() >= crate::listener::FileBody::MIN)
+            .then(|| crate::listener::FileBody { path: Arc::from(path), len: body.len() as u64 });
+        CachedFile { body, meta, gzip: OnceLock::new(), brotli: OnceLock::new(), whole: Default::default(), file }
+    }
 }
 
 /// Validators and type of a file.
@@ -163,8 +176,7 @@ pub async fn serve(
     let meta = file_meta(target.bundle_id, &file.path, &file.meta);
     if meta.len <= MAX_CACHED_FILE {
         let body = tokio::fs::read(&file.path).await.map_err(|_| Miss::NotFound)?;
-        let entry =
-            Arc::new(CachedFile { body: Bytes::from(body), meta, gzip: OnceLock::new(), brotli: OnceLock::new() });
+        let entry = Arc::new(CachedFile::new(Bytes::from(body), meta, &file.path));
         cache.cache.insert(key, entry.clone());
         return Ok(reply_memory(&entry, method, headers));
     }
@@ -237,9 +249,9 @@ fn is_compressible(m: &mime_guess::Mime) -> bool {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Encoding {
-    Identity,
-    Gzip,
-    Brotli,
+    Identity = 0,
+    Gzip = 1,
+    Brotli = 2,
 }
 
 impl Encoding {
@@ -441,11 +453,21 @@ fn reply_memory(file: &CachedFile, method: &Method, headers: &HeaderMap) -> Resp
         Encoding::Gzip => (file.gzip.get_or_init(|| gzip(&file.body)).clone(), &meta.etag_gzip),
         Encoding::Brotli => (file.brotli.get_or_init(|| brotli(&file.body)).clone(), &meta.etag_brotli),
     };
-    let mut b = base_headers(meta, etag).status(StatusCode::OK).header(header::CONTENT_LENGTH, body.len());
-    if let Some(t) = enc.token() {
-        b = b.header(header::CONTENT_ENCODING, HeaderValue::from_static(t));
+    let whole = file.whole[enc as usize].get_or_init(|| {
+        let mut b = base_headers(meta, etag)
+            .header(header::CONTENT_LENGTH, body.len())
+            .header(header::SERVER, HeaderValue::from_static("porch"));
+        if let Some(t) = enc.token() {
+            b = b.header(header::CONTENT_ENCODING, HeaderValue::from_static(t));
+        }
+        b.headers_ref().cloned().unwrap_or_default()
+    });
+    let mut resp = Response::new(if head { Body::empty() } else { Body::from(body) });
+    *resp.headers_mut() = whole.clone();
+    if let (Encoding::Identity, false, Some(f)) = (enc, head, &file.file) {
+        resp.extensions_mut().insert(f.clone());
     }
-    finish(b, if head { Body::empty() } else { Body::from(body) })
+    resp
 }
 
 fn variant_etag(etag: &str, suffix: &str) -> String {
