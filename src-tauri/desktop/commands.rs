@@ -24,7 +24,7 @@ use serde_json::Value;
 use tauri::{AppHandle, State};
 
 use super::child::EXIT_RESTART;
-use super::shell::Shell;
+use super::shell::{Shell, ANSWER_FIRST};
 use crate::cli::client::{with_query, Answer, Body, Porch};
 use crate::cli::deploy::post_packed;
 
@@ -307,11 +307,16 @@ pub(crate) async fn server_info(shell: State<'_, Shell>) -> Result<ServerInfo, C
 }
 
 /// Stops Porch and starts it again (a saved port or bind takes effect): the shell exits
-/// with the status that asks its Porch for that (`child.rs`).
+/// with the status that asks its Porch for that (`child.rs`). It exits a moment after this
+/// command has answered, so the page's click completes first (WebDriver's click waits for
+/// it, and reported a crashed page when the shell was gone before).
 #[tauri::command]
 pub(crate) fn restart_app(app: AppHandle) {
     tracing::info!("restarting");
-    app.exit(EXIT_RESTART);
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(ANSWER_FIRST).await;
+        app.exit(EXIT_RESTART);
+    });
 }
 
 /// Opens an `http(s)` URL in the user's default browser.

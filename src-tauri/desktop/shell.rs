@@ -35,9 +35,10 @@ use super::child::{Mode, ENV_KEY, ENV_ORIGIN, ENV_URL, READY};
 use super::{commands, events, exit, tray, window};
 use crate::cli::client::Porch;
 
-/// How long the tray form waits, after a second launch asked for the window, before it
-/// ends: time for the single-instance plugin to answer that launch.
-const ANSWER_FIRST: std::time::Duration = std::time::Duration::from_millis(300);
+/// How long the shell waits before it ends at a request that expects an answer (a second
+/// launch asking for the window in the tray form, "Restart Porch now"): time for the answer
+/// to go out first.
+pub(crate) const ANSWER_FIRST: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// `porch shell`: started by `porch` itself.
 #[derive(Debug, clap::Args)]
