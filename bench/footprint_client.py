@@ -9,10 +9,10 @@ Subcommands (Linux only; reads /proc):
       waits until no descendant of PID whose program is NAME is left; prints how many remain
   measure PID LABEL OUT.jsonl
       appends one JSON line to OUT.jsonl: PSS/USS/RSS of PID and of each descendant, each
-      classed as porch, webkit (WebKitWebProcess, WebKitNetworkProcess and other WebKit
-      helpers), or apart (app workers, Python helpers, anything else Porch started)
+      classed as porch (PID and its desktop shell, the child `porch shell`), webkit
+      (WebKitWebProcess, WebKitNetworkProcess and other WebKit helpers), or apart (app workers, Python helpers, anything else Porch started)
   window PID
-      prints the state of PID's top-level X window named "Porch": viewable, unmapped or none
+      prints the state of the top-level X window named "Porch" of PID or a descendant: viewable, unmapped or none
   close PID [--timeout S]
       sends WM_DELETE_WINDOW to that window (what a window manager's close button does),
       then waits until it is no longer viewable
@@ -103,6 +103,9 @@ def memory(pid: int) -> dict[str, int] | None:
 
 
 def klass(name: str) -> str:
+    # The desktop shell (tray and window) is a child `porch shell`: Porch, not apart.
+    if name in ("porch", "porch shell"):
+        return "porch"
     if name.startswith("WebKit") or name in ("bwrap", "xdg-dbus-proxy"):
         return "webkit"
     return "apart"
@@ -147,6 +150,8 @@ def cmd_measure(pid: int, label: str, out: str) -> int:
         if mem is None:
             continue
         name = program(p)
+        if p != pid and name == "porch":
+            name = "porch shell"
         rows.append({"pid": p, "name": name, "class": "porch" if p == pid else klass(name), **mem})
     with open(out, "a", encoding="utf-8") as f:
         f.write(json.dumps({"label": label, "rows": rows}) + "\n")
@@ -158,6 +163,8 @@ def x_windows(pid: int):
 
     d = display.Display()
     net_pid = d.intern_atom("_NET_WM_PID")
+    # The window belongs to the desktop shell, a child of the porch process.
+    ours = {pid, *descendants(pid)}
     found = []
     for win in d.screen().root.query_tree().children:
         try:
@@ -166,7 +173,7 @@ def x_windows(pid: int):
             name = win.get_wm_name()
         except Exception:
             continue
-        if prop is not None and pid in prop.value and name == "Porch":
+        if prop is not None and ours & set(prop.value) and name == "Porch":
             found.append((win, attrs.map_state))
     return d, found
 

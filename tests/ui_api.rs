@@ -136,6 +136,56 @@ async fn inspect_reports_what_a_deploy_would_detect_and_stores_nothing() {
 }
 
 #[tokio::test]
+async fn stage_stores_an_uploaded_bundle_without_deploying_it() {
+    // The desktop shell's drop: the shell packs the dropped folder, the server stores it.
+    let p = Porch::start().await;
+    let site = targz(&[("index.html", b"<h1>staged</h1>")]);
+    let (status, v) = json_of(
+        p.api(Method::POST, "/__api__/porch/stage?filename=Team%20Site&appmode=static")
+            .body(site)
+            .send()
+            .await
+            .expect("stage"),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["created"], true, "{v}");
+    assert_eq!(v["content"]["name"], "team-site", "{v}");
+    assert_eq!(v["content"]["title"], "Team Site", "{v}");
+    let guid = v["content"]["guid"].as_str().expect("guid").to_string();
+    let bundle = v["bundle_id"].as_str().expect("bundle id").to_string();
+    // Stored, not deployed: the bundle exists and is not active.
+    let (_, bundles) =
+        json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}/bundles")).send().await.expect("bundles"))
+            .await;
+    let listed = bundles.as_array().expect("array");
+    assert_eq!(listed.len(), 1, "{bundles}");
+    assert_eq!(listed[0]["id"], bundle.as_str());
+    assert_eq!(listed[0]["active"], false, "{bundles}");
+
+    // A second stage under the same name adds a bundle to the same item.
+    let site = targz(&[("index.html", b"<h1>again</h1>")]);
+    let (status, again) = json_of(
+        p.api(Method::POST, "/__api__/porch/stage?filename=x&name=team-site").body(site).send().await.expect("stage"),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!((again["created"].as_bool(), again["content"]["guid"].as_str()), (Some(false), Some(guid.as_str())));
+
+    // What cannot be published leaves no new item behind, and says why.
+    let junk = targz(&[("notes.txt", b"just notes")]);
+    let (status, err) =
+        json_of(p.api(Method::POST, "/__api__/porch/stage?filename=notes").body(junk).send().await.expect("stage"))
+            .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["porch_code"], "InvalidManifest", "{err}");
+    let (_, list) = json_of(p.api(Method::GET, "/__api__/v1/content").send().await.expect("list")).await;
+    assert_eq!(list.as_array().expect("array").len(), 1, "{list}");
+    let leftovers = p.scratch_leftovers();
+    assert!(leftovers.is_empty(), "scratch files left behind: {leftovers:?}");
+}
+
+#[tokio::test]
 async fn schedule_preview_lists_the_next_runs_without_storing() {
     let p = Porch::start().await;
     let body = json!({"type": "day", "schedule": "{\"N\":1}", "start_time": "2026-01-05T08:00:00Z", "timezone": "Europe/Berlin"});

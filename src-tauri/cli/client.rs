@@ -6,8 +6,9 @@
 //!
 //! SECURITY: a running server is reached on its loopback URL with the session key it wrote to
 //! `porch.token` (0600 in a 0700 folder, so only the same user reads it); the server accepts
-//! that key from loopback peers only. An in-process engine is called through its router
-//! with its own session key, as the desktop window does.
+//! that key from loopback peers only. The desktop shell (`porch shell`) is handed the URL
+//! and the key by the Porch that started it ([`Porch::remote`]). An in-process engine is
+//! called through its router with its own session key.
 //!
 //! Concurrency: one command at a time per process; the in-process engine's background work
 //! (a deploy, a render) runs on the command's runtime, and the command waits for it.
@@ -36,6 +37,35 @@ pub(crate) enum Body {
     Json(Value),
     /// A file's bytes, streamed (a bundle archive).
     File(PathBuf),
+    /// Bytes as they are, with their content type (the desktop shell's pass-through).
+    #[cfg(feature = "gui")]
+    Bytes(Vec<u8>, &'static str),
+}
+
+impl Answer {
+    /// The JSON of a success (`null` for an empty one); an error answer becomes its message.
+    pub(crate) fn json(self, path: &str) -> anyhow::Result<Value> {
+        let Answer { status, bytes, .. } = self;
+        let value: Value =
+            if bytes.iter().all(u8::is_ascii_whitespace) { Value::Null } else { serde_json::from_slice(&bytes)? };
+        if (200..300).contains(&status) {
+            return Ok(value);
+        }
+        match value["error"].as_str() {
+            Some(message) => Err(anyhow!("{message}")),
+            None => Err(anyhow!("Porch answered {status} to {path}")),
+        }
+    }
+}
+
+/// An API answer as it came: status, body and content type.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) bytes: Vec<u8>,
+    /// The `Content-Type` header, when there is one.
+    #[cfg_attr(not(feature = "gui"), allow(dead_code))]
+    pub(crate) content_type: Option<String>,
 }
 
 /// Porch's API, wherever it runs.
@@ -115,6 +145,36 @@ impl Porch {
         }
     }
 
+    /// The server at `base` (its loopback URL), called with `key`: the desktop shell, which
+    /// its Porch hands both (so it never reads the lock file or the credential file).
+    #[cfg(feature = "gui")]
+    pub(crate) fn remote(config: Config, base: &str, key: String, origin: Option<String>) -> anyhow::Result<Porch> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("cannot build an HTTP client")?;
+        let base = base.trim_end_matches('/').to_string();
+        Ok(Porch { transport: Transport::Server { http, base, key, origin }, config })
+    }
+
+    /// A streaming `GET` on the server (the event stream); a server only.
+    #[cfg(feature = "gui")]
+    pub(crate) async fn open_stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let Transport::Server { http, base, key, .. } = &self.transport else {
+            bail!("no Porch server runs on this data folder");
+        };
+        let resp = http
+            .get(format!("{base}{path}"))
+            .header("authorization", format!("Key {key}"))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach Porch at {base}"))?;
+        if !resp.status().is_success() {
+            bail!("Porch answered {} to {path}", resp.status());
+        }
+        Ok(resp)
+    }
+
     /// Whether a server holds the folder (so it follows linked folders and runs schedules).
     pub(crate) fn is_serving(&self) -> bool {
         matches!(self.transport, Transport::Server { .. })
@@ -128,21 +188,12 @@ impl Porch {
     /// Calls the API and returns its JSON answer (`null` for an empty one); an error answer
     /// becomes its message.
     pub(crate) async fn call(&self, method: Method, path: &str, body: Body) -> anyhow::Result<Value> {
-        let (status, bytes) = self.raw(method, path, body).await?;
-        let value: Value =
-            if bytes.iter().all(u8::is_ascii_whitespace) { Value::Null } else { serde_json::from_slice(&bytes)? };
-        if (200..300).contains(&status) {
-            return Ok(value);
-        }
-        match value["error"].as_str() {
-            Some(message) => Err(anyhow!("{message}")),
-            None => Err(anyhow!("Porch answered {status} to {path}")),
-        }
+        self.send(method, path, body).await?.json(path)
     }
 
     /// `GET path` for a body that is not JSON (an archive); an error answer becomes its message.
     pub(crate) async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
-        let (status, bytes) = self.raw(Method::GET, path, Body::Empty).await?;
+        let Answer { status, bytes, .. } = self.send(Method::GET, path, Body::Empty).await?;
         if (200..300).contains(&status) {
             return Ok(bytes);
         }
@@ -153,9 +204,9 @@ impl Porch {
         }
     }
 
-    /// Calls the API and returns the status and body as they came.
-    async fn raw(&self, method: Method, path: &str, body: Body) -> anyhow::Result<(u16, Vec<u8>)> {
-        let (status, bytes) = match &self.transport {
+    /// Calls the API and returns the status, body and content type as they came.
+    pub(crate) async fn send(&self, method: Method, path: &str, body: Body) -> anyhow::Result<Answer> {
+        let (status, bytes, content_type) = match &self.transport {
             Transport::Server { http, base, key, origin } => {
                 let mut req =
                     http.request(method, format!("{base}{path}")).header("authorization", format!("Key {key}"));
@@ -166,22 +217,29 @@ impl Porch {
                     Body::Empty => req,
                     Body::Json(v) => req.json(&v),
                     Body::File(p) => req.body(reqwest::Body::wrap_stream(file_stream(&p).await?)),
+                    #[cfg(feature = "gui")]
+                    Body::Bytes(bytes, content_type) => req.header("content-type", content_type).body(bytes),
                 };
                 let resp = req.send().await.with_context(|| format!("cannot reach Porch at {base}"))?;
                 let status = resp.status().as_u16();
-                (status, resp.bytes().await.with_context(|| format!("cannot read Porch's answer from {base}"))?)
+                let content_type = content_type_of(resp.headers());
+                let bytes = resp.bytes().await.with_context(|| format!("cannot read Porch's answer from {base}"))?;
+                (status, bytes, content_type)
             }
             Transport::Alone { engine, .. } => {
-                let body = match body {
-                    Body::Empty => porch_engine::api::Body::empty(),
-                    Body::Json(v) => porch_engine::api::Body::from(serde_json::to_vec(&v)?),
-                    Body::File(p) => porch_engine::api::Body::from_stream(file_stream(&p).await?),
+                const JSON: &str = "application/json";
+                let (body, content_type) = match body {
+                    Body::Empty => (porch_engine::api::Body::empty(), JSON),
+                    Body::Json(v) => (porch_engine::api::Body::from(serde_json::to_vec(&v)?), JSON),
+                    Body::File(p) => (porch_engine::api::Body::from_stream(file_stream(&p).await?), JSON),
+                    #[cfg(feature = "gui")]
+                    Body::Bytes(bytes, kind) => (porch_engine::api::Body::from(bytes), kind),
                 };
                 let req = porch_engine::api::Request::builder()
                     .method(method.as_str())
                     .uri(path)
                     .header("authorization", format!("Key {}", engine.session_key()))
-                    .header("content-type", "application/json")
+                    .header("content-type", content_type)
                     .body(body)
                     .context("cannot build the request")?;
                 let resp = porch_engine::api::router(Engine::clone(engine))
@@ -189,13 +247,14 @@ impl Porch {
                     .await
                     .context("the request failed")?;
                 let status = resp.status().as_u16();
+                let content_type = content_type_of(resp.headers());
                 let bytes = porch_engine::api::to_bytes(resp.into_body(), usize::MAX)
                     .await
                     .context("cannot read the answer")?;
-                (status, bytes)
+                (status, bytes, content_type)
             }
         };
-        Ok((status, bytes.to_vec()))
+        Ok(Answer { status, bytes: bytes.to_vec(), content_type })
     }
 
     /// `GET path`.
@@ -274,6 +333,10 @@ pub(crate) fn with_query(path: &str, pairs: &[(&str, Option<&str>)]) -> String {
         Some(q) => format!("{path}?{q}"),
         None => path.to_string(),
     }
+}
+
+fn content_type_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 async fn file_stream(path: &Path) -> anyhow::Result<tokio_util::io::ReaderStream<tokio::fs::File>> {

@@ -1,7 +1,7 @@
 //! `porch deploy PATH`: pack a folder, file or archive here and deploy it in one step
 //! (`POST /__api__/porch/deploy`); with `--watch`, link the item to the folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
 use clap::Args;
@@ -9,7 +9,7 @@ use porch_engine::deployer::name_from_path;
 use porch_engine::library::{parse_access, validate_name};
 use serde_json::{json, Value};
 
-use super::client::{with_query, Body, Porch};
+use super::client::{with_query, Answer, Body, Porch};
 
 #[derive(Debug, Args)]
 pub(crate) struct DeployArgs {
@@ -89,12 +89,6 @@ impl DeployArgs {
             porch_engine::runtimes::Overrides { appmode: self.appmode.clone(), entrypoint: self.entrypoint.clone() };
         overrides.check().map_err(porch_engine::Error::from)?;
         self.access.as_deref().map(parse_access).transpose()?;
-        let config = porch.config();
-        let (src, tmp, limits) = (self.path.clone(), config.tmp_dir(), config.limits);
-        tokio::fs::create_dir_all(&tmp).await.with_context(|| format!("cannot create {}", tmp.display()))?;
-        let packed = tokio::task::spawn_blocking(move || porch_engine::bundle::pack::pack(&src, &tmp, &limits))
-            .await
-            .context("packing stopped")??;
         // The server names and titles a new item after the folder or file, as it would the path.
         let file_name = self.path.file_name().map(|n| n.to_string_lossy().into_owned());
         let name = self.name.clone().unwrap_or_else(|| name_from_path(&self.path));
@@ -109,6 +103,21 @@ impl DeployArgs {
                 ("entrypoint", self.entrypoint.as_deref()),
             ],
         );
-        porch.call(reqwest::Method::POST, &path, Body::File(packed.path().to_path_buf())).await
+        post_packed(porch, &self.path, &path).await?.json(&path)
     }
+}
+
+/// Packs a folder, file or archive here (in the data folder's scratch space, removed when
+/// done) and posts the archive to `api_path`: `porch deploy`, and the desktop shell's drop
+/// (`/porch/inspect`, `/porch/stage`, `/porch/deploy`).
+pub(crate) async fn post_packed(porch: &Porch, src: &Path, api_path: &str) -> anyhow::Result<Answer> {
+    let config = porch.config();
+    let (src, tmp, limits) = (src.to_path_buf(), config.tmp_dir(), config.limits);
+    tokio::fs::create_dir_all(&tmp).await.with_context(|| format!("cannot create {}", tmp.display()))?;
+    let packed = tokio::task::spawn_blocking(move || porch_engine::bundle::pack::pack(&src, &tmp, &limits))
+        .await
+        .context("packing stopped")?
+        // As the engine's own error, so the desktop shell shows its code (`desktop/commands.rs`).
+        .map_err(porch_engine::Error::from)?;
+    porch.send(reqwest::Method::POST, api_path, Body::File(packed.path().to_path_buf())).await
 }

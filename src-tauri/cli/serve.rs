@@ -254,8 +254,8 @@ pub(crate) fn open_window(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow
         Err(err) => return crate::desktop::report_failure(err),
     };
     match crate::desktop::run(config, listener, lock) {
-        Err(err) if crate::desktop::is_startup_failure(&err) => crate::desktop::report_failure(err),
-        other => other,
+        Err(err) => crate::desktop::report_failure(err),
+        Ok(()) => Ok(()),
     }
 }
 

@@ -1,39 +1,56 @@
-//! The desktop shell: one window showing the Library, a tray menu, and an orderly exit.
+//! The desktop app: Porch serving headless in this process, and the native shell (tray and
+//! window) in a child process.
 //!
-//! Ownership: the shell owns only native concerns (STYLE 1.6): the window, the tray, drops
-//! arriving through the webview, opening links in the user's browser, and process exit.
-//! Everything about content lives in [`porch_engine::Engine`], which the shell starts, hands
-//! to Tauri as managed state, and shuts down.
+//! Process layout: [`run`] is the GUI `porch`. It starts the engine exactly as `porch serve`
+//! does and never initialises GTK or WebKit here, so with the window closed this process
+//! costs what a headless server costs. The shell is the same binary run as `porch shell`
+//! (`shell.rs`), started and watched by `child.rs` through the engine's process runner: it
+//! dies with Porch, and its exit status says whether the user quit or asked for a restart.
+//! The shell owns only native concerns (STYLE 1.6): the window, the tray, drops arriving
+//! through the webview, notifications, opening links in the user's browser. It reaches the
+//! engine over its loopback HTTP API with the run's key (`commands.rs`, `events.rs`).
 //!
-//! Concurrency: [`run`] builds one multi-thread tokio runtime, starts the engine on it, and
-//! gives Tauri the same runtime (`tauri::async_runtime::set`), so commands, the event
-//! forwarder and the HTTP server share it. The GTK event loop runs on the calling (main)
-//! thread inside `App::run_return`; callbacks from it only spawn onto the runtime, never block.
+//! Concurrency: [`run`] builds one multi-thread tokio runtime, starts the engine on it and
+//! supervises the shell on it until the user quits or a signal arrives; then it shuts the
+//! engine down, exactly once, on the way out.
 //!
-//! Lifecycle: closing the window closes it to the tray: the window and its webview are
-//! destroyed (WebKit's web process exits) and the server keeps serving; the tray's "Open
-//! Porch" or a second launch builds it again (`window`). "Quit" in the tray (or
-//! SIGINT/SIGTERM) asks Tauri to exit, and [`exit`] turns that request into exactly one
-//! graceful engine shutdown followed by the real exit.
+//! Lifecycle: closing the window closes it to the tray: the shell ends and Porch starts it
+//! again in its tray form, which holds no webview (`exit`, `shell`, `child`); "Open Porch"
+//! in the tray or a second launch brings the window back the same way. "Quit" in the tray ends the shell with status 0 and Porch
+//! shuts down; SIGINT/SIGTERM to Porch stop the shell, then the engine.
 
 mod autostart;
+mod child;
 mod commands;
 mod events;
 mod exit;
 mod notify;
+pub(crate) mod shell;
 mod tray;
 mod window;
 
+use std::time::Duration;
+
 use anyhow::Context as _;
 use porch_engine::data_dir::{DataLock, Holder};
-use porch_engine::{Config, Engine};
-use tauri::{Manager as _, RunEvent};
+use porch_engine::Config;
 
-/// Starts the engine on `listener` and runs the desktop app until the user quits.
+use child::Outcome;
+
+/// How long running work gets to finish before the engine stops it.
+const GRACE: Duration = Duration::from_secs(5);
+/// Backstop: if shutdown itself hangs, exit anyway after this long.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Starts the engine on `listener`, runs the desktop shell beside it and serves until the
+/// user quits (or a signal arrives).
 ///
 /// `listener` is already bound to the LAN address by the CLI; it is made non-blocking here
 /// because tokio requires that of a std listener it adopts. `lock` is the data folder's
-/// (taken before binding); it is held until the app exits.
+/// (taken before binding); it is held until the engine has stopped.
+///
+/// Every error it returns is a start-up failure (nothing was shown yet): the caller says it
+/// in a notification too.
 pub(crate) fn run(config: Config, listener: std::net::TcpListener, lock: DataLock) -> anyhow::Result<()> {
     let mut lock = lock;
     // GTK panics deep inside the event loop without a display; say it plainly instead.
@@ -52,120 +69,41 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener, lock: DataLoc
         .context("cannot start the async runtime")?;
 
     listener.set_nonblocking(true).context("cannot make the listener non-blocking")?;
-    let tauri_context = context_for(&config);
-    let engine = runtime.block_on(async move {
+    let data_dir = config.data_dir.clone();
+    let outcome = runtime.block_on(async {
+        // Handlers first: a signal right after start must still shut down cleanly.
+        let signals = child::Signals::install()?;
         let listener =
             tokio::net::TcpListener::from_std(listener).context("cannot hand the listener to the async runtime")?;
-        porch_engine::server::start(config, listener).await.context("cannot start the Porch engine")
+        let engine = porch_engine::server::start(config, listener).await.context("cannot start the Porch engine")?;
+        if let Some(info) = engine.runtime_info() {
+            lock.announce(&info.url, &info.origin).context("cannot write the lock file")?;
+        }
+        tracing::info!(urls = ?engine.viewer_urls(), "serving the library");
+        let outcome = child::supervise(&engine, &data_dir, signals).await;
+        tracing::info!("shutting down");
+        if tokio::time::timeout(SHUTDOWN_DEADLINE, engine.shutdown(GRACE)).await.is_err() {
+            tracing::error!(?SHUTDOWN_DEADLINE, "engine shutdown did not finish; going on anyway");
+        }
+        Ok::<_, anyhow::Error>(outcome)
     })?;
-    if let Some(info) = engine.runtime_info() {
-        lock.announce(&info.url, &info.origin).context("cannot write the lock file")?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    // The engine has stopped: a restarted Porch takes the folder's lock at its start.
+    drop(lock);
+    match outcome {
+        Outcome::Quit | Outcome::Signal => Ok(()),
+        Outcome::Failed(err) => Err(err),
+        Outcome::Restart => start_again(),
     }
-    tracing::info!(urls = ?engine.viewer_urls(), "serving the library");
+}
 
-    // Tauri must spawn onto our runtime, not build a second one.
-    tauri::async_runtime::set(runtime.handle().clone());
-
-    // Shared with the exit path: a restart releases the lock once the engine has stopped, so
-    // the new process can take it.
-    let held = exit::HeldLock::new(lock);
-    let app = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        build_app(engine.clone(), tauri_context, held.clone())
-    }));
-    let app = match app {
-        Ok(Ok(app)) => app,
-        failed => {
-            // No window after all (e.g. an unreachable display, where GTK panics): stop
-            // serving cleanly rather than by dropping the runtime under the engine.
-            runtime.block_on(engine.shutdown(exit::GRACE));
-            return match failed {
-                Ok(Err(err)) => Err(err).context("cannot build the desktop app"),
-                _ => Err(anyhow::anyhow!("cannot open the desktop window (GTK failed to start)")),
-            };
-        }
-    };
-
-    let code = app.run_return(|app, event| {
-        if let RunEvent::ExitRequested { code, api, .. } = event {
-            exit::on_exit_requested(app, code, &api);
-        }
-    });
-
-    // The engine has been shut down by now (see `exit`); give stragglers a moment.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    held.release();
-    if code != 0 {
-        return Err(Exited(code).into());
-    }
+/// Starts this executable again with the same arguments, for "Restart Porch now" (a new
+/// process: the new Porch must not be this one's child, which the runner's children are).
+fn start_again() -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find Porch's own executable")?;
+    tracing::info!("starting Porch again");
+    std::process::Command::new(exe).args(std::env::args_os().skip(1)).spawn().context("cannot start Porch again")?;
     Ok(())
-}
-
-/// The window ran and then exited with a failure code (as opposed to failing to start).
-#[derive(Debug)]
-struct Exited(i32);
-
-impl std::fmt::Display for Exited {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the desktop app exited with code {}", self.0)
-    }
-}
-
-impl std::error::Error for Exited {}
-
-/// Whether an error of [`run`] happened before the window was up (then the user, who may have
-/// started Porch from the menu, has seen nothing and must be told in a notification).
-pub(crate) fn is_startup_failure(err: &anyhow::Error) -> bool {
-    !err.is::<Exited>()
-}
-
-/// The Tauri app: plugins, managed state, commands, tray, event forwarding and window rules.
-fn build_app(engine: Engine, context: tauri::Context, held: exit::HeldLock) -> tauri::Result<tauri::App> {
-    tauri::Builder::default()
-        // First: a second `porch` start on the same data folder only brings this window to
-        // the front (the plugin's name is per folder: see `context_for`).
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            window::show_main(app);
-        }))
-        .plugin(tauri_plugin_shell::init())
-        .plugin(tauri_plugin_notification::init())
-        .plugin(tauri_plugin_window_state::Builder::default().build())
-        .manage(engine.clone())
-        .manage(exit::ExitGate::default())
-        .manage(held)
-        .manage(window::CloseToTray::default())
-        .invoke_handler(tauri::generate_handler![
-            commands::list_content,
-            commands::deploy_path,
-            commands::preview_path,
-            commands::stage_path,
-            commands::api_request,
-            commands::api_upload,
-            commands::thumbnail_from_path,
-            commands::thumbnail_data_url,
-            commands::autostart_get,
-            commands::autostart_set,
-            commands::server_info,
-            commands::open_external,
-            commands::restart_app,
-        ])
-        .setup(move |app| {
-            match tray::install(app, &engine.viewer_urls()) {
-                Ok(()) => app.state::<window::CloseToTray>().enable(),
-                // Without a tray there would be no way back to a closed window, nor to quit,
-                // so closing the window quits instead (see `window::CloseToTray`).
-                Err(err) => {
-                    tracing::warn!(error = %err, "no tray icon; closing the window will quit")
-                }
-            }
-            // `tauri.conf.json` says `create: false`: every instance of the window, this
-            // first one included, is built by `window::create_main`.
-            window::create_main(app.handle())?;
-            events::forward(app.handle().clone(), engine.subscribe());
-            notify::spawn(app.handle().clone(), engine.clone());
-            exit::quit_on_signal(app.handle().clone());
-            Ok(())
-        })
-        .build(context)
 }
 
 /// The app's generated context (config, embedded UI, icons), built in one place only so the

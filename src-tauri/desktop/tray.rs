@@ -1,16 +1,17 @@
 //! The tray icon and its menu: open the window, open the LAN URL(s), pause sharing, quit.
 //!
 //! Ownership: the tray is registered with the app (Tauri keeps it alive); menu actions only
-//! call into `window` and `AppHandle::exit`, whose request `exit` turns into a graceful stop.
+//! call into `window`, `AppHandle::exit` (the shell exits, and its Porch shuts down) and the
+//! engine's API (pause sharing).
 //!
 //! Concurrency: menu events arrive on the GTK main thread and must not block; each handler
 //! here is a few native calls.
 
-use porch_engine::Engine;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{App, AppHandle, Manager as _, Runtime};
 
+use super::shell::Shell;
 use super::window;
 
 const OPEN_ID: &str = "open";
@@ -54,12 +55,27 @@ pub(crate) fn install<R: Runtime>(app: &App<R>, viewer_urls: &[String]) -> tauri
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str, urls: &[String]) {
     match id {
         OPEN_ID => window::show_main(app),
-        // A request, not an exit: `exit::on_exit_requested` stops the engine first.
+        // The shell exits with status 0; its Porch then shuts the engine down (`child.rs`).
         QUIT_ID => app.exit(0),
         // Other computers get a "paused" page; this computer keeps working.
         PAUSE_ID => {
-            let engine = app.state::<Engine>();
-            engine.library().set_sharing_paused(!engine.library().sharing_paused());
+            let porch = app.state::<Shell>().porch.clone();
+            tauri::async_runtime::spawn(async move {
+                let switched = async {
+                    let view = porch.get("/__api__/porch/server").await?;
+                    let paused = view["sharing_paused"].as_bool().unwrap_or(false);
+                    porch
+                        .call(
+                            reqwest::Method::PUT,
+                            "/__api__/porch/sharing",
+                            crate::cli::client::Body::Json(serde_json::json!({ "paused": !paused })),
+                        )
+                        .await
+                };
+                if let Err(err) = switched.await {
+                    tracing::warn!(error = %format!("{err:#}"), "cannot switch sharing");
+                }
+            });
         }
         _ => {
             let url = id.strip_prefix(URL_PREFIX).and_then(|i| i.parse::<usize>().ok()).and_then(|i| urls.get(i));

@@ -6,10 +6,11 @@
 //! whenever it is opened after being closed. [`CloseToTray`] is managed state, switched on
 //! once a tray exists.
 //!
-//! Closing the window to the tray destroys it, webview and all: its WebKit web process exits
-//! and gives its memory back, while the engine keeps serving. `exit` keeps that last close
-//! from becoming a quit. Opening it again (tray "Open Porch", a second launch) builds a new
-//! window; the Library reads its state from the engine, so nothing is lost.
+//! Closing the window to the tray destroys it, webview and all, and `exit` then ends the
+//! shell, which Porch starts again in its tray form (no WebKit at all), while the engine
+//! keeps serving in Porch's own process. Opening it again (tray "Open Porch", a second
+//! launch) ends the tray form and Porch starts the shell with its window; the Library reads
+//! its state from the engine, so nothing is lost.
 //!
 //! Concurrency: called from the GTK main thread (setup, menu events) and from other threads
 //! (the single-instance plugin's callback); Tauri marshals window creation onto the main
@@ -18,6 +19,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tauri::{AppHandle, Manager as _, Runtime, WebviewWindow, WebviewWindowBuilder};
+
+use super::child::{Mode, EXIT_WINDOW};
+use super::shell::Shell;
 
 /// The label of the Library window in `tauri.conf.json`.
 pub(crate) const MAIN_WINDOW: &str = "main";
@@ -56,7 +60,13 @@ pub(crate) fn create_main<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Webvi
 }
 
 /// Brings the Library window to the front, building it again if it was closed to the tray.
+/// The tray form of the shell ends instead, and Porch starts the window form (`shell`).
 pub(crate) fn show_main<R: Runtime>(app: &AppHandle<R>) {
+    if app.state::<Shell>().mode == Mode::Tray && app.get_webview_window(MAIN_WINDOW).is_none() {
+        // Porch starts the shell again with its window.
+        app.exit(EXIT_WINDOW);
+        return;
+    }
     let window = match app.get_webview_window(MAIN_WINDOW) {
         Some(window) => window,
         None => match create_main(app) {

@@ -482,6 +482,8 @@ class Scenario:
         delete = d.intern_atom("WM_DELETE_WINDOW")
 
         def app_windows():
+            # The window belongs to the desktop shell, a child of the porch process.
+            ours = {pid, *_descendants(pid)}
             found = []
             for win in d.screen().root.query_tree().children:
                 try:
@@ -489,7 +491,7 @@ class Scenario:
                     attrs = win.get_attributes()
                 except Exception:
                     continue
-                if prop is not None and pid in prop.value and win.get_wm_name() == "Porch":
+                if prop is not None and ours & set(prop.value) and win.get_wm_name() == "Porch":
                     found.append((win, attrs.map_state))
             return found
 

@@ -41,7 +41,7 @@ use tower::util::MapRequest;
 use tower::ServiceBuilder;
 
 pub use auth::{Origin, Publisher};
-/// Re-exported for in-process callers (the desktop shell's `api_request`).
+/// Re-exported for in-process callers (the CLI with no server running).
 pub use axum::body::{to_bytes, Body};
 /// Re-exported for in-process callers.
 pub use axum::http::{Method, Request};
@@ -120,6 +120,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/porch/reach/phone/{token}", get(reach::phone_state))
         .route("/porch/inspect", post(porch::inspect))
         .route("/porch/deploy", post(porch::deploy))
+        .route("/porch/stage", post(porch::stage))
         .route("/porch/schedules/preview", post(porch::schedule_preview))
         .route("/porch/targets", get(promote::list_targets).post(promote::add_target))
         .route("/porch/targets/{name}", axum::routing::delete(promote::remove_target))

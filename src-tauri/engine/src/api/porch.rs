@@ -6,6 +6,9 @@
 //! - `POST inspect?filename=&appmode=&entrypoint=`: what a deploy of the uploaded archive would detect (nothing stored);
 //! - `POST deploy?filename=&name=&title=&access=&appmode=&entrypoint=`: deploy the uploaded
 //!   archive in one step, as `porch deploy` does (the CLI's way in while a server runs);
+//! - `POST stage?filename=&name=&title=&access=&appmode=&entrypoint=`: store the uploaded
+//!   archive as a new bundle without deploying it (the desktop shell's drop, which then
+//!   deploys it through `POST /v1/content/{guid}/deploy` and follows the task);
 //! - `POST schedules/preview`: the next runs of a schedule definition (nothing stored).
 //!
 //! All of them need the publisher's key, like every management call.
@@ -25,7 +28,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::runtimes::Overrides;
 use crate::settings::ServerView;
-use crate::view::{ApiKeyView, BundlePreview, NewApiKey, NextRun};
+use crate::view::{ApiKeyView, BundlePreview, NewApiKey, NextRun, Staged};
 
 /// `GET /porch/server`.
 pub(super) async fn server(_: Publisher, State(engine): State<Engine>) -> Json<ServerView> {
@@ -182,4 +185,33 @@ pub(super) async fn deploy(
     super::bundles::spool(req.into_body().into_data_stream(), tmp.path(), limit).await?;
     let named_like = upload_name(q.filename.as_deref());
     Ok(Json(engine.deployer().deploy_upload(tmp.into_temp_path(), named_like, opts).await?))
+}
+
+/// `POST /porch/stage?filename=NAME[&name=][&title=][&access=][&appmode=][&entrypoint=]`:
+/// the body is a `.tar.gz` or `.zip` bundle, stored as a new bundle of the item `name`
+/// (created when missing, removed again when the bundle is refused) and not deployed.
+pub(super) async fn stage(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Query(q): Query<DeployQuery>,
+    req: Request,
+) -> Result<Json<Staged>, ApiError> {
+    let opts = DeployOptions {
+        name: q.name,
+        title: q.title,
+        access_type: q.access,
+        appmode: q.appmode,
+        entrypoint: q.entrypoint,
+    };
+    opts.overrides().check().map_err(Error::from)?;
+    let tmp_dir = engine.config().tmp_dir();
+    tokio::fs::create_dir_all(&tmp_dir).await.map_err(Error::io("creating the scratch folder", &tmp_dir))?;
+    let tmp = tempfile::Builder::new()
+        .prefix("stage-")
+        .tempfile_in(&tmp_dir)
+        .map_err(Error::io("creating an upload file", &tmp_dir))?;
+    let limit = engine.config().limits.max_bundle_bytes;
+    super::bundles::spool(req.into_body().into_data_stream(), tmp.path(), limit).await?;
+    let named_like = upload_name(q.filename.as_deref());
+    Ok(Json(engine.deployer().stage_archive(tmp.path(), &named_like, opts).await?))
 }

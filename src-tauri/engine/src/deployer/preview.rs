@@ -29,25 +29,36 @@ impl Deployer {
     /// `opts.appmode` / `opts.entrypoint` override what was detected (see
     /// [`Library::upload_bundle_as`](crate::library::Library::upload_bundle_as)); a choice that does not fit stores nothing.
     pub async fn stage_path(&self, path: &Path, opts: DeployOptions) -> Result<Staged> {
-        let name = opts.name.clone().unwrap_or_else(|| name_from_path(path));
-        validate_name(&name)?;
-        let overrides = opts.overrides();
-        overrides.check()?;
-        let access = opts.access_type.as_deref().map(parse_access).transpose()?;
+        // Bad options fail before anything is packed.
+        validate_name(&opts.name.clone().unwrap_or_else(|| name_from_path(path)))?;
+        opts.overrides().check()?;
+        opts.access_type.as_deref().map(parse_access).transpose()?;
         let (src, tmp, limits) = (path.to_path_buf(), self.shared.config.tmp_dir(), self.shared.config.limits);
         let packed = tokio::task::spawn_blocking(move || bundle::pack::pack(&src, &tmp, &limits))
             .await
             .map_err(Error::failed("packing stopped"))??;
+        self.stage_archive(packed.path(), path, opts).await
+    }
+
+    /// Stores an archive (packed here, or uploaded: `POST /porch/stage`, the desktop shell's
+    /// way in) as [`stage_path`](Self::stage_path) does; `named_like` (the dropped folder or
+    /// file, or the upload's file name) names and titles a new item.
+    pub async fn stage_archive(&self, archive: &Path, named_like: &Path, opts: DeployOptions) -> Result<Staged> {
+        let name = opts.name.clone().unwrap_or_else(|| name_from_path(named_like));
+        validate_name(&name)?;
+        let overrides = opts.overrides();
+        overrides.check()?;
+        let access = opts.access_type.as_deref().map(parse_access).transpose()?;
         let (content, created) = match self.shared.store.content_by_name(&name).await? {
             Some(c) => (c, false),
             None => {
-                let title = opts.title.clone().or_else(|| Some(title_from_path(path)));
+                let title = opts.title.clone().or_else(|| Some(title_from_path(named_like)));
                 let (access_type, viewer_access) = access.unzip();
                 let new = NewItem { name, title, description: None, access_type, viewer_access };
                 (self.library.create_content(new).await?, true)
             }
         };
-        match self.library.upload_bundle_as(&content.guid, packed.path(), None, &overrides).await {
+        match self.library.upload_bundle_as(&content.guid, archive, None, &overrides).await {
             Ok(b) => {
                 // An existing item's new title applies once its bundle is stored, so a
                 // refused bundle changes nothing.
