@@ -69,6 +69,9 @@ pub(super) async fn serve(
 ) -> Outcome {
     let mut buf = BytesMut::with_capacity(4096);
     let room = (limits.max_headers + 1).min(MAX_FIELDS);
+    // Registered once for the connection, not once per read.
+    let stopping = cancel.cancelled();
+    tokio::pin!(stopping);
     loop {
         let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
         let (req, head_len) = loop {
@@ -85,7 +88,7 @@ pub(super) async fn serve(
                 }
             }
             tokio::select! {
-                _ = cancel.cancelled() => return Outcome::Closed,
+                _ = &mut stopping => return Outcome::Closed,
                 read = tokio::time::timeout_at(deadline, io.read_buf(&mut buf)) => match read {
                     Ok(Ok(n)) if n > 0 => {}
                     // Closed, failed, or no complete head in time.
