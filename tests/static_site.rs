@@ -414,15 +414,20 @@ async fn a_cached_file_is_answered_as_the_first_time() {
     p.shutdown();
 }
 
-/// Reads one HTTP/1.1 response from `s` (head and a `content-length` body).
-fn read_one(s: &mut TcpStream) -> (u16, String, Vec<u8>) {
+/// Reads one response head from `s`.
+fn read_head(s: &mut TcpStream) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         s.read_exact(&mut byte).expect("response head");
         head.push(byte[0]);
     }
-    let head = String::from_utf8_lossy(&head).into_owned();
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// Reads one HTTP/1.1 response from `s` (head and a `content-length` body).
+fn read_one(s: &mut TcpStream) -> (u16, String, Vec<u8>) {
+    let head = read_head(s);
     let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let len = head
         .lines()
@@ -460,13 +465,7 @@ async fn one_connection_serves_cached_files_then_everything_else() {
     let (status, _, body) = read_one(&mut s);
     assert_eq!((status, body.as_slice()), (200, &b"<p>hi</p>"[..]));
     write!(s, "HEAD /content/{guid}/big.bin HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("write");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut byte).expect("head");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let head = read_head(&mut s).to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 200") && head.contains(&format!("content-length: {}", big.len())), "{head}");
     // A request the reader leaves to hyper, on the same connection, and more after it.
     write!(s, "POST /content/{guid}/big.bin HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 2\r\n\r\nhi").expect("write");
