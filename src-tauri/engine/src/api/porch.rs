@@ -167,23 +167,7 @@ pub(super) async fn deploy(
     Query(q): Query<DeployQuery>,
     req: Request,
 ) -> Result<Json<Deployment>, ApiError> {
-    let opts = DeployOptions {
-        name: q.name,
-        title: q.title,
-        access_type: q.access,
-        appmode: q.appmode,
-        entrypoint: q.entrypoint,
-    };
-    opts.overrides().check().map_err(Error::from)?;
-    let tmp_dir = engine.config().tmp_dir();
-    tokio::fs::create_dir_all(&tmp_dir).await.map_err(Error::io("creating the scratch folder", &tmp_dir))?;
-    let tmp = tempfile::Builder::new()
-        .prefix("deploy-")
-        .tempfile_in(&tmp_dir)
-        .map_err(Error::io("creating an upload file", &tmp_dir))?;
-    let limit = engine.config().limits.max_bundle_bytes;
-    super::bundles::spool(req.into_body().into_data_stream(), tmp.path(), limit).await?;
-    let named_like = upload_name(q.filename.as_deref());
+    let (tmp, named_like, opts) = receive(&engine, q, req, "deploy-").await?;
     Ok(Json(engine.deployer().deploy_upload(tmp.into_temp_path(), named_like, opts).await?))
 }
 
@@ -196,6 +180,19 @@ pub(super) async fn stage(
     Query(q): Query<DeployQuery>,
     req: Request,
 ) -> Result<Json<Staged>, ApiError> {
+    let (tmp, named_like, opts) = receive(&engine, q, req, "stage-").await?;
+    Ok(Json(engine.deployer().stage_archive(tmp.path(), &named_like, opts).await?))
+}
+
+/// An upload of `deploy` or `stage`: its options checked first, then its body spooled to a
+/// scratch file (named `prefix…`, removed when dropped) within the bundle size limit; also
+/// the file name the bundle's type is read from.
+async fn receive(
+    engine: &Engine,
+    q: DeployQuery,
+    req: Request,
+    prefix: &str,
+) -> Result<(tempfile::NamedTempFile, std::path::PathBuf, DeployOptions), ApiError> {
     let opts = DeployOptions {
         name: q.name,
         title: q.title,
@@ -207,11 +204,10 @@ pub(super) async fn stage(
     let tmp_dir = engine.config().tmp_dir();
     tokio::fs::create_dir_all(&tmp_dir).await.map_err(Error::io("creating the scratch folder", &tmp_dir))?;
     let tmp = tempfile::Builder::new()
-        .prefix("stage-")
+        .prefix(prefix)
         .tempfile_in(&tmp_dir)
         .map_err(Error::io("creating an upload file", &tmp_dir))?;
     let limit = engine.config().limits.max_bundle_bytes;
     super::bundles::spool(req.into_body().into_data_stream(), tmp.path(), limit).await?;
-    let named_like = upload_name(q.filename.as_deref());
-    Ok(Json(engine.deployer().stage_archive(tmp.path(), &named_like, opts).await?))
+    Ok((tmp, upload_name(q.filename.as_deref()), opts))
 }
