@@ -30,10 +30,10 @@ use axum::response::{IntoResponse as _, Response};
 use hyper::body::Incoming;
 
 use super::access::{self, Asker, Gate};
-use super::{app, dispatch, identity, observed, visitor_of, THUMBNAIL};
+use super::{app, dispatch, identity, observed, who_asks, THUMBNAIL};
 use crate::engine::Engine;
 use crate::listener::Lane;
-use crate::observe::{Served, Uncounted, ViewerRequest, Visitor};
+use crate::observe::{Served, ViewerRequest};
 use crate::routes::Route;
 use crate::static_site;
 use crate::RuntimeKind;
@@ -54,7 +54,10 @@ impl Front {
 impl crate::listener::Front for Front {
     fn at_once(&self, req: &Request<()>, peer: SocketAddr) -> Option<Response> {
         let (route, base_len) = opened(&self.0, req, peer)?;
-        crate::runtime_kind(&route.app_mode).is_static().then(|| cached_file(&self.0, req, peer, &route, base_len))?
+        if !crate::runtime_kind(&route.app_mode).is_static() {
+            return None;
+        }
+        cached_file(&self.0, req, peer, &route, base_len)
     }
 
     fn lane(&self, req: Request<Incoming>, peer: SocketAddr) -> Lane {
@@ -115,11 +118,7 @@ fn cached_file<B>(
     let (files, headers) = (engine.library().files(), req.headers());
     let resp =
         static_site::serve_cached(files, route.bundle_id?, &clean, route.primary_html.as_deref(), method, headers)?;
-    let visitor = engine.viewers().wants_detail().then(|| Visitor::of(method, headers, rest));
-    let uncounted = match &visitor {
-        Some(v) => v.uncounted,
-        None => Uncounted::of(method, headers, rest),
-    };
+    let (visitor, uncounted) = who_asks(engine, method, headers, rest);
     let seen = ViewerRequest {
         route: Some(route),
         served: if route.content_category == "pin" { Served::Pin } else { Served::Static },
@@ -145,11 +144,7 @@ async fn to_app(
     let answer = async move {
         let path = req.uri().path();
         let (base, rest) = (path[..base_len].to_string(), path[base_len..].to_string());
-        let visitor = visitor_of(&engine, &req, &rest);
-        let uncounted = match &visitor {
-            Some(v) => v.uncounted,
-            None => Uncounted::of(req.method(), req.headers(), &rest),
-        };
+        let (visitor, uncounted) = who_asks(&engine, req.method(), req.headers(), &rest);
         let resp = app::proxy(&engine, &route, &base, req).await;
         let seen = ViewerRequest {
             route: Some(route.as_ref()),

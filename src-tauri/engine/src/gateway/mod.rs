@@ -107,9 +107,20 @@ fn observed(engine: &Engine, req: ViewerRequest<'_>, mut resp: Response) -> Resp
     resp
 }
 
-/// Who is asking, read from the request only while an observer wants to know.
-fn visitor_of(engine: &Engine, req: &Request, rest: &str) -> Option<Visitor> {
-    engine.viewers().wants_detail().then(|| Visitor::of(req.method(), req.headers(), rest))
+/// Who is asking (read from the request only while an observer wants to know), and why the
+/// request is never counted, if so (asked always: keep-awake needs it with usage off).
+fn who_asks(
+    engine: &Engine,
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+    rest: &str,
+) -> (Option<Visitor>, Option<crate::observe::Uncounted>) {
+    let visitor = engine.viewers().wants_detail().then(|| Visitor::of(method, headers, rest));
+    let uncounted = match &visitor {
+        Some(v) => v.uncounted,
+        None => crate::observe::Uncounted::of(method, headers, rest),
+    };
+    (visitor, uncounted)
 }
 
 /// Cards per landing page.
@@ -348,11 +359,7 @@ async fn content(State(engine): State<Engine>, req: Request) -> Response {
         }
         Gate::Open => {
             // Steps 3 and 4: dispatch, rescuing what cannot be served.
-            let visitor = visitor_of(&engine, &req, &rest);
-            let uncounted = match &visitor {
-                Some(v) => v.uncounted,
-                None => crate::observe::Uncounted::of(req.method(), req.headers(), &rest),
-            };
+            let (visitor, uncounted) = who_asks(&engine, req.method(), req.headers(), &rest);
             let (resp, served) = dispatch::serve(&engine, &route, &base, &rest, req).await;
             let seen =
                 ViewerRequest { route: Some(route.as_ref()), served, visitor: visitor.as_ref(), uncounted, ..nothing };
@@ -411,11 +418,7 @@ async fn fallback(State(engine): State<Engine>, req: Request) -> Response {
         }
         // Steps 3 and 4.
         let rest = segs[n..].join("/");
-        let visitor = visitor_of(&engine, &req, &rest);
-        let uncounted = match &visitor {
-            Some(v) => v.uncounted,
-            None => crate::observe::Uncounted::of(req.method(), req.headers(), &rest),
-        };
+        let (visitor, uncounted) = who_asks(&engine, req.method(), req.headers(), &rest);
         let (resp, served) = dispatch::serve(&engine, &route, &base, &rest, req).await;
         let seen =
             ViewerRequest { route: Some(route.as_ref()), served, visitor: visitor.as_ref(), uncounted, ..nothing };
