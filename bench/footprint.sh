@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Desktop footprint: the memory of the real Porch window and its WebKit processes.
 #
-# Starts the GUI `porch` under Xvfb (with a private session bus, so the tray icon exists)
+# Starts the GUI `porch` under Xvfb, with a private session bus and a stand-in tray on it
+# (tests/e2e/tray_host.py, a StatusNotifierWatcher, so Porch's tray icon is shown),
 # on a scratch data folder, deploys the scenario "2 static items + 1 notebook, no app
 # running" through the CLI, waits until every process is idle, and measures PSS
 # (/proc/PID/smaps_rollup) of Porch and of every process it started:
@@ -18,8 +19,8 @@
 # Env: PORCH_BIN=path          a GUI porch binary (default: build the release GUI binary)
 #      BENCH_KEEP=1            keep the scratch folder (logs, data, screenshots)
 #      BENCH_FOOTPRINT_SETTLE  seconds of extra quiet after idle before each measure (5)
-#      PYTHON                  a python3 with python-xlib (default: $PORCH_TEST_VENV's,
-#                              then .venv-tests, installing python-xlib there if missing)
+#      PYTHON                  a python3 with python-xlib and jeepney (default:
+#                              $PORCH_TEST_VENV's, then .venv-tests, installing them there)
 # Needs: Xvfb, dbus-daemon, curl, uv (the notebook's environment), python-xlib.
 set -euo pipefail
 
@@ -45,13 +46,13 @@ command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 ||
 PY=${PYTHON:-}
 if [[ -z $PY ]]; then
   for cand in "${PORCH_TEST_VENV:-}/bin/python" "$REPO_ROOT/.venv-tests/bin/python" python3; do
-    if [[ -x $cand || $cand == python3 ]] && "$cand" -c 'import Xlib' 2>/dev/null; then PY=$cand; break; fi
+    if [[ -x $cand || $cand == python3 ]] && "$cand" -c 'import Xlib, jeepney' 2>/dev/null; then PY=$cand; break; fi
   done
 fi
 if [[ -z $PY ]]; then
   [[ -x $REPO_ROOT/.venv-tests/bin/python ]] || python3 -m venv "$REPO_ROOT/.venv-tests"
   PY=$REPO_ROOT/.venv-tests/bin/python
-  "$PY" -m pip install -q -r "$REPO_ROOT/tests/requirements.txt" || die "cannot install python-xlib"
+  "$PY" -m pip install -q -r "$REPO_ROOT/tests/requirements.txt" || die "cannot install python-xlib and jeepney"
 fi
 
 # The GUI binary (the bench default in lib.sh is headless, so build here).
@@ -85,6 +86,10 @@ for _ in $(seq 100); do [[ -s $TMP/bus ]] && break; sleep 0.1; done
 [[ -s $TMP/bus ]] || die "dbus-daemon did not report its address"
 DBUS_SESSION_BUS_ADDRESS=$(head -n 1 "$TMP/bus")
 export DBUS_SESSION_BUS_ADDRESS
+# A desktop's tray: without one, closing the window quits Porch.
+start_group "$TMP/logs/tray.out" "$TMP/logs/tray.err" "$PY" "$REPO_ROOT/tests/e2e/tray_host.py" serve "$TMP/tray-items.jsonl"
+for _ in $(seq 100); do grep -q ready "$TMP/logs/tray.out" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$TMP/logs/tray.out" || die "the stand-in tray did not start: $(cat "$TMP/logs/tray.err")"
 # WebKit's caches, the window-state file and autostart go to the scratch folder.
 export XDG_CONFIG_HOME=$TMP/xdg/config XDG_DATA_HOME=$TMP/xdg/data XDG_CACHE_HOME=$TMP/xdg/cache
 mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME"

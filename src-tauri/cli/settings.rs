@@ -64,4 +64,8 @@ fn print_settings(view: &Value) {
             at_restart.join(" and ")
         );
     }
+    // Not a saved setting: paused from the window or the tray, for this run.
+    if view["sharing_paused"] == true {
+        println!("Sharing with other computers is paused for this run (they see a \"paused\" page).");
+    }
 }

@@ -6,10 +6,11 @@
 //! passes through: the shell exits with that status and Porch acts on it (`child.rs`: 0
 //! quits, `EXIT_RESTART` restarts), shutting the engine down exactly once there.
 //!
-//! The last window closing (a request without a code) is not a way out when a tray exists:
-//! the window was closed to the tray (`window::CloseToTray`). The shell then ends with
-//! `EXIT_TRAY` and Porch starts it again in its tray form, which frees everything GTK and
-//! WebKit held; under WebDriver it only refuses the request and keeps its process (see
+//! The last window closing (a request without a code) is not a way out when a tray exists
+//! (`window::CloseToTray`): the shell then ends with `EXIT_TRAY`, which frees everything GTK
+//! and WebKit held, and Porch keeps serving (`child.rs`: with Porch's own tray no shell runs
+//! until the window is opened again; with the shell's tray, the shell starts again in its
+//! tray form). Under WebDriver it only refuses the request and keeps its process (see
 //! `shell`). With no tray, the close is a quit.
 //!
 //! Concurrency: called on the GTK main thread by the event loop.
@@ -31,6 +32,6 @@ pub(crate) fn on_exit_requested<R: Runtime>(app: &AppHandle<R>, code: Option<i32
         tracing::info!("the window is closed to the tray; still serving (the shell stays as it is under WebDriver)");
         return;
     }
-    tracing::info!("the window is closed to the tray; still serving (the shell starts again in the tray alone)");
+    tracing::info!("the window is closed; the shell ends and Porch decides what follows");
     app.exit(EXIT_TRAY);
 }

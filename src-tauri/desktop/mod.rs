@@ -3,10 +3,13 @@
 //!
 //! Process layout: [`run`] is the GUI `porch`. It starts the engine exactly as `porch serve`
 //! does and never initialises GTK or WebKit here, so with the window closed this process
-//! costs what a headless server costs. The shell is the same binary run as `porch shell`
+//! costs what a headless server costs. On Linux it also serves the tray icon and the
+//! single-instance name on the session bus itself (`bus.rs`, no GTK), so with the window
+//! closed it is the only process. The shell is the same binary run as `porch shell`
 //! (`shell.rs`), started and watched by `child.rs` through the engine's process runner: it
 //! dies with Porch, and its exit status says whether the user quit or asked for a restart.
-//! The shell owns only native concerns (STYLE 1.6): the window, the tray, drops arriving
+//! The shell owns only native concerns (STYLE 1.6): the window, the tray where Porch cannot
+//! serve it (`child.rs`), drops arriving
 //! through the webview, notifications, opening links in the user's browser. It reaches the
 //! engine over its loopback HTTP API with the run's key (`commands.rs`, `events.rs`).
 //!
@@ -14,12 +17,14 @@
 //! supervises the shell on it until the user quits or a signal arrives; then it shuts the
 //! engine down, exactly once, on the way out.
 //!
-//! Lifecycle: closing the window closes it to the tray: the shell ends and Porch starts it
-//! again in its tray form, which holds no webview (`exit`, `shell`, `child`); "Open Porch"
-//! in the tray or a second launch brings the window back the same way. "Quit" in the tray ends the shell with status 0 and Porch
+//! Lifecycle: closing the window closes it to the tray: the shell ends, and Porch keeps
+//! serving with its own tray (or starts the shell's tray form where it has none; `exit`,
+//! `shell`, `child`); "Open Porch" in the tray or a second launch starts the window again. "Quit" in the tray ends the shell with status 0 and Porch
 //! shuts down; SIGINT/SIGTERM to Porch stop the shell, then the engine.
 
 mod autostart;
+#[cfg(target_os = "linux")]
+mod bus;
 mod child;
 mod commands;
 mod events;
@@ -70,6 +75,7 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener, lock: DataLoc
 
     listener.set_nonblocking(true).context("cannot make the listener non-blocking")?;
     let data_dir = config.data_dir.clone();
+    let identity = identity(&config);
     let outcome = runtime.block_on(async {
         // Handlers first: a signal right after start must still shut down cleanly.
         let signals = child::Signals::install()?;
@@ -80,7 +86,7 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener, lock: DataLoc
             lock.announce(&info.url, &info.origin).context("cannot write the lock file")?;
         }
         tracing::info!(urls = ?engine.viewer_urls(), "serving the library");
-        let outcome = child::supervise(&engine, &data_dir, signals).await;
+        let outcome = child::supervise(&engine, &data_dir, &identity, signals).await;
         tracing::info!("shutting down");
         if tokio::time::timeout(SHUTDOWN_DEADLINE, engine.shutdown(GRACE)).await.is_err() {
             tracing::error!(?SHUTDOWN_DEADLINE, "engine shutdown did not finish; going on anyway");
@@ -129,6 +135,16 @@ fn context_for(config: &Config) -> tauri::Context {
         ctx.config_mut().identifier = id;
     }
     ctx
+}
+
+/// The single-instance name of `config`'s data folder (as `tauri-plugin-single-instance`
+/// derives it from the identifier) and the app icon, for Porch's own tray (`child`, `bus`).
+fn identity(config: &Config) -> child::Identity {
+    let ctx = context_for(config);
+    child::Identity {
+        instance: format!("{}.SingleInstance", ctx.config().identifier),
+        icon: ctx.default_window_icon().map(|icon| (icon.width(), icon.height(), icon.rgba().to_vec())),
+    }
 }
 
 /// Another `porch` already serves this data folder (`holder`): ask it, through the

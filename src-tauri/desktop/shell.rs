@@ -1,13 +1,18 @@
-//! The shell child (`porch shell`, hidden): the tray and, when open, the Library window.
+//! The shell child (`porch shell`, hidden): the Library window and, where Porch does not
+//! serve the tray itself (`--no-tray` absent, see `child.rs`), the tray.
 //!
 //! Ownership: the native side only. Everything about content is asked of the engine of the
 //! Porch that started this process (`child.rs`), over its loopback HTTP API with the run's
 //! key ([`Porch`], the CLI's client), and its events come from the engine's SSE stream
 //! (`events.rs`). The shell holds no lock and no database.
 //!
-//! Two forms: [`Mode::Window`] (tray and window) and [`Mode::Tray`] (tray only, never a
-//! webview, so WebKit's web context, its web and network processes, its caches and the GL
-//! stack are never started). Closing the window ends this shell with `EXIT_TRAY` (`child.rs`) and
+//! With `--no-tray` (Porch's own tray on the session bus), the shell is the window alone: it
+//! builds no tray and takes no single-instance name, and serves `org.porch.Shell.Show` on
+//! the session bus for Porch's "Open Porch"; closing the window ends it.
+//!
+//! Without it, two forms: [`Mode::Window`] (tray and window) and [`Mode::Tray`] (tray only,
+//! never a webview, so WebKit's web context, its web and network processes, its caches and
+//! the GL stack are never started). Closing the window ends this shell with `EXIT_TRAY` (`child.rs`) and
 //! Porch starts a new one in the tray form; "Open Porch" and a second `porch` launch end
 //! the tray form with `EXIT_WINDOW` and Porch starts one with the window. A new process,
 //! not an `execve` of this one: an `execve` keeps every descriptor GTK and WebKit opened
@@ -46,6 +51,10 @@ pub(crate) struct ShellArgs {
     /// Start with the tray icon only, no window.
     #[arg(long)]
     tray: bool,
+    /// Build no tray icon and take no single-instance name: Porch serves both itself on the
+    /// session bus (`bus.rs`) and asks this shell to show its window over it.
+    #[arg(long, conflicts_with = "tray")]
+    no_tray: bool,
 }
 
 /// How this shell reaches its Porch.
@@ -86,11 +95,13 @@ pub(crate) struct Shell {
     pub(crate) porch: Arc<Porch>,
     /// The form it runs in.
     pub(crate) mode: Mode,
+    /// Whether Porch holds the tray and the single-instance name (`--no-tray`).
+    pub(crate) tray_in_porch: bool,
 }
 
 /// Runs the shell; its exit status is its message to Porch (`child.rs`).
 pub(crate) fn main(data_dir: Option<PathBuf>, args: ShellArgs) -> ExitCode {
-    match run(data_dir, if args.tray { Mode::Tray } else { Mode::Window }) {
+    match run(data_dir, if args.tray { Mode::Tray } else { Mode::Window }, args.no_tray) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
             eprintln!("porch shell: {err:#}");
@@ -99,7 +110,7 @@ pub(crate) fn main(data_dir: Option<PathBuf>, args: ShellArgs) -> ExitCode {
     }
 }
 
-fn run(data_dir: Option<PathBuf>, mode: Mode) -> anyhow::Result<i32> {
+fn run(data_dir: Option<PathBuf>, mode: Mode, tray_in_porch: bool) -> anyhow::Result<i32> {
     let link = Link::from_env()?;
     let config = crate::cli::base_config(data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -115,47 +126,99 @@ fn run(data_dir: Option<PathBuf>, mode: Mode) -> anyhow::Result<i32> {
         .as_array()
         .map(|urls| urls.iter().filter_map(|u| u.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
-    let shell = Shell { porch, mode };
+    let shell = Shell { porch, mode, tray_in_porch };
     let context = super::context_for(&config);
-    let app = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build_app(shell, context, urls)));
+    // Beside Porch's own tray: "show the window" arrives on the session bus.
+    let handle = Arc::new(std::sync::OnceLock::new());
+    let (bus, ready) = if tray_in_porch {
+        let (conn, name) = runtime.block_on(show_on_bus(handle.clone()))?;
+        // Porch reads the name from the ready line to reach this shell.
+        (Some(conn), format!("{READY} {name}"))
+    } else {
+        (None, READY.to_owned())
+    };
+    let app = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build_app(shell, context, urls, ready)));
     let app = match app {
         Ok(Ok(app)) => app,
         Ok(Err(err)) => return Err(err).context("cannot build the desktop app"),
         Err(_) => return Err(anyhow!("cannot open the desktop window (GTK failed to start)")),
     };
+    let _ = handle.set(app.handle().clone());
     let code = app.run_return(|app, event| {
         if let RunEvent::ExitRequested { code, api, .. } = event {
             exit::on_exit_requested(app, code, &api);
         }
     });
+    drop(bus);
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(code)
 }
 
+/// The shell's connection to the session bus, serving `org.porch.Shell` (`Show`) for the
+/// Porch that holds the tray. Until `app` is set (the app is built), a call does nothing:
+/// the window is being built anyway.
+#[cfg(target_os = "linux")]
+async fn show_on_bus(app: Arc<std::sync::OnceLock<tauri::AppHandle>>) -> anyhow::Result<(zbus::Connection, String)> {
+    let conn = zbus::connection::Builder::session()
+        .context("no session bus")?
+        .serve_at(super::bus::SHELL_PATH, ShowWindow(app))?
+        .build()
+        .await
+        .context("cannot connect to the session bus")?;
+    let name = conn.unique_name().map(|n| n.to_string()).ok_or_else(|| anyhow!("the session bus gave no name"))?;
+    Ok((conn, name))
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn show_on_bus(_: Arc<std::sync::OnceLock<tauri::AppHandle>>) -> anyhow::Result<((), String)> {
+    Err(anyhow!("--no-tray needs the session bus of a Linux desktop"))
+}
+
+/// `org.porch.Shell`: Porch's "Open Porch" (tray, second launch) while this shell runs.
+#[cfg(target_os = "linux")]
+struct ShowWindow(Arc<std::sync::OnceLock<tauri::AppHandle>>);
+
+#[cfg(target_os = "linux")]
+#[zbus::interface(name = "org.porch.Shell")]
+impl ShowWindow {
+    fn show(&self) {
+        let Some(app) = self.0.get() else { return };
+        let shown = app.clone();
+        if let Err(err) = app.run_on_main_thread(move || window::show_main(&shown)) {
+            tracing::warn!(error = %err, "cannot open the window");
+        }
+    }
+}
+
 /// The Tauri app: plugins, managed state, commands, tray, and the window in window mode.
-fn build_app(shell: Shell, context: tauri::Context, urls: Vec<String>) -> tauri::Result<tauri::App> {
+fn build_app(shell: Shell, context: tauri::Context, urls: Vec<String>, ready: String) -> tauri::Result<tauri::App> {
     let mode = shell.mode;
-    tauri::Builder::default()
-        // First: a second `porch` start on the same data folder only brings the window to
-        // the front (the plugin's name is per folder: see `context_for`).
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            if app.state::<Shell>().mode == Mode::Window {
-                window::show_main(app);
-                return;
-            }
-            // The tray form ends (Porch starts the window form), which would cut the D-Bus call
-            // of the second launch before the plugin answers it (that launch then fails with
-            // "NoReply"). The answer goes out when this callback returns; the shell ends a
-            // moment later.
-            let app = app.clone();
-            tauri::async_runtime::spawn(async move {
-                tokio::time::sleep(ANSWER_FIRST).await;
-                let shown = app.clone();
-                if let Err(err) = app.run_on_main_thread(move || window::show_main(&shown)) {
-                    tracing::warn!(error = %err, "cannot open the window");
+    let tray_in_porch = shell.tray_in_porch;
+    let mut builder = tauri::Builder::default();
+    if !tray_in_porch {
+        builder = builder
+            // First: a second `porch` start on the same data folder only brings the window to
+            // the front (the plugin's name is per folder: see `context_for`).
+            .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+                if app.state::<Shell>().mode == Mode::Window {
+                    window::show_main(app);
+                    return;
                 }
-            });
-        }))
+                // The tray form ends (Porch starts the window form), which would cut the D-Bus call
+                // of the second launch before the plugin answers it (that launch then fails with
+                // "NoReply"). The answer goes out when this callback returns; the shell ends a
+                // moment later.
+                let app = app.clone();
+                tauri::async_runtime::spawn(async move {
+                    tokio::time::sleep(ANSWER_FIRST).await;
+                    let shown = app.clone();
+                    if let Err(err) = app.run_on_main_thread(move || window::show_main(&shown)) {
+                        tracing::warn!(error = %err, "cannot open the window");
+                    }
+                });
+            }));
+    }
+    builder
         .plugin(tauri_plugin_shell::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
@@ -177,6 +240,14 @@ fn build_app(shell: Shell, context: tauri::Context, urls: Vec<String>) -> tauri:
             commands::restart_app,
         ])
         .setup(move |app| {
+            if tray_in_porch {
+                // Porch decides what a close means (to its tray, or quit with none shown).
+                app.state::<window::CloseToTray>().enable();
+                window::create_main(app.handle())?;
+                events::spawn(app.handle().clone(), app.state::<Shell>().porch.clone());
+                println!("{ready}");
+                return Ok(());
+            }
             let tray = tray::install(app, &urls);
             match &tray {
                 Ok(()) => app.state::<window::CloseToTray>().enable(),
@@ -193,7 +264,7 @@ fn build_app(shell: Shell, context: tauri::Context, urls: Vec<String>) -> tauri:
             }
             events::spawn(app.handle().clone(), app.state::<Shell>().porch.clone());
             // Porch counts the shell as up from here (a failure before is a start-up failure).
-            println!("{READY}");
+            println!("{ready}");
             Ok(())
         })
         .build(context)

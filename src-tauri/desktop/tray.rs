@@ -1,4 +1,6 @@
-//! The tray icon and its menu: open the window, open the LAN URL(s), pause sharing, quit.
+//! The shell's tray icon and its menu: open the window, open the LAN URL(s), pause sharing,
+//! quit. Used where Porch cannot serve its own tray on the session bus (`bus.rs`, the same
+//! menu; `child.rs` says which runs).
 //!
 //! Ownership: the tray is registered with the app (Tauri keeps it alive); menu actions only
 //! call into `window`, `AppHandle::exit` (the shell exits, and its Porch shuts down) and the

@@ -7,10 +7,11 @@
 //! once a tray exists.
 //!
 //! Closing the window to the tray destroys it, webview and all, and `exit` then ends the
-//! shell, which Porch starts again in its tray form (no WebKit at all), while the engine
-//! keeps serving in Porch's own process. Opening it again (tray "Open Porch", a second
-//! launch) ends the tray form and Porch starts the shell with its window; the Library reads
-//! its state from the engine, so nothing is lost.
+//! shell, while the engine keeps serving in Porch's own process (with Porch's own tray no
+//! shell runs until the window is opened again; otherwise the shell starts again in its
+//! tray form, no WebKit at all). Opening it again (tray "Open Porch", a second launch)
+//! starts the shell with its window; the Library reads its state from the engine, so
+//! nothing is lost.
 //!
 //! Concurrency: called from the GTK main thread (setup, menu events) and from other threads
 //! (the single-instance plugin's callback); Tauri marshals window creation onto the main

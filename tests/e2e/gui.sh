@@ -95,6 +95,14 @@ export PORCH_E2E_NOTIFICATIONS="$WORK/notifications.jsonl"
 PIDS+=($!)
 for _ in $(seq 100); do grep -q ready "$OUT/notifications.log" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$OUT/notifications.log" || { echo "the notification daemon did not start:" >&2; cat "$OUT/notifications.log" >&2; exit 1; }
+# A stand-in tray (StatusNotifierWatcher): Porch's tray icon registers with it, and the
+# scenario uses its menu as a person would (tests/e2e/tray_host.py).
+export PORCH_E2E_TRAY_ITEMS="$WORK/tray-items.jsonl"
+"$PY" "$ROOT/tests/e2e/tray_host.py" serve "$PORCH_E2E_TRAY_ITEMS" >"$OUT/tray.log" 2>&1 &
+TRAY_PID=$!
+PIDS+=($TRAY_PID)
+for _ in $(seq 100); do grep -q ready "$OUT/tray.log" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$OUT/tray.log" || { echo "the stand-in tray did not start:" >&2; cat "$OUT/tray.log" >&2; exit 1; }
 
 # The app's start-at-login entry goes here, never into the real ~/.config.
 export XDG_CONFIG_HOME="$WORK/xdg-config"
@@ -179,3 +187,34 @@ for _ in $(seq 100); do grep -q listening "$OUT/busy-port.log" 2>/dev/null && br
 must_fail "$OUT/busy-window.log" --data-dir "$WORK/busy-data" --port "$BUSY_PORT"
 notified "cannot listen on" ":$BUSY_PORT"
 echo "PASS: start-up failures notified"
+
+# With no tray on the desktop (the stand-in tray stopped), there is no way back to a closed
+# window: closing it quits Porch, which stops serving (bench/footprint_client.py closes the
+# window as a window manager's close button does).
+echo "== without a tray, closing the window quits"
+kill "$TRAY_PID"
+wait "$TRAY_PID" 2>/dev/null || true
+RUST_LOG=info "$PORCH" --data-dir "$WORK/notray-data" --bind 127.0.0.1 --port 0 >"$OUT/notray.log" 2>&1 &
+NOTRAY_PID=$!
+PIDS+=($NOTRAY_PID)
+for _ in $(seq 600); do
+  [[ $("$PY" "$ROOT/bench/footprint_client.py" window "$NOTRAY_PID") == viewable ]] && break
+  kill -0 "$NOTRAY_PID" 2>/dev/null || { echo "FAIL: porch without a tray exited early:" >&2; cat "$OUT/notray.log" >&2; exit 1; }
+  sleep 0.1
+done
+NOTRAY_URL=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$WORK/notray-data/porch.lock")
+curl -fsS -o /dev/null "$NOTRAY_URL" || { echo "FAIL: porch without a tray does not serve $NOTRAY_URL" >&2; exit 1; }
+"$PY" "$ROOT/bench/footprint_client.py" close "$NOTRAY_PID"
+for _ in $(seq 300); do kill -0 "$NOTRAY_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$NOTRAY_PID" 2>/dev/null; then
+  echo "FAIL: with no tray, porch kept running after its window closed:" >&2
+  cat "$OUT/notray.log" >&2
+  exit 1
+fi
+wait "$NOTRAY_PID" || { echo "FAIL: porch without a tray exited with status $? on close:" >&2; cat "$OUT/notray.log" >&2; exit 1; }
+if curl -fsS -o /dev/null --max-time 5 "$NOTRAY_URL" 2>/dev/null; then
+  echo "FAIL: $NOTRAY_URL still answers after porch quit" >&2
+  exit 1
+fi
+grep -q "no tray icon shows on this desktop: quitting" "$OUT/notray.log" || { echo "FAIL: porch did not say why it quit:" >&2; cat "$OUT/notray.log" >&2; exit 1; }
+echo "   ok: closed with no tray: porch quit (status 0) and stopped serving"

@@ -17,11 +17,15 @@ Steps (each prints `ok - ...`; the first failure raises, screenshots the window 
     (served to viewers at `…/__thumbnail__`) instead of a deploy; a file that is not a
     picture is refused with a note and stores nothing;
  6. dropping a path that does not exist shows an error note with a code and message;
- 7. closing the window (WM_DELETE_WINDOW, as a window manager sends it) closes it to the
-    tray: the X window and its WebKit web process are gone, porch keeps serving (a content
-    URL is fetched while closed); a second launch (`porch --data-dir D`, which runs the same
-    code as the tray's "Open Porch") builds a new window, which WebDriver switches to, and
-    the Library there shows the same items; then it is closed to the tray again (needs
+ 7. the tray icon, through a stand-in tray on the session bus (tests/e2e/tray_host.py, as a
+    panel would use it): its menu offers Open Porch, the viewer URL, Pause sharing and Quit
+    Porch, and has an icon; "Pause sharing" pauses sharing (`porch settings` says so) and
+    unpauses it again. Closing the window (WM_DELETE_WINDOW, as a window manager sends it)
+    closes it to the tray: the X window and its WebKit web process are gone, porch keeps
+    serving (a content URL is fetched while closed); the tray's "Open Porch" builds a new
+    window, which WebDriver switches to, and the Library there shows the same items; closed
+    again, a second launch (`porch --data-dir D`) brings it back the same way; then it is
+    closed to the tray again (needs
     python-xlib, pinned in tests/requirements.txt; without it the step is a counted skip,
     see `skip`);
  8. SIGTERM to the app with its window closed to the tray: the engine shuts down
@@ -510,10 +514,55 @@ class Scenario:
             self.wait_for("the webview's WebKitWebProcess to exit", lambda: not web_processes())
             assert _proc_state(pid) not in (None, "Z"), "porch exited when its window was closed"
 
+        def reopened(how: str) -> None:
+            self.wait_for("a new Porch window", lambda: [w for w, state in app_windows() if state == X.IsViewable])
+            self.wait_for("a web process for the new window", web_processes)
+            # WebDriver: the old browsing context is gone; the new webview is one to switch to.
+            handles = self.wait_for("the new window's browsing context", lambda: self.driver.window_handles)
+            self.driver.switch_to.window(handles[-1])
+            self.wait_for("the Library in the new window", lambda: len(self.find('[data-testid="content-row"]')) == len(rows_before))
+            rows_after = sorted((r["href"] or "", r["text"]) for r in self.find('[data-testid="content-row"]'))
+            assert [h for h, _ in rows_after] == [h for h, _ in rows_before], (rows_before, rows_after)
+            self.ok(f"reopened {how}: the Library shows the same {len(rows_after)} items")
+
         rows_before = sorted((r["href"] or "", r["text"]) for r in self.find('[data-testid="content-row"]'))
         # The two deployed sites and the failed deploy's item (not deployed).
         assert len(rows_before) == 3, rows_before
         assert web_processes(), "no WebKitWebProcess runs for the open window"
+
+        # The tray icon, as a panel shows it.
+        items = os.environ.get("PORCH_E2E_TRAY_ITEMS")
+        assert items, "PORCH_E2E_TRAY_ITEMS is not set (gui.sh starts the stand-in tray)"
+
+        def tray(*args: str) -> str:
+            res = subprocess.run([sys.executable, str(ROOT / "tests/e2e/tray_host.py"), args[0], items, *args[1:]],
+                                 capture_output=True, text=True, timeout=30)
+            assert res.returncode == 0, f"tray_host.py {args[0]}: {res.stderr or res.stdout}"
+            return res.stdout
+
+        def menu() -> dict[str, dict]:
+            return {e["label"]: e for e in map(json.loads, tray("menu").splitlines())}
+
+        entries = self.wait_for("Porch's tray icon to register", lambda: os.path.exists(items) and menu())
+        for label in ("Open Porch", "Pause sharing", "Quit Porch"):
+            assert label in entries, f"the tray menu has no {label!r}: {list(entries)}"
+        assert any(label.startswith("http://") for label in entries), f"no viewer URL in the tray menu: {list(entries)}"
+        assert entries["Pause sharing"]["checked"] is False, entries["Pause sharing"]
+        assert tray("icon").split(), "the tray icon has no picture"
+
+        def sharing_paused() -> bool:
+            res = self.porch_cli("settings", "show")
+            assert res.returncode == 0, res
+            return "Sharing with other computers is paused" in res.stdout
+
+        assert not sharing_paused()
+        tray("click", "Pause sharing")
+        self.wait_for("sharing to pause from the tray", sharing_paused)
+        assert menu()["Pause sharing"]["checked"] is True
+        tray("click", "Pause sharing")
+        self.wait_for("sharing to resume from the tray", lambda: not sharing_paused())
+        self.ok(f"the tray icon: {sorted(entries)}; Pause sharing pauses and resumes")
+
         close_window()
         # Serving on while closed: the page and a content URL from the engine, fresh.
         with urllib.request.urlopen(url, timeout=10) as resp:
@@ -522,21 +571,17 @@ class Scenario:
         self.ok("closing the window destroys it and its web process; porch keeps serving")
         self.screenshot_screen("closed-to-tray")
 
-        # A second launch on the same data folder opens the window again (the tray's
-        # "Open Porch" calls the same `window::show_main`); this process then exits.
-        # (The single-instance plugin ends it with status 0 once the running one is told.)
+        # The tray's "Open Porch" opens the window again.
+        tray("click", "Open Porch")
+        reopened("from the tray's Open Porch")
+        self.screenshot("reopened")
+        close_window()
+
+        # A second launch on the same data folder does the same; this process then exits
+        # with status 0 once the running Porch has been told (the single-instance name).
         res = self.porch_cli()
         assert res.returncode == 0, "the second launch failed"
-        self.wait_for("a new Porch window", lambda: [w for w, state in app_windows() if state == X.IsViewable])
-        self.wait_for("a web process for the new window", web_processes)
-        # WebDriver: the old browsing context is gone; the new webview is one to switch to.
-        handles = self.wait_for("the new window's browsing context", lambda: self.driver.window_handles)
-        self.driver.switch_to.window(handles[-1])
-        self.wait_for("the Library in the new window", lambda: len(self.find('[data-testid="content-row"]')) == len(rows_before))
-        rows_after = sorted((r["href"] or "", r["text"]) for r in self.find('[data-testid="content-row"]'))
-        assert [h for h, _ in rows_after] == [h for h, _ in rows_before], (rows_before, rows_after)
-        self.ok(f"reopened by a second launch: the Library shows the same {len(rows_after)} items")
-        self.screenshot("reopened")
+        reopened("by a second launch")
 
         close_window()
         self.ok("closed to the tray again")
