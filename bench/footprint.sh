@@ -60,11 +60,14 @@ if [[ -z ${PORCH_BIN:-} ]]; then
   log "building ui/ and porch (release, with the window)"
   [[ -d $REPO_ROOT/ui/node_modules ]] || npm ci --prefix "$REPO_ROOT/ui" >&2
   npm --prefix "$REPO_ROOT/ui" run build >&2 || die "npm run build failed"
-  (cd "$REPO_ROOT" && cargo build --release --bin porch >&2) || die "cargo build failed"
+  (cd "$REPO_ROOT" && cargo build --release --bins >&2) || die "cargo build failed"
   PORCH_BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/porch
 fi
 bench_porch_bin
-ldd "$PORCH_BIN" | grep -q libwebkit2gtk || die "$PORCH_BIN has no window (built without the gui feature)"
+# The window is the program beside it (`porch-shell`), or, in builds before the split, the
+# same binary (then linked with WebKit).
+[[ -x $(dirname "$PORCH_BIN")/porch-shell ]] || ldd "$PORCH_BIN" | grep -q libwebkit2gtk ||
+  die "$PORCH_BIN has no window (no porch-shell beside it: build with the gui feature, cargo build --release --bins)"
 
 bench_tmp footprint
 DATA=$TMP/data

@@ -71,6 +71,13 @@ def program(pid: int) -> str:
     return name
 
 
+def same_program(a: int, b: int) -> bool:
+    try:
+        return os.path.realpath(f"/proc/{a}/exe") == os.path.realpath(f"/proc/{b}/exe")
+    except OSError:
+        return False
+
+
 def state(pid: int) -> str | None:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -103,8 +110,8 @@ def memory(pid: int) -> dict[str, int] | None:
 
 
 def klass(name: str) -> str:
-    # The desktop shell (tray and window) is a child `porch shell`: Porch, not apart.
-    if name in ("porch", "porch shell"):
+    # The window (`porch-shell`, or `porch shell` in builds before the split) is Porch's.
+    if name in ("porch", "porch shell", "porch-shell"):
         return "porch"
     if name.startswith("WebKit") or name in ("bwrap", "xdg-dbus-proxy"):
         return "webkit"
@@ -150,8 +157,8 @@ def cmd_measure(pid: int, label: str, out: str) -> int:
         if mem is None:
             continue
         name = program(p)
-        if p != pid and name == "porch":
-            name = "porch shell"
+        if p != pid and same_program(p, pid):
+            name = "porch shell"  # the same binary run as `porch shell` (before the split)
         rows.append({"pid": p, "name": name, "class": "porch" if p == pid else klass(name), **mem})
     with open(out, "a", encoding="utf-8") as f:
         f.write(json.dumps({"label": label, "rows": rows}) + "\n")

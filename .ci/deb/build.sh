@@ -6,15 +6,17 @@
 #                                    # `gui` stage compiled; the package is the same otherwise)
 #
 # What goes in:
-# - /usr/bin/porch: the release binary (the window with no arguments, the CLI otherwise),
-#   built by `tauri build --bundles deb`; the package's metadata, Depends and the .desktop
-#   entry come from tauri.conf.json (bundle, bundle.linux.deb).
+# - /usr/bin/porch: the release binary (the desktop app with no arguments, the CLI and the
+#   headless server otherwise), built by `tauri build --bundles deb`; the package's metadata,
+#   Depends and the .desktop entry come from tauri.conf.json (bundle, bundle.linux.deb).
+# - /usr/lib/porch/porch-shell: the window's program, which `porch` starts (not a command:
+#   moved out of /usr/bin, where the bundler puts every program of the package).
 # - /usr/lib/porch/uv: uv from the PyPI wheel of UV_VERSION (the wheel carries the binary),
 #   checked against its pinned sha256 (cached in $CARGO_TARGET_DIR/package/). Porch tries it before any other uv
 #   (src-tauri/engine/src/environment/mod.rs, `uv_candidates`).
 # - /usr/share/lintian/overrides/porch: the lintian warnings accepted, each with its reason.
 # - Suggests (Tauri's deb config has no field for it): added to the control file after the
-#   bundler ran, /usr/bin/porch stripped of its symbols (as dh_strip would), and the package
+#   bundler ran, both programs stripped of their symbols (as dh_strip would), and the package
 #   rebuilt with dpkg-deb as root-owned.
 #
 # Needs: the Rust toolchain, npm (ui/node_modules is installed when missing), python3 with
@@ -146,7 +148,15 @@ for line in open(path).read().splitlines():
         out.append("Maintainer: " + maintainer)
 open(path, "w").write("\n".join(out) + "\n")
 PY
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$tree/usr/bin/porch"
+mkdir -p "$tree/usr/lib/porch"
+if [[ -e $tree/usr/bin/porch-shell ]]; then
+  mv "$tree/usr/bin/porch-shell" "$tree/usr/lib/porch/porch-shell"
+else
+  install -m 0755 "$TARGET/$profile/porch-shell" "$tree/usr/lib/porch/porch-shell"
+fi
+for program in "$tree/usr/bin/porch" "$tree/usr/lib/porch/porch-shell"; do
+  strip --strip-unneeded --remove-section=.comment --remove-section=.note "$program"
+done
 # md5sums and Installed-Size (KiB) of what the package now holds.
 (cd "$tree" && find . -path ./DEBIAN -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum |
   sed 's#  \./#  #') >"$tree/DEBIAN/md5sums"

@@ -3,7 +3,8 @@
 #
 #   bash .ci/deb/check-depends.sh [PACKAGE]      # default: porch (must be installed)
 #
-# Every shared library `ldd` shows for /usr/bin/porch and /usr/lib/porch/uv, and the
+# Every shared library `ldd` shows for /usr/bin/porch, /usr/lib/porch/porch-shell (the
+# window) and /usr/lib/porch/uv, and the
 # libraries Porch opens at run time (the tray's appindicator, which ldd cannot see), is
 # mapped to its Debian package with `dpkg -S`; each of those packages must be in Depends or
 # be pulled in by it (apt-cache's dependency closure of Depends). A library nothing
@@ -11,7 +12,7 @@
 # programs that are not libraries (python3, python3-venv) must be in Depends by name.
 set -euo pipefail
 pkg=${1:-porch}
-BINARIES=(/usr/bin/porch /usr/lib/porch/uv)
+BINARIES=(/usr/bin/porch /usr/lib/porch/porch-shell /usr/lib/porch/uv)
 # Loaded with dlopen, so invisible to ldd: libappindicator-sys opens the tray library.
 DLOPENED=(libayatana-appindicator3.so.1)
 # Programs Porch runs (environments are built with `python3 -m venv` semantics by uv and

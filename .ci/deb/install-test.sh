@@ -79,7 +79,11 @@ step "apt-get install ./$(basename "$deb")"
 cp "$deb" "$WORK/"
 (cd "$WORK" && apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "./$(basename "$deb")")
 [[ $(dpkg-query -W -f='${Version}' "$PKG") == "$version" ]] || fail "installed version is not $version"
-[[ -x /usr/bin/porch && -x /usr/lib/porch/uv ]] || fail "/usr/bin/porch or /usr/lib/porch/uv is missing"
+[[ -x /usr/bin/porch && -x /usr/lib/porch/porch-shell && -x /usr/lib/porch/uv ]] ||
+  fail "/usr/bin/porch, /usr/lib/porch/porch-shell or /usr/lib/porch/uv is missing"
+[[ ! -e /usr/bin/porch-shell ]] || fail "the window's program is in /usr/bin (it belongs in /usr/lib/porch)"
+# The desktop app's own process links no GTK or WebKit (its memory with the window closed).
+if ldd /usr/bin/porch | grep -qE 'libwebkit2gtk|libgtk-3'; then fail "/usr/bin/porch links GTK or WebKit"; fi
 desktop=$(dpkg -L "$PKG" | grep '^/usr/share/applications/.*\.desktop$' || true)
 [[ -n $desktop ]] || fail "the package installs no .desktop entry under /usr/share/applications"
 grep -q '^Exec=porch' "$desktop" || fail "$desktop does not run porch: $(grep '^Exec' "$desktop")"
@@ -199,7 +203,8 @@ snapshot >"$WORK/before"
 [[ -s $WORK/before ]] || fail "the data folder $DATA is empty"
 step "apt-get remove $PKG"
 apt-get -o DPkg::Lock::Timeout=300 remove -y -q "$PKG"
-[[ ! -e /usr/bin/porch && ! -e /usr/lib/porch/uv ]] || fail "/usr/bin/porch or /usr/lib/porch/uv is still there after removal"
+[[ ! -e /usr/bin/porch && ! -e /usr/lib/porch/porch-shell && ! -e /usr/lib/porch/uv ]] ||
+  fail "/usr/bin/porch, /usr/lib/porch/porch-shell or /usr/lib/porch/uv is still there after removal"
 snapshot >"$WORK/after"
 diff -u "$WORK/before" "$WORK/after" || fail "removing the package changed the data folder"
 echo "data folder untouched: $(wc -l <"$WORK/after") files"

@@ -30,7 +30,7 @@ const LOCK_RETRY: Duration = Duration::from_millis(50);
 
 /// A request body.
 #[derive(Debug)]
-pub(crate) enum Body {
+pub enum Body {
     /// None.
     Empty,
     /// JSON.
@@ -44,7 +44,7 @@ pub(crate) enum Body {
 
 impl Answer {
     /// The JSON of a success (`null` for an empty one); an error answer becomes its message.
-    pub(crate) fn json(self, path: &str) -> anyhow::Result<Value> {
+    pub fn json(self, path: &str) -> anyhow::Result<Value> {
         let Answer { status, bytes, .. } = self;
         let value: Value =
             if bytes.iter().all(u8::is_ascii_whitespace) { Value::Null } else { serde_json::from_slice(&bytes)? };
@@ -60,17 +60,19 @@ impl Answer {
 
 /// An API answer as it came: status, body and content type.
 #[derive(Debug)]
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    pub(crate) bytes: Vec<u8>,
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body.
+    pub bytes: Vec<u8>,
     /// The `Content-Type` header, when there is one.
     #[cfg_attr(not(feature = "gui"), allow(dead_code))]
-    pub(crate) content_type: Option<String>,
+    pub content_type: Option<String>,
 }
 
 /// Porch's API, wherever it runs.
 #[derive(Debug)]
-pub(crate) struct Porch {
+pub struct Porch {
     transport: Transport,
     config: Config,
 }
@@ -97,7 +99,7 @@ impl Porch {
     /// Finds the server holding `config`'s data folder, or takes the folder's lock and
     /// opens it here. Waits while another command works alone on the folder, or while a
     /// server is starting.
-    pub(crate) async fn connect(config: Config, command: &str) -> anyhow::Result<Porch> {
+    pub async fn connect(config: Config, command: &str) -> anyhow::Result<Porch> {
         let dir = config.data_dir.clone();
         let started = Instant::now();
         let mut told = false;
@@ -148,7 +150,7 @@ impl Porch {
     /// The server at `base` (its loopback URL), called with `key`: the desktop shell, which
     /// its Porch hands both (so it never reads the lock file or the credential file).
     #[cfg(feature = "gui")]
-    pub(crate) fn remote(config: Config, base: &str, key: String, origin: Option<String>) -> anyhow::Result<Porch> {
+    pub fn remote(config: Config, base: &str, key: String, origin: Option<String>) -> anyhow::Result<Porch> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -159,7 +161,7 @@ impl Porch {
 
     /// A streaming `GET` on the server (the event stream); a server only.
     #[cfg(feature = "gui")]
-    pub(crate) async fn open_stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+    pub async fn open_stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
         let Transport::Server { http, base, key, .. } = &self.transport else {
             bail!("no Porch server runs on this data folder");
         };
@@ -176,23 +178,23 @@ impl Porch {
     }
 
     /// Whether a server holds the folder (so it follows linked folders and runs schedules).
-    pub(crate) fn is_serving(&self) -> bool {
+    pub fn is_serving(&self) -> bool {
         matches!(self.transport, Transport::Server { .. })
     }
 
     /// The configuration this command runs with.
-    pub(crate) fn config(&self) -> &Config {
+    pub fn config(&self) -> &Config {
         &self.config
     }
 
     /// Calls the API and returns its JSON answer (`null` for an empty one); an error answer
     /// becomes its message.
-    pub(crate) async fn call(&self, method: Method, path: &str, body: Body) -> anyhow::Result<Value> {
+    pub async fn call(&self, method: Method, path: &str, body: Body) -> anyhow::Result<Value> {
         self.send(method, path, body).await?.json(path)
     }
 
     /// `GET path` for a body that is not JSON (an archive); an error answer becomes its message.
-    pub(crate) async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+    pub async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
         let Answer { status, bytes, .. } = self.send(Method::GET, path, Body::Empty).await?;
         if (200..300).contains(&status) {
             return Ok(bytes);
@@ -205,7 +207,7 @@ impl Porch {
     }
 
     /// Calls the API and returns the status, body and content type as they came.
-    pub(crate) async fn send(&self, method: Method, path: &str, body: Body) -> anyhow::Result<Answer> {
+    pub async fn send(&self, method: Method, path: &str, body: Body) -> anyhow::Result<Answer> {
         let (status, bytes, content_type) = match &self.transport {
             Transport::Server { http, base, key, origin } => {
                 let mut req =
@@ -258,27 +260,27 @@ impl Porch {
     }
 
     /// `GET path`.
-    pub(crate) async fn get(&self, path: &str) -> anyhow::Result<Value> {
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
         self.call(Method::GET, path, Body::Empty).await
     }
 
     /// `POST path` with a JSON body.
-    pub(crate) async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         self.call(Method::POST, path, Body::Json(body)).await
     }
 
     /// `PATCH path` with a JSON body.
-    pub(crate) async fn patch(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    pub async fn patch(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         self.call(Method::PATCH, path, Body::Json(body)).await
     }
 
     /// `DELETE path`.
-    pub(crate) async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
         self.call(Method::DELETE, path, Body::Empty).await
     }
 
     /// The item with this name, as the content API shows it.
-    pub(crate) async fn content_by_name(&self, name: &str) -> anyhow::Result<Value> {
+    pub async fn content_by_name(&self, name: &str) -> anyhow::Result<Value> {
         let list = self.get(&with_query("/__api__/v1/content", &[("name", Some(name))])).await?;
         list.as_array()
             .and_then(|items| items.iter().find(|c| c["name"] == name))
@@ -287,13 +289,13 @@ impl Porch {
     }
 
     /// An item's guid by name.
-    pub(crate) async fn guid_of(&self, name: &str) -> anyhow::Result<String> {
+    pub async fn guid_of(&self, name: &str) -> anyhow::Result<String> {
         let c = self.content_by_name(name).await?;
         c["guid"].as_str().map(str::to_string).ok_or_else(|| anyhow!("the content list has no guid for {name}"))
     }
 
     /// One of an item's variants, by id or by name.
-    pub(crate) async fn variant(&self, guid: &str, which: &str) -> anyhow::Result<Value> {
+    pub async fn variant(&self, guid: &str, which: &str) -> anyhow::Result<Value> {
         let list = self.get(&format!("/__api__/v1/content/{guid}/variants")).await?;
         let items = list.as_array().cloned().unwrap_or_default();
         items
@@ -305,7 +307,7 @@ impl Porch {
     }
 
     /// Waits for a task to finish and returns its last state (long-polling the task API).
-    pub(crate) async fn wait_task(&self, id: &str) -> anyhow::Result<Value> {
+    pub async fn wait_task(&self, id: &str) -> anyhow::Result<Value> {
         let mut first = 0;
         loop {
             let t = self.get(&format!("/__api__/v1/tasks/{id}?first={first}&wait=30")).await?;
@@ -318,7 +320,7 @@ impl Porch {
 }
 
 /// `path?k=v&…` with the values percent-encoded (absent ones left out).
-pub(crate) fn with_query(path: &str, pairs: &[(&str, Option<&str>)]) -> String {
+pub fn with_query(path: &str, pairs: &[(&str, Option<&str>)]) -> String {
     let mut url = reqwest::Url::parse("http://porch.invalid/").expect("invariant: a valid URL");
     url.set_path(path);
     {

@@ -110,7 +110,7 @@ impl DeployArgs {
 /// Packs a folder, file or archive here (in the data folder's scratch space, removed when
 /// done) and posts the archive to `api_path`: `porch deploy`, and the desktop shell's drop
 /// (`/porch/inspect`, `/porch/stage`, `/porch/deploy`).
-pub(crate) async fn post_packed(porch: &Porch, src: &Path, api_path: &str) -> anyhow::Result<Answer> {
+pub async fn post_packed(porch: &Porch, src: &Path, api_path: &str) -> anyhow::Result<Answer> {
     let config = porch.config();
     let (src, tmp, limits) = (src.to_path_buf(), config.tmp_dir(), config.limits);
     tokio::fs::create_dir_all(&tmp).await.with_context(|| format!("cannot create {}", tmp.display()))?;

@@ -16,8 +16,8 @@
 //! Concurrency: each command builds one tokio runtime and runs to completion on it.
 
 mod access;
-pub(crate) mod client;
-pub(crate) mod deploy;
+pub mod client;
+pub mod deploy;
 mod doctor;
 mod export;
 mod key;
@@ -105,10 +105,6 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Write an item's bundle (with a manifest Connect accepts) and a README to a folder.
     Export(export::ExportArgs),
-    /// The desktop shell (window and tray), started by `porch` itself: not for users.
-    #[cfg(feature = "gui")]
-    #[command(hide = true)]
-    Shell(crate::desktop::shell::ShellArgs),
 }
 
 impl Command {
@@ -132,22 +128,13 @@ impl Command {
             Command::Promote(_) => "promote",
             Command::Export(_) => "export",
             Command::Doctor(_) => "doctor",
-            #[cfg(feature = "gui")]
-            Command::Shell(_) => "shell",
         }
     }
 }
 
 /// Parses the command line, runs the command and turns its error into one line.
-pub(crate) fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The desktop shell is a child of the GUI `porch`: its own exit codes tell its Porch
-    // what the user asked for (quit, restart), so it does not go through `run`.
-    #[cfg(feature = "gui")]
-    if let Some(Command::Shell(args)) = cli.command {
-        init_tracing(true);
-        return crate::desktop::shell::main(cli.data_dir, args);
-    }
     let serving = matches!(cli.command, None | Some(Command::Serve(_)));
     init_tracing(serving);
     match run(cli) {
@@ -166,7 +153,8 @@ fn one_line(e: &anyhow::Error) -> String {
     e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
-fn init_tracing(serving: bool) {
+/// Logs to stderr: `info` while serving (`RUST_LOG` overrides), warnings otherwise.
+pub fn init_tracing(serving: bool) {
     let default = if serving { "info,sqlx=warn,tower_http=warn" } else { "warn,sqlx=error" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -174,7 +162,7 @@ fn init_tracing(serving: bool) {
 }
 
 /// The configuration every command starts from: the data folder and what the build embeds.
-pub(crate) fn base_config(data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+pub fn base_config(data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
     let dir = match data_dir {
         Some(d) => d,
         None => Config::default_data_dir().ok_or_else(|| anyhow!("cannot find a data folder; pass --data-dir"))?,
@@ -231,8 +219,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Promote(args) => args.run(&porch).await,
             Command::Export(args) => args.run(&porch).await,
             Command::Doctor(args) => args.run(&porch).await,
-            #[cfg(feature = "gui")]
-            Command::Shell(_) => unreachable!("handled in main"),
         }
     })
 }

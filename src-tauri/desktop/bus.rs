@@ -45,11 +45,13 @@ pub(crate) enum Ask {
 const ITEM_PATH: &str = "/StatusNotifierItem";
 /// The menu's object path.
 const MENU_PATH: &str = "/MenuBar";
+const MENU_IFACE: &str = "com.canonical.dbusmenu";
 const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 const WATCHER_PATH: &str = "/StatusNotifierWatcher";
-/// The shell's object (`shell.rs` serves it), for "show the window".
-pub(crate) const SHELL_PATH: &str = "/org/porch/Shell";
-pub(crate) const SHELL_IFACE: &str = "org.porch.Shell";
+/// The shell's object (`porch-shell` serves it), for "show the window".
+pub const SHELL_PATH: &str = "/org/porch/Shell";
+/// The shell's interface on that object.
+pub const SHELL_IFACE: &str = "org.porch.Shell";
 
 // The tray menu's item ids (dbusmenu ids; 0 is the root).
 const OPEN: i32 = 1;
@@ -184,12 +186,6 @@ async fn register(conn: &zbus::Connection, item_name: &str, shown: &AtomicBool) 
 
 /// An icon as StatusNotifierItem wants it: width, height, ARGB32 in network byte order.
 pub(crate) type Pixmap = (i32, i32, Vec<u8>);
-
-/// Converts RGBA pixels (Tauri's icon) to a [`Pixmap`].
-pub(crate) fn pixmap(width: u32, height: u32, rgba: &[u8]) -> Option<Pixmap> {
-    let argb = rgba.chunks_exact(4).flat_map(|p| [p[3], p[0], p[1], p[2]]).collect();
-    Some((i32::try_from(width).ok()?, i32::try_from(height).ok()?, argb))
-}
 
 /// `org.kde.StatusNotifierItem`.
 struct Item {
@@ -429,9 +425,6 @@ impl Menu {
         let stale = self.engine.library().sharing_paused() != self.paused_shown.load(Ordering::Relaxed);
         (if stale { ids } else { Vec::new() }, Vec::new())
     }
-
-    #[zbus(signal)]
-    async fn layout_updated(emitter: &SignalEmitter<'_>, revision: u32, parent: i32) -> zbus::Result<()>;
 }
 
 impl Menu {
@@ -441,7 +434,8 @@ impl Menu {
             return;
         }
         let revision = self.revision.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Err(err) = Menu::layout_updated(emitter, revision, 0).await {
+        // `LayoutUpdated(u revision, i parent)`, the whole menu (parent 0) changed.
+        if let Err(err) = emitter.emit(MENU_IFACE, "LayoutUpdated", &(revision, 0_i32)).await {
             tracing::debug!(error = %err, "cannot tell the tray host the menu changed");
         }
     }

@@ -52,26 +52,28 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// The engine's loopback URL, in the shell's environment.
-pub(crate) const ENV_URL: &str = "PORCH_SHELL_URL";
+pub const ENV_URL: &str = "PORCH_SHELL_URL";
 /// The origin viewers use (absolute URLs in API answers), in the shell's environment.
-pub(crate) const ENV_ORIGIN: &str = "PORCH_SHELL_ORIGIN";
+pub const ENV_ORIGIN: &str = "PORCH_SHELL_ORIGIN";
+/// The `porch` program that started the shell (what start at login runs), in its environment.
+pub const ENV_PROGRAM: &str = "PORCH_PROGRAM";
 /// The run's management key, in the shell's environment.
-pub(crate) const ENV_KEY: &str = "PORCH_SHELL_KEY";
+pub const ENV_KEY: &str = "PORCH_SHELL_KEY";
 /// The shell's exit status for "restart Porch".
-pub(crate) const EXIT_RESTART: i32 = 75;
+pub const EXIT_RESTART: i32 = 75;
 /// The shell's exit status for "the window was closed to the tray: start me in the tray".
-pub(crate) const EXIT_TRAY: i32 = 76;
+pub const EXIT_TRAY: i32 = 76;
 /// The shell's exit status for "open the window: start me with it".
-pub(crate) const EXIT_WINDOW: i32 = 77;
+pub const EXIT_WINDOW: i32 = 77;
 /// The line the shell prints on stdout once its tray (and window) are up.
-pub(crate) const READY: &str = "porch-shell: ready";
+pub const READY: &str = "porch-shell: ready";
 
 /// How long the shell gets to exit on SIGTERM before its group is killed.
 const SHELL_GRACE: Duration = Duration::from_secs(3);
 
 /// Which of its two forms the shell starts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
+pub enum Mode {
     /// The Library window and the tray.
     Window,
     /// The tray only: no webview, so WebKit is never started.
@@ -122,8 +124,8 @@ pub(crate) struct Identity {
     /// The single-instance name a second launch on this data folder calls
     /// (`<identifier>.SingleInstance`, see `context_for`).
     pub(crate) instance: String,
-    /// The app icon: width, height, RGBA pixels.
-    pub(crate) icon: Option<(u32, u32, Vec<u8>)>,
+    /// The app icon for the tray: width, height, ARGB32 pixels in network byte order.
+    pub(crate) icon: (i32, i32, &'static [u8]),
 }
 
 /// Where the tray icon lives.
@@ -143,7 +145,8 @@ impl Tray {
     async fn start(engine: &Engine, identity: &Identity, asks: mpsc::UnboundedSender<Ask>) -> Tray {
         #[cfg(target_os = "linux")]
         {
-            let icon = identity.icon.as_ref().and_then(|(w, h, rgba)| super::bus::pixmap(*w, *h, rgba));
+            let (width, height, argb) = identity.icon;
+            let icon = Some((width, height, argb.to_vec()));
             match super::bus::Bus::start(&identity.instance, engine.clone(), engine.viewer_urls(), icon, asks).await {
                 Ok(bus) => return Tray::Bus(bus),
                 Err(err) => tracing::info!(error = %format!("{err:#}"), "the tray icon stays with the desktop shell"),
@@ -307,9 +310,7 @@ fn shell_lost(err: &anyhow::Error) {
 /// Starts the shell in `mode`; its `up` turns `Some` when it reports that it is up.
 fn start(runner: &Runner, engine: &Engine, data_dir: &Path, mode: Mode, tray: &Tray) -> anyhow::Result<Running> {
     let info = engine.runtime_info().ok_or_else(|| anyhow!("the server did not report its address"))?;
-    let exe = std::env::current_exe().context("cannot find Porch's own executable")?;
-    let mut cmd = Cmd::new(exe);
-    cmd.arg("shell");
+    let mut cmd = Cmd::new(shell_program()?);
     if !tray.in_shell() {
         // Porch serves the tray and the single-instance name itself.
         cmd.arg("--no-tray");
@@ -322,7 +323,9 @@ fn start(runner: &Runner, engine: &Engine, data_dir: &Path, mode: Mode, tray: &T
     }
     // SECURITY: the key goes in the environment (readable by this user only, and removed by
     // the shell as it starts), never on the command line.
+    let porch = std::env::current_exe().context("cannot find Porch's own executable")?;
     cmd.env("PORCH_DATA_DIR", data_dir)
+        .env(ENV_PROGRAM, porch)
         .env(ENV_URL, &info.url)
         .env(ENV_ORIGIN, &info.origin)
         .env(ENV_KEY, engine.session_key());
@@ -343,6 +346,27 @@ fn start(runner: &Runner, engine: &Engine, data_dir: &Path, mode: Mode, tray: &T
     });
     Ok(Running { process, mode, up })
 }
+
+/// The window's program, `porch-shell`: `<prefix>/lib/porch/porch-shell` for an installed
+/// `<prefix>/bin/porch` (the package's layout), else beside this executable (a build folder).
+fn shell_program() -> anyhow::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe().context("cannot find Porch's own executable")?;
+    let dir = exe.parent().ok_or_else(|| anyhow!("Porch's executable {} has no folder", exe.display()))?;
+    let mut candidates = Vec::new();
+    if dir.file_name().is_some_and(|name| name == "bin") {
+        if let Some(prefix) = dir.parent() {
+            candidates.push(prefix.join("lib").join("porch").join(SHELL_PROGRAM));
+        }
+    }
+    candidates.push(dir.join(SHELL_PROGRAM));
+    candidates.iter().find(|path| path.is_file()).cloned().ok_or_else(|| {
+        let looked = candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ");
+        anyhow!("the window's program is missing: no {SHELL_PROGRAM} at {looked} (build it with `cargo build`, which builds both programs, or reinstall Porch)")
+    })
+}
+
+/// The window's program name.
+const SHELL_PROGRAM: &str = "porch-shell";
 
 fn exit_code(exit: &Exit) -> Option<i32> {
     match exit {

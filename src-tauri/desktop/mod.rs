@@ -1,38 +1,30 @@
-//! The desktop app: Porch serving headless in this process, and the native shell (tray and
-//! window) in a child process.
+//! The desktop app's own process: Porch serving in this process, and the window in a child.
 //!
 //! Process layout: [`run`] is the GUI `porch`. It starts the engine exactly as `porch serve`
-//! does and never initialises GTK or WebKit here, so with the window closed this process
+//! does, and this program links no GTK or WebKit, so with the window closed this process
 //! costs what a headless server costs. On Linux it also serves the tray icon and the
-//! single-instance name on the session bus itself (`bus.rs`, no GTK), so with the window
-//! closed it is the only process. The shell is the same binary run as `porch shell`
-//! (`shell.rs`), started and watched by `child.rs` through the engine's process runner: it
-//! dies with Porch, and its exit status says whether the user quit or asked for a restart.
-//! The shell owns only native concerns (STYLE 1.6): the window, the tray where Porch cannot
-//! serve it (`child.rs`), drops arriving
-//! through the webview, notifications, opening links in the user's browser. It reaches the
-//! engine over its loopback HTTP API with the run's key (`commands.rs`, `events.rs`).
+//! single-instance name on the session bus itself (`bus.rs`), so with the window closed it
+//! is the only process; and it shows the desktop notifications (`notify.rs`) whether the
+//! window is open or not. The window is another program, `porch-shell` (`src-tauri/shell/`),
+//! started and watched by `child.rs` through the engine's process runner: it dies with
+//! Porch, and its exit status says whether the user quit or asked for a restart. The shell
+//! owns only the window's native concerns (STYLE 1.6): the window, the tray where Porch
+//! cannot serve it (`child.rs`), drops arriving through the webview, opening links in the
+//! user's browser. It reaches the engine over its loopback HTTP API with the run's key.
 //!
 //! Concurrency: [`run`] builds one multi-thread tokio runtime, starts the engine on it and
 //! supervises the shell on it until the user quits or a signal arrives; then it shuts the
 //! engine down, exactly once, on the way out.
 //!
 //! Lifecycle: closing the window closes it to the tray: the shell ends, and Porch keeps
-//! serving with its own tray (or starts the shell's tray form where it has none; `exit`,
-//! `shell`, `child`); "Open Porch" in the tray or a second launch starts the window again. "Quit" in the tray ends the shell with status 0 and Porch
-//! shuts down; SIGINT/SIGTERM to Porch stop the shell, then the engine.
+//! serving with its own tray (or starts the shell's tray form where it has none); "Open
+//! Porch" in the tray or a second launch starts the window again. "Quit" in the tray stops
+//! Porch; SIGINT/SIGTERM to Porch stop the shell, then the engine.
 
-mod autostart;
 #[cfg(target_os = "linux")]
-mod bus;
-mod child;
-mod commands;
-mod events;
-mod exit;
+pub mod bus;
+pub mod child;
 mod notify;
-pub(crate) mod shell;
-mod tray;
-mod window;
 
 use std::time::Duration;
 
@@ -86,6 +78,7 @@ pub(crate) fn run(config: Config, listener: std::net::TcpListener, lock: DataLoc
             lock.announce(&info.url, &info.origin).context("cannot write the lock file")?;
         }
         tracing::info!(urls = ?engine.viewer_urls(), "serving the library");
+        notify::spawn(&engine);
         let outcome = child::supervise(&engine, &data_dir, &identity, signals).await;
         tracing::info!("shutting down");
         if tokio::time::timeout(SHUTDOWN_DEADLINE, engine.shutdown(GRACE)).await.is_err() {
@@ -112,66 +105,101 @@ fn start_again() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The app's generated context (config, embedded UI, icons), built in one place only so the
-/// UI is embedded once.
-fn context() -> tauri::Context {
-    tauri::generate_context!()
-}
+/// The app's identifier (`identifier` in `tauri.conf.json`), which the build script reads.
+pub const APP_IDENTIFIER: &str = env!("PORCH_APP_IDENTIFIER");
 
-/// The app's context for a data folder. The default folder keeps the app's identifier; any
-/// other folder gets one of its own, so the single-instance plugin (whose name comes from the
-/// identifier) brings forward the window of the same folder and lets a window on another
-/// folder open. Which folder is held is decided by the data folder's lock, not by the plugin.
-fn context_for(config: &Config) -> tauri::Context {
+/// The identifier Porch goes by on the desktop for a data folder: the app's own for the
+/// default folder, and one of its own for any other, so a second launch on the same folder
+/// reaches the Porch serving it and a window on another folder can open beside it (which
+/// folder is held is decided by the data folder's lock). `porch` (for its single-instance
+/// name) and `porch-shell` (for Tauri's) both use this one function.
+pub fn identifier_for(data_dir: &std::path::Path) -> String {
     use std::hash::{Hash as _, Hasher as _};
-    let mut ctx = context();
     let canonical = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let dir = canonical(&config.data_dir);
-    if Config::default_data_dir().map(|d| canonical(&d)) != Some(dir.clone()) {
-        // Same binary on both sides, so the (fixed-key) std hasher agrees between them.
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        dir.hash(&mut h);
-        let id = format!("{}.folder{:016x}", ctx.config().identifier, h.finish());
-        ctx.config_mut().identifier = id;
+    let dir = canonical(data_dir);
+    if Config::default_data_dir().map(|d| canonical(&d)) == Some(dir.clone()) {
+        return APP_IDENTIFIER.to_owned();
     }
-    ctx
+    // The std hasher has fixed keys, so both programs (one build) agree.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut h);
+    format!("{APP_IDENTIFIER}.folder{:016x}", h.finish())
 }
 
-/// The single-instance name of `config`'s data folder (as `tauri-plugin-single-instance`
-/// derives it from the identifier) and the app icon, for Porch's own tray (`child`, `bus`).
+/// The single-instance name on the session bus for a data folder, as
+/// `tauri-plugin-single-instance` derives it from the identifier (the shell's tray form
+/// takes it with that plugin; Porch's own tray with `bus.rs`).
+fn instance_name(data_dir: &std::path::Path) -> String {
+    format!("{}.SingleInstance", identifier_for(data_dir))
+}
+
+/// What Porch's own tray and a second launch need to know about this Porch.
 fn identity(config: &Config) -> child::Identity {
-    let ctx = context_for(config);
-    child::Identity {
-        instance: format!("{}.SingleInstance", ctx.config().identifier),
-        icon: ctx.default_window_icon().map(|icon| (icon.width(), icon.height(), icon.rgba().to_vec())),
-    }
+    child::Identity { instance: instance_name(&config.data_dir), icon: TRAY_ICON }
 }
 
-/// Another `porch` already serves this data folder (`holder`): ask it, through the
-/// single-instance plugin, to show its window, which makes this process exit. When it has no
-/// window (a headless `porch serve`), say so in a notification too, since a start from the
-/// desktop menu has no terminal to print `why` on.
+/// The 32×32 app icon as the tray wants it (width, height, ARGB32 in network byte order),
+/// decoded from `icons/32x32.png` by the build script.
+const TRAY_ICON: (i32, i32, &[u8]) = (32, 32, include_bytes!(concat!(env!("OUT_DIR"), "/tray_icon.argb")));
+
+/// Another `porch` already serves this data folder (`holder`): ask it to show its window,
+/// over the session bus by its single-instance name, and exit. When it has no window (a
+/// headless `porch serve`, which holds no such name), say so in a notification too, since a
+/// start from the desktop menu has no terminal to print `why` on.
 pub(crate) fn focus_running(config: &Config, holder: &Holder, why: anyhow::Error) -> anyhow::Result<()> {
-    // Without a display GTK cannot start (it panics), and there is no window to bring
-    // forward here anyway: the terminal gets the line naming the running Porch.
+    // Without a display there is no window to bring forward: the terminal gets the line
+    // naming the running Porch.
     if !has_display() {
         return Err(match &holder.url {
             Some(url) => anyhow::anyhow!("{why}; there is no graphical display here: open {url} in a browser"),
             None => why,
         });
     }
-    let app = tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|_, _, _| {}))
-        .plugin(tauri_plugin_notification::init())
-        .build(context_for(config))
-        .context("cannot reach the running Porch")?;
+    match ask_to_show(&instance_name(&config.data_dir)) {
+        Ok(()) => return Ok(()),
+        Err(err) => tracing::debug!(error = %format!("{err:#}"), "the running Porch has no window to show"),
+    }
     let message = match &holder.url {
         Some(url) => format!("{why}; it has no window: stop it first or open {url} in a browser"),
         None => why.to_string(),
     };
-    drop(app);
     notify_before_exit(&message);
     Err(anyhow::anyhow!(message))
+}
+
+/// Calls `ExecuteCallback` on the single-instance name `name` (the Porch serving the folder
+/// then shows its window) and waits for the answer.
+#[cfg(target_os = "linux")]
+fn ask_to_show(name: &str) -> anyhow::Result<()> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let conn = zbus::Connection::session().await.context("no session bus")?;
+        let path = format!("/{}", name.replace('.', "/").replace('-', "_"));
+        let argv: Vec<String> = std::env::args().collect();
+        let cwd = std::env::current_dir().unwrap_or_default().to_string_lossy().into_owned();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            conn.call_method(
+                Some(name),
+                path.as_str(),
+                Some("org.SingleInstance.DBus"),
+                "ExecuteCallback",
+                &(argv, cwd),
+            ),
+        )
+        .await
+        .context("the running Porch did not answer in 10 s")?
+        .with_context(|| format!("nothing answers as {name} on the session bus"))?;
+        Ok(())
+    })
+}
+
+/// (Reaching a running Porch's window is done over the session bus; a port to another
+/// system replaces this, see docs/platforms.md.)
+#[cfg(not(target_os = "linux"))]
+fn ask_to_show(_name: &str) -> anyhow::Result<()> {
+    anyhow::bail!("bringing a running Porch's window forward needs a Linux desktop's session bus")
 }
 
 /// Shows `err` in a notification when there is a display (a start from the desktop menu has

@@ -65,7 +65,7 @@ if [[ -z "${SKIP_BUILD:-}" && -z "${PORCH_BIN:-}" ]]; then
   echo "== building ui/ and the GUI binary (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
   if [[ ! -d "$ROOT/ui/node_modules" ]]; then npm ci --prefix "$ROOT/ui"; fi
   npm --prefix "$ROOT/ui" run build >/dev/null
-  (cd "$ROOT" && cargo build --bin porch)
+  (cd "$ROOT" && cargo build --bins)
 fi
 [[ -x "$PORCH" ]] || { echo "no GUI binary at $PORCH" >&2; exit 2; }
 

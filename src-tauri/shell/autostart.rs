@@ -1,5 +1,5 @@
 //! Start at login: an XDG autostart entry (`~/.config/autostart/porch.desktop`) that runs
-//! this executable. Linux only; elsewhere it reports "off" and refuses to switch on.
+//! `porch` (the program that started this shell, named in its environment). Linux only; elsewhere it reports "off" and refuses to switch on.
 //!
 //! Ownership: the one file. Concurrency: called from commands, one small file write.
 
@@ -30,7 +30,9 @@ pub(crate) fn set(on: bool) -> std::io::Result<()> {
             other => other,
         };
     }
-    let exe = std::env::current_exe()?;
+    let exe = std::env::var_os(porch::desktop::child::ENV_PROGRAM)
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| std::io::Error::other("the shell was not started by porch (no PORCH_PROGRAM)"))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

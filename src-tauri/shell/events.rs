@@ -1,6 +1,6 @@
 //! The engine's events, read from its server-sent events endpoint
 //! (`GET /__api__/porch/events`, the one a browser UI reads), forwarded to the webview as
-//! `porch://event` and to the desktop notifications (`notify`).
+//! `porch://event` (desktop notifications are Porch's own, `porch::desktop::notify`).
 //!
 //! Ownership: one task, which owns the stream. It reconnects with a backoff when the stream
 //! ends (Porch restarting its engine never happens under a running shell, but a dropped
@@ -33,7 +33,7 @@ pub(crate) fn spawn(app: AppHandle, porch: Arc<Porch>) {
             match porch.open_stream(EVENTS_PATH).await {
                 Ok(mut stream) => {
                     if connected_before {
-                        deliver(&app, &porch, serde_json::json!({ "type": "resync" }));
+                        deliver(&app, serde_json::json!({ "type": "resync" }));
                     }
                     connected_before = true;
                     retry = FIRST_RETRY;
@@ -41,7 +41,7 @@ pub(crate) fn spawn(app: AppHandle, porch: Arc<Porch>) {
                     while let Ok(Some(chunk)) = stream.chunk().await {
                         for data in lines.push(&chunk) {
                             match serde_json::from_str::<Value>(&data) {
-                                Ok(event) => deliver(&app, &porch, event),
+                                Ok(event) => deliver(&app, event),
                                 Err(err) => tracing::debug!(error = %err, %data, "not an engine event"),
                             }
                         }
@@ -56,8 +56,7 @@ pub(crate) fn spawn(app: AppHandle, porch: Arc<Porch>) {
     });
 }
 
-fn deliver(app: &AppHandle, porch: &Arc<Porch>, event: Value) {
-    super::notify::consider(app, porch, &event);
+fn deliver(app: &AppHandle, event: Value) {
     if let Err(err) = app.emit(ENGINE_EVENT, &event) {
         tracing::warn!(error = %err, "cannot emit an engine event to the webview");
     }

@@ -1,5 +1,5 @@
-//! The shell child (`porch shell`, hidden): the Library window and, where Porch does not
-//! serve the tray itself (`--no-tray` absent, see `child.rs`), the tray.
+//! The shell (`porch-shell`, started by `porch`): the Library window and, where Porch does
+//! not serve the tray itself (`--no-tray` absent, see `porch::desktop::child`), the tray.
 //!
 //! Ownership: the native side only. Everything about content is asked of the engine of the
 //! Porch that started this process (`child.rs`), over its loopback HTTP API with the run's
@@ -45,9 +45,13 @@ use crate::cli::client::Porch;
 /// to go out first.
 pub(crate) const ANSWER_FIRST: std::time::Duration = std::time::Duration::from_millis(300);
 
-/// `porch shell`: started by `porch` itself.
-#[derive(Debug, clap::Args)]
+/// `porch-shell`: started by `porch` itself, not by users.
+#[derive(Debug, clap::Parser)]
+#[command(name = "porch-shell", about = "The Porch window; `porch` starts it (run `porch` instead)")]
 pub(crate) struct ShellArgs {
+    /// The data folder of the Porch that started this shell.
+    #[arg(long, env = "PORCH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Start with the tray icon only, no window.
     #[arg(long)]
     tray: bool,
@@ -100,11 +104,13 @@ pub(crate) struct Shell {
 }
 
 /// Runs the shell; its exit status is its message to Porch (`child.rs`).
-pub(crate) fn main(data_dir: Option<PathBuf>, args: ShellArgs) -> ExitCode {
-    match run(data_dir, if args.tray { Mode::Tray } else { Mode::Window }, args.no_tray) {
+pub(crate) fn main() -> ExitCode {
+    let args = <ShellArgs as clap::Parser>::parse();
+    porch::cli::init_tracing(true);
+    match run(args.data_dir, if args.tray { Mode::Tray } else { Mode::Window }, args.no_tray) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
-            eprintln!("porch shell: {err:#}");
+            eprintln!("porch-shell: {err:#}");
             ExitCode::FAILURE
         }
     }
@@ -220,7 +226,6 @@ fn build_app(shell: Shell, context: tauri::Context, urls: Vec<String>, ready: St
     }
     builder
         .plugin(tauri_plugin_shell::init())
-        .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(shell)
         .manage(window::CloseToTray::default())
