@@ -316,10 +316,18 @@ fn start(runner: &Runner, engine: &Engine, data_dir: &Path, mode: Mode, tray: &T
         cmd.arg("--no-tray");
     }
     if mode == Mode::Tray {
-        // GTK on X11 probes GLX when it opens the display, to choose its visuals; after a
-        // window has been shown that loads Mesa's software renderer and LLVM, some 30 MB of
-        // PSS, for a tray that never draws with GL (measured 86 → 54 MB for the tray form).
-        cmd.arg("--tray").env("GDK_GL", "disable");
+        cmd.arg("--tray");
+    }
+    // GTK on X11 probes GLX when it opens the display, to choose its visuals; after a window
+    // has been shown that loads Mesa's software renderer and LLVM, some 30 MB of PSS, in a
+    // process that never draws with GL (measured 86 → 54 MB for the tray form). The window
+    // does not either: its webview runs without accelerated compositing (`window.rs`), which
+    // the environment makes so from the web process's first page on, where the setting
+    // `light_webview` applies comes a moment later (together 229 → 223 MB for the window
+    // and its WebKit processes). Under WebDriver compositing stays: its screenshots wait for
+    // a composited frame.
+    if mode == Mode::Tray || std::env::var_os("TAURI_WEBVIEW_AUTOMATION").is_none() {
+        cmd.env("GDK_GL", "disable").env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
     }
     // SECURITY: the key goes in the environment (readable by this user only, and removed by
     // the shell as it starts), never on the command line.
