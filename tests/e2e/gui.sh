@@ -6,9 +6,13 @@
 # CLI (`porch deploy`, which talks to the running instance) and waits for the row to appear
 # live, drives the drop path, switches start at login on and off (XDG_CONFIG_HOME is a
 # scratch folder), checks that a failed deploy raises a desktop notification (a private
-# session bus with tests/e2e/notifications.py as the daemon), and finally sends SIGTERM
-# to check the graceful quit. Then two windows that cannot start (a data folder a headless
-# `porch serve` holds, a port another program holds) must exit and say why in a notification.
+# session bus with tests/e2e/notifications.py as the daemon), uses Porch's tray icon through
+# a stand-in tray on that bus (tests/e2e/tray_host.py: the menu, Pause sharing, Open Porch
+# after closing the window), and finally sends SIGTERM to check the graceful quit. Then two
+# windows that cannot start (a data folder a headless `porch serve` holds, a port another
+# program holds) must exit and say why in a notification; a window whose process is killed
+# (Porch keeps serving; the tray's Open Porch brings a new one; its Quit Porch stops Porch);
+# and, with the stand-in tray gone, a window whose close quits Porch.
 #
 # Needs: Xvfb, webkit2gtk-driver (WebKitWebDriver), tauri-driver (`cargo install
 # tauri-driver --locked`), dbus-daemon, python3 with selenium, python-xlib and jeepney
@@ -187,6 +191,46 @@ for _ in $(seq 100); do grep -q listening "$OUT/busy-port.log" 2>/dev/null && br
 must_fail "$OUT/busy-window.log" --data-dir "$WORK/busy-data" --port "$BUSY_PORT"
 notified "cannot listen on" ":$BUSY_PORT"
 echo "PASS: start-up failures notified"
+
+# The window's process dies (SIGKILL): Porch keeps serving, its tray's "Open Porch" starts
+# a new window, and its tray's "Quit Porch" stops Porch (status 0) and everything it started.
+echo "== the window's process dies; the tray brings it back and quits"
+tray() { "$PY" "$ROOT/tests/e2e/tray_host.py" "$1" "$PORCH_E2E_TRAY_ITEMS" "${@:2}"; }
+window_state() { "$PY" "$ROOT/bench/footprint_client.py" window "$1"; }
+RUST_LOG=info "$PORCH" --data-dir "$WORK/crash-data" --bind 127.0.0.1 --port 0 >"$OUT/crash.log" 2>&1 &
+CRASH_PID=$!
+PIDS+=($CRASH_PID)
+for _ in $(seq 600); do
+  [[ $(window_state "$CRASH_PID") == viewable ]] && break
+  kill -0 "$CRASH_PID" 2>/dev/null || { echo "FAIL: porch exited early:" >&2; cat "$OUT/crash.log" >&2; exit 1; }
+  sleep 0.1
+done
+CRASH_URL=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$WORK/crash-data/porch.lock")
+SHELL_PID=$(pgrep -P "$CRASH_PID" -x porch-shell)
+[[ -n $SHELL_PID ]] || { echo "FAIL: no porch-shell child of porch $CRASH_PID" >&2; exit 1; }
+kill -KILL "$SHELL_PID"
+for _ in $(seq 100); do [[ $(window_state "$CRASH_PID") == none ]] && break; sleep 0.1; done
+sleep 1
+kill -0 "$CRASH_PID" 2>/dev/null || { echo "FAIL: porch exited when its window's process died:" >&2; cat "$OUT/crash.log" >&2; exit 1; }
+curl -fsS -o /dev/null "$CRASH_URL" || { echo "FAIL: porch stopped serving when its window's process died" >&2; exit 1; }
+grep -q "the desktop window's process exited unexpectedly" "$OUT/crash.log" ||
+  { echo "FAIL: porch did not log the window's end:" >&2; cat "$OUT/crash.log" >&2; exit 1; }
+echo "   ok: the window's process killed: porch keeps serving and says so"
+# The newest registered item is this Porch's.
+tray click "Open Porch"
+for _ in $(seq 300); do [[ $(window_state "$CRASH_PID") == viewable ]] && break; sleep 0.1; done
+[[ $(window_state "$CRASH_PID") == viewable ]] || { echo "FAIL: the tray's Open Porch did not bring a window back" >&2; cat "$OUT/crash.log" >&2; exit 1; }
+echo "   ok: the tray's Open Porch started a new window"
+CHILDREN=$(pgrep -P "$CRASH_PID" | tr '\n' ' ')
+tray click "Quit Porch"
+for _ in $(seq 300); do kill -0 "$CRASH_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$CRASH_PID" 2>/dev/null; then echo "FAIL: the tray's Quit Porch did not stop porch" >&2; exit 1; fi
+wait "$CRASH_PID" || { echo "FAIL: porch exited with status $? after Quit Porch" >&2; cat "$OUT/crash.log" >&2; exit 1; }
+for c in $CHILDREN; do
+  if kill -0 "$c" 2>/dev/null; then echo "FAIL: process $c outlived Quit Porch" >&2; exit 1; fi
+done
+if curl -fsS -o /dev/null --max-time 5 "$CRASH_URL" 2>/dev/null; then echo "FAIL: $CRASH_URL still answers after Quit Porch" >&2; exit 1; fi
+echo "   ok: the tray's Quit Porch stopped porch (status 0), its children and its server"
 
 # With no tray on the desktop (the stand-in tray stopped), there is no way back to a closed
 # window: closing it quits Porch, which stops serving (bench/footprint_client.py closes the
