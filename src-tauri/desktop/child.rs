@@ -1,26 +1,26 @@
 //! Porch's side of the desktop shell: starting the shell child, watching it, and turning
 //! how it ends into what Porch does next.
 //!
-//! The GUI `porch` serves exactly as `porch serve` does and never initialises GTK itself.
-//! The window lives in a child, the same binary run as `porch shell` (hidden),
-//! started through the engine's process runner (`porch_engine::runner`), like every child
-//! Porch starts: its own process group, `setpriv --pdeathsig KILL` so it dies with Porch,
-//! SIGTERM then SIGKILL of its group when Porch stops, and its output pumped back (here to
-//! Porch's stderr, as it is). It gets the engine's loopback URL, the origin viewers use and
-//! the run's management key in its environment (never in argv, which every user can read
-//! in `/proc`); the shell removes them from its environment as it starts.
+//! The GUI `porch` serves exactly as `porch serve` does and links no GTK. The window lives
+//! in a child, the program `porch-shell` (`src-tauri/shell/`; [`shell_program`] says where
+//! it is found), started through the engine's process runner (`porch_engine::runner`), like
+//! every child Porch starts: its own process group, `setpriv --pdeathsig KILL` so it dies
+//! with Porch, SIGTERM then SIGKILL of its group when Porch stops, and its output pumped
+//! back (here to Porch's stderr, as it is). It gets the engine's loopback URL, the origin
+//! viewers use and the run's management key in its environment (never in argv, which every
+//! user can read in `/proc`); the shell removes them from its environment as it starts.
 //!
 //! The tray has two homes ([`Tray`]):
 //! - **Porch's own** (Linux with a session bus, `bus.rs`): Porch serves the tray icon and
 //!   the single-instance name a second launch calls, and the shell is the window alone
-//!   (`porch shell --no-tray`). With the window closed no shell runs at all. "Open Porch"
+//!   (`porch-shell --no-tray`). With the window closed no shell runs at all. "Open Porch"
 //!   and a second launch reach [`supervise`] as an `Ask`: a running window shell is asked to
 //!   show its window over the bus (it printed its bus name on its ready line), otherwise a
 //!   new one starts. Where no tray host shows the icon (no StatusNotifierWatcher), closing
 //!   the window quits, as there would be no way back but a second launch.
 //! - **The shell's** (no session bus, other systems): the shell holds the tray and the
 //!   single-instance plugin; with the window closed, it runs in its tray form
-//!   (`porch shell --tray`, no webview).
+//!   (`porch-shell --tray`, no webview).
 //!
 //! The shell says what the user asked for by how it exits:
 //! - status 0: "Quit Porch" in the shell's tray (or the last window closed with no tray):
