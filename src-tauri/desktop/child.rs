@@ -122,7 +122,7 @@ impl Signals {
 #[derive(Debug)]
 pub(crate) struct Identity {
     /// The single-instance name a second launch on this data folder calls
-    /// (`<identifier>.SingleInstance`, see `context_for`).
+    /// (`<identifier>.SingleInstance`, see `identifier_for`).
     pub(crate) instance: String,
     /// The app icon for the tray: width, height, ARGB32 pixels in network byte order.
     pub(crate) icon: (i32, i32, &'static [u8]),

@@ -78,7 +78,9 @@ impl Link {
     /// thread reads no environment), which is what makes removing safe.
     fn from_env() -> anyhow::Result<Link> {
         let read = |name: &str| {
-            std::env::var(name).map_err(|_| anyhow!("{name} is not set: `porch-shell` is the Porch window, which `porch` starts (run `porch`)"))
+            std::env::var(name).map_err(|_| {
+                anyhow!("{name} is not set: `porch-shell` is the Porch window, which `porch` starts (run `porch`)")
+            })
         };
         let link = Link {
             url: read(ENV_URL)?,
