@@ -485,3 +485,17 @@ fn open_in_browser(url: &str) {
         Err(err) => tracing::warn!(error = %err, %url, "cannot open the viewer URL (xdg-open)"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::instance_path;
+
+    #[test]
+    fn the_single_instance_path_is_the_plugins() {
+        // tauri-plugin-single-instance: dots become slashes, dashes underscores.
+        assert_eq!(
+            instance_path("app.porch.desktop.folder00ab-cd.SingleInstance"),
+            "/app/porch/desktop/folder00ab_cd/SingleInstance"
+        );
+    }
+}

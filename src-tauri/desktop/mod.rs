@@ -241,3 +241,22 @@ fn notify_before_exit(body: &str) {
         Err(err) => tracing::debug!(error = %err, "cannot start the notification thread"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{identifier_for, instance_name, APP_IDENTIFIER};
+
+    #[test]
+    fn each_data_folder_has_its_own_stable_identifier() {
+        let a = tempfile::tempdir().expect("a folder");
+        let b = tempfile::tempdir().expect("another folder");
+        let id_a = identifier_for(a.path());
+        assert!(id_a.starts_with(&format!("{APP_IDENTIFIER}.folder")), "{id_a}");
+        assert_eq!(id_a, identifier_for(a.path()), "the same folder, the same identifier");
+        // Another spelling of the same folder is the same folder.
+        let dotted = a.path().join(".");
+        assert_eq!(id_a, identifier_for(&dotted));
+        assert_ne!(id_a, identifier_for(b.path()));
+        assert_eq!(instance_name(a.path()), format!("{id_a}.SingleInstance"));
+    }
+}
