@@ -9,7 +9,7 @@ Subcommands (Linux only; reads /proc):
       waits until no descendant of PID whose program is NAME is left; prints how many remain
   measure PID LABEL OUT.jsonl
       appends one JSON line to OUT.jsonl: PSS/USS/RSS of PID and of each descendant, each
-      classed as porch (PID and its desktop shell, the child `porch shell`), webkit
+      classed as porch (PID and its window, the child `porch-shell`), webkit
       (WebKitWebProcess, WebKitNetworkProcess and other WebKit helpers), or apart (app workers, Python helpers, anything else Porch started)
   window PID
       prints the state of the top-level X window named "Porch" of PID or a descendant: viewable, unmapped or none

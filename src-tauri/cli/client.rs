@@ -6,7 +6,7 @@
 //!
 //! SECURITY: a running server is reached on its loopback URL with the session key it wrote to
 //! `porch.token` (0600 in a 0700 folder, so only the same user reads it); the server accepts
-//! that key from loopback peers only. The desktop shell (`porch shell`) is handed the URL
+//! that key from loopback peers only. The desktop window (`porch-shell`) is handed the URL
 //! and the key by the Porch that started it ([`Porch::remote`]). An in-process engine is
 //! called through its router with its own session key.
 //!
