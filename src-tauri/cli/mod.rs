@@ -172,7 +172,7 @@ pub fn base_config(data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
     // A shared download cache for Python packages (tests and benchmarks use several data dirs).
     config.uv_cache_dir =
         std::env::var_os("PORCH_UV_CACHE_DIR").map(PathBuf::from).filter(|p| !p.as_os_str().is_empty());
-    config.packaged_uv = std::env::current_exe().ok().and_then(|exe| packaged_uv(&exe));
+    config.packaged_uv = std::env::current_exe().ok().and_then(|exe| packaged(&exe, "uv"));
     Ok(config)
 }
 
@@ -180,12 +180,14 @@ pub fn base_config(data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
 /// (the `.deb` puts them at `/usr/bin/porch` and `/usr/lib/porch/uv`). `None` for a binary
 /// outside a `bin` folder (a build in `target/`); whether the file exists is checked when
 /// uv is needed.
-fn packaged_uv(exe: &std::path::Path) -> Option<PathBuf> {
+///
+/// The same rule places the window's program, `porch-shell` (`desktop::child`).
+pub(crate) fn packaged(exe: &std::path::Path, program: &str) -> Option<PathBuf> {
     let bin = exe.parent()?;
     if bin.file_name()? != "bin" {
         return None;
     }
-    Some(bin.parent()?.join("lib").join("porch").join("uv"))
+    Some(bin.parent()?.join("lib").join("porch").join(program))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -229,11 +231,11 @@ mod tests {
 
     #[test]
     fn the_packaged_uv_sits_in_lib_porch_beside_the_bin_folder() {
-        assert_eq!(super::packaged_uv(Path::new("/usr/bin/porch")), Some(PathBuf::from("/usr/lib/porch/uv")));
+        assert_eq!(super::packaged(Path::new("/usr/bin/porch"), "uv"), Some(PathBuf::from("/usr/lib/porch/uv")));
         assert_eq!(
-            super::packaged_uv(Path::new("/opt/porch/bin/porch")),
+            super::packaged(Path::new("/opt/porch/bin/porch"), "uv"),
             Some(PathBuf::from("/opt/porch/lib/porch/uv"))
         );
-        assert_eq!(super::packaged_uv(Path::new("/work/target/release/porch")), None);
+        assert_eq!(super::packaged(Path::new("/work/target/release/porch"), "uv"), None);
     }
 }

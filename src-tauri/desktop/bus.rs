@@ -144,6 +144,24 @@ fn instance_path(name: &str) -> String {
     format!("/{}", name.replace('.', "/").replace('-', "_"))
 }
 
+/// The single-instance interface (the plugin's; [`Instance`] serves it).
+const INSTANCE_IFACE: &str = "org.SingleInstance.DBus";
+
+/// A second launch's side of [`Instance`]: calls `ExecuteCallback` on the single-instance
+/// name `name` (the Porch serving the folder then shows its window) and waits for the answer.
+pub(crate) async fn ask_to_show(name: &str) -> anyhow::Result<()> {
+    let conn = zbus::Connection::session().await.context("no session bus")?;
+    let argv: Vec<String> = std::env::args().collect();
+    let cwd = std::env::current_dir().unwrap_or_default().to_string_lossy().into_owned();
+    let (path, body) = (instance_path(name), (argv, cwd));
+    let call = conn.call_method(Some(name), path.as_str(), Some(INSTANCE_IFACE), "ExecuteCallback", &body);
+    tokio::time::timeout(std::time::Duration::from_secs(10), call)
+        .await
+        .context("the running Porch did not answer in 10 s")?
+        .with_context(|| format!("nothing answers as {name} on the session bus"))?;
+    Ok(())
+}
+
 /// Registers the item with the watcher now and whenever a watcher (a tray host) appears.
 async fn keep_registered(conn: zbus::Connection, item_name: String, shown: Arc<AtomicBool>) {
     let changes = async {
@@ -454,8 +472,8 @@ fn layout_value(id: i32, props: HashMap<String, OwnedValue>) -> zbus::fdo::Resul
     OwnedValue::try_from(entry).map_err(fail)
 }
 
-/// `org.SingleInstance.DBus`, as `tauri-plugin-single-instance` calls it from a second
-/// launch on the same data folder: open the window.
+/// `org.SingleInstance.DBus` ([`INSTANCE_IFACE`]), as `tauri-plugin-single-instance` and
+/// [`ask_to_show`] call it from a second launch on the same data folder: open the window.
 struct Instance {
     asks: mpsc::UnboundedSender<Ask>,
 }

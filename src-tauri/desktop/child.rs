@@ -360,12 +360,7 @@ fn start(runner: &Runner, engine: &Engine, data_dir: &Path, mode: Mode, tray: &T
 fn shell_program() -> anyhow::Result<std::path::PathBuf> {
     let exe = std::env::current_exe().context("cannot find Porch's own executable")?;
     let dir = exe.parent().ok_or_else(|| anyhow!("Porch's executable {} has no folder", exe.display()))?;
-    let mut candidates = Vec::new();
-    if dir.file_name().is_some_and(|name| name == "bin") {
-        if let Some(prefix) = dir.parent() {
-            candidates.push(prefix.join("lib").join("porch").join(SHELL_PROGRAM));
-        }
-    }
+    let mut candidates: Vec<_> = crate::cli::packaged(&exe, SHELL_PROGRAM).into_iter().collect();
     candidates.push(dir.join(SHELL_PROGRAM));
     candidates.iter().find(|path| path.is_file()).cloned().ok_or_else(|| {
         let looked = candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ");

@@ -167,32 +167,12 @@ pub(crate) fn focus_running(config: &Config, holder: &Holder, why: anyhow::Error
     Err(anyhow::anyhow!(message))
 }
 
-/// Calls `ExecuteCallback` on the single-instance name `name` (the Porch serving the folder
-/// then shows its window) and waits for the answer.
+/// Asks the Porch holding the single-instance name `name` to show its window (`bus.rs`).
 #[cfg(target_os = "linux")]
 fn ask_to_show(name: &str) -> anyhow::Result<()> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let conn = zbus::Connection::session().await.context("no session bus")?;
-        let path = format!("/{}", name.replace('.', "/").replace('-', "_"));
-        let argv: Vec<String> = std::env::args().collect();
-        let cwd = std::env::current_dir().unwrap_or_default().to_string_lossy().into_owned();
-        tokio::time::timeout(
-            Duration::from_secs(10),
-            conn.call_method(
-                Some(name),
-                path.as_str(),
-                Some("org.SingleInstance.DBus"),
-                "ExecuteCallback",
-                &(argv, cwd),
-            ),
-        )
-        .await
-        .context("the running Porch did not answer in 10 s")?
-        .with_context(|| format!("nothing answers as {name} on the session bus"))?;
-        Ok(())
-    })
+    runtime.block_on(bus::ask_to_show(name))
 }
 
 /// (Reaching a running Porch's window is done over the session bus; a port to another
