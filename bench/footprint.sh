@@ -66,7 +66,7 @@ fi
 bench_porch_bin
 # The window is the program beside it (`porch-shell`), or, in builds before the split, the
 # same binary (then linked with WebKit).
-[[ -x $(dirname "$PORCH_BIN")/porch-shell ]] || ldd "$PORCH_BIN" | grep -q libwebkit2gtk ||
+[[ -x $(dirname "$PORCH_BIN")/porch-shell ]] || grep -q libwebkit2gtk <<<"$(ldd "$PORCH_BIN")" ||
   die "$PORCH_BIN has no window (no porch-shell beside it: build with the gui feature, cargo build --release --bins)"
 
 bench_tmp footprint

@@ -95,7 +95,9 @@ for lib in "${!needed[@]}"; do
   fi
 done
 for p in "${PROGRAMS[@]}"; do
-  if ! printf '%s\n' "${declared[@]}" | grep -qxF "$p"; then
+  # (A here-string, not a pipe: under pipefail, `grep -q` leaving early kills the writer
+  # with SIGPIPE, which failed a fresh CI run.)
+  if ! grep -qxF "$p" <<<"$(printf '%s\n' "${declared[@]}")"; then
     echo "ERROR: Porch runs $p, but Depends does not name it: add $p to bundle.linux.deb.depends in tauri.conf.json" >&2
     failed=1
   fi

@@ -32,7 +32,7 @@ fail() {
 
 [[ -f $deb ]] || fail "no such package file: $deb"
 [[ $(id -u) -eq 0 ]] || fail "run as root (it installs and removes the package)"
-if dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q "ok installed"; then
+if [[ $(dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null) == *"ok installed"* ]]; then
   fail "package $PKG is already installed on this machine; this check installs and removes it, so remove it first (apt-get remove $PKG)"
 fi
 
@@ -53,7 +53,7 @@ cleanup() {
     for f in "$WORK"/serve-*.log; do
       [[ -f $f ]] && { echo "---- $f (last 40 lines)"; tail -n 40 "$f"; }
     done
-    if dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q "ok installed"; then
+    if [[ $(dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null) == *"ok installed"* ]]; then
       echo "(failed half-way: removing the package)" >&2
       apt-get -o DPkg::Lock::Timeout=300 remove -y -q "$PKG" >/dev/null 2>&1 || dpkg --remove "$PKG" || true
     fi
@@ -83,7 +83,8 @@ cp "$deb" "$WORK/"
   fail "/usr/bin/porch, /usr/lib/porch/porch-shell or /usr/lib/porch/uv is missing"
 [[ ! -e /usr/bin/porch-shell ]] || fail "the window's program is in /usr/bin (it belongs in /usr/lib/porch)"
 # The desktop app's own process links no GTK or WebKit (its memory with the window closed).
-if ldd /usr/bin/porch | grep -qE 'libwebkit2gtk|libgtk-3'; then fail "/usr/bin/porch links GTK or WebKit"; fi
+# (A here-string: under pipefail, a pipe into `grep -q` can fail with SIGPIPE when it matches.)
+if grep -qE 'libwebkit2gtk|libgtk-3' <<<"$(ldd /usr/bin/porch)"; then fail "/usr/bin/porch links GTK or WebKit"; fi
 desktop=$(dpkg -L "$PKG" | grep '^/usr/share/applications/.*\.desktop$' || true)
 [[ -n $desktop ]] || fail "the package installs no .desktop entry under /usr/share/applications"
 grep -q '^Exec=porch' "$desktop" || fail "$desktop does not run porch: $(grep '^Exec' "$desktop")"
@@ -131,7 +132,7 @@ start_server() {
   while [[ -z $URL ]]; do
     kill -0 "$SERVER_PID" 2>/dev/null || fail "porch serve exited before listening: $(cat "$log")"
     ((SECONDS < deadline)) || fail "porch serve did not print its address within 60 s"
-    URL=$(sed -n 's#^Listening on \(http://[^ ]*\)/$#\1#p' "$log" | head -1)
+    URL=$(sed -n 's#^Listening on \(http://[^ ]*\)/$#\1#p;T;q' "$log")
     [[ -n $URL ]] || sleep 0.2
   done
   step "porch serve ($1) as $RUN_AS: $URL (pid $SERVER_PID)"
