@@ -31,19 +31,29 @@ use crate::supervisor::{RouteError, Wait};
 /// self-reloading "starting" page instead.
 const BROWSER_WAIT: Duration = Duration::from_millis(1500);
 
-fn affinity_cookie(guid: &str) -> String {
-    format!("porch_w_{}", &guid[..guid.len().min(8)])
+/// The affinity cookie's name is `porch_w_` and the first 8 characters of the guid.
+const AFFINITY_PREFIX: &str = "porch_w_";
+
+fn affinity_tail(guid: &str) -> &str {
+    guid.get(..8).unwrap_or(guid)
 }
 
-fn read_affinity(req: &Request, name: &str) -> Option<u64> {
+fn read_affinity(req: &Request, guid: &str) -> Option<u64> {
+    let tail = affinity_tail(guid);
     req.headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .find(|(k, _)| k.strip_prefix(AFFINITY_PREFIX) == Some(tail))
         .and_then(|(_, v)| v.parse().ok())
+}
+
+/// `Set-Cookie` for the worker a viewer sticks to, on the path it used.
+fn affinity_cookie(guid: &str, instance: u64, base: &str) -> Option<HeaderValue> {
+    let c = format!("{AFFINITY_PREFIX}{}={instance}; Path={base}; HttpOnly; SameSite=Lax", affinity_tail(guid));
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(c)).ok()
 }
 
 fn wants_html(req: &Request) -> bool {
@@ -54,8 +64,7 @@ fn wants_html(req: &Request) -> bool {
 
 /// Routes a viewer's request (HTTP or WebSocket) to one of the item's workers.
 pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: Request) -> Response {
-    let cookie = affinity_cookie(&route.guid);
-    let affinity = read_affinity(&req, &cookie);
+    let affinity = read_affinity(&req, &route.guid);
     let wait = if wants_html(&req) { Wait::AtMost(BROWSER_WAIT) } else { Wait::UntilReady };
     let sup = engine.apps().supervisor();
     let mut leased = sup.acquire(&route.guid, affinity, wait).await;
@@ -84,23 +93,29 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
     // Whether a session is one Porch counts, for every observer (keep-awake asks even while
     // usage recording is off).
     let uncounted = if upgrade { crate::observe::Uncounted::of(req.method(), req.headers(), "") } else { None };
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
-    let origin = engine.config().public_url.clone().unwrap_or_else(|| format!("http://{host}"));
+    let app_base_url = match &engine.config().public_url {
+        Some(origin) => format!("{}{base}", origin.trim_end_matches('/')),
+        None => {
+            let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            format!("http://{host}{base}")
+        }
+    };
+    let cookie_bases = || {
+        let mut b = route.bases();
+        if !b.iter().any(|x| x == base) {
+            b.push(base.to_string());
+        }
+        b
+    };
     let outside = Outside {
-        base_path: base.trim_end_matches('/').to_string(),
+        base_path: base.trim_end_matches('/'),
         query: super::access::query_without_token(req.uri().query()),
         peer,
         proto: "http",
-        app_base_url: format!("{}{}", origin.trim_end_matches('/'), base),
-        cookie_bases: {
-            let mut b = route.bases();
-            if !b.iter().any(|x| x == base) {
-                b.push(base.to_string());
-            }
-            b
-        },
+        app_base_url,
+        cookie_bases: &cookie_bases,
     };
-    let mut resp = match proxy::forward(lease, req, &outside).await {
+    let mut resp = match proxy::forward(lease, req, outside).await {
         Ok(Forwarded::Response(resp)) => resp,
         Ok(Forwarded::Upgraded(resp, upgrade)) => {
             let (observers, route) = (engine.viewers().clone(), route.clone());
@@ -131,8 +146,7 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
         Err(e) => return rescue::upstream(&e),
     };
     if affinity != Some(instance) && resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        let c = format!("{cookie}={instance}; Path={base}; HttpOnly; SameSite=Lax");
-        if let Ok(v) = HeaderValue::from_str(&c) {
+        if let Some(v) = affinity_cookie(&route.guid, instance, base) {
             resp.headers_mut().append(header::SET_COOKIE, v);
         }
     }

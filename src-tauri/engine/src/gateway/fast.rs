@@ -143,8 +143,8 @@ async fn to_app(
     req.extensions_mut().insert(ConnectInfo(peer));
     let answer = async move {
         let path = req.uri().path();
-        let (base, rest) = (path[..base_len].to_string(), path[base_len..].to_string());
-        let (visitor, uncounted) = who_asks(&engine, req.method(), req.headers(), &rest);
+        let base = path[..base_len].to_string();
+        let (visitor, uncounted) = who_asks(&engine, req.method(), req.headers(), &path[base_len..]);
         let resp = app::proxy(&engine, &route, &base, req).await;
         let seen = ViewerRequest {
             route: Some(route.as_ref()),

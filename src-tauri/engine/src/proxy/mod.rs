@@ -23,8 +23,9 @@
 //! typed ([`ProxyError`]), never panics; an upgrade comes back as a [`PendingUpgrade`] that
 //! the caller runs as a session. It imports nothing from the HTTP surface above it.
 //!
-//! Concurrency: one task per exchange, plus hyper's task per upstream connection; the pool's
-//! lock is held only to push or pop; a session's splice runs on a task the caller spawns.
+//! Concurrency: one task per exchange, which also drives the pooled upstream connection it
+//! uses (an upgrade's dedicated connection has a task of its own); the pool's lock is held
+//! only to push, pop or sweep; a session's splice runs on a task the caller spawns.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -43,11 +44,12 @@ use crate::supervisor::{Lease, PrefixMode};
 
 mod pool;
 
-/// What the proxy needs to know about the request's outside.
-#[derive(Debug, Clone)]
-pub struct Outside {
+/// What the proxy needs to know about the request's outside. Borrowed from the request
+/// where it can be, and what it must own is built once, so that a proxied request
+/// allocates little (`bench/interactive.sh proxy`).
+pub struct Outside<'a> {
     /// The item's external base path without a trailing slash (`/content/<guid>`).
-    pub base_path: String,
+    pub base_path: &'a str,
     /// The query string the app gets, with its `?` (or empty): the request's, less what is
     /// Porch's own (the secret-link token).
     pub query: String,
@@ -59,7 +61,19 @@ pub struct Outside {
     pub app_base_url: String,
     /// Every path the item is served under, with trailing slashes (`/content/<guid>/`, its
     /// vanity path, and the one this request used): cookies the app sets are scoped to each.
-    pub cookie_bases: Vec<String>,
+    /// Asked only when the app sets a cookie.
+    pub cookie_bases: &'a (dyn Fn() -> Vec<String> + Sync),
+}
+
+impl std::fmt::Debug for Outside<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outside")
+            .field("base_path", &self.base_path)
+            .field("query", &self.query)
+            .field("peer", &self.peer)
+            .field("app_base_url", &self.app_base_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Named once, so a request does not parse each name again (hop-by-hop and identity headers
@@ -230,55 +244,58 @@ pub enum Forwarded {
 }
 
 /// Forwards `req` to the leased worker and returns its response.
-pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) -> Result<Forwarded, ProxyError> {
-    // The path the worker sees.
-    let full = req.uri().path().to_string();
-    let path = match lease.prefix {
-        PrefixMode::PassThrough => full.clone(),
-        PrefixMode::Strip => {
-            let rest = full.strip_prefix(&outside.base_path).unwrap_or(&full);
-            if rest.starts_with('/') {
-                rest.to_string()
-            } else {
-                format!("/{rest}")
-            }
-        }
+pub async fn forward(lease: Lease, mut req: Request<Body>, mut outside: Outside<'_>) -> Result<Forwarded, ProxyError> {
+    // The path and query the worker sees, built in one string.
+    let pq = {
+        let full = req.uri().path();
+        let path = match lease.prefix {
+            PrefixMode::PassThrough => full,
+            PrefixMode::Strip => full.strip_prefix(outside.base_path).unwrap_or(full),
+        };
+        let slash = if path.starts_with('/') { "" } else { "/" };
+        let mut pq = String::with_capacity(slash.len() + path.len() + outside.query.len());
+        pq.push_str(slash);
+        pq.push_str(path);
+        pq.push_str(&outside.query);
+        pq
     };
-    let pq = format!("{path}{}", outside.query);
     let upgrade = is_upgrade(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
 
     let (mut parts, body) = req.into_parts();
-    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+    // The viewer's `Host`, passed on as it came (a header value is shared, not copied).
+    let host = parts.headers.get(header::HOST).cloned();
     strip_hop_by_hop(&mut parts.headers);
     strip_credentials(&mut parts.headers);
     let h = &mut parts.headers;
     if let Some(peer) = outside.peer {
-        let prior = h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let chain = match prior {
+        let chain = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
             Some(p) => format!("{p}, {}", peer.ip()),
             None => peer.ip().to_string(),
         };
-        if let Ok(v) = HeaderValue::from_str(&chain) {
+        if let Some(v) = owned_value(chain) {
             h.insert(X_FORWARDED_FOR.clone(), v);
         }
     }
     h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(outside.proto));
-    if let Ok(v) = HeaderValue::from_str(&host) {
-        h.insert(X_FORWARDED_HOST.clone(), v);
-    }
-    let port = host.rsplit_once(':').map(|(_, p)| p.to_string()).unwrap_or_else(|| "80".into());
-    if let Ok(v) = HeaderValue::from_str(&port) {
-        h.insert(X_FORWARDED_PORT.clone(), v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&outside.app_base_url) {
+    // The port the viewer used: the Host's, else HTTP's (an IPv6 literal's last group is
+    // not a port).
+    let port = host
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .map_or(HeaderValue::from_static("80"), HeaderValue::from);
+    h.insert(X_FORWARDED_HOST.clone(), host.unwrap_or(HeaderValue::from_static("")));
+    h.insert(X_FORWARDED_PORT.clone(), port);
+    if let Some(v) = owned_value(std::mem::take(&mut outside.app_base_url)) {
         h.insert(CONNECT_APP_BASE_URL.clone(), v);
     }
     if let Some(u) = &upgrade {
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         h.insert(header::UPGRADE, u.clone());
     }
-    parts.uri = pq.parse().map_err(|_| ProxyError::BadPath)?;
+    parts.uri = axum::http::Uri::from_maybe_shared(Bytes::from(pq)).map_err(|_| ProxyError::BadPath)?;
     parts.version = axum::http::Version::HTTP_11;
     let upstream_req = Request::from_parts(parts, body);
 
@@ -311,7 +328,7 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, outside: &Outside) ->
     }
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    scope_cookies(&mut parts.headers, lease.prefix, outside);
+    scope_cookies(&mut parts.headers, lease.prefix, &outside);
     let body = LeasedBody { inner: body, pooled, _lease: lease };
     Ok(Forwarded::Response(Response::from_parts(parts, Body::new(body))))
 }
@@ -357,17 +374,23 @@ impl Tunnel {
     }
 }
 
+/// A header value made from a string without copying it (checked all the same).
+fn owned_value(s: String) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(Bytes::from(s)).ok()
+}
+
 /// Applies [`scope_set_cookie`] to every `Set-Cookie` of a response.
 fn scope_cookies(headers: &mut HeaderMap, prefix: PrefixMode, outside: &Outside) {
     if !headers.contains_key(header::SET_COOKIE) {
         return;
     }
     let request_base = format!("{}/", outside.base_path);
+    let bases = (outside.cookie_bases)();
     let values: Vec<String> =
         headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect();
     headers.remove(header::SET_COOKIE);
     for v in values {
-        for scoped in scope_set_cookie(&v, prefix, &request_base, &outside.cookie_bases) {
+        for scoped in scope_set_cookie(&v, prefix, &request_base, &bases) {
             if let Ok(v) = HeaderValue::from_str(&scoped) {
                 headers.append(header::SET_COOKIE, v);
             }
@@ -453,7 +476,8 @@ where
 }
 
 /// A response body that holds the worker's lease, and the connection it came on, until it
-/// has been sent; then the connection goes back to the pool.
+/// has been sent; then the connection goes back to the pool if the body was read to the
+/// end. While the body is waited for, it drives that connection (`pool.rs`).
 struct LeasedBody {
     inner: hyper::body::Incoming,
     pooled: Option<pool::Pooled>,
@@ -463,7 +487,7 @@ struct LeasedBody {
 impl Drop for LeasedBody {
     fn drop(&mut self) {
         if let Some(p) = self.pooled.take() {
-            p.give_back();
+            p.give_back(http_body::Body::is_end_stream(&self.inner));
         }
     }
 }
@@ -476,7 +500,14 @@ impl http_body::Body for LeasedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        // The body asked for more: let the connection read it, then look again.
+        let Some(pooled) = &mut this.pooled else { return Poll::Pending };
+        pooled.drive(cx);
+        Pin::new(&mut this.inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
