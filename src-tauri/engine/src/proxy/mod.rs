@@ -278,14 +278,7 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, mut outside: Outside<
         }
     }
     h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(outside.proto));
-    // The port the viewer used: the Host's, else HTTP's (an IPv6 literal's last group is
-    // not a port).
-    let port = host
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit_once(':'))
-        .and_then(|(_, p)| p.parse::<u16>().ok())
-        .map_or(HeaderValue::from_static("80"), HeaderValue::from);
+    let port = forwarded_port(host.as_ref());
     h.insert(X_FORWARDED_HOST.clone(), host.unwrap_or(HeaderValue::from_static("")));
     h.insert(X_FORWARDED_PORT.clone(), port);
     if let Some(v) = owned_value(std::mem::take(&mut outside.app_base_url)) {
@@ -372,6 +365,16 @@ impl Tunnel {
         splice(TokioIo::new(self.down), TokioIo::new(self.up), limits).await;
         drop(lease); // counted as a connection while the socket was open
     }
+}
+
+/// The port the viewer used: the `Host`'s, else HTTP's (the last group of an IPv6 literal
+/// without a port is not a port).
+fn forwarded_port(host: Option<&HeaderValue>) -> HeaderValue {
+    host.and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit_once(':'))
+        .filter(|(h, _)| !h.starts_with('[') || h.ends_with(']'))
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .map_or(HeaderValue::from_static("80"), HeaderValue::from)
 }
 
 /// A header value made from a string without copying it (checked all the same).
@@ -522,6 +525,18 @@ impl http_body::Body for LeasedBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_forwarded_port_is_the_hosts_or_80() {
+        let port = |h: Option<&'static str>| forwarded_port(h.map(HeaderValue::from_static).as_ref());
+        assert_eq!(port(Some("porch.local:3939")), "3939");
+        assert_eq!(port(Some("porch.local")), "80");
+        assert_eq!(port(Some("[fe80::1]:8080")), "8080");
+        assert_eq!(port(Some("[fe80::1]")), "80");
+        assert_eq!(port(Some("[::1]")), "80", "the last group of an IPv6 literal is not a port");
+        assert_eq!(port(Some("host:notaport")), "80");
+        assert_eq!(port(None), "80");
+    }
 
     #[test]
     fn hop_by_hop_headers_go() {
