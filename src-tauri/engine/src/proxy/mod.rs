@@ -23,9 +23,8 @@
 //! typed ([`ProxyError`]), never panics; an upgrade comes back as a [`PendingUpgrade`] that
 //! the caller runs as a session. It imports nothing from the HTTP surface above it.
 //!
-//! Concurrency: one task per exchange, which also drives the pooled upstream connection it
-//! uses (an upgrade's dedicated connection has a task of its own); the pool's lock is held
-//! only to push, pop or sweep; a session's splice runs on a task the caller spawns.
+//! Concurrency: one task per exchange, plus hyper's task per upstream connection; the pool's
+//! lock is held only to push or pop; a session's splice runs on a task the caller spawns.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -479,8 +478,7 @@ where
 }
 
 /// A response body that holds the worker's lease, and the connection it came on, until it
-/// has been sent; then the connection goes back to the pool if the body was read to the
-/// end. While the body is waited for, it drives that connection (`pool.rs`).
+/// has been sent; then the connection goes back to the pool.
 struct LeasedBody {
     inner: hyper::body::Incoming,
     pooled: Option<pool::Pooled>,
@@ -490,7 +488,7 @@ struct LeasedBody {
 impl Drop for LeasedBody {
     fn drop(&mut self) {
         if let Some(p) = self.pooled.take() {
-            p.give_back(http_body::Body::is_end_stream(&self.inner));
+            p.give_back();
         }
     }
 }
@@ -503,14 +501,7 @@ impl http_body::Body for LeasedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
-        let this = &mut *self;
-        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            return Poll::Ready(frame);
-        }
-        // The body asked for more: let the connection read it, then look again.
-        let Some(pooled) = &mut this.pooled else { return Poll::Pending };
-        pooled.drive(cx);
-        Pin::new(&mut this.inner).poll_frame(cx)
+        Pin::new(&mut self.inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
