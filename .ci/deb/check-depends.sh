@@ -72,7 +72,9 @@ for bin in "${BINARIES[@]}"; do
   done < <(ldd "$bin")
 done
 for soname in "${DLOPENED[@]}"; do
-  lib=$(ldconfig -p | awk -v s="$soname" '$1 == s { print $NF; exit }')
+  # awk reads to the end: an early `exit` would kill ldconfig with SIGPIPE once its list
+  # outgrows the pipe's buffer (64 KiB), and pipefail would stop this script with 141.
+  lib=$(ldconfig -p | awk -v s="$soname" '$1 == s && !found { print $NF; found = 1 }')
   if [[ -z $lib ]]; then
     echo "ERROR: $soname (opened at run time) is not installed: its package must be in Depends" >&2
     failed=1
