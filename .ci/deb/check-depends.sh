@@ -97,8 +97,8 @@ for lib in "${!needed[@]}"; do
   fi
 done
 for p in "${PROGRAMS[@]}"; do
-  # (A here-string, not a pipe: under pipefail, `grep -q` leaving early kills the writer
-  # with SIGPIPE, which failed a fresh CI run.)
+  # (A here-string, not a pipe: under pipefail, `grep -q` leaving early can kill the
+  # writer with SIGPIPE.)
   if ! grep -qxF "$p" <<<"$(printf '%s\n' "${declared[@]}")"; then
     echo "ERROR: Porch runs $p, but Depends does not name it: add $p to bundle.linux.deb.depends in tauri.conf.json" >&2
     failed=1
