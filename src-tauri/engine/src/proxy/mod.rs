@@ -366,12 +366,11 @@ impl Tunnel {
     }
 }
 
-/// The port the viewer used: the `Host`'s, else HTTP's (the last group of an IPv6 literal
-/// without a port is not a port).
+/// The port the viewer used: the `Host`'s, else HTTP's (what follows the last colon of an
+/// IPv6 literal without a port, `1]` in `[::1]`, is no number, so it is not taken).
 fn forwarded_port(host: Option<&HeaderValue>) -> HeaderValue {
     host.and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit_once(':'))
-        .filter(|(h, _)| !h.starts_with('[') || h.ends_with(']'))
         .and_then(|(_, p)| p.parse::<u16>().ok())
         .map_or(HeaderValue::from_static("80"), HeaderValue::from)
 }

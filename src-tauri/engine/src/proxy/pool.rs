@@ -116,9 +116,10 @@ mod tests {
 
     use super::*;
 
-    /// A worker on a loopback port that answers every request with "ok" and counts the
-    /// connections it accepted; with `keep_alive` false it closes each after one answer.
-    async fn worker(keep_alive: bool) -> (SocketAddr, Arc<AtomicUsize>) {
+    /// A worker on a loopback port that answers every request with `answer(length of the
+    /// request's body)` and counts the connections it accepted; with `keep_alive` false it
+    /// closes each after one answer.
+    async fn worker_answering(keep_alive: bool, answer: fn(usize) -> Vec<u8>) -> (SocketAddr, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -127,8 +128,10 @@ mod tests {
             while let Ok((stream, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
-                    let svc =
-                        service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(Body::from("ok"))) });
+                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| async move {
+                        let got = req.into_body().collect().await.map(|b| b.to_bytes().len()).unwrap_or(0);
+                        Ok::<_, std::convert::Infallible>(Response::new(Body::from(answer(got))))
+                    });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .keep_alive(keep_alive)
                         .serve_connection(TokioIo::new(stream), svc)
@@ -137,6 +140,11 @@ mod tests {
             }
         });
         (addr, accepted)
+    }
+
+    /// A worker that answers every request with "ok".
+    async fn worker(keep_alive: bool) -> (SocketAddr, Arc<AtomicUsize>) {
+        worker_answering(keep_alive, |_| b"ok".to_vec()).await
     }
 
     async fn get(addr: SocketAddr) -> String {
@@ -167,31 +175,16 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 5, "a fresh connection for each closed one");
     }
 
-    /// A worker that answers with the length of the request body, a colon and `size` bytes.
-    async fn big_worker(size: usize) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| async move {
-                        let got = req.into_body().collect().await.map(|b| b.to_bytes().len()).unwrap_or(0);
-                        let mut answer = format!("{got}:").into_bytes();
-                        answer.resize(answer.len() + size, b'x');
-                        Ok::<_, std::convert::Infallible>(Response::new(Body::from(answer)))
-                    });
-                    let _ =
-                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
-                });
-            }
-        });
-        addr
-    }
-
     #[tokio::test]
     async fn large_bodies_both_ways_go_through_on_a_reused_connection() {
-        let size = 3 << 20;
-        let addr = big_worker(size).await;
+        const SIZE: usize = 3 << 20;
+        // The request body's length, a colon and SIZE bytes.
+        let (addr, accepted) = worker_answering(true, |got| {
+            let mut answer = format!("{got}:").into_bytes();
+            answer.resize(answer.len() + SIZE, b'x');
+            answer
+        })
+        .await;
         for _ in 0..3 {
             let upload = vec![b'u'; 2 << 20];
             let req = Request::post("/").header("host", "worker").body(Body::from(upload)).expect("request");
@@ -200,9 +193,10 @@ mod tests {
             pooled.give_back();
             let head = format!("{}:", 2 << 20);
             assert!(bytes.starts_with(head.as_bytes()), "the worker read the whole upload");
-            assert_eq!(bytes.len(), head.len() + size, "the whole answer came back");
+            assert_eq!(bytes.len(), head.len() + SIZE, "the whole answer came back");
         }
         assert_eq!(idle().get(&addr.port()).map(Vec::len), Some(1), "one connection kept for reuse");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "all three exchanges went over one connection");
     }
 
     #[tokio::test]
