@@ -267,15 +267,14 @@ async fn schedules_from_the_cli_with_a_zone_and_a_variant() {
     let variants: Vec<Value> = serde_json::from_slice(&p.cli(&["variant", "list", "sched-cli"]).stdout).expect("json");
     let variant_id = variants[0]["id"].as_str().expect("variant id").to_string();
 
-    // Daily at 07:00 on Berlin's wall clock (06:00Z in winter), rendering the variant.
+    // Daily at 07:00 on Berlin's wall clock (06:00Z in winter), rendering the variant; the
+    // form of the command's own help, without `--params` (N is 1 then).
     let added = ok(&p.cli(&[
         "schedule",
         "add",
         "sched-cli",
         "--type",
         "day",
-        "--params",
-        r#"{"N": 1}"#,
         "--start",
         "2026-01-01T06:00:00Z",
         "--tz",
@@ -294,6 +293,8 @@ async fn schedules_from_the_cli_with_a_zone_and_a_variant() {
     assert_eq!(listed.len(), 2, "{listed:#?}");
     let day = listed.iter().find(|s| s["type"] == "day").expect("the daily schedule");
     assert_eq!(day["timezone"], "Europe/Berlin", "{day}");
+    let every: Value = serde_json::from_str(day["schedule"].as_str().expect("schedule parameters")).expect("JSON");
+    assert_eq!(every, json!({"N": 1}), "{day}");
     assert_eq!(day["variant_id"], variant_id.as_str(), "{day}");
     assert_eq!(day["content_guid"], guid.as_str());
     let runs = day["next_runs"].as_array().expect("next_runs");
@@ -319,6 +320,9 @@ async fn schedules_from_the_cli_with_a_zone_and_a_variant() {
     assert!(e.contains("timezone") && e.contains("Mars/Olympus_Mons"), "{e}");
     let e = err(&["schedule", "add", "sched-cli", "--type", "day", "--variant", "nowhere"]);
     assert!(e.contains("variant nowhere not found"), "{e}");
+    // An `N` that is given is kept, and checked.
+    let e = err(&["schedule", "add", "sched-cli", "--type", "hour", "--params", r#"{"N": 0}"#]);
+    assert!(e.contains("schedule.N"), "{e}");
     assert_eq!(list(&p).len(), 2, "a refused schedule is not stored");
 
     // rm by id; the other stays; an unknown id is an error.

@@ -148,9 +148,22 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line.
+/// The error and its causes on one line. A cause whose text the line already ends with
+/// (an error that quotes its own cause, such as "cannot read x: No such file or directory")
+/// is not repeated.
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// Logs to stderr: `info` while serving (`RUST_LOG` overrides), warnings otherwise.
@@ -237,5 +250,30 @@ mod tests {
             Some(PathBuf::from("/opt/porch/lib/porch/uv"))
         );
         assert_eq!(super::packaged(Path::new("/work/target/release/porch"), "uv"), None);
+    }
+
+    /// An error that quotes its cause (as the engine's `BundleError::Source` does) is not
+    /// followed by the cause again; every other cause is.
+    #[test]
+    fn one_line_names_each_cause_once() {
+        #[derive(Debug)]
+        struct Quoting {
+            source: std::io::Error,
+        }
+        impl std::fmt::Display for Quoting {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "cannot read /nowhere: {}", self.source)
+            }
+        }
+        impl std::error::Error for Quoting {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.source)
+            }
+        }
+        let missing = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let quoted = anyhow::Error::new(Quoting { source: missing() }).context("cannot deploy /nowhere");
+        assert_eq!(super::one_line(&quoted), "cannot deploy /nowhere: cannot read /nowhere: No such file or directory");
+        let plain = anyhow::Error::new(missing()).context("cannot read /nowhere").context("cannot deploy /nowhere");
+        assert_eq!(super::one_line(&plain), "cannot deploy /nowhere: cannot read /nowhere: No such file or directory");
     }
 }

@@ -20,7 +20,8 @@ pub(crate) enum ScheduleCommand {
         /// minute, hour, day, weekday, week, dayofweek, semimonth, dayofmonth, dayweekofmonth, year or cron.
         #[arg(long = "type", value_name = "TYPE")]
         kind: String,
-        /// Connect's schedule parameters as JSON, e.g. '{"N": 2}' or '{"Days": [1, 3]}'.
+        /// Connect's schedule parameters as JSON, e.g. '{"N": 2}' or '{"Days": [1, 3]}'. `N`
+        /// (every N minutes, hours, days, weeks, months or years) is 1 when not given.
         #[arg(long, default_value = "{}")]
         params: String,
         /// A cron expression (with --type cron).
@@ -63,7 +64,13 @@ impl ScheduleCommand {
                     Some(v) => porch.variant(&guid, &v).await?["id"].clone(),
                     None => Value::Null,
                 };
-                let params: Value = serde_json::from_str(&params).map_err(|e| anyhow!("--params is not JSON: {e}"))?;
+                let mut params: Value =
+                    serde_json::from_str(&params).map_err(|e| anyhow!("--params is not JSON: {e}"))?;
+                if let Some(fields) = params.as_object_mut() {
+                    if counts_in_n(&kind) && !fields.contains_key("N") {
+                        fields.insert("N".into(), json!(1));
+                    }
+                }
                 let start = start.unwrap_or_else(porch_engine::time::now);
                 let mut def = json!({
                     "type": kind, "schedule": params, "start_time": start, "timezone": tz,
@@ -86,4 +93,10 @@ impl ScheduleCommand {
         }
         Ok(())
     }
+}
+
+/// Whether Connect's schedule type `kind` repeats every `N` of its unit (the types whose
+/// parameters include `N`), so that the CLI may take 1 for a missing `N`.
+fn counts_in_n(kind: &str) -> bool {
+    matches!(kind, "minute" | "hour" | "day" | "week" | "dayofmonth" | "dayweekofmonth" | "year")
 }

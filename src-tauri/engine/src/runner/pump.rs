@@ -4,7 +4,10 @@
 //! Concurrency: one task per process (spawned on the runner's tracker). The two pipe readers
 //! and the consumer are futures joined inside it; readers send into a private channel so
 //! lines keep their arrival order across the two streams. Bytes are read, not UTF-8 text,
-//! so output in another encoding is kept (lossily) instead of ending the pump.
+//! so output in another encoding is kept (lossily) instead of ending the pump. Terminal
+//! escape sequences are taken out (a notebook's traceback comes coloured, whether or not a
+//! terminal reads it): every consumer (the log file, the tail in an error message, a deploy's
+//! log in the window) reads the lines as text.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -88,10 +91,68 @@ async fn read(pipe: Option<impl AsyncRead + Unpin>, stream: &'static str, tx: Un
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 let line = String::from_utf8_lossy(&buf);
-                if tx.send((stream, line.trim_end_matches(['\n', '\r']).to_string())).is_err() {
+                if tx.send((stream, plain(line.trim_end_matches(['\n', '\r'])))).is_err() {
                     break;
                 }
             }
         }
+    }
+}
+
+/// `line` without terminal escape sequences: CSI (colours, cursor moves: `ESC [` up to a
+/// final byte `@`..`~`), OSC (titles, links: `ESC ]` up to BEL or `ESC \`) and two-character
+/// escapes.
+fn plain(line: &str) -> String {
+    if !line.contains('\x1b') {
+        return line.to_owned();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\x07' {
+                        break;
+                    }
+                    if c == '\x1b' {
+                        chars.next_if_eq(&'\\');
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain;
+
+    #[test]
+    fn escape_sequences_are_taken_out_and_the_text_kept() {
+        // IPython's coloured traceback, as nbclient prints it.
+        let coloured = "\x1b[31mRuntimeError\x1b[39m: boom \x1b[38;5;28;01mraise\x1b[39;00m";
+        assert_eq!(plain(coloured), "RuntimeError: boom raise");
+        // A link (OSC 8, ended by ESC \), a title ended by BEL, a two-character escape.
+        assert_eq!(plain("see \x1b]8;;http://x/\x1b\\here\x1b]8;;\x1b\\ now"), "see here now");
+        assert_eq!(plain("\x1b]0;title\x07done"), "done");
+        assert_eq!(plain("a\x1b7b\x1b8c"), "abc");
+        // Text without escapes, non-ASCII included, is unchanged; a cut-off sequence ends the line.
+        assert_eq!(plain("naïve [31m ünïcode"), "naïve [31m ünïcode");
+        assert_eq!(plain("cut \x1b[3"), "cut ");
     }
 }

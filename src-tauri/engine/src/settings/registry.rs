@@ -322,7 +322,7 @@ impl Setting {
         match self.kind {
             Kind::Switch => match value {
                 Value::Bool(_) => Ok(value.clone()),
-                v => Err(Error::Invalid(format!("{name} must be true or false, not {v}"))),
+                v => Err(Error::Invalid(format!("{name} must be on or off (true or false), not {v}"))),
             },
             Kind::Whole { min, max } => match value.as_i64() {
                 Some(n) if (min..=max).contains(&n) => Ok(Value::from(n)),
