@@ -37,6 +37,11 @@ async fn server_settings_and_user_auth() {
     assert!(me["guid"].as_str().expect("guid").contains('-'));
     assert!(me["username"].is_string());
     assert_ne!(me["user_role"], "viewer");
+    // The user was made once: its times do not move with the clock (RFC 3339, whole seconds).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = json_of(p.api(Method::GET, "/__api__/v1/user").send().await.expect("get")).await;
+    assert!(me["created_time"].as_str().is_some_and(|t| t.ends_with('Z')), "{me}");
+    assert_eq!(again["created_time"], me["created_time"]);
     p.shutdown();
 }
 
@@ -194,6 +199,22 @@ async fn api_paths_tolerate_slashes_and_unknown_paths_are_json() {
     assert_eq!(r.status(), 404);
     let e = json_of(r).await;
     assert_eq!(e["code"], 4);
+
+    // A server URL given with a trailing slash (pins joins it with `/content/…`): a viewer
+    // path that starts with doubled slashes is the same path.
+    let guid = p.deploy_fixture("site", "slashes");
+    let single = p.get(&format!("/content/{guid}/")).await.text().await.expect("page");
+    let r = p.get(&format!("//content/{guid}/")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.expect("page"), single);
+    let bundle = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get")).await
+        ["bundle_id"]
+        .as_str()
+        .expect("bundle id")
+        .to_string();
+    let r = p.get(&format!("//content/{guid}/_rev{bundle}/index.html")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.expect("page"), single);
 }
 
 #[tokio::test]

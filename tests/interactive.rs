@@ -128,6 +128,10 @@ async fn fastapi_runs_on_demand_behind_the_proxy() {
     assert_eq!(j.len(), 1);
     assert_eq!(j[0]["pid"].as_u64(), Some(pid), "the job list names the worker (setpriv execs in place)");
 
+    // The app calls the server back with the key it was given (CONNECT_API_KEY).
+    let r = p.get(&format!("/content/{guid}/callback")).await;
+    assert_eq!(r.json::<Value>().await.expect("json"), json!({"status": 200}), "the content key is accepted");
+
     // Streaming routes and query strings pass through.
     let r = p.get(&format!("/content/{guid}/sleep?ms=50")).await;
     assert_eq!(r.json::<Value>().await.expect("json")["slept"], 50);

@@ -48,6 +48,7 @@ async fn pins_board_connect_round_trip() {
     assert_eq!(out["read_latest"]["model"], serde_json::json!(["Mazda RX4", "Datsun 710", "Valiant"]));
     assert_eq!(out["read_latest"]["mpg"], serde_json::json!([21.0, 22.8, 18.1]));
     assert_eq!(out["read_old"]["model"], serde_json::json!(["Mazda RX4", "Datsun 710"]));
+    assert_eq!(out["read_slashed"], out["read_latest"], "a board on the server URL with a trailing slash");
 
     let meta = &out["meta"];
     assert_eq!(meta["title"], "Cars", "{meta}");

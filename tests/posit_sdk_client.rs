@@ -184,6 +184,11 @@ async fn posit_sdk_renders_a_notebook_and_restarts_an_app() {
         .expect("json");
     assert!(renders.iter().all(|r| r["variant_id"].is_null()), "{renders:?}");
 
+    // jobs.fetch() lists the worker that served a page; jobs.find(key) fetches it alone.
+    let jobs = out["jobs"].as_array().expect("jobs");
+    assert!(!jobs.is_empty() && jobs[0]["pid"].as_u64().is_some(), "{out}");
+    assert_eq!(out["job_found"], jobs[0], "{out}");
+    assert_eq!(out["job_missing"]["http_status"], 404, "{out}");
     assert_eq!(out["restarted"], true);
     assert_eq!(out["env_after_restart"], json!([]), "the throw-away variable is gone");
     let pid_after: Value = serde_json::from_str(&page(format!("/content/{app}/")).await).expect("app json");

@@ -433,6 +433,14 @@ async fn allow_remote_publishing_lets_keyed_lan_clients_manage() {
     let v = r.expect_status(401).expect_error_body();
     assert_eq!(v["code"], 30, "anonymous /v1/user must answer code 30: {v}");
 
+    // This run's local credential (`porch.token`, the CLI's and the window's key) is refused
+    // from the LAN even with remote publishing on; it works from this computer.
+    let session = std::fs::read_to_string(p.data_dir().join("porch.token")).expect("porch.token");
+    let r = lan.curl(port, "GET", "/__api__/v1/content", Some(session.trim()), None);
+    r.expect_status(401).expect_error_body();
+    let r = p.http.get(p.url("/__api__/v1/content")).header("Authorization", format!("Key {}", session.trim()));
+    assert_eq!(r.send().await.expect("get").status(), 200, "the session key works from loopback");
+
     // A keyed create from the LAN makes content, visible from loopback too.
     let r = lan.curl(port, "POST", "/__api__/v1/content", Some(p.key.as_str()), Some(r#"{"name":"from-lan"}"#));
     assert!(r.status == 200 || r.status == 201, "{}: status {}, body {}", r.what, r.status, r.text());

@@ -95,6 +95,75 @@ async fn an_app_that_exits_at_start_answers_5xx_with_its_log() {
     p.shutdown();
 }
 
+/// A redeploy whose app will not start fails before viewers see it: the new version is
+/// started next to the served one, and when it exits the task fails with its last lines and
+/// the served version stays. Both ways rsconnect deploys: at once, and as a draft
+/// (`activate: false`) activated by a second deploy after its check of `_bundle{N}`.
+#[tokio::test]
+async fn a_redeploy_that_will_not_start_keeps_the_served_version() {
+    let test = "a_redeploy_that_will_not_start_keeps_the_served_version";
+    if skip(test) {
+        return;
+    }
+    let p = Porch::start().await;
+    let requirements: &[u8] = b"fastapi>=0.100\n";
+    let (guid, t) =
+        deploy_files(&p, "redeploy-gate", &[("app.py", FASTAPI_APP), ("requirements.txt", requirements)]).await;
+    assert_eq!(t["code"], 0, "{t}");
+    let served = p.get_json(&format!("/__api__/v1/content/{guid}")).await["bundle_id"].clone();
+    let good = p.get(&format!("/content/{guid}/")).await;
+    assert_eq!(good.status(), 200);
+    assert_eq!(good.json::<Value>().await.expect("json"), json!({"ok": true}));
+
+    let broken: &[u8] =
+        b"import sys\nprint('PORCH-REDEPLOY-BROKEN', file=sys.stderr, flush=True)\nimport porch_no_such_module_zz9\nfrom fastapi import FastAPI\n\napp = FastAPI()\n";
+    let upload = |files: Vec<(&'static str, &'static [u8])>| {
+        let p = &p;
+        let guid = guid.clone();
+        async move {
+            let r = p.upload(&guid, targz(&files)).await;
+            assert_eq!(r.status(), 200, "upload");
+            r.json::<Value>().await.expect("json")["id"].as_str().expect("bundle id").to_string()
+        }
+    };
+    // Deployed at once.
+    let b = upload(vec![("app.py", broken), ("requirements.txt", requirements)]).await;
+    let t = p.deploy(&guid, &b).await;
+    assert_eq!(t["code"], 1, "{t}");
+    assert_eq!(t["porch_code"], "Failed", "{t}");
+    let err = t["error"].as_str().expect("error");
+    assert!(err.contains("did not start") && err.contains("keeps serving"), "{err}");
+    assert!(err.contains("PORCH-REDEPLOY-BROKEN"), "the message carries the app's own output: {err}");
+    assert_eq!(p.get_json(&format!("/__api__/v1/content/{guid}")).await["bundle_id"], served);
+    let still = p.get(&format!("/content/{guid}/")).await;
+    assert_eq!(still.status(), 200, "the served version still answers");
+    assert_eq!(still.json::<Value>().await.expect("json"), json!({"ok": true}));
+
+    // As a draft, then activated: the activation fails the same way.
+    let b = upload(vec![("app.py", broken), ("requirements.txt", requirements)]).await;
+    let r = p
+        .api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy"))
+        .json(&json!({"bundle_id": b, "activate": false}))
+        .send()
+        .await
+        .expect("draft deploy");
+    let draft = p.wait_task(r.json::<Value>().await.expect("json")["task_id"].as_str().expect("task")).await;
+    assert_eq!(draft["code"], 0, "a draft is not started: {draft}");
+    let t = p.deploy(&guid, &b).await;
+    assert_eq!(t["code"], 1, "{t}");
+    assert_eq!(p.get_json(&format!("/__api__/v1/content/{guid}")).await["bundle_id"], served);
+    assert_eq!(p.get(&format!("/content/{guid}/")).await.status(), 200);
+
+    // A good redeploy still switches.
+    let fixed: &[u8] =
+        b"from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get(\"/\")\ndef root():\n    return {\"ok\": 2}\n";
+    let b = upload(vec![("app.py", fixed), ("requirements.txt", requirements)]).await;
+    let t = p.deploy(&guid, &b).await;
+    assert_eq!(t["code"], 0, "{t}");
+    assert_eq!(p.get(&format!("/content/{guid}/")).await.json::<Value>().await.expect("json"), json!({"ok": 2}));
+    p.shutdown();
+}
+
 #[tokio::test]
 async fn a_render_that_fails_is_a_runtime_failure() {
     let test = "a_render_that_fails_is_a_runtime_failure";

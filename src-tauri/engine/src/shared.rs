@@ -59,6 +59,8 @@ pub struct Base {
     server: OnceLock<SocketAddr>,
     /// The `.local` name announced on the network (without `.local`), while it is.
     local_name: std::sync::RwLock<Option<String>>,
+    /// The key content processes get as `CONNECT_API_KEY` (see [`Base::content_key`]).
+    content_key: String,
 }
 
 impl Base {
@@ -80,7 +82,19 @@ impl Base {
             pictures: AtomicU64::new(0),
             server: OnceLock::new(),
             local_name: std::sync::RwLock::new(None),
+            content_key: crate::keys::random_token(32),
         })
+    }
+
+    /// The API key every content process gets as `CONNECT_API_KEY`, as Connect gives its
+    /// content a short-lived key for calls back to the server (posit-sdk's `Client()`, pins,
+    /// a report reading another item). Made at start, never stored: it ends with this run.
+    /// SECURITY: a content process runs as the user who owns the data folder, so it could
+    /// read `porch.token` anyway; like that session key, this one is refused from another
+    /// computer (`gateway::identity`), so an app that shows its environment to viewers
+    /// gives them nothing to publish with.
+    pub fn content_key(&self) -> &str {
+        &self.content_key
     }
 
     /// Publishes a state change (nobody listening is fine). Every change is emitted after it

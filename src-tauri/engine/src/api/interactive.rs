@@ -95,22 +95,33 @@ pub(super) async fn jobs(
     Path(guid): Path<String>,
 ) -> Result<Json<Vec<JobView>>, ApiError> {
     let list = engine.apps().instances(&guid).await?;
-    Ok(Json(
-        list.into_iter()
-            .map(|i| JobView {
-                key: i.id.to_string(),
-                id: i.id.to_string(),
-                pid: i.pid,
-                bundle_id: i.bundle_id.to_string(),
-                status: 0,
-                state: i.state,
-                connections: i.connections,
-                port: i.port,
-                uptime_secs: i.uptime_secs,
-                content_guid: guid.clone(),
-            })
-            .collect(),
-    ))
+    Ok(Json(list.into_iter().map(|i| job_view(&guid, i)).collect()))
+}
+
+/// `GET /v1/content/{guid}/jobs/{key}`: one running worker (posit-sdk's `jobs.find(key)`).
+pub(super) async fn job(
+    _: Publisher,
+    State(engine): State<Engine>,
+    Path((guid, key)): Path<(String, String)>,
+) -> Result<Json<JobView>, ApiError> {
+    let list = engine.apps().instances(&guid).await?;
+    let found = list.into_iter().find(|i| i.id.to_string() == key).ok_or_else(|| Error::not_found("process", &key))?;
+    Ok(Json(job_view(&guid, found)))
+}
+
+fn job_view(guid: &str, i: crate::supervisor::InstanceInfo) -> JobView {
+    JobView {
+        key: i.id.to_string(),
+        id: i.id.to_string(),
+        pid: i.pid,
+        bundle_id: i.bundle_id.to_string(),
+        status: 0,
+        state: i.state,
+        connections: i.connections,
+        port: i.port,
+        uptime_secs: i.uptime_secs,
+        content_guid: guid.to_string(),
+    }
 }
 
 /// `DELETE /v1/content/{guid}/jobs/{key}`: kill one worker.

@@ -8,7 +8,9 @@
 //!   [`router`] mounts beside the API. This module never serves content itself.
 //!
 //! Requests pass through [`normalize`] before routing: API paths lose a trailing slash and
-//! doubled slashes (clients differ), so no API call is ever answered with a redirect.
+//! doubled slashes (clients differ), so no API call is ever answered with a redirect; any
+//! other path loses doubled slashes at its start only (a server URL given with a trailing
+//! slash, as pins sends `//content/…`), and keeps the rest for the content.
 
 mod access;
 mod auth;
@@ -70,7 +72,7 @@ pub fn router(engine: Engine) -> Router {
             get(interactive::env_get).patch(interactive::env_patch).put(interactive::env_put),
         )
         .route("/v1/content/{guid}/jobs", get(interactive::jobs))
-        .route("/v1/content/{guid}/jobs/{key}", axum::routing::delete(interactive::kill_job))
+        .route("/v1/content/{guid}/jobs/{key}", get(interactive::job).delete(interactive::kill_job))
         .route("/v1/content/{guid}/restart", post(interactive::restart))
         .route("/v1/content/{guid}/log", get(interactive::log))
         .route("/v1/content/{guid}/render", post(renders::render_now))
@@ -158,17 +160,25 @@ pub fn app(engine: Engine) -> IntoMakeServiceWithConnectInfo<Normalized, SocketA
     axum::ServiceExt::<Request<Body>>::into_make_service_with_connect_info::<SocketAddr>(svc)
 }
 
-/// Collapses `//` and drops a trailing `/` on API paths.
+/// Collapses `//` and drops a trailing `/` on API paths; collapses the slashes a viewer's
+/// path starts with (`//content/…` → `/content/…`).
 pub fn normalize(mut req: Request<Body>) -> Request<Body> {
     let path = req.uri().path();
     let starts_api = path.trim_start_matches('/').starts_with("__api__");
-    if !starts_api || (!path.contains("//") && !path.ends_with('/')) {
-        return req;
-    }
     let mut clean = String::with_capacity(path.len());
-    for seg in path.split('/').filter(|s| !s.is_empty()) {
+    if !starts_api {
+        if !path.starts_with("//") {
+            return req;
+        }
         clean.push('/');
-        clean.push_str(seg);
+        clean.push_str(path.trim_start_matches('/'));
+    } else if !path.contains("//") && !path.ends_with('/') {
+        return req;
+    } else {
+        for seg in path.split('/').filter(|s| !s.is_empty()) {
+            clean.push('/');
+            clean.push_str(seg);
+        }
     }
     if let Some(q) = req.uri().query() {
         clean.push('?');

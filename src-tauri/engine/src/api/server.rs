@@ -43,7 +43,7 @@ pub(super) async fn other_settings(_: Publisher) -> Json<Value> {
 }
 
 fn user_json(engine: &Engine) -> Value {
-    let now = crate::time::now();
+    let created = engine.library().owner_created();
     json!({
         "guid": engine.library().owner_guid(),
         "username": engine.config().publisher,
@@ -51,8 +51,8 @@ fn user_json(engine: &Engine) -> Value {
         "first_name": engine.config().publisher,
         "last_name": "",
         "user_role": "administrator",
-        "created_time": now,
-        "updated_time": now,
+        "created_time": created,
+        "updated_time": created,
         "active_time": null,
         "confirmed": true,
         "locked": false,

@@ -168,7 +168,7 @@ impl Apps {
         let interpreter = self.prepare_environment(&bundle_dir, &manifest, None).await?;
         let origin = self.shared.default_origin();
         let publisher_vars = self.shared.store.env_vars(c.id).await?;
-        let env = runtimes::connect_env(&origin, &c.guid, None, &publisher_vars);
+        let env = runtimes::connect_env(&origin, &c.guid, Some(self.shared.content_key()), &publisher_vars);
         let settings = super::runtime::effective(&c.runtime, &self.runtime_defaults());
         let base_path = format!("/content/{}", c.guid);
         let external_host = origin.split("://").nth(1).unwrap_or("localhost").to_string();

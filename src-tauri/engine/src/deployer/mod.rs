@@ -168,9 +168,11 @@ impl Deployer {
 
     /// The deploy steps, writing progress into the task log.
     ///
-    /// With [`Trigger::Watch`] (a linked folder changed), an interactive item's new version
-    /// must start before it replaces the current one, and a rendered item's render is
-    /// recorded with trigger `watch`. Every failure leaves the served version as it was.
+    /// An interactive item's new version must start before it replaces the version being
+    /// served (a redeploy, whatever asked for it, and every save of a linked folder); a
+    /// first deploy has nothing to keep and starts when its first viewer arrives, as on
+    /// Connect. With [`Trigger::Watch`] (a linked folder changed) a rendered item's render
+    /// is recorded with trigger `watch`. Every failure leaves the served version as it was.
     async fn run_deploy(
         &self,
         log: &TaskLog,
@@ -222,7 +224,11 @@ impl Deployer {
             log.line(format!("Bundle {} is ready; not activated (draft)", b.id)).await;
             return Ok(());
         }
-        if interactive && trigger == Trigger::Watch && self.shared.is_serving() {
+        // A redeploy that would not start (a syntax error, a module that is not installed, a
+        // wrong entry point) fails here with the worker's last lines, before viewers see it;
+        // rsconnect's draft check of `_bundle{N}` cannot tell, as it only fails on a 5xx.
+        let replaces = c.bundle_id.is_some_and(|served| served != b.id);
+        if interactive && (replaces || trigger == Trigger::Watch) && self.shared.is_serving() {
             log.line(format!("Starting bundle {} next to the version being served", b.id)).await;
             self.apps.try_new_version(c, b.id, &manifest).await?;
             log.line(format!("Bundle {} answered; switching viewers to it", b.id)).await;

@@ -64,11 +64,13 @@ pub async fn check_key(engine: &Engine, headers: &HeaderMap, peer: Option<Socket
         return Ok(KeyCheck::Limited { retry_after: wait.as_secs_f64().ceil().max(1.0) as u64 });
     }
     // SECURITY: the session key (the window's calls, and CLI commands of the user who can
-    // read the data folder's `porch.token`) never works from another computer, whatever the
-    // remote-publishing switch says: it is a local credential.
+    // read the data folder's `porch.token`) and the content key (content processes' calls
+    // back) never work from another computer, whatever the remote-publishing switch says:
+    // they are local credentials.
     let remote = ip.is_some_and(|ip| !is_loopback(ip));
-    let session = crate::keys::ct_eq(key.as_bytes(), engine.session_key().as_bytes());
-    if !(remote && session) && engine.library().check_key(key).await? {
+    let local_only = crate::keys::ct_eq(key.as_bytes(), engine.session_key().as_bytes())
+        || crate::keys::ct_eq(key.as_bytes(), engine.library().content_key().as_bytes());
+    if !(remote && local_only) && engine.library().check_key(key).await? {
         return Ok(KeyCheck::Valid);
     }
     if let Some(ip) = ip {

@@ -172,6 +172,9 @@ pub struct Library {
 #[derive(Debug)]
 struct State {
     owner_guid: String,
+    /// When the publisher's user was made (the data folder's first start): Connect's user
+    /// `created_time`.
+    owner_created: String,
     routes: Routes,
     files: FileCache,
     /// Failed key attempts per client address.
@@ -196,10 +199,12 @@ impl Library {
     /// Opens the library of the data folder in `shared` and loads its routing table.
     pub(crate) async fn open(shared: Shared) -> Result<Library> {
         let owner_guid = shared.store.setting_or_init("owner_guid", || uuid::Uuid::new_v4().to_string()).await?;
+        let owner_created = shared.store.setting_or_init("owner_created_time", crate::time::now).await?;
         let library = Library {
             shared,
             state: Arc::new(State {
                 owner_guid,
+                owner_created,
                 routes: Routes::default(),
                 files: FileCache::default(),
                 key_failures: FailureLimiter::default(),
@@ -236,6 +241,11 @@ impl Library {
     /// desktop shell. SECURITY: it never leaves the process except to the app's own webview.
     pub fn session_key(&self) -> &str {
         &self.state.session_key
+    }
+
+    /// The key content processes get as `CONNECT_API_KEY` (`Base::content_key`).
+    pub fn content_key(&self) -> &str {
+        self.shared.content_key()
     }
 
     /// Pauses or resumes sharing with other computers (this computer keeps full access).
@@ -352,6 +362,11 @@ impl Library {
     /// The publisher's guid.
     pub fn owner_guid(&self) -> &str {
         &self.state.owner_guid
+    }
+
+    /// When the publisher's user was made: this data folder's first start (RFC 3339).
+    pub fn owner_created(&self) -> &str {
+        &self.state.owner_created
     }
 
     /// Updates an item's fields.
@@ -597,9 +612,11 @@ impl Library {
     /// Whether a presented key is valid: its hash is compared with every stored hash in
     /// constant time (see `keys::matches_any`).
     pub async fn check_key(&self, key: &str) -> Result<bool> {
-        // This run's own key (the desktop shell's calls) is one more hash among the stored ones.
+        // This run's own keys (the desktop shell's calls, and content processes' calls back)
+        // are two more hashes among the stored ones.
         let mut hashes = self.shared.store.key_hashes().await?;
         hashes.push(keys::hash_key(&self.state.session_key));
+        hashes.push(keys::hash_key(self.shared.content_key()));
         Ok(keys::matches_any(key, hashes.iter().map(String::as_str)))
     }
 

@@ -321,7 +321,8 @@ impl Renders {
         output: &Path,
     ) -> Result<RenderCommand> {
         let origin = self.shared.default_origin();
-        let mut env = crate::runtimes::connect_env(&origin, &c.guid, None, &self.shared.store.env_vars(c.id).await?);
+        let publisher_vars = self.shared.store.env_vars(c.id).await?;
+        let mut env = crate::runtimes::connect_env(&origin, &c.guid, Some(self.shared.content_key()), &publisher_vars);
         env.push((
             "RSC_REPORT_NAME".into(),
             c.title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| c.name.clone()),
