@@ -114,7 +114,7 @@ async fn wait_for_device(porch: &Porch, test: &PhoneTest, json: bool) -> anyhow:
     let _ = std::io::stdout().flush();
     let mut told_here = false;
     loop {
-        let v = porch.get(&format!("/__api__/porch/reach/phone/{}?wait=30", test.token)).await?;
+        let v = porch.get(&format!("/__api__/porch/reach/phone/{}?wait=30&here={told_here}", test.token)).await?;
         let state: PhoneState = serde_json::from_value(v).context("reading the phone test's state")?;
         let line = match &state {
             PhoneState::Waiting { opened_here: true } if !told_here => {

@@ -59,6 +59,11 @@ impl ScheduleCommand {
                 println!("{}", serde_json::to_string_pretty(&views)?);
             }
             ScheduleCommand::Add { name, kind, params, cron, start, tz, no_publish, no_catch_up, variant } => {
+                if kind == "cron" && cron.is_none() {
+                    return Err(anyhow!(
+                        "--type cron needs --cron with a 5-field expression, e.g. --cron '30 5 * * 1-5'"
+                    ));
+                }
                 let guid = porch.guid_of(&name).await?;
                 let variant_id = match variant {
                     Some(v) => porch.variant(&guid, &v).await?["id"].clone(),

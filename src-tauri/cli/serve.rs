@@ -25,7 +25,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "PORCH_PORT")]
     port: Option<u16>,
     /// The URL viewers use to reach Porch, e.g. http://porch.local:3939 (for absolute links).
-    #[arg(long, env = "PORCH_PUBLIC_URL", value_name = "URL")]
+    #[arg(long, env = "PORCH_PUBLIC_URL", value_name = "URL", value_parser = public_url)]
     public_url: Option<String>,
     /// Accept publishing (management API calls with a key) from other computers.
     #[arg(long)]
@@ -72,7 +72,7 @@ pub(crate) struct ServeArgs {
 
 fn serve_config(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Config> {
     let mut config = super::base_config(data_dir)?;
-    config.public_url = args.public_url.as_ref().map(|u| u.trim_end_matches('/').to_string());
+    config.public_url.clone_from(&args.public_url);
     config.allow_remote_publishing = args.allow_remote_publishing;
     let defaults = Limits::default();
     config.limits = Limits {
@@ -118,12 +118,36 @@ fn listen_addr(config: &mut Config, args: &ServeArgs) -> anyhow::Result<SocketAd
     Ok(SocketAddr::new(args.bind.unwrap_or(saved.ip()), args.port.unwrap_or(saved.port())))
 }
 
+/// `--public-url`: an `http` or `https` URL with a host and nothing after its path, which
+/// every absolute link and `content_url` starts with; kept without a trailing `/`.
+fn public_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|e| format!("{text:?} is not a URL ({e}); e.g. http://porch.local:3939"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{text:?} is not an http or https URL with a host; e.g. http://porch.local:3939"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{text:?}: give the address only, without a query, fragment or user"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
 fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    let listener = TcpListener::bind(addr).with_context(|| {
-        format!(
-            "cannot listen on {addr} (is Porch or another server already using port {}? try --port, or change the port with `porch settings set port=N`)",
-            addr.port()
-        )
+    let listener = TcpListener::bind(addr).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::AddrNotAvailable => format!(
+                "{} is not an address of this computer; --bind 0.0.0.0 listens on the whole network, 127.0.0.1 on this computer only",
+                addr.ip()
+            ),
+            std::io::ErrorKind::PermissionDenied => {
+                format!("port {} needs administrator rights; try a port above 1023", addr.port())
+            }
+            _ => format!(
+                "is Porch or another server already using port {}? try --port, or change the port with `porch settings set port=N`",
+                addr.port()
+            ),
+        };
+        anyhow::Error::new(e).context(format!("cannot listen on {addr} ({why})"))
     })?;
     listener.set_nonblocking(true).context("cannot configure the listener")?;
     Ok(listener)
@@ -263,4 +287,22 @@ pub(crate) fn open_window(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow
 #[cfg(not(feature = "gui"))]
 pub(crate) fn open_window(_: Option<PathBuf>, _: &ServeArgs) -> anyhow::Result<()> {
     anyhow::bail!("this build of Porch has no desktop window; run `porch serve` to serve headless")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_public_url_is_an_http_address_and_nothing_else() {
+        assert_eq!(super::public_url("http://porch.local:3939/").as_deref(), Ok("http://porch.local:3939"));
+        assert_eq!(
+            super::public_url("https://reports.example.org/porch").as_deref(),
+            Ok("https://reports.example.org/porch")
+        );
+        for bad in
+            ["not a url", "porch.local:3939", "ftp://x", "http://", "http://h/?a=1", "http://h/#top", "http://u:p@h/"]
+        {
+            let err = super::public_url(bad).expect_err(bad);
+            assert!(err.contains(bad), "{bad}: {err}");
+        }
+    }
 }

@@ -9,5 +9,9 @@ const P = "/__api__/porch/reach";
 export const reachReport = () => request<ReachReport>("GET", P);
 /** Starts a one-time phone test (refused with the reason while no other device can open it). */
 export const startPhoneTest = () => request<PhoneTest>("POST", `${P}/phone`);
-/** The test's state, waiting up to `wait` seconds for another device to open it. */
-export const phoneState = (token: string, wait = 25) => request<PhoneState>("GET", `${P}/phone/${encodeURIComponent(token)}?wait=${wait}`);
+/**
+ * The test's state, waiting up to `wait` seconds for it to change: another device opens it,
+ * it ends, or (unless `here` says the caller knows already) this computer opens it.
+ */
+export const phoneState = (token: string, here = false, wait = 25) =>
+  request<PhoneState>("GET", `${P}/phone/${encodeURIComponent(token)}?wait=${wait}${here ? "&here=true" : ""}`);

@@ -3,8 +3,9 @@
 //! - `GET reach`: run every check ([`crate::reach::Report`]);
 //! - `POST reach/phone`: start a phone test (409 with the reason while no other device can
 //!   open it: bound to this computer only, or not serving);
-//! - `GET reach/phone/{token}?wait=N`: the test's state, waiting up to N seconds (at most
-//!   60) for another device to open it.
+//! - `GET reach/phone/{token}?wait=N[&here=true]`: the test's state, waiting up to N
+//!   seconds (at most 60) for it to change: for another device to open it, or (unless the
+//!   caller says with `here=true` that it knows already) for this computer to open it.
 //!
 //! All of them need the publisher's key, like every management call. The page the other
 //! device opens is a viewer's and belongs to the gateway (`/__porch__/reach/<token>`).
@@ -38,6 +39,10 @@ pub(super) async fn new_phone_test(_: Publisher, State(engine): State<Engine>) -
 pub(super) struct WaitQuery {
     /// Seconds to wait for a change.
     wait: Option<u64>,
+    /// The caller already knows the URL was opened on this computer: only another device,
+    /// or the end of the test, is a change.
+    #[serde(default)]
+    here: bool,
 }
 
 /// `GET /porch/reach/phone/{token}?wait=N`.
@@ -51,7 +56,7 @@ pub(super) async fn phone_state(
     let state = if wait == 0 {
         engine.reach().phone_state(&token)?
     } else {
-        engine.reach().wait_phone(&token, Duration::from_secs(wait)).await?
+        engine.reach().wait_phone(&token, Duration::from_secs(wait), q.here).await?
     };
     Ok(Json(state))
 }

@@ -245,7 +245,11 @@ impl Reach {
             NameState::Advertising | NameState::Probing => view.name.unwrap_or(view.wanted),
             NameState::NotServing => view.wanted,
             _ => {
-                return Check::new("name", Status::Info, format!("The .local name is not announced: {}", view.note))
+                // The note names the state itself ("not announced: discovery is off", "not
+                // announced yet: no network address").
+                let why = view.note.trim_start_matches("not announced").trim_start_matches(" yet");
+                let why = why.trim_start_matches(':').trim();
+                return Check::new("name", Status::Info, format!("The .local name is not announced: {why}"))
                     .detail("Viewers use the plain address instead.");
             }
         };
@@ -318,9 +322,10 @@ impl Reach {
         self.phone.state(token).ok_or_else(|| Error::not_found("phone test", token))
     }
 
-    /// Waits up to `limit` for a phone test to be reached (or expire).
-    pub async fn wait_phone(&self, token: &str, limit: Duration) -> Result<PhoneState> {
-        self.phone.wait(token, limit).await.ok_or_else(|| Error::not_found("phone test", token))
+    /// Waits up to `limit` for a phone test's state to change from `Waiting { opened_here }`
+    /// (reached, expired, or first opened on this computer).
+    pub async fn wait_phone(&self, token: &str, limit: Duration, opened_here: bool) -> Result<PhoneState> {
+        self.phone.wait(token, limit, opened_here).await.ok_or_else(|| Error::not_found("phone test", token))
     }
 
     /// A device opened a phone test's URL (called by the gateway).

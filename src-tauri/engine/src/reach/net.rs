@@ -78,8 +78,19 @@ pub fn skip_reason(name: &str, ip: IpAddr, loopback: bool) -> Option<&'static st
     KINDS.iter().find(|(prefix, _)| name.starts_with(prefix)).map(|(_, why)| *why)
 }
 
+/// Whether a server bound to `bound` answers on `ip`: `0.0.0.0` listens on every IPv4
+/// address (not IPv6), `::` on every address (Linux's sockets take IPv4 too), any other
+/// address on itself only.
+fn listens_on(bound: IpAddr, ip: IpAddr) -> bool {
+    match bound {
+        IpAddr::V4(b) if b.is_unspecified() => ip.is_ipv4(),
+        IpAddr::V6(b) if b.is_unspecified() => true,
+        b => b == ip,
+    }
+}
+
 /// The addresses viewers could use and the ones skipped, for a server bound to `bound`
-/// (unspecified: every interface; otherwise only that address counts).
+/// (see [`listens_on`]).
 pub fn addresses(bound: IpAddr) -> (Vec<ViewerAddress>, Vec<SkippedAddress>) {
     let mut usable = Vec::new();
     let mut skipped = Vec::new();
@@ -90,7 +101,12 @@ pub fn addresses(bound: IpAddr) -> (Vec<ViewerAddress>, Vec<SkippedAddress>) {
         let reason = skip_reason(&i.name, ip, i.is_loopback())
             .map(str::to_string)
             .or_else(|| (!i.is_oper_up()).then(|| "interface is down".to_string()))
-            .or_else(|| (!bound.is_unspecified() && bound != ip).then(|| format!("Porch listens on {bound} only")));
+            .or_else(|| {
+                (!listens_on(bound, ip)).then(|| match bound.is_unspecified() {
+                    true => format!("Porch listens on IPv4 addresses only (bound to {bound})"),
+                    false => format!("Porch listens on {bound} only"),
+                })
+            });
         match reason {
             Some(reason) => skipped.push(SkippedAddress { interface: i.name, ip: ip.to_string(), reason }),
             None => usable.push(ViewerAddress { interface: i.name, ip: ip.to_string() }),
@@ -181,6 +197,16 @@ pub fn nsswitch_has_mdns(conf: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_on_0_0_0_0_answers_ipv4_only_and_one_on_colons_both() {
+        let (v4, v6): (IpAddr, IpAddr) = ("192.168.1.20".parse().expect("ip"), "fd00::2".parse().expect("ip"));
+        let any4: IpAddr = "0.0.0.0".parse().expect("ip");
+        let any6: IpAddr = "::".parse().expect("ip");
+        assert!(listens_on(any4, v4) && !listens_on(any4, v6));
+        assert!(listens_on(any6, v4) && listens_on(any6, v6));
+        assert!(listens_on(v4, v4) && !listens_on(v4, "192.168.1.21".parse().expect("ip")) && !listens_on(v6, v4));
+    }
 
     #[test]
     fn skipped_interfaces_are_named_with_a_reason() {

@@ -124,11 +124,17 @@ impl PhoneTests {
         })
     }
 
-    /// Waits up to `limit` for the test to be reached or to expire; then its state.
-    pub async fn wait(&self, token: &str, limit: Duration) -> Option<PhoneState> {
+    /// Waits up to `limit` for the test's state to differ from `Waiting { opened_here }`
+    /// (the state the caller knows): reached, expired, or opened on this computer when the
+    /// caller did not know that yet. Then its state.
+    pub async fn wait(&self, token: &str, limit: Duration, opened_here: bool) -> Option<PhoneState> {
         let (expires, mut rx) = self.receiver(token)?;
         let deadline = (Instant::now() + limit).min(expires);
-        let _ = tokio::time::timeout_at(deadline, rx.wait_for(|s| !matches!(s, PhoneState::Waiting { .. }))).await;
+        let changed = |s: &PhoneState| match s {
+            PhoneState::Waiting { opened_here: here_now } => *here_now && !opened_here,
+            PhoneState::Reached { .. } | PhoneState::Expired => true,
+        };
+        let _ = tokio::time::timeout_at(deadline, rx.wait_for(changed)).await;
         self.state(token)
     }
 
@@ -257,8 +263,21 @@ mod tests {
         let token = tests.create(LIFETIME);
         assert_eq!(tests.open(&token, Some("127.0.0.1".parse().expect("ip")), true, PHONE), Opened::ThisComputer);
         assert_eq!(tests.state(&token), Some(PhoneState::Waiting { opened_here: true }));
+        // A caller that did not know of the open on this computer is told at once; one that
+        // did waits on (here: its whole limit, on the paused clock).
+        let before = tokio::time::Instant::now();
+        assert_eq!(
+            tests.wait(&token, Duration::from_secs(30), false).await,
+            Some(PhoneState::Waiting { opened_here: true })
+        );
+        assert_eq!(before.elapsed(), Duration::ZERO);
+        assert_eq!(
+            tests.wait(&token, Duration::from_secs(30), true).await,
+            Some(PhoneState::Waiting { opened_here: true })
+        );
+        assert_eq!(before.elapsed(), Duration::from_secs(30));
         assert_eq!(tests.open(&token, Some(peer), false, PHONE), Opened::Reached);
-        match tests.wait(&token, Duration::from_secs(1)).await {
+        match tests.wait(&token, Duration::from_secs(1), true).await {
             Some(PhoneState::Reached { message, .. }) => {
                 assert_eq!(message, "reached from 192.168.1.40 (Android, Chrome)")
             }
@@ -269,7 +288,7 @@ mod tests {
 
         let late = tests.create(LIFETIME);
         // Waiting ends at expiry, on the paused clock.
-        assert_eq!(tests.wait(&late, Duration::from_secs(3600)).await, Some(PhoneState::Expired));
+        assert_eq!(tests.wait(&late, Duration::from_secs(3600), false).await, Some(PhoneState::Expired));
         assert_eq!(tests.open(&late, Some(peer), false, PHONE), Opened::Expired);
         assert_eq!(page(&Opened::Expired).0, 410);
         assert_eq!(page(&Opened::Used).0, 410);

@@ -238,7 +238,11 @@ fn runtime_value(field: &str, value: &Value) -> Result<Option<f64>> {
 }
 
 /// Turns `name=value` words (the CLI's `porch settings set`) into a change set: `default`
-/// resets, `on`/`off`/`true`/`false` are switches, numbers are numbers, anything else text.
+/// resets; a switch takes `on`/`off`/`true`/`false`/`yes`/`no`; a choice, a text and a
+/// host name keep their words (`keep-awake=off` is the choice "off", `hostname=2026` a
+/// name); other numbers are numbers. An empty value
+/// is an empty text, which the setting's own check refuses where it must (`hostname=`),
+/// never a silent reset.
 pub fn patch_from_assignments(words: &[String]) -> Result<Map<String, Value>> {
     let mut patch = Map::new();
     for word in words {
@@ -248,10 +252,15 @@ pub fn patch_from_assignments(words: &[String]) -> Result<Map<String, Value>> {
         let name = name.trim().replace('-', "_");
         // A CLI name (`remote-publishing`) stands for its setting; an unknown name is left
         // for `apply` to refuse with the list of settings.
-        let name = registry::find(&name).map_or(name, |s| s.name.to_string());
+        let setting = registry::find(&name);
+        let name = setting.map_or(name, |s| s.name.to_string());
+        let words_only = setting.is_some_and(|s| {
+            matches!(s.kind, registry::Kind::Choice { .. } | registry::Kind::Text { .. } | registry::Kind::HostName)
+        });
         let value = value.trim();
         let value = match value {
-            "default" | "" => Value::Null,
+            "default" => Value::Null,
+            v if words_only => Value::String(v.to_string()),
             "on" | "true" | "yes" => Value::Bool(true),
             "off" | "false" | "no" => Value::Bool(false),
             v => match (v.parse::<i64>(), v.parse::<f64>()) {
@@ -672,5 +681,31 @@ mod tests {
             json!({"port": 4000, "allow_remote_publishing": true, "load_factor": 0.25, "bind": "local", "idle_timeout": null})
         );
         assert!(patch_from_assignments(&["port".to_string()]).is_err());
+    }
+
+    /// A choice or a text keeps its words (`keep-awake=off` is the choice "off", not a
+    /// switch), and an empty value is not a reset: the setting's check sees it.
+    #[test]
+    fn assignments_keep_words_for_choices_and_texts_and_never_reset_on_empty() {
+        let words: Vec<String> = ["keep-awake=off", "gallery_title=on", "hostname=", "port=", "usage=off"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let p = patch_from_assignments(&words).expect("parses");
+        assert_eq!(
+            Value::Object(p.clone()),
+            json!({"keep_awake": "off", "gallery_title": "on", "hostname": "", "port": "", "usage": false})
+        );
+        let (saved, builtin) = (SavedSettings::default(), RuntimeSettings::default());
+        let only = |name: &str| -> Map<String, Value> {
+            p.iter().filter(|(k, _)| *k == name).map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        for name in ["hostname", "port"] {
+            let err = saved.apply(&only(name), &builtin).expect_err(name).to_string();
+            assert!(err.contains(name), "{name}: {err}");
+        }
+        saved.apply(&only("keep_awake"), &builtin).expect("keep_awake=off is a choice");
+        let named = patch_from_assignments(&["hostname=2026".to_string()]).expect("parses");
+        assert_eq!(named["hostname"], json!("2026"), "a host name of digits stays a name");
     }
 }

@@ -83,7 +83,7 @@ describe("Reachability panel", () => {
     expect(panel.querySelector('[data-testid="qr"]')).not.toBeNull();
     expect(panel.querySelector('[data-testid="reach-phone-url"]')?.textContent).toBe(test.url);
     expect(panel.querySelector('[data-testid="reach-phone-state"]')?.textContent).toBe("It works: reached from 192.168.1.40 (Android, Chrome).");
-    expect(asked).toEqual(["GET /__api__/porch/reach", "POST /__api__/porch/reach/phone", "GET /__api__/porch/reach/phone/ab12?wait=25", "GET /__api__/porch/reach/phone/ab12?wait=25"]);
+    expect(asked).toEqual(["GET /__api__/porch/reach", "POST /__api__/porch/reach/phone", "GET /__api__/porch/reach/phone/ab12?wait=25", "GET /__api__/porch/reach/phone/ab12?wait=25&here=true"]);
     panel.remove();
   });
 });

@@ -94,14 +94,16 @@ export function Reachability(): HTMLElement {
       ...test.urls.slice(1).map((u) => h("p", { class: "muted small" }, "or ", h("code", {}, u))),
       line,
     );
+    let here = false;
     while (box.isConnected) {
       let s: PhoneState;
       try {
-        s = await phoneState(test.token);
+        s = await phoneState(test.token, here);
       } catch (e) {
         line.replaceChildren(ErrorNote(e, "Lost the test"));
         return;
       }
+      here = s.state === "waiting" && s.opened_here;
       const l = phoneLine(s);
       line.textContent = l.text;
       line.className = l.ok ? "ok-text" : l.done ? "error-text" : "";
