@@ -367,6 +367,30 @@ async fn a_revalidated_page_load_is_a_page_view() {
     p.shutdown();
 }
 
+/// A cookie-less client is known by its address and agent for the day, so a browser on the
+/// same computer with the same agent is counted as that device at its first, cookie-less
+/// load; the cookie that answer set then stays that device, not a second one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_cookie_less_load_and_the_cookie_it_set_are_one_device() {
+    let p = Porch::start().await;
+    let other = p.deploy_fixture("site", "usage-first-other");
+    let guid = p.deploy_fixture("site", "usage-first-load");
+    let mut script = Device::new("SameAgent/1.0", false);
+    assert_eq!(script.get(&p, &format!("/content/{other}/")).await.0, 200);
+    let mut browser = Device::new("SameAgent/1.0", true);
+    for _ in 0..3 {
+        assert_eq!(browser.get(&p, &format!("/content/{guid}/")).await.0, 200);
+    }
+    assert!(browser.cookie.is_some(), "the first answer set a device cookie");
+    let report = eventually(30, "three page views recorded", || async {
+        let r = json_get(&p, &format!("/__api__/porch/content/{guid}/usage")).await;
+        (r["views"] == json!(3)).then_some(r)
+    })
+    .await;
+    assert_eq!(report["unique_devices"], json!(1), "one browser is one device: {report}");
+    p.shutdown();
+}
+
 /// A client hammering one page (a reload loop, a load generator, a kiosk) is recorded as
 /// identical views folded into one stored row per write batch, and every answer still counts
 /// each view: the report, Connect's visits (one record per view) and hits (one id per view).

@@ -17,7 +17,8 @@
 //! Privacy: a device is the random `porch_device` cookie the gateway sets on HTML pages. A
 //! client that sends no cookie is known by a hash of its address and user agent with a
 //! random salt that changes every UTC day and is never stored; the hash only maps to the
-//! device id first minted for it that day. Stored events hold the item, the device id,
+//! device id first minted for it that day, and the cookie its answer set stays that device
+//! for the day (a browser's first load is not a second device). Stored events hold the item, the device id,
 //! what was viewed (bundle, variant, render, path) and when; never an address, a name or a
 //! user agent.
 //!
@@ -554,10 +555,18 @@ struct Writer {
     hasher: std::collections::hash_map::RandomState,
     /// Cookie-less fingerprint → the device id first minted for it today.
     minted: HashMap<u64, DeviceId>,
-    /// The last cookie-less client resolved (address, agent) and its device, so a burst of
-    /// requests from one client is hashed once. In memory only, like the notes themselves,
-    /// and forgotten at each flush.
-    last_client: Option<(Option<IpAddr>, Option<HeaderValue>, DeviceId)>,
+    /// Today's cookie a cookie-less request was answered with → the device it was counted
+    /// as (the fingerprint's first id), so a client that keeps that cookie stays the device
+    /// it was. Only the newest such cookie of each fingerprint is kept (`alias_of`): a client
+    /// that keeps cookies keeps the one of its first answer, and one that never does adds
+    /// nothing.
+    aliases: HashMap<DeviceId, DeviceId>,
+    /// Fingerprint → its entry in `aliases`.
+    alias_of: HashMap<u64, DeviceId>,
+    /// The last cookie-less client resolved (address, agent), its fingerprint and its device,
+    /// so a burst of requests from one client is hashed once. In memory only, like the notes
+    /// themselves, and forgotten at each flush.
+    last_client: Option<(Option<IpAddr>, Option<HeaderValue>, u64, DeviceId)>,
     batch: Vec<NewUsage>,
     /// The page views in the batch, each with its row's place in `batch`
     /// ([`Writer::add_view`]).
@@ -591,6 +600,8 @@ impl Writer {
             salt: [0; 32],
             hasher: std::collections::hash_map::RandomState::new(),
             minted: HashMap::new(),
+            aliases: HashMap::new(),
+            alias_of: HashMap::new(),
             last_client: None,
             batch: Vec::new(),
             views: Vec::new(),
@@ -734,12 +745,13 @@ impl Writer {
         self.views.push((key, self.batch.len() - 1));
     }
 
-    /// The device id of a request: its cookie; for a request without one, the id first
-    /// minted today for its salted address-and-agent hash (so a client that never keeps
-    /// cookies is one device per day, not one per request).
+    /// The device id of a request: its cookie (or the device that cookie was counted as, see
+    /// `aliases`); for a request without one, the id first minted today for its salted
+    /// address-and-agent hash (so a client that never keeps cookies is one device per day,
+    /// not one per request).
     fn device(&mut self, who: &Who, at: i64) -> DeviceId {
         let minted = match who.device {
-            Device::Presented(id) => return id,
+            Device::Presented(id) => return self.aliases.get(&id).copied().unwrap_or(id),
             Device::Minted(id) => id,
         };
         let day = at.div_euclid(DAY_MS);
@@ -748,19 +760,29 @@ impl Writer {
             self.salt_day = day;
             self.salt = rand::random();
             self.minted.clear();
+            self.aliases.clear();
+            self.alias_of.clear();
             self.last_client = None;
         }
         let agent = who.user_agent.as_ref().map(HeaderValue::as_bytes);
-        if let Some((ip, ua, id)) = &self.last_client {
-            if *ip == who.ip && ua.as_ref().map(HeaderValue::as_bytes) == agent {
-                return *id;
+        let (key, id) = match &self.last_client {
+            Some((ip, ua, key, id)) if *ip == who.ip && ua.as_ref().map(HeaderValue::as_bytes) == agent => (*key, *id),
+            _ => {
+                // A keyed SipHash of salt, address and agent: it only ever keys these maps,
+                // in memory, for one day; the device id stored is the random one minted.
+                let key = self.hasher.hash_one((self.salt, who.ip, agent));
+                let id = *self.minted.entry(key).or_insert(minted);
+                self.last_client = Some((who.ip, who.user_agent.clone(), key, id));
+                (key, id)
             }
+        };
+        if id != minted {
+            // The answer set `minted` as the cookie: the same device when it comes back.
+            if let Some(previous) = self.alias_of.insert(key, minted) {
+                self.aliases.remove(&previous);
+            }
+            self.aliases.insert(minted, id);
         }
-        // A keyed SipHash of salt, address and agent: it only ever keys this map, in memory,
-        // for one day; the device id stored is the random one minted for it.
-        let key = self.hasher.hash_one((self.salt, who.ip, agent));
-        let id = *self.minted.entry(key).or_insert(minted);
-        self.last_client = Some((who.ip, who.user_agent.clone(), id));
         id
     }
 
