@@ -18,9 +18,9 @@
 //! client that sends no cookie is known by a hash of its address and user agent with a
 //! random salt that changes every UTC day and is never stored; the hash only maps to the
 //! device id first minted for it that day, and the cookie its answer set stays that device
-//! for the day (a browser's first load is not a second device). Stored events hold the item, the device id,
-//! what was viewed (bundle, variant, render, path) and when; never an address, a name or a
-//! user agent.
+//! for the day (a browser's first load is not a second device). Stored events hold the
+//! item, the device id, what was viewed (bundle, variant, render, path) and when; never an
+//! address, a name or a user agent.
 //!
 //! Not here: the cookie itself and reading requests (`crate::observe`, the gateway), HTTP
 //! (`api/usage.rs`), SQL (`store/usage.rs`).
