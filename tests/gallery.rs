@@ -145,6 +145,14 @@ async fn tags_api_refusals_and_the_cli() {
     );
     let (s, _) = call(&p, Method::DELETE, &format!("/__api__/v1/content/{guid}/tags/1"), None).await;
     assert_eq!(s, 404, "finance is no longer on the item");
+    // A tag that exists but is not on the item is named as such; a path is said as stored.
+    let not_on = p.cli(&["tag", "rm", "q-report", "finance"]);
+    assert!(!not_on.status.success());
+    assert!(common::plain_text(&not_on).contains("q-report is not tagged finance"), "{}", common::plain_text(&not_on));
+    let said = ok(&p.cli(&["tag", "add", "q-report", " /finance// quarterly "]));
+    assert!(said.contains("q-report is tagged finance/quarterly\n"), "{said}");
+    ok(&p.cli(&["tag", "rm", "q-report", "finance/quarterly"]));
+    ok(&p.cli(&["tag", "rm", "q-report", "finance"]));
 
     // include=tags on one item; deleting the item drops its tags with it.
     let (_, one) = call(&p, Method::GET, &format!("/__api__/v1/content/{guid}?include=tags"), None).await;

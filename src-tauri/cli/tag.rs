@@ -51,6 +51,11 @@ fn paths(all: &[Value]) -> HashMap<String, String> {
     out
 }
 
+/// The tag path as stored: its names trimmed, empty ones (`a//b`, a leading `/`) dropped.
+fn clean_path(path: &str) -> String {
+    path.split('/').map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>().join("/")
+}
+
 /// The id of the tag at `path`, making the missing ones when `create`.
 async fn resolve(porch: &Porch, path: &str, create: bool) -> anyhow::Result<String> {
     let parts: Vec<&str> = path.split('/').map(str::trim).filter(|p| !p.is_empty()).collect();
@@ -108,13 +113,17 @@ impl TagCommand {
                 let guid = porch.guid_of(&name).await?;
                 let id = resolve(porch, &tag, true).await?;
                 porch.post(&format!("/__api__/v1/content/{guid}/tags"), json!({ "tag_id": id })).await?;
-                println!("{name} is tagged {}", tag.trim_matches('/'));
+                println!("{name} is tagged {}", clean_path(&tag));
             }
             TagCommand::Rm { name, tag } => {
                 let guid = porch.guid_of(&name).await?;
                 let id = resolve(porch, &tag, false).await?;
+                let has = porch.get(&format!("/__api__/v1/content/{guid}/tags")).await?;
+                if !has.as_array().into_iter().flatten().any(|t| t["id"].as_str() == Some(id.as_str())) {
+                    return Err(anyhow!("{name} is not tagged {}; `porch tag list {name}` shows its tags", clean_path(&tag)));
+                }
                 porch.delete(&format!("/__api__/v1/content/{guid}/tags/{id}")).await?;
-                println!("{name} is no longer tagged {}", tag.trim_matches('/'));
+                println!("{name} is no longer tagged {}", clean_path(&tag));
             }
         }
         Ok(())
