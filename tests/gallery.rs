@@ -193,6 +193,7 @@ async fn thumbnails_are_checked_keyed_and_access_checked() {
         (png_header(5000, 20), "image/png", 400, "4096"),
         (Vec::new(), "image/png", 400, "empty"),
         (vec![0u8; 10 * 1024 * 1024 + 1], "image/png", 413, "10 MiB"),
+        (PNG_1X1[..PNG_1X1.len() - 12].to_vec(), "image/png", 400, "cut short"),
     ] {
         let (s, v) = json_of(put(bytes, ctype).await.expect("put")).await;
         assert_eq!(s, status, "{v}");

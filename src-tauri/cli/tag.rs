@@ -120,7 +120,10 @@ impl TagCommand {
                 let id = resolve(porch, &tag, false).await?;
                 let has = porch.get(&format!("/__api__/v1/content/{guid}/tags")).await?;
                 if !has.as_array().into_iter().flatten().any(|t| t["id"].as_str() == Some(id.as_str())) {
-                    return Err(anyhow!("{name} is not tagged {}; `porch tag list {name}` shows its tags", clean_path(&tag)));
+                    return Err(anyhow!(
+                        "{name} is not tagged {}; `porch tag list {name}` shows its tags",
+                        clean_path(&tag)
+                    ));
                 }
                 porch.delete(&format!("/__api__/v1/content/{guid}/tags/{id}")).await?;
                 println!("{name} is no longer tagged {}", clean_path(&tag));
