@@ -166,6 +166,42 @@ async fn tags_api_refusals_and_the_cli() {
     p.shutdown();
 }
 
+/// Moving a tag under another one gives the items that carry it (or a tag below it) the
+/// new ancestors: the landing page's filter by the new parent finds them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_moved_tag_brings_its_items_under_the_new_parent() {
+    let p = Porch::start().await;
+    let guid = site(&p, "moved-tag-item", "Moved Tag Item", "").await;
+    let ok = |out: &std::process::Output| {
+        assert!(out.status.success(), "{}", common::plain_text(out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    ok(&p.cli(&["tag", "add", "moved-tag-item", "old/child/leaf"]));
+    let (s, new) = call(&p, Method::POST, "/__api__/v1/tags", Some(json!({"name": "new"}))).await;
+    assert_eq!(s, 200, "{new}");
+    let (_, tags) = call(&p, Method::GET, "/__api__/v1/tags", None).await;
+    let child = tags.as_array().expect("tags").iter().find(|t| t["name"] == "child").expect("child")["id"].clone();
+    let (s, v) = call(
+        &p,
+        Method::PATCH,
+        &format!("/__api__/v1/tags/{}", child.as_str().expect("id")),
+        Some(json!({"parent_id": new["id"]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let listed: Vec<String> = ok(&p.cli(&["tag", "list", "moved-tag-item"])).lines().map(str::to_string).collect();
+    assert_eq!(listed, ["new", "new/child", "new/child/leaf", "old"], "the old parent stays as a tag of its own");
+    let (_, under) =
+        call(&p, Method::GET, &format!("/__api__/v1/tags/{}/content", new["id"].as_str().expect("id")), None).await;
+    assert_eq!(
+        under.as_array().map(|a| a.iter().map(|c| c["guid"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!(guid)])
+    );
+    let page = p.get("/?tag=new").await.text().await.expect("page");
+    assert!(page.contains("Moved Tag Item"), "{page}");
+    p.shutdown();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn thumbnails_are_checked_keyed_and_access_checked() {
     let p = Porch::start_with(common::Opts { args: vec![], ..Default::default() }).await;

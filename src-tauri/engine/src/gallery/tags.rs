@@ -164,7 +164,9 @@ impl Gallery {
     }
 
     /// Renames a tag and/or moves it (`parent_id`: `None` leaves it, `Some(None)` moves it
-    /// to the top). A tag cannot move below itself.
+    /// to the top). A tag cannot move below itself. Items carrying the moved tag (or one
+    /// below it) get its new ancestors too, so what an item carries stays closed under
+    /// "parent of"; the old ancestors stay on them as tags of their own.
     pub async fn update_tag(&self, id: &str, name: Option<&str>, parent_id: Option<Option<&str>>) -> Result<TagView> {
         let _turn = self.state.tag_lock.lock().await;
         let tag = self.tag_row(id).await?;
@@ -188,6 +190,24 @@ impl Gallery {
             }
         };
         self.shared.store.update_tag(tag.id, &name, parent, &now()).await?;
+        if parent != tag.parent_id {
+            let all = self.shared.store.list_tags().await?;
+            let (moved, ancestors) = (with_descendants(&all, tag.id), with_ancestors(&all, tag.id));
+            let mut items: Vec<i64> = self
+                .shared
+                .store
+                .all_content_tags()
+                .await?
+                .into_iter()
+                .filter(|(_, t)| moved.contains(t))
+                .map(|(c, _)| c)
+                .collect();
+            items.sort_unstable();
+            items.dedup();
+            for item in items {
+                self.shared.store.add_content_tags(item, &ancestors).await?;
+            }
+        }
         self.shared.emit(Event::LibraryChanged);
         self.tag(id).await
     }
