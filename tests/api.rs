@@ -174,6 +174,19 @@ async fn content_crud_and_filters() {
         .await
         .expect("patch");
     assert_eq!(r.status(), 400);
+    // A title past 1024 characters or with a control character is refused; nothing changes.
+    for (body, says) in [
+        (json!({"title": "t".repeat(1025)}), "1024"),
+        (json!({"title": "a\u{1}b", "description": "kept?"}), "control character"),
+        (json!({"description": "ring \u{7}"}), "description"),
+    ] {
+        let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&body).send().await.expect("patch");
+        assert_eq!(r.status(), 400);
+        let e = json_of(r).await;
+        assert!(e["error"].as_str().unwrap_or_default().contains(says), "{e}");
+    }
+    let now = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{guid}")).send().await.expect("get")).await;
+    assert_eq!((now["title"].clone(), now["description"].clone()), (json!("New title"), json!("d")));
 
     // unknown guid → 404 code 4
     let r = p.api(Method::GET, "/__api__/v1/content/6f1c3f1e-0000-4000-8000-000000000000").send().await.expect("get");

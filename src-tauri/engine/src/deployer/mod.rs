@@ -25,7 +25,7 @@ use crate::apps::Apps;
 use crate::bundle::{self, detect, BundleError};
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::library::{parse_access, validate_name, ItemChanges, Library, NewItem};
+use crate::library::{parse_access, validate_name, validate_text, ItemChanges, Library, NewItem};
 use crate::renders::Renders;
 use crate::runtimes::{overrides, Overrides};
 use crate::shared::Shared;
@@ -341,6 +341,7 @@ impl Deployer {
         let name = opts.name.clone().unwrap_or_else(|| name_from_path(path));
         // Bad options fail before anything is packed.
         validate_name(&name)?;
+        validate_text(opts.title.as_deref(), None)?;
         opts.overrides().check()?;
         opts.access_type.as_deref().map(parse_access).transpose()?;
         let (src, tmp, limits) = (path.to_path_buf(), self.shared.config.tmp_dir(), self.shared.config.limits);
@@ -373,6 +374,7 @@ impl Deployer {
     pub async fn deploy_archive(&self, archive: &Path, named_like: &Path, opts: DeployOptions) -> Result<Deployment> {
         let name = opts.name.clone().unwrap_or_else(|| name_from_path(named_like));
         validate_name(&name)?;
+        validate_text(opts.title.as_deref(), None)?;
         let overrides = opts.overrides();
         overrides.check()?;
         let access = opts.access_type.as_deref().map(parse_access).transpose()?;
@@ -447,7 +449,12 @@ impl Deployer {
 
 /// A title derived from a file or folder name (its archive or document suffix dropped).
 pub(crate) fn title_from_path(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // A file name may hold what a title may not (`library::validate_text`): control
+    // characters become spaces.
+    let name: String = path
+        .file_name()
+        .map(|n| n.to_string_lossy().chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
+        .unwrap_or_default();
     bundle::pack::ARCHIVE_SUFFIXES
         .iter()
         .chain(bundle::pack::FILE_SUFFIXES)

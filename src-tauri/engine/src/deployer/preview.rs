@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{name_from_path, title_from_path, DeployOptions, Deployer};
 use crate::bundle::{self, detect, Manifest};
 use crate::error::{Error, Result};
-use crate::library::{parse_access, validate_name, ItemChanges, NewItem};
+use crate::library::{parse_access, validate_name, validate_text, ItemChanges, NewItem};
 use crate::runtimes::{overrides, Overrides};
 use crate::view::{BundlePreview, Staged};
 
@@ -46,6 +46,7 @@ impl Deployer {
     pub async fn stage_archive(&self, archive: &Path, named_like: &Path, opts: DeployOptions) -> Result<Staged> {
         let name = opts.name.clone().unwrap_or_else(|| name_from_path(named_like));
         validate_name(&name)?;
+        validate_text(opts.title.as_deref(), None)?;
         let overrides = opts.overrides();
         overrides.check()?;
         let access = opts.access_type.as_deref().map(parse_access).transpose()?;

@@ -108,6 +108,34 @@ pub fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 1024;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+
+/// Checks an item's title and description: within [`MAX_TITLE_CHARS`] and
+/// [`MAX_DESCRIPTION_CHARS`], and no control characters (a description may hold line
+/// breaks and tabs), which would show as boxes on the landing page and in the window.
+pub fn validate_text(title: Option<&str>, description: Option<&str>) -> Result<()> {
+    for (field, text, max, breaks) in
+        [("title", title, MAX_TITLE_CHARS, false), ("description", description, MAX_DESCRIPTION_CHARS, true)]
+    {
+        let Some(text) = text else { continue };
+        let count = text.chars().count();
+        if count > max {
+            return Err(Error::Invalid(format!("the {field} is {count} characters; the longest Porch takes is {max}")));
+        }
+        if let Some(c) = text.chars().find(|c| c.is_control() && !(breaks && matches!(c, '\n' | '\r' | '\t'))) {
+            return Err(Error::Invalid(format!(
+                "the {field} holds the control character {:?}; use plain text{}",
+                c,
+                if breaks { "" } else { " on one line" }
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a vanity path and returns it as `/a/b/`.
 pub fn normalize_vanity(path: &str) -> Result<String> {
     let trimmed = path.trim().trim_matches('/');
@@ -301,6 +329,7 @@ impl Library {
     /// Creates an item (not yet deployed).
     pub async fn create_content(&self, item: NewItem) -> Result<ContentRow> {
         validate_name(&item.name)?;
+        validate_text(item.title.as_deref(), item.description.as_deref())?;
         let (access_type, viewer_access) = resolve_access(item.access_type.as_deref(), item.viewer_access.as_deref())?;
         let new = NewContent {
             name: item.name,
@@ -375,6 +404,7 @@ impl Library {
         if let Some(n) = &changes.name {
             validate_name(n)?;
         }
+        validate_text(changes.title.as_deref(), changes.description.as_deref())?;
         let (access_type, viewer_access) =
             resolve_access(changes.access_type.as_deref(), changes.viewer_access.as_deref())?;
         let patch = ContentPatch {
@@ -670,6 +700,12 @@ mod tests {
     #[test]
     fn vanity_paths() {
         assert_eq!(normalize_vanity("sales").expect("ok"), "/sales/");
+        validate_text(Some("Sales, Q4 — ünïcode"), Some("line one\nline two\tend")).expect("plain text");
+        let long = "x".repeat(MAX_TITLE_CHARS + 1);
+        assert!(validate_text(Some(&long), None).expect_err("long").to_string().contains("1024"));
+        assert!(validate_text(Some("a\u{1}b"), None).expect_err("control").to_string().contains("title"));
+        assert!(validate_text(Some("two\nlines"), None).is_err(), "a title is one line");
+        assert!(validate_text(None, Some("bell\u{7}")).expect_err("control").to_string().contains("description"));
         assert_eq!(normalize_vanity("/team/sales/").expect("ok"), "/team/sales/");
         assert!(normalize_vanity("/__api__/").is_err());
         assert!(normalize_vanity("/content/x").is_err());

@@ -167,8 +167,8 @@ form.find input{min-width:16rem}form.find button{cursor:pointer}.count{color:var
 ul#content{list-style:none;padding:0;margin:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(16.5rem,1fr));\
 gap:1rem}ul#content>li{position:relative;border:1px solid var(--line);border-radius:.8rem;background:var(--card);\
 overflow:hidden;display:flex;flex-direction:column}.thumb{aspect-ratio:16/9;background:var(--chip);overflow:hidden}\
-.thumb img,.thumb svg{width:100%;height:100%;object-fit:cover;display:block}.body{padding:.7rem .9rem .9rem}\
-.body h2{font-size:1.05rem;margin:0 0 .3rem}.body h2 a{color:var(--link);text-decoration:none}\
+.thumb img,.thumb svg{width:100%;height:100%;object-fit:cover;object-position:top;display:block}.body{padding:.7rem .9rem .9rem}\
+.body h2{font-size:1.05rem;margin:0 0 .3rem;overflow-wrap:anywhere}.body h2 a{color:var(--link);text-decoration:none}\
 .body h2 a::after{content:\"\";position:absolute;inset:0}.body h2 a:focus-visible{outline:none}\
 ul#content>li:focus-within{outline:3px solid var(--link);outline-offset:2px}.kind{display:inline-block;font-size:.78rem;\
 color:var(--fg);background:var(--chip);border-radius:1rem;padding:.1rem .55rem;margin:0 .3rem .3rem 0}\
