@@ -391,6 +391,20 @@ async fn lan_peers_may_view_but_not_manage_by_default() {
     let items = local_json(&p, port, "/__api__/v1/content").await;
     assert_eq!(items.as_array().map(Vec::len), Some(1), "a refused create made content: {items}");
 
+    // This computer on its own LAN address is this computer (a server bound to that address
+    // is reached there by its own CLI), with the key or the session key of `porch.token`.
+    let session = std::fs::read_to_string(p.data_dir().join("porch.token")).expect("porch.token");
+    for key in [p.key.clone(), session.trim().to_string()] {
+        let r = p
+            .http
+            .get(format!("http://{}:{port}/__api__/v1/content", lan.host_ip))
+            .header("Authorization", format!("Key {key}"))
+            .send()
+            .await
+            .expect("GET on this computer's LAN address");
+        assert_eq!(r.status(), 200, "management from this computer's own LAN address");
+    }
+
     // Viewers on the LAN are welcome.
     let r = lan.curl(port, "GET", "/", None, None);
     r.expect_status(200);

@@ -67,7 +67,7 @@ pub async fn check_key(engine: &Engine, headers: &HeaderMap, peer: Option<Socket
     // read the data folder's `porch.token`) and the content key (content processes' calls
     // back) never work from another computer, whatever the remote-publishing switch says:
     // they are local credentials.
-    let remote = ip.is_some_and(|ip| !is_loopback(ip));
+    let remote = ip.is_some_and(|ip| !from_this_computer(ip));
     let local_only = crate::keys::ct_eq(key.as_bytes(), engine.session_key().as_bytes())
         || crate::keys::ct_eq(key.as_bytes(), engine.library().content_key().as_bytes());
     if !(remote && local_only) && engine.library().check_key(key).await? {
@@ -117,9 +117,19 @@ pub fn host_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool {
         .is_some_and(|public| public == name)
 }
 
-/// Whether a peer may act as the publisher at all (loopback, or remote publishing on).
+/// Whether a peer may act as the publisher at all (this computer, or remote publishing on).
 pub fn may_publish_from(engine: &Engine, peer: Option<SocketAddr>) -> bool {
-    engine.settings().allow_remote_publishing() || peer.is_none_or(|p| is_loopback(p.ip()))
+    engine.settings().allow_remote_publishing() || peer.is_none_or(|p| from_this_computer(p.ip()))
+}
+
+/// Whether a management caller's address is this computer's: loopback, or one of its own
+/// addresses (a server bound to one LAN address is reached there by its own CLI).
+/// SECURITY: a TCP peer cannot claim an address of this computer from elsewhere: the
+/// handshake's answer would go to this computer, not to it. Only for management calls:
+/// viewers' `local` check stays loopback with the Host rule (`access.rs`), and the address
+/// list is read only for a caller that is not loopback.
+fn from_this_computer(ip: std::net::IpAddr) -> bool {
+    is_loopback(ip) || crate::reach::net::is_own_address(ip)
 }
 
 /// Whether a request carries the publisher's valid key from where the publisher may act.
