@@ -240,9 +240,8 @@ fn runtime_value(field: &str, value: &Value) -> Result<Option<f64>> {
 /// Turns `name=value` words (the CLI's `porch settings set`) into a change set: `default`
 /// resets; a switch takes `on`/`off`/`true`/`false`/`yes`/`no`; a choice, a text and a
 /// host name keep their words (`keep-awake=off` is the choice "off", `hostname=2026` a
-/// name); other numbers are numbers. An empty value
-/// is an empty text, which the setting's own check refuses where it must (`hostname=`),
-/// never a silent reset.
+/// name); other numbers are numbers. An empty value is an empty text, which the setting's
+/// own check refuses where it must (`hostname=`), never a silent reset.
 pub fn patch_from_assignments(words: &[String]) -> Result<Map<String, Value>> {
     let mut patch = Map::new();
     for word in words {
