@@ -217,7 +217,11 @@ pub(crate) fn serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Resu
         // The name on the network is known once probing is over (about a second).
         let named = engine.discovery().settled(Duration::from_secs(4)).await;
         println!("Name on the network: {}", named.note);
-        println!("Viewers on your network can open:");
+        if porch_engine::listener::is_loopback(addr.ip()) {
+            println!("Only this computer can open (Porch listens on {} only):", addr.ip());
+        } else {
+            println!("Viewers on your network can open:");
+        }
         for url in engine.viewer_urls() {
             println!("  {url}");
         }

@@ -164,6 +164,12 @@ fn read_holder(path: &Path) -> Option<Holder> {
 
 /// Creates `dir` (and missing parents) and makes it 0700: only its owner may enter it.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Invalid(format!(
+            "the data folder {} is a file, not a folder: give --data-dir (or PORCH_DATA_DIR) a folder",
+            dir.display()
+        )));
+    }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(DIR_MODE)
@@ -278,5 +284,9 @@ mod tests {
         assert_eq!(mode(&data.join("secret")), 0o600);
         create_private_file(&data.join("db")).expect("create");
         assert_eq!(mode(&data.join("db")), 0o600);
+        // A file where the folder should be is named as such, and left as it was.
+        let err = create_private_dir(&data.join("db")).expect_err("a file").to_string();
+        assert!(err.contains("is a file, not a folder"), "{err}");
+        assert!(data.join("db").is_file());
     }
 }
