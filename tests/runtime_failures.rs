@@ -25,11 +25,16 @@ fn skip(test: &str) -> bool {
 /// finished task.
 async fn deploy_files(p: &Porch, name: &str, files: &[(&str, &[u8])]) -> (String, Value) {
     let guid = p.create(name).await;
-    let r = p.upload(&guid, targz(files)).await;
-    assert_eq!(r.status(), 200, "upload");
-    let b: Value = r.json().await.expect("json");
-    let task = p.deploy(&guid, b["id"].as_str().expect("bundle id")).await;
+    let bundle = upload_files(p, &guid, files).await;
+    let task = p.deploy(&guid, &bundle).await;
     (guid, task)
+}
+
+/// Uploads `files` as a new bundle of an item; returns the bundle's id.
+async fn upload_files(p: &Porch, guid: &str, files: &[(&str, &[u8])]) -> String {
+    let r = p.upload(guid, targz(files)).await;
+    assert_eq!(r.status(), 200, "upload");
+    r.json::<Value>().await.expect("json")["id"].as_str().expect("bundle id").to_string()
 }
 
 const FASTAPI_APP: &[u8] =
@@ -117,17 +122,8 @@ async fn a_redeploy_that_will_not_start_keeps_the_served_version() {
 
     let broken: &[u8] =
         b"import sys\nprint('PORCH-REDEPLOY-BROKEN', file=sys.stderr, flush=True)\nimport porch_no_such_module_zz9\nfrom fastapi import FastAPI\n\napp = FastAPI()\n";
-    let upload = |files: Vec<(&'static str, &'static [u8])>| {
-        let p = &p;
-        let guid = guid.clone();
-        async move {
-            let r = p.upload(&guid, targz(&files)).await;
-            assert_eq!(r.status(), 200, "upload");
-            r.json::<Value>().await.expect("json")["id"].as_str().expect("bundle id").to_string()
-        }
-    };
     // Deployed at once.
-    let b = upload(vec![("app.py", broken), ("requirements.txt", requirements)]).await;
+    let b = upload_files(&p, &guid, &[("app.py", broken), ("requirements.txt", requirements)]).await;
     let t = p.deploy(&guid, &b).await;
     assert_eq!(t["code"], 1, "{t}");
     assert_eq!(t["porch_code"], "Failed", "{t}");
@@ -140,7 +136,7 @@ async fn a_redeploy_that_will_not_start_keeps_the_served_version() {
     assert_eq!(still.json::<Value>().await.expect("json"), json!({"ok": true}));
 
     // As a draft, then activated: the activation fails the same way.
-    let b = upload(vec![("app.py", broken), ("requirements.txt", requirements)]).await;
+    let b = upload_files(&p, &guid, &[("app.py", broken), ("requirements.txt", requirements)]).await;
     let r = p
         .api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy"))
         .json(&json!({"bundle_id": b, "activate": false}))
@@ -157,7 +153,7 @@ async fn a_redeploy_that_will_not_start_keeps_the_served_version() {
     // A good redeploy still switches.
     let fixed: &[u8] =
         b"from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get(\"/\")\ndef root():\n    return {\"ok\": 2}\n";
-    let b = upload(vec![("app.py", fixed), ("requirements.txt", requirements)]).await;
+    let b = upload_files(&p, &guid, &[("app.py", fixed), ("requirements.txt", requirements)]).await;
     let t = p.deploy(&guid, &b).await;
     assert_eq!(t["code"], 0, "{t}");
     assert_eq!(p.get(&format!("/content/{guid}/")).await.json::<Value>().await.expect("json"), json!({"ok": 2}));
