@@ -557,9 +557,9 @@ struct Writer {
     minted: HashMap<u64, DeviceId>,
     /// Today's cookie a cookie-less request was answered with → the device it was counted
     /// as (the fingerprint's first id), so a client that keeps that cookie stays the device
-    /// it was. Only the newest such cookie of each fingerprint is kept (`alias_of`): a client
-    /// that keeps cookies keeps the one of its first answer, and one that never does adds
-    /// nothing.
+    /// it was. Only the newest such cookie of each fingerprint is kept (`alias_of`), so the
+    /// map holds at most one entry a fingerprint: a client that keeps cookies keeps the one
+    /// of its first answer; one that never does has its entry replaced at each request.
     aliases: HashMap<DeviceId, DeviceId>,
     /// Fingerprint → its entry in `aliases`.
     alias_of: HashMap<u64, DeviceId>,
