@@ -454,3 +454,97 @@ async fn chromium_captures_after_a_deploy_and_manual_mode_does_not() {
     assert!(page.contains(&format!("/content/{guid}/__thumbnail__?v=")), "the captured picture is on its card");
     p.shutdown();
 }
+
+/// The colour of pixel (`x`, `y`) of an 8-bit RGB or RGBA PNG that is not interlaced (what
+/// Chromium writes): its chunks read, its data inflated and unfiltered.
+fn png_pixel(png: &[u8], x: usize, y: usize) -> [u8; 3] {
+    use std::io::Read;
+    assert_eq!(&png[..8], &PNG_1X1[..8], "a PNG");
+    let (mut at, mut data, mut head) = (8, Vec::new(), None);
+    while at + 8 <= png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().expect("length")) as usize;
+        let (kind, body) = (&png[at + 4..at + 8], &png[at + 8..at + 8 + len]);
+        match kind {
+            b"IHDR" => {
+                head = Some((
+                    u32::from_be_bytes(body[..4].try_into().expect("width")) as usize,
+                    body[8],
+                    body[9],
+                    body[12],
+                ))
+            }
+            b"IDAT" => data.extend_from_slice(body),
+            _ => {}
+        }
+        at += 12 + len;
+    }
+    let (width, depth, colour, interlace) = head.expect("an IHDR chunk");
+    assert_eq!((depth, interlace), (8, 0), "8-bit, not interlaced");
+    let bpp = match colour {
+        2 => 3,
+        6 => 4,
+        other => panic!("colour type {other}"),
+    };
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&data[..]).read_to_end(&mut raw).expect("inflate");
+    let stride = width * bpp;
+    let mut prev = vec![0u8; stride];
+    let mut row = vec![0u8; stride];
+    for r in 0..=y {
+        let line = &raw[r * (stride + 1)..(r + 1) * (stride + 1)];
+        for i in 0..stride {
+            let a = if i >= bpp { row[i - bpp] as i16 } else { 0 };
+            let (b, c) = (prev[i] as i16, if i >= bpp { prev[i - bpp] as i16 } else { 0 });
+            let pred = match line[0] {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => (a + b) / 2,
+                4 => {
+                    let (pa, pb, pc) = ((b - c).abs(), (a - c).abs(), (a + b - 2 * c).abs());
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
+                }
+                f => panic!("filter {f}"),
+            };
+            row[i] = line[1 + i].wrapping_add(pred as u8);
+        }
+        std::mem::swap(&mut prev, &mut row);
+    }
+    [prev[x * bpp], prev[x * bpp + 1], prev[x * bpp + 2]]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_is_pictured_once_its_websocket_has_drawn() {
+    const TEST: &str = "an_app_is_pictured_once_its_websocket_has_drawn";
+    if !std::path::Path::new("/usr/bin/chromium").exists() {
+        return skip_or_fail(TEST, "no /usr/bin/chromium");
+    }
+    if !common::have_uv() {
+        return skip_or_fail(TEST, "no uv to build the app's environment");
+    }
+    let p = Porch::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    common::copy_tree(&common::fixture("apps/painted-app"), dir.path());
+    let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", "painted"]);
+    assert!(out.status.success(), "{}", common::plain_text(&out));
+    let (s, v) = call(&p, Method::GET, "/__api__/v1/content?name=painted", None).await;
+    assert_eq!(s, 200, "{v}");
+    let guid = v[0]["guid"].as_str().expect("the deployed item").to_string();
+    // On request: the app's worker is started for it. The page is blank until its socket
+    // has spoken, a second after it opened.
+    let (s, v) = call(&p, Method::POST, &format!("/__api__/porch/content/{guid}/thumbnail/capture"), None).await;
+    assert_eq!(s, 200, "{v}");
+    let shot = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/thumbnail")).send().await.expect("get");
+    assert_eq!(shot.status(), 200);
+    let shot = shot.bytes().await.expect("png");
+    for (x, y) in [(600, 375), (10, 10), (1190, 740)] {
+        assert_eq!(png_pixel(&shot, x, y), [0, 128, 255], "pixel ({x}, {y}): the colour sent over the WebSocket");
+    }
+    p.shutdown();
+}

@@ -6,6 +6,9 @@
 //! picture never cold-starts an app; [`Gallery::capture_now`] on request may). Without a
 //! picture the landing page draws a generated card.
 //!
+//! Chromium is driven over its DevTools pipe (`devtools.rs`), so the picture waits until the
+//! page has settled, data over its WebSockets included, not only its load event.
+//!
 //! Chromium cannot add a request header from its command line, so it loads the page through
 //! a one-shot loopback forwarder ([`Forwarder`]) that adds `x-porch-capture: 1` (usage
 //! recording never counts these) and, for `local` and `link` items, the run's session key,
@@ -39,14 +42,18 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio_util::sync::CancellationToken;
 
-use super::image;
+use super::{devtools, image};
 use super::{Gallery, ThumbnailMode};
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::runner::Cmd;
+use crate::runner::{Cmd, Logs, Sink};
 
-/// Longest a capture may take, Chromium's start included.
-pub const TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest a capture may take, Chromium's start included (the page itself gets at most
+/// `devtools::LATEST` of it).
+pub const TIMEOUT: Duration = Duration::from_secs(25);
+/// The page's size in CSS pixels (the picture's, at scale 1).
+const WIDTH: u32 = 1200;
+const HEIGHT: u32 = 750;
 /// The header that marks Porch's own captures (usage recording skips them).
 pub const CAPTURE_HEADER: &str = "x-porch-capture";
 
@@ -211,35 +218,60 @@ impl Gallery {
             .prefix("capture-")
             .tempdir_in(self.shared.config.tmp_dir())
             .map_err(Error::io("creating a capture folder", self.shared.config.tmp_dir()))?;
-        let shot = scratch.path().join("shot.png");
-        let mut cmd = Cmd::new(&chromium);
+        // Chromium speaks DevTools on fds 3 and 4; the shell hands it the runner's stdin and
+        // stdout as those, and its own stdout goes to stderr (the log).
+        let mut cmd = Cmd::new("/bin/sh");
+        cmd.arg("-c").arg(r#"exec "$0" "$@" 3<&0 4>&1 0</dev/null 1>&2"#).arg(&chromium);
         cmd.args([
             "--headless=new",
             "--disable-gpu",
             "--hide-scrollbars",
             "--no-first-run",
             "--no-default-browser-check",
+            "--mute-audio",
+            "--disable-extensions",
+            "--remote-debugging-pipe",
         ])
-        .args(["--mute-audio", "--disable-extensions", "--window-size=1200,750", "--virtual-time-budget=8000"])
-        .arg(format!("--user-data-dir={}", scratch.path().join("profile").display()))
-        .arg(format!("--screenshot={}", shot.display()));
+        .arg(format!("--window-size={WIDTH},{HEIGHT}"))
+        .arg(format!("--user-data-dir={}", scratch.path().join("profile").display()));
         if running_as_root() {
             cmd.arg("--no-sandbox");
         }
-        cmd.arg(&url).current_dir(scratch.path());
+        cmd.arg("about:blank").current_dir(scratch.path());
         if !job.requested {
             // Nobody waits for an automatic capture: it must not slow serving or a burst of
             // deploys. On a machine busy for all of TIMEOUT it fails, and the card stays.
             cmd.low_priority();
         }
-        let out = self.shared.runner.output(&cmd, TIMEOUT).await;
+        let logs = Logs { label: format!("capture of {}", c.guid), sink: Sink::Discard, tail_lines: 20 };
+        let started = self.shared.runner.spawn_talking(&cmd, logs);
+        let (chrome, talk) = match started {
+            Ok(s) => s,
+            Err(e) => {
+                forwarder.stop();
+                return Err(Error::Failed(format!("Chromium could not be started: {e}")));
+            }
+        };
+        let shot = tokio::time::timeout(TIMEOUT, devtools::screenshot(talk, &url, WIDTH, HEIGHT)).await;
         forwarder.stop();
-        let out = out.map_err(Error::failed("Chromium could not take the picture"))?;
-        let bytes = tokio::fs::read(&shot).await.map_err(|_| {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
-            Error::Failed(format!("Chromium took no picture ({}): {last}", out.status))
-        })?;
+        // Gone before its profile folder is: Browser.close ends it, a stop makes sure.
+        if matches!(shot, Ok(Ok(_))) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), chrome.exited()).await;
+        }
+        chrome.stop(Duration::from_secs(1)).await;
+        let bytes = match shot {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) => {
+                chrome.output_closed(Duration::from_secs(1)).await;
+                return Err(Error::Failed(format!("Chromium took no picture: {e}{}", last_words(&chrome.tail()))));
+            }
+            Err(_) => {
+                return Err(Error::Failed(format!(
+                    "Chromium took no picture within {} s (on a machine this busy the item keeps its card)",
+                    TIMEOUT.as_secs()
+                )))
+            }
+        };
         let checked = image::check(&bytes, "captured picture")?;
         // An automatic capture never replaces a picture the publisher uploaded while
         // Chromium was at work; one the publisher asked for does.
@@ -329,6 +361,17 @@ async fn forward(
         });
     }
     Ok(resp.map(|b| b.boxed()))
+}
+
+/// Chromium's last line that is not about D-Bus (it complains of a missing bus on every
+/// headless start), for an error message; empty if none.
+fn last_words(tail: &[String]) -> String {
+    tail.iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| !l.is_empty() && !l.contains("dbus") && !l.contains("D-Bus"))
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default()
 }
 
 fn status(code: u16) -> Response<Body> {

@@ -19,6 +19,7 @@
 //! tracked task fed by the event bus.
 
 pub mod capture;
+mod devtools;
 pub mod image;
 pub mod settings;
 mod tags;

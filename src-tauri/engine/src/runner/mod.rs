@@ -411,6 +411,16 @@ impl Process {
     }
 }
 
+/// The pipes of a child started with [`Runner::spawn_talking`]: what the caller writes to
+/// `stdin` and reads from `stdout`.
+#[derive(Debug)]
+pub struct Talk {
+    /// The child's standard input.
+    pub stdin: tokio::process::ChildStdin,
+    /// The child's standard output.
+    pub stdout: tokio::process::ChildStdout,
+}
+
 /// What a probe printed.
 #[derive(Debug)]
 pub struct Captured {
@@ -508,8 +518,24 @@ impl Runner {
 
     /// Starts `cmd` with its output piped through the pump to `logs`.
     pub fn spawn(&self, cmd: &Cmd, logs: Logs) -> std::io::Result<Process> {
+        Ok(self.start(cmd, logs, false)?.0)
+    }
+
+    /// Starts `cmd` for a conversation: its stdin and stdout are the caller's (a protocol
+    /// spoken over pipes, such as Chromium's DevTools pipe), only its stderr goes through the
+    /// pump to `logs`. Everything else is as [`Runner::spawn`].
+    pub fn spawn_talking(&self, cmd: &Cmd, logs: Logs) -> std::io::Result<(Process, Talk)> {
+        let (process, talk) = self.start(cmd, logs, true)?;
+        let talk = talk.ok_or_else(|| std::io::Error::other("the child's pipes were not opened"))?;
+        Ok((process, talk))
+    }
+
+    fn start(&self, cmd: &Cmd, logs: Logs, talking: bool) -> std::io::Result<(Process, Option<Talk>)> {
         let mut os = cmd.os_command();
         os.stdout(Stdio::piped()).stderr(Stdio::piped());
+        if talking {
+            os.stdin(Stdio::piped());
+        }
         let mut child = spawn_owned(&mut os)?;
         let pid = child.id().unwrap_or(0);
         let control: Arc<dyn Control> =
@@ -519,7 +545,11 @@ impl Runner {
         let tail = Tail::new(logs.tail_lines);
         let dropped = CancellationToken::new();
 
-        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let (mut stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let talk = match (talking, child.stdin.take(), stdout.take_if(|_| talking)) {
+            (true, Some(stdin), Some(stdout)) => Some(Talk { stdin, stdout }),
+            _ => None,
+        };
         let pump_stop = pump_stop(self.inner.cancel.clone(), dropped.clone(), exit.clone());
         let pump_tail = tail.clone();
         self.inner.tracker.spawn(async move {
@@ -563,7 +593,8 @@ impl Runner {
             };
             let _ = exit_tx.send(Some(exit));
         });
-        Ok(Process { pid, exit, output_done, tail, control, _kill_on_drop: Some(dropped.drop_guard()) })
+        let process = Process { pid, exit, output_done, tail, control, _kill_on_drop: Some(dropped.drop_guard()) };
+        Ok((process, talk))
     }
 
     /// Runs `cmd` to the end with stdout and stderr captured whole (interpreter and tool
