@@ -181,6 +181,26 @@ fn data_dir_comes_from_the_environment() {
     assert!(dir.path().join("porch.db").is_file());
 }
 
+/// `--data-dir` goes before or after the command; the window's own options before a command
+/// are refused with where they belong, not silently dropped.
+#[test]
+fn data_dir_goes_anywhere_and_window_options_name_serve() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().to_str().expect("utf8");
+    let run = |args: &[&str]| Command::new(porch_bin()).args(args).output().expect("run");
+    ok(&run(&["--data-dir", d, "key", "new", "--name", "first"]));
+    let keys = ok(&run(&["key", "list", "--data-dir", d]));
+    assert!(keys.contains("first"), "the key made with --data-dir before the command: {keys}");
+    for (args, flag) in [(["--port", "4000", "list"], "--port"), (["--bind", "127.0.0.1", "serve"], "--bind")] {
+        let mut all = vec!["--data-dir", d];
+        all.extend(args);
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(2), "a usage error");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("{flag} before a command")) && err.contains("porch serve"), "{err}");
+    }
+}
+
 #[cfg(not(feature = "gui"))]
 #[test]
 fn headless_build_explains_there_is_no_window() {

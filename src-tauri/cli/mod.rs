@@ -46,7 +46,7 @@ use serve::ServeArgs;
 
 /// Publish data-science work to everyone on your local network.
 #[derive(Debug, Parser)]
-#[command(name = "porch", version, args_conflicts_with_subcommands = true)]
+#[command(name = "porch", version)]
 struct Cli {
     /// Where Porch keeps its database and bundles [default: the platform's data folder].
     #[arg(long, global = true, env = "PORCH_DATA_DIR", value_name = "DIR")]
@@ -134,7 +134,7 @@ impl Command {
 
 /// Parses the command line, runs the command and turns its error into one line.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     let serving = matches!(cli.command, None | Some(Command::Serve(_)));
     init_tracing(serving);
     match run(cli) {
@@ -146,6 +146,31 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, as clap reads it, with one rule clap cannot say: the window's server
+/// options (`--port`, `--bind`, …) come before no command. `--data-dir` (and
+/// `PORCH_DATA_DIR`) go anywhere, as every command has a data folder.
+fn parse() -> Cli {
+    use clap::{Args as _, CommandFactory as _, FromArgMatches as _};
+    let matches = Cli::command().get_matches();
+    if matches.subcommand_name().is_some() {
+        let window = ServeArgs::augment_args(clap::Command::new("window"));
+        for arg in window.get_arguments() {
+            if matches.value_source(arg.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine) {
+                let flag = arg.get_long().map_or_else(|| arg.get_id().to_string(), |l| format!("--{l}"));
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!(
+                            "{flag} before a command is the window's option; for a headless server, put it after `serve` (porch serve {flag} …)"
+                        ),
+                    )
+                    .exit();
+            }
+        }
+    }
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// The error and its causes on one line. A cause whose text the line already ends with
