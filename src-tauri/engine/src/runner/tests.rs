@@ -55,6 +55,26 @@ async fn pumps_both_streams_in_order_and_reports_the_exit() {
 }
 
 #[tokio::test]
+async fn a_talking_child_answers_on_its_stdout_and_logs_its_stderr() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (p, mut talk) = Runner::detached()
+        .spawn_talking(&sh("read line; echo \"heard $line\"; echo to-the-log >&2"), logs(Sink::Channel(tx)))
+        .expect("spawn");
+    talk.stdin.write_all(b"hello\n").await.expect("write");
+    let mut answer = String::new();
+    tokio::io::BufReader::new(talk.stdout).read_line(&mut answer).await.expect("read");
+    assert_eq!(answer, "heard hello\n", "stdout is the caller's, not the log's");
+    assert!(p.exited().await.success());
+    p.output_closed(Duration::from_secs(20)).await;
+    let mut lines = Vec::new();
+    while let Ok(l) = rx.try_recv() {
+        lines.push(l);
+    }
+    assert_eq!(lines, ["to-the-log"], "only stderr is pumped");
+}
+
+#[tokio::test]
 async fn file_sink_prefixes_the_pid() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("logs/item.log");
