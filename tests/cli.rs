@@ -201,6 +201,24 @@ fn data_dir_goes_anywhere_and_window_options_name_serve() {
     }
 }
 
+/// With no server running, printed links are the ones Porch will serve once it starts with
+/// the saved settings, not a guess at the default port.
+#[test]
+fn links_printed_with_no_server_follow_the_saved_port_and_name() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let site = tempfile::tempdir().expect("site");
+    std::fs::write(site.path().join("index.html"), "<h1>hi</h1>").expect("write");
+    ok(&run_cli(dir.path(), &["deploy", site.path().to_str().expect("utf8"), "--name", "offline-site"]));
+    let url = |dir: &std::path::Path| list(dir)[0]["content_url"].as_str().expect("content_url").to_string();
+    ok(&run_cli(dir.path(), &["settings", "set", "port=4123", "hostname=teamhost"]));
+    assert!(url(dir.path()).starts_with("http://teamhost.local:4123/content/"), "{}", url(dir.path()));
+    let link = ok(&run_cli(dir.path(), &["secret-link", "offline-site"]));
+    assert!(link.contains("http://teamhost.local:4123/content/"), "{link}");
+    // Only this computer: no name is announced.
+    ok(&run_cli(dir.path(), &["settings", "set", "bind=local"]));
+    assert!(url(dir.path()).starts_with("http://127.0.0.1:4123/content/"), "{}", url(dir.path()));
+}
+
 #[cfg(not(feature = "gui"))]
 #[test]
 fn headless_build_explains_there_is_no_window() {

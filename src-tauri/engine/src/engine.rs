@@ -247,9 +247,20 @@ impl Engine {
         self.services.shared.viewer_urls()
     }
 
-    /// The origin used for absolute URLs when there is no request to take a Host from.
+    /// The origin used for absolute URLs when there is no request to take a Host from. An
+    /// engine that does not serve (a CLI command with no server running) gives the one its
+    /// links will have once Porch serves with the saved settings: the saved port, and the
+    /// `.local` name when Porch will announce it (bound to the network, discovery on).
     pub fn default_origin(&self) -> String {
-        self.services.shared.default_origin()
+        let shared = &self.services.shared;
+        if shared.is_serving() {
+            return shared.default_origin();
+        }
+        let saved = self.settings().saved_settings();
+        let addr = saved.listen_addr();
+        let discovery = saved.discovery_settings();
+        let announced = discovery.on && !addr.ip().is_loopback();
+        shared.origin_once_serving(addr, announced.then_some(discovery.hostname.as_str()))
     }
 
     /// The `.local` name announced on the network (without `.local`), if any.

@@ -200,14 +200,21 @@ impl Base {
 
     /// The plain-address URLs of the bound socket.
     fn address_urls(&self) -> Vec<String> {
-        let Some(addr) = self.local_addr() else { return Vec::new() };
-        let port = addr.port();
-        if addr.ip().is_unspecified() {
-            let mut urls: Vec<String> = lan_addresses().into_iter().map(|ip| url_for(ip, port)).collect();
-            urls.push(url_for(IpAddr::from([127, 0, 0, 1]), port));
-            urls
-        } else {
-            vec![url_for(addr.ip(), port)]
+        self.local_addr().map(address_urls_of).unwrap_or_default()
+    }
+
+    /// The origin [`Base::share_origin`] will give once Porch serves on `addr`, announcing
+    /// `name` if given: for a CLI command run with no server, whose links are opened later.
+    pub fn origin_once_serving(&self, addr: SocketAddr, name: Option<&str>) -> String {
+        if let Some(u) = &self.config.public_url {
+            return u.trim_end_matches('/').to_string();
+        }
+        match name {
+            Some(name) => format!("http://{name}.local:{}", addr.port()),
+            None => address_urls_of(addr)
+                .first()
+                .map(|u| u.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| format!("http://localhost:{}", addr.port())),
         }
     }
 
@@ -234,6 +241,19 @@ impl Base {
             (None, Some(named)) => named,
             (None, None) => self.default_origin(),
         }
+    }
+}
+
+/// The plain-address URLs of a socket bound to `addr`: the LAN addresses, then loopback,
+/// when it is every interface.
+fn address_urls_of(addr: SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    if addr.ip().is_unspecified() {
+        let mut urls: Vec<String> = lan_addresses().into_iter().map(|ip| url_for(ip, port)).collect();
+        urls.push(url_for(IpAddr::from([127, 0, 0, 1]), port));
+        urls
+    } else {
+        vec![url_for(addr.ip(), port)]
     }
 }
 
