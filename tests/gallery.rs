@@ -548,3 +548,30 @@ async fn an_app_is_pictured_once_its_websocket_has_drawn() {
     }
     p.shutdown();
 }
+
+/// A browser that cannot take the picture: the request says why (the browser's own last
+/// line), and the item's picture is the one it had.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_that_fails_says_why_and_the_picture_stays() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let fake = dir.path().join("chromium");
+    std::fs::write(&fake, "#!/bin/sh\necho 'Missing X server or $DISPLAY' >&2\nexit 1\n").expect("write");
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let opts = common::Opts {
+        env: vec![("PORCH_CHROMIUM".into(), fake.to_str().expect("utf8").into())],
+        ..Default::default()
+    };
+    let p = Porch::start_with(opts).await;
+    let (s, _) = call(&p, Method::PATCH, "/__api__/porch/server", Some(json!({"thumbnails": "manual"}))).await;
+    assert_eq!(s, 200);
+    let guid = site(&p, "no-browser", "No browser", "").await;
+    let put = p.api(Method::PUT, &format!("/__api__/v1/content/{guid}/thumbnail")).body(PNG_1X1.to_vec());
+    assert_eq!(put.send().await.expect("put").status(), 200);
+    let (s, v) = call(&p, Method::POST, &format!("/__api__/porch/content/{guid}/thumbnail/capture"), None).await;
+    assert!(s >= 400, "{s} {v}");
+    let err = v["error"].as_str().unwrap_or_default();
+    assert!(err.contains("Chromium took no picture") && err.contains("Missing X server"), "{v}");
+    let kept = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/thumbnail")).send().await.expect("get");
+    assert_eq!(kept.bytes().await.expect("png").as_ref(), PNG_1X1, "the uploaded picture stays");
+    p.shutdown();
+}

@@ -34,13 +34,13 @@ const MESSAGE_LIMIT: u64 = 64 << 20;
 /// Why no picture was taken (the caller adds Chromium's last words).
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ShotError {
-    #[error("Chromium closed its DevTools pipe")]
+    #[error("it closed its DevTools pipe")]
     Closed,
-    #[error("talking to Chromium: {0}")]
+    #[error("talking to it: {0}")]
     Io(#[from] std::io::Error),
-    #[error("Chromium's answer to {method} was not understood: {detail}")]
+    #[error("its answer to {method} was not understood: {detail}")]
     Protocol { method: String, detail: String },
-    #[error("Chromium could not open the page: {0}")]
+    #[error("the page did not open: {0}")]
     Navigation(String),
 }
 
