@@ -97,6 +97,19 @@ async fn an_app_that_exits_at_start_answers_5xx_with_its_log() {
     );
     let page = r.text().await.expect("page");
     assert!(page.contains("PORCH-BROKEN-AT-START"), "the page shows the app's log: {page}");
+
+    // Kept running by `min_processes`, it is started again after a back-off, not in a loop;
+    // the item's log (where the page sends the publisher) says what happened.
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&json!({"min_processes": 1}));
+    assert_eq!(r.send().await.expect("patch").status(), 200);
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    let log = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/log")).send().await.expect("log");
+    let log = log.text().await.expect("text");
+    let starts = log.matches("PORCH-BROKEN-AT-START").count();
+    // Three starts, then back-offs of 2 s and 4 s: at most six in 8 s (a loop made hundreds).
+    assert!((3..=6).contains(&starts), "{starts} starts in 8 s:\n{log}");
+    assert!(log.contains("exited unexpectedly (exit status: 3)"), "each exit is logged:\n{log}");
+    assert!(log.contains("Porch starts it again in 2 s"), "the back-off is logged:\n{log}");
     p.shutdown();
 }
 

@@ -208,8 +208,8 @@ impl App {
             }
             Msg::Started { id, process } => self.on_started(id, process),
             Msg::Ready { id } => self.on_ready(id),
-            Msg::StartFailed { id, message } => self.on_start_failed(id, message),
-            Msg::Exited { id, status } => self.on_exited(id, status),
+            Msg::StartFailed { id, message } => self.on_start_failed(id, message).await,
+            Msg::Exited { id, status } => self.on_exited(id, status).await,
             Msg::Unhealthy { id, reason } => self.on_unhealthy(id, reason).await,
             Msg::Status { reply } => {
                 let _ = reply.send(self.instances.iter().map(Instance::info).collect());
@@ -491,7 +491,7 @@ impl App {
         self.serve_waiters();
     }
 
-    fn on_start_failed(&mut self, id: u64, message: String) {
+    async fn on_start_failed(&mut self, id: u64, message: String) {
         // A worker that already exited was dealt with in `on_exited`.
         if !self.instances.iter().any(|i| i.id == id && i.state == State::Starting) {
             return;
@@ -502,12 +502,20 @@ impl App {
             return self.reject_candidate(message, lines);
         }
         tracing::warn!(app = %self.def.guid, worker = id, "{message}");
+        let pid = self.instances.iter().find(|i| i.id == id).map_or(0, |i| i.pid);
+        self.log_line(&format!("[porch] process {pid} did not start: {message}")).await;
         self.stop_worker(id);
-        self.record_crash(&message, lines.clone());
+        self.record_crash(&message, lines.clone()).await;
         self.fail_waiters(message, lines);
     }
 
-    fn on_exited(&mut self, id: u64, status: String) {
+    /// A line of Porch's own in the item's log, where the publisher looks (the viewer's
+    /// error page sends them there).
+    async fn log_line(&self, line: &str) {
+        self.log.lock().await.write(line).await;
+    }
+
+    async fn on_exited(&mut self, id: u64, status: String) {
         let Some(pos) = self.instances.iter().position(|i| i.id == id) else { return };
         let inst = self.instances.remove(pos);
         inst.probe.cancel();
@@ -532,8 +540,9 @@ impl App {
                 return;
             }
             tracing::warn!(app = %self.def.guid, worker = id, %status, "worker exited unexpectedly");
+            self.log_line(&format!("[porch] process {} exited unexpectedly ({status})", inst.pid)).await;
             let msg = format!("the process exited ({status})");
-            self.record_crash(&msg, lines.clone());
+            self.record_crash(&msg, lines.clone()).await;
             if inst.state == State::Starting {
                 self.fail_waiters(msg, lines);
             }
@@ -549,13 +558,13 @@ impl App {
         let Some(inst) = self.instances.iter().find(|i| i.id == id && i.state != State::Starting) else { return };
         let (pid, lines) = (inst.pid, inst.last_lines());
         tracing::warn!(app = %self.def.guid, worker = id, pid, "replacing the worker: {reason}");
-        self.log.lock().await.write(&format!("[porch] process {pid} stopped and replaced: {reason}")).await;
-        self.record_crash(&reason, lines);
+        self.log_line(&format!("[porch] process {pid} stopped and replaced: {reason}")).await;
+        self.record_crash(&reason, lines).await;
         self.stop_worker(id);
         self.ensure_min();
     }
 
-    fn record_crash(&mut self, message: &str, lines: Vec<String>) {
+    async fn record_crash(&mut self, message: &str, lines: Vec<String>) {
         let now = Instant::now();
         self.crashes.times.push_back(now);
         while self.crashes.times.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(30)) {
@@ -564,11 +573,23 @@ impl App {
         self.crashes.last_lines = lines;
         self.crashes.last_message = message.to_string();
         // Three crashes within 30 s: wait before starting again, doubling up to a minute.
+        // Viewers meanwhile get the error page, and `min_processes` waits too.
         if self.crashes.times.len() >= 3 {
             let n = self.crashes.times.len() as u32 - 2;
             let wait = Duration::from_secs(2u64.saturating_pow(n).min(60));
             self.backoff_until = Some(now + wait);
+            let times = self.crashes.times.len();
+            self.log_line(&format!(
+                "[porch] it failed {times} times within 30 s; Porch starts it again in {} s at the earliest",
+                wait.as_secs()
+            ))
+            .await;
         }
+    }
+
+    /// Whether starts wait for a back-off after repeated crashes.
+    fn backing_off(&self) -> bool {
+        self.backoff_until.is_some_and(|until| Instant::now() < until)
     }
 
     fn fail_waiters(&mut self, message: String, last_lines: Vec<String>) {
@@ -631,11 +652,25 @@ impl App {
         let _ = c.reply.send(Err(RouteError::StartFailed { message, last_lines }));
     }
 
+    /// The workers `min_processes` keeps, started now unless crashes put starts off (then
+    /// [`App::next_due`] names the end of the back-off and [`App::on_tick`] comes back).
     fn ensure_min(&mut self) {
-        let have = self.live().count() + self.starting();
-        for _ in have..self.def.settings.min_processes.min(self.def.settings.max_processes) {
+        if self.backing_off() {
+            return;
+        }
+        for _ in self.running()..self.wanted() {
             self.start_one();
         }
+    }
+
+    /// Workers of the current version, ready or starting.
+    fn running(&self) -> usize {
+        self.live().count() + self.starting()
+    }
+
+    /// How many workers `min_processes` keeps.
+    fn wanted(&self) -> usize {
+        self.def.settings.min_processes.min(self.def.settings.max_processes)
     }
 
     fn on_tick(&mut self) {
@@ -677,6 +712,8 @@ impl App {
             tracing::info!(app = %self.def.guid, worker = id, "stopping idle worker");
             self.stop_worker(id);
         }
+        // A back-off that has ended: the workers `min_processes` keeps start again.
+        self.ensure_min();
     }
 
     /// When the actor next has something to do without a message: the earliest waiter's
@@ -704,7 +741,13 @@ impl App {
                 _ => None,
             })
             .min();
-        waiters.into_iter().chain(workers).min()
+        // The end of a back-off that keeps `min_processes` workers from starting.
+        let restart = self
+            .backoff_until
+            .filter(|_| self.running() < self.wanted())
+            .and_then(|until| until.checked_duration_since(Instant::now()))
+            .map(|left| now + left);
+        waiters.into_iter().chain(workers).chain(restart).min()
     }
 
     /// Marks a worker draining and signals its watcher to stop it.
