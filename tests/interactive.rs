@@ -238,6 +238,15 @@ async fn fastapi_runs_on_demand_behind_the_proxy() {
         .await
         .expect("patch");
     assert_eq!(r.status(), 400);
+    // One computer runs every worker: a typo cannot ask for a million of them.
+    for body in [json!({"max_processes": 1_000_000}), json!({"max_processes": 64, "min_processes": 100})] {
+        let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).json(&body).send().await.expect("patch");
+        assert_eq!(r.status(), 400, "{body}");
+        let v: Value = r.json().await.expect("json");
+        assert!(v["error"].as_str().unwrap_or_default().contains("must be at most"), "{body}: {v}");
+    }
+    let out = p.cli(&["settings", "set", "max_processes=1000000"]);
+    assert!(!out.status.success() && common::plain_text(&out).contains("at most 64"), "{}", common::plain_text(&out));
 
     // min_processes starts a worker without a viewer.
     let r = p

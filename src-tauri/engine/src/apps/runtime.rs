@@ -20,6 +20,15 @@ pub const RUNTIME_FIELDS: &[&str] = &[
     "render_timeout",
 ];
 
+/// The most workers one app may run (Connect's `Scheduler.MaxProcessesLimit`, fixed here):
+/// every worker runs on this one computer, and a typo must not start a thousand.
+pub(crate) const MAX_PROCESSES_LIMIT: usize = 64;
+/// The most workers one app may keep running with no viewer (Connect's
+/// `Scheduler.MinProcessesLimit`).
+pub(crate) const MIN_PROCESSES_LIMIT: usize = 16;
+/// The largest count or number of seconds a runtime field takes.
+const INT_CEILING: f64 = 1e9;
+
 /// A change to one runtime field: `None` returns it to the server default.
 pub type RuntimeChange = (String, Option<f64>);
 
@@ -27,10 +36,15 @@ pub type RuntimeChange = (String, Option<f64>);
 pub fn effective(row: &RuntimeRow, d: &RuntimeSettings) -> RuntimeSettings {
     use std::time::Duration;
     let count = |v: Option<i64>, dflt: usize| v.map(|v| v.max(0) as usize).unwrap_or(dflt);
+    // Rows saved before the limits existed are held to them as well.
+    let (min_processes, max_processes) = (
+        count(row.min_processes, d.min_processes).min(MIN_PROCESSES_LIMIT),
+        count(row.max_processes, d.max_processes).min(MAX_PROCESSES_LIMIT),
+    );
     let secs = |v: Option<i64>, dflt: Duration| v.map(|v| Duration::from_secs(v.max(0) as u64)).unwrap_or(dflt);
     RuntimeSettings {
-        min_processes: count(row.min_processes, d.min_processes),
-        max_processes: count(row.max_processes, d.max_processes),
+        min_processes,
+        max_processes,
         max_conns_per_process: count(row.max_conns_per_process, d.max_conns_per_process),
         load_factor: row.load_factor.unwrap_or(d.load_factor),
         idle_timeout: secs(row.idle_timeout, d.idle_timeout),
@@ -49,13 +63,27 @@ pub fn apply_runtime(row: &RuntimeRow, changes: &[RuntimeChange], d: &RuntimeSet
         let int = |v: &Option<f64>| -> Result<Option<i64>> {
             match v {
                 None => Ok(None),
-                Some(x) if x.fract() == 0.0 && *x >= 0.0 && *x <= 1e9 => Ok(Some(*x as i64)),
-                Some(x) => Err(Error::Invalid(format!("{field} must be a whole number of at least 0, not {x}"))),
+                Some(x) if x.fract() == 0.0 && *x >= 0.0 && *x <= INT_CEILING => Ok(Some(*x as i64)),
+                Some(x) => {
+                    Err(Error::Invalid(format!("{field} must be a whole number from 0 to {INT_CEILING}, not {x}")))
+                }
+            }
+        };
+        let at_most = |v: Option<i64>, limit: usize, why: &str| -> Result<Option<i64>> {
+            match v {
+                Some(n) if n as u64 > limit as u64 => {
+                    Err(Error::Invalid(format!("{field} must be at most {limit} ({why}), not {n}")))
+                }
+                v => Ok(v),
             }
         };
         match field.as_str() {
-            "min_processes" => r.min_processes = int(value)?,
-            "max_processes" => r.max_processes = int(value)?,
+            "min_processes" => {
+                r.min_processes = at_most(int(value)?, MIN_PROCESSES_LIMIT, "workers kept running on this computer")?
+            }
+            "max_processes" => {
+                r.max_processes = at_most(int(value)?, MAX_PROCESSES_LIMIT, "every worker runs on this computer")?
+            }
             "max_conns_per_process" => r.max_conns_per_process = int(value)?,
             "idle_timeout" => r.idle_timeout = int(value)?,
             "init_timeout" => r.init_timeout = int(value)?,
@@ -145,6 +173,18 @@ mod tests {
         assert!(apply_runtime(&row, &[("max_processes".into(), Some(0.0))], &d).is_err());
         assert!(apply_runtime(&row, &[("idle_timeout".into(), Some(-1.0))], &d).is_err());
         assert!(apply_runtime(&row, &[("bogus".into(), Some(1.0))], &d).is_err());
+        // One computer runs every worker: the counts have ceilings.
+        let big = |field: &str, n: f64| apply_runtime(&row, &[(field.into(), Some(n))], &d);
+        let too_many = big("max_processes", 65.0).expect_err("over the limit").to_string();
+        assert!(too_many.contains("at most 64"), "{too_many}");
+        assert!(big("max_processes", 64.0).is_ok());
+        let many = [("max_processes".into(), Some(64.0)), ("min_processes".into(), Some(17.0))];
+        assert!(apply_runtime(&row, &many, &d).expect_err("min over its limit").to_string().contains("at most 16"));
+        let huge = big("idle_timeout", 1e10).expect_err("too large").to_string();
+        assert!(huge.contains("from 0 to 1000000000"), "{huge}");
+        let old = RuntimeRow { min_processes: Some(1000), max_processes: Some(100_000), ..RuntimeRow::default() };
+        let held = effective(&old, &d);
+        assert_eq!((held.min_processes, held.max_processes), (16, 64), "rows saved before the limits");
         let back = apply_runtime(&ok, &[("min_processes".into(), None)], &d).expect("ok");
         assert_eq!(back.min_processes, None);
         assert_eq!(effective(&back, &d).min_processes, 0);

@@ -233,7 +233,11 @@ fn runtime_value(field: &str, value: &Value) -> Result<Option<f64>> {
         v => v
             .as_f64()
             .map(Some)
-            .ok_or_else(|| Error::Invalid(format!("{field} must be a number (or null for Porch's default), not {v}"))),
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{field} must be a number (or null, `{field}=default` on the command line, for Porch's default), not {v}"
+                ))
+            }),
     }
 }
 
