@@ -84,7 +84,10 @@ pub(super) fn route_error(route: &Route, e: RouteError, wait: Wait) -> Response<
                 "at-capacity",
                 pages::notice(
                     &route.title,
-                    &format!("All {n} processes of this app are busy. Please try again in a moment."),
+                    &match n {
+                        1 => "This app's process is busy. Please try again in a moment.".to_string(),
+                        n => format!("All {n} processes of this app are busy. Please try again in a moment."),
+                    },
                 ),
             );
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
