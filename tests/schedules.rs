@@ -827,3 +827,48 @@ async fn smtp_settings_and_the_ca_file_from_the_cli() {
     assert!(smtp_view(&p).await.get("ca_file").is_none());
     p.shutdown();
 }
+
+/// A render asked for while a redeploy renders waits for the render slot, then renders the
+/// version that redeploy activated, never the one before it over it.
+#[tokio::test]
+async fn a_render_asked_for_during_a_redeploy_renders_the_new_version() {
+    if !have_uv() {
+        return common::skip_or_fail(
+            "a_render_asked_for_during_a_redeploy_renders_the_new_version",
+            "uv is not installed",
+        );
+    }
+    let p = Porch::start().await;
+    let guid = deploy_notebook(&p, "race-nb", &[]).await;
+    let id_of = |v: &Value| v.to_string().trim_matches('"').to_string();
+    let first = id_of(&p.get_json(&format!("/__api__/v1/content/{guid}")).await["bundle_id"]);
+    // The redeploy's render sleeps 6 s (the SLEEP marker) while holding the one render slot.
+    let dir = tempfile::tempdir().expect("tmp");
+    for f in ["report.ipynb", "requirements.txt"] {
+        std::fs::copy(fixture("frameworks/notebook").join(f), dir.path().join(f)).expect("copy");
+    }
+    std::fs::write(dir.path().join("SLEEP"), "x").expect("marker");
+    let (data, folder) = (p.data_dir().to_path_buf(), dir.path().to_path_buf());
+    let redeploy = std::thread::spawn(move || {
+        common::run_cli(&data, &["deploy", folder.to_str().expect("utf8"), "--name", "race-nb"])
+    });
+    eventually(60, "the redeploy's render to start", || async {
+        renders(&p, &guid).await.iter().any(|r| r["trigger"] == "deploy" && r["status"] == "running").then_some(())
+    })
+    .await;
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).json(&json!({})).send().await;
+    let task: Value = r.expect("render").json().await.expect("json");
+    let out = tokio::task::spawn_blocking(move || redeploy.join().expect("deploy thread")).await.expect("join");
+    assert!(out.status.success(), "redeploy: {}", String::from_utf8_lossy(&out.stderr));
+    let done = p.wait_task(task["task_id"].as_str().or(task["id"].as_str()).expect("task id")).await;
+    assert_eq!(done["code"], 0, "{done}");
+    let second = id_of(&p.get_json(&format!("/__api__/v1/content/{guid}")).await["bundle_id"]);
+    assert_ne!(first, second, "the redeploy was activated");
+    let list = renders(&p, &guid).await;
+    let manual = list.iter().find(|r| r["trigger"] == "manual").expect("the manual render");
+    assert_eq!(id_of(&manual["bundle_id"]), second, "the manual render rendered the new version: {list:#?}");
+    let current: Vec<&Value> = list.iter().filter(|r| r["current"] == true).collect();
+    assert_eq!(current.len(), 1, "{list:#?}");
+    assert_eq!(id_of(&current[0]["bundle_id"]), second, "viewers see the new version: {list:#?}");
+    p.shutdown();
+}

@@ -197,6 +197,8 @@ impl Deployer {
         ))
         .await;
         let mut rendered = None;
+        // A render asked for during this deploy waits until the new bundle is active.
+        let mut deploying = None;
         let interactive = crate::runtime_kind(&manifest.app_mode) == crate::RuntimeKind::Interactive;
         match crate::runtime_kind(&manifest.app_mode) {
             crate::RuntimeKind::Interactive => {
@@ -204,6 +206,7 @@ impl Deployer {
                 self.apps.prepare_environment(&self.shared.bundle_dir(b.id), &manifest, Some(log)).await?;
             }
             crate::RuntimeKind::Rendered if activate => {
+                deploying = Some(self.renders.deploying(c.id).await);
                 rendered =
                     Some(self.renders.run_render(log, c, b.id, &manifest, &trigger.render_trigger(), false).await?);
             }
@@ -244,6 +247,7 @@ impl Deployer {
         if let Some(render) = rendered {
             self.shared.store.set_current_render(c.id, render).await?;
         }
+        drop(deploying);
         self.library.changed(&c.guid).await?;
         if rendered.is_some() {
             // Each variant renders the new version too, in this task (a CLI deploy ends with

@@ -52,6 +52,9 @@ struct State {
     rendering: Mutex<HashSet<(i64, i64)>>,
     /// Tells the schedule loop that schedules changed (see [`schedules`]).
     schedule_wake: crate::scheduler::driver::Wake,
+    /// Per item, held by a deploy from its render until the new bundle is active (see
+    /// [`Renders::deploying`]). A std lock: map look-ups only.
+    deploying: Mutex<std::collections::HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Renders {
@@ -62,7 +65,19 @@ impl Renders {
             render_slots: tokio::sync::Semaphore::new(slots),
             rendering: Mutex::new(HashSet::new()),
             schedule_wake: crate::scheduler::driver::Wake::default(),
+            deploying: Mutex::new(std::collections::HashMap::new()),
         };
         Renders { shared, library, apps, awake, state: Arc::new(state) }
+    }
+
+    /// Held by a deploy of a rendered item from its render until its bundle is active. A
+    /// render the publisher asks for meanwhile waits for it, so it renders the new version
+    /// (the deploy's render holds the render slot, but it lets go before the activation).
+    pub(crate) async fn deploying(&self, content_id: i64) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.state.deploying.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(content_id).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 }

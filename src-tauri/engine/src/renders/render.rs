@@ -163,7 +163,27 @@ impl Renders {
         let variant_id = variant.map(|v| v.id);
         let _busy = Busy::mark(self, c.id, variant_id);
         let _awake = self.awake.render(&c.guid, c.title.as_deref().filter(|t| !t.is_empty()).unwrap_or(&c.name));
+        if *trigger == Trigger::Manual {
+            // After a deploy under way has activated its bundle.
+            drop(self.deploying(c.id).await);
+        }
         let _slot = self.state.render_slots.acquire().await.map_err(|_| Error::ShuttingDown)?;
+        // A render asked for now or by a schedule renders what is active when its turn
+        // comes: a deploy that activated a newer bundle while it waited (the deploy's own
+        // render went first) must not be replaced by the version before it.
+        let newer;
+        let (bundle_id, manifest) = match trigger {
+            Trigger::Manual | Trigger::Schedule => match self.library.content(&c.guid).await?.bundle_id {
+                Some(active) if active != bundle_id => {
+                    let (_, b) = self.library.bundle(&c.guid, active).await?;
+                    newer = b.require_manifest()?;
+                    log.line(format!("Bundle {active} was activated while this render waited; rendering it")).await;
+                    (active, &newer)
+                }
+                _ => (bundle_id, manifest),
+            },
+            _ => (bundle_id, manifest),
+        };
         let id = self.shared.store.insert_render(c.id, variant_id, bundle_id, trigger, &crate::time::now()).await?;
         let dir = self.render_dir(id);
         let (work, output) = (dir.join("work"), dir.join("output"));
@@ -185,6 +205,20 @@ impl Renders {
         match result {
             Ok(()) => {
                 let size = dir_size(&output) as i64;
+                // Never over a newer version: with several render slots, a deploy may have
+                // activated another bundle while this one rendered (a deploy's own renders
+                // publish their bundle once it is active).
+                let publish = publish && {
+                    let active = self.library.content(&c.guid).await?.bundle_id;
+                    if active != Some(bundle_id) {
+                        log.line(format!(
+                            "Not published: bundle {} was activated while bundle {bundle_id} rendered",
+                            active.map_or_else(|| "none".into(), |b| b.to_string())
+                        ))
+                        .await;
+                    }
+                    active == Some(bundle_id)
+                };
                 self.shared.store.finish_render(id, true, "", size, publish, &now).await?;
                 log.line(format!("Render {id} succeeded ({size} bytes of output)")).await;
                 self.prune_renders(c.id, variant_id).await;
