@@ -292,6 +292,16 @@ async fn variants_from_the_cli() {
     let id = listed[0]["id"].as_str().expect("id");
     assert!(stdout.contains(&format!("/content/{guid}/_variant{id}/")), "{stdout}");
     assert_eq!(region_line(&html_of(&p, &format!("/content/{guid}/_variant{id}/")).await), "REGION=south YEAR=2030");
+    // A render that fails says why: the notebook's own error, not only that it failed.
+    let out = p.cli(&["variant", "add", "regional-cli", "west", "-P", "region=west"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = p.cli(&["render", "regional-cli", "--variant", "west"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the render of regional-cli failed") && err.contains("unknown region west"), "{err}");
+    assert!(err.contains("/log"), "it says where the log is: {err}");
+    let out = p.cli(&["variant", "rm", "regional-cli", "west"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = p.cli(&["render", "regional-cli", "--variant", "nowhere"]);
     assert!(!out.status.success());
     assert!(

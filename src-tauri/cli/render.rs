@@ -28,13 +28,16 @@ impl RenderArgs {
             porch.post(&format!("/__api__/v1/content/{guid}/render"), json!({ "variant_id": variant_id })).await?;
         let task = started["task_id"].as_str().ok_or_else(|| anyhow!("Porch did not say which task renders {name}"))?;
         let done = porch.wait_task(task).await?;
-        if done["code"].as_i64() != Some(0) {
-            let error = done["error"].as_str().unwrap_or_default();
-            return Err(anyhow!("the render of {name} failed: {}", error.lines().next().unwrap_or("")));
-        }
         let renders = porch.get(&format!("/__api__/v1/content/{guid}/renders")).await?;
         let latest = renders.as_array().into_iter().flatten().find(|r| r["variant_id"] == variant_id);
         let render_id = latest.and_then(|r| r["id"].as_str()).unwrap_or("0");
+        if done["code"].as_i64() != Some(0) {
+            // The whole error: its first line says what failed, the document's last lines why.
+            let error = done["error"].as_str().unwrap_or_default().trim_end();
+            return Err(anyhow!(
+                "the render of {name} failed (render {render_id}; its log: GET /__api__/v1/content/{guid}/renders/{render_id}/log): {error}"
+            ));
+        }
         println!("Rendered {name} (render {render_id})");
         match &variant {
             Some(v) => println!("{}", v["url"].as_str().unwrap_or_default()),
