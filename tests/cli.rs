@@ -219,6 +219,28 @@ fn links_printed_with_no_server_follow_the_saved_port_and_name() {
     assert!(url(dir.path()).starts_with("http://127.0.0.1:4123/content/"), "{}", url(dir.path()));
 }
 
+/// A reader that leaves early (`porch deploy … | head -0`) ends the command with a broken
+/// pipe's status, not a panic; what the command did is done.
+#[test]
+fn a_reader_that_leaves_early_is_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let site = tempfile::tempdir().expect("site");
+    std::fs::write(site.path().join("index.html"), "<h1>hi</h1>").expect("write");
+    let mut child = Command::new(porch_bin())
+        .args(["deploy", site.path().to_str().expect("utf8"), "--name", "early-reader", "--data-dir"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take()); // the reader is gone before the first line
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert_eq!(list(dir.path()).len(), 1, "the deploy was done");
+}
+
 #[cfg(not(feature = "gui"))]
 #[test]
 fn headless_build_explains_there_is_no_window() {

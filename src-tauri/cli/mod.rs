@@ -137,6 +137,9 @@ pub fn main() -> ExitCode {
     let cli = parse();
     let serving = matches!(cli.command, None | Some(Command::Serve(_)));
     init_tracing(serving);
+    if !serving {
+        quiet_when_the_reader_leaves();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // The report said it all.
@@ -146,6 +149,26 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command whose reader stops early (`porch list | head -1`) ends quietly with the status
+/// of a broken pipe (141), as `ls` and `cat` do. Rust ignores SIGPIPE, so `println!` meets
+/// EPIPE and panics; restoring the signal's default would need `unsafe`. Not for a server,
+/// whose later lines must not end it.
+fn quiet_when_the_reader_leaves() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 /// The command line, as clap reads it, with one rule clap cannot say: the window's server
