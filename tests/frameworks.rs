@@ -972,6 +972,21 @@ async fn r_markdown_renders_where_r_is_installed() {
     let html = d.p.get(&d.root).await.text().await.expect("html");
     assert!(html.contains("PORCH-RMD"), "{}", &html[..html.len().min(1500)]);
     assert!(html.contains("Porch R Markdown fixture"));
+
+    // An output format that is not HTML (a Word file) fails the redeploy with what to use;
+    // the HTML stays what viewers see.
+    let work = tempfile::tempdir().expect("tmp");
+    let source = std::fs::read_to_string(fixture("frameworks/rmd/report.Rmd")).expect("read");
+    std::fs::write(work.path().join("report.Rmd"), source.replace("html_document", "word_document")).expect("write");
+    let mut cmd = Command::new(common::porch_bin());
+    cmd.arg("deploy").arg(work.path()).args(["--name", "rmd", "--data-dir"]).arg(d.p.data_dir());
+    let out = run_with_timeout(&mut cmd, DEPLOY_TIMEOUT);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a web page") && err.contains("html_document"), "{err}");
+    let r = d.p.get(&d.root).await;
+    assert!(r.headers()["content-type"].to_str().expect("type").starts_with("text/html"));
+    assert!(r.text().await.expect("html").contains("PORCH-RMD"), "the HTML render is still served");
 }
 
 #[tokio::test]

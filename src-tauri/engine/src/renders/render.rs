@@ -43,6 +43,16 @@ pub fn primary_page(output: &Path) -> Option<String> {
     first_with_ext(output, ".html")
 }
 
+/// Whether a file starts as a web page does: with `<` (`<!DOCTYPE html>`, `<html>`),
+/// after any byte-order mark and white space.
+fn looks_like_html(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    let head = head[..n].strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head[..n]);
+    head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
+}
+
 fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
@@ -336,8 +346,19 @@ impl Renders {
             let last = tail.into_iter().collect::<Vec<_>>().join("\n");
             return Err(Error::Failed(format!("the render failed ({status}); last lines:\n{last}")));
         }
-        if primary_page(output).is_none() {
+        let Some(page) = primary_page(output) else {
             return Err(Error::Failed("the render finished but produced no HTML page".into()));
+        };
+        if !looks_like_html(&output.join(&page)) {
+            // rmarkdown writes any format to the name it is given (`word_document` made a
+            // .docx called index.html, served as a page of binary).
+            let msg = "the render made a file that is not a web page (the document's output format is \
+                       not HTML); Porch serves HTML: use `output: html_document` (R Markdown) or \
+                       `format: html` (Quarto)";
+            let _ = logfile.write_all(format!("{msg}\n").as_bytes()).await;
+            let _ = logfile.flush().await;
+            log.line(msg).await;
+            return Err(Error::Failed(msg.into()));
         }
         Ok(())
     }
