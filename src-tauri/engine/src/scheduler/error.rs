@@ -64,7 +64,7 @@ pub enum ScheduleError {
         source: jiff::Error,
     },
     /// The cron expression does not parse as five-field cron.
-    #[error("schedule field `{field}`: {pattern:?} is not a 5-field cron expression")]
+    #[error("schedule field `{field}`: {pattern:?} is not a valid 5-field cron expression ({source})")]
     Cron {
         /// Where the expression was found: `cron` or `schedule.Cron`.
         field: String,

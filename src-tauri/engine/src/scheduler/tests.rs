@@ -684,7 +684,10 @@ fn refusals_keep_their_cause() {
     let wire = json!({"type": "day", "schedule": "{\"N\":1}", "start_time": "2026-01-01T08:00:00Z", "timezone": "Nowhere/Special"});
     assert!(Schedule::from_connect(&wire).unwrap_err().source().is_some());
     let wire = json!({"cron": "61 * * * *", "start_time": "2026-01-01T08:00:00Z", "timezone": "UTC"});
-    assert!(Schedule::from_connect(&wire).unwrap_err().source().is_some());
+    let err = Schedule::from_connect(&wire).unwrap_err();
+    assert!(err.source().is_some());
+    // The message says what is wrong with five fields, not that there are not five.
+    assert!(err.to_string().contains("out of bounds"), "{err}");
 }
 
 #[test]
