@@ -90,7 +90,7 @@ pub fn apply_runtime(row: &RuntimeRow, changes: &[RuntimeChange], d: &RuntimeSet
             "connection_timeout" => r.connection_timeout = int(value)?,
             "read_timeout" => r.read_timeout = int(value)?,
             "render_timeout" => {
-                r.render_timeout = int(value)?;
+                r.render_timeout = if value.is_some_and(|x| x < 1.0) { Some(0) } else { int(value)? };
                 if r.render_timeout == Some(0) {
                     return Err(Error::Invalid(
                         "render_timeout must be at least 1 second (null for the server default)".into(),
@@ -172,6 +172,10 @@ mod tests {
         assert!(apply_runtime(&row, &[("load_factor".into(), Some(1.5))], &d).is_err());
         assert!(apply_runtime(&row, &[("max_processes".into(), Some(0.0))], &d).is_err());
         assert!(apply_runtime(&row, &[("idle_timeout".into(), Some(-1.0))], &d).is_err());
+        for below in [0.0, -5.0, 0.5] {
+            let e = apply_runtime(&row, &[("render_timeout".into(), Some(below))], &d).expect_err("below 1 s");
+            assert!(e.to_string().contains("at least 1 second"), "{below}: {e}");
+        }
         assert!(apply_runtime(&row, &[("bogus".into(), Some(1.0))], &d).is_err());
         // One computer runs every worker: the counts have ceilings.
         let big = |field: &str, n: f64| apply_runtime(&row, &[(field.into(), Some(n))], &d);
