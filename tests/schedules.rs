@@ -872,3 +872,40 @@ async fn a_render_asked_for_during_a_redeploy_renders_the_new_version() {
     assert_eq!(id_of(&current[0]["bundle_id"]), second, "viewers see the new version: {list:#?}");
     p.shutdown();
 }
+
+/// Removing an item stops its running render and leaves none of its render folders.
+#[tokio::test]
+async fn removing_an_item_stops_its_render_and_removes_its_render_folders() {
+    if !have_uv() {
+        return common::skip_or_fail(
+            "removing_an_item_stops_its_render_and_removes_its_render_folders",
+            "uv is not installed",
+        );
+    }
+    let p = Porch::start().await;
+    let guid = deploy_notebook(&p, "rm-while-rendering", &["SLEEP"]).await;
+    let renders_dir = p.data_dir().join("renders");
+    let folders = || std::fs::read_dir(&renders_dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(folders(), 1, "the deploy's render");
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).json(&json!({})).send().await;
+    let task: Value = r.expect("render").json().await.expect("json");
+    eventually(60, "the render to run", || async {
+        renders(&p, &guid).await.iter().any(|r| r["status"] == "running").then_some(())
+    })
+    .await;
+    let out = p.cli(&["rm", "rm-while-rendering"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let done = p.wait_task(task["task_id"].as_str().expect("task id")).await;
+    assert_ne!(done["code"], 0, "the render was stopped: {done}");
+    assert!(done["error"].as_str().unwrap_or_default().contains("removed during the render"), "{done}");
+    eventually(20, "no render folder and no render process left", || async {
+        // (Porch's own Chromium taking the deploy's picture is not the render's.)
+        let left: Vec<String> = common::processes_mentioning(p.data_dir().to_str().expect("utf8"), &[p.pid()])
+            .into_iter()
+            .filter(|l| !l.contains("/tmp/capture-"))
+            .collect();
+        (folders() == 0 && left.is_empty()).then_some(())
+    })
+    .await;
+    p.shutdown();
+}

@@ -447,7 +447,12 @@ impl Deployer {
     pub async fn delete_content(&self, key: &str) -> Result<()> {
         let c = self.library.content(key).await?;
         self.apps.remove(&c.guid).await;
-        self.library.delete_content(&c.guid).await
+        // Its renders' rows go with it (a cascade); their folders are removed here. A render
+        // still running stops when it hears of the removal and removes its own.
+        let renders: Vec<i64> = self.shared.store.renders(c.id).await?.iter().map(|r| r.id).collect();
+        self.library.delete_content(&c.guid).await?;
+        self.renders.forget_render_files(&renders).await;
+        Ok(())
     }
 }
 

@@ -211,6 +211,13 @@ impl Renders {
         };
         let result = self.render_into(log, c, bundle_id, manifest, &params, &dir, &work, &output).await;
         let _ = tokio::fs::remove_dir_all(&work).await;
+        if self.library.content(&c.guid).await.is_err() {
+            // Removed during the render: its row went with the item, and so do its files.
+            self.forget_render_files(&[id]).await;
+            return Err(result
+                .err()
+                .unwrap_or_else(|| Error::Failed(format!("{} was removed during the render", c.name))));
+        }
         let now = crate::time::now();
         match result {
             Ok(()) => {
@@ -294,6 +301,7 @@ impl Renders {
         };
         // SECURITY: this runs the bundle's code; the runner puts it in its own process
         // group that dies with Porch.
+        let mut events = self.shared.subscribe();
         let child = self
             .shared
             .runner
@@ -317,7 +325,26 @@ impl Renders {
             }
             child.exited().await
         };
-        let status = match tokio::time::timeout(limit, run).await {
+        // The item removed meanwhile (`porch rm`): the render stops.
+        let removed = async {
+            loop {
+                match events.recv().await {
+                    Ok(crate::events::Event::ContentDeleted { guid }) if guid == c.guid => return,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+                    _ => {}
+                }
+            }
+        };
+        let finished = tokio::select! {
+            f = tokio::time::timeout(limit, run) => Some(f),
+            () = removed => None,
+        };
+        let Some(finished) = finished else {
+            child.signal(crate::runner::Signal::Kill);
+            let _ = child.exited().await;
+            return Err(Error::Failed(format!("{} was removed during the render", c.name)));
+        };
+        let status = match finished {
             Ok(crate::runner::Exit::Unknown(e)) => {
                 return Err(Error::Failed(format!("the render did not finish: {e}")))
             }
