@@ -495,6 +495,7 @@ async fn email_after_scheduled_renders() {
     })
     .await;
     assert!(smtp.text().contains("ZeroDivisionError"), "the owner gets the log tail");
+    assert!(smtp.text().contains("The last good version is still served"), "an earlier render is served");
 
     // A mail server that is down never fails the render.
     p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}/environment"))

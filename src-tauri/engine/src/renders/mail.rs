@@ -284,16 +284,27 @@ impl Renders {
                 } else {
                     None
                 };
+                if !row.publish {
+                    // Not what viewers see (the schedule does not publish): this render's own page.
+                    url.push_str(&format!("_render{render_id}/"));
+                }
                 (list, format!("{title}: rendered"), format!("{title} was rendered.\n\nOpen it: {url}\n"), attachment)
             }
             Err(e) => {
                 let message = e.to_string();
                 let lines: Vec<&str> = message.lines().collect();
                 let tail = lines[lines.len().saturating_sub(20)..].to_vec();
+                let renders = self.shared.store.renders(c.id).await.unwrap_or_default();
+                let served = renders.iter().any(|r| r.current && r.variant_id == row.variant_id);
+                let after = if served {
+                    format!("The last good version is still served: {url}")
+                } else {
+                    format!("It has not rendered successfully yet, so {url} shows nothing until a render succeeds.")
+                };
                 (
                     vec![smtp.owner.clone()],
                     format!("{title}: render failed"),
-                    format!("The scheduled render of {title} failed.\n\n{}\n\nThe last good version is still served: {url}\n", tail.join("\n")),
+                    format!("The scheduled render of {title} failed.\n\n{}\n\n{after}\n", tail.join("\n")),
                     None,
                 )
             }
