@@ -330,7 +330,12 @@ impl Renders {
         };
         if self.is_rendering(c.id, row.variant_id) {
             tracing::info!(schedule = row.id, content = %c.guid, "skipped: the previous render is still running");
-            let _ = self.shared.store.insert_skipped_render(c.id, row.variant_id, bundle_id, &crate::time::now()).await;
+            let keep = self.shared.config.keep_renders;
+            let _ = self
+                .shared
+                .store
+                .insert_skipped_render(c.id, row.variant_id, bundle_id, &crate::time::now(), keep)
+                .await;
             return;
         }
         tracing::info!(schedule = row.id, content = %c.guid, %planned, late, "scheduled render");

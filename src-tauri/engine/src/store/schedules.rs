@@ -169,13 +169,16 @@ impl Store {
         Ok(())
     }
 
-    /// Records a run that was skipped (the item was still rendering).
+    /// Records a run that was skipped (the item was still rendering), keeping only the
+    /// newest `keep` such rows of the item (or variant): a minute schedule blocked by a long
+    /// render would add one a minute for as long as it lasts.
     pub async fn insert_skipped_render(
         &self,
         content_id: i64,
         variant_id: Option<i64>,
         bundle_id: i64,
         now: &str,
+        keep: usize,
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO renders (content_id, variant_id, bundle_id, trigger, status, started_time, finished_time, error) \
@@ -189,6 +192,38 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(Error::store("recording a skipped run"))?;
+        sqlx::query(
+            "DELETE FROM renders WHERE id IN (SELECT id FROM renders WHERE content_id = ? AND variant_id IS ? \
+             AND status = 'skipped' ORDER BY id DESC LIMIT -1 OFFSET ?)",
+        )
+        .bind(content_id)
+        .bind(variant_id)
+        .bind(keep.max(1) as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::store("pruning skipped runs"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewContent;
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn skipped_runs_keep_only_the_newest(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool);
+        let new = NewContent { name: "item".into(), ..Default::default() };
+        let c = store.insert_content("00000000-0000-4000-8000-000000000003", &new, "t").await.expect("insert");
+        for minute in 0..10 {
+            store
+                .insert_skipped_render(c.id, None, 1, &format!("2026-12-07T10:{minute:02}:00Z"), 3)
+                .await
+                .expect("skip");
+        }
+        let rows = store.renders(c.id).await.expect("renders");
+        let kept: Vec<&str> = rows.iter().map(|r| r.started_time.as_str()).collect();
+        assert_eq!(kept, ["2026-12-07T10:09:00Z", "2026-12-07T10:08:00Z", "2026-12-07T10:07:00Z"], "{rows:?}");
     }
 }
