@@ -388,7 +388,7 @@ async function main() {
     await page.getByTestId("sched-cron").fill("61 * * * *");
     await page.waitForFunction(() => {
       const note = document.querySelector("[data-testid=next-runs-note]")?.textContent ?? "";
-      return note.includes("\"61 * * * *\" is not a 5-field cron expression") && document.querySelectorAll("[data-testid=next-run]").length === 0;
+      return note.includes("\"61 * * * *\" is not a valid 5-field cron expression") && note.includes("out of bounds") && document.querySelectorAll("[data-testid=next-run]").length === 0;
     }, null, { timeout: 30_000 });
     await page.getByTestId("sched-cron").fill("0 9 * * 1-5");
     await page.waitForFunction(() => document.querySelectorAll("[data-testid=next-run]").length === 5);
