@@ -53,6 +53,15 @@ fn looks_like_html(path: &Path) -> bool {
     head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
 }
 
+/// A render's failure that Porch found (not its program): written to the render's log and
+/// the task's, and returned as the error.
+async fn failed_with(logfile: &mut tokio::fs::File, log: &TaskLog, msg: String) -> Error {
+    let _ = logfile.write_all(format!("{msg}\n").as_bytes()).await;
+    let _ = logfile.flush().await;
+    log.line(msg.clone()).await;
+    Error::Failed(msg)
+}
+
 fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
@@ -211,13 +220,21 @@ impl Renders {
         };
         let result = self.render_into(log, c, bundle_id, manifest, &params, &dir, &work, &output).await;
         let _ = tokio::fs::remove_dir_all(&work).await;
-        if self.library.content(&c.guid).await.is_err() {
-            // Removed during the render: its row went with the item, and so do its files.
-            self.forget_render_files(&[id]).await;
-            return Err(result
-                .err()
-                .unwrap_or_else(|| Error::Failed(format!("{} was removed during the render", c.name))));
-        }
+        let active = match self.library.content(&c.guid).await {
+            Ok(now) => now.bundle_id,
+            Err(Error::NotFound { .. }) => {
+                // Removed during the render: its row went with the item, and so do its files.
+                self.forget_render_files(&[id]).await;
+                return Err(result
+                    .err()
+                    .unwrap_or_else(|| Error::Failed(format!("{} was removed during the render", c.name))));
+            }
+            Err(e) => {
+                // The render is still recorded; a success is then not published.
+                tracing::warn!(content = %c.guid, error = %e, "cannot read the item after its render");
+                None
+            }
+        };
         let now = crate::time::now();
         match result {
             Ok(()) => {
@@ -226,7 +243,6 @@ impl Renders {
                 // activated another bundle while this one rendered (a deploy's own renders
                 // publish their bundle once it is active).
                 let publish = publish && {
-                    let active = self.library.content(&c.guid).await?.bundle_id;
                     if active != Some(bundle_id) {
                         log.line(format!(
                             "Not published: bundle {} was activated while bundle {bundle_id} rendered",
@@ -362,10 +378,7 @@ impl Renders {
                         "porch serve --render-timeout"
                     }
                 );
-                let _ = logfile.write_all(format!("{msg}\n").as_bytes()).await;
-                let _ = logfile.flush().await;
-                log.line(msg.clone()).await;
-                return Err(Error::Failed(msg));
+                return Err(failed_with(&mut logfile, log, msg).await);
             }
         };
         let _ = logfile.flush().await;
@@ -382,10 +395,7 @@ impl Renders {
             let msg = "the render made a file that is not a web page (the document's output format is \
                        not HTML); Porch serves HTML: use `output: html_document` (R Markdown) or \
                        `format: html` (Quarto)";
-            let _ = logfile.write_all(format!("{msg}\n").as_bytes()).await;
-            let _ = logfile.flush().await;
-            log.line(msg).await;
-            return Err(Error::Failed(msg.into()));
+            return Err(failed_with(&mut logfile, log, msg.into()).await);
         }
         Ok(())
     }

@@ -546,9 +546,14 @@ impl Runner {
         let dropped = CancellationToken::new();
 
         let (mut stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let talk = match (talking, child.stdin.take(), stdout.take_if(|_| talking)) {
-            (true, Some(stdin), Some(stdout)) => Some(Talk { stdin, stdout }),
-            _ => None,
+        // A conversation's stdout is the caller's; the pump then reads stderr only.
+        let talk = if talking {
+            match (child.stdin.take(), stdout.take()) {
+                (Some(stdin), Some(stdout)) => Some(Talk { stdin, stdout }),
+                _ => None,
+            }
+        } else {
+            None
         };
         let pump_stop = pump_stop(self.inner.cancel.clone(), dropped.clone(), exit.clone());
         let pump_tail = tail.clone();
