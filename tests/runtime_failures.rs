@@ -96,7 +96,22 @@ async fn an_app_that_exits_at_start_answers_5xx_with_its_log() {
         r.headers()
     );
     let page = r.text().await.expect("page");
-    assert!(page.contains("PORCH-BROKEN-AT-START"), "the page shows the app's log: {page}");
+    assert!(page.contains("PORCH-BROKEN-AT-START"), "the page shows the publisher the app's log: {page}");
+
+    // Anyone else is told the app could not start, without its lines (a traceback may quote
+    // a secret). A Host that does not name this computer is not vouched for as it, as with a
+    // browser on another one; the key still shows the publisher the lines from there.
+    let path = format!("/content/{guid}/");
+    let other = p.http.get(p.url(&path)).header("Host", "viewer.example").send().await.expect("get");
+    assert_eq!(other.status(), 502);
+    assert_eq!(other.headers().get("x-porch-proxy-error").and_then(|v| v.to_str().ok()), Some("start-failed"));
+    let page = other.text().await.expect("page");
+    assert!(page.contains("could not start"), "{page}");
+    assert!(!page.contains("PORCH-BROKEN-AT-START"), "a viewer is not shown the app's log: {page}");
+    let keyed = p.api(Method::GET, &path).header("Host", "viewer.example").send().await.expect("get");
+    assert_eq!(keyed.status(), 502);
+    let page = keyed.text().await.expect("page");
+    assert!(page.contains("PORCH-BROKEN-AT-START"), "the key shows the publisher the app's log: {page}");
 
     // Kept running by `min_processes`, it is started again after a back-off, not in a loop;
     // the item's log (where the page sends the publisher) says what happened.

@@ -78,10 +78,16 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
     let lease = match leased {
         Ok(l) => l,
         Err(e) => {
+            let mut publisher = false;
             if let RouteError::StartFailed { message, .. } = &e {
                 engine.emit(crate::events::Event::StartFailed { guid: route.guid.clone(), message: message.clone() });
+                // SECURITY: the app's last lines (a traceback may quote a secret) are the
+                // publisher's to read: at this computer, or with the key.
+                let ask = super::access::Asker::of(&req);
+                publisher =
+                    ask.is_this_computer(engine) || super::identity::is_publisher(engine, ask.headers, ask.peer).await;
             }
-            return rescue::route_error(route, e, wait);
+            return rescue::route_error(route, e, wait, publisher);
         }
     };
     let instance = lease.instance;

@@ -5,7 +5,8 @@
 //! - nothing at this address, or refused (the very same page: existence does not leak) → 404;
 //! - an app starting (a browser's first request) → 503 with a self-reloading page and
 //!   `Retry-After`; at capacity → 503 with `Retry-After`; not running → 503;
-//! - the app did not start in time → 504; it failed to start → 502 with its last lines;
+//! - the app did not start in time → 504; it failed to start → 502, with its last lines
+//!   for its publisher (this computer, or the key) and without them for anyone else;
 //! - the upstream refused or broke the connection → 502 ([`upstream`]);
 //! - sharing paused, for viewers on other computers → 503.
 //!
@@ -59,8 +60,9 @@ pub fn error_response(status: StatusCode, reason: &'static str, html: String) ->
     r
 }
 
-/// What a viewer sees when no worker could take the request.
-pub(super) fn route_error(route: &Route, e: RouteError, wait: Wait) -> Response<Body> {
+/// What a viewer sees when no worker could take the request; an app's last lines are shown
+/// only to its `publisher`.
+pub(super) fn route_error(route: &Route, e: RouteError, wait: Wait, publisher: bool) -> Response<Body> {
     match e {
         RouteError::StartTimeout(_) if matches!(wait, Wait::AtMost(_)) => {
             let mut r = error_response(StatusCode::SERVICE_UNAVAILABLE, "starting", starting_page(&route.title));
@@ -93,6 +95,14 @@ pub(super) fn route_error(route: &Route, e: RouteError, wait: Wait) -> Response<
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             r
         }
+        RouteError::StartFailed { .. } if !publisher => error_response(
+            StatusCode::BAD_GATEWAY,
+            "start-failed",
+            pages::notice(
+                &route.title,
+                "The app could not start. Its publisher can read why in the app's log in Porch.",
+            ),
+        ),
         RouteError::StartFailed { message, last_lines } => {
             let log = last_lines.iter().map(|l| pages::esc(l)).collect::<Vec<_>>().join("\n");
             let html = pages::notice(&route.title, &format!("The app could not start: {message}."))
