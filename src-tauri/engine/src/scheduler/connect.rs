@@ -138,9 +138,18 @@ fn cron_kind(object: &Params, top_level: Option<&str>) -> Result<ScheduleKind, S
         },
     };
     match parse_cron(&pattern) {
+        Ok(cron) if never_runs(&cron) => Err(ScheduleError::CronNever { field: field.to_owned(), pattern }),
         Ok(_) => Ok(ScheduleKind::Cron(pattern.trim().to_owned())),
         Err(source) => Err(ScheduleError::Cron { field: field.to_owned(), pattern, source }),
     }
+}
+
+/// Whether no date matches: croner looks ahead several years, which covers every leap day,
+/// so what it cannot find is a day that does not exist (a day of the month OR a weekday
+/// always matches within a week).
+fn never_runs(cron: &Cron) -> bool {
+    let from = Timestamp::UNIX_EPOCH.to_zoned(TimeZone::UTC);
+    cron.find_next_occurrence(&from, true).is_err()
 }
 
 /// The `schedule` parameters: a JSON string or an object; absent, `null` or `""` is `{}`.

@@ -74,4 +74,12 @@ pub enum ScheduleError {
         #[source]
         source: croner::errors::CronError,
     },
+    /// The cron expression parses but names no date that exists (`0 7 31 2 *`).
+    #[error("schedule field `{field}`: {pattern:?} never runs: no date matches it (such as February 30 or April 31)")]
+    CronNever {
+        /// Where the expression was found: `cron` or `schedule.Cron`.
+        field: String,
+        /// The expression that was sent.
+        pattern: String,
+    },
 }

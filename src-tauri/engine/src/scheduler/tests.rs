@@ -660,6 +660,8 @@ fn bad_inputs() -> Vec<(&'static str, Value, &'static str)> {
         ("cron beside another type", with("cron", json!("0 8 * * *")), "`cron`"),
         ("cron with seconds", cron(json!("0 0 8 * * *")), "`cron`"),
         ("cron not a string", cron(json!(5)), "`cron`"),
+        ("cron on February 31", cron(json!("0 7 31 2 *")), "never runs"),
+        ("cron on April 31", base("cron", json!({"Cron": "0 7 31 4 *"})), "`schedule.Cron`"),
         ("schedule.Cron bad", base("cron", json!({"Cron": "every day"})), "`schedule.Cron`"),
         ("schedule.Cron missing", base("cron", json!({})), "`schedule.Cron`"),
         ("raw schedule string bad", with("type", json!("cron")), "`schedule.Cron`"),
@@ -688,6 +690,18 @@ fn refusals_keep_their_cause() {
     assert!(err.source().is_some());
     // The message says what is wrong with five fields, not that there are not five.
     assert!(err.to_string().contains("out of bounds"), "{err}");
+}
+
+#[test]
+fn a_cron_on_a_rare_but_real_day_is_accepted() {
+    // February 29 comes every four years; the 31st of any month with 31 days; a day of the
+    // month that does not exist still runs on the weekday it is OR-ed with.
+    for pattern in ["0 7 29 2 *", "0 7 31 * *", "0 7 31 2 1", "0 0 L 2 *"] {
+        let wire = json!({"cron": pattern, "start_time": "2027-03-01T00:00:00Z", "timezone": "UTC"});
+        let s = Schedule::from_connect(&wire).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        let after = "2027-03-01T00:00:00Z".parse().expect("time");
+        assert!(s.next_after(after).is_some(), "{pattern} runs");
+    }
 }
 
 #[test]
