@@ -41,7 +41,7 @@ pub struct VariantView {
 /// The longest variant name.
 const MAX_NAME: usize = 100;
 
-/// Checks a variant name: 1-100 characters, not blank, no control characters.
+/// Checks a variant name: 1-100 characters, not blank, no control characters, not `default`.
 pub fn validate_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() {
@@ -52,6 +52,12 @@ pub fn validate_name(name: &str) -> Result<String> {
     }
     if name.chars().any(char::is_control) {
         return Err(Error::Invalid("name: control characters are not allowed".into()));
+    }
+    // Connect's v0 listing names the item itself `default`; a second one would be ambiguous.
+    if name.eq_ignore_ascii_case("default") {
+        return Err(Error::Invalid(
+            "name: \"default\" is the document itself, with its own parameters; choose another name".into(),
+        ));
     }
     Ok(name.to_string())
 }
@@ -322,7 +328,7 @@ mod tests {
             assert!(e.starts_with("parameters:"), "{e}");
         }
         assert!(validate_parameters(&json!({"_a1": {"nested": [1]}})).is_ok());
-        for bad in ["", "   ", "a\nb", &"x".repeat(101)] {
+        for bad in ["", "   ", "a\nb", &"x".repeat(101), "default", " Default "] {
             assert!(validate_name(bad).expect_err("refused").to_string().starts_with("name:"));
         }
         assert_eq!(validate_name("  South  ").expect("ok"), "South");
