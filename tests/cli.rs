@@ -181,8 +181,9 @@ fn data_dir_comes_from_the_environment() {
     assert!(dir.path().join("porch.db").is_file());
 }
 
-/// `--data-dir` goes before or after the command; the window's own options before a command
-/// are refused with where they belong, not silently dropped.
+/// `--data-dir` goes before or after the command; the server's options go before or after
+/// `serve`; before any other command they are refused with where they belong, not silently
+/// dropped.
 #[test]
 fn data_dir_goes_anywhere_and_window_options_name_serve() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -191,7 +192,7 @@ fn data_dir_goes_anywhere_and_window_options_name_serve() {
     ok(&run(&["--data-dir", d, "key", "new", "--name", "first"]));
     let keys = ok(&run(&["key", "list", "--data-dir", d]));
     assert!(keys.contains("first"), "the key made with --data-dir before the command: {keys}");
-    for (args, flag) in [(["--port", "4000", "list"], "--port"), (["--bind", "127.0.0.1", "serve"], "--bind")] {
+    for (args, flag) in [(["--port", "4000", "list"], "--port"), (["--bind", "127.0.0.1", "list"], "--bind")] {
         let mut all = vec!["--data-dir", d];
         all.extend(args);
         let out = run(&all);
@@ -199,6 +200,30 @@ fn data_dir_goes_anywhere_and_window_options_name_serve() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(&format!("{flag} before a command")) && err.contains("porch serve"), "{err}");
     }
+    // Given on both sides of `serve`, an option is refused as given twice.
+    let out = run(&["--data-dir", d, "--port", "0", "serve", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error: {}", String::from_utf8_lossy(&out.stderr));
+
+    // Before `serve`, they are the server's: it listens where they say.
+    let mut serve = Command::new(porch_bin())
+        .args(["--data-dir", d, "--bind", "127.0.0.1", "--port", "0", "serve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = serve.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first = rx.recv_timeout(std::time::Duration::from_secs(60));
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let first = first.expect("serve printed where it listens");
+    assert!(first.starts_with("Listening on http://127.0.0.1:"), "{first}");
 }
 
 /// With no server running, printed links are the ones Porch will serve once it starts with

@@ -171,29 +171,50 @@ fn quiet_when_the_reader_leaves() {
     }));
 }
 
-/// The command line, as clap reads it, with one rule clap cannot say: the window's server
-/// options (`--port`, `--bind`, …) come before no command. `--data-dir` (and
-/// `PORCH_DATA_DIR`) go anywhere, as every command has a data folder.
+/// The command line, as clap reads it, with rules clap cannot say: the window's server
+/// options (`--port`, `--bind`, …) come before no command but `serve`, whose own they are
+/// then. `--data-dir` (and `PORCH_DATA_DIR`) go anywhere, as every command has a data folder.
 fn parse() -> Cli {
     use clap::{Args as _, CommandFactory as _, FromArgMatches as _};
-    let matches = Cli::command().get_matches();
+    let mut matches = Cli::command().get_matches();
+    let window = ServeArgs::augment_args(clap::Command::new("window"));
+    let before = |m: &clap::ArgMatches| {
+        window.get_arguments().find(|arg| {
+            m.value_source(arg.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine)
+        })
+    };
+    if matches.subcommand_name() == Some("serve") && before(&matches).is_some() {
+        // `porch --port 4000 serve` means `porch serve --port 4000`: read it so (an option
+        // given on both sides is then refused by clap as given twice).
+        matches = Cli::command().get_matches_from(serve_first(std::env::args_os().collect()));
+    }
     if matches.subcommand_name().is_some() {
-        let window = ServeArgs::augment_args(clap::Command::new("window"));
-        for arg in window.get_arguments() {
-            if matches.value_source(arg.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine) {
-                let flag = arg.get_long().map_or_else(|| arg.get_id().to_string(), |l| format!("--{l}"));
-                Cli::command()
-                    .error(
-                        clap::error::ErrorKind::ArgumentConflict,
-                        format!(
-                            "{flag} before a command is the window's option; for a headless server, put it after `serve` (porch serve {flag} …)"
-                        ),
-                    )
-                    .exit();
-            }
+        if let Some(arg) = before(&matches) {
+            let flag = arg.get_long().map_or_else(|| arg.get_id().to_string(), |l| format!("--{l}"));
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "{flag} before a command is the window's option; for a headless server, put it after `serve` (porch serve {flag} …)"
+                    ),
+                )
+                .exit();
         }
     }
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// The arguments with the `serve` command moved to the front: the first `serve` that is not
+/// the value of an option before it.
+fn serve_first(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let takes_value = |a: &std::ffi::OsString| {
+        a.to_str().is_some_and(|a| a.starts_with("--") && !a.contains('=') && a != "--allow-remote-publishing")
+    };
+    if let Some(i) = (1..args.len()).find(|&i| args[i] == "serve" && !(i > 1 && takes_value(&args[i - 1]))) {
+        let serve = args.remove(i);
+        args.insert(1, serve);
+    }
+    args
 }
 
 /// The error and its causes on one line. A cause whose text the line already ends with
