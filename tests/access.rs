@@ -477,16 +477,29 @@ async fn keys_are_shown_once_stored_hashed_and_revocable() {
     let with = |k: &str| p.http.get(p.url("/__api__/v1/user")).header("Authorization", format!("Key {k}")).send();
     assert_eq!(with(&key2).await.expect("get").status(), 200);
 
-    // Revoking by id through the API, and by name through the CLI: each stops working at once.
+    // Revoking by id through the API, and by id and name through the CLI: each stops working
+    // at once.
     let id = list[1]["id"].as_str().expect("id (a string, like every id in the API)").to_string();
     assert_eq!(p.api(Method::DELETE, &format!("/__api__/porch/keys/{id}")).send().await.expect("delete").status(), 204);
     assert_eq!(with(&key2).await.expect("get").status(), 401);
     assert_eq!(p.api(Method::DELETE, &format!("/__api__/porch/keys/{id}")).send().await.expect("delete").status(), 404);
     let out = p.cli(&["key", "revoke", "no-such-key"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no-such-key"));
-    let out = p.cli(&["key", "revoke", "test"]);
-    assert!(out.status.success(), "revoke test");
+
+    // A key labelled like another key's id (the label may follow `new` without `--name`):
+    // `revoke ID` takes the key with that id only; once no key has it, it is a name.
+    let test_id = list[0]["id"].as_str().expect("id").to_string();
+    let out = p.cli(&["key", "new", &test_id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key3 = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(with(&key3).await.expect("get").status(), 200);
+    let out = p.cli(&["key", "revoke", &test_id]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Revoked 1 key"), "{out:?}");
     assert_eq!(with(&p.key).await.expect("get").status(), 401);
+    assert_eq!(with(&key3).await.expect("get").status(), 200, "the key named like the id stays");
+    let out = p.cli(&["key", "revoke", &test_id]);
+    assert!(out.status.success(), "revoke by name");
+    assert_eq!(with(&key3).await.expect("get").status(), 401);
     p.shutdown();
 }
 

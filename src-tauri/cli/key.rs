@@ -9,13 +9,17 @@ use super::client::Porch;
 pub(crate) enum KeyCommand {
     /// Create an API key and print it (it is shown only once).
     New {
+        /// A label to remember what the key is for (also `--name LABEL`).
+        #[arg(value_name = "LABEL", conflicts_with = "name")]
+        label: Option<String>,
         /// A label to remember what the key is for.
-        #[arg(long, default_value = "default")]
-        name: String,
+        #[arg(long)]
+        name: Option<String>,
     },
     /// List keys (id, name, created); keys themselves are never shown again.
     List,
-    /// Revoke a key by id, or every key with a name; it stops working at once.
+    /// Revoke a key by id, or every key with a name; it stops working at once. An id is
+    /// read as an id, even when another key is named so.
     Revoke {
         /// The key's id or name (see `porch key list`).
         which: String,
@@ -25,7 +29,8 @@ pub(crate) enum KeyCommand {
 impl KeyCommand {
     pub(crate) async fn run(self, porch: &Porch) -> anyhow::Result<()> {
         match self {
-            KeyCommand::New { name } => {
+            KeyCommand::New { label, name } => {
+                let name = label.or(name).unwrap_or_else(|| "default".to_string());
                 let made = porch.post("/__api__/porch/keys", json!({ "name": name })).await?;
                 println!("{}", made["key"].as_str().unwrap_or_default());
             }
@@ -44,11 +49,14 @@ impl KeyCommand {
             }
             KeyCommand::Revoke { which } => {
                 let keys = porch.get("/__api__/porch/keys").await?;
+                let keys = keys.as_array().cloned().unwrap_or_default();
+                // An id names one key; only when no key has that id is it a name (of any
+                // number of keys), so `revoke 2` never takes key 2 and a key named "2".
+                let by_id = keys.iter().any(|k| k["id"] == which.as_str());
+                let field = if by_id { "id" } else { "name" };
                 let ids: Vec<String> = keys
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|k| k["id"] == which.as_str() || k["name"] == which.as_str())
+                    .iter()
+                    .filter(|k| k[field] == which.as_str())
                     .filter_map(|k| k["id"].as_str().map(str::to_string))
                     .collect();
                 if ids.is_empty() {
