@@ -467,6 +467,23 @@ async fn allow_remote_publishing_lets_keyed_lan_clients_manage() {
         "LAN-created content missing: {items:?}"
     );
 
+    // What names a file on this computer is refused from the LAN, key or not: a folder to
+    // follow (it would publish any folder Porch can read), a CA file (it would probe paths).
+    let folder = tempfile::tempdir().expect("folder");
+    std::fs::write(folder.path().join("id_rsa"), "HOST-PRIVATE-FILE").expect("write");
+    let link = format!(r#"{{"path":"{}"}}"#, folder.path().display());
+    let r = lan.curl(port, "PUT", &format!("/__api__/porch/content/{guid}/link"), Some(p.key.as_str()), Some(&link));
+    let v = r.expect_status(403).expect_error_body();
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("not from another computer")), "{v}");
+    let smtp = r#"{"host":"mail.example","port":587,"security":"starttls","from":"a@example.com","owner":"a@example.com","ca_file":"/etc/hostname"}"#;
+    lan.curl(port, "PUT", "/__api__/porch/smtp", Some(p.key.as_str()), Some(smtp)).expect_status(403);
+    let target = r#"{"name":"corp","url":"https://connect.example","api_key":"k","ca_file":"/etc/hostname"}"#;
+    lan.curl(port, "POST", "/__api__/porch/targets", Some(p.key.as_str()), Some(target)).expect_status(403);
+    assert_eq!(lan.curl(port, "GET", &format!("/content/{guid}/id_rsa"), None, None).status, 404);
+    // From this computer the same link is taken.
+    let r = p.api(reqwest::Method::PUT, &format!("/__api__/porch/content/{guid}/link")).body(link).send().await;
+    assert_eq!(r.expect("put").status(), 200);
+
     p.shutdown();
     drop(lan);
 }

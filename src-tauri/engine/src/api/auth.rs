@@ -14,11 +14,26 @@ use axum::http::request::Parts;
 use super::error::ApiError;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::gateway::identity::{check_key, may_publish_from, KeyCheck};
+use crate::gateway::identity::{check_key, from_this_computer, may_publish_from, KeyCheck};
 
 /// Proof that the caller is the publisher.
 #[derive(Debug, Clone, Copy)]
-pub struct Publisher;
+pub struct Publisher {
+    /// Whether the call comes from this computer (see [`Publisher::at_this_computer`]).
+    here: bool,
+}
+
+impl Publisher {
+    /// Refuses a call that names a file or folder on this computer (a folder to follow, a
+    /// CA file to read) from another one: remote publishing sends bundles, it does not read
+    /// this computer's files.
+    pub fn at_this_computer(self, what: &str) -> Result<(), Error> {
+        if self.here {
+            return Ok(());
+        }
+        Err(Error::Forbidden(format!("{what} names a file on the computer Porch runs on; set it there, not from another computer")))
+    }
+}
 
 /// The socket peer of a request (absent only for in-process calls, which are local).
 pub(super) fn peer(parts: &Parts) -> Option<SocketAddr> {
@@ -38,7 +53,7 @@ impl FromRequestParts<Engine> for Publisher {
             .into());
         }
         match check_key(engine, &parts.headers, peer).await? {
-            KeyCheck::Valid => Ok(Publisher),
+            KeyCheck::Valid => Ok(Publisher { here: peer.is_none_or(|p| from_this_computer(p.ip())) }),
             KeyCheck::Limited { retry_after } => Err(Error::TooManyAttempts { retry_after }.into()),
             KeyCheck::Absent | KeyCheck::Invalid => Err(Error::Unauthorized.into()),
         }

@@ -38,11 +38,12 @@ pub(super) async fn get_one(
 /// `PUT …/link {"path": "/abs/folder"}`: links (or re-links) the item. The serving engine
 /// redeploys from the folder at once (unless `"in_sync": true`), then on every change.
 pub(super) async fn put(
-    _: Publisher,
+    publisher: Publisher,
     State(engine): State<Engine>,
     Path(guid): Path<String>,
     body: Bytes,
 ) -> Result<Json<LinkView>, ApiError> {
+    publisher.at_this_computer("a linked folder")?;
     let b: LinkBody = json_body(&body)?;
     let path = b
         .path

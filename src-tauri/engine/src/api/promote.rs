@@ -44,11 +44,14 @@ pub(super) async fn list_targets(
 
 /// `POST /porch/targets`: 201 with the target (without its key).
 pub(super) async fn add_target(
-    _: Publisher,
+    publisher: Publisher,
     State(engine): State<Engine>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TargetView>), ApiError> {
     let t: NewTarget = json_body(&body)?;
+    if t.ca_file.is_some() {
+        publisher.at_this_computer("a CA file")?;
+    }
     let view = engine.promote().targets().add(&t.name, &t.url, &t.api_key, t.ca_file).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -65,12 +68,15 @@ pub(super) async fn remove_target(
 
 /// `POST /porch/content/{guid}/promote`: 202 with `task_id`.
 pub(super) async fn promote(
-    _: Publisher,
+    publisher: Publisher,
     State(engine): State<Engine>,
     Path(guid): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<super::renders::TaskAccepted>), ApiError> {
     let req: PromoteRequest = json_body(&body)?;
+    if req.ca_file.is_some() {
+        publisher.at_this_computer("a CA file")?;
+    }
     if req.to.trim().is_empty() {
         return Err(Error::Invalid("say where to promote to: a saved target's name or a server URL".into()).into());
     }

@@ -117,11 +117,19 @@ pub(super) async fn smtp_get(_: Publisher, State(engine): State<Engine>) -> Resu
 
 /// `PUT /__api__/porch/smtp`.
 pub(super) async fn smtp_put(
-    _: Publisher,
+    publisher: Publisher,
     State(engine): State<Engine>,
     body: Bytes,
 ) -> Result<Json<SmtpView>, ApiError> {
     let s: crate::renders::SmtpSettings = json_body(&body)?;
+    // The saved CA file may come back unchanged (a form sends every field).
+    let saved = match engine.renders().smtp_view().await? {
+        crate::renders::mail::SmtpView::Configured(shown) => shown.ca_file,
+        crate::renders::mail::SmtpView::NotConfigured { .. } => None,
+    };
+    if s.ca_file.is_some() && s.ca_file != saved {
+        publisher.at_this_computer("the SMTP CA file")?;
+    }
     engine.renders().set_smtp(s).await?;
     Ok(Json(engine.renders().smtp_view().await?))
 }

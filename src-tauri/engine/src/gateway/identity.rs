@@ -128,7 +128,7 @@ pub fn may_publish_from(engine: &Engine, peer: Option<SocketAddr>) -> bool {
 /// handshake's answer would go to this computer, not to it. Only for management calls:
 /// viewers' `local` check stays loopback with the Host rule (`access.rs`), and the address
 /// list is read only for a caller that is not loopback.
-fn from_this_computer(ip: std::net::IpAddr) -> bool {
+pub fn from_this_computer(ip: std::net::IpAddr) -> bool {
     is_loopback(ip) || crate::reach::net::is_own_address(ip)
 }
 
