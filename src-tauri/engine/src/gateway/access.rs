@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::identity::{host_is_this_machine, is_loopback, is_publisher};
+use super::identity::{host_is_this_machine, is_loopback, is_publisher, origin_is_this_machine};
 use crate::engine::Engine;
 use crate::keys;
 use crate::routes::Route;
@@ -56,7 +56,9 @@ impl<'a> Asker<'a> {
 
     /// Whether the request comes from this computer (see the module documentation).
     pub(super) fn is_this_computer(&self, engine: &Engine) -> bool {
-        self.peer.is_some_and(|p| is_loopback(p.ip())) && host_is_this_machine(engine, self.headers)
+        self.peer.is_some_and(|p| is_loopback(p.ip()))
+            && host_is_this_machine(engine, self.headers)
+            && origin_is_this_machine(engine, self.headers)
     }
 }
 

@@ -91,6 +91,28 @@ pub fn host_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
         return true; // HTTP/1.0 without Host: no name to rebind
     };
+    names_this_machine(engine, host)
+}
+
+/// Whether a request's `Origin`, when it has one, is a page of this machine (by the names
+/// [`host_is_this_machine`] accepts); `null` and anything unreadable are not.
+///
+/// SECURITY: a page from anywhere may open a WebSocket (or send a form) to 127.0.0.1, and
+/// the browser then sends `Host: 127.0.0.1`, which passes the rule above; it also sends the
+/// page's own `Origin`, which does not. A navigation sends none, or Porch's own.
+pub fn origin_is_this_machine(engine: &Engine, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .is_some_and(|(_, authority)| !authority.is_empty() && names_this_machine(engine, authority))
+}
+
+/// Whether `host` (a `Host` value, or an origin's authority) names this machine.
+fn names_this_machine(engine: &Engine, host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(v6) => return v6.split(']').next().is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
         None => host.rsplit_once(':').map_or(host, |(h, _)| h).trim_end_matches('.').to_ascii_lowercase(),
