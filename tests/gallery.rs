@@ -549,6 +549,56 @@ async fn an_app_is_pictured_once_its_websocket_has_drawn() {
     p.shutdown();
 }
 
+/// A picture is taken as the item's viewers see it: a network item's page that fetches a
+/// local item gets the "not found" a viewer elsewhere gets (its picture is public), while a
+/// local item's own page still opens for its picture.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_picture_shows_only_what_the_items_viewers_may_see() {
+    const TEST: &str = "a_picture_shows_only_what_the_items_viewers_may_see";
+    if !std::path::Path::new("/usr/bin/chromium").exists() {
+        return skip_or_fail(TEST, "no /usr/bin/chromium");
+    }
+    let porch = Porch::start().await;
+    let p = &porch;
+    let (s, _) = call(p, Method::PATCH, "/__api__/porch/server", Some(json!({"thumbnails": "manual"}))).await;
+    assert_eq!(s, 200);
+    let deploy = |name: &'static str, files: Vec<(&'static str, String)>, access: &'static str| {
+        let dir = tempfile::tempdir().expect("tmp");
+        for (f, text) in &files {
+            std::fs::write(dir.path().join(f), text).expect("write");
+        }
+        let out = p.cli(&["deploy", dir.path().to_str().expect("utf8"), "--name", name, "--access", access]);
+        assert!(out.status.success(), "{}", common::plain_text(&out));
+    };
+    let guid_of = |name: &'static str| async move {
+        let (s, v) = call(&p, Method::GET, &format!("/__api__/v1/content?name={name}"), None).await;
+        assert_eq!(s, 200, "{v}");
+        v[0]["guid"].as_str().expect("the deployed item").to_string()
+    };
+    // Blue where the page draws, whatever else happens.
+    let painted = "<html><body style=\"margin:0;height:100vh;background:rgb(0,0,255)\"></body></html>";
+    deploy("private-notes", vec![("index.html", painted.into()), ("secret.txt", "SECRET".into())], "local");
+    let local = guid_of("private-notes").await;
+    // Red if the fetch of the local item succeeds, green if it is refused.
+    let peek = format!(
+        "<html><body style=\"margin:0;height:100vh\"><script>fetch('/content/{local}/secret.txt').then(r => {{ \
+         document.body.style.background = r.ok ? 'rgb(255,0,0)' : 'rgb(0,160,0)'; }});</script></body></html>"
+    );
+    deploy("peek", vec![("index.html", peek)], "network");
+    let network = guid_of("peek").await;
+    let capture = |guid: String| async move {
+        let (s, v) = call(&p, Method::POST, &format!("/__api__/porch/content/{guid}/thumbnail/capture"), None).await;
+        assert_eq!(s, 200, "{v}");
+        let shot = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/thumbnail")).send().await.expect("get");
+        shot.bytes().await.expect("png").to_vec()
+    };
+    let shot = capture(network).await;
+    assert_eq!(png_pixel(&shot, 600, 375), [0, 160, 0], "the network item's page could not read the local item");
+    let shot = capture(local).await;
+    assert_eq!(png_pixel(&shot, 600, 375), [0, 0, 255], "the local item's own page was pictured");
+    porch.shutdown();
+}
+
 /// A browser that cannot take the picture: the request says why (the browser's own last
 /// line), and the item's picture is the one it had.
 #[tokio::test(flavor = "multi_thread")]

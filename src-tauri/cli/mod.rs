@@ -179,9 +179,9 @@ fn parse() -> Cli {
     let mut matches = Cli::command().get_matches();
     let window = ServeArgs::augment_args(clap::Command::new("window"));
     let before = |m: &clap::ArgMatches| {
-        window.get_arguments().find(|arg| {
-            m.value_source(arg.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine)
-        })
+        window
+            .get_arguments()
+            .find(|arg| m.value_source(arg.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine))
     };
     if matches.subcommand_name() == Some("serve") && before(&matches).is_some() {
         // `porch --port 4000 serve` means `porch serve --port 4000`: read it so (an option

@@ -31,7 +31,9 @@ impl Publisher {
         if self.here {
             return Ok(());
         }
-        Err(Error::Forbidden(format!("{what} names a file on the computer Porch runs on; set it there, not from another computer")))
+        Err(Error::Forbidden(format!(
+            "{what} names a file on the computer Porch runs on; set it there, not from another computer"
+        )))
     }
 }
 

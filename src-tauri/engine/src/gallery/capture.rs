@@ -11,9 +11,12 @@
 //!
 //! Chromium cannot add a request header from its command line, so it loads the page through
 //! a one-shot loopback forwarder ([`Forwarder`]) that adds `x-porch-capture: 1` (usage
-//! recording never counts these) and, for `local` and `link` items, the run's session key,
-//! which the gateway accepts from loopback as the publisher's (the proxy removes it before
-//! anything reaches an app). WebSocket upgrades are forwarded too, so apps draw.
+//! recording never counts these, and the gateway no longer takes the request for this
+//! computer's) and, for `local` and `link` items, the run's session key on the item's own
+//! paths only, which the gateway accepts from loopback as the publisher's (the proxy removes
+//! it before anything reaches an app): the page is pictured as its viewers see it, and it
+//! cannot pull another local or link item into the picture ([`Added`]). WebSocket upgrades
+//! are forwarded too, so apps draw.
 //!
 //! SECURITY: Chromium runs through the process runner (its own process group, killed with
 //! Porch, killed after [`TIMEOUT`]), with a throw-away profile, `--no-sandbox` only when
@@ -206,13 +209,15 @@ impl Gallery {
         } else {
             target
         };
-        let mut extra = vec![(HeaderName::from_static(CAPTURE_HEADER), HeaderValue::from_static("1"))];
-        if !c.viewer_access.is_public() {
+        let key = if c.viewer_access.is_public() {
+            None
+        } else {
             let key = HeaderValue::from_str(&format!("Key {}", self.library.session_key()))
                 .map_err(|e| Error::Invalid(e.to_string()))?;
-            extra.push((hyper::header::AUTHORIZATION, key));
-        }
-        let forwarder = Forwarder::start(target, extra, self.shared.cancel.child_token()).await?;
+            Some(key)
+        };
+        let added = Added { own: format!("/content/{}/", c.guid), key };
+        let forwarder = Forwarder::start(target, added, self.shared.cancel.child_token()).await?;
         let url = format!("http://{}/content/{}/", forwarder.addr, c.guid);
         let scratch = tempfile::Builder::new()
             .prefix("capture-")
@@ -287,6 +292,33 @@ impl Gallery {
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
+/// What the forwarder adds to Chromium's requests.
+///
+/// SECURITY: the picture is shown to the item's viewers, so the page is loaded as one of
+/// them would see it. Every request is marked [`CAPTURE_HEADER`], which also makes it no
+/// longer "this computer" (`gateway/access.rs`): a network item's page cannot fetch a local
+/// item into its picture. The session key, which opens a local or link item itself, goes
+/// only with requests for that item's own paths.
+#[derive(Debug, Clone)]
+struct Added {
+    /// `/content/{guid}/`: the item's own paths.
+    own: String,
+    /// `Authorization: Key …` for a local or link item.
+    key: Option<HeaderValue>,
+}
+
+impl Added {
+    /// The headers for a request of `path`.
+    fn for_path(&self, path: &str) -> Vec<(HeaderName, HeaderValue)> {
+        let mut headers = vec![(HeaderName::from_static(CAPTURE_HEADER), HeaderValue::from_static("1"))];
+        match &self.key {
+            Some(key) if path.starts_with(&self.own) => headers.push((hyper::header::AUTHORIZATION, key.clone())),
+            _ => {}
+        }
+        headers
+    }
+}
+
 /// A loopback HTTP forwarder to Porch's own port that adds headers (see the module docs).
 struct Forwarder {
     addr: SocketAddr,
@@ -294,11 +326,7 @@ struct Forwarder {
 }
 
 impl Forwarder {
-    async fn start(
-        target: SocketAddr,
-        extra: Vec<(HeaderName, HeaderValue)>,
-        cancel: CancellationToken,
-    ) -> Result<Forwarder> {
+    async fn start(target: SocketAddr, extra: Added, cancel: CancellationToken) -> Result<Forwarder> {
         let bind = SocketAddr::new(target.ip(), 0);
         let listener =
             tokio::net::TcpListener::bind(bind).await.map_err(Error::io("binding the capture forwarder", ""))?;
@@ -337,7 +365,7 @@ impl Forwarder {
 async fn forward(
     client: hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Incoming>,
     target: SocketAddr,
-    extra: Vec<(HeaderName, HeaderValue)>,
+    extra: Added,
     mut req: Request<Incoming>,
 ) -> std::result::Result<Response<Body>, hyper::Error> {
     let upgrade = req.headers().contains_key(hyper::header::UPGRADE).then(|| hyper::upgrade::on(&mut req));
@@ -345,7 +373,9 @@ async fn forward(
     let (mut parts, body) = req.into_parts();
     let Ok(uri) = format!("http://{target}{pq}").parse() else { return Ok(status(400)) };
     parts.uri = uri;
-    for (k, v) in extra {
+    // Chromium's own `Authorization`, if a page set one, never stands in for the key.
+    parts.headers.remove(hyper::header::AUTHORIZATION);
+    for (k, v) in extra.for_path(parts.uri.path()) {
         parts.headers.insert(k, v);
     }
     let mut resp = match client.request(Request::from_parts(parts, body)).await {
@@ -378,4 +408,23 @@ fn status(code: u16) -> Response<Body> {
     let mut r = Response::new(Empty::<Bytes>::new().map_err(|never| match never {}).boxed());
     *r.status_mut() = hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_goes_only_with_the_items_own_paths() {
+        let key = HeaderValue::from_static("Key k");
+        let added = Added { own: "/content/abc/".into(), key: Some(key) };
+        let names = |path: &str| added.for_path(path).into_iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>();
+        assert_eq!(names("/content/abc/"), [CAPTURE_HEADER, "authorization"]);
+        assert_eq!(names("/content/abc/ws/data"), [CAPTURE_HEADER, "authorization"]);
+        for elsewhere in ["/content/other/", "/content/abcd/", "/", "/__api__/v1/content", "/content/abc"] {
+            assert_eq!(names(elsewhere), [CAPTURE_HEADER], "{elsewhere}");
+        }
+        let public = Added { own: "/content/abc/".into(), key: None };
+        assert_eq!(public.for_path("/content/abc/").len(), 1);
+    }
 }

@@ -59,6 +59,8 @@ impl<'a> Asker<'a> {
         self.peer.is_some_and(|p| is_loopback(p.ip()))
             && host_is_this_machine(engine, self.headers)
             && origin_is_this_machine(engine, self.headers)
+            // Porch's own picture taker sees what a viewer elsewhere sees (`gallery/capture.rs`).
+            && !self.headers.contains_key(crate::observe::CAPTURE_HEADER)
     }
 }
 
