@@ -83,10 +83,31 @@ async fn an_app_that_exits_at_start_answers_5xx_with_its_log() {
         return;
     }
     let p = Porch::start().await;
+    let requirements: &[u8] = b"fastapi>=0.100\n";
+    // A first deploy starts the app once to check it: one that exits at start fails the
+    // deploy with its last lines, and nothing is served.
     let crashing = b"import sys\n\nprint('PORCH-BROKEN-AT-START', file=sys.stderr, flush=True)\nraise SystemExit(3)\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\n";
-    let (guid, t) =
-        deploy_files(&p, "exits-at-start", &[("app.py", crashing), ("requirements.txt", b"fastapi>=0.100\n")]).await;
-    assert_eq!(t["code"], 0, "the deploy does not start the app: {t}");
+    let (guid, t) = deploy_files(&p, "broken-first", &[("app.py", crashing), ("requirements.txt", requirements)]).await;
+    assert_eq!(t["code"], 1, "a first deploy that does not start fails: {t}");
+    let err = t["error"].as_str().unwrap_or_default();
+    assert!(err.contains("PORCH-BROKEN-AT-START") && err.contains("nothing is served until a version starts"), "{t}");
+    let c = p.get_json(&format!("/__api__/v1/content/{guid}")).await;
+    assert!(c["bundle_id"].is_null(), "nothing was activated: {c}");
+    assert!(p.get_json(&format!("/__api__/v1/content/{guid}/jobs")).await.as_array().is_some_and(Vec::is_empty));
+
+    // An app that passed its check and exits at start later (here: told so by a variable,
+    // which restarts it) answers its viewers 5xx.
+    let flaky = b"import os, sys\n\nif os.environ.get('BREAK_AT_START'):\n    print('PORCH-BROKEN-AT-START', file=sys.stderr, flush=True)\n    raise SystemExit(3)\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\n";
+    let (guid, t) = deploy_files(&p, "exits-at-start", &[("app.py", flaky), ("requirements.txt", requirements)]).await;
+    assert_eq!(t["code"], 0, "it started: {t}");
+    assert!(
+        p.get_json(&format!("/__api__/v1/content/{guid}/jobs")).await.as_array().is_some_and(Vec::is_empty),
+        "the check's worker stopped: an app starts when a viewer arrives"
+    );
+    let vars = p
+        .api(Method::PATCH, &format!("/__api__/v1/content/{guid}/environment"))
+        .json(&json!([{"name": "BREAK_AT_START", "value": "1"}]));
+    assert_eq!(vars.send().await.expect("patch").status(), 200);
     let r = p.get(&format!("/content/{guid}/")).await;
     assert_eq!(r.status(), 502, "a start failure is the app's failure, not the viewer's request");
     assert_eq!(

@@ -115,6 +115,11 @@ impl Apps {
     /// the error carries the worker's last lines.
     pub(crate) async fn try_new_version(&self, c: &ContentRow, bundle_id: i64, manifest: &Manifest) -> Result<()> {
         let def = self.app_def_for(c, bundle_id, manifest.clone()).await?;
+        let after = if c.bundle_id.is_some() {
+            "the previous version keeps serving"
+        } else {
+            "nothing is served until a version starts"
+        };
         // A version that will not start is a runtime failure of the deploy (never a bad
         // request): the message carries the worker's last lines, the source the typed cause.
         self.state.supervisor.promote(def).await.map_err(|e| {
@@ -125,9 +130,9 @@ impl Apps {
                     } else {
                         format!("; last lines:\n{}", last_lines.join("\n"))
                     };
-                    format!("the new version did not start ({message}); the previous version keeps serving{tail}")
+                    format!("the new version did not start ({message}); {after}{tail}")
                 }
-                other => format!("the new version did not start: {other}; the previous version keeps serving"),
+                other => format!("the new version did not start: {other}; {after}"),
             };
             Error::Runtime { message, source: Box::new(e) }
         })

@@ -227,14 +227,25 @@ impl Deployer {
             log.line(format!("Bundle {} is ready; not activated (draft)", b.id)).await;
             return Ok(());
         }
-        // A redeploy that would not start (a syntax error, a module that is not installed, a
-        // wrong entry point) fails here with the worker's last lines, before viewers see it;
-        // rsconnect's draft check of `_bundle{N}` cannot tell, as it only fails on a 5xx.
+        // A version that would not start (a syntax error, a module that is not installed, a
+        // wrong entry point) fails here with the worker's last lines, before viewers see it:
+        // a first deploy as well as a redeploy. rsconnect's draft check of `_bundle{N}`
+        // cannot tell, as Porch answers it with a page about the bundle.
+        let first = c.bundle_id.is_none();
         let replaces = c.bundle_id.is_some_and(|served| served != b.id);
-        if interactive && (replaces || trigger == Trigger::Watch) && self.shared.is_serving() {
-            log.line(format!("Starting bundle {} next to the version being served", b.id)).await;
-            self.apps.try_new_version(c, b.id, &manifest).await?;
-            log.line(format!("Bundle {} answered; switching viewers to it", b.id)).await;
+        if interactive && (first || replaces || trigger == Trigger::Watch) && self.shared.is_serving() {
+            if first {
+                log.line(format!("Starting bundle {} to check that it runs", b.id)).await;
+                self.apps.try_new_version(c, b.id, &manifest).await?;
+                // The check's worker stops: the app starts when a viewer arrives (or now, for
+                // `min_processes`, once it is supervised below), as every app does.
+                self.apps.supervisor().remove(&c.guid).await;
+                log.line(format!("Bundle {} answered", b.id)).await;
+            } else {
+                log.line(format!("Starting bundle {} next to the version being served", b.id)).await;
+                self.apps.try_new_version(c, b.id, &manifest).await?;
+                log.line(format!("Bundle {} answered; switching viewers to it", b.id)).await;
+            }
         }
         let activation = crate::store::Activation {
             app_mode: &manifest.app_mode,
