@@ -186,6 +186,20 @@ async fn each_mode_from_loopback_on_every_path_and_the_landing_page() {
         200
     );
 
+    // A bundle uploaded and never deployed was not shared: a viewer gets a page about it,
+    // not its files; the publisher's key browses it.
+    let r = p.upload(&net, targz(&[("index.html", b"UNRELEASED-DRAFT"), ("draft.txt", b"UNRELEASED-DRAFT")])).await;
+    let draft = json_of(r).await["id"].as_str().expect("bundle id").to_string();
+    for path in [format!("/content/{net}/_bundle{draft}/draft.txt"), format!("/content/{net}/_rev{draft}/draft.txt")] {
+        let (s, body) = status_and_text(p.get(&path).await).await;
+        assert_eq!(s, 404, "{path}");
+        assert!(!body.contains("UNRELEASED-DRAFT"), "{path}: {body}");
+        let keyed = p.api(Method::GET, &path).send().await.expect("get");
+        assert_eq!(status_and_text(keyed).await, (200, "UNRELEASED-DRAFT".into()), "{path} with the key");
+    }
+    let (s, body) = status_and_text(p.get(&format!("/content/{net}/_bundle{draft}/")).await).await;
+    assert!(s == 200 && body.contains("has not been deployed yet") && !body.contains("UNRELEASED"), "{s} {body}");
+
     // A link item without its token does not exist, whatever the path or address form.
     let id = json_of(p.api(Method::GET, &format!("/__api__/v1/content/{link}")).send().await.expect("get")).await["id"]
         .as_str()

@@ -75,6 +75,8 @@ async fn files_types_and_names() {
     let r = p.get(&format!("{base}sub")).await;
     assert_eq!(r.status().as_u16() / 100, 3);
     assert_eq!(r.headers()["location"], format!("{base}sub/").as_str());
+    let r = p.get(&format!("{base}sub?x=1&y=2")).await;
+    assert_eq!(r.headers()["location"], format!("{base}sub/?x=1&y=2").as_str(), "the query is kept");
     assert_eq!(p.fetch(&format!("{base}sub/")).await, (200, bytes_of("sub/index.html")));
     // A link inside the bundle that stays inside works.
     assert_eq!(p.fetch(&format!("{base}alias.html")).await, (200, bytes_of("index.html")));

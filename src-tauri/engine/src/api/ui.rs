@@ -61,6 +61,9 @@ fn asset(engine: &Engine, path: &str) -> Response {
             (header::CONTENT_TYPE, mime.essence_str().to_string()),
             (header::CACHE_CONTROL, cache.to_string()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            // No page elsewhere may frame the UI to steer the publisher's clicks.
+            (header::X_FRAME_OPTIONS, "DENY".to_string()),
+            (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'".to_string()),
         ],
         bytes,
     )
@@ -84,6 +87,11 @@ mod tests {
         let resp = crate::api::router(engine.clone()).oneshot(req).await.expect("infallible");
         let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let (ctype, cache) = (header("content-type"), header("cache-control"));
+        if resp.status().is_success() {
+            // Never framed by another page.
+            assert_eq!(header("x-frame-options"), "DENY", "{path}");
+            assert_eq!(header("content-security-policy"), "frame-ancestors 'none'", "{path}");
+        }
         let status = resp.status().as_u16();
         let body = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
         (status, ctype, cache, String::from_utf8_lossy(&body).into_owned())

@@ -48,12 +48,13 @@ pub(super) async fn serve(
                 let mode = manifest.as_ref().map_or(route.app_mode.clone(), |m| m.app_mode.clone());
                 let tail = rest.split_once('/').map(|(_, t)| t).unwrap_or("");
                 // SECURITY: an app's or a document's bundle holds its source, which is not
-                // what was shared: only the publisher may browse it; viewers get a page saying
-                // what the bundle is (rsconnect's draft check only needs an answer below 500).
+                // what was shared, and a bundle never deployed was not shared at all: only the
+                // publisher may browse them; viewers get a page saying what the bundle is
+                // (rsconnect's draft check only needs an answer below 500).
                 let peer = super::identity::peer_of(&req);
-                if !crate::runtime_kind(&mode).is_static()
-                    && !super::identity::is_publisher(engine, req.headers(), peer).await
-                {
+                let unshared =
+                    !crate::runtime_kind(&mode).is_static() || b.state == crate::vocab::BundleState::Uploaded;
+                if unshared && !super::identity::is_publisher(engine, req.headers(), peer).await {
                     return explicit_bundle_notice(route, b.id, &b.state, &mode, tail);
                 }
                 (b.id, tail, manifest.and_then(|m| m.primary_html))
@@ -71,7 +72,9 @@ pub(super) async fn serve(
     if explicit.is_none() {
         match kind {
             RuntimeKind::Interactive => return (super::app::proxy(engine, route, base, req).await, Served::App),
-            RuntimeKind::Rendered => return render(engine, route, base, rest, req.method(), req.headers()).await,
+            RuntimeKind::Rendered => {
+                return render(engine, route, base, rest, req.method(), req.headers(), req.uri().query()).await
+            }
             RuntimeKind::Static => {}
         }
     }
@@ -90,10 +93,7 @@ pub(super) async fn serve(
     let target = Target { bundle_id, root: &root, path: &clean, index: index.as_deref() };
     let (resp, served) = match static_site::serve(files, target, req.method(), req.headers()).await {
         Ok(resp) => (resp, served),
-        Err(Miss::AddSlash) => {
-            let to = format!("{base}{}/", tail.trim_end_matches('/'));
-            (Redirect::permanent(&to).into_response(), Served::Nothing)
-        }
+        Err(Miss::AddSlash) => (add_slash(base, tail, req.uri().query()), Served::Nothing),
         Err(Miss::NotFound) => (rescue::no_file(route, base, tail), Served::Nothing),
     };
     (with_server_header(resp), served)
@@ -144,6 +144,7 @@ async fn render(
     rest: &str,
     method: &Method,
     headers: &HeaderMap,
+    query: Option<&str>,
 ) -> (Response, Served) {
     let after_first = |s: &str| s.split_once('/').map(|(_, t)| t).unwrap_or("").to_string();
     let variant = rest.split('/').next().unwrap_or("").strip_prefix("_variant").and_then(|n| n.parse::<i64>().ok());
@@ -160,7 +161,7 @@ async fn render(
         None => (current, rest.clone()),
     };
     let shown = Shown { base: &base, variant, render };
-    serve_render(engine, route, shown, &tail, method, headers).await
+    serve_render(engine, route, shown, &tail, method, headers, query).await
 }
 
 /// Which render of an item a request shows: the item's or a variant's, under `base`.
@@ -178,6 +179,7 @@ async fn serve_render(
     tail: &str,
     method: &Method,
     headers: &HeaderMap,
+    query: Option<&str>,
 ) -> (Response, Served) {
     let base = shown.base;
     let Some(id) = shown.render else {
@@ -214,11 +216,15 @@ async fn serve_render(
     let target = Target { bundle_id: -id, root: &root, path: &clean, index: index.as_deref() };
     match static_site::serve(engine.library().files(), target, method, headers).await {
         Ok(resp) => (resp, Served::Render),
-        Err(Miss::AddSlash) => {
-            (Redirect::permanent(&format!("{base}{}/", tail.trim_end_matches('/'))).into_response(), Served::Nothing)
-        }
+        Err(Miss::AddSlash) => (add_slash(base, tail, query), Served::Nothing),
         Err(Miss::NotFound) => (rescue::no_file(route, base, tail), Served::Nothing),
     }
+}
+
+/// The redirect from a folder's path to the same path with its slash, query kept.
+fn add_slash(base: &str, tail: &str, query: Option<&str>) -> Response {
+    let q = query.map(|q| format!("?{q}")).unwrap_or_default();
+    Redirect::permanent(&format!("{base}{}/{q}", tail.trim_end_matches('/'))).into_response()
 }
 
 /// Names Porch as the server of its own files, unless something else already did.

@@ -267,15 +267,7 @@ pub async fn forward(lease: Lease, mut req: Request<Body>, mut outside: Outside<
     strip_hop_by_hop(&mut parts.headers);
     strip_credentials(&mut parts.headers);
     let h = &mut parts.headers;
-    if let Some(peer) = outside.peer {
-        let chain = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(p) => format!("{p}, {}", peer.ip()),
-            None => peer.ip().to_string(),
-        };
-        if let Some(v) = owned_value(chain) {
-            h.insert(X_FORWARDED_FOR.clone(), v);
-        }
-    }
+    forwarded_for(h, outside.peer);
     h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(outside.proto));
     let port = forwarded_port(host.as_ref());
     h.insert(X_FORWARDED_HOST.clone(), host.unwrap_or(HeaderValue::from_static("")));
@@ -363,6 +355,21 @@ impl Tunnel {
         let limits = Idle { connection: nonzero(lease.connection_timeout), read: nonzero(lease.read_timeout) };
         splice(TokioIo::new(self.down), TokioIo::new(self.up), limits).await;
         drop(lease); // counted as a connection while the socket was open
+    }
+}
+
+/// Names the viewer's address to the app in `X-Forwarded-For`, and only it.
+///
+/// SECURITY: Porch is the first hop (it listens for viewers itself), so whatever a client
+/// wrote in `X-Forwarded-For`, `X-Real-IP` or `Forwarded` is its own claim: an app that
+/// trusts the first address of the chain would take it for the viewer's. Those are
+/// dropped; the socket's peer is the one address passed on.
+fn forwarded_for(h: &mut HeaderMap, peer: Option<SocketAddr>) {
+    h.remove(&X_FORWARDED_FOR);
+    h.remove("x-real-ip");
+    h.remove(header::FORWARDED);
+    if let Some(v) = peer.and_then(|p| owned_value(p.ip().to_string())) {
+        h.insert(X_FORWARDED_FOR.clone(), v);
     }
 }
 
@@ -558,6 +565,21 @@ mod tests {
         }
         assert!(h.contains_key("x-forwarded-for"), "other headers stay");
         assert_eq!(IDENTITY_HEADERS.len(), 9);
+    }
+
+    #[test]
+    fn only_the_peer_is_named_as_the_viewer() {
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+        h.append("x-forwarded-for", HeaderValue::from_static("5.6.7.8, 9.9.9.9"));
+        h.insert("x-real-ip", HeaderValue::from_static("1.2.3.4"));
+        h.insert("forwarded", HeaderValue::from_static("for=1.2.3.4"));
+        forwarded_for(&mut h, Some("10.0.0.2:5000".parse().expect("addr")));
+        let xff: Vec<_> = h.get_all("x-forwarded-for").iter().collect();
+        assert_eq!(xff, [HeaderValue::from_static("10.0.0.2")]);
+        assert!(!h.contains_key("x-real-ip") && !h.contains_key("forwarded"));
+        forwarded_for(&mut h, None);
+        assert!(!h.contains_key("x-forwarded-for"), "no peer (an in-process call): no claim");
     }
 
     #[test]
