@@ -152,7 +152,26 @@ async fn sigkill_during_a_deploy_keeps_the_active_version() {
     let before = task(&p, &task_id).await;
     assert_eq!(before["finished"], false, "{before}");
 
-    let p = kill_check_restart(p).await;
+    // The environment being built is left half-made in `envs/.tmp-*`; the next start
+    // removes it.
+    let half_built = |dir: &Path| {
+        std::fs::read_dir(dir.join("envs"))
+            .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-")).count())
+            .unwrap_or(0)
+    };
+    let mut left = 0;
+    let p = p
+        .crash_and_restart(
+            |dir| {
+                no_process_left(dir, 30);
+                integrity_ok(dir);
+                left = half_built(dir);
+            },
+            Opts::default(),
+        )
+        .await;
+    assert!(left > 0, "the killed build left its folder");
+    assert_eq!(half_built(p.data_dir()), 0, "removed at start");
     let t = task(&p, &task_id).await;
     assert_eq!(t["finished"], true, "{t}");
     assert_eq!(t["code"], 1, "{t}");

@@ -106,6 +106,11 @@ impl Config {
         self.data_dir.join("bundles")
     }
 
+    /// Where Python environments are built and kept, one folder per requirements hash.
+    pub fn envs_dir(&self) -> PathBuf {
+        self.data_dir.join("envs")
+    }
+
     /// Scratch space on the same file system as the bundles, so renames are atomic.
     pub fn tmp_dir(&self) -> PathBuf {
         self.data_dir.join("tmp")

@@ -43,12 +43,21 @@ pub async fn start(config: Config, listener: tokio::net::TcpListener) -> Result<
     Ok(engine)
 }
 
+/// Removes what an earlier run left half-made: everything in `tmp/`, and environments whose
+/// build never finished (`envs/.tmp-*`; a finished one has been renamed into place).
 async fn clean_scratch(config: &Config) {
     let tmp = config.tmp_dir();
     if let Ok(mut rd) = tokio::fs::read_dir(&tmp).await {
         while let Ok(Some(e)) = rd.next_entry().await {
             let p = e.path();
             let _ = if p.is_dir() { tokio::fs::remove_dir_all(&p).await } else { tokio::fs::remove_file(&p).await };
+        }
+    }
+    if let Ok(mut rd) = tokio::fs::read_dir(config.envs_dir()).await {
+        while let Ok(Some(e)) = rd.next_entry().await {
+            if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                let _ = tokio::fs::remove_dir_all(e.path()).await;
+            }
         }
     }
 }

@@ -49,6 +49,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database at `path` and applies migrations.
     pub async fn open(path: &Path) -> Result<Store> {
+        refuse_a_lost_database(path)?;
         let opts = SqliteConnectOptions::from_str("sqlite://")
             .map_err(Error::store("parsing connection options"))?
             .filename(path)
@@ -57,12 +58,18 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .map_err(Error::store("opening the database"))?;
-        MIGRATOR.run(&pool).await?;
+        let pool =
+            SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(|e| unreadable(path, e))?;
+        MIGRATOR.run(&pool).await.map_err(|e| match e {
+            // A migration this build does not have: the folder was used by a newer Porch.
+            sqlx::migrate::MigrateError::VersionMissing(v) => Error::Invalid(format!(
+                "{} was last opened by a newer Porch (it has migration {v}, which this one does not know); \
+                 run that newer Porch, or move the data folder aside to start a fresh library",
+                path.display()
+            )),
+            sqlx::migrate::MigrateError::Execute(e) => unreadable(path, e),
+            other => Error::Migrate(other),
+        })?;
         Ok(Store { pool })
     }
 
@@ -113,4 +120,73 @@ impl Store {
 /// Whether a database error is a unique-constraint violation.
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Refuses to start a fresh database beside bundles that belong to a lost one: a missing or
+/// empty `porch.db` next to a non-empty `bundles/` folder would start an empty library
+/// whose bundle numbers collide with the files already there (and its first deploy would
+/// clear one of them away).
+fn refuse_a_lost_database(path: &Path) -> Result<()> {
+    let empty = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
+    let Some(bundles) = path.parent().map(|d| d.join("bundles")) else { return Ok(()) };
+    let held = std::fs::read_dir(&bundles).is_ok_and(|mut d| d.next().is_some());
+    if empty && held {
+        return Err(Error::Invalid(format!(
+            "{} is missing or empty, but {} holds bundles of a library: restore porch.db from a backup \
+             (nothing was changed), or move the data folder aside to start a fresh library",
+            path.display(),
+            bundles.display()
+        )));
+    }
+    Ok(())
+}
+
+/// An error opening the database, naming the file and what to do when it is not one.
+fn unreadable(path: &Path, e: sqlx::Error) -> Error {
+    let corrupt = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "11" || c == "26");
+    if corrupt {
+        return Error::Invalid(format!(
+            "{} is damaged or not a Porch database ({e}); restore it from a backup, or move the data folder \
+             aside to start a fresh library",
+            path.display()
+        ));
+    }
+    Error::Store { about: "opening the database", source: e }
+}
+
+#[cfg(test)]
+mod open_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lost_damaged_or_newer_database_is_refused_saying_what_to_do() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("porch.db");
+        // A fresh folder opens; a library's bundles without their database do not.
+        Store::open(&db).await.expect("fresh").close().await;
+        std::fs::remove_file(&db).expect("rm");
+        std::fs::create_dir_all(dir.path().join("bundles/1")).expect("mkdir");
+        std::fs::write(dir.path().join("bundles/1.tar.gz"), b"kept").expect("write");
+        for _ in 0..2 {
+            let e = Store::open(&db).await.expect_err("refused").to_string();
+            assert!(e.contains("missing or empty") && e.contains("restore porch.db"), "{e}");
+            std::fs::write(&db, b"").expect("an empty file");
+        }
+        assert_eq!(std::fs::read(dir.path().join("bundles/1.tar.gz")).expect("kept"), b"kept");
+
+        std::fs::write(&db, b"not a database, but long enough to look like a header of one........").expect("w");
+        let e = Store::open(&db).await.expect_err("refused").to_string();
+        assert!(e.contains("damaged or not a Porch database"), "{e}");
+
+        std::fs::remove_file(&db).expect("rm");
+        std::fs::remove_dir_all(dir.path().join("bundles")).expect("rm");
+        let store = Store::open(&db).await.expect("fresh");
+        sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (20991231000000, 'future', 1, x'00', 0)")
+            .execute(&store.pool)
+            .await
+            .expect("a newer Porch's migration");
+        store.close().await;
+        let e = Store::open(&db).await.expect_err("refused").to_string();
+        assert!(e.contains("newer Porch") && e.contains("20991231000000"), "{e}");
+    }
 }
