@@ -215,6 +215,14 @@ async fn environment_patch_merges_put_replaces_and_bad_bodies_change_nothing() {
     assert!(e["code"].is_u64() && e["error"].is_string(), "{e}");
     let (_, names) = get(&p, &path).await;
     assert_eq!(names, json!(["C"]), "a refused change kept the variables");
+    // A value no process environment can hold (NUL) is refused, not saved to stop the app.
+    for method in [Method::PATCH, Method::PUT] {
+        let (status, e) = send(method, r#"[{"name":"D","value":"bad\u0000value"}]"#).await;
+        assert_eq!(status, 400, "{e}");
+        assert!(e["error"].as_str().is_some_and(|m| m.contains("NUL") && m.contains('D')), "{e}");
+    }
+    let (_, names) = get(&p, &path).await;
+    assert_eq!(names, json!(["C"]), "a refused change kept the variables");
     assert_eq!(send(Method::PATCH, r#"[{"name":"C","value":null}]"#).await, (200, json!([])), "null removes");
     p.shutdown();
 }

@@ -140,6 +140,23 @@ async fn failed_deploy_keeps_previous_bundle() {
     assert_ne!(task["code"], 0);
     assert!(task["error"].as_str().expect("error").contains("missing.html"), "{task}");
     still_good(&p, &guid).await;
+    // So does a document whose manifest names a notebook the bundle lacks, saying so and
+    // naming those it has (not with the renderer's usage text after building it a kernel).
+    let r = p
+        .upload(
+            &guid,
+            targz(&[
+                ("manifest.json", br#"{"metadata":{"appmode":"jupyter-static","entrypoint":"nb.ipynb"}}"#),
+                ("other.ipynb", b"{}"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().await.expect("json");
+    let task = p.deploy(&guid, b["id"].as_str().expect("id")).await;
+    let err = task["error"].as_str().expect("error");
+    assert!(err.contains("entrypoint \"nb.ipynb\" is not in the bundle; the bundle has other.ipynb"), "{task}");
+    still_good(&p, &guid).await;
     // Deploying a bundle that does not exist is a clean 404.
     let r = p
         .api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy"))
@@ -455,6 +472,28 @@ async fn chosen_entry_point_and_appmode_are_stored_served_and_kept_on_rollback()
     let p = p.restart(Default::default()).await;
     assert_eq!(p.deploy(&guid, &b1).await["code"], 0);
     assert_eq!(p.fetch(&format!("/content/{guid}/")).await, (200, b"the other page".to_vec()));
+}
+
+/// A title as long as Porch takes, in letters of three bytes each: too long to travel in
+/// the deploy's URL, it still arrives; one character more is refused before anything is
+/// packed.
+#[tokio::test]
+async fn cli_deploy_takes_the_longest_title_in_any_script() {
+    let p = Porch::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("index.html"), "<h1>報告</h1>").expect("write");
+    let path = dir.path().to_str().expect("utf8");
+    let title = "報".repeat(1024);
+    let out = p.cli(&["deploy", path, "--name", "long-title", "--title", &title]);
+    assert!(out.status.success(), "{}", common::plain_text(&out));
+    let guid = latest_guid(&p, "long-title").await;
+    let c: Value = p.get_json(&format!("/__api__/v1/content/{guid}")).await;
+    assert_eq!(c["title"], title.as_str());
+    let out = p.cli(&["deploy", path, "--name", "long-title", "--title", &format!("{title}報")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1024"), "{err}");
+    assert_eq!(bundle_count(&p, &guid).await, 1, "nothing was uploaded");
 }
 
 #[tokio::test]

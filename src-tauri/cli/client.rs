@@ -46,9 +46,26 @@ impl Answer {
     /// The JSON of a success (`null` for an empty one); an error answer becomes its message.
     pub fn json(self, path: &str) -> anyhow::Result<Value> {
         let Answer { status, bytes, .. } = self;
-        let value: Value =
-            if bytes.iter().all(u8::is_ascii_whitespace) { Value::Null } else { serde_json::from_slice(&bytes)? };
-        if (200..300).contains(&status) {
+        let ok = (200..300).contains(&status);
+        let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            match serde_json::from_slice(&bytes) {
+                Ok(v) => v,
+                Err(e) if ok => return Err(e.into()),
+                // Refused before the API saw it (the listener's 414 or 431 are plain text).
+                Err(_) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let text = text.trim();
+                    let text = if text.chars().count() > 200 { "" } else { text };
+                    return Err(anyhow!(
+                        "Porch answered {status} to {}: {text}",
+                        path.split('?').next().unwrap_or(path)
+                    ));
+                }
+            }
+        };
+        if ok {
             return Ok(value);
         }
         match value["error"].as_str() {

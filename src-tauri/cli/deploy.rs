@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use clap::Args;
 use porch_engine::deployer::name_from_path;
-use porch_engine::library::{parse_access, validate_name};
+use porch_engine::library::{parse_access, validate_name, validate_text};
 use serde_json::{json, Value};
 
 use super::client::{with_query, Answer, Body, Porch};
@@ -89,6 +89,10 @@ impl DeployArgs {
             porch_engine::runtimes::Overrides { appmode: self.appmode.clone(), entrypoint: self.entrypoint.clone() };
         overrides.check().map_err(porch_engine::Error::from)?;
         self.access.as_deref().map(parse_access).transpose()?;
+        validate_text(self.title.as_deref(), None)?;
+        // A long title in letters that take several bytes each would not fit in the URL
+        // (`--max-request-line`): it follows in a JSON body once the item exists.
+        let later = self.title.as_deref().filter(|t| t.len() > TITLE_IN_URL);
         // The server names and titles a new item after the folder or file, as it would the path.
         let file_name = self.path.file_name().map(|n| n.to_string_lossy().into_owned());
         let name = self.name.clone().unwrap_or_else(|| name_from_path(&self.path));
@@ -97,15 +101,31 @@ impl DeployArgs {
             &[
                 ("filename", file_name.as_deref()),
                 ("name", Some(name.as_str())),
-                ("title", self.title.as_deref()),
+                ("title", if later.is_some() { None } else { self.title.as_deref() }),
                 ("access", self.access.as_deref()),
                 ("appmode", self.appmode.as_deref()),
                 ("entrypoint", self.entrypoint.as_deref()),
             ],
         );
-        post_packed(porch, &self.path, &path).await?.json(&path)
+        let mut d = post_packed(porch, &self.path, &path).await?.json(&path)?;
+        if let Some(title) = later {
+            let guid = d["content"]["guid"].as_str().unwrap_or_default().to_string();
+            d["content"] = porch
+                .call(
+                    reqwest::Method::PATCH,
+                    &format!("/__api__/v1/content/{guid}"),
+                    Body::Json(json!({ "title": title })),
+                )
+                .await
+                .context("deployed, but the title was not set")?;
+        }
+        Ok(d)
     }
 }
+
+/// The longest title (in bytes) sent in the deploy's URL; percent-encoded it takes up to
+/// three times as much, well inside the default 8 KiB request line.
+const TITLE_IN_URL: usize = 1024;
 
 /// Packs a folder, file or archive here (in the data folder's scratch space, removed when
 /// done) and posts the archive to `api_path`: `porch deploy`, and the desktop shell's drop

@@ -225,6 +225,12 @@ impl Apps {
         if let Some((bad, _)) = changes.iter().find(|(n, _)| !valid_env_name(n)) {
             return Err(Error::Invalid(format!("invalid environment variable name {bad:?}")));
         }
+        // A process's environment cannot hold a NUL: the app would not start at all.
+        if let Some((bad, _)) = changes.iter().find(|(_, v)| v.as_deref().is_some_and(|v| v.contains('\0'))) {
+            return Err(Error::Invalid(format!(
+                "the value of environment variable {bad} holds a NUL character, which no process environment can"
+            )));
+        }
         self.shared.store.update_env_vars(c.id, changes, replace).await?;
         self.state.supervisor.restart(&c.guid).await;
         self.supervise(&c).await;

@@ -168,10 +168,9 @@ impl Deployer {
 
     /// The deploy steps, writing progress into the task log.
     ///
-    /// An interactive item's new version must start before it replaces the version being
-    /// served (a redeploy, whatever asked for it, and every save of a linked folder); a
-    /// first deploy has nothing to keep and starts when its first viewer arrives, as on
-    /// Connect. With [`Trigger::Watch`] (a linked folder changed) a rendered item's render
+    /// An interactive item's new version must start before it is served: a first deploy
+    /// (its check's worker then stops; the app starts when its first viewer arrives), a
+    /// redeploy whatever asked for it, and every save of a linked folder. With [`Trigger::Watch`] (a linked folder changed) a rendered item's render
     /// is recorded with trigger `watch`. Every failure leaves the served version as it was.
     async fn run_deploy(
         &self,
@@ -196,6 +195,25 @@ impl Deployer {
             manifest.entrypoint.as_deref().map(|e| format!(", entry point {e}")).unwrap_or_default()
         ))
         .await;
+        // A document that is not there would fail its render with the renderer's usage text
+        // (a Quarto project's entry point may name the project, so Quarto is left to say).
+        if matches!(manifest.app_mode, crate::vocab::AppMode::JupyterStatic | crate::vocab::AppMode::RmdStatic) {
+            if let Some(entry) = &manifest.entrypoint {
+                let dir = self.shared.bundle_dir(b.id);
+                if !bundle::static_file_exists(&dir, entry).await {
+                    let found = crate::runtimes::overrides::candidates(&dir, &manifest.app_mode);
+                    let choices = if found.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; the bundle has {}", found.iter().take(20).cloned().collect::<Vec<_>>().join(", "))
+                    };
+                    return Err(BundleError::InvalidManifest {
+                        reason: format!("entrypoint {entry:?} is not in the bundle{choices}"),
+                    }
+                    .into());
+                }
+            }
+        }
         let mut rendered = None;
         // A render asked for during this deploy waits until the new bundle is active.
         let mut deploying = None;

@@ -175,7 +175,7 @@ fn check_entry(root: &Path, app_mode: &AppMode, entry: &str) -> Result<(), Strin
     let choices = || {
         let c = candidates(root, app_mode);
         if c.is_empty() {
-            format!("the bundle has no {} for it", describe(app_mode))
+            format!("the bundle holds nothing that fits (it needs {})", describe(app_mode))
         } else {
             format!("choose one of {}", c.iter().take(20).map(String::as_str).collect::<Vec<_>>().join(", "))
         }
