@@ -235,7 +235,10 @@ fn links_printed_with_no_server_follow_the_saved_port_and_name() {
     std::fs::write(site.path().join("index.html"), "<h1>hi</h1>").expect("write");
     ok(&run_cli(dir.path(), &["deploy", site.path().to_str().expect("utf8"), "--name", "offline-site"]));
     let url = |dir: &std::path::Path| list(dir)[0]["content_url"].as_str().expect("content_url").to_string();
-    ok(&run_cli(dir.path(), &["settings", "set", "port=4123", "hostname=teamhost"]));
+    let set = ok(&run_cli(dir.path(), &["settings", "set", "port=4123", "hostname=teamhost"]));
+    assert!(set.contains("apply when Porch next starts"), "the port waits for a restart: {set}");
+    let set = ok(&run_cli(dir.path(), &["settings", "set", "gallery_title=Team"]));
+    assert!(!set.contains("next starts"), "a title applies at once, and nothing says otherwise: {set}");
     assert!(url(dir.path()).starts_with("http://teamhost.local:4123/content/"), "{}", url(dir.path()));
     let link = ok(&run_cli(dir.path(), &["secret-link", "offline-site"]));
     assert!(link.contains("http://teamhost.local:4123/content/"), "{link}");

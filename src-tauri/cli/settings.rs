@@ -31,21 +31,25 @@ enum SettingsCommand {
 
 impl SettingsArgs {
     pub(crate) async fn run(self, porch: &Porch) -> anyhow::Result<()> {
-        let view = match self.command {
+        let (view, changed) = match self.command {
             Some(SettingsCommand::Set { assignments }) => {
                 let patch = porch_engine::settings::patch_from_assignments(&assignments)?;
-                porch.patch("/__api__/porch/server", Value::Object(patch)).await.context("nothing was saved")?
+                let view =
+                    porch.patch("/__api__/porch/server", Value::Object(patch)).await.context("nothing was saved")?;
+                let names = assignments.iter().map(|a| a.split('=').next().unwrap_or_default().trim().to_string());
+                (view, Some(names.collect::<Vec<_>>()))
             }
-            None | Some(SettingsCommand::Show) => porch.get("/__api__/porch/server").await?,
+            None | Some(SettingsCommand::Show) => (porch.get("/__api__/porch/server").await?, None),
         };
-        print_settings(&view);
+        print_settings(&view, changed.as_deref());
         Ok(())
     }
 }
 
 /// Every setting of the registry (`settings.entries` of the server view), one per line,
-/// marking those at their default, then when changes apply.
-fn print_settings(view: &Value) {
+/// marking those at their default, then when changes apply: after a change (`changed`, the
+/// names set), only if one of them waits for a restart.
+fn print_settings(view: &Value, changed: Option<&[String]>) {
     let entries = view["settings"]["entries"].as_array().cloned().unwrap_or_default();
     let mut at_restart = Vec::new();
     for e in &entries {
@@ -58,7 +62,8 @@ fn print_settings(view: &Value) {
             at_restart.push(name);
         }
     }
-    if !at_restart.is_empty() {
+    let waits = changed.is_none_or(|names| names.iter().any(|n| at_restart.contains(&n.as_str())));
+    if !at_restart.is_empty() && waits {
         println!(
             "{} apply when Porch next starts (a --port or --bind flag wins); the rest applies at once.",
             at_restart.join(" and ")

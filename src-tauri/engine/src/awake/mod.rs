@@ -552,8 +552,12 @@ impl Task {
         let bus = match Bus::connect().await {
             Ok(bus) => bus,
             Err(e) => {
-                tracing::info!(error = %e, "keep-awake is unavailable");
-                self.unavailable = Some(e.to_string());
+                // Tried again whenever something needs the computer awake: said once.
+                let why = e.to_string();
+                if self.unavailable.as_deref() != Some(why.as_str()) {
+                    tracing::info!(error = %why, "keep-awake is unavailable");
+                }
+                self.unavailable = Some(why);
                 return None;
             }
         };

@@ -383,6 +383,11 @@ impl Renders {
         };
         let _ = logfile.flush().await;
         if !status.success() {
+            // Porch stopping ends its children: not the document's failure (the same words a
+            // render cut short by a crash gets at the next start).
+            if self.shared.cancel.is_cancelled() {
+                return Err(Error::Failed("interrupted: Porch stopped during the render".into()));
+            }
             let last = tail.into_iter().collect::<Vec<_>>().join("\n");
             return Err(Error::Failed(format!("the render failed ({status}); last lines:\n{last}")));
         }

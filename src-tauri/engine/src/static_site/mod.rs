@@ -213,7 +213,11 @@ fn file_meta(bundle_id: i64, path: &Path, meta: &std::fs::Metadata) -> FileMeta 
     let mime = mime_guess::from_path(path).first_or_octet_stream();
     let compressible = is_compressible(&mime);
     let mut mime_s = mime.essence_str().to_string();
-    if mime.type_() == mime_guess::mime::TEXT || mime_s == "application/javascript" || mime_s == "application/json" {
+    // JavaScript has one type (RFC 9239), whichever extension (`.js`, `.mjs`) it has.
+    if mime_s == "application/javascript" {
+        mime_s = "text/javascript".into();
+    }
+    if mime.type_() == mime_guess::mime::TEXT || mime_s == "text/javascript" || mime_s == "application/json" {
         mime_s.push_str("; charset=utf-8");
     }
     let etag = format!("\"{bundle_id:x}-{:x}-{secs:x}\"", meta.len());
@@ -529,6 +533,18 @@ fn brotli(data: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn javascript_is_text_javascript_whatever_its_extension() {
+        let dir = tempfile::tempdir().expect("tmp");
+        for name in ["app.js", "module.mjs"] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, "export {}").expect("write");
+            let m = file_meta(1, &path, &std::fs::metadata(&path).expect("meta"));
+            assert_eq!(m.mime, "text/javascript; charset=utf-8", "{name}");
+            assert!(m.compressible, "{name}");
+        }
+    }
 
     fn meta(len: u64) -> FileMeta {
         FileMeta {
