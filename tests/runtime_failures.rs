@@ -246,3 +246,21 @@ async fn a_render_that_fails_is_a_runtime_failure() {
     assert_eq!(list[0]["trigger"], "manual", "{list:?}");
     p.shutdown();
 }
+
+/// An app whose framework its requirements do not list (a Streamlit script alone) fails its
+/// first deploy saying what to add, not with a missing file under the data folder.
+#[tokio::test]
+async fn an_app_without_its_framework_in_the_requirements_says_what_to_add() {
+    let test = "an_app_without_its_framework_in_the_requirements_says_what_to_add";
+    if skip(test) {
+        return;
+    }
+    let p = Porch::start().await;
+    let (guid, t) = deploy_files(&p, "no-streamlit", &[("app.py", b"import streamlit as st\n\nst.write('hi')\n")]).await;
+    assert_eq!(t["code"], 1, "{t}");
+    let err = t["error"].as_str().unwrap_or_default();
+    assert!(err.contains("streamlit is not installed in the app's environment; list it in requirements.txt"), "{t}");
+    let c = p.get_json(&format!("/__api__/v1/content/{guid}")).await;
+    assert_eq!(c["app_mode"], "unknown", "nothing was activated: {c}");
+    p.shutdown();
+}

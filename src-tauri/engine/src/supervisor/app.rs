@@ -409,8 +409,7 @@ impl App {
             let process = match launcher.start(&spawn, &guid, log).await {
                 Ok(p) => p,
                 Err(e) => {
-                    let _ = tx
-                        .send(Msg::StartFailed { id, message: format!("cannot run {}: {e}", spawn.program.display()) });
+                    let _ = tx.send(Msg::StartFailed { id, message: cannot_run(&spawn.program, &e) });
                     return;
                 }
             };
@@ -857,4 +856,18 @@ impl Health {
 fn free_port() -> std::io::Result<u16> {
     let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(l.local_addr()?.port())
+}
+
+/// Why a worker's program could not be run. A program missing from a Python environment's
+/// `bin` is a package the app's requirements do not list (`streamlit` without
+/// `requirements.txt`): the message says so.
+fn cannot_run(program: &std::path::Path, e: &dyn std::fmt::Display) -> String {
+    let in_env = program.parent().is_some_and(|bin| bin.ends_with("bin") && bin.join("python").exists());
+    match program.file_name().map(|n| n.to_string_lossy()) {
+        Some(name) if in_env && !program.exists() => format!(
+            "{name} is not installed in the app's environment; list it in requirements.txt (cannot run {})",
+            program.display()
+        ),
+        _ => format!("cannot run {}: {e}", program.display()),
+    }
 }
