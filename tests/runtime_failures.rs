@@ -256,7 +256,8 @@ async fn an_app_without_its_framework_in_the_requirements_says_what_to_add() {
         return;
     }
     let p = Porch::start().await;
-    let (guid, t) = deploy_files(&p, "no-streamlit", &[("app.py", b"import streamlit as st\n\nst.write('hi')\n")]).await;
+    let (guid, t) =
+        deploy_files(&p, "no-streamlit", &[("app.py", b"import streamlit as st\n\nst.write('hi')\n")]).await;
     assert_eq!(t["code"], 1, "{t}");
     let err = t["error"].as_str().unwrap_or_default();
     assert!(err.contains("streamlit is not installed in the app's environment; list it in requirements.txt"), "{t}");

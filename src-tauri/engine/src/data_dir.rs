@@ -4,12 +4,13 @@
 //! file (`porch.run.json`) and the permissions of the data folder and its top-level files.
 //! Does not own: what lives in the folder (the store, bundles, logs belong to their modules).
 //!
-//! **One writer.** Whoever writes the database holds an exclusive `flock` on `porch.lock`
-//! for as long as it runs: a server (window or `porch serve`) from before it binds its port
+//! **One writer.** Whoever writes the database holds an exclusive `flock` on the data
+//! folder itself and on `porch.lock` for as long as it runs: a server (window or `porch serve`) from before it binds its port
 //! until it exits, a CLI command with no server running for the command's duration. The
 //! kernel drops the lock when the process dies, so a killed server leaves nothing stale
-//! behind, and the file is never deleted (deleting a lock file lets two processes lock two
-//! different files). The holder writes who it is into the file (pid, role, and for a server
+//! behind, and the file is never deleted (deleting a lock file would let two processes lock
+//! two different files: the folder's own lock keeps out a second writer even then, and the
+//! runtime file still names the server). The holder writes who it is into the file (pid, role, and for a server
 //! its loopback URL once bound), so a second process can name it. Readers never lock: they
 //! try the lock (which tells whether anyone holds it) and read the text.
 //!
@@ -72,6 +73,9 @@ pub struct Holder {
 #[derive(Debug)]
 pub struct DataLock {
     file: File,
+    /// The folder itself, locked too: deleting `porch.lock` (someone tidying "stale" lock
+    /// files) must not let a second writer in.
+    _dir: File,
     holder: Holder,
 }
 
@@ -91,6 +95,12 @@ impl DataLock {
         command: Option<&str>,
     ) -> Result<std::result::Result<DataLock, Busy>> {
         create_private_dir(data_dir)?;
+        let dir = File::open(data_dir).map_err(Error::io("opening the data folder", data_dir))?;
+        match dir.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(Err(Busy::HeldBy(read_holder(data_dir)))),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking the data folder", data_dir)(e)),
+        }
         let path = data_dir.join(LOCK_FILE);
         let file = OpenOptions::new()
             .read(true)
@@ -102,12 +112,12 @@ impl DataLock {
             .map_err(Error::io("opening the lock file", &path))?;
         match file.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Ok(Err(Busy::HeldBy(read_holder(&path)))),
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(Err(Busy::HeldBy(read_holder(data_dir)))),
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking the data folder", &path)(e)),
         }
         let holder =
             Holder { pid: std::process::id(), role, command: command.map(str::to_string), url: None, origin: None };
-        let lock = DataLock { file, holder };
+        let lock = DataLock { file, _dir: dir, holder };
         lock.write_holder().map_err(Error::io("writing the lock file", &path))?;
         Ok(Ok(lock))
     }
@@ -146,21 +156,39 @@ impl Drop for DataLock {
 /// Who holds the data folder's lock right now, if anyone. `Some(None)` when the lock is
 /// held but its holder has not yet written who it is.
 pub fn holder(data_dir: &Path) -> Option<Option<Holder>> {
-    let path = data_dir.join(LOCK_FILE);
-    let file = OpenOptions::new().read(true).open(&path).ok()?;
-    match file.try_lock_shared() {
-        // Nobody holds it (our probe is released when `file` drops).
+    let dir = File::open(data_dir).ok()?;
+    match dir.try_lock_shared() {
+        // Nobody holds it (our probe is released when `dir` drops).
         Ok(()) => None,
-        Err(std::fs::TryLockError::WouldBlock) => Some(read_holder(&path)),
+        Err(std::fs::TryLockError::WouldBlock) => Some(read_holder(data_dir)),
         Err(std::fs::TryLockError::Error(_)) => None,
     }
 }
 
-fn read_holder(path: &Path) -> Option<Holder> {
-    let mut text = String::new();
-    File::open(path).ok()?.read_to_string(&mut text).ok()?;
-    serde_json::from_str(&text).ok()
+/// Who the lock file names; if it was deleted under a running server, the server's runtime
+/// file (`porch.run.json`) still names it.
+fn read_holder(data_dir: &Path) -> Option<Holder> {
+    let read = |name: &str| {
+        let mut text = String::new();
+        File::open(data_dir.join(name)).ok()?.read_to_string(&mut text).ok()?;
+        Some(text)
+    };
+    if let Some(h) = read(LOCK_FILE).and_then(|t| serde_json::from_str(&t).ok()) {
+        return Some(h);
+    }
+    /// The fields of the runtime file read here (the engine writes it: `RuntimeInfo`).
+    #[derive(Deserialize)]
+    struct Run {
+        pid: u32,
+        url: String,
+        origin: String,
+    }
+    let run: Run = serde_json::from_str(&read(RUN_FILE)?).ok()?;
+    Some(Holder { pid: run.pid, role: Role::Server, command: None, url: Some(run.url), origin: Some(run.origin) })
 }
+
+/// The running server's runtime file (written by the engine, `Config::runtime_file`).
+const RUN_FILE: &str = "porch.run.json";
 
 /// Creates `dir` (and missing parents) and makes it 0700: only its owner may enter it.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
@@ -268,6 +296,21 @@ mod tests {
         assert_eq!(holder(&data), None, "released on drop");
         let again = DataLock::try_acquire(&data, Role::Command, Some("rm")).expect("io").expect("free again");
         assert_eq!(again.holder().command.as_deref(), Some("rm"));
+    }
+
+    #[test]
+    fn a_deleted_lock_file_lets_no_second_writer_in() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let data = dir.path().join("data");
+        let _lock = DataLock::try_acquire(&data, Role::Server, None).expect("io").expect("free");
+        let run = r#"{"pid": 4242, "url": "http://127.0.0.1:5/", "origin": "http://host.local:5"}"#;
+        std::fs::write(data.join(RUN_FILE), run).expect("run file");
+        std::fs::remove_file(data.join(LOCK_FILE)).expect("someone tidies up");
+        match DataLock::try_acquire(&data, Role::Server, None).expect("io") {
+            Err(Busy::HeldBy(Some(h))) => assert_eq!((h.pid, h.url.as_deref()), (4242, Some("http://127.0.0.1:5/"))),
+            other => panic!("a second writer got in: {other:?}"),
+        }
+        assert_eq!(holder(&data).flatten().map(|h| h.pid), Some(4242), "readers find the server too");
     }
 
     #[test]
