@@ -769,6 +769,28 @@ async fn app_cookies_stay_on_their_item_and_porch_credentials_never_reach_apps()
         common::Ws::connect(&p.base, &ws_path, &[("Cookie", &link_cookie)]).expect("WebSocket with the link cookie");
     ws.send_text("hi");
     assert_eq!(ws.recv().expect("echo").text(), "echo:hi");
+
+    // A session the viewer may no longer open is closed: here the link is revoked while it
+    // is open (as when access narrows, the item goes, or sharing pauses for the LAN).
+    let mut other = common::Ws::connect(&p.base, &format!("/content/{a}/ws"), &[]).expect("a network app's session");
+    let r = p.api(Method::DELETE, &format!("/__api__/porch/content/{b}/secret-link")).send().await.expect("revoke");
+    assert!(r.status().is_success(), "{}", r.status());
+    let closed = tokio::task::spawn_blocking(move || {
+        for _ in 0..50 {
+            ws.send_text("after");
+            match ws.recv() {
+                Ok(m) if m.opcode == 8 => return true,
+                Ok(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+                Err(_) => return true,
+            }
+        }
+        false
+    })
+    .await
+    .expect("join");
+    assert!(closed, "the session went on after the link was revoked");
+    other.send_text("still");
+    assert_eq!(other.recv().expect("echo").text(), "echo:still", "another item's session is untouched");
     p.shutdown();
 }
 

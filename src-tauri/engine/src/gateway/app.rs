@@ -62,6 +62,44 @@ fn wants_html(req: &Request) -> bool {
         && req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
 }
 
+/// The request that opened a session, kept to ask the gate again.
+struct Asked {
+    method: Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    base: String,
+    changes: tokio::sync::broadcast::Receiver<crate::events::Event>,
+}
+
+/// Ends once the viewer of a session may no longer open the item: its access narrowed, its
+/// secret link regenerated or revoked, the item removed, or sharing paused for a viewer on
+/// another computer. Asked again on each change of the item or the library; pending for
+/// ever otherwise. A download already under way runs to its end.
+async fn refused_later(engine: &Engine, guid: &str, asked: Option<Asked>) {
+    use crate::events::Event;
+    let Some(mut asked) = asked else { return std::future::pending().await };
+    loop {
+        match asked.changes.recv().await {
+            Ok(Event::ContentChanged { guid: g } | Event::ContentDeleted { guid: g }) if g == guid => {}
+            Ok(Event::LibraryChanged) => {}
+            Ok(_) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
+        let remote = asked.peer.is_some_and(|p| !super::identity::is_loopback(p.ip()));
+        if remote && engine.library().sharing_paused() {
+            return;
+        }
+        let Some(route) = engine.library().routes().snapshot().get(guid) else { return };
+        let ask =
+            super::access::Asker { method: &asked.method, uri: &asked.uri, headers: &asked.headers, peer: asked.peer };
+        if matches!(super::access::gate(engine, &route, &asked.base, ask).await, super::access::Gate::Hidden) {
+            return;
+        }
+    }
+}
+
 /// Routes a viewer's request (HTTP or WebSocket) to one of the item's workers.
 pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: Request) -> Response {
     let affinity = read_affinity(&req, &route.guid);
@@ -94,6 +132,15 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
     let peer = super::identity::peer_of(&req);
     // Who opens a session, for the observers that ask (read before the request is handed on).
     let upgrade = req.headers().contains_key(header::UPGRADE);
+    // What let a session in, to ask again when the item's access changes (see `admitted`).
+    let asked = upgrade.then(|| Asked {
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        headers: req.headers().clone(),
+        peer,
+        base: base.to_string(),
+        changes: engine.subscribe(),
+    });
     let visitor = (upgrade && engine.viewers().wants_detail())
         .then(|| crate::observe::Visitor::of(req.method(), req.headers(), ""));
     // Whether a session is one Porch counts, for every observer (keep-awake asks even while
@@ -124,7 +171,7 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
     let mut resp = match proxy::forward(lease, req, outside).await {
         Ok(Forwarded::Response(resp)) => resp,
         Ok(Forwarded::Upgraded(resp, upgrade)) => {
-            let (observers, route) = (engine.viewers().clone(), route.clone());
+            let (observers, route, gate) = (engine.viewers().clone(), route.clone(), engine.clone());
             // On the engine's tracker, so shutdown sees open sessions; they end when it starts.
             let stop = engine.shutdown_token();
             engine.shared().spawn(async move {
@@ -144,6 +191,9 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
                 tokio::select! {
                     () = tunnel.run() => {}
                     () = stop.cancelled() => {}
+                    () = refused_later(&gate, &route.guid, asked) => {
+                        tracing::info!(content = %route.guid, "closed a session its viewer may no longer open");
+                    }
                 }
                 observers.session_closed(&session, opened.elapsed());
             });
