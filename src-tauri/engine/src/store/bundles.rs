@@ -148,18 +148,32 @@ impl Store {
 
     /// Deletes a bundle row that is not active.
     pub async fn delete_bundle(&self, content_id: i64, bundle_id: i64) -> Result<()> {
+        // In one statement, so a deploy cannot start between a check and the delete.
         let res = sqlx::query(
             "DELETE FROM bundles WHERE content_id = ? AND id = ? AND id IS NOT \
-             (SELECT bundle_id FROM content WHERE id = ?)",
+             (SELECT bundle_id FROM content WHERE id = ?) \
+             AND NOT EXISTS (SELECT 1 FROM tasks WHERE bundle_id = ? AND kind = 'deploy' AND finished = 0)",
         )
         .bind(content_id)
         .bind(bundle_id)
         .bind(content_id)
+        .bind(bundle_id)
         .execute(&self.pool)
         .await
         .map_err(Error::store("deleting a bundle"))?;
         if res.rows_affected() == 0 {
-            return Err(Error::DeleteActiveBundle(bundle_id));
+            let deploying: Option<String> =
+                sqlx::query_scalar("SELECT id FROM tasks WHERE bundle_id = ? AND kind = 'deploy' AND finished = 0")
+                    .bind(bundle_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Error::store("reading a bundle's deploy"))?;
+            return Err(match deploying {
+                Some(task) => Error::Conflict(format!(
+                    "bundle {bundle_id} is being deployed (task {task}); delete it once that has finished"
+                )),
+                None => Error::DeleteActiveBundle(bundle_id),
+            });
         }
         Ok(())
     }
@@ -210,6 +224,17 @@ mod tests {
         assert!(matches!(store.delete_bundle(cid, ids[0]).await, Err(crate::error::Error::DeleteActiveBundle(_))));
         store.delete_bundle(cid, ids[1]).await.expect("delete inactive");
         assert_eq!(store.list_bundles(cid).await.expect("list").len(), 1);
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_bundle_being_deployed_cannot_be_deleted(pool: sqlx::SqlitePool) {
+        let store = Store::from_pool(pool);
+        let (cid, ids) = item_with_bundles(&store, 1).await;
+        store.insert_task("t-1", cid, Some(ids[0]), "deploy", "t").await.expect("task");
+        let e = store.delete_bundle(cid, ids[0]).await.expect_err("refused").to_string();
+        assert!(e.contains("is being deployed (task t-1)"), "{e}");
+        store.finish_task("t-1", 0, "", None, "t").await.expect("finish");
+        store.delete_bundle(cid, ids[0]).await.expect("deleted once the deploy finished");
     }
 
     #[sqlx::test(migrator = "crate::store::MIGRATOR")]
