@@ -173,7 +173,13 @@ impl Sink<'_> {
         Ok(path)
     }
 
-    fn file(&mut self, rel: &Path, mut data: impl Read, entry: &str) -> Result<(), BundleError> {
+    /// Writes one file. `declared` is the size its archive header states: past the limit,
+    /// the bundle is refused before a byte is written (a bomb's 3 GiB entry is not inflated
+    /// to find out); the bytes themselves are counted too, as a header may understate.
+    fn file(&mut self, rel: &Path, mut data: impl Read, entry: &str, declared: u64) -> Result<(), BundleError> {
+        if self.bytes.saturating_add(declared) > self.limits.max_bundle_bytes {
+            return Err(BundleError::TooLarge { limit: self.limits.max_bundle_bytes, entry: entry.to_string() });
+        }
         self.bump()?;
         let path = self.parent_of(rel)?;
         let mut out = fs::File::create(&path).map_err(BundleError::io("writing a bundle file", &path))?;
@@ -212,7 +218,7 @@ impl Sink<'_> {
             return Err(BundleError::LinkEscapes { entry: entry.to_string(), target: target.display().to_string() });
         }
         let f = fs::File::open(&src).map_err(BundleError::io("reading a hard-link target", &src))?;
-        self.file(rel, f, entry)
+        self.file(rel, f, entry, meta.len())
     }
 }
 
@@ -236,7 +242,8 @@ fn extract_tar<R: Read>(mut ar: tar::Archive<R>, sink: &mut Sink<'_>) -> Result<
         };
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                sink.file(&rel, entry, &name)?
+                let declared = entry.header().size().unwrap_or(0);
+                sink.file(&rel, entry, &name, declared)?
             }
             tar::EntryType::Directory => sink.dir(&rel)?,
             tar::EntryType::Symlink => sink.symlink(&rel, &link_target(&entry, &name)?, &name)?,
@@ -286,7 +293,8 @@ fn extract_zip(archive: &Path, sink: &mut Sink<'_>) -> Result<(), BundleError> {
             file.read_to_string(&mut target).map_err(|source| BundleError::Corrupt { entry: name.clone(), source })?;
             sink.symlink(&rel, Path::new(&target), &name)?;
         } else if ftype == 0 || ftype == 0o100000 {
-            sink.file(&rel, &mut file, &name)?;
+            let declared = file.size();
+            sink.file(&rel, &mut file, &name, declared)?;
         } else {
             return Err(BundleError::SpecialFile { entry: name, kind: "special file" });
         }
@@ -401,6 +409,28 @@ mod tests {
         fs::write(&archive, b.into_inner().expect("tar")).expect("write");
         extract(&archive, &dest2, &Limits::default()).expect("inside");
         assert_eq!(fs::read_to_string(dest2.join("sub/l")).expect("through the link"), "hi");
+    }
+
+    /// An entry whose header states more than the limit is refused before it is inflated
+    /// (a gzip bomb's gigabytes are never written to find out); one that fits is extracted.
+    #[test]
+    fn an_entry_declared_past_the_limit_is_refused_unwritten() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (archive, dest) = (dir.path().join("bomb.tar.gz"), dir.path().join("dest"));
+        fs::create_dir(&dest).expect("dest");
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        let mut h = tar::Header::new_ustar();
+        h.set_size(4 << 20);
+        b.append_data(&mut h, "big.bin", io::repeat(0).take(4 << 20)).expect("entry");
+        fs::write(&archive, b.into_inner().expect("tar").finish().expect("gz")).expect("write");
+        let limits = Limits { max_bundle_bytes: 1 << 20, ..Limits::default() };
+        let err = extract(&archive, &dest, &limits).expect_err("too large");
+        assert!(matches!(err, BundleError::TooLarge { .. }), "{err:?}");
+        assert!(!dest.join("big.bin").exists(), "nothing was written of it");
+        let dest2 = dir.path().join("dest2");
+        fs::create_dir(&dest2).expect("dest");
+        extract(&archive, &dest2, &Limits { max_bundle_bytes: 8 << 20, ..Limits::default() }).expect("fits");
+        assert_eq!(fs::metadata(dest2.join("big.bin")).expect("extracted").len(), 4 << 20);
     }
 
     proptest! {
