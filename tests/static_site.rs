@@ -197,6 +197,22 @@ async fn validators_ranges_and_compression() {
     assert_eq!(r.status(), 200);
     let r = p.http.get(p.url(&url)).header("If-Modified-Since", &last_modified).send().await.expect("get");
     assert_eq!(r.status(), 304);
+    // Preconditions: the current tag (or any, `*`) and an unchanged date pass; another tag,
+    // a weak one, and a date before the file's change fail with 412 (the file and the
+    // cache answer alike: asked twice).
+    for _ in 0..2 {
+        for (name, value, status) in [
+            ("If-Match", etag.as_str(), 200),
+            ("If-Match", "*", 200),
+            ("If-Match", "\"nomatch\"", 412),
+            ("If-Match", &format!("W/{etag}"), 412),
+            ("If-Unmodified-Since", last_modified.as_str(), 200),
+            ("If-Unmodified-Since", "Sat, 01 Jan 2000 00:00:00 GMT", 412),
+        ] {
+            let r = p.http.get(p.url(&url)).header(name, value).send().await.expect("get");
+            assert_eq!(r.status().as_u16(), status, "{name}: {value}");
+        }
+    }
     let r =
         p.http.get(p.url(&url)).header("If-Modified-Since", "Thu, 01 Jan 1970 00:00:00 GMT").send().await.expect("get");
     assert_eq!(r.status(), 200);

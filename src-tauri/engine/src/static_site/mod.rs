@@ -319,6 +319,28 @@ fn strip_variant(tag: &str) -> String {
     tag.to_string()
 }
 
+/// Whether a precondition of the request fails (→ 412): `If-Match` names no current tag
+/// (strong comparison: a weak tag never matches), or, without it, the file changed after
+/// `If-Unmodified-Since` (RFC 9110 §13.2.2). A client that updates only what it saw uses them.
+fn precondition_failed(meta: &FileMeta, headers: &HeaderMap) -> bool {
+    if let Some(im) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        let strong = im.split(',').map(str::trim).filter(|t| !t.starts_with("W/")).collect::<Vec<_>>().join(",");
+        return strong.is_empty() || !etag_matches(&strong, &meta.etag);
+    }
+    if let Some(ius) = headers.get(header::IF_UNMODIFIED_SINCE).and_then(|v| v.to_str().ok()) {
+        if let Ok(since) = httpdate::parse_http_date(ius) {
+            let modified_secs = meta.modified.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let since_secs = since.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            return modified_secs > since_secs;
+        }
+    }
+    false
+}
+
+fn precondition_failed_response() -> Response<Body> {
+    finish(Response::builder().status(StatusCode::PRECONDITION_FAILED), Body::empty())
+}
+
 /// Whether the client's cached copy is current (→ 304).
 fn not_modified(meta: &FileMeta, headers: &HeaderMap) -> bool {
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
@@ -430,6 +452,9 @@ fn reply_memory(file: &CachedFile, method: &Method, headers: &HeaderMap) -> Resp
         return method_not_allowed();
     }
     let meta = &file.meta;
+    if precondition_failed(meta, headers) {
+        return precondition_failed_response();
+    }
     if not_modified(meta, headers) {
         return finish(base_headers(meta, &meta.etag_value).status(StatusCode::NOT_MODIFIED), Body::empty());
     }
@@ -482,6 +507,9 @@ async fn reply_disk(path: &Path, meta: &FileMeta, method: &Method, headers: &Hea
     let head = method == Method::HEAD;
     if !head && method != Method::GET {
         return method_not_allowed();
+    }
+    if precondition_failed(meta, headers) {
+        return precondition_failed_response();
     }
     if not_modified(meta, headers) {
         return finish(base_headers(meta, &meta.etag_value).status(StatusCode::NOT_MODIFIED), Body::empty());
