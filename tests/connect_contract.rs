@@ -224,5 +224,12 @@ async fn environment_patch_merges_put_replaces_and_bad_bodies_change_nothing() {
     let (_, names) = get(&p, &path).await;
     assert_eq!(names, json!(["C"]), "a refused change kept the variables");
     assert_eq!(send(Method::PATCH, r#"[{"name":"C","value":null}]"#).await, (200, json!([])), "null removes");
+    // A list where the item's fields belong is named so, not by Porch's internal type.
+    let r = p.api(Method::PATCH, &format!("/__api__/v1/content/{guid}")).header("Content-Type", "application/json");
+    let r = r.body("[]").send().await.expect("patch");
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.expect("json");
+    let message = e["error"].as_str().unwrap_or_default();
+    assert!(message.contains("a list where a JSON object was expected") && !message.contains("struct"), "{e}");
     p.shutdown();
 }

@@ -239,7 +239,11 @@ impl Porch {
                     #[cfg(feature = "gui")]
                     Body::Bytes(bytes, content_type) => req.header("content-type", content_type).body(bytes),
                 };
-                let resp = req.send().await.with_context(|| format!("cannot reach Porch at {base}"))?;
+                let resp = req.send().await.map_err(|e| {
+                    // The server holds the folder but no longer accepts: it is stopping.
+                    let hint = if e.is_connect() { " (it may be stopping; try again in a moment)" } else { "" };
+                    anyhow::Error::new(e).context(format!("cannot reach Porch at {base}{hint}"))
+                })?;
                 let status = resp.status().as_u16();
                 let content_type = content_type_of(resp.headers());
                 let bytes = resp.bytes().await.with_context(|| format!("cannot read Porch's answer from {base}"))?;

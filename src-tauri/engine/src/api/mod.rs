@@ -198,6 +198,15 @@ pub fn normalize(mut req: Request<Body>) -> Request<Body> {
 /// empty body reads as `{}`.
 pub(crate) fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let text = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &body[..] };
-    serde_json::from_slice(text)
-        .map_err(|e| ApiError(Error::Invalid(format!("cannot parse the request body as JSON: {e}"))))
+    serde_json::from_slice(text).map_err(|e| {
+        // serde names the Rust type it wanted ("expected struct ItemChanges"): say what a
+        // client sends instead.
+        let said = e.to_string();
+        let message = match said.split_once("expected struct ") {
+            Some(_) if text.trim_ascii_start().starts_with(b"[") => "a list where a JSON object was expected".into(),
+            Some((before, _)) => format!("{}, expected a JSON object", before.trim_end_matches([',', ' '])),
+            None => said,
+        };
+        ApiError(Error::Invalid(format!("cannot parse the request body as JSON: {message}")))
+    })
 }
