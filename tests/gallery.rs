@@ -571,7 +571,7 @@ async fn a_picture_shows_only_what_the_items_viewers_may_see() {
         assert!(out.status.success(), "{}", common::plain_text(&out));
     };
     let guid_of = |name: &'static str| async move {
-        let (s, v) = call(&p, Method::GET, &format!("/__api__/v1/content?name={name}"), None).await;
+        let (s, v) = call(p, Method::GET, &format!("/__api__/v1/content?name={name}"), None).await;
         assert_eq!(s, 200, "{v}");
         v[0]["guid"].as_str().expect("the deployed item").to_string()
     };
@@ -587,7 +587,7 @@ async fn a_picture_shows_only_what_the_items_viewers_may_see() {
     deploy("peek", vec![("index.html", peek)], "network");
     let network = guid_of("peek").await;
     let capture = |guid: String| async move {
-        let (s, v) = call(&p, Method::POST, &format!("/__api__/porch/content/{guid}/thumbnail/capture"), None).await;
+        let (s, v) = call(p, Method::POST, &format!("/__api__/porch/content/{guid}/thumbnail/capture"), None).await;
         assert_eq!(s, 200, "{v}");
         let shot = p.api(Method::GET, &format!("/__api__/v1/content/{guid}/thumbnail")).send().await.expect("get");
         shot.bytes().await.expect("png").to_vec()
