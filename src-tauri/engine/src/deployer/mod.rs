@@ -170,8 +170,9 @@ impl Deployer {
     ///
     /// An interactive item's new version must start before it is served: a first deploy
     /// (its check's worker then stops; the app starts when its first viewer arrives), a
-    /// redeploy whatever asked for it, and every save of a linked folder. With [`Trigger::Watch`] (a linked folder changed) a rendered item's render
-    /// is recorded with trigger `watch`. Every failure leaves the served version as it was.
+    /// redeploy whatever asked for it, and every save of a linked folder. With
+    /// [`Trigger::Watch`] (a linked folder changed) a rendered item's render is recorded with
+    /// trigger `watch`. Every failure leaves the served version as it was.
     async fn run_deploy(
         &self,
         log: &TaskLog,

@@ -132,7 +132,7 @@ pub(super) async fn proxy(engine: &Engine, route: &Arc<Route>, base: &str, req: 
     let peer = super::identity::peer_of(&req);
     // Who opens a session, for the observers that ask (read before the request is handed on).
     let upgrade = req.headers().contains_key(header::UPGRADE);
-    // What let a session in, to ask again when the item's access changes (see `admitted`).
+    // What let a session in, to ask again when the item's access changes (`refused_later`).
     let asked = upgrade.then(|| Asked {
         method: req.method().clone(),
         uri: req.uri().clone(),
