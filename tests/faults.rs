@@ -224,6 +224,20 @@ async fn sigkill_during_a_render_fails_it_and_keeps_the_current_output() {
     .await;
     assert_eq!(t["code"], 0, "{t}");
     assert_ne!(shown_number(&p, &guid).await, shown);
+
+    // Stopped cleanly (SIGTERM) during a render: the render was interrupted, not the
+    // document's failure (it read "the render failed (signal: 15 (SIGTERM))").
+    set_env(&p, &guid, "PORCH_FIXTURE_HANG", Some("1")).await;
+    let r = p.api(Method::POST, &format!("/__api__/v1/content/{guid}/render")).send().await.expect("render");
+    let task_id = r.json::<Value>().await.expect("json")["task_id"].as_str().expect("task").to_string();
+    kernel_running(&p).await;
+    let p = p.restart(Opts::default()).await;
+    let t = task(&p, &task_id).await;
+    let error = t["error"].as_str().unwrap_or("");
+    assert!(error.contains("interrupted") && !error.contains("signal"), "{t}");
+    let list = renders(&p, &guid).await;
+    let error = list[0]["error"].as_str().unwrap_or("");
+    assert!(error.contains("interrupted") && !error.contains("signal"), "{list:?}");
     p.shutdown();
 }
 

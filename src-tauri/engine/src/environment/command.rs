@@ -54,6 +54,10 @@ pub(crate) async fn run_streamed(
     let exit = process.exited().await;
     if exit.success() {
         Ok(())
+    } else if runner.is_stopping() {
+        // Porch stopping ended it: not the requirements' failure.
+        let status = "interrupted: Porch stopped during the build".to_string();
+        Err(EnvError::InstallFailed { tool: tool.to_string(), status, last_lines: Vec::new() })
     } else {
         Err(EnvError::InstallFailed { tool: tool.to_string(), status: exit.to_string(), last_lines: tail.into() })
     }
@@ -82,6 +86,26 @@ mod tests {
         }
         let msg = err.to_string();
         assert!(msg.contains("sh test failed") && msg.contains("exit status: 3") && msg.contains("err1"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn a_step_ended_by_porch_stopping_says_so() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let runner =
+            Runner::new(tokio_util::task::TaskTracker::new(), cancel.clone(), std::time::Duration::from_millis(200));
+        let mut cmd = Cmd::new("sleep");
+        cmd.arg("30");
+        let run = tokio::spawn(async move { run_streamed(&runner, "uv pip install", cmd, &tx).await });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        cancel.cancel();
+        let err = tokio::time::timeout(std::time::Duration::from_secs(20), run)
+            .await
+            .expect("in time")
+            .expect("join")
+            .expect_err("stopped");
+        let msg = err.to_string();
+        assert!(msg.contains("interrupted: Porch stopped") && !msg.contains("signal"), "{msg}");
     }
 
     #[tokio::test]

@@ -516,6 +516,12 @@ impl Runner {
         Runner::new(TaskTracker::new(), CancellationToken::new(), Duration::from_secs(5))
     }
 
+    /// Whether Porch is stopping (the runner's token is cancelled): every process it runs is
+    /// being ended, so an exit now is not the process's own failure.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.cancel.is_cancelled()
+    }
+
     /// Starts `cmd` with its output piped through the pump to `logs`.
     pub fn spawn(&self, cmd: &Cmd, logs: Logs) -> std::io::Result<Process> {
         Ok(self.start(cmd, logs, false)?.0)
