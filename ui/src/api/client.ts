@@ -182,13 +182,13 @@ export function hintFor(e: ApiError): string {
     case "InvalidManifest":
       return "Porch could not tell what this is. Add a manifest.json (rsconnect write-manifest …), or drop the folder that holds index.html, app.py, a notebook or a .qmd.";
     case "InvalidRequest":
-      return "Correct the highlighted value and try again.";
+      return "Correct the value the message names and try again.";
     case "Conflict":
       return "Something with this name or path already exists; choose another.";
     case "Unauthorized":
       return "The API key is missing or was revoked. Sign in again with a valid key.";
     case "Forbidden":
-      return "Publishing from another computer is switched off; start Porch with --allow-remote-publishing, or use the publishing computer.";
+      return "Porch does not take this from another computer: do it on the computer Porch runs on (publishing from other computers is a setting there).";
     case "NotFound":
       return "It no longer exists; it may have been deleted.";
     case "Busy":

@@ -12,3 +12,12 @@ export function ErrorNote(err: unknown, context?: string): HTMLElement {
     h("p", { class: "muted small" }, hintFor(e)),
   );
 }
+
+/** Shows `note` at the top of `box`, in place of any error shown there before: one message,
+ * for the latest attempt. */
+export function replaceError(box: HTMLElement, note: HTMLElement): void {
+  for (const old of Array.from(box.children)) {
+    if (old.classList.contains("error-note")) old.remove();
+  }
+  box.prepend(note);
+}

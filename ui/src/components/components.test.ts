@@ -3,10 +3,20 @@ import { ApiError } from "../api/client";
 import { field, h } from "./dom";
 import { DropOverlay } from "./DropOverlay";
 import { EmptyState, sampleSite } from "./EmptyState";
-import { ErrorNote } from "./ErrorNote";
+import { ErrorNote, replaceError } from "./ErrorNote";
 import { RuntimeFields, RUNTIME_FIELDS } from "./RuntimeFields";
 
 describe("components", () => {
+  it("replaceError shows one message, the latest, and keeps the rest of the box", () => {
+    const box = h("div", {}, h("input", {}));
+    replaceError(box, ErrorNote(new ApiError("InvalidRequest", "first")));
+    replaceError(box, ErrorNote(new ApiError("InvalidRequest", "second")));
+    const notes = box.querySelectorAll('[data-testid="error-note"]');
+    expect(notes.length).toBe(1);
+    expect(notes[0].textContent).toContain("second");
+    expect(box.querySelector("input")).not.toBeNull();
+  });
+
   it("RuntimeFields shows set values, defaults as placeholders, and reads empty as null", () => {
     const { grid, read } = RuntimeFields("t", (k) => (k === "max_processes" ? 5 : null), (k) => `${k} default`);
     const inputs = grid.querySelectorAll("input");

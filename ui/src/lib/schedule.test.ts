@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultForm, describe as say, fromView, SCHEDULE_TYPES, toBody, validate, zonedToUtc, wallClock, type ScheduleForm } from "./schedule";
+import { defaultForm, describe as say, fromView, SCHEDULE_TYPES, toBody, validate, zonedToUtc, wallClock, zoneList, type ScheduleForm } from "./schedule";
 
 const base = (over: Partial<ScheduleForm> = {}): ScheduleForm => ({
   ...defaultForm(new Date("2026-03-01T08:30:00Z"), "Europe/Berlin"),
@@ -7,6 +7,13 @@ const base = (over: Partial<ScheduleForm> = {}): ScheduleForm => ({
 });
 
 describe("schedule form", () => {
+  it("lists a saved zone the browser knows under another name, so the picker shows it", () => {
+    expect(zoneList("Asia/Kolkata")).toContain("Asia/Kolkata");
+    expect(zoneList()).toContain("UTC");
+    const list = zoneList("Etc/GMT-14");
+    expect([...list].sort()).toEqual(list);
+  });
+
   it("defaults to daily at the next full hour in the given zone", () => {
     const f = base();
     expect(f.type).toBe("day");

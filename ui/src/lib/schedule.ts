@@ -70,13 +70,16 @@ export function systemZone(): string {
   }
 }
 
-/** Every IANA zone the browser knows, for the picker (the system zone is always in it). */
-export function zoneList(): string[] {
+/** Every IANA zone the browser knows, for the picker (the system zone is always in it, and
+ * `current`, a schedule's saved zone, which the browser may know under an older name: Chromium
+ * lists `Asia/Calcutta` for `Asia/Kolkata`). */
+export function zoneList(current?: string): string[] {
   const intl = Intl as unknown as { supportedValuesOf?: (key: string) => string[] };
   const zones = intl.supportedValuesOf ? intl.supportedValuesOf("timeZone") : [];
   const set = new Set(zones);
   set.add(systemZone());
   set.add("UTC");
+  if (current) set.add(current);
   return [...set].sort();
 }
 

@@ -366,8 +366,16 @@ function rendersPanel(root: HTMLElement, shell: Shell, c: ContentView): Cleanup 
       list.replaceChildren(ErrorNote(err));
     }
   };
+  // One click, one render: the button waits for Porch's answer before it takes another.
+  const renderNow = button("Render now", () => {
+    renderNow.disabled = true;
+    void api
+      .renderNow(c.guid)
+      .then(() => (toast("Render started"), paint()), (e) => toast(toApiError(e).message, "error"))
+      .finally(() => (renderNow.disabled = false));
+  }, { kind: "primary", testid: "render-now" }) as HTMLButtonElement;
   root.replaceChildren(
-    h("div", { class: "toolbar" }, button("Render now", () => void api.renderNow(c.guid).then(() => (toast("Render started"), paint()), (e) => toast(toApiError(e).message, "error")), { kind: "primary", testid: "render-now" })),
+    h("div", { class: "toolbar" }, renderNow),
     list,
     logBox,
   );

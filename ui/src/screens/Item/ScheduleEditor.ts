@@ -7,7 +7,7 @@ import * as api from "../../api/content";
 import { previewSchedule } from "../../api/server";
 import type { ScheduleView } from "../../api/types";
 import { button, field, h } from "../../components/dom";
-import { ErrorNote } from "../../components/ErrorNote";
+import { ErrorNote, replaceError } from "../../components/ErrorNote";
 import { toast } from "../../components/Toast";
 import { defaultForm, describe, fromView, SCHEDULE_TYPES, toBody, validate, WEEKDAYS, zoneList, type ScheduleForm } from "../../lib/schedule";
 
@@ -25,7 +25,8 @@ export function ScheduleEditor(guid: string, existing: ScheduleView | null, onSa
       const errors = validate(f);
       if (Object.keys(errors).length > 0) {
         preview.replaceChildren();
-        previewNote.textContent = "Fix the fields above to see the next runs.";
+        // Say what to fix (a field may be out of view, or not marked until Save).
+        previewNote.textContent = `To see the next runs: ${Object.values(errors)[0]}`;
         return;
       }
       const mine = ++seq;
@@ -64,7 +65,7 @@ export function ScheduleEditor(guid: string, existing: ScheduleView | null, onSa
       ),
       errors.days ? h("p", { class: "field-error small", role: "alert" }, errors.days) : null,
     );
-    const zones = h("select", { "data-testid": "sched-timezone", onchange: (e: Event) => set("timezone", (e.target as HTMLSelectElement).value) }, ...zoneList().map((z) => h("option", { value: z, selected: z === f.timezone }, z)));
+    const zones = h("select", { "data-testid": "sched-timezone", onchange: (e: Event) => set("timezone", (e.target as HTMLSelectElement).value) }, ...zoneList(f.timezone).map((z) => h("option", { value: z, selected: z === f.timezone }, z)));
     const fields: (HTMLElement | null)[] = [
       field("sched-type-f", "Repeat", type),
       ["minute", "hour", "day", "week", "dayofmonth", "dayweekofmonth", "year"].includes(f.type)
@@ -127,7 +128,7 @@ export function ScheduleEditor(guid: string, existing: ScheduleView | null, onSa
       toast("Schedule saved");
       onSaved();
     } catch (err) {
-      box.prepend(ErrorNote(err, "The schedule was not saved"));
+      replaceError(box, ErrorNote(err, "The schedule was not saved"));
     }
   };
   const remove = async () => {
@@ -137,7 +138,7 @@ export function ScheduleEditor(guid: string, existing: ScheduleView | null, onSa
       toast("Schedule deleted");
       onSaved();
     } catch (err) {
-      box.prepend(ErrorNote(err));
+      replaceError(box, ErrorNote(err));
     }
   };
 

@@ -9,7 +9,7 @@ import * as api from "../../api/content";
 import type { ContentView, RuntimeDefaults, ScheduleView, ViewerAccess } from "../../api/types";
 import type { Cleanup, Shell } from "../../app";
 import { button, copyText, field, h } from "../../components/dom";
-import { ErrorNote } from "../../components/ErrorNote";
+import { ErrorNote, replaceError } from "../../components/ErrorNote";
 import { toast } from "../../components/Toast";
 import { runtimeKind } from "../../lib/format";
 import { ScheduleEditor } from "./ScheduleEditor";
@@ -48,7 +48,12 @@ function generalSection(c: ContentView): HTMLElement {
   box.append(
     field("set-title-f", "Title", title),
     field("set-desc-f", "Description", desc),
-    h("div", { class: "actions" }, button("Save", () => void api.patchContent(c.guid, { title: title.value.trim(), description: desc.value }).then(() => toast("Saved"), (e) => box.prepend(ErrorNote(e))), { kind: "primary" })),
+    h("div", { class: "actions" }, button("Save", () => void api.patchContent(c.guid, { title: title.value.trim(), description: desc.value }).then((saved) => {
+      toast("Saved");
+      // The page's heading shows the saved title at once, not after a tab change.
+      const heading = document.querySelector('[data-testid="item-title"]');
+      if (heading) heading.textContent = saved.title || saved.name;
+    }, (e) => replaceError(box, ErrorNote(e))), { kind: "primary" })),
   );
   return box;
 }
@@ -64,7 +69,7 @@ function vanitySection(c: ContentView): HTMLElement {
       else await api.setVanity(c.guid, input.value.trim());
       toast(input.value.trim() ? "Vanity path saved" : "Vanity path removed");
     } catch (err) {
-      box.prepend(ErrorNote(err, "The vanity path was not saved"));
+      replaceError(box, ErrorNote(err, "The vanity path was not saved"));
     }
   };
   box.append(field("set-vanity-f", "Path", input, { hint: "Viewers can also open the item at this address. Leave empty for none." }), h("div", { class: "actions" }, button("Save path", () => void save(), { kind: "primary", testid: "save-vanity" })));
@@ -83,7 +88,7 @@ function accessSection(c: ContentView): HTMLElement {
       await api.setViewerAccess(c.guid, value);
       toast("Access changed");
     } catch (err) {
-      box.prepend(ErrorNote(err));
+      replaceError(box, ErrorNote(err));
     }
   };
   const makeLink = async () => {
@@ -92,7 +97,7 @@ function accessSection(c: ContentView): HTMLElement {
       linkOut.replaceChildren("Secret link: ", h("code", { "data-testid": "secret-link" }, r.url), " ", button("Copy", () => void copyText(r.url).then(() => toast("Link copied")), { kind: "quiet" }));
     } catch (err) {
       if (api.isMissingEndpoint(err)) linkOut.replaceChildren(unavailable("Secret links"));
-      else box.prepend(ErrorNote(err));
+      else replaceError(box, ErrorNote(err));
     }
   };
   box.append(
@@ -101,7 +106,7 @@ function accessSection(c: ContentView): HTMLElement {
       radio("local", "Only this computer", "viewers elsewhere get an error page"),
       radio("link", "People with the secret link", "the link carries a token; regenerate it to lock out old links"),
     ),
-    h("div", { class: "actions" }, button("New secret link", () => void makeLink()), button("Revoke link", () => void api.revokeSecretLink(c.guid).then(() => (linkOut.textContent = "Link revoked."), (e) => box.prepend(ErrorNote(e))), { kind: "quiet" })),
+    h("div", { class: "actions" }, button("New secret link", () => void makeLink()), button("Revoke link", () => void api.revokeSecretLink(c.guid).then(() => (linkOut.textContent = "Link revoked."), (e) => replaceError(box, ErrorNote(e))), { kind: "quiet" })),
     linkOut,
   );
   return box;
@@ -124,8 +129,8 @@ function linkSection(c: ContentView): HTMLElement {
         : h("p", { class: "muted small" }, "Not linked. Link a folder and Porch redeploys whenever its files change."),
       field("link-path-f", "Folder on this computer", input),
       h("div", { class: "actions" },
-        button(link ? "Change folder" : "Link folder", () => void api.putLink(c.guid, input.value.trim()).then(() => (toast("Folder linked"), paint()), (e) => box.prepend(ErrorNote(e))), { kind: "primary" }),
-        link ? button("Unlink", () => void api.deleteLink(c.guid).then(() => (toast("Unlinked"), paint()), (e) => box.prepend(ErrorNote(e))), { kind: "quiet" }) : null,
+        button(link ? "Change folder" : "Link folder", () => void api.putLink(c.guid, input.value.trim()).then(() => (toast("Folder linked"), paint()), (e) => replaceError(box, ErrorNote(e))), { kind: "primary" }),
+        link ? button("Unlink", () => void api.deleteLink(c.guid).then(() => (toast("Unlinked"), paint()), (e) => replaceError(box, ErrorNote(e))), { kind: "quiet" }) : null,
       ),
     );
   };
@@ -148,14 +153,14 @@ function runtimeSection(c: ContentView, defaults: RuntimeDefaults | null): HTMLE
     const max = eff("max_processes");
     if (min !== null && max !== null && min > max) problems.push(`minimum processes (${min}) must not exceed maximum (${max})`);
     if (problems.length > 0) {
-      box.prepend(ErrorNote(new ApiError("InvalidRequest", problems.join("; "))));
+      replaceError(box, ErrorNote(new ApiError("InvalidRequest", problems.join("; "))));
       return;
     }
     try {
       await api.patchContent(c.guid, patch);
       toast("Runtime settings saved");
     } catch (err) {
-      box.prepend(ErrorNote(err, "Not saved"));
+      replaceError(box, ErrorNote(err, "Not saved"));
     }
   };
   box.append(h("p", { class: "muted small" }, "Empty fields use the server default shown in grey (changed in Settings → Runtime defaults)."), grid, h("div", { class: "actions" }, button("Save runtime settings", () => void save(), { kind: "primary", testid: "save-runtime" })));
@@ -192,7 +197,7 @@ function variantsSection(c: ContentView): HTMLElement {
     const name = h("input", { placeholder: "e.g. europe" }) as HTMLInputElement;
     const params = h("textarea", { rows: 3, placeholder: '{"region": "europe"}', spellcheck: "false" }) as HTMLTextAreaElement;
     box.replaceChildren(
-      list.length === 0 ? h("p", { class: "muted small" }, "No variants: the report renders with its default parameters.") : h("ul", {}, ...list.map((v) => h("li", {}, h("strong", {}, v.name), ` ${JSON.stringify(v.parameters)} `, v.render_id ? h("a", { href: v.url, target: "_blank", rel: "noopener" }, "Open") : h("span", { class: "muted small" }, "not rendered yet"), " ", button("Render", () => void api.renderNow(c.guid, v.id).then(() => toast("Render started"), (e) => toast(toApiError(e).message, "error")), { kind: "quiet" }), button("Delete", () => void api.deleteVariant(c.guid, v.id).then(() => paint(), (e) => box.prepend(ErrorNote(e))), { kind: "quiet" })))),
+      list.length === 0 ? h("p", { class: "muted small" }, "No variants: the report renders with its default parameters.") : h("ul", {}, ...list.map((v) => h("li", {}, h("strong", {}, v.name), ` ${JSON.stringify(v.parameters)} `, v.render_id ? h("a", { href: v.url, target: "_blank", rel: "noopener" }, "Open") : h("span", { class: "muted small" }, "not rendered yet"), " ", button("Render", () => void api.renderNow(c.guid, v.id).then(() => toast("Render started"), (e) => toast(toApiError(e).message, "error")), { kind: "quiet" }), button("Delete", () => void api.deleteVariant(c.guid, v.id).then(() => paint(), (e) => replaceError(box, ErrorNote(e))), { kind: "quiet" })))),
       field("var-name-f", "New variant name", name),
       field("var-params-f", "Parameters (JSON object)", params),
       h("div", { class: "actions" }, button("Add variant", () => {
@@ -204,7 +209,7 @@ function variantsSection(c: ContentView): HTMLElement {
           toast("Parameters must be a JSON object, like {\"region\": \"europe\"}", "error");
           return;
         }
-        void api.createVariant(c.guid, name.value.trim(), parsed).then(() => paint(), (e) => box.prepend(ErrorNote(e)));
+        void api.createVariant(c.guid, name.value.trim(), parsed).then(() => paint(), (e) => replaceError(box, ErrorNote(e)));
       })),
     );
   };
@@ -220,21 +225,21 @@ function envSection(c: ContentView): HTMLElement {
     const set = async () => {
       const n = name.value.trim();
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) {
-        box.prepend(ErrorNote(new ApiError("InvalidRequest", `“${n}” is not a variable name (letters, digits and _, not starting with a digit)`)));
+        replaceError(box, ErrorNote(new ApiError("InvalidRequest", `“${n}” is not a variable name (letters, digits and _, not starting with a digit)`)));
         return;
       }
       try {
         paint(await api.setEnv(c.guid, n, value.value));
         toast(`${n} set; the app restarts to see it`);
       } catch (err) {
-        box.prepend(ErrorNote(err));
+        replaceError(box, ErrorNote(err));
       }
     };
     box.replaceChildren(
       h("p", { class: "muted small" }, "Values are stored but never shown again; set a variable again to change it."),
       names.length === 0
         ? h("p", { class: "muted small" }, "None set.")
-        : h("ul", { class: "env-list", "data-testid": "env-list" }, ...names.map((n) => h("li", {}, h("code", {}, n), " ", h("span", { class: "muted" }, "••••••"), " ", button("Remove", () => void api.setEnv(c.guid, n, null).then(paint, (e) => box.prepend(ErrorNote(e))), { kind: "quiet" })))),
+        : h("ul", { class: "env-list", "data-testid": "env-list" }, ...names.map((n) => h("li", {}, h("code", {}, n), " ", h("span", { class: "muted" }, "••••••"), " ", button("Remove", () => void api.setEnv(c.guid, n, null).then(paint, (e) => replaceError(box, ErrorNote(e))), { kind: "quiet" })))),
       h("div", { class: "row" }, field("env-name-f", "Name", name), field("env-value-f", "Value", value)),
       h("div", { class: "actions" }, button("Set variable", () => void set(), { kind: "primary", testid: "env-set" })),
     );

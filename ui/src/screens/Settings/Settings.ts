@@ -16,7 +16,7 @@ import { ApiError } from "../../api/client";
 import type { ServerView, SmtpView } from "../../api/types";
 import type { Cleanup, Shell } from "../../app";
 import { button, copyText, field, h } from "../../components/dom";
-import { ErrorNote } from "../../components/ErrorNote";
+import { ErrorNote, replaceError } from "../../components/ErrorNote";
 import { toast } from "../../components/Toast";
 import { autostart, isDesktop, restartApp } from "../../platform";
 import { RuntimeFields } from "../../components/RuntimeFields";
@@ -118,7 +118,7 @@ function addressForm(s: ServerView): HTMLElement {
       box.querySelectorAll(".error-note").forEach((n) => n.remove());
       const n = Number(port.value);
       if (!Number.isInteger(n) || n < 1 || n > 65535) {
-        box.prepend(ErrorNote(new ApiError("InvalidRequest", `the port must be a whole number from 1 to 65535, not “${port.value}”`), "Not saved"));
+        replaceError(box, ErrorNote(new ApiError("InvalidRequest", `the port must be a whole number from 1 to 65535, not “${port.value}”`), "Not saved"));
         return;
       }
       const bind = (box.querySelector('input[name="bind-scope"]:checked') as HTMLInputElement | null)?.value ?? cur.bind;
@@ -127,7 +127,7 @@ function addressForm(s: ServerView): HTMLElement {
         toast(next.settings.restart_needed ? "Saved: applies when Porch restarts" : "Address saved");
         paint(next);
       } catch (err) {
-        box.prepend(ErrorNote(err, "Not saved"));
+        replaceError(box, ErrorNote(err, "Not saved"));
       }
     };
     box.replaceChildren(
@@ -181,7 +181,7 @@ function keys(s: ServerView): HTMLElement {
         const k = await createApiKey(name.value.trim() || "key");
         await paint(k);
       } catch (err) {
-        box.prepend(ErrorNote(err, "No key was created"));
+        replaceError(box, ErrorNote(err, "No key was created"));
       }
     };
     const cmd = fresh ? rsconnectAdd(server, fresh.key) : "";
@@ -199,7 +199,7 @@ function keys(s: ServerView): HTMLElement {
         h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Created"), h("th", {}, ""))),
         h("tbody", {}, ...list.map((k) => h("tr", { "data-testid": "key-row" }, h("td", {}, k.name), h("td", {}, new Date(k.created_time).toLocaleString()), h("td", {}, button("Revoke", () => {
           if (!confirm(`Revoke “${k.name}”? Tools using it stop working.`)) return;
-          void revokeApiKey(k.id).then(() => (toast("Key revoked"), paint()), (e) => box.prepend(ErrorNote(e)));
+          void revokeApiKey(k.id).then(() => (toast("Key revoked"), paint()), (e) => replaceError(box, ErrorNote(e)));
         }, { kind: "danger", testid: "revoke" }))))),
       ),
       h("div", { class: "row" }, field("key-name-f", "New key name", name, { hint: "Where it will be used, e.g. laptop or CI." })),
@@ -232,7 +232,7 @@ function smtpSection(): HTMLElement {
         paint(await putSmtp(body));
         toast("Email settings saved");
       } catch (err) {
-        box.prepend(ErrorNote(err, "Not saved"));
+        replaceError(box, ErrorNote(err, "Not saved"));
       }
     };
     box.replaceChildren(
@@ -259,7 +259,7 @@ function defaults(s: ServerView, shell: Shell): HTMLElement {
         toast("Runtime defaults saved");
         paint(next);
       } catch (err) {
-        box.prepend(ErrorNote(err, "Not saved"));
+        replaceError(box, ErrorNote(err, "Not saved"));
       }
     };
     box.replaceChildren(
@@ -352,7 +352,7 @@ function registrySections(s: ServerView): HTMLElement[] {
           toast("Settings saved");
           paint(next);
         } catch (err) {
-          box.prepend(ErrorNote(err, "Not saved"));
+          replaceError(box, ErrorNote(err, "Not saved"));
         }
       };
       box.replaceChildren(...fields.map((f) => f.el), h("div", { class: "actions" }, button("Save", () => void save(), { kind: "primary", testid: `save-${section}` })));
