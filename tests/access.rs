@@ -175,6 +175,21 @@ async fn each_mode_from_loopback_on_every_path_and_the_landing_page() {
         let r = p.http.get(p.url(&format!("/content/{local}/"))).header("Origin", &origin).send().await.expect("get");
         assert_eq!(r.status().as_u16(), status, "local item with Origin {origin}");
     }
+    // Nor a frame in another site's page (a browser says so in `Sec-Fetch-*`, with no
+    // Origin); a link followed from another site still opens it.
+    for (site, dest, status) in [
+        ("cross-site", "iframe", 404),
+        ("same-site", "iframe", 404),
+        ("cross-site", "document", 200),
+        ("same-origin", "iframe", 200),
+    ] {
+        let r = p
+            .http
+            .get(p.url(&format!("/content/{local}/")))
+            .header("Sec-Fetch-Site", site)
+            .header("Sec-Fetch-Dest", dest);
+        assert_eq!(r.send().await.expect("get").status().as_u16(), status, "local item, {site} {dest}");
+    }
     assert_eq!(
         p.http
             .get(p.url(&format!("/content/{net}/")))

@@ -231,5 +231,10 @@ async fn environment_patch_merges_put_replaces_and_bad_bodies_change_nothing() {
     let e: Value = r.json().await.expect("json");
     let message = e["error"].as_str().unwrap_or_default();
     assert!(message.contains("a list where a JSON object was expected") && !message.contains("struct"), "{e}");
+    // A deploy's body too: a list names no bundle, and deploys nothing.
+    let r =
+        p.api(Method::POST, &format!("/__api__/v1/content/{guid}/deploy")).header("Content-Type", "application/json");
+    let r = r.body("[]").send().await.expect("deploy");
+    assert_eq!(r.status(), 400);
     p.shutdown();
 }

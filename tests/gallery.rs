@@ -577,11 +577,22 @@ async fn a_picture_shows_only_what_the_items_viewers_may_see() {
     };
     // Blue where the page draws, whatever else happens.
     let painted = "<html><body style=\"margin:0;height:100vh;background:rgb(0,0,255)\"></body></html>";
-    deploy("private-notes", vec![("index.html", painted.into()), ("secret.txt", "SECRET".into())], "local");
+    let blue = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"300\" height=\"200\"><rect width=\"300\" height=\"200\" fill=\"rgb(0,0,255)\"/></svg>";
+    deploy(
+        "private-notes",
+        vec![("index.html", painted.into()), ("secret.txt", "SECRET".into()), ("blue.svg", blue.into())],
+        "local",
+    );
     let local = guid_of("private-notes").await;
-    // Red if the fetch of the local item succeeds, green if it is refused.
+    // Red if the fetch of the local item succeeds, green if it is refused; in the top
+    // corners, the local item framed, and its picture, by their absolute addresses on
+    // Porch's own port (which the capture's forwarder does not see): blue if they open.
+    let origin = p.base.trim_end_matches('/');
     let peek = format!(
-        "<html><body style=\"margin:0;height:100vh\"><script>fetch('/content/{local}/secret.txt').then(r => {{ \
+        "<html><body style=\"margin:0;height:100vh\">\
+         <iframe src=\"{origin}/content/{local}/\" style=\"position:absolute;left:0;top:0;width:300px;height:200px;border:0\"></iframe>\
+         <img src=\"{origin}/content/{local}/blue.svg\" style=\"position:absolute;left:900px;top:0;width:300px;height:200px\">\
+         <script>fetch('/content/{local}/secret.txt').then(r => {{ \
          document.body.style.background = r.ok ? 'rgb(255,0,0)' : 'rgb(0,160,0)'; }});</script></body></html>"
     );
     deploy("peek", vec![("index.html", peek)], "network");
@@ -594,6 +605,8 @@ async fn a_picture_shows_only_what_the_items_viewers_may_see() {
     };
     let shot = capture(network).await;
     assert_eq!(png_pixel(&shot, 600, 375), [0, 160, 0], "the network item's page could not read the local item");
+    assert_ne!(png_pixel(&shot, 150, 100), [0, 0, 255], "nor frame it from Porch's own address");
+    assert_ne!(png_pixel(&shot, 1050, 100), [0, 0, 255], "nor show its picture from Porch's own address");
     let shot = capture(local).await;
     assert_eq!(png_pixel(&shot, 600, 375), [0, 0, 255], "the local item's own page was pictured");
     porch.shutdown();

@@ -158,6 +158,7 @@ impl Porch {
                     eprintln!("note: waiting for `porch {other}` (pid {pid}) to finish with this data folder");
                     told = true;
                 }
+                None if started.elapsed() > SERVER_START_WAIT => return Err(super::unnamed_holder(&dir)),
                 _ => {}
             }
             tokio::time::sleep(LOCK_RETRY).await;

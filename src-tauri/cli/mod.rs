@@ -217,6 +217,16 @@ fn serve_first(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     args
 }
 
+/// A data folder locked by a process that does not say who it is: its lock file and runtime
+/// file were deleted under it (or it has not written them for a long while).
+fn unnamed_holder(data_dir: &std::path::Path) -> anyhow::Error {
+    anyhow!(
+        "another process holds the data folder {} and does not say which (porch.lock and porch.run.json are \
+         missing): stop the other Porch (look for `porch` processes) and try again",
+        data_dir.display()
+    )
+}
+
 /// The error and its causes on one line. A cause whose text the line already ends with
 /// (an error that quotes its own cause, such as "cannot read x: No such file or directory")
 /// is not repeated.

@@ -181,6 +181,12 @@ pub(crate) fn lock_for_serving(data_dir: &std::path::Path) -> anyhow::Result<Res
                 );
                 told = true;
             }
+            Err(Busy::HeldBy(None)) => {
+                let since = *starting_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > ANNOUNCE_WAIT {
+                    return Err(super::unnamed_holder(data_dir));
+                }
+            }
             Err(Busy::HeldBy(_)) => {}
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -115,6 +115,20 @@ fn cookie_attributes() -> &'static str {
 /// request is served like any other but never counted as usage.
 pub const CAPTURE_HEADER: &str = "x-porch-capture";
 
+/// What the capture browser's `User-Agent` ends with. Its requests that do not go through
+/// the capture's forwarder (a page's absolute link to Porch's own port) carry it too.
+pub const CAPTURE_AGENT: &str = "PorchCapture/1";
+
+/// Whether a request comes from Porch's own picture taker (either mark). Claiming it only
+/// takes access away (`gateway/access.rs`), so it needs no proof.
+pub fn is_capture(headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key(CAPTURE_HEADER)
+        || headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ua| ua.ends_with(CAPTURE_AGENT))
+}
+
 /// Why a request is never counted as usage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Uncounted {
@@ -259,7 +273,7 @@ impl Uncounted {
             .get_all(header::AUTHORIZATION)
             .iter()
             .any(|v| v.to_str().ok().and_then(crate::keys::parse_authorization).is_some());
-        if headers.get(CAPTURE_HEADER).is_some_and(|v| v.as_bytes() == b"1") {
+        if is_capture(headers) {
             Some(Uncounted::Capture)
         } else if keyed {
             Some(Uncounted::Key)

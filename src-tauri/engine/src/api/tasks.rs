@@ -33,7 +33,17 @@ pub(super) async fn deploy(
     Path(guid): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
-    let b: DeployBody = json_body(&body)?;
+    let raw: Value = json_body(&body)?;
+    // serde reads `[]` as a struct with every field at its default: that would deploy the
+    // newest upload, which the client did not name.
+    if !raw.is_object() {
+        return Err(Error::Invalid(format!(
+            "the body must be a JSON object such as {{\"bundle_id\": \"3\"}}, not {raw}"
+        ))
+        .into());
+    }
+    let b: DeployBody =
+        serde_json::from_value(raw).map_err(|e| Error::Invalid(format!("cannot parse the request body: {e}")))?;
     let bundle_id = match b.bundle_id {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => n.as_i64(),

@@ -238,6 +238,11 @@ impl Gallery {
             "--remote-debugging-pipe",
         ])
         .arg(format!("--window-size={WIDTH},{HEIGHT}"))
+        // Marks every request, those to Porch's port directly too (`observe::is_capture`).
+        .arg(format!(
+            "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 {}",
+            crate::observe::CAPTURE_AGENT
+        ))
         .arg(format!("--user-data-dir={}", scratch.path().join("profile").display()));
         if running_as_root() {
             cmd.arg("--no-sandbox");

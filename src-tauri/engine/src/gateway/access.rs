@@ -60,8 +60,18 @@ impl<'a> Asker<'a> {
             && host_is_this_machine(engine, self.headers)
             && origin_is_this_machine(engine, self.headers)
             // Porch's own picture taker sees what a viewer elsewhere sees (`gallery/capture.rs`).
-            && !self.headers.contains_key(crate::observe::CAPTURE_HEADER)
+            && !crate::observe::is_capture(self.headers)
+            && !framed_from_elsewhere(self.headers)
     }
+}
+
+/// Whether the browser loads this into a frame of another site's page (`Sec-Fetch-Site`,
+/// `Sec-Fetch-Dest`): such a page must not show a local item (it could steer clicks in it).
+/// A navigation from another site's link is still this computer's.
+fn framed_from_elsewhere(headers: &HeaderMap) -> bool {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    matches!(get("sec-fetch-site"), "cross-site" | "same-site")
+        && matches!(get("sec-fetch-dest"), "iframe" | "frame" | "embed" | "object" | "fencedframe")
 }
 
 /// What a viewer may do with an item.

@@ -358,6 +358,17 @@ impl Tunnel {
     }
 }
 
+/// Headers other proxies use for the client's address, dropped from what a client sends.
+const CLIENT_ADDRESS_HEADERS: [&str; 7] = [
+    "x-real-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "x-original-forwarded-for",
+    "fastly-client-ip",
+];
+
 /// Names the viewer's address to the app in `X-Forwarded-For`, and only it.
 ///
 /// SECURITY: Porch is the first hop (it listens for viewers itself), so whatever a client
@@ -366,8 +377,11 @@ impl Tunnel {
 /// dropped; the socket's peer is the one address passed on.
 fn forwarded_for(h: &mut HeaderMap, peer: Option<SocketAddr>) {
     h.remove(&X_FORWARDED_FOR);
-    h.remove("x-real-ip");
     h.remove(header::FORWARDED);
+    // The other names proxies and CDNs give the client's address, which libraries read.
+    for name in CLIENT_ADDRESS_HEADERS {
+        h.remove(name);
+    }
     if let Some(v) = peer.and_then(|p| owned_value(p.ip().to_string())) {
         h.insert(X_FORWARDED_FOR.clone(), v);
     }
@@ -572,12 +586,17 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
         h.append("x-forwarded-for", HeaderValue::from_static("5.6.7.8, 9.9.9.9"));
-        h.insert("x-real-ip", HeaderValue::from_static("1.2.3.4"));
         h.insert("forwarded", HeaderValue::from_static("for=1.2.3.4"));
+        for name in CLIENT_ADDRESS_HEADERS {
+            h.insert(name, HeaderValue::from_static("1.2.3.4"));
+        }
         forwarded_for(&mut h, Some("10.0.0.2:5000".parse().expect("addr")));
         let xff: Vec<_> = h.get_all("x-forwarded-for").iter().collect();
         assert_eq!(xff, [HeaderValue::from_static("10.0.0.2")]);
-        assert!(!h.contains_key("x-real-ip") && !h.contains_key("forwarded"));
+        assert!(!h.contains_key("forwarded"));
+        for name in CLIENT_ADDRESS_HEADERS {
+            assert!(!h.contains_key(name), "{name} reached the app");
+        }
         forwarded_for(&mut h, None);
         assert!(!h.contains_key("x-forwarded-for"), "no peer (an in-process call): no claim");
     }
