@@ -119,14 +119,7 @@ pub(super) async fn update(
     Path(guid): Path<String>,
     body: Bytes,
 ) -> Result<Json<ContentView>, ApiError> {
-    let raw: Value = json_body(&body)?;
-    if !raw.is_object() {
-        let what = if raw.is_array() { "a list" } else { "not a JSON object" };
-        return Err(Error::Invalid(format!(
-            "cannot parse the request body: {what} where a JSON object was expected (the fields to change)"
-        ))
-        .into());
-    }
+    let raw = super::json_object(&body)?;
     let runtime = super::interactive::runtime_changes(&raw)?;
     let patch: ItemChanges =
         serde_json::from_value(raw).map_err(|e| Error::Invalid(format!("cannot parse the request body: {e}")))?;

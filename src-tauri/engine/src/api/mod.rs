@@ -194,6 +194,17 @@ pub fn normalize(mut req: Request<Body>) -> Request<Body> {
     req
 }
 
+/// [`json_body`] for a body that must be a JSON object (serde would read `[]` as a struct
+/// with every field at its default), refused by name otherwise.
+pub(crate) fn json_object(body: &Bytes) -> Result<serde_json::Value, ApiError> {
+    let raw: serde_json::Value = json_body(body)?;
+    if raw.is_object() {
+        return Ok(raw);
+    }
+    let what = if raw.is_array() { "a list" } else { "not a JSON object" };
+    Err(ApiError(Error::Invalid(format!("cannot parse the request body: {what} where a JSON object was expected"))))
+}
+
 /// Parses a JSON body whatever its Content-Type says (quarto sends `text/plain`); an
 /// empty body reads as `{}`.
 pub(crate) fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {

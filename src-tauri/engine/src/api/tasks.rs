@@ -11,7 +11,6 @@ use serde_json::Value;
 
 use super::auth::Publisher;
 use super::error::ApiError;
-use super::json_body;
 use super::renders::TaskAccepted;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -33,15 +32,8 @@ pub(super) async fn deploy(
     Path(guid): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TaskAccepted>), ApiError> {
-    let raw: Value = json_body(&body)?;
-    // serde reads `[]` as a struct with every field at its default: that would deploy the
-    // newest upload, which the client did not name.
-    if !raw.is_object() {
-        return Err(Error::Invalid(format!(
-            "the body must be a JSON object such as {{\"bundle_id\": \"3\"}}, not {raw}"
-        ))
-        .into());
-    }
+    // Not `[]`, which would deploy the newest upload, one the client did not name.
+    let raw = super::json_object(&body)?;
     let b: DeployBody =
         serde_json::from_value(raw).map_err(|e| Error::Invalid(format!("cannot parse the request body: {e}")))?;
     let bundle_id = match b.bundle_id {

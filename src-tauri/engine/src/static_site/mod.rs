@@ -327,14 +327,15 @@ fn precondition_failed(meta: &FileMeta, headers: &HeaderMap) -> bool {
         let strong = im.split(',').map(str::trim).filter(|t| !t.starts_with("W/")).collect::<Vec<_>>().join(",");
         return strong.is_empty() || !etag_matches(&strong, &meta.etag);
     }
-    if let Some(ius) = headers.get(header::IF_UNMODIFIED_SINCE).and_then(|v| v.to_str().ok()) {
-        if let Ok(since) = httpdate::parse_http_date(ius) {
-            let modified_secs = meta.modified.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-            let since_secs = since.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-            return modified_secs > since_secs;
-        }
-    }
-    false
+    changed_since(meta, headers, header::IF_UNMODIFIED_SINCE) == Some(true)
+}
+
+/// Whether the file changed after the date in `header`, in whole seconds as HTTP dates go;
+/// `None` without a readable date.
+fn changed_since(meta: &FileMeta, headers: &HeaderMap, header: header::HeaderName) -> Option<bool> {
+    let since = httpdate::parse_http_date(headers.get(header)?.to_str().ok()?).ok()?;
+    let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    Some(secs(meta.modified) > secs(since))
 }
 
 fn precondition_failed_response() -> Response<Body> {
@@ -346,14 +347,7 @@ fn not_modified(meta: &FileMeta, headers: &HeaderMap) -> bool {
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         return etag_matches(inm, &meta.etag);
     }
-    if let Some(ims) = headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()) {
-        if let Ok(since) = httpdate::parse_http_date(ims) {
-            let modified_secs = meta.modified.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-            let since_secs = since.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-            return modified_secs <= since_secs;
-        }
-    }
-    false
+    changed_since(meta, headers, header::IF_MODIFIED_SINCE) == Some(false)
 }
 
 /// A parsed `Range` header against a body of `len` bytes.

@@ -133,7 +133,7 @@ fn refuse_a_lost_database(path: &Path) -> Result<()> {
     if empty && held {
         return Err(Error::Invalid(format!(
             "{} is missing or empty, but {} holds bundles of a library: restore porch.db from a backup \
-             (nothing was changed), or move the data folder aside to start a fresh library",
+             (the bundles were not touched), or move the data folder aside to start a fresh library",
             path.display(),
             bundles.display()
         )));
